@@ -1,0 +1,1 @@
+//! Benchmarks: logwire against log4rs, fern, tracing-subscriber and CPython.

@@ -1,0 +1,1 @@
+//! dictConfig (JSON/YAML/TOML) and fileConfig (INI) front ends, the typed model, registry, content policy and atomic builder.

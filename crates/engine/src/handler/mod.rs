@@ -1,0 +1,204 @@
+//! Handlers: where records go.
+//!
+//! A [`Handler`] carries what every CPython handler has (a name, a level, filters and a
+//! formatter) around an [`Emitter`], the part that differs per kind (a stream, a file, a
+//! rotating file, a queue …). Errors while emitting never reach the logging call: they are
+//! reported on stderr as CPython's `Handler.handleError` does, and counted.
+
+use crate::filter::Filter;
+use crate::format::Formatter;
+use crate::level;
+use crate::record::LogRecord;
+use std::fmt;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Why a handler could not emit, flush or be built.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// An I/O error, with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What the handler was doing.
+        context: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A constructor argument is invalid (`when='X'`, a negative capacity …).
+    #[error("{0}")]
+    Invalid(String),
+    /// The handler was closed.
+    #[error("handler is closed")]
+    Closed,
+}
+
+impl HandlerError {
+    /// An I/O error with context.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        HandlerError::Io { context: context.into(), source }
+    }
+}
+
+/// The kind-specific part of a handler: writes formatted records somewhere.
+///
+/// Implementations do their own locking; `emit` may be called from many threads at once.
+pub trait Emitter: Send + Sync {
+    /// Writes one record, formatted with `formatter`.
+    fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError>;
+    /// Pushes buffered output to its destination.
+    fn flush(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+    /// Flushes and releases resources; later emits may fail or reopen, per kind.
+    fn close(&self) {}
+    /// The CPython class this emitter implements, for diagnostics (`logging.StreamHandler`).
+    fn kind(&self) -> &'static str;
+}
+
+/// A handler: name, level, filters and formatter around an [`Emitter`].
+pub struct Handler {
+    name: Option<String>,
+    level: AtomicI32,
+    formatter: Option<Arc<Formatter>>,
+    filters: Vec<Arc<dyn Filter>>,
+    emitter: Box<dyn Emitter>,
+    errors: AtomicU64,
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handler")
+            .field("kind", &self.emitter.kind())
+            .field("name", &self.name)
+            .field("level", &self.level())
+            .finish_non_exhaustive()
+    }
+}
+
+fn default_formatter() -> &'static Formatter {
+    static DEFAULT: OnceLock<Formatter> = OnceLock::new();
+    DEFAULT.get_or_init(Formatter::default)
+}
+
+impl Handler {
+    /// A handler at level NOTSET with no name, filters or formatter (CPython's defaults:
+    /// records are formatted as `%(message)s`).
+    pub fn new(emitter: impl Emitter + 'static) -> Self {
+        Handler {
+            name: None,
+            level: AtomicI32::new(level::NOTSET),
+            formatter: None,
+            filters: Vec::new(),
+            emitter: Box::new(emitter),
+            errors: AtomicU64::new(0),
+        }
+    }
+
+    /// Sets the handler's name (dictConfig/fileConfig use the handler id).
+    pub fn with_name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets the level.
+    pub fn with_level(self, level: i32) -> Self {
+        self.level.store(level, Ordering::Relaxed);
+        self
+    }
+
+    /// Sets the formatter.
+    pub fn with_formatter(mut self, formatter: Arc<Formatter>) -> Self {
+        self.formatter = Some(formatter);
+        self
+    }
+
+    /// Adds a filter.
+    pub fn with_filter(mut self, filter: Arc<dyn Filter>) -> Self {
+        self.filters.push(filter);
+        self
+    }
+
+    /// The handler's name, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The handler's level: records below it are not emitted.
+    pub fn level(&self) -> i32 {
+        self.level.load(Ordering::Relaxed)
+    }
+
+    /// Changes the level of a live handler (an incremental config does only this).
+    pub fn set_level(&self, level: i32) {
+        self.level.store(level, Ordering::Relaxed);
+    }
+
+    /// The CPython class name of this handler's kind.
+    pub fn kind(&self) -> &'static str {
+        self.emitter.kind()
+    }
+
+    /// The formatter used for records (the default `%(message)s` one when none is set).
+    pub fn formatter(&self) -> &Formatter {
+        self.formatter.as_deref().unwrap_or_else(|| default_formatter())
+    }
+
+    /// The emitter, for kind-specific inspection in tests and tools.
+    pub fn emitter(&self) -> &dyn Emitter {
+        self.emitter.as_ref()
+    }
+
+    /// How many emit errors this handler has reported.
+    pub fn error_count(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Applies the handler's filters only.
+    pub fn filter(&self, record: &LogRecord) -> bool {
+        self.filters.iter().all(|f| f.filter(record))
+    }
+
+    /// CPython's `Handler.handle`: filters, then emit. Returns whether the record passed the
+    /// filters. The level check is the caller's (as in `Logger.callHandlers`).
+    pub fn handle(&self, record: &LogRecord) -> bool {
+        if !self.filter(record) {
+            return false;
+        }
+        if let Err(e) = self.emitter.emit(record, self.formatter()) {
+            self.handle_error(record, &e);
+        }
+        true
+    }
+
+    /// Flushes the emitter, reporting errors like an emit error.
+    pub fn flush(&self) {
+        if let Err(e) = self.emitter.flush() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("--- Logging error ---\nflush of {} failed: {e}", self.describe());
+        }
+    }
+
+    /// Flushes and closes the emitter.
+    pub fn close(&self) {
+        self.emitter.close();
+    }
+
+    fn describe(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{} '{n}'", self.emitter.kind()),
+            None => self.emitter.kind().to_owned(),
+        }
+    }
+
+    /// CPython's `handleError`: a report on stderr, never a panic or an error to the caller.
+    pub fn handle_error(&self, record: &LogRecord, error: &HandlerError) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        eprintln!(
+            "--- Logging error ---\n{} could not emit a record: {error}\nMessage: {:?}\nArguments: {:?}",
+            self.describe(),
+            record.msg,
+            record.args
+        );
+    }
+}

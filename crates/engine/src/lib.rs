@@ -1,0 +1,15 @@
+//! Python's logging model in Rust: records, levels, the logger tree, formatters, filters and
+//! handlers, with CPython's semantics.
+
+pub mod filter;
+pub mod format;
+pub mod handler;
+pub mod level;
+pub mod record;
+pub mod value;
+
+pub use filter::{Filter, NameFilter};
+pub use format::Formatter;
+pub use handler::{Emitter, Handler, HandlerError};
+pub use record::{Args, LogRecord};
+pub use value::Value;

@@ -1,0 +1,230 @@
+//! [`LogRecord`]: every attribute CPython's `LogRecord` has, plus typed extra fields.
+
+use crate::level;
+use crate::value::Value;
+use std::sync::OnceLock;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The `args` of a record: what `msg % args` is formatted with.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Args {
+    /// No arguments (`None` or an empty tuple): `msg` is used as it is.
+    #[default]
+    None,
+    /// Positional arguments: `msg % (a, b)`.
+    Tuple(Vec<Value>),
+    /// A mapping: `msg % {'k': v}` (CPython unwraps a 1-tuple holding a non-empty mapping).
+    Mapping(Vec<(String, Value)>),
+}
+
+/// One logging event, with CPython's attribute names and meanings.
+///
+/// `message` and `asctime` are not stored: formatters derive them, as CPython's `Formatter`
+/// does. Extra fields (CPython's `extra=`) live in [`LogRecord::extra`] and formatters can
+/// reference them by name like any other attribute.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRecord {
+    /// Logger name (`root` for the root logger).
+    pub name: String,
+    /// The message, or a `%`-format string when `args` is set.
+    pub msg: String,
+    /// Arguments merged into `msg` by [`LogRecord::get_message`].
+    pub args: Args,
+    /// The level's name.
+    pub levelname: String,
+    /// The level's number.
+    pub levelno: i32,
+    /// Full path of the source file.
+    pub pathname: String,
+    /// Base name of `pathname`.
+    pub filename: String,
+    /// `filename` without its extension.
+    pub module: String,
+    /// Formatted exception text, if any.
+    pub exc_text: Option<String>,
+    /// Stack text, if any (`Stack (most recent call last):` …).
+    pub stack_info: Option<String>,
+    /// Source line number.
+    pub lineno: i64,
+    /// Function name.
+    pub func_name: Option<String>,
+    /// Creation time, seconds since the Unix epoch.
+    pub created: f64,
+    /// Milliseconds part of `created`, whole milliseconds as a float (CPython 3.13 semantics).
+    pub msecs: f64,
+    /// Milliseconds since the logging system started.
+    pub relative_created: f64,
+    /// Thread identifier.
+    pub thread: Option<u64>,
+    /// Thread name.
+    pub thread_name: Option<String>,
+    /// Process name.
+    pub process_name: Option<String>,
+    /// Process id.
+    pub process: Option<u32>,
+    /// asyncio task name (CPython 3.12+); `None` outside a task.
+    pub task_name: Option<String>,
+    /// Extra fields, in insertion order; names never collide with the attributes above.
+    pub extra: Vec<(String, Value)>,
+}
+
+/// The instant and wall-clock time the logging system started (CPython's `_startTime`).
+fn start_time() -> &'static (Instant, f64) {
+    static START: OnceLock<(Instant, f64)> = OnceLock::new();
+    START.get_or_init(|| (Instant::now(), now_secs()))
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn now_secs() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// CPython 3.13's `msecs` for a `created` time: whole milliseconds, as a float.
+pub fn msecs_of(created: f64) -> f64 {
+    let frac = created - created.floor();
+    let ms = (frac * 1000.0).floor();
+    if ms >= 1000.0 { 0.0 } else { ms }
+}
+
+impl LogRecord {
+    /// A record as `Logger.makeRecord` builds one: time, thread and process filled in now.
+    pub fn new(name: &str, levelno: i32, pathname: &str, lineno: i64, msg: impl Into<String>) -> Self {
+        let created = now_secs();
+        let (start_instant, start_wall) = *start_time();
+        let _ = start_instant;
+        let thread = std::thread::current();
+        let filename = basename(pathname).to_owned();
+        let module = module_of(&filename);
+        LogRecord {
+            name: name.to_owned(),
+            msg: msg.into(),
+            args: Args::None,
+            levelname: level::level_name(levelno),
+            levelno,
+            pathname: pathname.to_owned(),
+            filename,
+            module,
+            exc_text: None,
+            stack_info: None,
+            lineno,
+            func_name: None,
+            created,
+            msecs: msecs_of(created),
+            relative_created: (created - start_wall) * 1000.0,
+            thread: Some(current_thread_id()),
+            thread_name: Some(thread.name().unwrap_or("MainThread").to_owned()),
+            process_name: Some("MainProcess".to_owned()),
+            process: Some(std::process::id()),
+            task_name: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// CPython's `makeLogRecord({})`: every attribute at its default, time and ids filled in.
+    pub fn empty() -> Self {
+        LogRecord::new("", 0, "", 0, "")
+    }
+
+    /// Sets the creation time, keeping `msecs` and `relativeCreated` consistent with it.
+    pub fn set_created(&mut self, created: f64) {
+        self.created = created;
+        self.msecs = msecs_of(created);
+        self.relative_created = (created - start_time().1) * 1000.0;
+    }
+
+    /// `msg % args` as CPython's `getMessage` computes it. A record whose arguments do not
+    /// fit its format string gives the error text instead of panicking.
+    pub fn get_message(&self) -> String {
+        match &self.args {
+            Args::None => self.msg.clone(),
+            args => crate::format::percent::format_message(&self.msg, args)
+                .unwrap_or_else(|e| format!("{} (message formatting failed: {e})", self.msg)),
+        }
+    }
+
+    /// An extra field by name.
+    pub fn extra(&self, key: &str) -> Option<&Value> {
+        self.extra.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// Sets (or replaces) an extra field.
+    pub fn set_extra(&mut self, key: impl Into<String>, value: impl Into<Value>) {
+        let key = key.into();
+        let value = value.into();
+        match self.extra.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((key, value)),
+        }
+    }
+
+    /// Any attribute by its CPython name (`levelname`, `funcName`, `msecs`, an extra field …)
+    /// as a [`Value`]. `message` and `asctime` are not attributes here: formatters add them.
+    pub fn attribute(&self, key: &str) -> Option<Value> {
+        fn opt_str(s: &Option<String>) -> Value {
+            s.as_ref().map_or(Value::None, |s| Value::Str(s.clone()))
+        }
+        Some(match key {
+            "name" => Value::Str(self.name.clone()),
+            "msg" => Value::Str(self.msg.clone()),
+            "args" => match &self.args {
+                Args::None => Value::None,
+                Args::Tuple(v) => Value::Tuple(v.clone()),
+                Args::Mapping(m) => Value::Dict(
+                    m.iter().map(|(k, v)| (Value::Str(k.clone()), v.clone())).collect(),
+                ),
+            },
+            "levelname" => Value::Str(self.levelname.clone()),
+            "levelno" => Value::Int(self.levelno.into()),
+            "pathname" => Value::Str(self.pathname.clone()),
+            "filename" => Value::Str(self.filename.clone()),
+            "module" => Value::Str(self.module.clone()),
+            "exc_info" => Value::None,
+            "exc_text" => opt_str(&self.exc_text),
+            "stack_info" => opt_str(&self.stack_info),
+            "lineno" => Value::Int(self.lineno),
+            "funcName" => opt_str(&self.func_name),
+            "created" => Value::Float(self.created),
+            "msecs" => Value::Float(self.msecs),
+            "relativeCreated" => Value::Float(self.relative_created),
+            "thread" => self.thread.map_or(Value::None, |t| {
+                i64::try_from(t).map_or_else(|_| Value::BigInt(t.to_string()), Value::Int)
+            }),
+            "threadName" => opt_str(&self.thread_name),
+            "processName" => opt_str(&self.process_name),
+            "process" => self.process.map_or(Value::None, |p| Value::Int(p.into())),
+            "taskName" => opt_str(&self.task_name),
+            other => return self.extra(other).cloned(),
+        })
+    }
+}
+
+/// The names of CPython's own `LogRecord` attributes (those an extra field may not shadow).
+pub const STANDARD_ATTRIBUTES: &[&str] = &[
+    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
+    "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread",
+    "threadName", "processName", "process", "taskName", "message", "asctime",
+];
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn module_of(filename: &str) -> String {
+    match filename.rfind('.') {
+        Some(i) => filename[..i].to_owned(),
+        None => filename.to_owned(),
+    }
+}
+
+/// A stable numeric id for the current thread (CPython's `threading.get_ident()` analogue).
+pub fn current_thread_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    ID.with(|id| *id)
+}

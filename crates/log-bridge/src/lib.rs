@@ -1,0 +1,1 @@
+//! A log facade backend that routes into the logwire logger tree.

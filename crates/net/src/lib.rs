@@ -1,0 +1,1 @@
+//! Record receivers and senders (Socket, Datagram, SysLog) and the secure config listener.

@@ -1,0 +1,1 @@
+//! A tracing Layer that routes events into the logwire logger tree.
