@@ -6,10 +6,12 @@ pub mod format;
 pub mod handler;
 pub mod level;
 pub mod record;
+pub mod tree;
 pub mod value;
 
 pub use filter::{Filter, NameFilter};
 pub use format::Formatter;
 pub use handler::{Emitter, Handler, HandlerError};
 pub use record::{Args, LogRecord};
+pub use tree::{Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, TreeDraft};
 pub use value::Value;

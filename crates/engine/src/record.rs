@@ -115,7 +115,11 @@ impl LogRecord {
             msecs: msecs_of(created),
             relative_created: (created - start_wall) * 1000.0,
             thread: Some(current_thread_id()),
-            thread_name: Some(thread.name().unwrap_or("MainThread").to_owned()),
+            thread_name: Some(match thread.name() {
+                Some("main") | None if is_main_thread() => "MainThread".to_owned(),
+                Some(n) => n.to_owned(),
+                None => format!("Thread-{}", current_thread_id()),
+            }),
             process_name: Some("MainProcess".to_owned()),
             process: Some(std::process::id()),
             task_name: None,
@@ -227,4 +231,9 @@ pub fn current_thread_id() -> u64 {
         static ID: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
     }
     ID.with(|id| *id)
+}
+
+/// Whether the current thread is the process's main thread (named `MainThread`, as in CPython).
+fn is_main_thread() -> bool {
+    std::thread::current().name() == Some("main")
 }

@@ -1,0 +1,721 @@
+//! The logger tree: dotted names with placeholders, effective levels, propagation, `disabled`,
+//! filters and handlers, with CPython's `Logger` semantics.
+//!
+//! Reads never take a lock. The tree's state is an immutable [`Snapshot`] behind an
+//! [`ArcSwap`]; every change (one `set_level`, or a whole new configuration through
+//! [`LoggerTree::apply`]) builds a new snapshot and swaps it in, so logging threads never wait
+//! on reconfiguration and never see half of a change. Each logger also keeps its effective
+//! threshold in an atomic, so a call that the level filters out costs one atomic load.
+//!
+//! ```
+//! use logwire_engine::{level, Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+//! use std::sync::{Arc, Mutex};
+//!
+//! struct Collect(Mutex<Vec<String>>);
+//! impl Emitter for Collect {
+//!     fn emit(&self, r: &LogRecord, f: &Formatter) -> Result<(), HandlerError> {
+//!         self.0.lock().unwrap().push(f.format(r));
+//!         Ok(())
+//!     }
+//!     fn kind(&self) -> &'static str { "Collect" }
+//! }
+//!
+//! let tree = LoggerTree::new();
+//! tree.root().add_handler(Arc::new(Handler::new(Collect(Mutex::new(Vec::new())))));
+//! tree.root().set_level(level::INFO);
+//! let log = tree.get_logger("app.db");
+//! log.info("connected");          // goes to the root's handler: app.db propagates
+//! log.debug("not shown");         // below INFO: filtered out
+//! ```
+
+use crate::filter::Filter;
+use crate::handler::Handler;
+use crate::level;
+use crate::record::{Args, LogRecord};
+use arc_swap::ArcSwap;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Index of the root logger in every snapshot.
+const ROOT: usize = 0;
+
+/// A threshold no level reaches: the value cached for disabled loggers.
+const OFF: i32 = i32::MAX;
+
+/// One logger's state inside a [`Snapshot`].
+#[derive(Clone)]
+pub struct LoggerNode {
+    name: String,
+    placeholder: bool,
+    level: i32,
+    parent: usize,
+    propagate: bool,
+    disabled: bool,
+    handlers: Vec<Arc<Handler>>,
+    filters: Vec<Arc<dyn Filter>>,
+    effective_level: i32,
+}
+
+impl fmt::Debug for LoggerNode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoggerNode")
+            .field("name", &self.name)
+            .field("placeholder", &self.placeholder)
+            .field("level", &self.level)
+            .field("propagate", &self.propagate)
+            .field("disabled", &self.disabled)
+            .field("handlers", &self.handlers.len())
+            .field("filters", &self.filters.len())
+            .finish()
+    }
+}
+
+impl LoggerNode {
+    fn new(name: &str, placeholder: bool) -> Self {
+        LoggerNode {
+            name: name.to_owned(),
+            placeholder,
+            level: level::NOTSET,
+            parent: ROOT,
+            propagate: true,
+            disabled: false,
+            handlers: Vec::new(),
+            filters: Vec::new(),
+            effective_level: level::NOTSET,
+        }
+    }
+
+    /// The logger's dotted name (`root` for the root logger).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Whether this name exists only as the ancestor of a logger (CPython's `PlaceHolder`).
+    pub fn is_placeholder(&self) -> bool {
+        self.placeholder
+    }
+    /// The level set on this logger (`NOTSET` defers to the parent).
+    pub fn level(&self) -> i32 {
+        self.level
+    }
+    /// The level in force: the first non-`NOTSET` level up the tree.
+    pub fn effective_level(&self) -> i32 {
+        self.effective_level
+    }
+    /// Whether records are passed to the parent's handlers.
+    pub fn propagate(&self) -> bool {
+        self.propagate
+    }
+    /// Whether the logger ignores every record.
+    pub fn disabled(&self) -> bool {
+        self.disabled
+    }
+    /// The handlers attached to this logger.
+    pub fn handlers(&self) -> &[Arc<Handler>] {
+        &self.handlers
+    }
+    /// The filters attached to this logger.
+    pub fn filters(&self) -> &[Arc<dyn Filter>] {
+        &self.filters
+    }
+
+    /// Sets the level.
+    pub fn set_level(&mut self, level: i32) {
+        self.level = level;
+    }
+    /// Sets `propagate`.
+    pub fn set_propagate(&mut self, propagate: bool) {
+        self.propagate = propagate;
+    }
+    /// Sets `disabled`.
+    pub fn set_disabled(&mut self, disabled: bool) {
+        self.disabled = disabled;
+    }
+    /// Replaces the handlers.
+    pub fn set_handlers(&mut self, handlers: Vec<Arc<Handler>>) {
+        self.handlers = handlers;
+    }
+    /// Replaces the filters.
+    pub fn set_filters(&mut self, filters: Vec<Arc<dyn Filter>>) {
+        self.filters = filters;
+    }
+    /// Adds a handler unless the same one is attached already.
+    pub fn add_handler(&mut self, handler: Arc<Handler>) {
+        if !self.handlers.iter().any(|h| Arc::ptr_eq(h, &handler)) {
+            self.handlers.push(handler);
+        }
+    }
+}
+
+/// The cached, lock-free part of a logger: its effective threshold.
+#[derive(Debug)]
+struct LoggerSlot {
+    /// Effective level, or [`OFF`] when the logger is disabled.
+    threshold: AtomicI32,
+}
+
+/// An immutable view of the whole tree. Obtained from [`LoggerTree::snapshot`].
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    nodes: Vec<LoggerNode>,
+    slots: Vec<Arc<LoggerSlot>>,
+    by_name: HashMap<String, usize>,
+    named_handlers: HashMap<String, Arc<Handler>>,
+    disable: i32,
+    min_threshold: i32,
+}
+
+impl Snapshot {
+    fn new() -> Self {
+        let mut root = LoggerNode::new("root", false);
+        root.level = level::WARNING;
+        root.effective_level = level::WARNING;
+        Snapshot {
+            nodes: vec![root],
+            slots: vec![Arc::new(LoggerSlot { threshold: AtomicI32::new(level::WARNING) })],
+            by_name: HashMap::new(),
+            named_handlers: HashMap::new(),
+            disable: level::NOTSET,
+            min_threshold: level::WARNING,
+        }
+    }
+
+    /// The root logger.
+    pub fn root(&self) -> &LoggerNode {
+        &self.nodes[ROOT]
+    }
+
+    /// A logger or placeholder by name (`root` is not looked up by name, as in CPython's
+    /// `loggerDict`).
+    pub fn get(&self, name: &str) -> Option<&LoggerNode> {
+        self.by_name.get(name).map(|&i| &self.nodes[i])
+    }
+
+    /// Every named logger and placeholder, in creation order (the root excluded).
+    pub fn loggers(&self) -> impl Iterator<Item = &LoggerNode> {
+        self.nodes.iter().skip(1)
+    }
+
+    /// The parent of a logger (the root's parent is `None`).
+    pub fn parent(&self, node: &LoggerNode) -> Option<&LoggerNode> {
+        if std::ptr::eq(node, &self.nodes[ROOT]) { None } else { Some(&self.nodes[node.parent]) }
+    }
+
+    /// A handler registered by name (CPython's `getHandlerByName`).
+    pub fn handler_by_name(&self, name: &str) -> Option<&Arc<Handler>> {
+        self.named_handlers.get(name)
+    }
+
+    /// Every handler registered by name, sorted by name (CPython's `getHandlerNames`).
+    pub fn handler_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.named_handlers.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The level given to CPython's `logging.disable(level)`: records at or below it are
+    /// dropped everywhere.
+    pub fn disable_level(&self) -> i32 {
+        self.disable
+    }
+
+    /// The lowest level any logger would accept: what the `log` facade's max level follows.
+    pub fn min_threshold(&self) -> i32 {
+        self.min_threshold
+    }
+
+    /// Every distinct handler attached to a logger or registered by name.
+    pub fn all_handlers(&self) -> Vec<Arc<Handler>> {
+        let mut out: Vec<Arc<Handler>> = Vec::new();
+        let attached = self.nodes.iter().flat_map(|n| n.handlers.iter());
+        for h in attached.chain(self.named_handlers.values()) {
+            if !out.iter().any(|o| Arc::ptr_eq(o, h)) {
+                out.push(Arc::clone(h));
+            }
+        }
+        out
+    }
+
+    fn index_of(&self, name: &str) -> Option<usize> {
+        if name == "root" || name.is_empty() { Some(ROOT) } else { self.by_name.get(name).copied() }
+    }
+
+    /// Recomputes parents, effective levels and the minimum threshold after a change.
+    fn recompute(&mut self) {
+        for i in 1..self.nodes.len() {
+            if self.nodes[i].placeholder {
+                continue;
+            }
+            let mut parent = ROOT;
+            let name = self.nodes[i].name.clone();
+            let mut prefix = name.as_str();
+            while let Some(dot) = prefix.rfind('.') {
+                prefix = &prefix[..dot];
+                if let Some(&j) = self.by_name.get(prefix)
+                    && !self.nodes[j].placeholder
+                {
+                    parent = j;
+                    break;
+                }
+            }
+            self.nodes[i].parent = parent;
+        }
+        let mut min = OFF;
+        for i in 0..self.nodes.len() {
+            let mut j = i;
+            let mut depth = 0;
+            let eff = loop {
+                let n = &self.nodes[j];
+                if n.level != level::NOTSET || j == ROOT || depth > self.nodes.len() {
+                    break n.level;
+                }
+                j = n.parent;
+                depth += 1;
+            };
+            let node = &mut self.nodes[i];
+            node.effective_level = eff;
+            // `logging.disable(level)` is folded into every threshold so that `is_enabled_for`
+            // stays one atomic load.
+            let threshold =
+                if node.disabled || node.placeholder { OFF } else { eff.max(self.disable.saturating_add(1)) };
+            self.slots[i].threshold.store(threshold, Ordering::Relaxed);
+            min = min.min(threshold);
+        }
+        self.min_threshold = min;
+    }
+}
+
+/// A mutable copy of the tree handed to [`LoggerTree::apply`]; swapped in whole at the end.
+#[derive(Debug)]
+pub struct TreeDraft {
+    snap: Snapshot,
+}
+
+impl TreeDraft {
+    /// The root logger.
+    pub fn root_mut(&mut self) -> &mut LoggerNode {
+        &mut self.snap.nodes[ROOT]
+    }
+
+    /// A logger by name, created (with its placeholder ancestors) if it does not exist, and
+    /// turned from a placeholder into a logger if it was one. `root` (or `""`) is the root.
+    pub fn logger_mut(&mut self, name: &str) -> &mut LoggerNode {
+        let i = ensure_logger(&mut self.snap, name);
+        &mut self.snap.nodes[i]
+    }
+
+    /// A logger by name if it exists (placeholders included).
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut LoggerNode> {
+        let i = self.snap.index_of(name)?;
+        Some(&mut self.snap.nodes[i])
+    }
+
+    /// The current state, for reading while changing.
+    pub fn snapshot(&self) -> &Snapshot {
+        &self.snap
+    }
+
+    /// Names of every existing logger and placeholder (CPython's `loggerDict` keys).
+    pub fn existing_names(&self) -> Vec<String> {
+        self.snap.loggers().map(|n| n.name.clone()).collect()
+    }
+
+    /// Replaces the registry of handlers by name.
+    pub fn set_named_handlers(&mut self, handlers: HashMap<String, Arc<Handler>>) {
+        self.snap.named_handlers = handlers;
+    }
+
+    /// Sets CPython's `logging.disable(level)`.
+    pub fn set_disable_level(&mut self, level: i32) {
+        self.snap.disable = level;
+    }
+}
+
+/// Creates `name` (and placeholders for its missing ancestors) and returns its index.
+fn ensure_logger(snap: &mut Snapshot, name: &str) -> usize {
+    if let Some(i) = snap.index_of(name) {
+        if snap.nodes[i].placeholder {
+            snap.nodes[i] = LoggerNode::new(name, false);
+        }
+        return i;
+    }
+    let mut prefix = name;
+    while let Some(dot) = prefix.rfind('.') {
+        prefix = &prefix[..dot];
+        if snap.by_name.contains_key(prefix) {
+            break;
+        }
+        push_node(snap, LoggerNode::new(prefix, true));
+    }
+    push_node(snap, LoggerNode::new(name, false))
+}
+
+fn push_node(snap: &mut Snapshot, node: LoggerNode) -> usize {
+    let i = snap.nodes.len();
+    snap.by_name.insert(node.name.clone(), i);
+    snap.nodes.push(node);
+    snap.slots.push(Arc::new(LoggerSlot { threshold: AtomicI32::new(OFF) }));
+    i
+}
+
+/// CPython's `lastResort`: records that find no handler at all still reach stderr (WARNING
+/// and above), formatted as `%(message)s`.
+struct LastResortEmitter;
+
+impl crate::handler::Emitter for LastResortEmitter {
+    fn emit(
+        &self,
+        record: &LogRecord,
+        formatter: &crate::format::Formatter,
+    ) -> Result<(), crate::handler::HandlerError> {
+        use std::io::Write;
+        let mut line = formatter.format(record);
+        line.push('\n');
+        std::io::stderr()
+            .write_all(line.as_bytes())
+            .map_err(|e| crate::handler::HandlerError::io("writing to stderr", e))
+    }
+
+    fn kind(&self) -> &'static str {
+        "logging._StderrHandler"
+    }
+}
+
+type ChangeHook = Box<dyn Fn(&Snapshot) + Send + Sync>;
+
+struct TreeInner {
+    snapshot: ArcSwap<Snapshot>,
+    /// Serializes writers; readers never take it.
+    write: Mutex<()>,
+    hooks: Mutex<Vec<ChangeHook>>,
+    last_resort: Handler,
+}
+
+/// A logger tree (CPython's `Manager` plus the root logger).
+///
+/// Most programs use the process-wide [`LoggerTree::global`]; a collector or a test can own
+/// separate trees. Cloning a `LoggerTree` gives another handle to the same tree.
+#[derive(Clone)]
+pub struct LoggerTree {
+    inner: Arc<TreeInner>,
+}
+
+impl fmt::Debug for LoggerTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoggerTree").field("loggers", &self.snapshot().nodes.len()).finish()
+    }
+}
+
+impl Default for LoggerTree {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LoggerTree {
+    /// A new tree with only the root logger, at WARNING with no handlers (CPython's start).
+    pub fn new() -> Self {
+        LoggerTree {
+            inner: Arc::new(TreeInner {
+                snapshot: ArcSwap::from_pointee(Snapshot::new()),
+                write: Mutex::new(()),
+                hooks: Mutex::new(Vec::new()),
+                last_resort: Handler::new(LastResortEmitter).with_level(level::WARNING),
+            }),
+        }
+    }
+
+    /// The process-wide tree that the `log` and `tracing` bridges use.
+    pub fn global() -> &'static LoggerTree {
+        static GLOBAL: OnceLock<LoggerTree> = OnceLock::new();
+        GLOBAL.get_or_init(LoggerTree::new)
+    }
+
+    /// The current state of the whole tree.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.load_full()
+    }
+
+    /// The root logger.
+    pub fn root(&self) -> Logger {
+        self.logger_at(&self.snapshot(), ROOT)
+    }
+
+    /// CPython's `getLogger(name)`: the logger called `name`, created if needed. `root` and
+    /// `""` give the root logger.
+    pub fn get_logger(&self, name: &str) -> Logger {
+        let snap = self.snapshot();
+        if let Some(i) = snap.index_of(name)
+            && !snap.nodes[i].placeholder
+        {
+            return self.logger_at(&snap, i);
+        }
+        let mut index = ROOT;
+        self.update(|d| index = ensure_logger(&mut d.snap, name));
+        self.logger_at(&self.snapshot(), index)
+    }
+
+    fn logger_at(&self, snap: &Snapshot, index: usize) -> Logger {
+        Logger {
+            tree: self.clone(),
+            index,
+            slot: Arc::clone(&snap.slots[index]),
+            name: Arc::from(snap.nodes[index].name.as_str()),
+        }
+    }
+
+    /// Applies a change to a copy of the tree and swaps it in. Infallible changes only; see
+    /// [`LoggerTree::apply`] for changes that can fail.
+    pub fn update(&self, change: impl FnOnce(&mut TreeDraft)) {
+        let _ = self.apply(|d| {
+            change(d);
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+
+    /// Builds a new tree from a copy of the current one and swaps it in atomically. If
+    /// `change` fails, nothing changes. Logging threads see either the old tree or the new
+    /// one, never a mix. Change hooks (e.g. the `log` bridge's max level) run after the swap.
+    pub fn apply<T, E>(&self, change: impl FnOnce(&mut TreeDraft) -> Result<T, E>) -> Result<T, E> {
+        let _guard = self.inner.write.lock().unwrap_or_else(|e| e.into_inner());
+        let mut draft = TreeDraft { snap: Snapshot::clone(&self.snapshot()) };
+        let out = change(&mut draft)?;
+        let mut snap = draft.snap;
+        snap.recompute();
+        let snap = Arc::new(snap);
+        self.inner.snapshot.store(Arc::clone(&snap));
+        for hook in self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            hook(&snap);
+        }
+        Ok(out)
+    }
+
+    /// Registers a function called with the new snapshot after every change (and once now).
+    pub fn on_change(&self, hook: impl Fn(&Snapshot) + Send + Sync + 'static) {
+        let _guard = self.inner.write.lock().unwrap_or_else(|e| e.into_inner());
+        hook(&self.snapshot());
+        self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+    }
+
+    /// CPython's `logging.disable(level)`.
+    pub fn disable(&self, level: i32) {
+        self.update(|d| d.set_disable_level(level));
+    }
+
+    /// Flushes every handler.
+    pub fn flush(&self) {
+        for h in self.snapshot().all_handlers() {
+            h.flush();
+        }
+    }
+
+    /// CPython's `logging.shutdown()`: flushes and closes every handler. Call it (or hold a
+    /// [`ShutdownGuard`]) before the process exits so that nothing buffered is lost.
+    pub fn shutdown(&self) {
+        for h in self.snapshot().all_handlers() {
+            h.flush();
+            h.close();
+        }
+    }
+
+    /// A guard that shuts the tree down when dropped: keep it alive in `main`.
+    #[must_use = "the tree is shut down when the guard is dropped"]
+    pub fn shutdown_guard(&self) -> ShutdownGuard {
+        ShutdownGuard { tree: self.clone() }
+    }
+
+    /// Installs a panic hook that flushes and closes every handler of this tree before the
+    /// previous hook runs, so records logged up to a panic reach their files.
+    pub fn install_panic_hook(&self) {
+        let tree = self.clone();
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            tree.shutdown();
+            previous(info);
+        }));
+    }
+
+    fn call_handlers(&self, snap: &Snapshot, start: usize, record: &LogRecord) {
+        let mut found = 0usize;
+        let mut c = start;
+        // A chain longer than the tree would be a bug; the bound keeps it from looping.
+        for _ in 0..=snap.nodes.len() {
+            let node = &snap.nodes[c];
+            for h in &node.handlers {
+                found += 1;
+                if record.levelno >= h.level() {
+                    h.handle(record);
+                }
+            }
+            if !node.propagate || c == ROOT {
+                break;
+            }
+            c = node.parent;
+        }
+        if found == 0 && record.levelno >= self.inner.last_resort.level() {
+            self.inner.last_resort.handle(record);
+        }
+    }
+}
+
+/// Shuts its tree down when dropped. See [`LoggerTree::shutdown_guard`].
+#[derive(Debug)]
+pub struct ShutdownGuard {
+    tree: LoggerTree,
+}
+
+impl Drop for ShutdownGuard {
+    fn drop(&mut self) {
+        self.tree.shutdown();
+    }
+}
+
+/// A handle to one logger of a tree (CPython's `Logger`). Cheap to clone and to keep.
+#[derive(Clone)]
+pub struct Logger {
+    tree: LoggerTree,
+    index: usize,
+    slot: Arc<LoggerSlot>,
+    name: Arc<str>,
+}
+
+impl fmt::Debug for Logger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Logger").field("name", &self.name).finish()
+    }
+}
+
+impl Logger {
+    /// The logger's name (`root` for the root logger).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The tree this logger belongs to.
+    pub fn tree(&self) -> &LoggerTree {
+        &self.tree
+    }
+
+    /// CPython's `isEnabledFor`: one atomic load on the hot path.
+    #[inline]
+    pub fn is_enabled_for(&self, level: i32) -> bool {
+        level >= self.slot.threshold.load(Ordering::Relaxed)
+    }
+
+    /// CPython's `getEffectiveLevel`.
+    pub fn effective_level(&self) -> i32 {
+        self.tree.snapshot().nodes[self.index].effective_level
+    }
+
+    /// Reads this logger's current state.
+    pub fn with_node<T>(&self, f: impl FnOnce(&LoggerNode) -> T) -> T {
+        f(&self.tree.snapshot().nodes[self.index])
+    }
+
+    fn modify(&self, f: impl FnOnce(&mut LoggerNode)) {
+        let index = self.index;
+        self.tree.update(|d| f(&mut d.snap.nodes[index]));
+    }
+
+    /// Sets the level.
+    pub fn set_level(&self, level: i32) {
+        self.modify(|n| n.level = level);
+    }
+    /// Sets `propagate`.
+    pub fn set_propagate(&self, propagate: bool) {
+        self.modify(|n| n.propagate = propagate);
+    }
+    /// Sets `disabled`.
+    pub fn set_disabled(&self, disabled: bool) {
+        self.modify(|n| n.disabled = disabled);
+    }
+    /// Adds a handler (once).
+    pub fn add_handler(&self, handler: Arc<Handler>) {
+        self.modify(|n| n.add_handler(handler));
+    }
+    /// Removes a handler.
+    pub fn remove_handler(&self, handler: &Arc<Handler>) {
+        self.modify(|n| n.handlers.retain(|h| !Arc::ptr_eq(h, handler)));
+    }
+    /// Adds a filter.
+    pub fn add_filter(&self, filter: Arc<dyn Filter>) {
+        self.modify(|n| n.filters.push(filter));
+    }
+
+    /// Logs `msg` at `level`, with the caller's file and line.
+    #[track_caller]
+    pub fn log(&self, level: i32, msg: impl Into<String>) {
+        if self.is_enabled_for(level) {
+            let loc = std::panic::Location::caller();
+            let record = self.make_record(level, msg.into(), loc.file(), loc.line().into());
+            self.handle(&record);
+        }
+    }
+
+    /// Logs `msg % args` at `level` (CPython's `logger.log(level, msg, *args)`).
+    #[track_caller]
+    pub fn log_args(&self, level: i32, msg: impl Into<String>, args: Args) {
+        if self.is_enabled_for(level) {
+            let loc = std::panic::Location::caller();
+            let mut record = self.make_record(level, msg.into(), loc.file(), loc.line().into());
+            record.args = args;
+            self.handle(&record);
+        }
+    }
+
+    /// Logs at `level` with a record that `fill` may complete (extra fields, exc_text …)
+    /// before it is handled. `fill` runs only if the level is enabled.
+    #[track_caller]
+    pub fn log_with(&self, level: i32, msg: impl Into<String>, fill: impl FnOnce(&mut LogRecord)) {
+        if self.is_enabled_for(level) {
+            let loc = std::panic::Location::caller();
+            let mut record = self.make_record(level, msg.into(), loc.file(), loc.line().into());
+            fill(&mut record);
+            self.handle(&record);
+        }
+    }
+
+    /// `log(DEBUG, msg)`.
+    #[track_caller]
+    pub fn debug(&self, msg: impl Into<String>) {
+        self.log(level::DEBUG, msg);
+    }
+    /// `log(INFO, msg)`.
+    #[track_caller]
+    pub fn info(&self, msg: impl Into<String>) {
+        self.log(level::INFO, msg);
+    }
+    /// `log(WARNING, msg)`.
+    #[track_caller]
+    pub fn warning(&self, msg: impl Into<String>) {
+        self.log(level::WARNING, msg);
+    }
+    /// `log(ERROR, msg)`.
+    #[track_caller]
+    pub fn error(&self, msg: impl Into<String>) {
+        self.log(level::ERROR, msg);
+    }
+    /// `log(CRITICAL, msg)`.
+    #[track_caller]
+    pub fn critical(&self, msg: impl Into<String>) {
+        self.log(level::CRITICAL, msg);
+    }
+
+    /// CPython's `makeRecord`: a record from this logger, at this source location.
+    pub fn make_record(&self, level: i32, msg: String, pathname: &str, lineno: i64) -> LogRecord {
+        LogRecord::new(&self.name, level, pathname, lineno, msg)
+    }
+
+    /// CPython's `Logger.handle`: for records made elsewhere (a network receiver, a bridge).
+    /// The logger's own level is not checked; `disabled`, the logger's filters, the handlers'
+    /// levels and filters and propagation are.
+    pub fn handle(&self, record: &LogRecord) {
+        let snap = self.tree.inner.snapshot.load();
+        let node = &snap.nodes[self.index];
+        if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
+            return;
+        }
+        self.tree.call_handlers(&snap, self.index, record);
+    }
+}
