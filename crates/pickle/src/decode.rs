@@ -1,0 +1,1174 @@
+//! The bounded pickle parser.
+//!
+//! An iterative stack machine over an opcode allow-list. Values live in a flat arena indexed by
+//! `u32` so memo references are cheap shared indices (Python semantics: mutating a list after
+//! `PUT` is visible through later `GET`s) and nothing is cloned while parsing. After `STOP`, the
+//! arena graph is expanded into an owned [`PickleValue`] tree by an explicit-stack walk that
+//! enforces the node, depth and byte budgets and detects cycles. Parsing work and memory are
+//! bounded by the input length and by the number of pushed values (`max_nodes`).
+
+use std::collections::HashMap;
+
+use crate::error::{DecodeError, DecodeErrorKind};
+use crate::text::{self, ParsedInt};
+use crate::value::PickleValue;
+
+/// Depth above which [`DecodeLimits::max_depth`] is clamped, so that the recursive `Drop`,
+/// `Clone`, `PartialEq` and `Display` of [`PickleValue`] stay far from the stack's end.
+pub const HARD_MAX_DEPTH: usize = 1000;
+
+/// Resource budgets for one decode. Every limit is checked before the work or allocation it
+/// guards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Maximum input length in bytes. Default 16 MiB.
+    pub max_input_len: usize,
+    /// Maximum container nesting (the top-level container is depth 1), also the maximum number
+    /// of open `MARK`s. Default 64; clamped to [`HARD_MAX_DEPTH`].
+    pub max_depth: usize,
+    /// Maximum number of values in the result counted after memo expansion (each scalar,
+    /// string and container counts 1), and of values pushed while parsing. Default 100 000.
+    pub max_nodes: usize,
+    /// Maximum number of memo entries. Default 65 536.
+    pub max_memo: usize,
+    /// Maximum length of one str/bytes/text argument in bytes. Default 4 MiB.
+    pub max_str_len: usize,
+    /// Maximum total bytes of str/bytes/int text in the expanded result. Default 32 MiB.
+    pub max_expanded_bytes: usize,
+    /// Maximum decimal digits of an integer (CPython's `int_max_str_digits` default is 4300).
+    /// Default 4300.
+    pub max_long_digits: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_input_len: 16 << 20,
+            max_depth: 64,
+            max_nodes: 100_000,
+            max_memo: 65_536,
+            max_str_len: 4 << 20,
+            max_expanded_bytes: 32 << 20,
+            max_long_digits: 4300,
+        }
+    }
+}
+
+/// A value on the VM stack or inside a container: scalars inline, everything else an arena
+/// index.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Node(u32),
+}
+
+/// Text or bytes: a range of the input (no copy) or owned data produced by unescaping.
+#[derive(Debug)]
+enum Blob {
+    Input { start: usize, len: usize },
+    Owned(Vec<u8>),
+}
+
+#[derive(Debug)]
+enum Node {
+    /// The bytes are valid UTF-8 (checked when the node was made).
+    Str(Blob),
+    Bytes(Blob),
+    ByteArray(Blob),
+    BigInt(String),
+    Opaque(String),
+    List(Vec<Slot>),
+    Tuple(Vec<Slot>),
+    Set(Vec<Slot>),
+    FrozenSet(Vec<Slot>),
+    /// Keys and values interleaved.
+    Dict(Vec<Slot>),
+}
+
+/// Memo keys below this go to a dense vector (fast, bounded allocation); others to a map, so a
+/// huge `PUT` index allocates nothing.
+const DENSE_MEMO: u64 = 1024;
+
+/// A reusable pickle parser. Reusing one decoder across records keeps its buffers.
+///
+/// ```
+/// use logwire_pickle::{DecodeLimits, PickleDecoder, PickleValue};
+/// let mut decoder = PickleDecoder::new(DecodeLimits::default());
+/// // pickle.dumps([1, 'a'], 1)
+/// let v = decoder.decode(b"]q\x00(K\x01X\x01\x00\x00\x00aq\x01e.").unwrap();
+/// assert_eq!(v, PickleValue::List(vec![PickleValue::Int(1), PickleValue::Str("a".into())]));
+/// ```
+#[derive(Debug, Default)]
+pub struct PickleDecoder {
+    limits: DecodeLimits,
+    stack: Vec<Slot>,
+    marks: Vec<usize>,
+    arena: Vec<Node>,
+    memo_dense: Vec<Option<Slot>>,
+    memo_sparse: HashMap<u64, Slot>,
+    memo_len: usize,
+    pushes: usize,
+    on_path: Vec<bool>,
+}
+
+/// Decodes one pickle with the given limits. See [`PickleDecoder`] to reuse buffers.
+pub fn decode(input: &[u8], limits: &DecodeLimits) -> Result<PickleValue, DecodeError> {
+    PickleDecoder::new(limits.clone()).decode(input)
+}
+
+/// Decodes a pickled log record: the top level must be a dict whose keys are distinct strs.
+pub fn decode_record_dict(
+    input: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Vec<(String, PickleValue)>, DecodeError> {
+    PickleDecoder::new(limits.clone()).decode_record_dict(input)
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeErrorKind> {
+        let end = self.pos.checked_add(n).ok_or(DecodeErrorKind::Truncated)?;
+        let s = self
+            .data
+            .get(self.pos..end)
+            .ok_or(DecodeErrorKind::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeErrorKind> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N)?);
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, DecodeErrorKind> {
+        Ok(self.array::<1>()?[0])
+    }
+    /// A line without its `\n`.
+    fn line(&mut self) -> Result<&'a [u8], DecodeErrorKind> {
+        let rest = self.data.get(self.pos..).unwrap_or(&[]);
+        let n = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .ok_or(DecodeErrorKind::Truncated)?;
+        self.pos += n + 1;
+        Ok(&rest[..n])
+    }
+}
+
+fn opcode_name(op: u8) -> &'static str {
+    match op {
+        0x97 => "NEXT_BUFFER",
+        0x98 => "READONLY_BUFFER",
+        _ => "?",
+    }
+}
+
+/// Maps Python 2 module names CPython's protocol < 3 pickler writes back to Python 3 names.
+fn py3_module(module: &str) -> &str {
+    match module {
+        "__builtin__" => "builtins",
+        "copy_reg" => "copyreg",
+        other => other,
+    }
+}
+
+impl PickleDecoder {
+    /// A decoder with these limits.
+    pub fn new(mut limits: DecodeLimits) -> Self {
+        limits.max_depth = limits.max_depth.min(HARD_MAX_DEPTH);
+        PickleDecoder {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &DecodeLimits {
+        &self.limits
+    }
+
+    /// Decodes one complete pickle (any protocol 0–5). Bytes after `STOP` are an error.
+    pub fn decode(&mut self, input: &[u8]) -> Result<PickleValue, DecodeError> {
+        let result = self.run(input);
+        self.reset();
+        result
+    }
+
+    /// Decodes a pickled log record: the top level must be a dict whose keys are distinct
+    /// strs. Pairs keep the pickle's order.
+    pub fn decode_record_dict(
+        &mut self,
+        input: &[u8],
+    ) -> Result<Vec<(String, PickleValue)>, DecodeError> {
+        let value = self.decode(input)?;
+        let at_end = input.len().saturating_sub(1);
+        let pairs = match value {
+            PickleValue::Dict(pairs) => pairs,
+            other => {
+                return Err(DecodeError::new(
+                    at_end,
+                    DecodeErrorKind::NotADict {
+                        found: other.type_name().to_owned(),
+                    },
+                ));
+            }
+        };
+        let mut out = Vec::with_capacity(pairs.len());
+        for (k, v) in pairs {
+            match k {
+                PickleValue::Str(s) => out.push((s, v)),
+                other => {
+                    return Err(DecodeError::new(
+                        at_end,
+                        DecodeErrorKind::NonStrKey {
+                            found: other.type_name().to_owned(),
+                        },
+                    ));
+                }
+            }
+        }
+        if let Some(dup) = first_duplicate(&out) {
+            return Err(DecodeError::new(
+                at_end,
+                DecodeErrorKind::DuplicateKey(dup.to_owned()),
+            ));
+        }
+        Ok(out)
+    }
+
+    fn reset(&mut self) {
+        self.stack.clear();
+        self.marks.clear();
+        self.arena.clear();
+        self.memo_dense.clear();
+        self.memo_sparse.clear();
+        self.memo_len = 0;
+        self.pushes = 0;
+        self.on_path.clear();
+    }
+
+    fn run(&mut self, input: &[u8]) -> Result<PickleValue, DecodeError> {
+        if input.len() > self.limits.max_input_len {
+            return Err(DecodeError::new(
+                0,
+                DecodeErrorKind::InputTooLarge {
+                    len: input.len(),
+                    limit: self.limits.max_input_len,
+                },
+            ));
+        }
+        let mut r = Reader {
+            data: input,
+            pos: 0,
+        };
+        loop {
+            let op_at = r.pos;
+            let Some(&op) = input.get(op_at) else {
+                return Err(DecodeError::new(op_at, DecodeErrorKind::MissingStop));
+            };
+            r.pos += 1;
+            match self.step(op, &mut r, input) {
+                Ok(false) => {}
+                Ok(true) => {
+                    if r.pos != input.len() {
+                        return Err(DecodeError::new(
+                            r.pos,
+                            DecodeErrorKind::TrailingBytes {
+                                count: input.len() - r.pos,
+                            },
+                        ));
+                    }
+                    return self.finish(input).map_err(|k| DecodeError::new(op_at, k));
+                }
+                Err(kind) => return Err(DecodeError::new(op_at, kind)),
+            }
+        }
+    }
+
+    // ---- stack helpers ----
+
+    fn push(&mut self, slot: Slot) -> Result<(), DecodeErrorKind> {
+        self.pushes += 1;
+        if self.pushes > self.limits.max_nodes {
+            return Err(DecodeErrorKind::NodeLimit {
+                limit: self.limits.max_nodes,
+            });
+        }
+        self.stack.push(slot);
+        Ok(())
+    }
+
+    fn push_node(&mut self, node: Node) -> Result<(), DecodeErrorKind> {
+        // Arena size never exceeds pushes, which push() bounds; check first so the index fits.
+        let idx = u32::try_from(self.arena.len()).map_err(|_| DecodeErrorKind::NodeLimit {
+            limit: self.limits.max_nodes,
+        })?;
+        self.push(Slot::Node(idx))?;
+        self.arena.push(node);
+        Ok(())
+    }
+
+    fn fence(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+
+    fn pop(&mut self) -> Result<Slot, DecodeErrorKind> {
+        if self.stack.len() <= self.fence() {
+            return Err(DecodeErrorKind::StackUnderflow);
+        }
+        self.stack.pop().ok_or(DecodeErrorKind::StackUnderflow)
+    }
+
+    fn top(&self) -> Result<Slot, DecodeErrorKind> {
+        if self.stack.len() <= self.fence() {
+            return Err(DecodeErrorKind::StackUnderflow);
+        }
+        self.stack
+            .last()
+            .copied()
+            .ok_or(DecodeErrorKind::StackUnderflow)
+    }
+
+    /// Pops the topmost mark and returns the values above it.
+    fn pop_mark(&mut self) -> Result<Vec<Slot>, DecodeErrorKind> {
+        let m = self.marks.pop().ok_or(DecodeErrorKind::MarkMissing)?;
+        if m > self.stack.len() {
+            return Err(DecodeErrorKind::StackUnderflow);
+        }
+        Ok(self.stack.split_off(m))
+    }
+
+    fn node_mut(&mut self, slot: Slot) -> Option<&mut Node> {
+        match slot {
+            Slot::Node(i) => self.arena.get_mut(i as usize),
+            _ => None,
+        }
+    }
+
+    fn node(&self, slot: Slot) -> Option<&Node> {
+        match slot {
+            Slot::Node(i) => self.arena.get(i as usize),
+            _ => None,
+        }
+    }
+
+    fn str_arg(&self, slot: Slot, input: &[u8]) -> Option<String> {
+        match self.node(slot)? {
+            Node::Str(b) => {
+                let bytes = match b {
+                    Blob::Input { start, len } => input.get(*start..start + len)?,
+                    Blob::Owned(v) => v,
+                };
+                std::str::from_utf8(bytes).ok().map(str::to_owned)
+            }
+            _ => None,
+        }
+    }
+
+    // ---- memo ----
+
+    fn memo_put(&mut self, key: u64, slot: Slot) -> Result<(), DecodeErrorKind> {
+        let full = self.memo_len >= self.limits.max_memo;
+        let limit = DecodeErrorKind::MemoLimit {
+            limit: self.limits.max_memo,
+        };
+        if key < DENSE_MEMO {
+            let i = key as usize;
+            if self.memo_dense.len() <= i {
+                self.memo_dense.resize(i + 1, None);
+            }
+            if self.memo_dense[i].is_none() {
+                if full {
+                    return Err(limit);
+                }
+                self.memo_len += 1;
+            }
+            self.memo_dense[i] = Some(slot);
+        } else {
+            if !self.memo_sparse.contains_key(&key) {
+                if full {
+                    return Err(limit);
+                }
+                self.memo_len += 1;
+            }
+            self.memo_sparse.insert(key, slot);
+        }
+        Ok(())
+    }
+
+    fn memo_get(&mut self, key: u64) -> Result<(), DecodeErrorKind> {
+        let slot = if key < DENSE_MEMO {
+            self.memo_dense.get(key as usize).copied().flatten()
+        } else {
+            self.memo_sparse.get(&key).copied()
+        };
+        let slot = slot.ok_or(DecodeErrorKind::MemoKeyMissing(key))?;
+        self.push(slot)
+    }
+
+    // ---- value constructors ----
+
+    fn check_len(&self, len: u64) -> Result<usize, DecodeErrorKind> {
+        match usize::try_from(len) {
+            Ok(n) if n <= self.limits.max_str_len => Ok(n),
+            _ => Err(DecodeErrorKind::StringTooLong {
+                len,
+                limit: self.limits.max_str_len,
+            }),
+        }
+    }
+
+    fn push_int(&mut self, v: ParsedInt) -> Result<(), DecodeErrorKind> {
+        match v {
+            ParsedInt::Small(i) => self.push(Slot::Int(i)),
+            ParsedInt::Big(s) => self.push_node(Node::BigInt(s)),
+        }
+    }
+
+    /// A str from `len` input bytes that must be UTF-8 (surrogatepass tolerated).
+    fn push_utf8(&mut self, r: &mut Reader<'_>, len: u64) -> Result<(), DecodeErrorKind> {
+        let n = self.check_len(len)?;
+        let start = r.pos;
+        let bytes = r.take(n)?;
+        let blob = if std::str::from_utf8(bytes).is_ok() {
+            Blob::Input { start, len: n }
+        } else {
+            Blob::Owned(text::utf8_surrogatepass(bytes)?.into_bytes())
+        };
+        self.push_node(Node::Str(blob))
+    }
+
+    /// A protocol 0/1 py2 string: decoded as ASCII like CPython 3's default
+    /// `encoding='ASCII'`; non-ASCII is an error, as it is in CPython.
+    fn push_py2_string(&mut self, r: &mut Reader<'_>, len: u64) -> Result<(), DecodeErrorKind> {
+        let n = self.check_len(len)?;
+        let start = r.pos;
+        let bytes = r.take(n)?;
+        if !bytes.is_ascii() {
+            return Err(DecodeErrorKind::NonAsciiString);
+        }
+        self.push_node(Node::Str(Blob::Input { start, len: n }))
+    }
+
+    fn push_bytes(
+        &mut self,
+        r: &mut Reader<'_>,
+        len: u64,
+        array: bool,
+    ) -> Result<(), DecodeErrorKind> {
+        let n = self.check_len(len)?;
+        let start = r.pos;
+        r.take(n)?;
+        let blob = Blob::Input { start, len: n };
+        self.push_node(if array {
+            Node::ByteArray(blob)
+        } else {
+            Node::Bytes(blob)
+        })
+    }
+
+    fn text_line<'a>(
+        &self,
+        r: &mut Reader<'a>,
+        what: &'static str,
+    ) -> Result<&'a [u8], DecodeErrorKind> {
+        let line = r.line()?;
+        self.check_len(line.len() as u64)?;
+        let _ = what;
+        Ok(line)
+    }
+
+    fn global_name(&self, r: &mut Reader<'_>) -> Result<String, DecodeErrorKind> {
+        let module = self.text_line(r, "GLOBAL")?;
+        let name = self.text_line(r, "GLOBAL")?;
+        let module = std::str::from_utf8(module).map_err(|_| DecodeErrorKind::BadUtf8)?;
+        let name = std::str::from_utf8(name).map_err(|_| DecodeErrorKind::BadUtf8)?;
+        Ok(format!("{}.{}", py3_module(module), name))
+    }
+
+    fn opaque_class_of(&self, slot: Slot) -> Result<String, DecodeErrorKind> {
+        match self.node(slot) {
+            Some(Node::Opaque(c)) => Ok(c.clone()),
+            _ => Err(DecodeErrorKind::TypeMismatch("class is not a global")),
+        }
+    }
+
+    /// `REDUCE`: never calls anything. A few reductions CPython itself emits for plain data
+    /// (bytes, set, frozenset and bytearray in protocols < 3/4/5) are recognised by name and
+    /// rebuilt as data; anything else becomes an opaque placeholder.
+    fn reduce(&mut self, callable: Slot, args: Slot, input: &[u8]) -> Result<(), DecodeErrorKind> {
+        let class = self.opaque_class_of(callable)?;
+        let args: Vec<Slot> = match self.node(args) {
+            Some(Node::Tuple(items)) => items.clone(),
+            _ => {
+                return Err(DecodeErrorKind::TypeMismatch(
+                    "REDUCE arguments are not a tuple",
+                ));
+            }
+        };
+        let data = match (class.as_str(), args.as_slice()) {
+            ("_codecs.encode", [s, enc]) => {
+                let enc = self.str_arg(*enc, input);
+                match (self.str_arg(*s, input), enc.as_deref()) {
+                    (Some(s), Some("latin1" | "latin-1")) => s
+                        .chars()
+                        .map(|c| u8::try_from(u32::from(c)).ok())
+                        .collect::<Option<Vec<u8>>>()
+                        .map(|b| Node::Bytes(Blob::Owned(b))),
+                    _ => None,
+                }
+            }
+            ("builtins.bytes", []) => Some(Node::Bytes(Blob::Owned(Vec::new()))),
+            ("builtins.bytearray", []) => Some(Node::ByteArray(Blob::Owned(Vec::new()))),
+            ("builtins.bytearray", [b]) => match self.node(*b) {
+                Some(Node::Bytes(Blob::Input { start, len })) => {
+                    Some(Node::ByteArray(Blob::Input {
+                        start: *start,
+                        len: *len,
+                    }))
+                }
+                Some(Node::Bytes(Blob::Owned(v))) => Some(Node::ByteArray(Blob::Owned(v.clone()))),
+                _ => None,
+            },
+            ("builtins.set", []) => Some(Node::Set(Vec::new())),
+            ("builtins.frozenset", []) => Some(Node::FrozenSet(Vec::new())),
+            ("builtins.set" | "builtins.frozenset", [items]) => {
+                let items = match self.node(*items) {
+                    Some(Node::List(v) | Node::Tuple(v)) => Some(v.clone()),
+                    _ => None,
+                };
+                items.map(|v| {
+                    if class == "builtins.set" {
+                        Node::Set(v)
+                    } else {
+                        Node::FrozenSet(v)
+                    }
+                })
+            }
+            _ => None,
+        };
+        self.push_node(data.unwrap_or(Node::Opaque(class)))
+    }
+
+    /// Executes one opcode; `Ok(true)` at `STOP`.
+    fn step(&mut self, op: u8, r: &mut Reader<'_>, input: &[u8]) -> Result<bool, DecodeErrorKind> {
+        use DecodeErrorKind as K;
+        match op {
+            // ---- framing / control ----
+            0x80 => {
+                // PROTO
+                let p = r.u8()?;
+                if p > 5 {
+                    return Err(K::UnsupportedProtocol(p));
+                }
+            }
+            0x95 => {
+                // FRAME: advisory only; the length must fit what is left.
+                let n = u64::from_le_bytes(r.array()?);
+                if n > (input.len() - r.pos) as u64 {
+                    return Err(K::Truncated);
+                }
+            }
+            b'.' => {
+                // STOP
+                if self.stack.len() != 1 || !self.marks.is_empty() {
+                    return Err(K::BadStopStack);
+                }
+                return Ok(true);
+            }
+            b'(' => {
+                // MARK
+                if self.marks.len() >= self.limits.max_depth {
+                    return Err(K::DepthLimit {
+                        limit: self.limits.max_depth,
+                    });
+                }
+                self.marks.push(self.stack.len());
+            }
+            b'0' => {
+                // POP: like CPython, pops the mark itself when nothing is above it.
+                if self.stack.len() > self.fence() {
+                    self.stack.pop();
+                } else if self.marks.pop().is_none() {
+                    return Err(K::StackUnderflow);
+                }
+            }
+            b'1' => {
+                // POP_MARK
+                self.pop_mark()?;
+            }
+            b'2' => {
+                // DUP
+                let t = self.top()?;
+                self.push(t)?;
+            }
+
+            // ---- scalars ----
+            b'N' => self.push(Slot::None)?,
+            0x88 => self.push(Slot::Bool(true))?,
+            0x89 => self.push(Slot::Bool(false))?,
+            b'I' => {
+                let line = self.text_line(r, "INT")?;
+                match line {
+                    b"00" => self.push(Slot::Bool(false))?,
+                    b"01" => self.push(Slot::Bool(true))?,
+                    _ => {
+                        let v = text::parse_decimal(line, self.limits.max_long_digits, "INT")?;
+                        self.push_int(v)?;
+                    }
+                }
+            }
+            b'J' => {
+                let v = i32::from_le_bytes(r.array()?);
+                self.push(Slot::Int(i64::from(v)))?;
+            }
+            b'K' => {
+                let v = r.u8()?;
+                self.push(Slot::Int(i64::from(v)))?;
+            }
+            b'M' => {
+                let v = u16::from_le_bytes(r.array()?);
+                self.push(Slot::Int(i64::from(v)))?;
+            }
+            b'L' => {
+                let line = self.text_line(r, "LONG")?;
+                let digits = line.strip_suffix(b"L").unwrap_or(line);
+                let v = text::parse_decimal(digits, self.limits.max_long_digits, "LONG")?;
+                self.push_int(v)?;
+            }
+            0x8a | 0x8b => {
+                // LONG1 / LONG4
+                let n = if op == 0x8a {
+                    u64::from(r.u8()?)
+                } else {
+                    let n = i32::from_le_bytes(r.array()?);
+                    u64::try_from(n).map_err(|_| K::BadText("LONG4"))?
+                };
+                // Two's complement bytes: about 2.41 digits per byte.
+                let max_bytes = (self.limits.max_long_digits as u64).saturating_mul(5) / 12 + 2;
+                if n > max_bytes {
+                    return Err(K::LongTooLong {
+                        limit: self.limits.max_long_digits,
+                    });
+                }
+                let bytes = r.take(n as usize)?;
+                let v = text::from_twos_complement_le(bytes, self.limits.max_long_digits)?;
+                self.push_int(v)?;
+            }
+            b'F' => {
+                let line = self.text_line(r, "FLOAT")?;
+                let s = std::str::from_utf8(line).map_err(|_| K::BadText("FLOAT"))?;
+                let v: f64 = s.parse().map_err(|_| K::BadText("FLOAT"))?;
+                // Rust saturates overflow to inf where CPython raises.
+                if v.is_infinite() && !s.to_ascii_lowercase().contains("inf") {
+                    return Err(K::BadText("FLOAT"));
+                }
+                self.push(Slot::Float(v))?;
+            }
+            b'G' => {
+                let v = f64::from_be_bytes(r.array()?);
+                self.push(Slot::Float(v))?;
+            }
+
+            // ---- strings and bytes ----
+            b'S' => {
+                let line = self.text_line(r, "STRING")?;
+                let body = match line {
+                    [q @ (b'\'' | b'"'), body @ .., e] if q == e => body,
+                    _ => return Err(K::BadText("STRING")),
+                };
+                let bytes = text::unescape_bytes(body)?;
+                if !bytes.is_ascii() {
+                    return Err(K::NonAsciiString);
+                }
+                self.push_node(Node::Str(Blob::Owned(bytes)))?;
+            }
+            b'T' => {
+                let n = i32::from_le_bytes(r.array()?);
+                let n = u64::try_from(n).map_err(|_| K::BadText("BINSTRING"))?;
+                self.push_py2_string(r, n)?;
+            }
+            b'U' => {
+                let n = r.u8()?;
+                self.push_py2_string(r, u64::from(n))?;
+            }
+            b'V' => {
+                let line = self.text_line(r, "UNICODE")?;
+                let s = text::raw_unicode_escape(line)?;
+                self.push_node(Node::Str(Blob::Owned(s.into_bytes())))?;
+            }
+            b'X' => {
+                let n = u32::from_le_bytes(r.array()?);
+                self.push_utf8(r, u64::from(n))?;
+            }
+            0x8c => {
+                let n = r.u8()?;
+                self.push_utf8(r, u64::from(n))?;
+            }
+            0x8d => {
+                let n = u64::from_le_bytes(r.array()?);
+                self.push_utf8(r, n)?;
+            }
+            b'B' => {
+                let n = u32::from_le_bytes(r.array()?);
+                self.push_bytes(r, u64::from(n), false)?;
+            }
+            b'C' => {
+                let n = r.u8()?;
+                self.push_bytes(r, u64::from(n), false)?;
+            }
+            0x8e => {
+                let n = u64::from_le_bytes(r.array()?);
+                self.push_bytes(r, n, false)?;
+            }
+            0x96 => {
+                let n = u64::from_le_bytes(r.array()?);
+                self.push_bytes(r, n, true)?;
+            }
+
+            // ---- containers ----
+            b']' => self.push_node(Node::List(Vec::new()))?,
+            b')' => self.push_node(Node::Tuple(Vec::new()))?,
+            b'}' => self.push_node(Node::Dict(Vec::new()))?,
+            0x8f => self.push_node(Node::Set(Vec::new()))?,
+            b'l' => {
+                let items = self.pop_mark()?;
+                self.push_node(Node::List(items))?;
+            }
+            b't' => {
+                let items = self.pop_mark()?;
+                self.push_node(Node::Tuple(items))?;
+            }
+            0x85..=0x87 => {
+                let n = usize::from(op - 0x84);
+                if self.stack.len() < self.fence() + n {
+                    return Err(K::StackUnderflow);
+                }
+                let items = self.stack.split_off(self.stack.len() - n);
+                self.push_node(Node::Tuple(items))?;
+            }
+            b'd' => {
+                let items = self.pop_mark()?;
+                if items.len() % 2 != 0 {
+                    return Err(K::TypeMismatch("DICT with an odd number of items"));
+                }
+                self.push_node(Node::Dict(items))?;
+            }
+            0x91 => {
+                let items = self.pop_mark()?;
+                self.push_node(Node::FrozenSet(items))?;
+            }
+            b'a' => {
+                let v = self.pop()?;
+                let target = self.top()?;
+                match self.node_mut(target) {
+                    Some(Node::List(items)) => items.push(v),
+                    Some(Node::Opaque(_)) => {}
+                    _ => return Err(K::TypeMismatch("APPEND target is not a list")),
+                }
+            }
+            b'e' => {
+                let new = self.pop_mark()?;
+                let target = self.top()?;
+                match self.node_mut(target) {
+                    Some(Node::List(items)) => items.extend(new),
+                    Some(Node::Opaque(_)) => {}
+                    _ => return Err(K::TypeMismatch("APPENDS target is not a list")),
+                }
+            }
+            b's' => {
+                let v = self.pop()?;
+                let k = self.pop()?;
+                let target = self.top()?;
+                match self.node_mut(target) {
+                    Some(Node::Dict(items)) => items.extend([k, v]),
+                    Some(Node::Opaque(_)) => {}
+                    _ => return Err(K::TypeMismatch("SETITEM target is not a dict")),
+                }
+            }
+            b'u' => {
+                let new = self.pop_mark()?;
+                if new.len() % 2 != 0 {
+                    return Err(K::TypeMismatch("SETITEMS with an odd number of items"));
+                }
+                let target = self.top()?;
+                match self.node_mut(target) {
+                    Some(Node::Dict(items)) => items.extend(new),
+                    Some(Node::Opaque(_)) => {}
+                    _ => return Err(K::TypeMismatch("SETITEMS target is not a dict")),
+                }
+            }
+            0x90 => {
+                let new = self.pop_mark()?;
+                let target = self.top()?;
+                match self.node_mut(target) {
+                    Some(Node::Set(items)) => items.extend(new),
+                    Some(Node::Opaque(_)) => {}
+                    _ => return Err(K::TypeMismatch("ADDITEMS target is not a set")),
+                }
+            }
+
+            // ---- memo ----
+            b'p' => {
+                let line = self.text_line(r, "PUT")?;
+                let key = memo_key_text(line, "PUT")?;
+                let t = self.top()?;
+                self.memo_put(key, t)?;
+            }
+            b'q' => {
+                let key = r.u8()?;
+                let t = self.top()?;
+                self.memo_put(u64::from(key), t)?;
+            }
+            b'r' => {
+                let key = u32::from_le_bytes(r.array()?);
+                let t = self.top()?;
+                self.memo_put(u64::from(key), t)?;
+            }
+            0x94 => {
+                let t = self.top()?;
+                self.memo_put(self.memo_len as u64, t)?;
+            }
+            b'g' => {
+                let line = self.text_line(r, "GET")?;
+                let key = memo_key_text(line, "GET")?;
+                self.memo_get(key)?;
+            }
+            b'h' => {
+                let key = r.u8()?;
+                self.memo_get(u64::from(key))?;
+            }
+            b'j' => {
+                let key = u32::from_le_bytes(r.array()?);
+                self.memo_get(u64::from(key))?;
+            }
+
+            // ---- objects: never resolved, only named ----
+            b'c' => {
+                let class = self.global_name(r)?;
+                self.push_node(Node::Opaque(class))?;
+            }
+            0x93 => {
+                // STACK_GLOBAL
+                let name = self.pop()?;
+                let module = self.pop()?;
+                let (Some(module), Some(name)) =
+                    (self.str_arg(module, input), self.str_arg(name, input))
+                else {
+                    return Err(K::TypeMismatch("STACK_GLOBAL operands are not strs"));
+                };
+                let class = format!("{}.{}", py3_module(&module), name);
+                self.check_len(class.len() as u64)?;
+                self.push_node(Node::Opaque(class))?;
+            }
+            b'R' => {
+                let args = self.pop()?;
+                let callable = self.pop()?;
+                self.reduce(callable, args, input)?;
+            }
+            0x81 => {
+                // NEWOBJ
+                let _args = self.pop()?;
+                let cls = self.pop()?;
+                let class = self.opaque_class_of(cls)?;
+                self.push_node(Node::Opaque(class))?;
+            }
+            0x92 => {
+                // NEWOBJ_EX
+                let _kwargs = self.pop()?;
+                let _args = self.pop()?;
+                let cls = self.pop()?;
+                let class = self.opaque_class_of(cls)?;
+                self.push_node(Node::Opaque(class))?;
+            }
+            b'i' => {
+                // INST
+                let class = self.global_name(r)?;
+                self.pop_mark()?;
+                self.push_node(Node::Opaque(class))?;
+            }
+            b'o' => {
+                // OBJ
+                let items = self.pop_mark()?;
+                let cls = *items.first().ok_or(K::StackUnderflow)?;
+                let class = self.opaque_class_of(cls)?;
+                self.push_node(Node::Opaque(class))?;
+            }
+            b'b' => {
+                // BUILD: the state is discarded; the object stays opaque.
+                let _state = self.pop()?;
+                let t = self.top()?;
+                if !matches!(self.node(t), Some(Node::Opaque(_))) {
+                    return Err(K::TypeMismatch("BUILD target is not an object"));
+                }
+            }
+            0x82..=0x84 => {
+                // EXT1/2/4: extension registry codes are not looked up.
+                let code = match op {
+                    0x82 => u32::from(r.u8()?),
+                    0x83 => u32::from(u16::from_le_bytes(r.array()?)),
+                    _ => u32::from_le_bytes(r.array()?),
+                };
+                self.push_node(Node::Opaque(format!("copyreg.extension[{code}]")))?;
+            }
+            b'P' => {
+                self.text_line(r, "PERSID")?;
+                self.push_node(Node::Opaque("persistent_load".to_owned()))?;
+            }
+            b'Q' => {
+                self.pop()?;
+                self.push_node(Node::Opaque("persistent_load".to_owned()))?;
+            }
+            0x97 | 0x98 => {
+                return Err(K::UnsupportedOpcode {
+                    opcode: op,
+                    name: opcode_name(op),
+                });
+            }
+            other => return Err(K::UnknownOpcode(other)),
+        }
+        Ok(false)
+    }
+
+    // ---- expansion into owned values ----
+
+    fn finish(&mut self, input: &[u8]) -> Result<PickleValue, DecodeErrorKind> {
+        let root = self.stack.pop().ok_or(DecodeErrorKind::BadStopStack)?;
+        self.on_path.clear();
+        self.on_path.resize(self.arena.len(), false);
+        let mut ex = Expander {
+            arena: &self.arena,
+            input,
+            limits: &self.limits,
+            on_path: &mut self.on_path,
+            nodes: 0,
+            bytes: 0,
+        };
+        ex.expand(root)
+    }
+}
+
+fn memo_key_text(line: &[u8], what: &'static str) -> Result<u64, DecodeErrorKind> {
+    if line.is_empty() || line.len() > 19 || !line.iter().all(u8::is_ascii_digit) {
+        return Err(DecodeErrorKind::BadText(what));
+    }
+    std::str::from_utf8(line)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(DecodeErrorKind::BadText(what))
+}
+
+/// The first key that appears twice, if any (small records: pairwise; large: sorted).
+fn first_duplicate(pairs: &[(String, PickleValue)]) -> Option<&str> {
+    if pairs.len() <= 32 {
+        for (i, (k, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|(p, _)| p == k) {
+                return Some(k);
+            }
+        }
+        None
+    } else {
+        let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        keys.sort_unstable();
+        keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+    }
+}
+
+enum Out {
+    Seq(Vec<PickleValue>),
+    Map(Vec<(PickleValue, PickleValue)>, Option<PickleValue>),
+}
+
+struct Frame {
+    node: u32,
+    next: usize,
+    out: Out,
+}
+
+struct Expander<'a> {
+    arena: &'a [Node],
+    input: &'a [u8],
+    limits: &'a DecodeLimits,
+    on_path: &'a mut [bool],
+    nodes: usize,
+    bytes: usize,
+}
+
+impl<'a> Expander<'a> {
+    fn count(&mut self, bytes: usize) -> Result<(), DecodeErrorKind> {
+        self.nodes += 1;
+        if self.nodes > self.limits.max_nodes {
+            return Err(DecodeErrorKind::NodeLimit {
+                limit: self.limits.max_nodes,
+            });
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > self.limits.max_expanded_bytes {
+            return Err(DecodeErrorKind::ExpandedBytesLimit {
+                limit: self.limits.max_expanded_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn blob(&self, b: &'a Blob) -> Result<&'a [u8], DecodeErrorKind> {
+        match b {
+            Blob::Input { start, len } => self
+                .input
+                .get(*start..start.saturating_add(*len))
+                .ok_or(DecodeErrorKind::Truncated),
+            Blob::Owned(v) => Ok(v),
+        }
+    }
+
+    fn arena_node(&self, i: u32) -> Option<&'a Node> {
+        let arena: &'a [Node] = self.arena;
+        arena.get(i as usize)
+    }
+
+    fn children(&self, node: u32) -> &'a [Slot] {
+        match self.arena.get(node as usize) {
+            Some(
+                Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) | Node::Dict(v),
+            ) => v,
+            _ => &[],
+        }
+    }
+
+    /// A leaf value, or `None` if the slot is a container (to be entered).
+    fn leaf(&mut self, slot: Slot) -> Result<Option<PickleValue>, DecodeErrorKind> {
+        let v = match slot {
+            Slot::None => PickleValue::None,
+            Slot::Bool(b) => PickleValue::Bool(b),
+            Slot::Int(i) => PickleValue::Int(i),
+            Slot::Float(f) => PickleValue::Float(f),
+            Slot::Node(i) => match self.arena_node(i) {
+                Some(Node::Str(b)) => {
+                    let bytes = self.blob(b)?;
+                    let s = std::str::from_utf8(bytes).map_err(|_| DecodeErrorKind::BadUtf8)?;
+                    self.count(s.len())?;
+                    return Ok(Some(PickleValue::Str(s.to_owned())));
+                }
+                Some(Node::Bytes(b)) => {
+                    let bytes = self.blob(b)?.to_vec();
+                    self.count(bytes.len())?;
+                    return Ok(Some(PickleValue::Bytes(bytes)));
+                }
+                Some(Node::ByteArray(b)) => {
+                    let bytes = self.blob(b)?.to_vec();
+                    self.count(bytes.len())?;
+                    return Ok(Some(PickleValue::ByteArray(bytes)));
+                }
+                Some(Node::BigInt(s)) => {
+                    self.count(s.len())?;
+                    return Ok(Some(PickleValue::BigInt(s.clone())));
+                }
+                Some(Node::Opaque(c)) => {
+                    self.count(c.len())?;
+                    return Ok(Some(PickleValue::Opaque { class: c.clone() }));
+                }
+                Some(_) => return Ok(None),
+                None => return Err(DecodeErrorKind::StackUnderflow),
+            },
+        };
+        self.count(0)?;
+        Ok(Some(v))
+    }
+
+    fn enter(&mut self, frames: &mut Vec<Frame>, node: u32) -> Result<(), DecodeErrorKind> {
+        if frames.len() >= self.limits.max_depth {
+            return Err(DecodeErrorKind::DepthLimit {
+                limit: self.limits.max_depth,
+            });
+        }
+        let flag = self
+            .on_path
+            .get_mut(node as usize)
+            .ok_or(DecodeErrorKind::StackUnderflow)?;
+        if *flag {
+            return Err(DecodeErrorKind::Cycle);
+        }
+        *flag = true;
+        self.count(0)?;
+        let n = self.children(node).len();
+        let out = match self.arena.get(node as usize) {
+            Some(Node::Dict(_)) => Out::Map(Vec::with_capacity(n / 2), None),
+            _ => Out::Seq(Vec::with_capacity(n)),
+        };
+        frames.push(Frame { node, next: 0, out });
+        Ok(())
+    }
+
+    fn expand(&mut self, root: Slot) -> Result<PickleValue, DecodeErrorKind> {
+        if let Some(v) = self.leaf(root)? {
+            return Ok(v);
+        }
+        let Slot::Node(root_node) = root else {
+            return Err(DecodeErrorKind::StackUnderflow);
+        };
+        let mut frames: Vec<Frame> = Vec::new();
+        self.enter(&mut frames, root_node)?;
+        loop {
+            let Some(top) = frames.last_mut() else {
+                return Err(DecodeErrorKind::StackUnderflow);
+            };
+            let (node, next) = (top.node, top.next);
+            let child = self.children(node).get(next).copied();
+            let finished = match child {
+                Some(slot) => {
+                    if let Some(t) = frames.last_mut() {
+                        t.next += 1;
+                    }
+                    match self.leaf(slot)? {
+                        Some(v) => v,
+                        None => {
+                            let Slot::Node(c) = slot else {
+                                return Err(DecodeErrorKind::StackUnderflow);
+                            };
+                            self.enter(&mut frames, c)?;
+                            continue;
+                        }
+                    }
+                }
+                None => {
+                    let Some(frame) = frames.pop() else {
+                        return Err(DecodeErrorKind::StackUnderflow);
+                    };
+                    if let Some(flag) = self.on_path.get_mut(frame.node as usize) {
+                        *flag = false;
+                    }
+                    let v = match (self.arena.get(frame.node as usize), frame.out) {
+                        (Some(Node::List(_)), Out::Seq(v)) => PickleValue::List(v),
+                        (Some(Node::Tuple(_)), Out::Seq(v)) => PickleValue::Tuple(v),
+                        (Some(Node::Set(_)), Out::Seq(v)) => PickleValue::Set(v),
+                        (Some(Node::FrozenSet(_)), Out::Seq(v)) => PickleValue::FrozenSet(v),
+                        (Some(Node::Dict(_)), Out::Map(v, None)) => PickleValue::Dict(v),
+                        _ => return Err(DecodeErrorKind::StackUnderflow),
+                    };
+                    if frames.is_empty() {
+                        return Ok(v);
+                    }
+                    v
+                }
+            };
+            // Deliver a finished child to its parent.
+            let Some(parent) = frames.last_mut() else {
+                return Err(DecodeErrorKind::StackUnderflow);
+            };
+            match &mut parent.out {
+                Out::Seq(v) => v.push(finished),
+                Out::Map(pairs, pending) => match pending.take() {
+                    None => *pending = Some(finished),
+                    Some(k) => pairs.push((k, finished)),
+                },
+            }
+        }
+    }
+}
