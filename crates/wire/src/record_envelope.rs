@@ -376,7 +376,8 @@ impl ReplayWindow {
 
     /// Classifies `seq` without recording it.
     pub fn check(&self, seq: u64) -> ReplayVerdict {
-        if seq == 0 || seq.saturating_add(REPLAY_WINDOW) <= self.highest {
+        // Subtraction from the top, so seqs near u64::MAX cannot overflow.
+        if seq == 0 || (seq < self.highest && self.highest - seq >= REPLAY_WINDOW) {
             ReplayVerdict::TooOld
         } else if seq > self.highest {
             ReplayVerdict::New
