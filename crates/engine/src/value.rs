@@ -58,3 +58,251 @@ impl From<bool> for Value {
         Value::Bool(b)
     }
 }
+
+/// Containers nested deeper than this print as `...` (Python prints `[...]` only for cycles;
+/// plain data cannot cycle, but a bounded depth keeps rendering off the stack's edge).
+const MAX_REPR_DEPTH: usize = 200;
+
+impl Value {
+    /// Python's `str(value)`.
+    ///
+    /// ```
+    /// use logwire_engine::Value;
+    /// assert_eq!(Value::List(vec!["a".into(), Value::Int(1)]).py_str(), "['a', 1]");
+    /// assert_eq!(Value::Float(1e16).py_str(), "1e+16");
+    /// ```
+    pub fn py_str(&self) -> String {
+        let mut out = String::new();
+        self.write_py_str(&mut out);
+        out
+    }
+
+    /// Python's `repr(value)`.
+    ///
+    /// ```
+    /// use logwire_engine::Value;
+    /// assert_eq!(Value::from("it's").py_repr(), "\"it's\"");
+    /// assert_eq!(Value::Bytes(vec![0, b'a']).py_repr(), "b'\\x00a'");
+    /// ```
+    pub fn py_repr(&self) -> String {
+        let mut out = String::new();
+        self.write_py_repr(&mut out);
+        out
+    }
+
+    /// Python's `ascii(value)`: `repr` with every non-ASCII character escaped.
+    pub fn py_ascii(&self) -> String {
+        let mut out = String::new();
+        self.write_repr_depth(&mut out, 0, true);
+        out
+    }
+
+    /// Appends Python's `str(value)` to `out`.
+    pub fn write_py_str(&self, out: &mut String) {
+        match self {
+            Value::Str(s) => out.push_str(s),
+            other => other.write_repr_depth(out, 0, false),
+        }
+    }
+
+    /// Appends Python's `repr(value)` to `out`.
+    pub fn write_py_repr(&self, out: &mut String) {
+        self.write_repr_depth(out, 0, false);
+    }
+
+    fn write_repr_depth(&self, out: &mut String, depth: usize, ascii: bool) {
+        if depth > MAX_REPR_DEPTH {
+            out.push_str("...");
+            return;
+        }
+        match self {
+            Value::None => out.push_str("None"),
+            Value::Bool(true) => out.push_str("True"),
+            Value::Bool(false) => out.push_str("False"),
+            Value::Int(n) => {
+                use std::fmt::Write;
+                let _ = write!(out, "{n}");
+            }
+            Value::BigInt(s) => out.push_str(s),
+            Value::Float(x) => write_float_repr(*x, out),
+            Value::Str(s) => write_str_repr(s, out, ascii),
+            Value::Bytes(b) => write_bytes_repr(b, out),
+            Value::List(items) => {
+                out.push('[');
+                write_items(items, out, depth, ascii);
+                out.push(']');
+            }
+            Value::Tuple(items) => {
+                out.push('(');
+                write_items(items, out, depth, ascii);
+                if items.len() == 1 {
+                    out.push(',');
+                }
+                out.push(')');
+            }
+            Value::Dict(pairs) => {
+                out.push('{');
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    k.write_repr_depth(out, depth + 1, ascii);
+                    out.push_str(": ");
+                    v.write_repr_depth(out, depth + 1, ascii);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+fn write_items(items: &[Value], out: &mut String, depth: usize, ascii: bool) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        item.write_repr_depth(out, depth + 1, ascii);
+    }
+}
+
+/// Python's `repr(float)`: the shortest digits that round-trip, laid out as CPython's
+/// `float_repr_style = 'short'` does (scientific below 1e-4 and from 1e16 on).
+pub(crate) fn write_float_repr(x: f64, out: &mut String) {
+    if x.is_nan() {
+        out.push_str("nan");
+        return;
+    }
+    if x.is_infinite() {
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        return;
+    }
+    if x.is_sign_negative() {
+        out.push('-');
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits; only the layout differs.
+    let sci = format!("{:e}", x.abs());
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let decpt = exp + 1; // position of the decimal point relative to the digits
+    if (-4 < decpt) && decpt <= 16 {
+        if decpt <= 0 {
+            out.push_str("0.");
+            for _ in 0..(-decpt) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else {
+            let d = decpt as usize;
+            if digits.len() <= d {
+                out.push_str(&digits);
+                for _ in digits.len()..d {
+                    out.push('0');
+                }
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..d]);
+                out.push('.');
+                out.push_str(&digits[d..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let e = decpt - 1;
+        out.push('e');
+        out.push(if e < 0 { '-' } else { '+' });
+        let ea = e.unsigned_abs();
+        if ea < 10 {
+            out.push('0');
+        }
+        use std::fmt::Write;
+        let _ = write!(out, "{ea}");
+    }
+}
+
+/// Python's `repr(str)` (or `ascii(str)` when `ascii`): quotes chosen as CPython does,
+/// non-printable characters escaped.
+pub(crate) fn write_str_repr(s: &str, out: &mut String, ascii: bool) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (' '..'\x7f').contains(&c) => out.push(c),
+            c if c.is_ascii() => push_hex_escape(out, c as u32),
+            c if !ascii && is_printable(c) => out.push(c),
+            c => push_hex_escape(out, c as u32),
+        }
+    }
+    out.push(quote);
+}
+
+fn push_hex_escape(out: &mut String, cp: u32) {
+    use std::fmt::Write;
+    let _ = if cp <= 0xff {
+        write!(out, "\\x{cp:02x}")
+    } else if cp <= 0xffff {
+        write!(out, "\\u{cp:04x}")
+    } else {
+        write!(out, "\\U{cp:08x}")
+    };
+}
+
+/// Python's `str.isprintable` for one non-ASCII character: false for the categories Cc, Cf,
+/// Cs, Co, Zl, Zp and Zs. Unassigned code points (Cn) are not tabulated here and count as
+/// printable, except the noncharacters.
+fn is_printable(c: char) -> bool {
+    let cp = c as u32;
+    if c.is_control() {
+        return false;
+    }
+    !matches!(cp,
+        0xa0 | 0xad | 0x600..=0x605 | 0x61c | 0x6dd | 0x70f | 0x890..=0x891 | 0x8e2
+        | 0x1680 | 0x180e | 0x2000..=0x200f | 0x2028..=0x202f | 0x205f..=0x2064
+        | 0x2066..=0x206f | 0x3000 | 0xd800..=0xdfff | 0xe000..=0xf8ff | 0xfeff
+        | 0xfff9..=0xfffb | 0x110bd | 0x110cd | 0x13430..=0x1343f | 0x1bca0..=0x1bca3
+        | 0x1d173..=0x1d17a | 0xe0001 | 0xe0020..=0xe007f | 0xf0000..=0x10ffff)
+        && (cp & 0xfffe) != 0xfffe
+        && !(0xfdd0..=0xfdef).contains(&cp)
+}
+
+/// Python's `repr(bytes)`.
+pub(crate) fn write_bytes_repr(b: &[u8], out: &mut String) {
+    let quote = if b.contains(&b'\'') && !b.contains(&b'"') {
+        b'"'
+    } else {
+        b'\''
+    };
+    out.push('b');
+    out.push(quote as char);
+    for &c in b {
+        match c {
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c as char);
+            }
+            0x20..=0x7e => out.push(c as char),
+            c => push_hex_escape(out, c.into()),
+        }
+    }
+    out.push(quote as char);
+}

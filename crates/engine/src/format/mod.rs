@@ -1,18 +1,701 @@
-//! Formatters: CPython's `%`, `{` and `$` styles, `datefmt`, `defaults` and `validate`.
+//! Formatters: CPython's `logging.Formatter` with its `%`, `{` and `$` styles, `datefmt`,
+//! `defaults` and `validate`, producing byte-for-byte what CPython produces.
 //!
-//! PLACEHOLDER: the full implementation is being written; this only formats `%(message)s`.
+//! ```
+//! use logwire_engine::{LogRecord, format::{Formatter, Style}};
+//! let mut record = LogRecord::new("app.db", 30, "/src/db.py", 7, "disk %d%% full");
+//! record.args = logwire_engine::Args::Tuple(vec![logwire_engine::Value::Int(93)]);
+//! let f = Formatter::new(Some("%(levelname)-8s %(name)s: %(message)s"), None, Style::Percent, true, vec![])
+//!     .unwrap();
+//! assert_eq!(f.format(&record), "WARNING  app.db: disk 93% full");
+//! ```
+//!
+//! The format string is parsed once, when the formatter is built, into literal and field
+//! segments; the record's own attributes are read straight from its fields.
+//!
+//! # Errors at format time
+//! CPython raises from `Formatter.format` (a missing field, a value its spec cannot format)
+//! and the handler's `handleError` reports it. [`Formatter::try_format`] returns that error;
+//! [`Formatter::format`] never fails: it renders the message followed by
+//! `[logwire: <error>]` so the event is not lost. Malformed format strings (which would fail
+//! on every record in CPython) are rejected by [`Formatter::new`] even when `validate` is
+//! false.
 
-use crate::record::LogRecord;
-
+pub mod brace;
+mod num;
 pub mod percent;
+pub mod strftime;
+pub mod template;
+pub mod time;
 
-/// A formatter (CPython's `logging.Formatter`).
-#[derive(Debug, Default)]
-pub struct Formatter {}
+use crate::record::{Args, LogRecord};
+use crate::value::Value;
+use jiff::tz::TimeZone;
+pub use num::MAX_WIDTH;
+use num::V;
+use std::borrow::Cow;
+use std::fmt::Write;
+use std::sync::Mutex;
+
+/// The longest format string (or `datefmt`) a formatter accepts, in bytes.
+pub const MAX_FORMAT_LEN: usize = 64 * 1024;
+
+/// CPython's `Formatter.default_time_format`.
+pub const DEFAULT_TIME_FORMAT: &str = "%Y-%m-%d %H:%M:%S";
+
+/// A formatter style (CPython's `style=` argument).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Style {
+    /// `'%'`: printf-style `%(name)s`.
+    Percent,
+    /// `'{'`: `str.format`-style `{name}`.
+    Brace,
+    /// `'$'`: `string.Template`-style `$name` / `${name}`.
+    Dollar,
+}
+
+impl Style {
+    /// The style for CPython's symbol (`"%"`, `"{"`, `"$"`), or CPython's error.
+    pub fn from_symbol(symbol: &str) -> Result<Style, FormatError> {
+        match symbol {
+            "%" => Ok(Style::Percent),
+            "{" => Ok(Style::Brace),
+            "$" => Ok(Style::Dollar),
+            other => Err(FormatError::InvalidStyle(other.to_owned())),
+        }
+    }
+
+    /// The style's symbol.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Style::Percent => "%",
+            Style::Brace => "{",
+            Style::Dollar => "$",
+        }
+    }
+
+    /// The style's default format (`'%(message)s'`, `'{message}'`, `'${message}'`).
+    pub fn default_format(self) -> &'static str {
+        match self {
+            Style::Percent => "%(message)s",
+            Style::Brace => "{message}",
+            Style::Dollar => "${message}",
+        }
+    }
+}
+
+/// Why a format string was rejected or a record could not be formatted. Messages follow
+/// CPython's wherever CPython has one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FormatError {
+    /// `style` is not one of `%`, `{`, `$`.
+    #[error("Style must be one of: %,{{,$ (got {0:?})")]
+    InvalidStyle(String),
+    /// A `%`-style format without any `%(field)` conversion (with `validate`).
+    #[error("Invalid format '{0}' for '%' style")]
+    InvalidPercentFormat(String),
+    /// A `{` or `$` format that does not parse or validate.
+    #[error("invalid format: {0}")]
+    InvalidFormat(String),
+    /// A field the record (and `defaults`) do not have.
+    #[error("Formatting field not found in record: {0}")]
+    FieldNotFound(String),
+    /// A mapping key missing from a message's arguments (Python's `KeyError`).
+    #[error("{0}")]
+    Key(String),
+    /// A width above [`MAX_WIDTH`].
+    #[error("field width {0} exceeds the limit of {MAX_WIDTH}")]
+    WidthTooLarge(usize),
+    /// A precision above [`MAX_WIDTH`].
+    #[error("precision {0} exceeds the limit of {MAX_WIDTH}")]
+    PrecisionTooLarge(usize),
+    /// A format string longer than [`MAX_FORMAT_LEN`].
+    #[error("format string of {0} bytes exceeds the limit of {MAX_FORMAT_LEN}")]
+    FormatTooLong(usize),
+    /// Python's `TypeError` (`not enough arguments for format string`, …).
+    #[error("{0}")]
+    Type(String),
+    /// Python's `ValueError` (`unsupported format character 'Z' (0x5a) at index 3`, …).
+    #[error("{0}")]
+    Value(String),
+    /// Python's `OverflowError` (`%c arg not in range(0x110000)`, …).
+    #[error("{0}")]
+    Overflow(String),
+    /// The record's time cannot be converted (NaN, or outside years -9999..=9999).
+    #[error("time {0} cannot be converted to a date")]
+    Time(String),
+}
+
+/// A record attribute the formatter reads directly from [`LogRecord`]'s fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Attr {
+    Name,
+    Msg,
+    Args,
+    Levelname,
+    Levelno,
+    Pathname,
+    Filename,
+    Module,
+    ExcInfo,
+    ExcText,
+    StackInfo,
+    Lineno,
+    FuncName,
+    Created,
+    Msecs,
+    RelativeCreated,
+    Thread,
+    ThreadName,
+    ProcessName,
+    Process,
+    TaskName,
+    Message,
+    Asctime,
+    /// An extra field (or a `defaults` entry).
+    Other(String),
+}
+
+impl Attr {
+    fn of(name: &str) -> Attr {
+        match name {
+            "name" => Attr::Name,
+            "msg" => Attr::Msg,
+            "args" => Attr::Args,
+            "levelname" => Attr::Levelname,
+            "levelno" => Attr::Levelno,
+            "pathname" => Attr::Pathname,
+            "filename" => Attr::Filename,
+            "module" => Attr::Module,
+            "exc_info" => Attr::ExcInfo,
+            "exc_text" => Attr::ExcText,
+            "stack_info" => Attr::StackInfo,
+            "lineno" => Attr::Lineno,
+            "funcName" => Attr::FuncName,
+            "created" => Attr::Created,
+            "msecs" => Attr::Msecs,
+            "relativeCreated" => Attr::RelativeCreated,
+            "thread" => Attr::Thread,
+            "threadName" => Attr::ThreadName,
+            "processName" => Attr::ProcessName,
+            "process" => Attr::Process,
+            "taskName" => Attr::TaskName,
+            "message" => Attr::Message,
+            "asctime" => Attr::Asctime,
+            other => Attr::Other(other.to_owned()),
+        }
+    }
+}
+
+#[derive(Debug)]
+enum Segment {
+    Lit(String),
+    Percent {
+        attr: Attr,
+        spec: percent::Spec,
+    },
+    Brace {
+        attr: Attr,
+        conv: Option<char>,
+        spec: brace::SpecSrc,
+        nested: Vec<Attr>,
+    },
+    Dollar(Attr),
+    /// A format that fails on every record (as it would in CPython).
+    Fail(FormatError),
+}
+
+/// A formatter (CPython's `logging.Formatter`). Immutable once built; share it freely.
+#[derive(Debug)]
+pub struct Formatter {
+    fmt: String,
+    datefmt: Option<String>,
+    style: Style,
+    segments: Vec<Segment>,
+    defaults: Vec<(String, Value)>,
+    uses_time: bool,
+    utc: bool,
+    /// The zone `time.localtime` uses (and `mktime` for `%s`).
+    tz: TimeZone,
+    /// The last formatted `asctime` second: its text without milliseconds.
+    cache: Mutex<Option<(i64, String)>>,
+}
+
+impl Default for Formatter {
+    /// CPython's `Formatter()`: `'%(message)s'` and the default time format.
+    fn default() -> Self {
+        Formatter::new(None, None, Style::Percent, true, Vec::new())
+            .unwrap_or_else(|_| unreachable!("the default format is valid"))
+    }
+}
 
 impl Formatter {
-    /// Formats a record into one string.
-    pub fn format(&self, record: &LogRecord) -> String {
-        record.get_message()
+    /// CPython's `Formatter(fmt, datefmt, style, validate, defaults=...)`.
+    ///
+    /// `fmt` of `None` (or empty) means the style's default. With `validate`, CPython's
+    /// checks apply (a `%` format needs a `%(field)` conversion, `{`/`$` formats need a
+    /// field, and so on). Whatever `validate` says, formats that cannot be parsed, `{`
+    /// fields that traverse attributes or indexes, widths or precisions above
+    /// [`MAX_WIDTH`] and formats longer than [`MAX_FORMAT_LEN`] are rejected.
+    pub fn new(
+        fmt: Option<&str>,
+        datefmt: Option<&str>,
+        style: Style,
+        validate: bool,
+        defaults: Vec<(String, Value)>,
+    ) -> Result<Formatter, FormatError> {
+        let fmt = match fmt {
+            Some(f) if !f.is_empty() => f,
+            _ => style.default_format(),
+        };
+        if fmt.len() > MAX_FORMAT_LEN {
+            return Err(FormatError::FormatTooLong(fmt.len()));
+        }
+        if let Some(d) = datefmt {
+            if d.len() > MAX_FORMAT_LEN {
+                return Err(FormatError::FormatTooLong(d.len()));
+            }
+        }
+        let segments = match style {
+            Style::Percent => parse_percent(fmt, validate)?,
+            Style::Brace => parse_brace(fmt, validate)?,
+            Style::Dollar => template::parse(fmt, validate)?
+                .into_iter()
+                .map(|p| match p {
+                    template::Piece::Lit(s) => Segment::Lit(s),
+                    template::Piece::Field(name) => Segment::Dollar(Attr::of(&name)),
+                })
+                .collect(),
+        };
+        let uses_time = match style {
+            Style::Percent => fmt.contains("%(asctime)"),
+            Style::Brace => fmt.contains("{asctime"),
+            Style::Dollar => fmt.contains("$asctime") || fmt.contains("${asctime}"),
+        };
+        Ok(Formatter {
+            fmt: fmt.to_owned(),
+            datefmt: datefmt.map(str::to_owned),
+            style,
+            segments,
+            defaults,
+            uses_time,
+            utc: false,
+            tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
+            cache: Mutex::new(None),
+        })
     }
+
+    /// Uses `time.gmtime` instead of `time.localtime` (CPython: `converter = time.gmtime`).
+    pub fn with_utc(mut self, utc: bool) -> Formatter {
+        self.utc = utc;
+        self.cache = Mutex::new(None);
+        self
+    }
+
+    /// Uses `tz` as the local time zone instead of the system's (`TZ` or `/etc/localtime`).
+    pub fn with_time_zone(mut self, tz: TimeZone) -> Formatter {
+        self.tz = tz;
+        self.cache = Mutex::new(None);
+        self
+    }
+
+    /// The format string (CPython's `_fmt`).
+    pub fn fmt_str(&self) -> &str {
+        &self.fmt
+    }
+
+    /// The date format, if any.
+    pub fn datefmt(&self) -> Option<&str> {
+        self.datefmt.as_deref()
+    }
+
+    /// The style.
+    pub fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Whether the format uses `asctime` (CPython's `usesTime()`).
+    pub fn uses_time(&self) -> bool {
+        self.uses_time
+    }
+
+    /// Whether times are converted with `gmtime`.
+    pub fn utc(&self) -> bool {
+        self.utc
+    }
+
+    /// CPython's `Formatter.format(record)`; on error, the message followed by
+    /// `[logwire: <error>]` (see the module docs).
+    pub fn format(&self, record: &LogRecord) -> String {
+        let mut out = String::with_capacity(self.fmt.len() + record.msg.len() + 64);
+        self.format_into(record, &mut out);
+        out
+    }
+
+    /// [`Formatter::format`], appending to `out`.
+    pub fn format_into(&self, record: &LogRecord, out: &mut String) {
+        let start = out.len();
+        if let Err(e) = self.try_format_into(record, out) {
+            out.truncate(start);
+            out.push_str(&record.get_message());
+            let _ = write!(out, " [logwire: {e}]");
+        }
+    }
+
+    /// CPython's `Formatter.format(record)`, with its errors.
+    pub fn try_format(&self, record: &LogRecord) -> Result<String, FormatError> {
+        let mut out = String::with_capacity(self.fmt.len() + record.msg.len() + 64);
+        self.try_format_into(record, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Formatter::try_format`], appending to `out` (on error `out` may hold a partial line).
+    pub fn try_format_into(&self, record: &LogRecord, out: &mut String) -> Result<(), FormatError> {
+        let mut ctx = Ctx {
+            record,
+            message: None,
+            asctime: None,
+        };
+        if self.uses_time {
+            let mut s = String::new();
+            self.format_time_into(record, self.datefmt.as_deref(), true, &mut s)?;
+            ctx.asctime = Some(s);
+        }
+        for seg in &self.segments {
+            match seg {
+                Segment::Lit(s) => out.push_str(s),
+                Segment::Fail(e) => return Err(e.clone()),
+                Segment::Percent { attr, spec } => {
+                    self.with_value(&mut ctx, attr, |v| {
+                        if spec.is_plain_str() {
+                            v.write_str(out);
+                            Ok(())
+                        } else {
+                            percent::write_conv(spec, v, out)
+                        }
+                    })?;
+                }
+                Segment::Dollar(attr) => {
+                    self.with_value(&mut ctx, attr, |v| {
+                        v.write_str(out);
+                        Ok(())
+                    })?;
+                }
+                Segment::Brace {
+                    attr,
+                    conv,
+                    spec,
+                    nested,
+                } => {
+                    let dynamic;
+                    let spec = match spec {
+                        brace::SpecSrc::Static(s) => s,
+                        brace::SpecSrc::Dynamic(parts) => {
+                            let mut text = String::new();
+                            for (i, part) in parts.iter().enumerate() {
+                                if i % 2 == 0 {
+                                    text.push_str(part);
+                                } else {
+                                    self.with_value(&mut ctx, &nested[i / 2], |v| {
+                                        v.write_str(&mut text);
+                                        Ok(())
+                                    })?;
+                                }
+                            }
+                            dynamic = brace::parse_dynamic_spec(&text)?;
+                            &dynamic
+                        }
+                    };
+                    self.with_value(&mut ctx, attr, |v| brace::write_field(v, *conv, spec, out))?;
+                }
+            }
+        }
+        // CPython appends the exception text and the stack, each on a new line.
+        for text in [&record.exc_text, &record.stack_info].into_iter().flatten() {
+            if !text.is_empty() {
+                if !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push_str(text);
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolves one attribute (record first, then `defaults`) and hands it to `f`.
+    fn with_value<'r, R>(
+        &self,
+        ctx: &mut Ctx<'r>,
+        attr: &Attr,
+        f: impl FnOnce(V<'_>) -> Result<R, FormatError>,
+    ) -> Result<R, FormatError> {
+        let r = ctx.record;
+        let v = match attr {
+            Attr::Name => V::Str(&r.name),
+            Attr::Msg => V::Str(&r.msg),
+            Attr::Args => {
+                let args = match &r.args {
+                    Args::None => Value::None,
+                    _ => r.attribute("args").unwrap_or(Value::None),
+                };
+                return f(V::of(&args));
+            }
+            Attr::Levelname => V::Str(&r.levelname),
+            Attr::Levelno => V::Int(r.levelno.into()),
+            Attr::Pathname => V::Str(&r.pathname),
+            Attr::Filename => V::Str(&r.filename),
+            Attr::Module => V::Str(&r.module),
+            Attr::ExcInfo => V::None,
+            Attr::ExcText => V::opt_str(&r.exc_text),
+            Attr::StackInfo => V::opt_str(&r.stack_info),
+            Attr::Lineno => V::Int(r.lineno),
+            Attr::FuncName => V::opt_str(&r.func_name),
+            Attr::Created => V::Float(r.created),
+            Attr::Msecs => V::Float(r.msecs),
+            Attr::RelativeCreated => V::Float(r.relative_created),
+            Attr::Thread => match r.thread {
+                None => V::None,
+                Some(t) => match i64::try_from(t) {
+                    Ok(t) => V::Int(t),
+                    Err(_) => {
+                        let s = t.to_string();
+                        return f(V::Big(&s));
+                    }
+                },
+            },
+            Attr::ThreadName => V::opt_str(&r.thread_name),
+            Attr::ProcessName => V::opt_str(&r.process_name),
+            Attr::Process => r.process.map_or(V::None, |p| V::Int(p.into())),
+            Attr::TaskName => V::opt_str(&r.task_name),
+            Attr::Message => {
+                let msg = ctx.message.get_or_insert_with(|| message_of(r));
+                return f(V::Str(msg));
+            }
+            Attr::Asctime => match &ctx.asctime {
+                Some(s) => V::Str(s),
+                None => return self.default_of("asctime", f),
+            },
+            Attr::Other(name) => match r.extra(name) {
+                Some(v) => V::of(v),
+                None => return self.default_of(name, f),
+            },
+        };
+        f(v)
+    }
+
+    fn default_of<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(V<'_>) -> Result<R, FormatError>,
+    ) -> Result<R, FormatError> {
+        match self.defaults.iter().find(|(k, _)| k == name) {
+            Some((_, v)) => f(V::of(v)),
+            None => Err(FormatError::FieldNotFound(
+                Value::Str(name.to_owned()).py_repr(),
+            )),
+        }
+    }
+
+    /// CPython's `Formatter.formatTime(record, datefmt)`: `time.strftime(datefmt, ct)`, or
+    /// `'%Y-%m-%d %H:%M:%S'` then `,%03d` milliseconds. A time that cannot be converted
+    /// gives the error text.
+    pub fn format_time(&self, record: &LogRecord, datefmt: Option<&str>) -> String {
+        let mut out = String::new();
+        if let Err(e) = self.format_time_into(record, datefmt, false, &mut out) {
+            out = e.to_string();
+        }
+        out
+    }
+
+    fn format_time_into(
+        &self,
+        record: &LogRecord,
+        datefmt: Option<&str>,
+        cacheable: bool,
+        out: &mut String,
+    ) -> Result<(), FormatError> {
+        let secs = time::floor_secs(record.created)
+            .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
+        let start = out.len();
+        // Neither the default format nor strftime has sub-second fields, so the text for a
+        // second can be reused; the milliseconds are appended afterwards.
+        let cached = cacheable
+            && match self.cache.try_lock() {
+                Ok(guard) => match guard.as_ref() {
+                    Some((s, text)) if *s == secs => {
+                        out.push_str(text);
+                        true
+                    }
+                    _ => false,
+                },
+                Err(_) => false,
+            };
+        if !cached {
+            let tm = if self.utc {
+                time::gmtime(secs, &self.tz)
+            } else {
+                time::localtime(secs, &self.tz)
+            }
+            .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
+            strftime::strftime_into(datefmt.unwrap_or(DEFAULT_TIME_FORMAT), &tm, out);
+            if cacheable {
+                if let Ok(mut guard) = self.cache.try_lock() {
+                    *guard = Some((secs, out[start..].to_owned()));
+                }
+            }
+        }
+        if datefmt.is_none() {
+            // '%s,%03d' % (s, record.msecs): %d truncates the float.
+            let ms = percent::Spec {
+                key: None,
+                left: false,
+                zero: true,
+                space: false,
+                plus: false,
+                alt: false,
+                width: percent::Count::Num(3),
+                prec: percent::Count::None,
+                conv: 'd',
+            };
+            out.push(',');
+            percent::write_conv(&ms, V::Float(record.msecs), out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-call state: the record and the values CPython sets on it while formatting.
+struct Ctx<'r> {
+    record: &'r LogRecord,
+    message: Option<Cow<'r, str>>,
+    asctime: Option<String>,
+}
+
+/// `record.getMessage()`, borrowing when there is nothing to substitute.
+fn message_of(r: &LogRecord) -> Cow<'_, str> {
+    match &r.args {
+        Args::None => Cow::Borrowed(&r.msg),
+        _ => Cow::Owned(r.get_message()),
+    }
+}
+
+/// CPython's `PercentStyle.validation_pattern`:
+/// `%\(\w+\)[#0+ -]*(\*|\d+)?(\.(\*|\d+))?[diouxefgcrsa%]` (case-insensitive), searched.
+fn percent_validates(fmt: &str) -> bool {
+    let c: Vec<char> = fmt.chars().collect();
+    (0..c.len()).any(|start| {
+        let mut i = start;
+        if c.get(i) != Some(&'%') || c.get(i + 1) != Some(&'(') {
+            return false;
+        }
+        i += 2;
+        let s = i;
+        while c
+            .get(i)
+            .is_some_and(|&ch| ch == '_' || ch.is_alphanumeric())
+        {
+            i += 1;
+        }
+        if i == s || c.get(i) != Some(&')') {
+            return false;
+        }
+        i += 1;
+        while c.get(i).is_some_and(|ch| "#0+ -".contains(*ch)) {
+            i += 1;
+        }
+        let count = |i: &mut usize| {
+            if c.get(*i) == Some(&'*') {
+                *i += 1;
+            } else {
+                while c.get(*i).is_some_and(|ch| ch.is_ascii_digit()) {
+                    *i += 1;
+                }
+            }
+        };
+        count(&mut i);
+        if c.get(i) == Some(&'.') {
+            let mut j = i + 1;
+            let before = j;
+            count(&mut j);
+            if j > before {
+                i = j;
+            }
+        }
+        c.get(i)
+            .is_some_and(|ch| "diouxefgcrsa%".contains(ch.to_ascii_lowercase()))
+    })
+}
+
+/// Parses a `%`-style format. Errors CPython only raises when formatting (a malformed
+/// conversion after a valid one, a positional `%s`) make every record fail, as in CPython;
+/// the width and precision caps are enforced here.
+fn parse_percent(fmt: &str, validate: bool) -> Result<Vec<Segment>, FormatError> {
+    if validate && !percent_validates(fmt) {
+        return Err(FormatError::InvalidPercentFormat(fmt.to_owned()));
+    }
+    match parse_percent_segments(fmt) {
+        Err(e @ (FormatError::WidthTooLarge(_) | FormatError::PrecisionTooLarge(_))) => Err(e),
+        Err(e) => Ok(vec![Segment::Fail(e)]),
+        Ok(segments) => Ok(segments),
+    }
+}
+
+fn parse_percent_segments(fmt: &str) -> Result<Vec<Segment>, FormatError> {
+    let mut segments: Vec<Segment> = Vec::new();
+    let push_lit = |segments: &mut Vec<Segment>, s: &str| match segments.last_mut() {
+        Some(Segment::Lit(l)) => l.push_str(s),
+        _ => segments.push(Segment::Lit(s.to_owned())),
+    };
+    for piece in percent::parse(fmt)? {
+        match piece {
+            percent::Piece::Lit(s) => push_lit(&mut segments, s),
+            percent::Piece::Percent => push_lit(&mut segments, "%"),
+            percent::Piece::Conv(spec) => {
+                let Some(key) = &spec.key else {
+                    return Err(FormatError::Type(
+                        "format requires a mapping: positional '%' conversions are not supported in a formatter"
+                            .into(),
+                    ));
+                };
+                if spec.width == percent::Count::Star || spec.prec == percent::Count::Star {
+                    // CPython's validation accepts `*`, but with a mapping it fails on every record.
+                    return Err(FormatError::Type(
+                        "not enough arguments for format string".into(),
+                    ));
+                }
+                segments.push(Segment::Percent {
+                    attr: Attr::of(key),
+                    spec,
+                });
+            }
+        }
+    }
+    Ok(segments)
+}
+
+fn parse_brace(fmt: &str, validate: bool) -> Result<Vec<Segment>, FormatError> {
+    Ok(brace::parse(fmt, validate)?
+        .into_iter()
+        .map(|p| match p {
+            brace::Piece::Lit(s) => Segment::Lit(s),
+            brace::Piece::Field(f) => {
+                let nested = match &f.spec {
+                    brace::SpecSrc::Dynamic(parts) => parts
+                        .iter()
+                        .skip(1)
+                        .step_by(2)
+                        .map(|n| Attr::of(n))
+                        .collect(),
+                    brace::SpecSrc::Static(_) => Vec::new(),
+                };
+                Segment::Brace {
+                    attr: Attr::of(&f.name),
+                    conv: f.conv,
+                    spec: f.spec,
+                    nested,
+                }
+            }
+        })
+        .collect())
 }
