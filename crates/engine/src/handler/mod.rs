@@ -202,3 +202,22 @@ impl Handler {
         );
     }
 }
+
+mod file;
+mod memory;
+mod queue;
+mod rotating;
+mod stream;
+mod timed;
+mod util;
+
+pub use file::{FileHandler, FileMode, FileOpenPolicy, FileOptions, WatchedFileHandler};
+pub use memory::{MAX_MEMORY_CAPACITY, MemoryHandler};
+pub use queue::{
+    DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler,
+    QueueOptions,
+};
+pub use rotating::{Namer, RotatingFileHandler, Rotator};
+pub use stream::{CaptureBuffer, NullHandler, StreamHandler};
+pub use timed::{Clock, ManualClock, SystemClock, TimedRotatingFileHandler, TimedRotation, When};
+pub use util::{EncodeErrors, Encoding, abspath};

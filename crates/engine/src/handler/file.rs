@@ -1,0 +1,485 @@
+//! `FileHandler` and `WatchedFileHandler`, and the file core the rotating handlers share.
+//!
+//! Each record reaches the OS when `emit` returns (one `write` per record, as CPython's
+//! `FileHandler` flushes after every record), except on a [`QueueHandler`](super::QueueHandler)
+//! worker, which lets file targets batch until the queue runs empty.
+//!
+//! ```
+//! use logwire_engine::handler::{FileHandler, FileOptions};
+//! use logwire_engine::{Handler, LogRecord};
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("app.log");
+//! let h = Handler::new(FileHandler::new(&path, FileOptions::default()).unwrap());
+//! h.handle(&LogRecord::new("app", 20, "x.rs", 1, "hello"));
+//! h.close();
+//! assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
+//! ```
+
+use super::util::{EncodeErrors, Encoding, abspath, batching, format_into};
+use super::{Emitter, HandlerError};
+use crate::format::Formatter;
+use crate::record::LogRecord;
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// How a file handler opens its file (CPython's `mode=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FileMode {
+    /// `'a'`: append (the default).
+    #[default]
+    Append,
+    /// `'w'`: truncate when opened.
+    Write,
+}
+
+impl FileMode {
+    /// Parses a Python `open()` mode; only text append and write modes are supported.
+    pub fn parse(mode: &str) -> Result<Self, HandlerError> {
+        match mode {
+            "a" | "at" | "ta" => Ok(FileMode::Append),
+            "w" | "wt" | "tw" => Ok(FileMode::Write),
+            _ => Err(HandlerError::Invalid(format!(
+                "unsupported file mode '{mode}': file handlers support 'a' and 'w'"
+            ))),
+        }
+    }
+}
+
+/// How file handlers open paths. CPython follows symlinks; a config pushed over the network
+/// should not, so the config layer can refuse them here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileOpenPolicy {
+    /// Follow a symlink in the last path component (CPython's behaviour, the default). When
+    /// `false` the file is opened with `O_NOFOLLOW` and a symlink makes the open fail
+    /// (`ELOOP`). Directories above it are the caller's to check.
+    pub follow_symlinks: bool,
+    /// Permission bits for a newly created file (before the umask); CPython uses `0o666`.
+    pub create_mode: u32,
+}
+
+impl Default for FileOpenPolicy {
+    fn default() -> Self {
+        FileOpenPolicy {
+            follow_symlinks: true,
+            create_mode: 0o666,
+        }
+    }
+}
+
+impl FileOpenPolicy {
+    /// Refuses symlinks in the last component (`O_NOFOLLOW`).
+    pub fn no_follow() -> Self {
+        FileOpenPolicy {
+            follow_symlinks: false,
+            ..Self::default()
+        }
+    }
+}
+
+/// The constructor parameters every file handler shares: CPython's `mode`, `encoding`,
+/// `delay` and `errors`, plus how the file is opened.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileOptions {
+    /// `mode=` (`'a'` by default).
+    pub mode: FileMode,
+    /// `encoding=`; `None` is UTF-8.
+    pub encoding: Option<Encoding>,
+    /// `errors=`; `None` is `strict`.
+    pub errors: Option<EncodeErrors>,
+    /// `delay=`: open the file at the first record instead of now.
+    pub delay: bool,
+    /// Symlink handling and permissions.
+    pub open_policy: FileOpenPolicy,
+}
+
+impl FileOptions {
+    /// Builds the options from CPython's keyword arguments, as a config file gives them.
+    pub fn from_python(
+        mode: &str,
+        encoding: Option<&str>,
+        delay: bool,
+        errors: Option<&str>,
+    ) -> Result<Self, HandlerError> {
+        Ok(FileOptions {
+            mode: FileMode::parse(mode)?,
+            encoding: encoding.map(Encoding::parse).transpose()?,
+            errors: errors.map(EncodeErrors::parse).transpose()?,
+            delay,
+            open_policy: FileOpenPolicy::default(),
+        })
+    }
+
+    /// Same options with `delay` set.
+    pub fn delay(mut self, delay: bool) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// Same options with `mode` set.
+    pub fn mode(mut self, mode: FileMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Same options with the open policy set.
+    pub fn open_policy(mut self, policy: FileOpenPolicy) -> Self {
+        self.open_policy = policy;
+        self
+    }
+}
+
+/// Output kept in memory while a queue worker batches (flushed at this size).
+const BATCH_LIMIT: usize = 64 * 1024;
+
+/// The mutable part of a file handler, behind one lock.
+pub(crate) struct FileState {
+    pub(crate) file: Option<File>,
+    /// CPython's `Handler._closed`: set by `close()`, keeps mode `'w'` from reopening.
+    pub(crate) closed: bool,
+    /// The formatted line, reused across records.
+    pub(crate) line: String,
+    /// The encoded line when the encoding is not UTF-8.
+    bytes: Vec<u8>,
+    /// Lines a batching queue worker wrote but the OS has not seen yet.
+    pending: Vec<u8>,
+    /// Next rollover time (TimedRotatingFileHandler).
+    pub(crate) rollover_at: i64,
+    /// Device and inode of the open file (WatchedFileHandler); -1 when unknown.
+    pub(crate) dev: i128,
+    pub(crate) ino: i128,
+}
+
+/// A file handler's path, options and state: CPython's `FileHandler` minus `emit`'s policy.
+pub(crate) struct FileCore {
+    pub(crate) base: PathBuf,
+    pub(crate) mode: FileMode,
+    encoding: Encoding,
+    errors: EncodeErrors,
+    pub(crate) delay: bool,
+    policy: FileOpenPolicy,
+    pub(crate) terminator: String,
+    state: Mutex<FileState>,
+}
+
+impl FileCore {
+    /// Resolves the path and opens the file unless `delay`.
+    pub(crate) fn new(filename: &Path, options: &FileOptions) -> Result<Self, HandlerError> {
+        let core = FileCore {
+            base: abspath(filename)?,
+            mode: options.mode,
+            encoding: options.encoding.unwrap_or_default(),
+            errors: options.errors.unwrap_or_default(),
+            delay: options.delay,
+            policy: options.open_policy,
+            terminator: "\n".to_owned(),
+            state: Mutex::new(FileState {
+                file: None,
+                closed: false,
+                line: String::new(),
+                bytes: Vec::new(),
+                pending: Vec::new(),
+                rollover_at: 0,
+                dev: -1,
+                ino: -1,
+            }),
+        };
+        if !core.delay {
+            let f = core.open()?;
+            core.lock().file = Some(f);
+        }
+        Ok(core)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, FileState> {
+        // A panic while writing leaves nothing half-updated that matters: keep logging.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// CPython's `_open()`: the base file with the handler's mode.
+    pub(crate) fn open(&self) -> Result<File, HandlerError> {
+        let mut opts = OpenOptions::new();
+        match self.mode {
+            FileMode::Append => opts.append(true).create(true),
+            FileMode::Write => opts.write(true).create(true).truncate(true),
+        };
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(self.policy.create_mode);
+            if !self.policy.follow_symlinks {
+                opts.custom_flags(libc::O_NOFOLLOW);
+            }
+        }
+        #[cfg(not(unix))]
+        if !self.policy.follow_symlinks {
+            return Err(HandlerError::Invalid(
+                "refusing to follow symlinks is only supported on Unix".to_owned(),
+            ));
+        }
+        opts.open(&self.base)
+            .map_err(|e| HandlerError::io(format!("cannot open {}", self.base.display()), e))
+    }
+
+    /// Formats `record` into `st.line` (with the terminator).
+    pub(crate) fn format_line(&self, st: &mut FileState, record: &LogRecord, f: &Formatter) {
+        st.line.clear();
+        format_into(f, record, &mut st.line);
+        st.line.push_str(&self.terminator);
+    }
+
+    /// Opens the file for `emit` if it is not open (delay, or reopen after close). Returns
+    /// `Err(Closed)` in mode `'w'` after `close()`: CPython drops that record silently
+    /// (bpo-42378); here the caller reports it.
+    pub(crate) fn ensure_open(&self, st: &mut FileState) -> Result<(), HandlerError> {
+        if st.file.is_none() {
+            if self.mode == FileMode::Write && st.closed {
+                return Err(HandlerError::Closed);
+            }
+            st.file = Some(self.open()?);
+        }
+        Ok(())
+    }
+
+    /// Writes `st.line` to the open file: one `write_all`, or into the batch on a worker.
+    pub(crate) fn write_line(&self, st: &mut FileState) -> Result<(), HandlerError> {
+        let FileState {
+            file,
+            line,
+            bytes,
+            pending,
+            ..
+        } = st;
+        let data: &[u8] = if self.encoding == Encoding::Utf8 {
+            line.as_bytes()
+        } else {
+            self.encoding.encode(line, self.errors, bytes)?;
+            bytes
+        };
+        let Some(file) = file.as_mut() else {
+            return Err(HandlerError::Closed);
+        };
+        let res = if batching() {
+            pending.extend_from_slice(data);
+            if pending.len() < BATCH_LIMIT {
+                return Ok(());
+            }
+            file.write_all(pending)
+        } else if !pending.is_empty() {
+            // Keep order with what a worker left in the batch.
+            pending.extend_from_slice(data);
+            file.write_all(pending)
+        } else {
+            file.write_all(data)
+        };
+        pending.clear();
+        res.map_err(|e| HandlerError::io(format!("cannot write {}", self.base.display()), e))
+    }
+
+    /// Writes out a worker's batch.
+    pub(crate) fn flush_pending(&self, st: &mut FileState) -> Result<(), HandlerError> {
+        if st.pending.is_empty() {
+            return Ok(());
+        }
+        let res = match st.file.as_mut() {
+            Some(f) => f.write_all(&st.pending),
+            None => Ok(()),
+        };
+        st.pending.clear();
+        res.map_err(|e| HandlerError::io(format!("cannot write {}", self.base.display()), e))
+    }
+
+    /// The stream position (`stream.tell()`), counting a worker's unwritten batch.
+    pub(crate) fn tell(&self, st: &mut FileState) -> Result<u64, HandlerError> {
+        let pending = st.pending.len() as u64;
+        match st.file.as_mut() {
+            Some(f) => f
+                .stream_position()
+                .map(|p| p + pending)
+                .map_err(|e| HandlerError::io(format!("cannot tell {}", self.base.display()), e)),
+            None => Ok(0),
+        }
+    }
+
+    /// Closes the stream (flushing a batch first), without marking the handler closed.
+    pub(crate) fn close_stream(&self, st: &mut FileState) -> Result<(), HandlerError> {
+        let res = self.flush_pending(st);
+        st.file = None;
+        res
+    }
+
+    /// CPython's `flush()`: the OS already has every line unless a worker batched some.
+    pub(crate) fn flush(&self) -> Result<(), HandlerError> {
+        let mut st = self.lock();
+        self.flush_pending(&mut st)
+    }
+
+    /// CPython's `close()`: flush, close the stream, mark closed. Idempotent.
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        if let Err(e) = self.close_stream(&mut st) {
+            eprintln!(
+                "--- Logging error ---\nclosing {} failed: {e}",
+                self.base.display()
+            );
+        }
+        st.closed = true;
+    }
+
+    /// The plain `FileHandler.emit`.
+    pub(crate) fn emit_plain(
+        &self,
+        st: &mut FileState,
+        record: &LogRecord,
+        formatter: &Formatter,
+    ) -> Result<(), HandlerError> {
+        self.ensure_open(st)?;
+        self.format_line(st, record, formatter);
+        self.write_line(st)
+    }
+}
+
+/// CPython's `logging.FileHandler(filename, mode='a', encoding=None, delay=False, errors=None)`.
+///
+/// The path is made absolute when the handler is built (`os.path.abspath`). An emit after
+/// `close()` reopens the file, except in mode `'w'` (where CPython drops the record silently
+/// and logwire reports it as an error instead).
+pub struct FileHandler {
+    core: FileCore,
+}
+
+impl FileHandler {
+    /// Opens `filename` (unless `options.delay`).
+    pub fn new(filename: impl AsRef<Path>, options: FileOptions) -> Result<Self, HandlerError> {
+        Ok(FileHandler {
+            core: FileCore::new(filename.as_ref(), &options)?,
+        })
+    }
+
+    /// Sets the terminator written after each record (`'\n'` by default).
+    pub fn with_terminator(mut self, terminator: impl Into<String>) -> Self {
+        self.core.terminator = terminator.into();
+        self
+    }
+
+    /// The absolute path written to (CPython's `baseFilename`).
+    pub fn base_filename(&self) -> &Path {
+        &self.core.base
+    }
+
+    /// Whether the file is open now (`stream is not None`).
+    pub fn is_open(&self) -> bool {
+        self.core.lock().file.is_some()
+    }
+}
+
+impl Emitter for FileHandler {
+    fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
+        let mut st = self.core.lock();
+        self.core.emit_plain(&mut st, record, formatter)
+    }
+    fn flush(&self) -> Result<(), HandlerError> {
+        self.core.flush()
+    }
+    fn close(&self) {
+        self.core.close();
+    }
+    fn kind(&self) -> &'static str {
+        "logging.FileHandler"
+    }
+}
+
+/// CPython's `logging.handlers.WatchedFileHandler(filename, mode='a', encoding=None,
+/// delay=False, errors=None)`: before each record, the path is stat'ed; if the file was
+/// moved or deleted (device or inode changed, or missing) the handler reopens it, so
+/// `logrotate`-style external rotation loses nothing.
+pub struct WatchedFileHandler {
+    core: FileCore,
+}
+
+#[cfg(unix)]
+fn dev_ino(md: &std::fs::Metadata) -> (i128, i128) {
+    use std::os::unix::fs::MetadataExt;
+    (md.dev().into(), md.ino().into())
+}
+
+#[cfg(not(unix))]
+fn dev_ino(_md: &std::fs::Metadata) -> (i128, i128) {
+    (0, 0)
+}
+
+impl WatchedFileHandler {
+    /// Opens `filename` (unless `options.delay`) and remembers its device and inode.
+    pub fn new(filename: impl AsRef<Path>, options: FileOptions) -> Result<Self, HandlerError> {
+        let h = WatchedFileHandler {
+            core: FileCore::new(filename.as_ref(), &options)?,
+        };
+        {
+            let mut st = h.core.lock();
+            Self::stat_stream(&mut st)?;
+        }
+        Ok(h)
+    }
+
+    /// The absolute path written to.
+    pub fn base_filename(&self) -> &Path {
+        &self.core.base
+    }
+
+    fn stat_stream(st: &mut FileState) -> Result<(), HandlerError> {
+        if let Some(f) = &st.file {
+            let md = f
+                .metadata()
+                .map_err(|e| HandlerError::io("cannot fstat log file", e))?;
+            (st.dev, st.ino) = dev_ino(&md);
+        }
+        Ok(())
+    }
+
+    /// CPython's `reopenIfNeeded`.
+    fn reopen_if_needed(&self, st: &mut FileState) -> Result<(), HandlerError> {
+        if st.file.is_none() {
+            return Ok(());
+        }
+        let reopen = match std::fs::metadata(&self.core.base) {
+            Ok(md) => dev_ino(&md) != (st.dev, st.ino),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => {
+                return Err(HandlerError::io(
+                    format!("cannot stat {}", self.core.base.display()),
+                    e,
+                ));
+            }
+        };
+        if reopen {
+            self.core.close_stream(st)?;
+            st.file = Some(self.core.open()?);
+            Self::stat_stream(st)?;
+        }
+        Ok(())
+    }
+}
+
+impl Emitter for WatchedFileHandler {
+    fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
+        let mut st = self.core.lock();
+        self.reopen_if_needed(&mut st)?;
+        if st.file.is_none() {
+            self.core.ensure_open(&mut st)?;
+            // CPython leaves dev/ino at -1 after a delayed open (one spurious reopen later).
+            Self::stat_stream(&mut st)?;
+        }
+        self.core.format_line(&mut st, record, formatter);
+        self.core.write_line(&mut st)
+    }
+    fn flush(&self) -> Result<(), HandlerError> {
+        self.core.flush()
+    }
+    fn close(&self) {
+        self.core.close();
+    }
+    fn kind(&self) -> &'static str {
+        "logging.handlers.WatchedFileHandler"
+    }
+}
