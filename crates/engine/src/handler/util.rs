@@ -1,11 +1,29 @@
-//! Pieces the handler kinds share: text encodings, `os.path.abspath` and the queue worker's
-//! batching flag.
+//! Pieces the handler kinds share: text encodings, `os.path.abspath`, the queue worker's
+//! batching flag, and `Emitter` for `Arc<E>`.
 
-use super::HandlerError;
+use super::{Emitter, HandlerError};
 use crate::format::Formatter;
 use crate::record::LogRecord;
 use std::cell::Cell;
 use std::path::{Component, Path, PathBuf};
+
+/// A shared emitter is an emitter: a caller keeps an `Arc` to read counters
+/// ([`QueueHandler::dropped`](super::QueueHandler::dropped)) or call `set_target`, while a
+/// [`Handler`](super::Handler) owns a clone.
+impl<E: Emitter + ?Sized> Emitter for std::sync::Arc<E> {
+    fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
+        (**self).emit(record, formatter)
+    }
+    fn flush(&self) -> Result<(), HandlerError> {
+        (**self).flush()
+    }
+    fn close(&self) {
+        (**self).close()
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+}
 
 thread_local! {
     static BATCHING: Cell<bool> = const { Cell::new(false) };
@@ -24,7 +42,7 @@ pub(crate) fn set_batching(on: bool) {
 
 /// Appends `formatter`'s output for `record` to `out`.
 pub(crate) fn format_into(formatter: &Formatter, record: &LogRecord, out: &mut String) {
-    out.push_str(&formatter.format(record));
+    formatter.format_into(record, out);
 }
 
 /// CPython's `os.path.abspath`: joins a relative path to the current directory and
