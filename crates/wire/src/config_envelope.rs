@@ -77,6 +77,18 @@ pub trait Clock {
     fn now_ms(&self) -> i64;
 }
 
+impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+    fn now_ms(&self) -> i64 {
+        (**self).now_ms()
+    }
+}
+
+impl<C: Clock + ?Sized> Clock for Box<C> {
+    fn now_ms(&self) -> i64 {
+        (**self).now_ms()
+    }
+}
+
 /// The system clock.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
@@ -606,5 +618,26 @@ impl SeqRatchet {
     /// All `(key_id, last_seq)` pairs, for persisting.
     pub fn entries(&self) -> impl Iterator<Item = (KeyId, u64)> + '_ {
         self.last.iter().map(|(k, v)| (*k, *v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_clock_is_plausible() {
+        let now = SystemClock.now_ms();
+        // After 2024-01-01 and before 2200.
+        assert!(now > 1_704_067_200_000 && now < 7_258_118_400_000, "{now}");
+        let shared: std::sync::Arc<dyn Clock> = std::sync::Arc::new(FixedClock(5));
+        assert_eq!(shared.now_ms(), 5);
+    }
+
+    #[test]
+    fn audience_hash_is_sha256_prefix() {
+        // sha256("payments-prod")[..16], as in the shared vectors' ed25519-json frame.
+        let a = Audience::for_name("payments-prod");
+        assert_eq!(a.to_string(), "3af9dcdb5de57e1fb5307822596e94a9");
     }
 }

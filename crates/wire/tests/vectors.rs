@@ -204,3 +204,26 @@ fn vector_alg_bytes_match_our_numbering() {
     assert_eq!(Alg::Ed25519.to_byte(), 1);
     assert_eq!(Alg::HmacSha256.to_byte(), 2);
 }
+
+#[test]
+fn vector_frames_come_through_the_stream_decoder() {
+    use logwire_wire::FrameDecoder;
+    let v = vectors();
+    let frames: Vec<Vec<u8>> = ["config_frames", "record_frames"]
+        .iter()
+        .flat_map(|k| v[*k].as_array().unwrap().iter().map(|f| b64(&f["frame"])))
+        .collect();
+    let wire = frames.concat();
+    let mut d = FrameDecoder::new(64 * 1024);
+    for chunk in wire.chunks(13) {
+        d.push(chunk).unwrap();
+    }
+    d.finish().unwrap();
+    for f in &frames {
+        assert_eq!(d.pop().unwrap(), f[4..]);
+    }
+    assert!(d.pop().is_none());
+    // The record frames also work as datagrams; a cap below their size stops them early.
+    let mut small = FrameDecoder::new(100);
+    assert!(small.push(&frames[1]).is_err());
+}
