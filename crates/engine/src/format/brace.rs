@@ -732,7 +732,7 @@ fn write_float(x: f64, f: &FmtSpec, out: &mut String) -> Result<(), FormatError>
         body.push('%');
     }
     let mut neg = x.is_sign_negative() && !x.is_nan();
-    if neg && f.z && !body.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+    if neg && f.z && x.is_finite() && !body.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
         neg = false;
     }
     let prefix = sign_str(neg, f.sign);

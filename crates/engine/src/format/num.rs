@@ -285,7 +285,13 @@ pub(crate) fn write_float_body(
     let x = x.abs();
     match kind {
         FloatKind::Repr => {
+            let start = out.len();
             write_float_repr(x, out);
+            if alt && !out[start..].contains('.') {
+                // `#` keeps a decimal point even in exponent form (`1.e+16`).
+                let at = out[start..].find('e').map_or(out.len(), |i| start + i);
+                out.insert(at, '.');
+            }
         }
         FloatKind::Fixed => {
             let _ = write!(out, "{x:.prec$}");
@@ -308,7 +314,9 @@ pub(crate) fn write_float_body(
             let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
             let exp: i64 = e.parse().unwrap_or(0);
             let start = out.len();
-            let use_exp = exp < -4 || exp >= p as i64;
+            // With CPython's ADD_DOT_0 (no presentation type) one digit is kept for ".0".
+            let limit = if add_dot_0 { p as i64 - 1 } else { p as i64 };
+            let use_exp = exp < -4 || exp >= limit;
             if use_exp {
                 out.push_str(m);
             } else {
@@ -323,7 +331,7 @@ pub(crate) fn write_float_body(
                         .len();
                     out.truncate(start + trimmed);
                 }
-                if add_dot_0 && !use_exp {
+                if add_dot_0 && !use_exp && !out[start..].contains('.') {
                     out.push_str(".0");
                 }
             } else if !out[start..].contains('.') {

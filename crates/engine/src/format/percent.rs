@@ -270,7 +270,9 @@ fn format_mapping(msg: &str, map: &[(String, Value)], out: &mut String) -> Resul
             Piece::Percent => out.push('%'),
             Piece::Conv(spec) => {
                 if spec.width == Count::Star || spec.prec == Count::Star {
-                    return Err(FormatError::Type("* wants int".into()));
+                    return Err(FormatError::Type(
+                        "not enough arguments for format string".into(),
+                    ));
                 }
                 match &spec.key {
                     Some(k) => {

@@ -250,7 +250,8 @@ fn format(fmt: &str, tm: &Tm, w: &mut W<'_>) -> Result<(), TooLong> {
                 }
             }
             'd' | 'e' | 'H' | 'I' | 'k' | 'l' | 'j' | 'M' | 'm' | 'S' | 'U' | 'W' | 'w' | 'y' => {
-                if modifier == 'E' {
+                // `%Ey` is the era year; the C locale has no eras, so it is `%y`.
+                if modifier == 'E' && conv != 'y' {
                     bad = true;
                 } else {
                     let (yday, wday) = (i64::from(tm.yday), i64::from(tm.wday));
