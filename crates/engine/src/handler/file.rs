@@ -20,7 +20,7 @@ use super::{Emitter, HandlerError};
 use crate::format::Formatter;
 use crate::record::LogRecord;
 use std::fs::{File, OpenOptions};
-use std::io::{Seek, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -218,8 +218,15 @@ impl FileCore {
                 "refusing to follow symlinks is only supported on Unix".to_owned(),
             ));
         }
-        opts.open(&self.base)
-            .map_err(|e| HandlerError::io(format!("cannot open {}", self.base.display()), e))
+        let mut file = opts
+            .open(&self.base)
+            .map_err(|e| HandlerError::io(format!("cannot open {}", self.base.display()), e))?;
+        if self.mode == FileMode::Append {
+            // Python's append mode starts at the end, so tell() is the size (O_APPEND alone
+            // leaves the offset at 0 until the first write). Devices may refuse: no matter.
+            let _ = file.seek(SeekFrom::End(0));
+        }
+        Ok(file)
     }
 
     /// Formats `record` into `st.line` (with the terminator).
