@@ -95,6 +95,18 @@ impl Handler {
         }
     }
 
+    /// A handler around an already boxed emitter (what a registry of kinds produces).
+    pub fn from_boxed(emitter: Box<dyn Emitter>) -> Self {
+        Handler {
+            name: None,
+            level: AtomicI32::new(level::NOTSET),
+            formatter: None,
+            filters: Vec::new(),
+            emitter,
+            errors: AtomicU64::new(0),
+        }
+    }
+
     /// Sets the handler's name (dictConfig/fileConfig use the handler id).
     pub fn with_name(mut self, name: impl Into<String>) -> Self {
         self.name = Some(name.into());

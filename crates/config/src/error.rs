@@ -1,0 +1,73 @@
+//! Errors that name their place: `handlers.h1.level: unknown level 'NTOSET'`.
+
+use std::fmt;
+
+/// One problem in a configuration, with where it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// Where: a dotted path for dictConfig (`handlers.h1.level`), a section and key for INI
+    /// (`[handler_hand1] args`), or `document` for the whole text.
+    pub place: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    /// An error at `place`.
+    pub fn new(place: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError { place: place.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.place, self.message)
+    }
+}
+
+/// Every problem found in one document (not only the first).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl ConfigErrors {
+    /// One error.
+    pub fn one(place: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigErrors(vec![ConfigError::new(place, message)])
+    }
+    /// Adds an error.
+    pub fn push(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError::new(place, message));
+    }
+    /// Whether no error was found.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// `Ok(value)` if no error was found.
+    pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
+        if self.0.is_empty() { Ok(value) } else { Err(self) }
+    }
+    /// The errors.
+    pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {
+        self.0.iter()
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl From<ConfigError> for ConfigErrors {
+    fn from(e: ConfigError) -> Self {
+        ConfigErrors(vec![e])
+    }
+}

@@ -1,0 +1,247 @@
+//! The content policy: what a configuration may touch, and how big it may be.
+//!
+//! Configs an operator wrote locally are [`ContentPolicy::trusted`]: files anywhere, any
+//! destination, as CPython allows. Configs that arrive from outside (a pushed config) get
+//! [`ContentPolicy::pushed`]: file handlers only beneath a file root (relative names resolve
+//! there; `..`, NUL and symlinks are refused and files are opened without following links),
+//! network handlers only to allow-listed destinations (loopback by default). Both apply the
+//! same [`ConfigLimits`].
+
+use std::net::IpAddr;
+use std::path::{Component, Path, PathBuf};
+
+/// Caps on the size of a configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConfigLimits {
+    /// Largest document, in bytes.
+    pub max_document_bytes: usize,
+    /// Deepest nesting of the document.
+    pub max_depth: usize,
+    /// Most handlers.
+    pub max_handlers: usize,
+    /// Most loggers (root excluded).
+    pub max_loggers: usize,
+    /// Most filters.
+    pub max_filters: usize,
+    /// Most formatters.
+    pub max_formatters: usize,
+    /// Longest id or logger name, in bytes.
+    pub max_name_len: usize,
+    /// Longest format string, in bytes.
+    pub max_format_len: usize,
+    /// Largest `backupCount` of a rotating handler.
+    pub max_backup_count: u32,
+}
+
+impl Default for ConfigLimits {
+    fn default() -> Self {
+        ConfigLimits {
+            max_document_bytes: 1 << 20,
+            max_depth: 32,
+            max_handlers: 64,
+            max_loggers: 1024,
+            max_filters: 256,
+            max_formatters: 256,
+            max_name_len: 256,
+            max_format_len: 4096,
+            max_backup_count: 1000,
+        }
+    }
+}
+
+/// A network destination a handler may send to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// Host name or address, as written.
+    pub host: String,
+    /// Port; `None` allows every port of the host.
+    pub port: Option<u16>,
+}
+
+impl Destination {
+    /// Parses `HOST:PORT` or `[V6]:PORT` (`HOST:*` or a bare host allows every port).
+    pub fn parse(s: &str) -> Result<Destination, String> {
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let end = rest.find(']').ok_or_else(|| format!("'{s}': missing ']'"))?;
+            let tail = &rest[end + 1..];
+            (rest[..end].to_owned(), tail.strip_prefix(':'))
+        } else {
+            match s.rsplit_once(':') {
+                Some((h, p)) => (h.to_owned(), Some(p)),
+                None => (s.to_owned(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("'{s}': no host"));
+        }
+        let port = match port {
+            None | Some("*") => None,
+            Some(p) => Some(p.parse::<u16>().map_err(|_| format!("'{s}': '{p}' is not a port"))?),
+        };
+        Ok(Destination { host, port })
+    }
+
+    fn allows(&self, host: &str, port: u16) -> bool {
+        self.host.eq_ignore_ascii_case(host) && self.port.is_none_or(|p| p == port)
+    }
+}
+
+/// Where file handlers may write.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileAccess {
+    /// Anywhere, following symlinks (CPython's behaviour; for local, trusted configs).
+    Anywhere,
+    /// Only beneath this (canonical) directory, never through a symlink.
+    Beneath(PathBuf),
+    /// Nowhere: file handlers are refused.
+    Denied,
+}
+
+/// What a configuration may touch. See the module docs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentPolicy {
+    /// Where file handlers may write.
+    pub files: FileAccess,
+    /// `None`: any destination; `Some(list)`: loopback plus the listed ones.
+    pub destinations: Option<Vec<Destination>>,
+    /// Size caps.
+    pub limits: ConfigLimits,
+}
+
+impl Default for ContentPolicy {
+    fn default() -> Self {
+        Self::trusted()
+    }
+}
+
+impl ContentPolicy {
+    /// For configs the operator wrote: files anywhere, any destination, default caps.
+    pub fn trusted() -> Self {
+        ContentPolicy { files: FileAccess::Anywhere, destinations: None, limits: ConfigLimits::default() }
+    }
+
+    /// For configs from outside: files only beneath `file_root` (none at all without one),
+    /// destinations only loopback plus `allowed`.
+    pub fn pushed(file_root: Option<&Path>, allowed: Vec<Destination>) -> Result<Self, String> {
+        let files = match file_root {
+            None => FileAccess::Denied,
+            Some(root) => FileAccess::Beneath(
+                root.canonicalize().map_err(|e| format!("file root {}: {e}", root.display()))?,
+            ),
+        };
+        Ok(ContentPolicy { files, destinations: Some(allowed), limits: ConfigLimits::default() })
+    }
+
+    /// Whether files are opened without following symlinks.
+    pub fn no_follow(&self) -> bool {
+        !matches!(self.files, FileAccess::Anywhere)
+    }
+
+    /// Resolves a handler's filename under the policy, or says why it is refused.
+    pub fn resolve_file(&self, raw: &str) -> Result<PathBuf, String> {
+        if raw.contains('\0') {
+            return Err("file name contains a NUL byte".into());
+        }
+        if raw.is_empty() {
+            return Err("file name is empty".into());
+        }
+        match &self.files {
+            FileAccess::Anywhere => Ok(PathBuf::from(raw)),
+            FileAccess::Denied => Err(
+                "file handlers are not allowed in pushed configs unless the listener has a file root \
+                 (logwire serve --file-root DIR)"
+                    .into(),
+            ),
+            FileAccess::Beneath(root) => {
+                let p = Path::new(raw);
+                if p.components().any(|c| matches!(c, Component::ParentDir)) {
+                    return Err(format!("'{raw}' contains '..': files must stay beneath {}", root.display()));
+                }
+                let full = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
+                let rel = full.strip_prefix(root).map_err(|_| {
+                    format!("'{raw}' is outside the file root {}", root.display())
+                })?;
+                // Refuse a symlink at any level beneath the root: the open itself also refuses
+                // to follow one at the last component.
+                let mut cur = root.clone();
+                for c in rel.components() {
+                    if let Component::Normal(part) = c {
+                        cur.push(part);
+                        if let Ok(meta) = std::fs::symlink_metadata(&cur)
+                            && meta.file_type().is_symlink()
+                        {
+                            return Err(format!("'{}' is a symlink: refusing to follow it", cur.display()));
+                        }
+                    }
+                }
+                if rel.as_os_str().is_empty() {
+                    return Err(format!("'{raw}' is the file root itself, not a file beneath it"));
+                }
+                Ok(full)
+            }
+        }
+    }
+
+    /// Whether a handler may send to `host:port`.
+    pub fn check_destination(&self, host: &str, port: u16) -> Result<(), String> {
+        let Some(allowed) = &self.destinations else {
+            return Ok(());
+        };
+        let loopback = host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if loopback || allowed.iter().any(|d| d.allows(host, port)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "destination {host}:{port} is not allowed (loopback and --allow-host destinations only)"
+            ))
+        }
+    }
+
+    /// Whether a handler may send to a Unix socket at `path` (same rules as files).
+    pub fn check_unix_socket(&self, path: &str) -> Result<PathBuf, String> {
+        match &self.files {
+            FileAccess::Anywhere => Ok(PathBuf::from(path)),
+            _ => self.resolve_file(path),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pushed_files_stay_beneath_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ContentPolicy::pushed(Some(dir.path()), vec![]).unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        assert_eq!(p.resolve_file("app.log").unwrap(), root.join("app.log"));
+        assert!(p.resolve_file("../etc/passwd").unwrap_err().contains(".."));
+        assert!(p.resolve_file("a/../../b").is_err());
+        assert!(p.resolve_file("/etc/passwd").unwrap_err().contains("outside"));
+        assert!(p.resolve_file("x\0y").is_err());
+        std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
+        assert!(p.resolve_file("link/passwd").unwrap_err().contains("symlink"));
+        std::os::unix::fs::symlink("/etc/passwd", root.join("pw.log")).unwrap();
+        assert!(p.resolve_file("pw.log").unwrap_err().contains("symlink"));
+    }
+
+    #[test]
+    fn no_root_means_no_files_and_says_how_to_allow_them() {
+        let p = ContentPolicy::pushed(None, vec![]).unwrap();
+        assert!(p.resolve_file("app.log").unwrap_err().contains("--file-root"));
+    }
+
+    #[test]
+    fn destinations_default_to_loopback() {
+        let p = ContentPolicy::pushed(None, vec![Destination::parse("logs.example:514").unwrap()]).unwrap();
+        assert!(p.check_destination("127.0.0.1", 9020).is_ok());
+        assert!(p.check_destination("::1", 9020).is_ok());
+        assert!(p.check_destination("localhost", 1).is_ok());
+        assert!(p.check_destination("logs.example", 514).is_ok());
+        assert!(p.check_destination("logs.example", 515).is_err());
+        assert!(p.check_destination("169.254.169.254", 80).is_err());
+        assert!(ContentPolicy::trusted().check_destination("anything", 1).is_ok());
+    }
+}
