@@ -302,6 +302,12 @@ pub fn parse_literal_with_limits(
             limit: limits.max_input_len,
         });
     }
+    if let Some(offset) = text.find('\0') {
+        return Err(LiteralError::Syntax {
+            message: "source cannot contain null characters".to_owned(),
+            at: Position::of(text, offset),
+        });
+    }
     let mut parser = Parser::new(text, limits)?;
     parser.skip_newlines()?;
     let value = parser.expression_list()?;
@@ -539,12 +545,14 @@ impl<'a> Lexer<'a> {
                     }
                 }
                 '\\' => match self.peek_at(1) {
-                    Some('\n') => self.pos += 2,
-                    Some('\r') => {
-                        self.pos += if self.text[self.pos + 1..].starts_with("\r\n") {
-                            3
-                        } else {
-                            2
+                    Some('\n' | '\r') => {
+                        let crlf = self.text[self.pos + 1..].starts_with("\r\n");
+                        self.pos += if crlf { 3 } else { 2 };
+                        if self.pos >= self.text.len() {
+                            return Err(self.error(
+                                "unexpected end of input after a line continuation",
+                                start,
+                            ));
                         }
                     }
                     _ => {
