@@ -1,0 +1,1 @@
+//! Registry kinds for the network handlers (`logging.handlers.SocketHandler`, …).

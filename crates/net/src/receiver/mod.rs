@@ -1,0 +1,1 @@
+//! Receivers for CPython SocketHandler/DatagramHandler traffic (TCP, UDP, Unix).

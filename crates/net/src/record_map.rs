@@ -1,0 +1,1 @@
+//! Received payloads (pickle or JSON record dicts) to `LogRecord`, with `makeLogRecord` semantics.

@@ -1,0 +1,1 @@
+//! Senders: SocketHandler and DatagramHandler that buffer instead of dropping.
