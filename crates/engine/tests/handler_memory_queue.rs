@@ -181,6 +181,8 @@ fn queue_many_threads_every_record_once_in_order_per_thread() {
     h.close();
 }
 
+type Gate = Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>;
+
 /// A target that waits on a gate before each record: simulates a slow disk.
 struct Gated {
     gate: Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
@@ -205,11 +207,7 @@ impl Emitter for Gated {
     }
 }
 
-fn gated() -> (
-    Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
-    CaptureBuffer,
-    Arc<Handler>,
-) {
+fn gated() -> (Gate, CaptureBuffer, Arc<Handler>) {
     let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
     let out = CaptureBuffer::new();
     let g = Gated {

@@ -841,7 +841,8 @@ fn rollover_names_match_python() {
         return;
     };
     let tzs = "EST5EDT,M3.2.0,M11.1.0";
-    let cases: Vec<(&str, u32, bool, Option<(i8, i8, i8)>, i64, i64)> = {
+    type Case = (&'static str, u32, bool, Option<(i8, i8, i8)>, i64, i64);
+    let cases: Vec<Case> = {
         let mut v = Vec::new();
         // 2012-03-10 12:34:56 EST, the day before DST starts; 2012-11-03 12:34:56 EDT.
         for t0 in [1_331_400_896i64, 1_351_960_496] {
