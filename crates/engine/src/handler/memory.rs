@@ -108,6 +108,9 @@ impl MemoryHandler {
             for r in st.buffer.drain(..) {
                 target.handle(&r);
             }
+            // CPython's stream targets flush per record; here a file target on a queue
+            // worker may batch, so push the burst out.
+            target.flush();
         }
     }
 }
