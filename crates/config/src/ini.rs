@@ -588,11 +588,11 @@ impl Reader<'_> {
                 continue;
             }
             let cur_indent = raw_line.chars().take_while(|&c| py_isspace(c)).count();
-            if let (Some(t), Some(i)) = (target, current) {
-                if cur_indent > indent_level {
-                    self.section_mut(t).1[i].push(value.to_owned());
-                    continue;
-                }
+            if let (Some(t), Some(i)) = (target, current)
+                && cur_indent > indent_level
+            {
+                self.section_mut(t).1[i].push(value.to_owned());
+                continue;
             }
             indent_level = cur_indent;
             if let Some(header) = section_header(value) {

@@ -934,13 +934,11 @@ fn to_decimal(digits: &str, radix: u32) -> String {
 
 /// The integer `-magnitude` or `magnitude` (decimal, no leading zeros), as `Int` if it fits.
 fn make_int(negative: bool, magnitude: &str) -> PyLiteral {
-    if magnitude.len() <= 20 {
-        if let Ok(m) = magnitude.parse::<i128>() {
-            let v = if negative { -m } else { m };
-            if let Ok(v) = i64::try_from(v) {
-                return PyLiteral::Int(v);
-            }
-        }
+    if magnitude.len() <= 20
+        && let Ok(m) = magnitude.parse::<i128>()
+        && let Ok(v) = i64::try_from(if negative { -m } else { m })
+    {
+        return PyLiteral::Int(v);
     }
     if negative && magnitude != "0" {
         PyLiteral::BigInt(format!("-{magnitude}"))

@@ -125,7 +125,10 @@ fn run_python(cases: &Value) -> Option<Vec<Value>> {
     Some(v.as_array().unwrap().clone())
 }
 
-fn check(cases: &[(String, String, Vec<(String, String)>)]) {
+/// (name, INI text, extra defaults).
+type Case = (String, String, Vec<(String, String)>);
+
+fn check(cases: &[Case]) {
     let input: Value = cases
         .iter()
         .map(|(_, text, defaults)| json!({"text": text, "defaults": defaults}))
@@ -157,7 +160,7 @@ fn check(cases: &[(String, String, Vec<(String, String)>)]) {
     eprintln!("{} INI golden cases agree with CPython", cases.len());
 }
 
-fn plain(cases: &[(&str, &str)]) -> Vec<(String, String, Vec<(String, String)>)> {
+fn plain(cases: &[(&str, &str)]) -> Vec<Case> {
     cases
         .iter()
         .map(|(n, t)| ((*n).to_owned(), (*t).to_owned(), Vec::new()))

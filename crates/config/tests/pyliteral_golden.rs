@@ -55,7 +55,10 @@ fn canon(v: &PyLiteral) -> Value {
         PyLiteral::List(items) => json!(["list", items.iter().map(canon).collect::<Vec<_>>()]),
         PyLiteral::Dict(entries) => json!([
             "dict",
-            entries.iter().map(|(k, v)| json!([canon(k), canon(v)])).collect::<Vec<_>>()
+            entries
+                .iter()
+                .map(|(k, v)| json!([canon(k), canon(v)]))
+                .collect::<Vec<_>>()
         ]),
         PyLiteral::Set(items) => {
             let mut c: Vec<Value> = items.iter().map(canon).collect();
@@ -85,7 +88,12 @@ fn run_python(cases: &[(&str, String)]) -> Option<Vec<Value>> {
         Err(e) => panic!("cannot run {python} ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
     };
     let input = serde_json::to_string(cases).unwrap();
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "python failed");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -94,7 +102,9 @@ fn run_python(cases: &[(&str, String)]) -> Option<Vec<Value>> {
 
 fn check(mode: &str, texts: &[String]) {
     let cases: Vec<(&str, String)> = texts.iter().map(|t| (mode, t.clone())).collect();
-    let Some(expected) = run_python(&cases) else { return };
+    let Some(expected) = run_python(&cases) else {
+        return;
+    };
     let mut failures = Vec::new();
     for (text, want) in texts.iter().zip(&expected) {
         let got = match parse_literal(text) {
@@ -123,40 +133,204 @@ fn check(mode: &str, texts: &[String]) {
 /// Hand-written corpus compared with `ast.literal_eval` (accept and reject).
 const LITERALS: &[&str] = &[
     // Constants and numbers.
-    "None", "True", "False", "0", "00", "0_0", "7", "-7", "+7", "- 7", "-(7)",
-    "1_000_000", "0x_ff", "0XfF", "0o17", "0O1_7", "0b1011", "0B_1", "9223372036854775807",
-    "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-    "123456789012345678901234567890", "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF", "-0x8000000000000000",
-    "0b" , "0x", "0o8", "0b102", "0_7", "07", "09", "1__0", "1_", "0x_", "1a", "0xfg",
-    "1.5", ".5", "1.", "1.e5", "1e5", "1E-5", "1e+5", "1_0.0_1e1_0", "1e400", "-1e400", "-0.0",
-    "0.1", "0.30000000000000004", "5e-324", "2.2250738585072014e-308", "1.7976931348623157e308",
-    "09.5", "0_9.5", "1e", "1e+", "1_.5", "1._5", "1e5_", "1.5.5", "..5",
+    "None",
+    "True",
+    "False",
+    "0",
+    "00",
+    "0_0",
+    "7",
+    "-7",
+    "+7",
+    "- 7",
+    "-(7)",
+    "1_000_000",
+    "0x_ff",
+    "0XfF",
+    "0o17",
+    "0O1_7",
+    "0b1011",
+    "0B_1",
+    "9223372036854775807",
+    "9223372036854775808",
+    "-9223372036854775808",
+    "-9223372036854775809",
+    "123456789012345678901234567890",
+    "0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF",
+    "-0x8000000000000000",
+    "0b",
+    "0x",
+    "0o8",
+    "0b102",
+    "0_7",
+    "07",
+    "09",
+    "1__0",
+    "1_",
+    "0x_",
+    "1a",
+    "0xfg",
+    "1.5",
+    ".5",
+    "1.",
+    "1.e5",
+    "1e5",
+    "1E-5",
+    "1e+5",
+    "1_0.0_1e1_0",
+    "1e400",
+    "-1e400",
+    "-0.0",
+    "0.1",
+    "0.30000000000000004",
+    "5e-324",
+    "2.2250738585072014e-308",
+    "1.7976931348623157e308",
+    "09.5",
+    "0_9.5",
+    "1e",
+    "1e+",
+    "1_.5",
+    "1._5",
+    "1e5_",
+    "1.5.5",
+    "..5",
     // Strings.
-    "'a'", "\"a\"", "''", "\"\"", "'''a'''", "\"\"\"a\"\"\"", "'''a\nb'''", "'''a''b'''",
-    "'\\''", "\"\\\"\"", "'\"'", "\"'\"", "'a\\\nb'", "'a\nb'", "'unterminated", "'''x''",
-    r"'\n\t\r\\\a\b\f\v\0'", r"'\x41\x7f\xff'", r"'\101\0\7\77\777\1234'", r"'\u00e9\u20ac'",
-    r"'\U0001F600\U00000041'", r"'\q\d\ '", r"'\x4'", r"'\xg0'", r"'\u12'", r"'\U00110000'",
-    "'é😀\u{0}'", "'tab\there'", "r'\\n'", "r'\\''", "R'\\x'", "r'a\\\nb'", "r'\\'", "r'\\\\'",
-    "u'x'", "U'x'", "ur'x'", "f'x'", "F'x'", "rf'x'",
-    "b'abc'", "B'\\x00\\xff'", r"b'\777\400'", r"b'\u00e9'", r"b'\N{DASH}'", "b'é'", "rb'\\x'",
-    "Rb'x'", "bR'x'", "BR'\\\\'",
-    "'a' 'b'", "'a' \"b\" '''c'''", "u'a' r'\\b'", "b'a' b'b'", "'a' b'b'", "('a'\n 'b')",
-    "'''\\\n'''", "'%(asctime)s %(message)s'", "'{tempfile}'",
+    "'a'",
+    "\"a\"",
+    "''",
+    "\"\"",
+    "'''a'''",
+    "\"\"\"a\"\"\"",
+    "'''a\nb'''",
+    "'''a''b'''",
+    "'\\''",
+    "\"\\\"\"",
+    "'\"'",
+    "\"'\"",
+    "'a\\\nb'",
+    "'a\nb'",
+    "'unterminated",
+    "'''x''",
+    r"'\n\t\r\\\a\b\f\v\0'",
+    r"'\x41\x7f\xff'",
+    r"'\101\0\7\77\777\1234'",
+    r"'\u00e9\u20ac'",
+    r"'\U0001F600\U00000041'",
+    r"'\q\d\ '",
+    r"'\x4'",
+    r"'\xg0'",
+    r"'\u12'",
+    r"'\U00110000'",
+    "'é😀\u{0}'",
+    "'tab\there'",
+    "r'\\n'",
+    "r'\\''",
+    "R'\\x'",
+    "r'a\\\nb'",
+    "r'\\'",
+    "r'\\\\'",
+    "u'x'",
+    "U'x'",
+    "ur'x'",
+    "f'x'",
+    "F'x'",
+    "rf'x'",
+    "b'abc'",
+    "B'\\x00\\xff'",
+    r"b'\777\400'",
+    r"b'\u00e9'",
+    r"b'\N{DASH}'",
+    "b'é'",
+    "rb'\\x'",
+    "Rb'x'",
+    "bR'x'",
+    "BR'\\\\'",
+    "'a' 'b'",
+    "'a' \"b\" '''c'''",
+    "u'a' r'\\b'",
+    "b'a' b'b'",
+    "'a' b'b'",
+    "('a'\n 'b')",
+    "'''\\\n'''",
+    "'%(asctime)s %(message)s'",
+    "'{tempfile}'",
     // Containers.
-    "()", "( )", "(1)", "(1,)", "(1, 2)", "(1, 2,)", "1,", "1, 2", "1, 2,", "(,)", "(1,,)",
-    "[]", "[1]", "[1,]", "[1, [2, [3, []]]]", "[,]", "{}", "{1: 2}", "{1: 2,}", "{'a': 1, 'b': [1, 2]}",
-    "{1: 'a', 1: 'b'}", "{1: 'a', True: 'b', 1.0: 'c'}", "{0: 'z', False: 'f', 0.0: 'g', -0.0: 'h'}",
-    "{(1, 2): 'x', (1, 2): 'y'}", "{'a': 1, 'a': 2, 'b': 3}", "{[1]: 2}", "{{}: 1}", "{1: 2, 3}",
-    "{1, 2}", "{1, 2, 1, True}", "{1,}", "{(1,), (1,)}", "{[1]}", "{1: }", "{:1}",
-    "((((((1,),),),),),)", "[1, 2", "(1, 2]", "[1 2]", "(1 2)",
-    "(\n  1,\n  2,\n)", "[1, # comment\n 2]", "(1, 2) # trailing comment", "# only comment",
-    "", "   ", "\n1", "1\n", "1\n2", " 1", "1 \\\n", "(1, \\\n 2)", "\t(1,)",
-    "{'stream': 1,}", "{\"encoding\": \"utf-8\"}", "('python.log', 'w')",
-    "('localhost', 'from@abc', ['user1@abc', 'user2@xyz'], 'Logger Subject')", "{'timeout': 10.0}",
-    "{'secure': True}", "('localhost:9022', '/log', 'GET')", "{\"customfield\": \"defaultvalue\"}",
+    "()",
+    "( )",
+    "(1)",
+    "(1,)",
+    "(1, 2)",
+    "(1, 2,)",
+    "1,",
+    "1, 2",
+    "1, 2,",
+    "(,)",
+    "(1,,)",
+    "[]",
+    "[1]",
+    "[1,]",
+    "[1, [2, [3, []]]]",
+    "[,]",
+    "{}",
+    "{1: 2}",
+    "{1: 2,}",
+    "{'a': 1, 'b': [1, 2]}",
+    "{1: 'a', 1: 'b'}",
+    "{1: 'a', True: 'b', 1.0: 'c'}",
+    "{0: 'z', False: 'f', 0.0: 'g', -0.0: 'h'}",
+    "{(1, 2): 'x', (1, 2): 'y'}",
+    "{'a': 1, 'a': 2, 'b': 3}",
+    "{[1]: 2}",
+    "{{}: 1}",
+    "{1: 2, 3}",
+    "{1, 2}",
+    "{1, 2, 1, True}",
+    "{1,}",
+    "{(1,), (1,)}",
+    "{[1]}",
+    "{1: }",
+    "{:1}",
+    "((((((1,),),),),),)",
+    "[1, 2",
+    "(1, 2]",
+    "[1 2]",
+    "(1 2)",
+    "(\n  1,\n  2,\n)",
+    "[1, # comment\n 2]",
+    "(1, 2) # trailing comment",
+    "# only comment",
+    "",
+    "   ",
+    "\n1",
+    "1\n",
+    "1\n2",
+    " 1",
+    "1 \\\n",
+    "(1, \\\n 2)",
+    "\t(1,)",
+    "{'stream': 1,}",
+    "{\"encoding\": \"utf-8\"}",
+    "('python.log', 'w')",
+    "('localhost', 'from@abc', ['user1@abc', 'user2@xyz'], 'Logger Subject')",
+    "{'timeout': 10.0}",
+    "{'secure': True}",
+    "('localhost:9022', '/log', 'GET')",
+    "{\"customfield\": \"defaultvalue\"}",
     // Not literals.
-    "x", "1 + 2", "-True", "not 1", "1 if 1 else 2", "[1][0]", "(1)(2)", "'a'.upper()", "set()",
-    "{**{}}", "(*[1],)", "lambda: 1", "1 ; 2",
+    "x",
+    "1 + 2",
+    "-True",
+    "not 1",
+    "1 if 1 else 2",
+    "[1][0]",
+    "(1)(2)",
+    "'a'.upper()",
+    "set()",
+    "{**{}}",
+    "(*[1],)",
+    "lambda: 1",
+    "1 ; 2",
 ];
 
 #[test]
@@ -246,7 +420,9 @@ impl Gen {
         let body = match self.below(7) {
             0 => {
                 let lead = 1 + self.below(9);
-                format!("{lead}{}", digits(self, n - 1, 10)).trim_end_matches('_').to_owned()
+                format!("{lead}{}", digits(self, n - 1, 10))
+                    .trim_end_matches('_')
+                    .to_owned()
             }
             1 => {
                 let p = self.pick(&["0x", "0X", "0x_"]);
@@ -270,7 +446,16 @@ impl Gen {
                 format!("{mantissa}e{sign}{}", digits(self, b + 1, 10))
             }
             _ => self
-                .pick(&["0", "00", "0_0", "1.5e300", "1e-320", ".0", "0.", "9007199254740993"])
+                .pick(&[
+                    "0",
+                    "00",
+                    "0_0",
+                    "1.5e300",
+                    "1e-320",
+                    ".0",
+                    "0.",
+                    "9007199254740993",
+                ])
                 .to_owned(),
         };
         format!("{sign}{body}")
@@ -296,7 +481,13 @@ impl Gen {
                 4 => "\\\"",
                 5 if quote.len() == 3 => "\n",
                 6 if quote.len() == 3 => "\\\n",
-                7 => if quote.starts_with('\'') { "\"" } else { "'" },
+                7 => {
+                    if quote.starts_with('\'') {
+                        "\""
+                    } else {
+                        "'"
+                    }
+                }
                 _ => self.pick(&["a", "abc", " ", "%(x)s", "{}", "#", "(", ",", "\t"]),
             };
             body.push_str(piece);
@@ -305,7 +496,9 @@ impl Gen {
         if self.below(4) == 0 {
             let other = self.string();
             // Keep str/bytes matching so concatenation is valid.
-            let other_bytes = other.trim_start_matches(['r', 'R', 'u', 'U']).starts_with(['b', 'B']);
+            let other_bytes = other
+                .trim_start_matches(['r', 'R', 'u', 'U'])
+                .starts_with(['b', 'B']);
             if other_bytes == bytes {
                 return format!("{single}{}{other}", self.ws().replace('\n', " "));
             }
@@ -320,7 +513,11 @@ impl Gen {
             2 if depth < 3 => {
                 let n = self.below(3);
                 let items: Vec<String> = (0..n).map(|_| self.hashable(depth + 1)).collect();
-                if n == 1 { format!("({},)", items[0]) } else { format!("({})", items.join(", ")) }
+                if n == 1 {
+                    format!("({},)", items[0])
+                } else {
+                    format!("({})", items.join(", "))
+                }
             }
             _ => self.string(),
         }
@@ -345,7 +542,15 @@ impl Gen {
             }
             2 => {
                 let items: Vec<String> = (0..n)
-                    .map(|_| format!("{}{}:{}{}", self.hashable(depth + 1), self.ws(), self.ws(), self.value(depth + 1)))
+                    .map(|_| {
+                        format!(
+                            "{}{}:{}{}",
+                            self.hashable(depth + 1),
+                            self.ws(),
+                            self.ws(),
+                            self.value(depth + 1)
+                        )
+                    })
                     .collect();
                 format!("{{{}{trailing}}}", items.join(&sep))
             }
@@ -361,8 +566,10 @@ impl Gen {
 #[test]
 fn generated_literals_match_ast_literal_eval() {
     let mut g = Gen(0x9e37_79b9_7f4a_7c15);
-    let count = std::env::var("LOGWIRE_GOLDEN_COUNT").ok().and_then(|c| c.parse().ok()).unwrap_or(600);
+    let count = std::env::var("LOGWIRE_GOLDEN_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(600);
     let texts: Vec<String> = (0..count).map(|_| g.value(0)).collect();
     check("literal", &texts);
 }
-
