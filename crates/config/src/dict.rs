@@ -42,7 +42,12 @@ pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
 
     let formatters = section(get("formatters"), "formatters", &mut errs, formatter_spec);
     let filters = section(get("filters"), "filters", &mut errs, filter_spec);
-    let handlers = section(get("handlers"), "handlers", &mut errs, handler_spec);
+    // Incremental handlers name handlers that already exist: only their level is read.
+    let handlers = if incremental {
+        section(get("handlers"), "handlers", &mut errs, incremental_handler_spec)
+    } else {
+        section(get("handlers"), "handlers", &mut errs, handler_spec)
+    };
     let loggers = section(get("loggers"), "loggers", &mut errs, logger_spec);
     let root = match get("root") {
         None | Some(DocValue::Null) => None,
@@ -280,6 +285,20 @@ fn handler_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<Ha
         }
     }
     Some(HandlerSpec { class, level, formatter, filters, args: Vec::new(), kwargs })
+}
+
+/// CPython's incremental mode reads only `level` of a handler (no class, no arguments).
+fn incremental_handler_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<HandlerSpec> {
+    let m = body(place, v, errs)?;
+    let level = lookup(m, "level").and_then(|l| level_value(l, &format!("{place}.level"), errs));
+    Some(HandlerSpec {
+        class: String::new(),
+        level,
+        formatter: None,
+        filters: Vec::new(),
+        args: Vec::new(),
+        kwargs: Vec::new(),
+    })
 }
 
 fn logger_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<LoggerSpec> {
