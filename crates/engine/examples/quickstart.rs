@@ -1,0 +1,44 @@
+//! The engine in thirty lines: a logger tree with a formatted stdout handler and a rotating
+//! file behind the non-blocking queue handler.
+//!
+//! `cargo run -p logwire-engine --example quickstart`
+
+use logwire_engine::format::Style;
+use logwire_engine::handler::{FileOptions, QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler};
+use logwire_engine::{Formatter, Handler, LoggerTree, level};
+use std::sync::Arc;
+
+fn main() {
+    let tree = LoggerTree::global();
+    let _guard = tree.shutdown_guard(); // flush and close every handler at exit
+    tree.install_panic_hook();
+
+    let fmt = Formatter::new(
+        Some("%(asctime)s %(levelname)-8s %(name)s: %(message)s"),
+        None,
+        Style::Percent,
+        true,
+        vec![],
+    )
+    .expect("a valid format");
+    let fmt = Arc::new(fmt);
+    let console = Handler::new(StreamHandler::stdout()).with_formatter(Arc::clone(&fmt));
+    let path = std::env::temp_dir().join("logwire-quickstart.log");
+    let file = Handler::new(
+        RotatingFileHandler::new(&path, 1 << 20, 3, FileOptions::default()).expect("log file opens"),
+    )
+    .with_formatter(fmt);
+    // The logging call only enqueues; a worker thread writes the file.
+    let queued = QueueHandler::new(vec![Arc::new(file)], QueueOptions::default()).expect("queue");
+
+    let root = tree.root();
+    root.set_level(level::INFO);
+    root.add_handler(Arc::new(console));
+    root.add_handler(Arc::new(Handler::new(queued)));
+
+    let db = tree.get_logger("app.db");
+    db.info("connected to db1");
+    db.debug("not shown: below INFO");
+    tree.get_logger("app.http").warning("slow request: 1.2 s");
+    eprintln!("(also written to {})", path.display());
+}
