@@ -196,7 +196,10 @@ impl PickleDecoder {
 
     /// Decodes one complete pickle (any protocol 0–5). Bytes after `STOP` are an error.
     pub fn decode(&mut self, input: &[u8]) -> Result<PickleValue, DecodeError> {
-        let result = self.run(input);
+        let result = self.run(input, Mode::Value).and_then(|done| match done {
+            Done::Value(v) => Ok(v),
+            Done::Record(_) => Err(DecodeError::new(0, DecodeErrorKind::BadStopStack)),
+        });
         self.reset();
         result
     }
@@ -207,40 +210,18 @@ impl PickleDecoder {
         &mut self,
         input: &[u8],
     ) -> Result<Vec<(String, PickleValue)>, DecodeError> {
-        let value = self.decode(input)?;
-        let at_end = input.len().saturating_sub(1);
-        let pairs = match value {
-            PickleValue::Dict(pairs) => pairs,
-            other => {
-                return Err(DecodeError::new(
-                    at_end,
-                    DecodeErrorKind::NotADict {
-                        found: other.type_name().to_owned(),
-                    },
-                ));
-            }
-        };
-        let mut out = Vec::with_capacity(pairs.len());
-        for (k, v) in pairs {
-            match k {
-                PickleValue::Str(s) => out.push((s, v)),
-                other => {
-                    return Err(DecodeError::new(
-                        at_end,
-                        DecodeErrorKind::NonStrKey {
-                            found: other.type_name().to_owned(),
-                        },
-                    ));
-                }
-            }
-        }
-        if let Some(dup) = first_duplicate(&out) {
-            return Err(DecodeError::new(
-                at_end,
-                DecodeErrorKind::DuplicateKey(dup.to_owned()),
-            ));
-        }
-        Ok(out)
+        let result = self.run(input, Mode::Record).and_then(|done| match done {
+            Done::Record(fields) => match first_duplicate(&fields) {
+                Some(dup) => Err(DecodeError::new(
+                    input.len().saturating_sub(1),
+                    DecodeErrorKind::DuplicateKey(dup.to_owned()),
+                )),
+                None => Ok(fields),
+            },
+            Done::Value(_) => Err(DecodeError::new(0, DecodeErrorKind::BadStopStack)),
+        });
+        self.reset();
+        result
     }
 
     fn reset(&mut self) {
@@ -254,7 +235,7 @@ impl PickleDecoder {
         self.on_path.clear();
     }
 
-    fn run(&mut self, input: &[u8]) -> Result<PickleValue, DecodeError> {
+    fn run(&mut self, input: &[u8], mode: Mode) -> Result<Done, DecodeError> {
         if input.len() > self.limits.max_input_len {
             return Err(DecodeError::new(
                 0,
@@ -285,7 +266,9 @@ impl PickleDecoder {
                             },
                         ));
                     }
-                    return self.finish(input).map_err(|k| DecodeError::new(op_at, k));
+                    return self
+                        .finish(input, mode)
+                        .map_err(|k| DecodeError::new(op_at, k));
                 }
                 Err(kind) => return Err(DecodeError::new(op_at, kind)),
             }
@@ -343,6 +326,21 @@ impl PickleDecoder {
             return Err(DecodeErrorKind::StackUnderflow);
         }
         Ok(self.stack.split_off(m))
+    }
+
+    /// Pops the topmost mark for APPENDS/SETITEMS/ADDITEMS: returns where the new items start
+    /// and the arena index of the container just below the mark (which must be above the
+    /// next mark, as in CPython).
+    fn mark_and_target(&mut self) -> Result<(usize, Option<usize>), DecodeErrorKind> {
+        let m = self.marks.pop().ok_or(DecodeErrorKind::MarkMissing)?;
+        if m > self.stack.len() || m <= self.fence() {
+            return Err(DecodeErrorKind::StackUnderflow);
+        }
+        let target = match self.stack.get(m - 1) {
+            Some(Slot::Node(i)) => Some(*i as usize),
+            _ => None,
+        };
+        Ok((m, target))
     }
 
     fn node_mut(&mut self, slot: Slot) -> Option<&mut Node> {
@@ -756,7 +754,7 @@ impl PickleDecoder {
             }
             b'd' => {
                 let items = self.pop_mark()?;
-                if items.len() % 2 != 0 {
+                if !items.len().is_multiple_of(2) {
                     return Err(K::TypeMismatch("DICT with an odd number of items"));
                 }
                 self.push_node(Node::Dict(items))?;
@@ -775,11 +773,10 @@ impl PickleDecoder {
                 }
             }
             b'e' => {
-                let new = self.pop_mark()?;
-                let target = self.top()?;
-                match self.node_mut(target) {
-                    Some(Node::List(items)) => items.extend(new),
-                    Some(Node::Opaque(_)) => {}
+                let (m, target) = self.mark_and_target()?;
+                match target.and_then(|i| self.arena.get_mut(i)) {
+                    Some(Node::List(items)) => items.extend(self.stack.drain(m..)),
+                    Some(Node::Opaque(_)) => self.stack.truncate(m),
                     _ => return Err(K::TypeMismatch("APPENDS target is not a list")),
                 }
             }
@@ -794,23 +791,21 @@ impl PickleDecoder {
                 }
             }
             b'u' => {
-                let new = self.pop_mark()?;
-                if new.len() % 2 != 0 {
+                let (m, target) = self.mark_and_target()?;
+                if !(self.stack.len() - m).is_multiple_of(2) {
                     return Err(K::TypeMismatch("SETITEMS with an odd number of items"));
                 }
-                let target = self.top()?;
-                match self.node_mut(target) {
-                    Some(Node::Dict(items)) => items.extend(new),
-                    Some(Node::Opaque(_)) => {}
+                match target.and_then(|i| self.arena.get_mut(i)) {
+                    Some(Node::Dict(items)) => items.extend(self.stack.drain(m..)),
+                    Some(Node::Opaque(_)) => self.stack.truncate(m),
                     _ => return Err(K::TypeMismatch("SETITEMS target is not a dict")),
                 }
             }
             0x90 => {
-                let new = self.pop_mark()?;
-                let target = self.top()?;
-                match self.node_mut(target) {
-                    Some(Node::Set(items)) => items.extend(new),
-                    Some(Node::Opaque(_)) => {}
+                let (m, target) = self.mark_and_target()?;
+                match target.and_then(|i| self.arena.get_mut(i)) {
+                    Some(Node::Set(items)) => items.extend(self.stack.drain(m..)),
+                    Some(Node::Opaque(_)) => self.stack.truncate(m),
                     _ => return Err(K::TypeMismatch("ADDITEMS target is not a set")),
                 }
             }
@@ -939,7 +934,7 @@ impl PickleDecoder {
 
     // ---- expansion into owned values ----
 
-    fn finish(&mut self, input: &[u8]) -> Result<PickleValue, DecodeErrorKind> {
+    fn finish(&mut self, input: &[u8], mode: Mode) -> Result<Done, DecodeErrorKind> {
         let root = self.stack.pop().ok_or(DecodeErrorKind::BadStopStack)?;
         self.on_path.clear();
         self.on_path.resize(self.arena.len(), false);
@@ -951,8 +946,24 @@ impl PickleDecoder {
             nodes: 0,
             bytes: 0,
         };
-        ex.expand(root)
+        match mode {
+            Mode::Value => ex.expand(root, 0).map(Done::Value),
+            Mode::Record => ex.expand_record(root).map(Done::Record),
+        }
     }
+}
+
+/// What `STOP` should produce.
+#[derive(Clone, Copy)]
+enum Mode {
+    Value,
+    /// A dict with str keys, expanded straight into `(String, PickleValue)` pairs.
+    Record,
+}
+
+enum Done {
+    Value(PickleValue),
+    Record(Vec<(String, PickleValue)>),
 }
 
 fn memo_key_text(line: &[u8], what: &'static str) -> Result<u64, DecodeErrorKind> {
@@ -1082,8 +1093,13 @@ impl<'a> Expander<'a> {
         Ok(Some(v))
     }
 
-    fn enter(&mut self, frames: &mut Vec<Frame>, node: u32) -> Result<(), DecodeErrorKind> {
-        if frames.len() >= self.limits.max_depth {
+    fn enter(
+        &mut self,
+        frames: &mut Vec<Frame>,
+        node: u32,
+        base_depth: usize,
+    ) -> Result<(), DecodeErrorKind> {
+        if base_depth + frames.len() >= self.limits.max_depth {
             return Err(DecodeErrorKind::DepthLimit {
                 limit: self.limits.max_depth,
             });
@@ -1106,7 +1122,71 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
-    fn expand(&mut self, root: Slot) -> Result<PickleValue, DecodeErrorKind> {
+    /// The Python type name of a slot, without expanding it.
+    fn type_name(&self, slot: Slot) -> String {
+        let name = match slot {
+            Slot::None => "NoneType",
+            Slot::Bool(_) => "bool",
+            Slot::Int(_) => "int",
+            Slot::Float(_) => "float",
+            Slot::Node(i) => match self.arena_node(i) {
+                Some(Node::Str(_)) => "str",
+                Some(Node::Bytes(_)) => "bytes",
+                Some(Node::ByteArray(_)) => "bytearray",
+                Some(Node::BigInt(_)) => "int",
+                Some(Node::Opaque(c)) => return c.clone(),
+                Some(Node::List(_)) => "list",
+                Some(Node::Tuple(_)) => "tuple",
+                Some(Node::Set(_)) => "set",
+                Some(Node::FrozenSet(_)) => "frozenset",
+                Some(Node::Dict(_)) => "dict",
+                None => "?",
+            },
+        };
+        name.to_owned()
+    }
+
+    /// Expands a top-level dict whose keys must be strs into owned pairs.
+    fn expand_record(&mut self, root: Slot) -> Result<Vec<(String, PickleValue)>, DecodeErrorKind> {
+        let (Slot::Node(root_node), Some(Node::Dict(items))) = (
+            root,
+            match root {
+                Slot::Node(i) => self.arena_node(i),
+                _ => None,
+            },
+        ) else {
+            return Err(DecodeErrorKind::NotADict {
+                found: self.type_name(root),
+            });
+        };
+        if self.limits.max_depth == 0 {
+            return Err(DecodeErrorKind::DepthLimit { limit: 0 });
+        }
+        self.count(0)?;
+        if let Some(flag) = self.on_path.get_mut(root_node as usize) {
+            *flag = true;
+        }
+        let mut out = Vec::with_capacity(items.len() / 2);
+        for pair in items.chunks(2) {
+            let [k, v] = *pair else {
+                return Err(DecodeErrorKind::StackUnderflow);
+            };
+            let key = match self.leaf(k)? {
+                Some(PickleValue::Str(s)) => s,
+                _ => {
+                    return Err(DecodeErrorKind::NonStrKey {
+                        found: self.type_name(k),
+                    });
+                }
+            };
+            let value = self.expand(v, 1)?;
+            out.push((key, value));
+        }
+        Ok(out)
+    }
+
+    /// Expands one value; `base_depth` containers enclose it.
+    fn expand(&mut self, root: Slot, base_depth: usize) -> Result<PickleValue, DecodeErrorKind> {
         if let Some(v) = self.leaf(root)? {
             return Ok(v);
         }
@@ -1114,7 +1194,7 @@ impl<'a> Expander<'a> {
             return Err(DecodeErrorKind::StackUnderflow);
         };
         let mut frames: Vec<Frame> = Vec::new();
-        self.enter(&mut frames, root_node)?;
+        self.enter(&mut frames, root_node, base_depth)?;
         loop {
             let Some(top) = frames.last_mut() else {
                 return Err(DecodeErrorKind::StackUnderflow);
@@ -1132,7 +1212,7 @@ impl<'a> Expander<'a> {
                             let Slot::Node(c) = slot else {
                                 return Err(DecodeErrorKind::StackUnderflow);
                             };
-                            self.enter(&mut frames, c)?;
+                            self.enter(&mut frames, c, base_depth)?;
                             continue;
                         }
                     }

@@ -92,8 +92,10 @@ pub fn encode_socket_frame<K: AsRef<str>>(
 }
 
 impl Protocol1Encoder {
-    /// Appends the pickle of one value (ending with `STOP`) to the output.
+    /// Appends the pickle of one value (ending with `STOP`) to the output. Each call writes a
+    /// complete, independent pickle (the memo starts empty).
     pub fn encode_value(&mut self, value: &PickleValue) -> Result<(), EncodeError> {
+        self.start_pickle();
         self.run(vec![Task::Raw(b"."), Task::Value(value)])
     }
 
@@ -102,6 +104,7 @@ impl Protocol1Encoder {
         &mut self,
         fields: &[(K, PickleValue)],
     ) -> Result<(), EncodeError> {
+        self.start_pickle();
         let mut forward = vec![Task::Raw(b"}"), Task::Put];
         push_dict_items(
             &mut forward,
@@ -115,6 +118,12 @@ impl Protocol1Encoder {
         self.run(forward)
     }
 
+    /// The memo belongs to one pickle: each call starts afresh.
+    fn start_pickle(&mut self) {
+        self.next_memo = 0;
+        self.shared.clear();
+    }
+
     /// The bytes written so far.
     pub fn into_bytes(self) -> Vec<u8> {
         self.out
@@ -125,15 +134,15 @@ impl Protocol1Encoder {
         while let Some(task) = stack.pop() {
             match task {
                 Task::Raw(b) => self.out.extend_from_slice(b),
-                Task::Put => self.put(),
+                Task::Put => self.put()?,
                 Task::PutShared(s) => {
                     self.shared.push((s, self.next_memo));
-                    self.put();
+                    self.put()?;
                 }
-                Task::Key(s) => self.str(s),
+                Task::Key(s) => self.str(s)?,
                 Task::Bytes(b) => {
                     let start = stack.len();
-                    self.bytes(b, &mut stack);
+                    self.bytes(b, &mut stack)?;
                     stack[start..].reverse();
                 }
                 Task::Value(v) => {
@@ -147,9 +156,11 @@ impl Protocol1Encoder {
         Ok(())
     }
 
-    fn put(&mut self) {
+    fn put(&mut self) -> Result<(), EncodeError> {
         let i = self.next_memo;
-        self.next_memo += 1;
+        self.next_memo = i
+            .checked_add(1)
+            .ok_or(EncodeError::TooLarge("memo entries"))?;
         match u8::try_from(i) {
             Ok(b) => self.out.extend_from_slice(&[b'q', b]),
             Err(_) => {
@@ -157,6 +168,7 @@ impl Protocol1Encoder {
                 self.out.extend_from_slice(&i.to_le_bytes());
             }
         }
+        Ok(())
     }
 
     fn get(&mut self, i: u32) {
@@ -184,20 +196,19 @@ impl Protocol1Encoder {
         }
     }
 
-    fn str(&mut self, s: &str) {
+    fn str(&mut self, s: &str) -> Result<(), EncodeError> {
         if s.is_empty() && self.try_get(Shared::EmptyStr) {
-            return;
+            return Ok(());
         }
+        // CPython refuses strs over 4 GiB in protocols < 4 too.
+        let n = u32::try_from(s.len()).map_err(|_| EncodeError::TooLarge("str"))?;
         self.out.push(b'X');
-        // Strings longer than u32::MAX cannot be pickled by protocol 1 either; a Rust str that
-        // large is not realistic, so saturate rather than fail.
-        let n = u32::try_from(s.len()).unwrap_or(u32::MAX);
         self.out.extend_from_slice(&n.to_le_bytes());
         self.out.extend_from_slice(s.as_bytes());
         if s.is_empty() {
             self.shared.push((Shared::EmptyStr, self.next_memo));
         }
-        self.put();
+        self.put()
     }
 
     fn int(&mut self, i: i64) {
@@ -215,12 +226,13 @@ impl Protocol1Encoder {
     }
 
     /// Writes a global CPython shares by identity: the first time in full, then `BINGET`.
-    fn global(&mut self, name: &'static str, text: &'static [u8]) {
+    fn global(&mut self, name: &'static str, text: &'static [u8]) -> Result<(), EncodeError> {
         if !self.try_get(Shared::Global(name)) {
             self.out.extend_from_slice(text);
             self.shared.push((Shared::Global(name), self.next_memo));
-            self.put();
+            self.put()?;
         }
+        Ok(())
     }
 
     /// Writes `value` or pushes its sub-tasks onto `tasks` in forward order.
@@ -245,11 +257,11 @@ impl Protocol1Encoder {
                 self.out.push(b'G');
                 self.out.extend_from_slice(&f.to_be_bytes());
             }
-            PickleValue::Str(s) => self.str(s),
-            PickleValue::Opaque { class } => self.str(&format!("<{class}>")),
-            PickleValue::Bytes(b) => self.bytes(b, tasks),
+            PickleValue::Str(s) => self.str(s)?,
+            PickleValue::Opaque { class } => self.str(&format!("<{class}>"))?,
+            PickleValue::Bytes(b) => self.bytes(b, tasks)?,
             PickleValue::ByteArray(b) => {
-                self.global("bytearray", b"c__builtin__\nbytearray\n");
+                self.global("bytearray", b"c__builtin__\nbytearray\n")?;
                 if b.is_empty() {
                     self.out.extend_from_slice(b")R");
                 } else {
@@ -265,7 +277,7 @@ impl Protocol1Encoder {
             }
             PickleValue::List(items) => {
                 self.out.push(b']');
-                self.put();
+                self.put()?;
                 push_list_items(tasks, items);
             }
             PickleValue::Tuple(items) => {
@@ -281,12 +293,12 @@ impl Protocol1Encoder {
             PickleValue::Set(items) | PickleValue::FrozenSet(items) => {
                 // set.__reduce__ is (set, (list(self),), None).
                 if matches!(value, PickleValue::Set(_)) {
-                    self.global("set", b"c__builtin__\nset\n");
+                    self.global("set", b"c__builtin__\nset\n")?;
                 } else {
-                    self.global("frozenset", b"c__builtin__\nfrozenset\n");
+                    self.global("frozenset", b"c__builtin__\nfrozenset\n")?;
                 }
                 self.out.extend_from_slice(b"(]");
-                self.put();
+                self.put()?;
                 push_list_items(tasks, items);
                 tasks.push(Task::Raw(b"t"));
                 tasks.push(Task::Put);
@@ -295,7 +307,7 @@ impl Protocol1Encoder {
             }
             PickleValue::Dict(pairs) => {
                 self.out.push(b'}');
-                self.put();
+                self.put()?;
                 push_dict_items(
                     tasks,
                     pairs.len(),
@@ -309,38 +321,38 @@ impl Protocol1Encoder {
     /// bytes in protocol < 3: `_codecs.encode(str(b, 'latin1'), 'latin1')`, or
     /// `__builtin__.bytes()` for `b''`. Runs when the bytes object is due, so the identity
     /// checks see everything written before it.
-    fn bytes<'a>(&mut self, b: &'a [u8], tasks: &mut Vec<Task<'a>>) {
+    fn bytes<'a>(&mut self, b: &'a [u8], tasks: &mut Vec<Task<'a>>) -> Result<(), EncodeError> {
         let identity = match b {
             [] => Some(Shared::SmallBytes(None)),
             [x] => Some(Shared::SmallBytes(Some(*x))),
             _ => None,
         };
-        if let Some(id) = identity {
-            if self.try_get(id) {
-                return;
-            }
+        if let Some(id) = identity
+            && self.try_get(id)
+        {
+            return Ok(());
         }
         if b.is_empty() {
-            self.global("bytes", b"c__builtin__\nbytes\n");
+            self.global("bytes", b"c__builtin__\nbytes\n")?;
             tasks.push(Task::Raw(b")R"));
         } else {
-            self.global("_codecs.encode", b"c_codecs\nencode\n");
+            self.global("_codecs.encode", b"c_codecs\nencode\n")?;
             self.out.push(b'(');
             // The latin-1 decoding is a fresh str object.
-            self.out.push(b'X');
             let n: usize = b.iter().map(|&c| if c < 0x80 { 1 } else { 2 }).sum();
-            self.out
-                .extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+            let n = u32::try_from(n).map_err(|_| EncodeError::TooLarge("bytes"))?;
+            self.out.push(b'X');
+            self.out.extend_from_slice(&n.to_le_bytes());
             self.out.extend(b.iter().flat_map(|&c| {
                 let mut buf = [0u8; 2];
                 let len = char::from(c).encode_utf8(&mut buf).len();
                 buf.into_iter().take(len)
             }));
-            self.put();
+            self.put()?;
             if !self.try_get(Shared::Latin1) {
                 self.out.extend_from_slice(b"X\x06\x00\x00\x00latin1");
                 self.shared.push((Shared::Latin1, self.next_memo));
-                self.put();
+                self.put()?;
             }
             tasks.push(Task::Raw(b"t"));
             tasks.push(Task::Put);
@@ -350,6 +362,7 @@ impl Protocol1Encoder {
             Some(id) => Task::PutShared(id),
             None => Task::Put,
         });
+        Ok(())
     }
 }
 

@@ -174,6 +174,9 @@ pub enum EncodeError {
     /// A [`PickleValue::BigInt`](crate::PickleValue::BigInt) that is not decimal integer text.
     #[error("BigInt {0:?} is not a decimal integer")]
     BadBigInt(String),
+    /// Something exceeds what protocol 1 can express (a str over 4 GiB, 2^32 memo entries).
+    #[error("{0} too large for pickle protocol 1")]
+    TooLarge(&'static str),
     /// The pickle does not fit a 4-byte length prefix.
     #[error("pickle of {0} bytes does not fit a 4-byte frame length")]
     FrameTooLarge(usize),

@@ -128,7 +128,7 @@ fn program(choices: &[u8]) -> Vec<u8> {
                 if c % 2 == 0 && m >= 1 && top[m - 1] == b'L' {
                     out.push(b'e');
                 } else {
-                    out.push(if items.len() % 2 == 0 && c % 3 == 0 {
+                    out.push(if items.len().is_multiple_of(2) && c % 3 == 0 {
                         b'd'
                     } else {
                         b't'
