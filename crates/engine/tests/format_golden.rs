@@ -256,10 +256,10 @@ fn golden_msg_percent_args() {
         ("%*d|", vec![Value::Int(5), Value::Int(3)]),
         ("%-*d|", vec![Value::Int(-5), Value::Int(3)]),
         ("%*d|", vec![Value::Int(-5), Value::Int(3)]),
-        ("%.*f", vec![Value::Int(2), Value::Float(3.14159)]),
+        ("%.*f", vec![Value::Int(2), Value::Float(2.5625)]),
         (
             "%*.*f|",
-            vec![Value::Int(9), Value::Int(2), Value::Float(3.14159)],
+            vec![Value::Int(9), Value::Int(2), Value::Float(2.5625)],
         ),
         ("%*d", vec![Value::from("x"), Value::Int(3)]),
         ("%c", vec![Value::from("ab")]),

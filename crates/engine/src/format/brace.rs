@@ -182,13 +182,13 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
                     }
                     any = true;
                 }
-                if let Some(c) = conv {
-                    if !matches!(c, 'r' | 's' | 'a') {
-                        return Err(inv(format!(
-                            "invalid conversion: {}",
-                            py_repr(&c.to_string())
-                        )));
-                    }
+                if let Some(c) = conv
+                    && !matches!(c, 'r' | 's' | 'a')
+                {
+                    return Err(inv(format!(
+                        "invalid conversion: {}",
+                        py_repr(&c.to_string())
+                    )));
                 }
                 if !spec.is_empty() && !fmt_spec_matches(spec) {
                     return Err(inv(format!("bad specifier: {}", py_repr(spec))));
@@ -211,13 +211,13 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
             continue;
         };
         check_name(&name)?;
-        if let Some(c) = conv {
-            if !matches!(c, 'r' | 's' | 'a') {
-                return Err(inv(format!(
-                    "invalid conversion: {}",
-                    py_repr(&c.to_string())
-                )));
-            }
+        if let Some(c) = conv
+            && !matches!(c, 'r' | 's' | 'a')
+        {
+            return Err(inv(format!(
+                "invalid conversion: {}",
+                py_repr(&c.to_string())
+            )));
         }
         let spec = if spec.contains('{') {
             SpecSrc::Dynamic(parse_nested(&spec)?)

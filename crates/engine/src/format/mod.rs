@@ -252,10 +252,10 @@ impl Formatter {
         if fmt.len() > MAX_FORMAT_LEN {
             return Err(FormatError::FormatTooLong(fmt.len()));
         }
-        if let Some(d) = datefmt {
-            if d.len() > MAX_FORMAT_LEN {
-                return Err(FormatError::FormatTooLong(d.len()));
-            }
+        if let Some(d) = datefmt
+            && d.len() > MAX_FORMAT_LEN
+        {
+            return Err(FormatError::FormatTooLong(d.len()));
         }
         let segments = match style {
             Style::Percent => parse_percent(fmt, validate)?,
@@ -539,10 +539,8 @@ impl Formatter {
             }
             .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
             strftime::strftime_into(datefmt.unwrap_or(DEFAULT_TIME_FORMAT), &tm, out);
-            if cacheable {
-                if let Ok(mut guard) = self.cache.try_lock() {
-                    *guard = Some((secs, out[start..].to_owned()));
-                }
+            if cacheable && let Ok(mut guard) = self.cache.try_lock() {
+                *guard = Some((secs, out[start..].to_owned()));
             }
         }
         if datefmt.is_none() {
@@ -559,7 +557,16 @@ impl Formatter {
                 conv: 'd',
             };
             out.push(',');
-            percent::write_conv(&ms, V::Float(record.msecs), out)?;
+            let ms_val = record.msecs;
+            if (0.0..1000.0).contains(&ms_val) {
+                // The usual case, without the general `%03d` machinery.
+                let n = ms_val as u32;
+                out.push(char::from(b'0' + (n / 100) as u8));
+                out.push(char::from(b'0' + (n / 10 % 10) as u8));
+                out.push(char::from(b'0' + (n % 10) as u8));
+            } else {
+                percent::write_conv(&ms, V::Float(ms_val), out)?;
+            }
         }
         Ok(())
     }

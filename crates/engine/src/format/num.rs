@@ -124,13 +124,13 @@ impl<'a> Int<'a> {
         let digits = digits.trim_start_matches('0');
         let digits = if digits.is_empty() { "0" } else { digits };
         let neg = neg && digits != "0";
-        if digits.len() <= 38 {
-            if let Ok(v) = digits.parse::<u128>() {
-                return Int {
-                    neg,
-                    mag: Mag::Small(v),
-                };
-            }
+        if digits.len() <= 38
+            && let Ok(v) = digits.parse::<u128>()
+        {
+            return Int {
+                neg,
+                mag: Mag::Small(v),
+            };
         }
         Int {
             neg,

@@ -57,27 +57,44 @@ pub(crate) enum Piece<'a> {
 /// Parses `fmt` into pieces, with Python's errors for malformed specifiers and our caps on
 /// width and precision.
 pub(crate) fn parse(fmt: &str) -> Result<Vec<Piece<'_>>, FormatError> {
-    let mut pieces = Vec::new();
-    let bytes = fmt.as_bytes();
-    let mut i = 0;
-    let mut lit_start = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'%' {
-            i += 1;
-            continue;
+    Pieces { fmt, i: 0 }.collect()
+}
+
+/// The pieces of a `%` format, parsed lazily (messages are formatted without collecting).
+struct Pieces<'a> {
+    fmt: &'a str,
+    i: usize,
+}
+
+impl<'a> Iterator for Pieces<'a> {
+    type Item = Result<Piece<'a>, FormatError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let b = self.fmt.as_bytes();
+        if self.i >= b.len() {
+            return None;
         }
-        if lit_start < i {
-            pieces.push(Piece::Lit(&fmt[lit_start..i]));
+        if b[self.i] != b'%' {
+            let start = self.i;
+            let end = memchr_percent(&b[start..]).map_or(b.len(), |n| start + n);
+            self.i = end;
+            return Some(Ok(Piece::Lit(&self.fmt[start..end])));
         }
-        let (piece, next) = parse_spec(fmt, i + 1)?;
-        pieces.push(piece);
-        i = next;
-        lit_start = i;
+        match parse_spec(self.fmt, self.i + 1) {
+            Ok((piece, next)) => {
+                self.i = next;
+                Some(Ok(piece))
+            }
+            Err(e) => {
+                self.i = b.len();
+                Some(Err(e))
+            }
+        }
     }
-    if lit_start < bytes.len() {
-        pieces.push(Piece::Lit(&fmt[lit_start..]));
-    }
-    Ok(pieces)
+}
+
+fn memchr_percent(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'%')
 }
 
 /// Parses the specifier starting just after a `%` at byte `start`.
@@ -221,8 +238,8 @@ fn format_positional(msg: &str, items: &[Value], out: &mut String) -> Result<(),
         v
     };
     let not_enough = || FormatError::Type("not enough arguments for format string".into());
-    for piece in parse(msg)? {
-        match piece {
+    for piece in (Pieces { fmt: msg, i: 0 }) {
+        match piece? {
             Piece::Lit(s) => out.push_str(s),
             Piece::Percent => out.push('%'),
             Piece::Conv(mut spec) => {
@@ -264,8 +281,8 @@ fn format_mapping(msg: &str, map: &[(String, Value)], out: &mut String) -> Resul
     // only before any `%(key)` lookup.
     let mut whole_used = false;
     let mut key_used = false;
-    for piece in parse(msg)? {
-        match piece {
+    for piece in (Pieces { fmt: msg, i: 0 }) {
+        match piece? {
             Piece::Lit(s) => out.push_str(s),
             Piece::Percent => out.push('%'),
             Piece::Conv(spec) => {
@@ -359,6 +376,13 @@ pub(crate) fn write_conv(spec: &Spec, v: V<'_>, out: &mut String) -> Result<(), 
             pad_str(out, c.encode_utf8(&mut buf), width, spec.left);
         }
         'd' | 'i' | 'u' | 'o' | 'x' | 'X' => {
+            // Fast path: a plain `%d` of a machine integer.
+            if let (V::Int(n), 'd' | 'i' | 'u', 0, None, false, false) =
+                (v, spec.conv, width, prec, spec.plus, spec.space)
+            {
+                let _ = std::fmt::Write::write_fmt(out, format_args!("{n}"));
+                return Ok(());
+            }
             let n = match v {
                 V::Float(x) if matches!(spec.conv, 'd' | 'i' | 'u') => {
                     Int::from_float(x).map_err(FormatError::Value)?
@@ -390,10 +414,10 @@ pub(crate) fn write_conv(spec: &Spec, v: V<'_>, out: &mut String) -> Result<(), 
             let mut digits = String::new();
             n.write_digits(base, upper, &mut digits)
                 .map_err(FormatError::Value)?;
-            if let Some(p) = prec {
-                if digits.len() < p {
-                    digits.insert_str(0, &"0".repeat(p - digits.len()));
-                }
+            if let Some(p) = prec
+                && digits.len() < p
+            {
+                digits.insert_str(0, &"0".repeat(p - digits.len()));
             }
             let sign = sign_of(n.neg, spec);
             let prefix = if spec.alt { prefix } else { "" };

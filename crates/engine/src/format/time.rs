@@ -88,10 +88,10 @@ fn standard_offset(tz: &TimeZone, secs: i64) -> i64 {
         guess = secs - i64::from(info.offset().seconds());
     }
     for delta in [0i64, -183 * 86400, 183 * 86400, -92 * 86400, 92 * 86400] {
-        if let Some(info) = at(guess + delta) {
-            if !info.dst().is_dst() {
-                return info.offset().seconds().into();
-            }
+        if let Some(info) = at(guess + delta)
+            && !info.dst().is_dst()
+        {
+            return info.offset().seconds().into();
         }
     }
     at(guess).map_or(0, |i| i.offset().seconds().into())
