@@ -396,8 +396,21 @@ fn configure_logger(
     if let Some(l) = spec.level {
         node.set_level(l);
     }
-    node.set_handlers(spec.handlers.iter().filter_map(|h| built.get(h).cloned()).collect());
-    node.set_filters(spec.filters.iter().filter_map(|f| filters.get(f).cloned()).collect());
+    // CPython's addHandler/addFilter ignore one already attached: an id listed twice counts once.
+    let mut handlers: Vec<Arc<Handler>> = Vec::new();
+    for h in spec.handlers.iter().filter_map(|h| built.get(h)) {
+        if !handlers.iter().any(|x| Arc::ptr_eq(x, h)) {
+            handlers.push(Arc::clone(h));
+        }
+    }
+    node.set_handlers(handlers);
+    let mut attached: Vec<Arc<dyn Filter>> = Vec::new();
+    for f in spec.filters.iter().filter_map(|f| filters.get(f)) {
+        if !attached.iter().any(|x| Arc::ptr_eq(x, f)) {
+            attached.push(Arc::clone(f));
+        }
+    }
+    node.set_filters(attached);
 }
 
 /// `incremental: true`: only handler levels, logger levels and `propagate` change. Every

@@ -5,7 +5,7 @@
 //! Set `LOGWIRE_PYTHON` to choose the interpreter (default `python3`). Python not being
 //! runnable is a test failure: the comparison is the point of these tests.
 
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)] // shared by several test binaries, each using a part
 
 use logwire_config::{
     Configurator, ContentPolicy, HandlerRegistry, SourceFormat, StdStream, StreamFactory,
