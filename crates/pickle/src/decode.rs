@@ -74,8 +74,8 @@ enum Blob {
 
 #[derive(Debug)]
 enum Node {
-    /// The bytes are valid UTF-8 (checked when the node was made).
-    Str(Blob),
+    /// Validated (and allocated) once, when the opcode is read.
+    Str(String),
     Bytes(Blob),
     ByteArray(Blob),
     BigInt(String),
@@ -101,17 +101,29 @@ const DENSE_MEMO: u64 = 1024;
 /// let v = decoder.decode(b"]q\x00(K\x01X\x01\x00\x00\x00aq\x01e.").unwrap();
 /// assert_eq!(v, PickleValue::List(vec![PickleValue::Int(1), PickleValue::Str("a".into())]));
 /// ```
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PickleDecoder {
     limits: DecodeLimits,
     stack: Vec<Slot>,
     marks: Vec<usize>,
     arena: Vec<Node>,
-    memo_dense: Vec<Option<Slot>>,
+    /// Entries are valid only when tagged with the current `generation`, so a new decode
+    /// starts with an empty memo without clearing or regrowing the vector.
+    memo_dense: Vec<(u32, Slot)>,
+    generation: u32,
     memo_sparse: HashMap<u64, Slot>,
     memo_len: usize,
     pushes: usize,
+    /// Whether any value was pushed a second time (GET/DUP). If not, every reachable node is
+    /// expanded exactly once, so its strings can be moved out instead of cloned.
+    shared_refs: bool,
     on_path: Vec<bool>,
+}
+
+impl Default for PickleDecoder {
+    fn default() -> Self {
+        PickleDecoder::new(DecodeLimits::default())
+    }
 }
 
 /// Decodes one pickle with the given limits. See [`PickleDecoder`] to reuse buffers.
@@ -185,7 +197,17 @@ impl PickleDecoder {
         limits.max_depth = limits.max_depth.min(HARD_MAX_DEPTH);
         PickleDecoder {
             limits,
-            ..Default::default()
+            stack: Vec::new(),
+            marks: Vec::new(),
+            arena: Vec::new(),
+            memo_dense: Vec::new(),
+            // Tag 0 marks never-written entries, so generations start at 1.
+            generation: 1,
+            memo_sparse: HashMap::new(),
+            memo_len: 0,
+            pushes: 0,
+            shared_refs: false,
+            on_path: Vec::new(),
         }
     }
 
@@ -228,10 +250,16 @@ impl PickleDecoder {
         self.stack.clear();
         self.marks.clear();
         self.arena.clear();
-        self.memo_dense.clear();
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            // Wrapped: stale tags could look current again.
+            self.memo_dense.clear();
+            self.generation = 1;
+        }
         self.memo_sparse.clear();
         self.memo_len = 0;
         self.pushes = 0;
+        self.shared_refs = false;
         self.on_path.clear();
     }
 
@@ -357,15 +385,9 @@ impl PickleDecoder {
         }
     }
 
-    fn str_arg(&self, slot: Slot, input: &[u8]) -> Option<String> {
+    fn str_arg(&self, slot: Slot) -> Option<String> {
         match self.node(slot)? {
-            Node::Str(b) => {
-                let bytes = match b {
-                    Blob::Input { start, len } => input.get(*start..start + len)?,
-                    Blob::Owned(v) => v,
-                };
-                std::str::from_utf8(bytes).ok().map(str::to_owned)
-            }
+            Node::Str(s) => Some(s.clone()),
             _ => None,
         }
     }
@@ -380,15 +402,17 @@ impl PickleDecoder {
         if key < DENSE_MEMO {
             let i = key as usize;
             if self.memo_dense.len() <= i {
-                self.memo_dense.resize(i + 1, None);
+                self.memo_dense.resize(i + 1, (0, Slot::None));
             }
-            if self.memo_dense[i].is_none() {
+            let generation = self.generation;
+            let entry = &mut self.memo_dense[i];
+            if entry.0 != generation {
                 if full {
                     return Err(limit);
                 }
                 self.memo_len += 1;
             }
-            self.memo_dense[i] = Some(slot);
+            *entry = (generation, slot);
         } else {
             if !self.memo_sparse.contains_key(&key) {
                 if full {
@@ -403,11 +427,15 @@ impl PickleDecoder {
 
     fn memo_get(&mut self, key: u64) -> Result<(), DecodeErrorKind> {
         let slot = if key < DENSE_MEMO {
-            self.memo_dense.get(key as usize).copied().flatten()
+            self.memo_dense
+                .get(key as usize)
+                .filter(|(g, _)| *g == self.generation)
+                .map(|(_, s)| *s)
         } else {
             self.memo_sparse.get(&key).copied()
         };
         let slot = slot.ok_or(DecodeErrorKind::MemoKeyMissing(key))?;
+        self.shared_refs = true;
         self.push(slot)
     }
 
@@ -433,26 +461,23 @@ impl PickleDecoder {
     /// A str from `len` input bytes that must be UTF-8 (surrogatepass tolerated).
     fn push_utf8(&mut self, r: &mut Reader<'_>, len: u64) -> Result<(), DecodeErrorKind> {
         let n = self.check_len(len)?;
-        let start = r.pos;
         let bytes = r.take(n)?;
-        let blob = if std::str::from_utf8(bytes).is_ok() {
-            Blob::Input { start, len: n }
-        } else {
-            Blob::Owned(text::utf8_surrogatepass(bytes)?.into_bytes())
+        let s = match std::str::from_utf8(bytes) {
+            Ok(s) => s.to_owned(),
+            Err(_) => text::utf8_surrogatepass(bytes)?,
         };
-        self.push_node(Node::Str(blob))
+        self.push_node(Node::Str(s))
     }
 
     /// A protocol 0/1 py2 string: decoded as ASCII like CPython 3's default
     /// `encoding='ASCII'`; non-ASCII is an error, as it is in CPython.
     fn push_py2_string(&mut self, r: &mut Reader<'_>, len: u64) -> Result<(), DecodeErrorKind> {
         let n = self.check_len(len)?;
-        let start = r.pos;
         let bytes = r.take(n)?;
-        if !bytes.is_ascii() {
-            return Err(DecodeErrorKind::NonAsciiString);
+        match std::str::from_utf8(bytes) {
+            Ok(s) if s.is_ascii() => self.push_node(Node::Str(s.to_owned())),
+            _ => Err(DecodeErrorKind::NonAsciiString),
         }
-        self.push_node(Node::Str(Blob::Input { start, len: n }))
     }
 
     fn push_bytes(
@@ -501,7 +526,7 @@ impl PickleDecoder {
     /// `REDUCE`: never calls anything. A few reductions CPython itself emits for plain data
     /// (bytes, set, frozenset and bytearray in protocols < 3/4/5) are recognised by name and
     /// rebuilt as data; anything else becomes an opaque placeholder.
-    fn reduce(&mut self, callable: Slot, args: Slot, input: &[u8]) -> Result<(), DecodeErrorKind> {
+    fn reduce(&mut self, callable: Slot, args: Slot) -> Result<(), DecodeErrorKind> {
         let class = self.opaque_class_of(callable)?;
         let args: Vec<Slot> = match self.node(args) {
             Some(Node::Tuple(items)) => items.clone(),
@@ -513,8 +538,8 @@ impl PickleDecoder {
         };
         let data = match (class.as_str(), args.as_slice()) {
             ("_codecs.encode", [s, enc]) => {
-                let enc = self.str_arg(*enc, input);
-                match (self.str_arg(*s, input), enc.as_deref()) {
+                let enc = self.str_arg(*enc);
+                match (self.str_arg(*s), enc.as_deref()) {
                     (Some(s), Some("latin1" | "latin-1")) => s
                         .chars()
                         .map(|c| u8::try_from(u32::from(c)).ok())
@@ -605,6 +630,7 @@ impl PickleDecoder {
             b'2' => {
                 // DUP
                 let t = self.top()?;
+                self.shared_refs = true;
                 self.push(t)?;
             }
 
@@ -683,10 +709,10 @@ impl PickleDecoder {
                     _ => return Err(K::BadText("STRING")),
                 };
                 let bytes = text::unescape_bytes(body)?;
-                if !bytes.is_ascii() {
-                    return Err(K::NonAsciiString);
+                match String::from_utf8(bytes) {
+                    Ok(s) if s.is_ascii() => self.push_node(Node::Str(s))?,
+                    _ => return Err(K::NonAsciiString),
                 }
-                self.push_node(Node::Str(Blob::Owned(bytes)))?;
             }
             b'T' => {
                 let n = i32::from_le_bytes(r.array()?);
@@ -700,7 +726,7 @@ impl PickleDecoder {
             b'V' => {
                 let line = self.text_line(r, "UNICODE")?;
                 let s = text::raw_unicode_escape(line)?;
-                self.push_node(Node::Str(Blob::Owned(s.into_bytes())))?;
+                self.push_node(Node::Str(s))?;
             }
             b'X' => {
                 let n = u32::from_le_bytes(r.array()?);
@@ -854,9 +880,7 @@ impl PickleDecoder {
                 // STACK_GLOBAL
                 let name = self.pop()?;
                 let module = self.pop()?;
-                let (Some(module), Some(name)) =
-                    (self.str_arg(module, input), self.str_arg(name, input))
-                else {
+                let (Some(module), Some(name)) = (self.str_arg(module), self.str_arg(name)) else {
                     return Err(K::TypeMismatch("STACK_GLOBAL operands are not strs"));
                 };
                 let class = format!("{}.{}", py3_module(&module), name);
@@ -866,7 +890,7 @@ impl PickleDecoder {
             b'R' => {
                 let args = self.pop()?;
                 let callable = self.pop()?;
-                self.reduce(callable, args, input)?;
+                self.reduce(callable, args)?;
             }
             0x81 => {
                 // NEWOBJ
@@ -939,7 +963,8 @@ impl PickleDecoder {
         self.on_path.clear();
         self.on_path.resize(self.arena.len(), false);
         let mut ex = Expander {
-            arena: &self.arena,
+            arena: &mut self.arena,
+            move_strings: !self.shared_refs,
             input,
             limits: &self.limits,
             on_path: &mut self.on_path,
@@ -966,6 +991,13 @@ enum Done {
     Record(Vec<(String, PickleValue)>),
 }
 
+fn root_node_of(slot: Slot) -> Option<u32> {
+    match slot {
+        Slot::Node(i) => Some(i),
+        _ => None,
+    }
+}
+
 fn memo_key_text(line: &[u8], what: &'static str) -> Result<u64, DecodeErrorKind> {
     if line.is_empty() || line.len() > 19 || !line.iter().all(u8::is_ascii_digit) {
         return Err(DecodeErrorKind::BadText(what));
@@ -976,13 +1008,25 @@ fn memo_key_text(line: &[u8], what: &'static str) -> Result<u64, DecodeErrorKind
         .ok_or(DecodeErrorKind::BadText(what))
 }
 
-/// The first key that appears twice, if any (small records: pairwise; large: sorted).
+/// The first key that appears twice, if any. Small records compare cheap fingerprints
+/// pairwise (and the strings only when those match); large ones sort.
 fn first_duplicate(pairs: &[(String, PickleValue)]) -> Option<&str> {
+    fn fingerprint(k: &str) -> u64 {
+        let b = k.as_bytes();
+        let first = b.first().copied().unwrap_or(0);
+        let last = b.last().copied().unwrap_or(0);
+        ((b.len() as u64) << 16) | (u64::from(first) << 8) | u64::from(last)
+    }
     if pairs.len() <= 32 {
+        let mut fps = [0u64; 32];
         for (i, (k, _)) in pairs.iter().enumerate() {
-            if pairs[..i].iter().any(|(p, _)| p == k) {
-                return Some(k);
+            let fp = fingerprint(k);
+            for (j, &other) in fps[..i].iter().enumerate() {
+                if other == fp && pairs[j].0 == *k {
+                    return Some(k);
+                }
             }
+            fps[i] = fp;
         }
         None
     } else {
@@ -1004,7 +1048,8 @@ struct Frame {
 }
 
 struct Expander<'a> {
-    arena: &'a [Node],
+    arena: &'a mut [Node],
+    move_strings: bool,
     input: &'a [u8],
     limits: &'a DecodeLimits,
     on_path: &'a mut [bool],
@@ -1029,27 +1074,34 @@ impl<'a> Expander<'a> {
         Ok(())
     }
 
-    fn blob(&self, b: &'a Blob) -> Result<&'a [u8], DecodeErrorKind> {
+    fn blob<'b>(input: &'b [u8], b: &'b Blob) -> Result<&'b [u8], DecodeErrorKind> {
         match b {
-            Blob::Input { start, len } => self
-                .input
+            Blob::Input { start, len } => input
                 .get(*start..start.saturating_add(*len))
                 .ok_or(DecodeErrorKind::Truncated),
             Blob::Owned(v) => Ok(v),
         }
     }
 
-    fn arena_node(&self, i: u32) -> Option<&'a Node> {
-        let arena: &'a [Node] = self.arena;
-        arena.get(i as usize)
+    fn arena_node(&self, i: u32) -> Option<&Node> {
+        self.arena.get(i as usize)
     }
 
-    fn children(&self, node: u32) -> &'a [Slot] {
+    fn children(&self, node: u32) -> &[Slot] {
         match self.arena.get(node as usize) {
             Some(
                 Node::List(v) | Node::Tuple(v) | Node::Set(v) | Node::FrozenSet(v) | Node::Dict(v),
             ) => v,
             _ => &[],
+        }
+    }
+
+    /// Moves a string out when it cannot be needed again, else clones it.
+    fn take_string(move_strings: bool, s: &mut String) -> String {
+        if move_strings {
+            std::mem::take(s)
+        } else {
+            s.clone()
         }
     }
 
@@ -1060,34 +1112,39 @@ impl<'a> Expander<'a> {
             Slot::Bool(b) => PickleValue::Bool(b),
             Slot::Int(i) => PickleValue::Int(i),
             Slot::Float(f) => PickleValue::Float(f),
-            Slot::Node(i) => match self.arena_node(i) {
-                Some(Node::Str(b)) => {
-                    let bytes = self.blob(b)?;
-                    let s = std::str::from_utf8(bytes).map_err(|_| DecodeErrorKind::BadUtf8)?;
-                    self.count(s.len())?;
-                    return Ok(Some(PickleValue::Str(s.to_owned())));
-                }
-                Some(Node::Bytes(b)) => {
-                    let bytes = self.blob(b)?.to_vec();
-                    self.count(bytes.len())?;
-                    return Ok(Some(PickleValue::Bytes(bytes)));
-                }
-                Some(Node::ByteArray(b)) => {
-                    let bytes = self.blob(b)?.to_vec();
-                    self.count(bytes.len())?;
-                    return Ok(Some(PickleValue::ByteArray(bytes)));
-                }
-                Some(Node::BigInt(s)) => {
-                    self.count(s.len())?;
-                    return Ok(Some(PickleValue::BigInt(s.clone())));
-                }
-                Some(Node::Opaque(c)) => {
-                    self.count(c.len())?;
-                    return Ok(Some(PickleValue::Opaque { class: c.clone() }));
-                }
-                Some(_) => return Ok(None),
-                None => return Err(DecodeErrorKind::StackUnderflow),
-            },
+            Slot::Node(i) => {
+                let move_strings = self.move_strings;
+                let input = self.input;
+                let (v, bytes) = match self.arena.get_mut(i as usize) {
+                    Some(Node::Str(s)) => {
+                        let n = s.len();
+                        (PickleValue::Str(Self::take_string(move_strings, s)), n)
+                    }
+                    Some(Node::Bytes(b)) => {
+                        let v = Self::blob(input, b)?.to_vec();
+                        let n = v.len();
+                        (PickleValue::Bytes(v), n)
+                    }
+                    Some(Node::ByteArray(b)) => {
+                        let v = Self::blob(input, b)?.to_vec();
+                        let n = v.len();
+                        (PickleValue::ByteArray(v), n)
+                    }
+                    Some(Node::BigInt(s)) => {
+                        let n = s.len();
+                        (PickleValue::BigInt(Self::take_string(move_strings, s)), n)
+                    }
+                    Some(Node::Opaque(c)) => {
+                        let n = c.len();
+                        let class = Self::take_string(move_strings, c);
+                        (PickleValue::Opaque { class }, n)
+                    }
+                    Some(_) => return Ok(None),
+                    None => return Err(DecodeErrorKind::StackUnderflow),
+                };
+                self.count(bytes)?;
+                return Ok(Some(v));
+            }
         };
         self.count(0)?;
         Ok(Some(v))
@@ -1148,16 +1205,16 @@ impl<'a> Expander<'a> {
 
     /// Expands a top-level dict whose keys must be strs into owned pairs.
     fn expand_record(&mut self, root: Slot) -> Result<Vec<(String, PickleValue)>, DecodeErrorKind> {
-        let (Slot::Node(root_node), Some(Node::Dict(items))) = (
-            root,
-            match root {
-                Slot::Node(i) => self.arena_node(i),
-                _ => None,
-            },
-        ) else {
-            return Err(DecodeErrorKind::NotADict {
-                found: self.type_name(root),
-            });
+        let n_items = match (root, root_node_of(root).and_then(|i| self.arena_node(i))) {
+            (Slot::Node(_), Some(Node::Dict(items))) => items.len(),
+            _ => {
+                return Err(DecodeErrorKind::NotADict {
+                    found: self.type_name(root),
+                });
+            }
+        };
+        let Slot::Node(root_node) = root else {
+            return Err(DecodeErrorKind::StackUnderflow);
         };
         if self.limits.max_depth == 0 {
             return Err(DecodeErrorKind::DepthLimit { limit: 0 });
@@ -1166,16 +1223,27 @@ impl<'a> Expander<'a> {
         if let Some(flag) = self.on_path.get_mut(root_node as usize) {
             *flag = true;
         }
-        let mut out = Vec::with_capacity(items.len() / 2);
-        for pair in items.chunks(2) {
-            let [k, v] = *pair else {
+        let mut out = Vec::with_capacity(n_items / 2);
+        for i in (0..n_items).step_by(2) {
+            let (Some(&k), Some(&v)) = (
+                self.children(root_node).get(i),
+                self.children(root_node).get(i + 1),
+            ) else {
                 return Err(DecodeErrorKind::StackUnderflow);
             };
+            let is_str = matches!(
+                root_node_of(k).and_then(|i| self.arena_node(i)),
+                Some(Node::Str(_))
+            );
             let key = match self.leaf(k)? {
-                Some(PickleValue::Str(s)) => s,
+                Some(PickleValue::Str(s)) if is_str => s,
                 _ => {
                     return Err(DecodeErrorKind::NonStrKey {
-                        found: self.type_name(k),
+                        found: if is_str {
+                            "str".into()
+                        } else {
+                            self.type_name(k)
+                        },
                     });
                 }
             };

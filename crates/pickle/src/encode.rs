@@ -105,7 +105,14 @@ impl Protocol1Encoder {
         fields: &[(K, PickleValue)],
     ) -> Result<(), EncodeError> {
         self.start_pickle();
-        let mut forward = vec![Task::Raw(b"}"), Task::Put];
+        // Most of a record is its keys and str values: reserve roughly that, once.
+        let estimate: usize = fields
+            .iter()
+            .map(|(k, v)| k.as_ref().len() + v.as_str().map_or(16, str::len) + 16)
+            .sum();
+        self.out.reserve(estimate + 16);
+        let mut forward = Vec::with_capacity(2 * fields.len() + 8);
+        forward.extend([Task::Raw(b"}"), Task::Put]);
         push_dict_items(
             &mut forward,
             fields.len(),

@@ -345,7 +345,10 @@ fn lone_surrogates_become_replacement_characters() {
 
 #[test]
 fn decoder_is_reusable_after_errors() {
-    let mut d = PickleDecoder::new(DecodeLimits::default());
+    let mut d = PickleDecoder::default();
+    // A memo entry from one pickle is not visible in the next.
+    assert!(d.decode(b"]q\x05.").is_ok());
+    assert_eq!(d.decode(b"h\x05.").unwrap_err().kind, K::MemoKeyMissing(5));
     assert!(d.decode(b"]q\x00h\x00a.").is_err());
     assert!(d.decode(b"]q\x00(K\x01").is_err());
     assert_eq!(
