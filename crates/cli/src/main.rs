@@ -1,6 +1,7 @@
 //! The `logwire` command: a thin layer over the library crates.
 
 mod check;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -23,11 +24,15 @@ enum Command {
     /// with `{`, else INI). Every error is printed with its place. Exit status: 0 valid,
     /// 1 invalid, 2 the file could not be read.
     Check(check::CheckArgs),
+    /// Collect records from CPython SocketHandler/DatagramHandler (TCP, UDP, Unix sockets),
+    /// pickles parsed as data, never unpickled; print them or route them with a config.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }

@@ -1,1 +1,614 @@
-//! Received payloads (pickle or JSON record dicts) to `LogRecord`, with `makeLogRecord` semantics.
+//! Received payloads (pickle or JSON record dicts) to [`LogRecord`], with `makeLogRecord`
+//! semantics.
+//!
+//! CPython's receiver does `logging.makeLogRecord(pickle.loads(frame))`: a blank record whose
+//! `__dict__` is updated with whatever the sender put in the dict. [`RecordMapper`] does the
+//! same with data only:
+//!
+//! * the payload is parsed by the bounded pickle *parser* of `logwire-pickle` (never an
+//!   unpickler), or by `serde_json` when its first byte is `{`, with a depth cap;
+//! * the top level must be a dict with `str` keys;
+//! * every known `LogRecord` attribute is type-checked: `levelno` as a `str`, `created` as a
+//!   list, … rejects the record with [`MapError::BadField`] naming the attribute;
+//! * unknown keys become [`LogRecord::extra`] fields with typed [`Value`]s. Objects that would
+//!   need code to rebuild (a `datetime` in `extra=`) arrive as inert pickle placeholders and
+//!   are kept as their placeholder text, e.g. `<datetime.datetime>`;
+//! * absent keys get `makeLogRecord`'s defaults (`msg` `''`, `lineno` 0, `created` now, the
+//!   receiver's thread and process …), with two deliberate differences, since the engine's
+//!   record is typed: an absent `name` (CPython: `None`) is `root`, which is also where
+//!   CPython's `getLogger(None)` routes it; an absent `levelno` (CPython: `None`) is 0, and an
+//!   absent `levelname` is derived from `levelno` (`Level None` when both are absent);
+//! * `msg` is **never formatted again** with `args`. CPython's `SocketHandler.makePickle`
+//!   already merged them (`d['msg'] = record.getMessage(); d['args'] = None`). A peer that
+//!   sends a non-empty `args` anyway gets them kept as data in the extra field
+//!   [`REMOTE_ARGS_FIELD`], never applied with `%`: remote `%`-formatting is a memory bomb
+//!   (`msg='%0100000000d'`) and changes what the sender logged;
+//! * `exc_info` is ignored (CPython always sends `None`; the text is in `exc_text`), and so
+//!   are `message` and `asctime`, which formatters derive.
+//!
+//! ```
+//! use logwire_net::record_map::RecordMapper;
+//! use logwire_pickle::{PickleValue, encode_record_protocol1};
+//!
+//! let payload = encode_record_protocol1(&[
+//!     ("name".to_owned(), PickleValue::Str("app.db".into())),
+//!     ("msg".to_owned(), PickleValue::Str("connected".into())),
+//!     ("levelno".to_owned(), PickleValue::Int(20)),
+//!     ("levelname".to_owned(), PickleValue::Str("INFO".into())),
+//!     ("request_id".to_owned(), PickleValue::Int(7)),
+//! ])
+//! .unwrap();
+//! let mut mapper = RecordMapper::default();
+//! let record = mapper.map_payload(&payload).unwrap();
+//! assert_eq!((record.name.as_str(), record.levelno), ("app.db", 20));
+//! assert_eq!(record.extra("request_id"), Some(&logwire_engine::Value::Int(7)));
+//!
+//! let json = br#"{"name": "app", "msg": "hi", "levelno": "INFO"}"#;
+//! let err = mapper.map_payload(json).unwrap_err();
+//! assert_eq!(err.to_string(), "field levelno: expected int, found str");
+//! ```
+
+use logwire_engine::record::{LogRecord, now_secs};
+use logwire_engine::{Args, Value, level};
+use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue};
+use std::fmt;
+
+/// The extra field that holds a non-empty `args` a peer sent (kept as data, never applied).
+pub const REMOTE_ARGS_FIELD: &str = "remote_args";
+
+/// Limits for one record payload, on top of the transport's frame cap.
+#[derive(Clone, Debug)]
+pub struct MapLimits {
+    /// Budgets of the pickle parser.
+    pub pickle: DecodeLimits,
+    /// Maximum nesting of a JSON payload (the top-level object is depth 1).
+    pub json_max_depth: usize,
+    /// Maximum number of JSON values (after parsing) in one record.
+    pub json_max_values: usize,
+}
+
+impl Default for MapLimits {
+    fn default() -> Self {
+        MapLimits {
+            // Records are small: a 688-byte access-log record has ~25 keys. These caps stop
+            // bombs long before they cost anything, and still leave room for big `extra`s.
+            pickle: DecodeLimits {
+                max_input_len: 16 << 20,
+                max_depth: 32,
+                max_nodes: 100_000,
+                max_memo: 65_536,
+                max_str_len: 4 << 20,
+                max_expanded_bytes: 16 << 20,
+                max_long_digits: 40,
+            },
+            json_max_depth: 32,
+            json_max_values: 100_000,
+        }
+    }
+}
+
+/// Why a payload did not become a record.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MapError {
+    /// The pickle parser refused the payload (bomb, cycle, garbage, not a dict, …).
+    #[error("bad pickle: {0}")]
+    BadPickle(DecodeError),
+    /// The JSON payload did not parse or is not an object with the caps.
+    #[error("bad JSON: {0}")]
+    BadJson(String),
+    /// A known attribute has the wrong type or an out-of-range value.
+    #[error("field {field}: {reason}")]
+    BadField {
+        /// The attribute (`levelno`, `created`, …).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The payload is empty (a zero-length frame).
+    #[error("empty payload")]
+    Empty,
+}
+
+impl MapError {
+    /// The counter this error is accounted under: `bad_pickle`, `bad_json` or `bad_record`.
+    pub fn reason_code(&self) -> &'static str {
+        match self {
+            MapError::BadPickle(_) => "bad_pickle",
+            MapError::BadJson(_) => "bad_json",
+            MapError::BadField { .. } => "bad_record",
+            MapError::Empty => "empty",
+        }
+    }
+}
+
+/// Turns received record dicts into [`LogRecord`]s. One per connection or worker: it keeps
+/// the pickle parser's buffers between records.
+#[derive(Debug, Default)]
+pub struct RecordMapper {
+    limits: MapLimits,
+    decoder: PickleDecoder,
+}
+
+impl RecordMapper {
+    /// A mapper with these limits.
+    pub fn new(limits: MapLimits) -> Self {
+        let decoder = PickleDecoder::new(limits.pickle.clone());
+        RecordMapper { limits, decoder }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &MapLimits {
+        &self.limits
+    }
+
+    /// A plain frame's payload: JSON if its first byte is `{`, otherwise pickle (a protocol
+    /// 0/1 record pickle starts with `}` or `(`, protocol 2+ with `\x80`).
+    pub fn map_payload(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+        match payload.first() {
+            None => Err(MapError::Empty),
+            Some(b'{') => self.map_json(payload),
+            Some(_) => self.map_pickle(payload),
+        }
+    }
+
+    /// A pickled record dict (`SocketHandler.makePickle` without the length prefix).
+    pub fn map_pickle(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+        if payload.is_empty() {
+            return Err(MapError::Empty);
+        }
+        let fields = self
+            .decoder
+            .decode_record_dict(payload)
+            .map_err(MapError::BadPickle)?;
+        map_fields(fields.into_iter().map(|(k, v)| (k, pickle_to_value(v))))
+    }
+
+    /// A JSON object with the same keys as the pickled dict.
+    pub fn map_json(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+        if payload.is_empty() {
+            return Err(MapError::Empty);
+        }
+        let fields = json::parse_object(payload, &self.limits)?;
+        map_fields(fields.into_iter())
+    }
+}
+
+/// A pickle value as engine data: sets become lists, opaque objects their placeholder text.
+fn pickle_to_value(v: PickleValue) -> Value {
+    match v {
+        PickleValue::None => Value::None,
+        PickleValue::Bool(b) => Value::Bool(b),
+        PickleValue::Int(i) => Value::Int(i),
+        PickleValue::BigInt(s) => Value::BigInt(s),
+        PickleValue::Float(x) => Value::Float(x),
+        PickleValue::Str(s) => Value::Str(s),
+        PickleValue::Bytes(b) | PickleValue::ByteArray(b) => Value::Bytes(b),
+        PickleValue::List(v) | PickleValue::Set(v) | PickleValue::FrozenSet(v) => {
+            Value::List(v.into_iter().map(pickle_to_value).collect())
+        }
+        PickleValue::Tuple(v) => Value::Tuple(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::Dict(kv) => Value::Dict(
+            kv.into_iter()
+                .map(|(k, v)| (pickle_to_value(k), pickle_to_value(v)))
+                .collect(),
+        ),
+        opaque @ PickleValue::Opaque { .. } => Value::Str(opaque.placeholder().unwrap_or_default()),
+    }
+}
+
+/// Python's type name of a value, for error messages.
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::None => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::BigInt(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) => "str",
+        Value::Bytes(_) => "bytes",
+        Value::List(_) => "list",
+        Value::Tuple(_) => "tuple",
+        Value::Dict(_) => "dict",
+    }
+}
+
+fn bad(field: &'static str, expected: &str, found: &Value) -> MapError {
+    MapError::BadField {
+        field,
+        reason: format!("expected {expected}, found {}", type_name(found)),
+    }
+}
+
+fn want_str(field: &'static str, v: Value) -> Result<String, MapError> {
+    match v {
+        Value::Str(s) => Ok(s),
+        other => Err(bad(field, "str", &other)),
+    }
+}
+
+fn want_opt_str(field: &'static str, v: Value) -> Result<Option<String>, MapError> {
+    match v {
+        Value::None => Ok(None),
+        Value::Str(s) => Ok(Some(s)),
+        other => Err(bad(field, "str or None", &other)),
+    }
+}
+
+/// An `int` (not a `bool`: Python's `bool` is an `int`, but no sender writes one here and a
+/// `True` level is a sign of a forged record).
+fn want_int(field: &'static str, v: &Value) -> Result<i64, MapError> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        Value::BigInt(_) => Err(MapError::BadField {
+            field,
+            reason: "integer out of range".into(),
+        }),
+        other => Err(bad(field, "int", other)),
+    }
+}
+
+/// A `float` (an `int` is accepted too, as Python arithmetic would).
+fn want_float(field: &'static str, v: &Value) -> Result<f64, MapError> {
+    match v {
+        Value::Float(x) if x.is_finite() => Ok(*x),
+        Value::Float(_) => Err(MapError::BadField {
+            field,
+            reason: "not a finite number".into(),
+        }),
+        Value::Int(i) => Ok(*i as f64),
+        other => Err(bad(field, "float", other)),
+    }
+}
+
+/// The fields of a record dict to a record, with `makeLogRecord` semantics (see module docs).
+fn map_fields(fields: impl Iterator<Item = (String, Value)>) -> Result<LogRecord, MapError> {
+    let mut rec = LogRecord::empty();
+    rec.name = "root".to_owned();
+    let mut levelname: Option<String> = None;
+    let mut levelno: Option<i32> = None;
+    let mut created: Option<f64> = None;
+    let mut msecs: Option<f64> = None;
+    let mut relative: Option<f64> = None;
+    for (key, value) in fields {
+        match key.as_str() {
+            "name" => rec.name = want_opt_str("name", value)?.unwrap_or_else(|| "root".to_owned()),
+            // CPython's str(msg): the sender already merged the args.
+            "msg" => {
+                rec.msg = match value {
+                    Value::Str(s) => s,
+                    other => other.py_str(),
+                }
+            }
+            "args" => match value {
+                Value::None => {}
+                Value::Tuple(ref v) | Value::List(ref v) if v.is_empty() => {}
+                Value::Dict(ref d) if d.is_empty() => {}
+                other => rec.set_extra(REMOTE_ARGS_FIELD, other),
+            },
+            "levelname" => levelname = Some(want_str("levelname", value)?),
+            "levelno" => {
+                let n = want_int("levelno", &value)?;
+                levelno = Some(i32::try_from(n).map_err(|_| MapError::BadField {
+                    field: "levelno",
+                    reason: format!("{n} is out of range"),
+                })?);
+            }
+            "pathname" => rec.pathname = want_str("pathname", value)?,
+            "filename" => rec.filename = want_str("filename", value)?,
+            "module" => rec.module = want_str("module", value)?,
+            "exc_text" => rec.exc_text = want_opt_str("exc_text", value)?,
+            "stack_info" => rec.stack_info = want_opt_str("stack_info", value)?,
+            "lineno" => rec.lineno = want_int("lineno", &value)?,
+            "funcName" => rec.func_name = want_opt_str("funcName", value)?,
+            "created" => created = Some(want_float("created", &value)?),
+            "msecs" => msecs = Some(want_float("msecs", &value)?),
+            "relativeCreated" => relative = Some(want_float("relativeCreated", &value)?),
+            "thread" => {
+                rec.thread = match value {
+                    Value::None => None,
+                    v => Some(u64::try_from(want_int("thread", &v)?).map_err(|_| {
+                        MapError::BadField {
+                            field: "thread",
+                            reason: "negative thread id".into(),
+                        }
+                    })?),
+                }
+            }
+            "threadName" => rec.thread_name = want_opt_str("threadName", value)?,
+            "processName" => rec.process_name = want_opt_str("processName", value)?,
+            "process" => {
+                rec.process = match value {
+                    Value::None => None,
+                    v => Some(u32::try_from(want_int("process", &v)?).map_err(|_| {
+                        MapError::BadField {
+                            field: "process",
+                            reason: "process id out of range".into(),
+                        }
+                    })?),
+                }
+            }
+            "taskName" => rec.task_name = want_opt_str("taskName", value)?,
+            // Always None on the wire; the formatted text travels in exc_text.
+            "exc_info" => {}
+            // Derived by formatters; a peer's copy could disagree with msg.
+            "message" | "asctime" => {}
+            _ => rec.set_extra(key, value),
+        }
+    }
+    if let Some(c) = created {
+        rec.set_created(c);
+    } else {
+        rec.set_created(now_secs());
+    }
+    if let Some(m) = msecs {
+        rec.msecs = m;
+    }
+    if let Some(r) = relative {
+        rec.relative_created = r;
+    }
+    rec.levelno = levelno.unwrap_or(level::NOTSET);
+    rec.levelname = match (levelname, levelno) {
+        (Some(name), _) => name,
+        (None, Some(n)) => level::level_name(n),
+        (None, None) => "Level None".to_owned(),
+    };
+    rec.args = Args::None;
+    Ok(rec)
+}
+
+/// JSON objects to ordered fields, with depth and size caps, without `serde_json::Value`
+/// (whose map would sort the keys and lose the sender's order).
+mod json {
+    use super::{MapError, MapLimits, Value};
+    use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::cell::Cell;
+    use std::fmt;
+
+    struct Budget {
+        max_depth: usize,
+        values: Cell<usize>,
+    }
+
+    struct Seed<'b> {
+        budget: &'b Budget,
+        depth: usize,
+    }
+
+    impl<'b> Seed<'b> {
+        fn count<E: serde::de::Error>(&self) -> Result<(), E> {
+            let n = self.budget.values.get();
+            if n == 0 {
+                return Err(E::custom("too many values"));
+            }
+            self.budget.values.set(n - 1);
+            Ok(())
+        }
+        fn child<E: serde::de::Error>(&self) -> Result<Seed<'b>, E> {
+            if self.depth >= self.budget.max_depth {
+                return Err(E::custom(format_args!(
+                    "nested deeper than {}",
+                    self.budget.max_depth
+                )));
+            }
+            Ok(Seed {
+                budget: self.budget,
+                depth: self.depth + 1,
+            })
+        }
+    }
+
+    impl<'de> DeserializeSeed<'de> for Seed<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Seed<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+            self.count()?;
+            Ok(Value::None)
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Value, E> {
+            self.count()?;
+            Ok(Value::Bool(b))
+        }
+        fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<Value, E> {
+            self.count()?;
+            Ok(Value::Int(i))
+        }
+        fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+            self.count()?;
+            Ok(i64::try_from(u).map_or_else(|_| Value::BigInt(u.to_string()), Value::Int))
+        }
+        fn visit_f64<E: serde::de::Error>(self, x: f64) -> Result<Value, E> {
+            self.count()?;
+            Ok(Value::Float(x))
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Value, E> {
+            self.count()?;
+            Ok(Value::Str(s.to_owned()))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Value, E> {
+            self.count()?;
+            Ok(Value::Str(s))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            self.count()?;
+            let child = self.child()?;
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(Seed { ..child })? {
+                out.push(v);
+            }
+            Ok(Value::List(out))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            self.count()?;
+            let child = self.child()?;
+            let mut out: Vec<(Value, Value)> = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let v = map.next_value_seed(Seed { ..child })?;
+                // JSON's last-wins for duplicate keys, as Python's json module does.
+                match out
+                    .iter_mut()
+                    .find(|(ok, _)| matches!(ok, Value::Str(s) if *s == k))
+                {
+                    Some(slot) => slot.1 = v,
+                    None => out.push((Value::Str(k), v)),
+                }
+            }
+            Ok(Value::Dict(out))
+        }
+    }
+
+    impl Clone for Seed<'_> {
+        fn clone(&self) -> Self {
+            Seed {
+                budget: self.budget,
+                depth: self.depth,
+            }
+        }
+    }
+
+    /// Parses a top-level JSON object into its (key, value) pairs, in order.
+    pub(super) fn parse_object(
+        bytes: &[u8],
+        limits: &MapLimits,
+    ) -> Result<Vec<(String, Value)>, MapError> {
+        let budget = Budget {
+            max_depth: limits.json_max_depth.max(1),
+            values: Cell::new(limits.json_max_values),
+        };
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let value = Seed {
+            budget: &budget,
+            depth: 1,
+        }
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| MapError::BadJson(e.to_string()))?;
+        match value {
+            Value::Dict(pairs) => Ok(pairs
+                .into_iter()
+                .map(|(k, v)| match k {
+                    Value::Str(s) => (s, v),
+                    other => (other.py_str(), v),
+                })
+                .collect()),
+            other => Err(MapError::BadJson(format!(
+                "top level is a {}, not an object",
+                super::type_name(&other)
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for MapLimits {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "pickle depth {} / nodes {} / memo {}; JSON depth {} / values {}",
+            self.pickle.max_depth,
+            self.pickle.max_nodes,
+            self.pickle.max_memo,
+            self.json_max_depth,
+            self.json_max_values
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use logwire_pickle::encode_record_protocol1;
+
+    fn pk(fields: &[(&str, PickleValue)]) -> Vec<u8> {
+        let v: Vec<_> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect();
+        encode_record_protocol1(&v).unwrap()
+    }
+
+    #[test]
+    fn defaults_follow_make_log_record() {
+        let r = RecordMapper::default().map_payload(b"{}").unwrap();
+        assert_eq!(r.name, "root");
+        assert_eq!(r.msg, "");
+        assert_eq!(r.levelname, "Level None");
+        assert_eq!(r.lineno, 0);
+        assert!(r.created > 1.0e9);
+    }
+
+    #[test]
+    fn args_are_kept_as_data_never_applied() {
+        let p = pk(&[
+            ("msg", PickleValue::Str("%0100000000d".into())),
+            ("args", PickleValue::Tuple(vec![PickleValue::Int(1)])),
+        ]);
+        let r = RecordMapper::default().map_payload(&p).unwrap();
+        assert_eq!(r.get_message(), "%0100000000d");
+        assert_eq!(
+            r.extra(REMOTE_ARGS_FIELD),
+            Some(&Value::Tuple(vec![Value::Int(1)]))
+        );
+    }
+
+    #[test]
+    fn wrong_types_reject_with_the_field() {
+        for (k, v) in [
+            ("levelno", PickleValue::Str("20".into())),
+            ("created", PickleValue::List(vec![])),
+            ("lineno", PickleValue::Float(1.0)),
+            ("name", PickleValue::Int(3)),
+            ("levelno", PickleValue::Bool(true)),
+            ("thread", PickleValue::Int(-1)),
+        ] {
+            let err = RecordMapper::default()
+                .map_payload(&pk(&[(k, v)]))
+                .unwrap_err();
+            assert!(
+                matches!(err, MapError::BadField { field, .. } if field == k),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn opaque_extra_becomes_placeholder_and_message_is_ignored() {
+        let p = b"}(X\x04\x00\x00\x00whencdatetime\ndatetime\n)RX\x07\x00\x00\x00messageX\x01\x00\x00\x00xu.";
+        let r = RecordMapper::default().map_payload(p).unwrap();
+        assert_eq!(
+            r.extra("when"),
+            Some(&Value::Str("<datetime.datetime>".into()))
+        );
+        assert_eq!(r.extra("message"), None);
+    }
+
+    #[test]
+    fn json_keeps_order_and_caps_depth() {
+        let r = RecordMapper::default()
+            .map_payload(br#"{"z": 1, "a": [1, {"b": null}], "levelno": 40}"#)
+            .unwrap();
+        let keys: Vec<_> = r.extra.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["z", "a"]);
+        assert_eq!(r.levelname, "ERROR");
+        let deep = format!("{{\"a\": {}{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(matches!(
+            RecordMapper::default().map_payload(deep.as_bytes()),
+            Err(MapError::BadJson(_))
+        ));
+        assert!(matches!(
+            RecordMapper::default().map_payload(b"{\"a\": 1} x"),
+            Err(MapError::BadJson(_))
+        ));
+        assert!(matches!(
+            RecordMapper::default().map_payload(b"{\"a\": "),
+            Err(MapError::BadJson(_))
+        ));
+    }
+}

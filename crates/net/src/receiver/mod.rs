@@ -1,1 +1,490 @@
-//! Receivers for CPython SocketHandler/DatagramHandler traffic (TCP, UDP, Unix).
+//! Receivers for CPython `SocketHandler`/`DatagramHandler` traffic (TCP, UDP, Unix stream and
+//! Unix datagram sockets, IPv4 and IPv6): the collector behind `logwire serve`.
+//!
+//! A [`Collector`] binds any number of [`ListenAddr`]s and routes every received record
+//! through its own [`LoggerTree`] with CPython's `Logger.handle` semantics, by record name
+//! (what the logging cookbook's receiver does). What it accepts:
+//!
+//! * plain pickled record dicts (`SocketHandler.makePickle`, any protocol), parsed by the
+//!   bounded pickle parser, never unpickled: no code from the wire ever runs;
+//! * plain JSON objects with the same keys (first byte `{`);
+//! * signed `LWR1` envelopes (HMAC-SHA256, see `design.md`), verified before the payload is
+//!   looked at. With keys configured, plain frames are rejected unless
+//!   [`ReceiverOptions::allow_unsigned`]. A signed record seen again (same key, epoch and
+//!   seq) is stored once; if it asked for an ack, the stream gets a cumulative `LWA1` ack only
+//!   after the record was handed to its handlers and they were flushed.
+//!
+//! # Bounds and deadlines (defaults in [`ReceiverOptions::default`])
+//!
+//! * Frame cap (1 MiB), checked on the 4-byte prefix before any of the body is read; the
+//!   buffer grows with the bytes that arrive, never with the announced length. A prefix over
+//!   the cap closes the connection (the framing is lost) and is counted `too_large`.
+//! * Header deadline (10 s): the first byte of the first frame after connect. CPython's
+//!   `SocketHandler` connects when it has a record to send, so a silent new connection is
+//!   not a logging client.
+//! * Idle deadline (1 h) between frames. `SocketHandler` keeps its connection for the life of
+//!   the process, and when a collector closes an idle connection the *next* record the
+//!   application logs is lost silently (CPython's first `sendall` after the close succeeds
+//!   into the void). So the idle deadline is long; the connection cap bounds what idle
+//!   connections can cost.
+//! * Body deadline (30 s): a frame must be complete this long after its first byte arrived
+//!   (slowloris).
+//! * Connection cap (1024): connections beyond it are closed at once and counted.
+//! * In-flight budget (64 MiB): a frame larger than one read (64 KiB) reserves its length
+//!   from a global budget before its body is buffered.
+//! * Datagrams: `SO_RCVBUF` of 8 MiB asked for (the kernel default holds ~92 records; the
+//!   kernel caps the value at `net.core.rmem_max`).
+//!
+//! A rejected frame whose framing is intact (bad pickle, bad tag, wrong field type, a
+//! zero-length frame) is logged on stderr (rate-limited), counted and skipped: the
+//! connection's other frames are still read. EOF in the middle of a frame drops that frame
+//! only. Records are handed to handlers on one dedicated thread fed by a bounded channel (see
+//! [`dispatch`](self)), so slow handlers push back on the senders (TCP flow control) instead of
+//! growing memory. Counters reconcile: see [`ReceiverStats`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use logwire_engine::{Handler, LoggerTree, handler::StreamHandler};
+//! use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions};
+//! use std::sync::Arc;
+//!
+//! let tree = LoggerTree::new();
+//! tree.root().add_handler(Arc::new(Handler::new(StreamHandler::stdout())));
+//! let running = Collector::new(tree, ReceiverOptions::default())
+//!     .start(&[ListenAddr::Tcp("127.0.0.1:9020".parse()?), ListenAddr::Udp("127.0.0.1:9021".parse()?)])
+//!     .await?;
+//! for addr in running.local_addrs() {
+//!     eprintln!("listening on {addr}");
+//! }
+//! // … later: stop accepting, drain, flush.
+//! let stats = running.shutdown().await;
+//! assert!(stats.reconciles());
+//! # Ok(()) }
+//! ```
+
+mod datagram;
+mod dispatch;
+mod ingest;
+mod stats;
+mod stream;
+
+pub use dispatch::MAX_REMOTE_LOGGERS;
+
+pub use stats::{ReceiverStats, RejectReason};
+
+use crate::record_map::MapLimits;
+use logwire_engine::LoggerTree;
+use logwire_wire::KeyRing;
+use stats::Counters;
+use std::borrow::Cow;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::time::Duration;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// CPython's `DEFAULT_TCP_LOGGING_PORT`.
+pub const DEFAULT_TCP_PORT: u16 = 9020;
+/// CPython's `DEFAULT_UDP_LOGGING_PORT`.
+pub const DEFAULT_UDP_PORT: u16 = 9021;
+
+/// Where a collector listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// A TCP listener (`SocketHandler(host, port)`); port 0 picks a free port.
+    Tcp(SocketAddr),
+    /// A UDP socket (`DatagramHandler(host, port)`).
+    Udp(SocketAddr),
+    /// A Unix stream socket (`SocketHandler(path, None)`).
+    Unix(PathBuf),
+    /// A Unix datagram socket (`DatagramHandler(path, None)`).
+    UnixDatagram(PathBuf),
+}
+
+impl fmt::Display for ListenAddr {
+    /// `tcp 127.0.0.1:9020`, `udp [::1]:9021`, `unix /run/log.sock`, `unix-dgram /run/log.dgram`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(a) => write!(f, "tcp {a}"),
+            ListenAddr::Udp(a) => write!(f, "udp {a}"),
+            ListenAddr::Unix(p) => write!(f, "unix {}", p.display()),
+            ListenAddr::UnixDatagram(p) => write!(f, "unix-dgram {}", p.display()),
+        }
+    }
+}
+
+/// Limits, deadlines and keys of a collector. See the module docs for the defaults' reasons.
+#[derive(Clone, Debug)]
+pub struct ReceiverOptions {
+    /// Largest frame payload accepted (prefix excluded).
+    pub max_frame: usize,
+    /// Deadline for the first byte after a connection is accepted.
+    pub header_timeout: Duration,
+    /// Deadline for the first byte of the next frame, between frames.
+    pub idle_timeout: Duration,
+    /// Deadline for a whole frame once its first byte arrived.
+    pub body_timeout: Duration,
+    /// Stream connections open at once, over all stream listeners.
+    pub max_connections: usize,
+    /// Bytes of large partial frames buffered at once, over all connections.
+    pub inflight_bytes: usize,
+    /// Batches (one per socket read) queued for the dispatcher thread.
+    pub queue_batches: usize,
+    /// `SO_RCVBUF` asked for on datagram sockets.
+    pub datagram_recv_buffer: usize,
+    /// HMAC keys for `LWR1` records. Empty: signed records are rejected (`unknown_key`).
+    pub keys: KeyRing,
+    /// With keys configured, also accept plain (unsigned) frames.
+    pub allow_unsigned: bool,
+    /// Log rejected frames on stderr (rate-limited to 20 lines a second).
+    pub log_rejects: bool,
+    /// Budgets of the record parsers.
+    pub map_limits: MapLimits,
+}
+
+impl Default for ReceiverOptions {
+    fn default() -> Self {
+        ReceiverOptions {
+            max_frame: 1 << 20,
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(3600),
+            body_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            inflight_bytes: 64 << 20,
+            queue_batches: 256,
+            datagram_recv_buffer: 8 << 20,
+            keys: KeyRing::new(),
+            allow_unsigned: false,
+            log_rejects: true,
+            map_limits: MapLimits::default(),
+        }
+    }
+}
+
+/// Why a collector could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiverError {
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: ListenAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A Unix socket path is taken by something that is not a stale socket.
+    #[error("cannot listen on {}: {reason}", path.display())]
+    UnixPath {
+        /// The path.
+        path: PathBuf,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The dispatcher thread could not be started.
+    #[error("cannot start the dispatcher thread: {0}")]
+    Dispatcher(std::io::Error),
+}
+
+/// A collector not yet started: a tree to route records into, and options.
+#[derive(Debug)]
+pub struct Collector {
+    tree: LoggerTree,
+    options: ReceiverOptions,
+}
+
+impl Collector {
+    /// A collector routing received records into `tree`.
+    pub fn new(tree: LoggerTree, options: ReceiverOptions) -> Self {
+        Collector { tree, options }
+    }
+
+    /// Binds every address (all or nothing) and starts receiving. Must be called inside a
+    /// tokio runtime.
+    pub async fn start(self, addrs: &[ListenAddr]) -> Result<RunningCollector, ReceiverError> {
+        let counters = Arc::new(Counters::default());
+        let mut bound = Vec::new();
+        let mut sockets = Vec::new();
+        let mut unix_paths = Vec::new();
+        for addr in addrs {
+            let socket = bind(addr, &self.options).map_err(|e| {
+                for p in &unix_paths {
+                    let _ = std::fs::remove_file(p);
+                }
+                e
+            })?;
+            if let ListenAddr::Unix(p) | ListenAddr::UnixDatagram(p) = addr {
+                unix_paths.push(p.clone());
+            }
+            bound.push(socket.local_addr(addr));
+            sockets.push(socket);
+        }
+        let (dispatch_tx, dispatcher) = dispatch::start(
+            self.tree.clone(),
+            Arc::clone(&counters),
+            self.options.queue_batches,
+        )
+        .map_err(ReceiverError::Dispatcher)?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(ingest::Shared::new(
+            self.options.clone(),
+            Arc::clone(&counters),
+        ));
+        let ctx = stream::StreamContext {
+            shared: Arc::clone(&shared),
+            dispatch: dispatch_tx.clone(),
+            active: Arc::new(AtomicUsize::new(0)),
+            inflight: Arc::new(Semaphore::new(
+                self.options.inflight_bytes.min(Semaphore::MAX_PERMITS),
+            )),
+            next_conn: Arc::new(AtomicU64::new(1)),
+            stop: stop_rx.clone(),
+        };
+        let mut tasks = JoinSet::new();
+        for socket in sockets {
+            match socket {
+                Bound::Tcp(l) => {
+                    let ctx = ctx.clone();
+                    tasks.spawn(stream::accept_loop(ctx, move || {
+                        let l = Arc::clone(&l);
+                        async move { l.accept().await.map(|(s, a)| (s, a.to_string())) }
+                    }));
+                }
+                Bound::Unix(l, path) => {
+                    let ctx = ctx.clone();
+                    let peer = format!("unix:{}", path.display());
+                    tasks.spawn(stream::accept_loop(ctx, move || {
+                        let l = Arc::clone(&l);
+                        let peer = peer.clone();
+                        async move { l.accept().await.map(|(s, _)| (s, peer)) }
+                    }));
+                }
+                Bound::Datagram(s) => {
+                    tasks.spawn(datagram::recv_loop(
+                        Arc::clone(&shared),
+                        dispatch_tx.clone(),
+                        stop_rx.clone(),
+                        s,
+                    ));
+                }
+            }
+        }
+        Ok(RunningCollector {
+            addrs: bound,
+            counters,
+            tree: self.tree,
+            stop: stop_tx,
+            tasks,
+            dispatcher: Some(dispatcher),
+            unix_paths,
+        })
+    }
+}
+
+/// A started collector. Dropping it without [`RunningCollector::shutdown`] stops the tasks
+/// abruptly (no drain).
+#[derive(Debug)]
+pub struct RunningCollector {
+    addrs: Vec<ListenAddr>,
+    counters: Arc<Counters>,
+    tree: LoggerTree,
+    stop: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+    dispatcher: Option<std::thread::JoinHandle<()>>,
+    unix_paths: Vec<PathBuf>,
+}
+
+/// Reads a running collector's counters from anywhere (e.g. a periodic stats line).
+#[derive(Clone, Debug)]
+pub struct StatsHandle(Arc<Counters>);
+
+impl StatsHandle {
+    /// The counters now.
+    pub fn snapshot(&self) -> ReceiverStats {
+        self.0.snapshot()
+    }
+}
+
+impl RunningCollector {
+    /// The bound addresses, in the order given to [`Collector::start`], with real ports.
+    pub fn local_addrs(&self) -> &[ListenAddr] {
+        &self.addrs
+    }
+
+    /// The counters now.
+    pub fn stats(&self) -> ReceiverStats {
+        self.counters.snapshot()
+    }
+
+    /// A handle for reading the counters while the collector runs.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle(Arc::clone(&self.counters))
+    }
+
+    /// The tree records are routed into (reconfigure it with `logwire-config` at any time).
+    pub fn tree(&self) -> &LoggerTree {
+        &self.tree
+    }
+
+    /// Stops accepting, reads what connections and sockets already hold (a stream is read
+    /// until it has been quiet for 100 ms, 2 s at most), hands every accepted record to the
+    /// handlers, flushes them and returns the final counters.
+    pub async fn shutdown(mut self) -> ReceiverStats {
+        let _ = self.stop.send(true);
+        while self.tasks.join_next().await.is_some() {}
+        if let Some(d) = self.dispatcher.take() {
+            // Every sender is gone now: the dispatcher drains, flushes and ends.
+            let _ = tokio::task::spawn_blocking(move || d.join()).await;
+        }
+        self.tree.flush();
+        for p in &self.unix_paths {
+            let _ = std::fs::remove_file(p);
+        }
+        self.counters.snapshot()
+    }
+}
+
+impl Drop for RunningCollector {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for p in &self.unix_paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+enum Bound {
+    Tcp(Arc<tokio::net::TcpListener>),
+    Unix(Arc<tokio::net::UnixListener>, PathBuf),
+    Datagram(datagram::DatagramSocket),
+}
+
+impl Bound {
+    fn local_addr(&self, asked: &ListenAddr) -> ListenAddr {
+        match (self, asked) {
+            (Bound::Tcp(l), _) => l
+                .local_addr()
+                .map_or_else(|_| asked.clone(), ListenAddr::Tcp),
+            (Bound::Datagram(datagram::DatagramSocket::Udp(s)), _) => s
+                .local_addr()
+                .map_or_else(|_| asked.clone(), ListenAddr::Udp),
+            _ => asked.clone(),
+        }
+    }
+}
+
+fn bind(addr: &ListenAddr, opts: &ReceiverOptions) -> Result<Bound, ReceiverError> {
+    let err = |source| ReceiverError::Bind {
+        addr: addr.clone(),
+        source,
+    };
+    match addr {
+        ListenAddr::Tcp(a) => {
+            let l = std::net::TcpListener::bind(a).map_err(err)?;
+            l.set_nonblocking(true).map_err(err)?;
+            Ok(Bound::Tcp(Arc::new(
+                tokio::net::TcpListener::from_std(l).map_err(err)?,
+            )))
+        }
+        ListenAddr::Udp(a) => {
+            let domain = if a.is_ipv6() {
+                socket2::Domain::IPV6
+            } else {
+                socket2::Domain::IPV4
+            };
+            let s =
+                socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))
+                    .map_err(err)?;
+            // Best effort: the kernel caps it at net.core.rmem_max.
+            let _ = s.set_recv_buffer_size(opts.datagram_recv_buffer);
+            s.set_nonblocking(true).map_err(err)?;
+            s.bind(&(*a).into()).map_err(err)?;
+            let s = tokio::net::UdpSocket::from_std(s.into()).map_err(err)?;
+            Ok(Bound::Datagram(datagram::DatagramSocket::Udp(s)))
+        }
+        ListenAddr::Unix(p) => {
+            clear_stale_socket(p)?;
+            let l = tokio::net::UnixListener::bind(p).map_err(err)?;
+            Ok(Bound::Unix(Arc::new(l), p.clone()))
+        }
+        ListenAddr::UnixDatagram(p) => {
+            clear_stale_socket(p)?;
+            let s = std::os::unix::net::UnixDatagram::bind(p).map_err(err)?;
+            let _ = socket2::SockRef::from(&s).set_recv_buffer_size(opts.datagram_recv_buffer);
+            s.set_nonblocking(true).map_err(err)?;
+            let s = tokio::net::UnixDatagram::from_std(s).map_err(err)?;
+            Ok(Bound::Datagram(datagram::DatagramSocket::Unix(s)))
+        }
+    }
+}
+
+/// Removes a socket file left by a previous run; refuses anything else (a regular file, a
+/// symlink someone planted …) rather than delete it.
+fn clear_stale_socket(path: &Path) -> Result<(), ReceiverError> {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(ReceiverError::UnixPath {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        }),
+        Ok(m) if m.file_type().is_socket() => {
+            std::fs::remove_file(path).map_err(|e| ReceiverError::UnixPath {
+                path: path.to_owned(),
+                reason: format!("cannot remove stale socket: {e}"),
+            })
+        }
+        Ok(m) => Err(ReceiverError::UnixPath {
+            path: path.to_owned(),
+            reason: format!("exists and is not a socket ({:?})", m.file_type()),
+        }),
+    }
+}
+
+/// Escapes what could forge or hide log lines in text output (CWE-117/150): C0 controls,
+/// DEL, C1 controls (U+0085 included), the line/paragraph separators U+2028/U+2029 and bidi
+/// overrides become `\xNN`/`\uNNNN` escapes; a backslash stays as it is. With
+/// `keep_newlines`, `\n` is kept (for multi-line tracebacks the caller then indents).
+///
+/// ```
+/// use logwire_net::receiver::escape_control;
+/// assert_eq!(escape_control("a\nb\x1b[2J\u{2028}", false), "a\\nb\\x1b[2J\\u2028");
+/// assert_eq!(escape_control("plain", false), "plain");
+/// ```
+pub fn escape_control(text: &str, keep_newlines: bool) -> Cow<'_, str> {
+    fn bad(c: char, keep_newlines: bool) -> bool {
+        matches!(c, '\0'..='\x1f' | '\x7f'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            && !(keep_newlines && c == '\n')
+    }
+    if !text.chars().any(|c| bad(c, keep_newlines)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if !bad(c, keep_newlines) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push_str(&format!("\\u{:04x}", c as u32)),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Resolves once the stop flag is set (the watch guard is dropped inside, so the future
+/// stays `Send`).
+pub(crate) async fn stopped(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+pub(crate) fn escape_text(text: &str) -> Cow<'_, str> {
+    escape_control(text, false)
+}

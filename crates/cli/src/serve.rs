@@ -1,0 +1,346 @@
+//! `logwire serve`: a collector for CPython `SocketHandler`/`DatagramHandler` traffic.
+//!
+//! Binds the listeners, routes records through a logger tree (stdout by default, or a
+//! `--config` file), prints `listening on <addr>` lines on stderr, and runs until SIGTERM or
+//! SIGINT (stop accepting, drain, flush, exit 0). SIGHUP reloads `--config` atomically: a bad
+//! file keeps the old routing and says why on stderr.
+//!
+//! The default stdout output escapes control characters in every field (a `\n` in a remote
+//! message cannot forge a line, ESC cannot drive the terminal) and indents traceback and
+//! stack lines with `  | `, so every line that starts in column 0 is a real record. With
+//! `--config`, records are formatted exactly as the configured formatters say (CPython's
+//! behaviour, no escaping).
+
+use logwire_config::{ConfigErrors, Configurator, SourceFormat};
+use logwire_engine::format::Style;
+use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
+use logwire_net::record_map::RecordMapper;
+use logwire_wire::{KeyRing, VerifyKey};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The default stdout format.
+const DEFAULT_FORMAT: &str = "%(asctime)s %(levelname)-8s %(name)s: %(message)s";
+
+/// Arguments of `logwire serve`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = SERVE_EXAMPLES)]
+pub(crate) struct ServeArgs {
+    /// Receive SocketHandler frames on this TCP address (repeatable; IPv6 as [::1]:9020).
+    /// Any listener flag replaces the defaults (tcp 127.0.0.1:9020 and udp 127.0.0.1:9021).
+    #[arg(long, value_name = "ADDR")]
+    tcp: Vec<SocketAddr>,
+    /// Receive DatagramHandler datagrams on this UDP address (repeatable).
+    #[arg(long, value_name = "ADDR")]
+    udp: Vec<SocketAddr>,
+    /// Receive on a Unix stream socket, for SocketHandler(path, None) (repeatable).
+    #[arg(long, value_name = "PATH")]
+    unix: Vec<PathBuf>,
+    /// Receive on a Unix datagram socket, for DatagramHandler(path, None) (repeatable).
+    #[arg(long = "unix-dgram", value_name = "PATH")]
+    unix_dgram: Vec<PathBuf>,
+    /// Route records with this dictConfig (.json/.yaml/.toml) or fileConfig (.ini) file
+    /// instead of printing them; reloaded on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// HMAC key file (`hmac:<base64>`) for signed LWR1 records (repeatable). With keys,
+    /// unsigned frames are rejected unless --allow-unsigned.
+    #[arg(long = "record-key", value_name = "FILE")]
+    record_key: Vec<PathBuf>,
+    /// Accept plain (unsigned) frames even though --record-key is given.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Print a line of counters on stderr every N seconds (records/s, rejects by reason,
+    /// drops).
+    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
+    stats: Option<u64>,
+    /// Largest frame accepted, in bytes; a larger length prefix closes the connection.
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    max_frame: usize,
+    /// Stream connections open at once; more are closed immediately (and counted).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection may stay silent between frames (CPython keeps its connection
+    /// open for the life of the process, and loses the next record if it is closed).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    idle_timeout: u64,
+    /// Do not log rejected frames on stderr (they are still counted).
+    #[arg(long)]
+    quiet_rejects: bool,
+    /// Benchmark helper: decode every frame of this file (4-byte length prefixes, as
+    /// SocketHandler sends them) N times (--bench-rounds), print the cost per record, exit.
+    #[arg(long, value_name = "FRAMES_FILE", hide = true)]
+    bench_decode: Option<PathBuf>,
+    /// Rounds for --bench-decode.
+    #[arg(long, default_value_t = 5, hide = true)]
+    bench_rounds: u32,
+}
+
+const SERVE_EXAMPLES: &str = "\
+Examples:
+  # Print what Python programs send (defaults: tcp 127.0.0.1:9020, udp 127.0.0.1:9021)
+  logwire serve
+
+  # The one-liner Python sender:
+  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\");
+    l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
+
+  # Route records with a dictConfig (files, rotation, levels); `kill -HUP` reloads it
+  logwire serve --config collector.json --stats
+
+  # Only signed records (see python/logwire_helper: SignedSocketHandler)
+  logwire serve --record-key sender.key
+
+  # Unix sockets (SocketHandler(path, None) / DatagramHandler(path, None)) and IPv6
+  logwire serve --unix /run/app/log.sock --unix-dgram /run/app/log.dgram --tcp [::1]:9020
+
+Nothing received is ever unpickled: pickles are parsed as data (a REDUCE or GLOBAL becomes an
+inert placeholder such as <datetime.datetime>), frames are capped and time-limited, and rejected
+frames are counted by reason (--stats). A record's msg is never %-formatted again with args.";
+
+pub(crate) fn run(args: ServeArgs) -> ExitCode {
+    if let Some(frames) = &args.bench_decode {
+        return bench_decode(frames, args.bench_rounds);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("logwire serve: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let mut keys = KeyRing::new();
+    for path in &args.record_key {
+        match VerifyKey::load(path) {
+            Ok(k) => {
+                keys.insert(k);
+            }
+            Err(e) => {
+                eprintln!("logwire serve: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let tree = LoggerTree::new();
+    match &args.config {
+        Some(path) => {
+            if let Err(e) = load_config(&tree, path) {
+                eprintln!("logwire serve: {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        }
+        None => install_stdout(&tree),
+    }
+    let mut addrs: Vec<ListenAddr> = Vec::new();
+    addrs.extend(args.tcp.iter().copied().map(ListenAddr::Tcp));
+    addrs.extend(args.udp.iter().copied().map(ListenAddr::Udp));
+    addrs.extend(args.unix.iter().cloned().map(ListenAddr::Unix));
+    addrs.extend(
+        args.unix_dgram
+            .iter()
+            .cloned()
+            .map(ListenAddr::UnixDatagram),
+    );
+    if addrs.is_empty() {
+        addrs.push(ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 9020))));
+        addrs.push(ListenAddr::Udp(SocketAddr::from(([127, 0, 0, 1], 9021))));
+    }
+    let options = ReceiverOptions {
+        max_frame: args.max_frame,
+        max_connections: args.max_connections.max(1),
+        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        keys,
+        allow_unsigned: args.allow_unsigned,
+        log_rejects: !args.quiet_rejects,
+        ..ReceiverOptions::default()
+    };
+    let running = match Collector::new(tree.clone(), options).start(&addrs).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    for a in running.local_addrs() {
+        eprintln!("listening on {a}");
+    }
+
+    use tokio::signal::unix::{SignalKind, signal};
+    let (mut term, mut int, mut hup) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) {
+        (Ok(t), Ok(i), Ok(h)) => (t, i, h),
+        _ => {
+            eprintln!("logwire serve: cannot install signal handlers");
+            return ExitCode::from(2);
+        }
+    };
+    let stats = running.stats_handle();
+    let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
+    let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
+    ticker.tick().await;
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => match &args.config {
+                Some(path) => match load_config(&tree, path) {
+                    Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
+                    Err(e) => eprintln!("logwire serve: reload of {} failed, keeping the previous routing: {e}", path.display()),
+                },
+                None => eprintln!("logwire serve: SIGHUP ignored (no --config)"),
+            },
+            _ = ticker.tick(), if period.is_some() => {
+                let s = stats.snapshot();
+                let now = Instant::now();
+                let rate = (s.stored - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
+                last = (now, s.stored);
+                eprintln!("logwire stats: {rate:.0} records/s {s}");
+            }
+        }
+    }
+    let final_stats = running.shutdown().await;
+    tree.shutdown();
+    eprintln!("logwire serve: stopped: {final_stats}");
+    ExitCode::SUCCESS
+}
+
+/// Errors from loading a config file.
+#[derive(Debug)]
+enum LoadError {
+    Read(std::io::Error),
+    Config(ConfigErrors),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Read(e) => write!(f, "cannot read: {e}"),
+            LoadError::Config(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// Parses, validates, builds and swaps in a config (nothing changes if any step fails).
+fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
+    let text = std::fs::read_to_string(path).map_err(LoadError::Read)?;
+    Configurator::default()
+        .apply_text(tree, &text, SourceFormat::for_path(path))
+        .map_err(LoadError::Config)?;
+    Ok(())
+}
+
+/// The default routing: every record to stdout, escaped (see the module docs).
+fn install_stdout(tree: &LoggerTree) {
+    let formatter = Formatter::new(Some(DEFAULT_FORMAT), None, Style::Percent, true, Vec::new())
+        .unwrap_or_default();
+    let handler = Handler::new(SafeStdout {
+        out: Mutex::new(std::io::stdout()),
+    })
+    .with_formatter(Arc::new(formatter));
+    tree.root().add_handler(Arc::new(handler));
+    tree.root().set_level(logwire_engine::level::NOTSET);
+}
+
+/// Writes records to stdout with control characters escaped and continuation lines of
+/// tracebacks indented, so a remote peer cannot forge or hide lines.
+struct SafeStdout {
+    out: Mutex<std::io::Stdout>,
+}
+
+impl Emitter for SafeStdout {
+    fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
+        let mut safe = record.clone();
+        safe.name = escape_control(&record.name, false).into_owned();
+        safe.msg = escape_control(&record.msg, false).into_owned();
+        safe.levelname = escape_control(&record.levelname, false).into_owned();
+        safe.exc_text = record
+            .exc_text
+            .as_deref()
+            .map(|t| escape_control(t, true).into_owned());
+        safe.stack_info = record
+            .stack_info
+            .as_deref()
+            .map(|t| escape_control(t, true).into_owned());
+        let text = formatter.format(&safe);
+        let mut line = String::with_capacity(text.len() + 16);
+        for (i, part) in text.split('\n').enumerate() {
+            if i > 0 {
+                line.push_str("\n  | ");
+            }
+            line.push_str(part);
+        }
+        line.push('\n');
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(line.as_bytes())
+            .map_err(|e| HandlerError::io("cannot write to stdout", e))?;
+        out.flush()
+            .map_err(|e| HandlerError::io("cannot flush stdout", e))
+    }
+    fn flush(&self) -> Result<(), HandlerError> {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.flush()
+            .map_err(|e| HandlerError::io("cannot flush stdout", e))
+    }
+    fn kind(&self) -> &'static str {
+        "logwire.SafeStdout"
+    }
+}
+
+/// `--bench-decode`: the collector's per-record decode cost (pickle parse + record mapping),
+/// without sockets or handlers.
+fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("logwire serve: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut frames = Vec::new();
+    let mut pos = 0;
+    while pos + 4 <= data.len() {
+        let len =
+            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+        let end = (pos + 4 + len).min(data.len());
+        frames.push(&data[pos + 4..end]);
+        pos = end;
+    }
+    let mut mapper = RecordMapper::default();
+    let mut best = f64::INFINITY;
+    let mut ok = 0usize;
+    for _ in 0..rounds.max(1) {
+        let start = Instant::now();
+        ok = 0;
+        for f in &frames {
+            if let Ok(r) = mapper.map_payload(f) {
+                ok += 1;
+                std::hint::black_box(&r);
+            }
+        }
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    let n = frames.len().max(1) as f64;
+    println!(
+        "{{\"frames\": {}, \"decoded\": {ok}, \"best_seconds\": {best:.6}, \"ns_per_record\": {:.1}, \"records_per_second\": {:.0}}}",
+        frames.len(),
+        best * 1e9 / n,
+        n / best
+    );
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,138 @@
+//! Datagram receivers: UDP (`DatagramHandler(host, port)`) and Unix datagram sockets
+//! (`DatagramHandler(path, None)`). One record per datagram, which keeps the 4-byte length
+//! prefix CPython's `makePickle` adds; the prefix must equal the datagram's remaining length.
+//!
+//! Nothing is ever sent back: a UDP source address is forgeable, and a reply would make the
+//! collector an amplifier. Signed records over datagrams are verified and deduplicated, but
+//! not acked.
+
+use super::dispatch::Batch;
+use super::ingest::{Shared, push_outcome};
+use super::stats::RejectReason;
+use crate::record_map::RecordMapper;
+use logwire_wire::frame::{FrameError, split_datagram};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use tokio::sync::{mpsc, watch};
+
+/// A bound datagram socket of either family.
+#[derive(Debug)]
+pub(crate) enum DatagramSocket {
+    /// UDP over IPv4 or IPv6.
+    Udp(tokio::net::UdpSocket),
+    /// A Unix datagram socket.
+    Unix(tokio::net::UnixDatagram),
+}
+
+impl DatagramSocket {
+    async fn recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, String)> {
+        match self {
+            DatagramSocket::Udp(s) => s.recv_from(buf).await.map(|(n, a)| (n, a.to_string())),
+            DatagramSocket::Unix(s) => s.recv_from(buf).await.map(|(n, a)| (n, unix_peer(&a))),
+        }
+    }
+
+    fn try_recv_from(&self, buf: &mut [u8]) -> std::io::Result<(usize, String)> {
+        match self {
+            DatagramSocket::Udp(s) => s.try_recv_from(buf).map(|(n, a)| (n, a.to_string())),
+            DatagramSocket::Unix(s) => s.try_recv_from(buf).map(|(n, a)| (n, unix_peer(&a))),
+        }
+    }
+}
+
+fn unix_peer(a: &tokio::net::unix::SocketAddr) -> String {
+    a.as_pathname().map_or_else(
+        || "unix:(unnamed)".to_owned(),
+        |p| format!("unix:{}", p.display()),
+    )
+}
+
+/// Receives datagrams until stopped, then drains what the socket still holds.
+pub(crate) async fn recv_loop(
+    shared: Arc<Shared>,
+    dispatch: mpsc::Sender<Batch>,
+    mut stop: watch::Receiver<bool>,
+    socket: DatagramSocket,
+) {
+    let opts = &shared.options;
+    let mut mapper = RecordMapper::new(opts.map_limits.clone());
+    // One byte more than the largest acceptable datagram, so that an oversized one shows up
+    // as a length mismatch instead of being silently cut to size.
+    let size = (opts.max_frame + 4 + 1).min(16 << 20);
+    let mut buf = vec![0u8; size];
+    loop {
+        let res = tokio::select! {
+            _ = super::stopped(&mut stop) => break,
+            r = socket.recv_from(&mut buf) => r,
+        };
+        match res {
+            Ok((n, peer)) => {
+                if !handle(&shared, &dispatch, &mut mapper, &buf[..n], &peer).await {
+                    return;
+                }
+            }
+            Err(e) => {
+                eprintln!("logwire: datagram receive failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+    // Stopping: take what the kernel already holds, without waiting for more.
+    while let Ok((n, peer)) = socket.try_recv_from(&mut buf) {
+        if !handle(&shared, &dispatch, &mut mapper, &buf[..n], &peer).await {
+            return;
+        }
+    }
+}
+
+/// Judges one datagram; false when the dispatcher is gone.
+async fn handle(
+    shared: &Shared,
+    dispatch: &mpsc::Sender<Batch>,
+    mapper: &mut RecordMapper,
+    datagram: &[u8],
+    peer: &str,
+) -> bool {
+    let counters = &*shared.counters;
+    counters
+        .bytes
+        .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+    let payload = match split_datagram(datagram) {
+        Ok(p) if p.len() > shared.options.max_frame => {
+            shared.reject(
+                peer,
+                RejectReason::TooLarge,
+                &format_args!("datagram payload of {} bytes", p.len()),
+            );
+            return true;
+        }
+        Ok(p) => p,
+        Err(FrameError::DatagramLengthMismatch { announced, .. })
+            if announced as usize > shared.options.max_frame =>
+        {
+            shared.reject(
+                peer,
+                RejectReason::TooLarge,
+                &format_args!("datagram announces {announced} bytes"),
+            );
+            return true;
+        }
+        Err(e) => {
+            shared.reject(peer, RejectReason::BadDatagram, &e);
+            return true;
+        }
+    };
+    let outcome = shared.judge(payload, mapper, peer, None);
+    let mut batch = Vec::with_capacity(1);
+    push_outcome(outcome, &mut batch, counters);
+    if batch.is_empty() {
+        return true;
+    }
+    let n = batch.len() as u64;
+    if dispatch.send(batch).await.is_err() {
+        counters.pending.fetch_sub(n, Ordering::Relaxed);
+        counters.dropped.fetch_add(n, Ordering::Relaxed);
+        return false;
+    }
+    true
+}

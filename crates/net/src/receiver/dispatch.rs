@@ -1,0 +1,186 @@
+//! The dispatcher: one dedicated thread that hands records to the logger tree's handlers.
+//!
+//! Handlers do blocking I/O (files, stdout, sockets), so they never run on a tokio worker:
+//! connection tasks parse frames and send *batches* (one per socket read) over a bounded
+//! channel; when the channel is full the tasks wait, which stops reading and lets TCP's own
+//! flow control push back on the senders instead of growing memory. The thread drains
+//! whatever is queued, hands each record to `getLogger(record.name).handle(record)` (the
+//! cookbook receiver's routing), flushes the handlers once per drain, and only then writes
+//! the cumulative `LWA1` acks: an ack promises the record is in its handlers and flushed.
+
+use super::stats::Counters;
+use logwire_engine::{LogRecord, Logger, LoggerTree};
+use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// Loggers the collector creates for remote names at most; beyond this, records whose name
+/// has no logger yet enter at the nearest existing ancestor (same handlers: a fresh logger
+/// has none of its own). Keeps a flood of unique names from growing the tree without bound.
+pub const MAX_REMOTE_LOGGERS: usize = 10_000;
+
+/// Where acks for one stream connection are written.
+#[derive(Clone, Debug)]
+pub(crate) struct AckRoute {
+    /// Identifies the connection (acks are coalesced per connection).
+    pub(crate) conn: u64,
+    pub(crate) tx: mpsc::Sender<RecordAck>,
+}
+
+/// A verified record's envelope facts.
+#[derive(Clone, Debug)]
+pub(crate) struct Signed {
+    pub(crate) key_id: KeyId,
+    pub(crate) epoch: Epoch,
+    pub(crate) seq: u64,
+    /// Set when the record asked for an ack and came over a stream.
+    pub(crate) ack: Option<AckRoute>,
+}
+
+/// One item of a batch.
+pub(crate) enum Work {
+    /// A record to hand to the handlers.
+    Record(Box<LogRecord>, Option<Signed>),
+    /// A duplicate that asked for an ack: ack again, store nothing.
+    AckOnly(Signed),
+}
+
+/// A batch from one read; `Vec` so that the channel carries one message per read.
+pub(crate) type Batch = Vec<Work>;
+
+/// Starts the dispatcher thread; it ends when every sender is dropped and the queue is
+/// drained, after a final flush.
+pub(crate) fn start(
+    tree: LoggerTree,
+    counters: Arc<Counters>,
+    capacity: usize,
+) -> std::io::Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
+    let (tx, rx) = mpsc::channel::<Batch>(capacity.max(1));
+    let handle = std::thread::Builder::new()
+        .name("logwire-dispatch".into())
+        .spawn(move || Dispatcher::new(tree, counters).run(rx))?;
+    Ok((tx, handle))
+}
+
+struct Dispatcher {
+    tree: LoggerTree,
+    counters: Arc<Counters>,
+    /// Seqs handed to handlers, per (key, epoch): the cumulative ack is its contiguous point.
+    handled: ReplayTracker,
+    created: HashSet<String>,
+    /// The last logger used, by name: consecutive records from one logger skip the lookup.
+    last: Option<Logger>,
+    /// The tree's snapshot generation the cached logger belongs to.
+    acks: HashMap<(u64, KeyId, Epoch), AckRoute>,
+    handled_since_flush: AtomicU64,
+}
+
+impl Dispatcher {
+    fn new(tree: LoggerTree, counters: Arc<Counters>) -> Self {
+        Dispatcher {
+            tree,
+            counters,
+            handled: ReplayTracker::new(1024),
+            created: HashSet::new(),
+            last: None,
+            acks: HashMap::new(),
+            handled_since_flush: AtomicU64::new(0),
+        }
+    }
+
+    fn run(mut self, mut rx: mpsc::Receiver<Batch>) {
+        while let Some(batch) = rx.blocking_recv() {
+            self.process(batch);
+            // Drain what queued up meanwhile, then flush once for all of it.
+            let mut drained = 0;
+            while drained < 256 {
+                match rx.try_recv() {
+                    Ok(batch) => self.process(batch),
+                    Err(_) => break,
+                }
+                drained += 1;
+            }
+            self.flush_and_ack();
+        }
+        self.flush_and_ack();
+    }
+
+    fn process(&mut self, batch: Batch) {
+        for work in batch {
+            match work {
+                Work::Record(rec, signed) => {
+                    self.handle(&rec);
+                    self.counters.pending.fetch_sub(1, Ordering::Relaxed);
+                    self.counters.stored.fetch_add(1, Ordering::Relaxed);
+                    self.handled_since_flush.fetch_add(1, Ordering::Relaxed);
+                    if let Some(s) = signed {
+                        self.handled.mark(s.key_id, s.epoch, s.seq);
+                        if let Some(route) = s.ack {
+                            self.acks.insert((route.conn, s.key_id, s.epoch), route);
+                        }
+                    }
+                }
+                Work::AckOnly(s) => {
+                    if let Some(route) = s.ack {
+                        self.acks.insert((route.conn, s.key_id, s.epoch), route);
+                    }
+                }
+            }
+        }
+    }
+
+    /// `getLogger(record.name).handle(record)`, without letting remote names grow the tree
+    /// past [`MAX_REMOTE_LOGGERS`].
+    fn handle(&mut self, rec: &LogRecord) {
+        if let Some(l) = &self.last
+            && l.name() == rec.name
+        {
+            l.handle(rec);
+            return;
+        }
+        let snap = self.tree.snapshot();
+        let exists = snap.get(&rec.name).is_some_and(|n| !n.is_placeholder());
+        let logger = if exists || rec.name == "root" || rec.name.is_empty() {
+            self.tree.get_logger(&rec.name)
+        } else if self.created.len() < MAX_REMOTE_LOGGERS {
+            self.created.insert(rec.name.clone());
+            self.tree.get_logger(&rec.name)
+        } else {
+            let mut name = rec.name.as_str();
+            loop {
+                match name.rfind('.') {
+                    Some(i) => name = &name[..i],
+                    None => break self.tree.root(),
+                }
+                if snap.get(name).is_some_and(|n| !n.is_placeholder()) {
+                    break self.tree.get_logger(name);
+                }
+            }
+        };
+        logger.handle(rec);
+        // Only cache exact-name loggers; the fallback must be looked up again next time.
+        self.last = (logger.name() == rec.name).then_some(logger);
+    }
+
+    fn flush_and_ack(&mut self) {
+        if self.handled_since_flush.swap(0, Ordering::Relaxed) > 0 {
+            self.tree.flush();
+        }
+        for ((_, key_id, epoch), route) in self.acks.drain() {
+            let seq = self
+                .handled
+                .window(key_id, epoch)
+                .map_or(0, |w| w.contiguous());
+            if seq == 0 {
+                continue;
+            }
+            // A full ack queue means the peer is not reading; acks are cumulative, so a
+            // later one covers this one.
+            if route.tx.try_send(RecordAck { epoch, seq }).is_ok() {
+                self.counters.acks_sent.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+}

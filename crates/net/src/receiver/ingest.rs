@@ -1,0 +1,215 @@
+//! One frame's payload to an outcome: verify (`LWR1`), dedupe, map to a record, or reject.
+//!
+//! Shared by the stream and datagram receivers, so a frame is judged the same way whatever
+//! carried it.
+
+use super::ReceiverOptions;
+use super::dispatch::{AckRoute, Signed, Work};
+use super::stats::{Counters, RejectReason};
+use crate::record_map::{MapError, RecordMapper};
+use logwire_engine::LogRecord;
+use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
+use logwire_wire::{ReplayTracker, ReplayVerdict};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// State every receiver task shares.
+pub(crate) struct Shared {
+    pub(crate) options: ReceiverOptions,
+    pub(crate) counters: Arc<Counters>,
+    /// Seqs seen at ingest (dedupe). Acks use the dispatcher's own tracker of *handled* seqs.
+    replay: Mutex<ReplayTracker>,
+    log: RejectLog,
+}
+
+/// What became of one frame.
+pub(crate) enum Outcome {
+    /// A record for the handlers (with its envelope facts if it was signed).
+    Record(Box<LogRecord>, Option<Signed>),
+    /// A signed record already seen: not stored again, but acked again if asked.
+    Duplicate(Option<Signed>),
+    /// Rejected (already counted and logged).
+    Rejected,
+}
+
+impl Shared {
+    pub(crate) fn new(options: ReceiverOptions, counters: Arc<Counters>) -> Self {
+        Shared {
+            options,
+            counters,
+            replay: Mutex::new(ReplayTracker::new(1024)),
+            log: RejectLog::default(),
+        }
+    }
+
+    /// Counts and logs a rejected frame.
+    pub(crate) fn reject(&self, peer: &str, reason: RejectReason, detail: &dyn std::fmt::Display) {
+        self.counters.reject(reason);
+        if self.options.log_rejects {
+            self.log.log(peer, reason, detail);
+        }
+    }
+
+    /// Judges one frame payload (without its prefix). `ack_route` is where acks for this
+    /// connection go (`None` for datagrams: unauthenticated UDP never gets a reply, and
+    /// authenticated UDP has no return path a sender reads).
+    pub(crate) fn judge(
+        &self,
+        payload: &[u8],
+        mapper: &mut RecordMapper,
+        peer: &str,
+        ack_route: Option<&AckRoute>,
+    ) -> Outcome {
+        if payload.is_empty() {
+            self.reject(peer, RejectReason::Empty, &"zero-length frame");
+            return Outcome::Rejected;
+        }
+        if is_record_envelope(payload) {
+            return self.judge_signed(payload, mapper, peer, ack_route);
+        }
+        if !self.options.keys.is_empty() && !self.options.allow_unsigned {
+            self.reject(
+                peer,
+                RejectReason::Unsigned,
+                &"unsigned frame (keys are configured)",
+            );
+            return Outcome::Rejected;
+        }
+        match mapper.map_payload(payload) {
+            Ok(rec) => Outcome::Record(Box::new(rec), None),
+            Err(e) => {
+                self.reject(peer, map_reason(&e), &e);
+                Outcome::Rejected
+            }
+        }
+    }
+
+    fn judge_signed(
+        &self,
+        bytes: &[u8],
+        mapper: &mut RecordMapper,
+        peer: &str,
+        ack_route: Option<&AckRoute>,
+    ) -> Outcome {
+        let env = match open_record(bytes, &self.options.keys) {
+            Ok(env) => env,
+            Err(e) => {
+                let reason = match e {
+                    RecordError::BadTag => RejectReason::BadTag,
+                    RecordError::UnknownKey { .. } | RecordError::AlgMismatch { .. } => {
+                        RejectReason::UnknownKey
+                    }
+                    _ => RejectReason::BadEnvelope,
+                };
+                self.reject(peer, reason, &e);
+                return Outcome::Rejected;
+            }
+        };
+        // The tag verified: the record is authentic. Map it before marking its seq, so a
+        // malformed (but signed) record does not burn a seq the sender may resend fixed.
+        let mapped = match env.format {
+            PayloadFormat::Pickle => mapper.map_pickle(env.payload),
+            PayloadFormat::Json => mapper.map_json(env.payload),
+        };
+        let rec = match mapped {
+            Ok(rec) => rec,
+            Err(e) => {
+                self.reject(peer, map_reason(&e), &e);
+                return Outcome::Rejected;
+            }
+        };
+        let signed = Signed {
+            key_id: env.key_id,
+            epoch: env.epoch,
+            seq: env.seq,
+            ack: if env.ack_requested {
+                ack_route.cloned()
+            } else {
+                None
+            },
+        };
+        let verdict = self
+            .replay
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .mark(env.key_id, env.epoch, env.seq);
+        match verdict {
+            ReplayVerdict::New => Outcome::Record(Box::new(rec), Some(signed)),
+            ReplayVerdict::Duplicate => Outcome::Duplicate(Some(signed)),
+            ReplayVerdict::TooOld => {
+                self.reject(
+                    peer,
+                    RejectReason::ReplayTooOld,
+                    &format_args!("seq {} is below the replay window", env.seq),
+                );
+                Outcome::Rejected
+            }
+        }
+    }
+}
+
+/// Adds an outcome to the batch for the dispatcher.
+pub(crate) fn push_outcome(outcome: Outcome, batch: &mut Vec<Work>, counters: &Counters) {
+    match outcome {
+        Outcome::Record(rec, signed) => {
+            counters.received.fetch_add(1, Ordering::Relaxed);
+            counters.pending.fetch_add(1, Ordering::Relaxed);
+            batch.push(Work::Record(rec, signed));
+        }
+        Outcome::Duplicate(signed) => {
+            counters.received.fetch_add(1, Ordering::Relaxed);
+            counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = signed.filter(|s| s.ack.is_some()) {
+                batch.push(Work::AckOnly(s));
+            }
+        }
+        Outcome::Rejected => {}
+    }
+}
+
+fn map_reason(e: &MapError) -> RejectReason {
+    match e {
+        MapError::BadPickle(_) => RejectReason::BadPickle,
+        MapError::BadJson(_) => RejectReason::BadJson,
+        MapError::Empty => RejectReason::Empty,
+        _ => RejectReason::BadRecord,
+    }
+}
+
+/// Logs rejected frames on stderr, at most [`RejectLog::PER_SECOND`] lines a second: a flood
+/// of garbage must not become a flood of diagnostics. Suppressed lines are counted and
+/// announced with the next line that gets through.
+#[derive(Default)]
+struct RejectLog {
+    second: AtomicU64,
+    lines: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl RejectLog {
+    const PER_SECOND: u64 = 20;
+
+    fn log(&self, peer: &str, reason: RejectReason, detail: &dyn std::fmt::Display) {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if self.second.swap(now, Ordering::Relaxed) != now {
+            self.lines.store(0, Ordering::Relaxed);
+        }
+        if self.lines.fetch_add(1, Ordering::Relaxed) >= Self::PER_SECOND {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let suppressed = self.suppressed.swap(0, Ordering::Relaxed);
+        let detail = detail.to_string();
+        let detail = super::escape_text(&detail);
+        if suppressed > 0 {
+            eprintln!(
+                "logwire: rejected frame from {peer}: {reason}: {detail} ({suppressed} similar lines suppressed)"
+            );
+        } else {
+            eprintln!("logwire: rejected frame from {peer}: {reason}: {detail}");
+        }
+    }
+}
