@@ -44,6 +44,8 @@ pub struct Store {
     /// Signed: the replay state (persisted with the store, so restarts dedupe).
     pub replay: Mutex<Option<ReplayTracker>>,
     pub duplicates: AtomicU64,
+    /// Read and discard everything (a peer that never acks).
+    pub sink: AtomicBool,
     pub connections: AtomicU64,
 }
 
@@ -71,6 +73,13 @@ pub struct TestReceiver {
 impl TestReceiver {
     pub fn plain(port: u16) -> Self {
         Self::start(port, None, Arc::new(Store::default()), 1)
+    }
+
+    /// Reads and discards everything, never answers.
+    pub fn plain_sink(port: u16) -> Self {
+        let store = Store::default();
+        store.sink.store(true, Ordering::Relaxed);
+        Self::start(port, None, Arc::new(store), 1)
     }
 
     pub fn signed(port: u16, ring: KeyRing, ack_every: u64) -> Self {
@@ -166,6 +175,9 @@ fn serve(mut s: TcpStream, stop: &AtomicBool, store: &Store, ring: Option<&KeyRi
             Err(_) => return,
         };
         while let Some(body) = dec.pop() {
+            if store.sink.load(Ordering::Relaxed) {
+                continue;
+            }
             match ring {
                 None => store.messages.lock().unwrap().push(msg_of(&body)),
                 Some(ring) => {
