@@ -497,20 +497,15 @@ impl PickleDecoder {
         })
     }
 
-    fn text_line<'a>(
-        &self,
-        r: &mut Reader<'a>,
-        what: &'static str,
-    ) -> Result<&'a [u8], DecodeErrorKind> {
+    fn text_line<'a>(&self, r: &mut Reader<'a>) -> Result<&'a [u8], DecodeErrorKind> {
         let line = r.line()?;
         self.check_len(line.len() as u64)?;
-        let _ = what;
         Ok(line)
     }
 
     fn global_name(&self, r: &mut Reader<'_>) -> Result<String, DecodeErrorKind> {
-        let module = self.text_line(r, "GLOBAL")?;
-        let name = self.text_line(r, "GLOBAL")?;
+        let module = self.text_line(r)?;
+        let name = self.text_line(r)?;
         let module = std::str::from_utf8(module).map_err(|_| DecodeErrorKind::BadUtf8)?;
         let name = std::str::from_utf8(name).map_err(|_| DecodeErrorKind::BadUtf8)?;
         Ok(format!("{}.{}", py3_module(module), name))
@@ -548,6 +543,12 @@ impl PickleDecoder {
                     _ => None,
                 }
             }
+            // Protocols 0/1 rebuild plain instances with copyreg._reconstructor(cls, base,
+            // state): name the instance's class rather than the helper.
+            ("copyreg._reconstructor", [cls, ..]) => match self.node(*cls) {
+                Some(Node::Opaque(c)) => Some(Node::Opaque(c.clone())),
+                _ => None,
+            },
             ("builtins.bytes", []) => Some(Node::Bytes(Blob::Owned(Vec::new()))),
             ("builtins.bytearray", []) => Some(Node::ByteArray(Blob::Owned(Vec::new()))),
             ("builtins.bytearray", [b]) => match self.node(*b) {
@@ -639,7 +640,7 @@ impl PickleDecoder {
             0x88 => self.push(Slot::Bool(true))?,
             0x89 => self.push(Slot::Bool(false))?,
             b'I' => {
-                let line = self.text_line(r, "INT")?;
+                let line = self.text_line(r)?;
                 match line {
                     b"00" => self.push(Slot::Bool(false))?,
                     b"01" => self.push(Slot::Bool(true))?,
@@ -662,7 +663,7 @@ impl PickleDecoder {
                 self.push(Slot::Int(i64::from(v)))?;
             }
             b'L' => {
-                let line = self.text_line(r, "LONG")?;
+                let line = self.text_line(r)?;
                 let digits = line.strip_suffix(b"L").unwrap_or(line);
                 let v = text::parse_decimal(digits, self.limits.max_long_digits, "LONG")?;
                 self.push_int(v)?;
@@ -687,7 +688,7 @@ impl PickleDecoder {
                 self.push_int(v)?;
             }
             b'F' => {
-                let line = self.text_line(r, "FLOAT")?;
+                let line = self.text_line(r)?;
                 let s = std::str::from_utf8(line).map_err(|_| K::BadText("FLOAT"))?;
                 let v: f64 = s.parse().map_err(|_| K::BadText("FLOAT"))?;
                 // Rust saturates overflow to inf where CPython raises.
@@ -703,7 +704,7 @@ impl PickleDecoder {
 
             // ---- strings and bytes ----
             b'S' => {
-                let line = self.text_line(r, "STRING")?;
+                let line = self.text_line(r)?;
                 let body = match line {
                     [q @ (b'\'' | b'"'), body @ .., e] if q == e => body,
                     _ => return Err(K::BadText("STRING")),
@@ -724,7 +725,7 @@ impl PickleDecoder {
                 self.push_py2_string(r, u64::from(n))?;
             }
             b'V' => {
-                let line = self.text_line(r, "UNICODE")?;
+                let line = self.text_line(r)?;
                 let s = text::raw_unicode_escape(line)?;
                 self.push_node(Node::Str(s))?;
             }
@@ -838,7 +839,7 @@ impl PickleDecoder {
 
             // ---- memo ----
             b'p' => {
-                let line = self.text_line(r, "PUT")?;
+                let line = self.text_line(r)?;
                 let key = memo_key_text(line, "PUT")?;
                 let t = self.top()?;
                 self.memo_put(key, t)?;
@@ -858,7 +859,7 @@ impl PickleDecoder {
                 self.memo_put(self.memo_len as u64, t)?;
             }
             b'g' => {
-                let line = self.text_line(r, "GET")?;
+                let line = self.text_line(r)?;
                 let key = memo_key_text(line, "GET")?;
                 self.memo_get(key)?;
             }
@@ -938,7 +939,7 @@ impl PickleDecoder {
                 self.push_node(Node::Opaque(format!("copyreg.extension[{code}]")))?;
             }
             b'P' => {
-                self.text_line(r, "PERSID")?;
+                self.text_line(r)?;
                 self.push_node(Node::Opaque("persistent_load".to_owned()))?;
             }
             b'Q' => {

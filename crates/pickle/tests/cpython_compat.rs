@@ -13,6 +13,9 @@ use logwire_pickle::{
 /// Values covering every type the decoder models, with memo sharing and batching.
 const PY_VALUES: &str = r#"
 import datetime, collections, fractions
+class Plain:
+    def __init__(self):
+        self.x = [1, 2]
 shared = [1, 2]
 VALUES = [
     None, True, False, 0, 1, -1, 255, 256, 65535, 65536, 2**31 - 1, -2**31, 2**31, -2**31 - 1,
@@ -27,7 +30,7 @@ VALUES = [
     dict.fromkeys(map(str, range(2100))), {str(i): i for i in range(1000)},
     [shared, shared, {'s': shared}],
     datetime.datetime(2020, 1, 2, 3, 4, 5, 6), [datetime.date(2021, 1, 1), 'after'],
-    collections.OrderedDict(a=1), fractions.Fraction(1, 3),
+    collections.OrderedDict(a=1), fractions.Fraction(1, 3), Plain(), [Plain(), 'after'],
 ]
 "#;
 

@@ -128,12 +128,13 @@ fn program(choices: &[u8]) -> Vec<u8> {
                 if c % 2 == 0 && m >= 1 && top[m - 1] == b'L' {
                     out.push(b'e');
                 } else {
-                    out.push(if items.len().is_multiple_of(2) && c % 3 == 0 {
-                        b'd'
+                    let (op, kind) = if items.len().is_multiple_of(2) && c % 3 == 0 {
+                        (b'd', b'D')
                     } else {
-                        b't'
-                    });
-                    top.push(b'T');
+                        (b't', b'T')
+                    };
+                    out.push(op);
+                    top.push(kind);
                 }
             }
             17 if n >= 1 => {
