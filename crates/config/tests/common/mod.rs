@@ -175,8 +175,7 @@ const TMP_MARK: &str = "@TMP@";
 /// The Python side: interprets the scenario with the real `logging` module. `sys.stdout` is
 /// a StringIO while it runs, so `ext://sys.stdout` and INI `sys.stdout` write there.
 const PY_DRIVER: &str = r#"
-import sys, json, io, logging, logging.config, logging.handlers, os, tomllib
-import yaml
+import sys, json, io, logging, logging.config, logging.handlers, os
 scenario = json.load(sys.stdin)
 real_stdout = sys.stdout
 cap = io.StringIO()
@@ -197,8 +196,10 @@ for step in scenario['steps']:
             elif fmt == 'json':
                 logging.config.dictConfig(json.loads(text))
             elif fmt == 'yaml':
+                import yaml
                 logging.config.dictConfig(yaml.safe_load(text))
             elif fmt == 'toml':
+                import tomllib
                 logging.config.dictConfig(tomllib.loads(text))
             applies.append(None)
         except Exception as e:
