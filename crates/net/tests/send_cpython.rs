@@ -51,7 +51,9 @@ fn to_json(v: &PickleValue) -> Json {
         PickleValue::BigInt(s) => serde_json::from_str(s).unwrap(),
         PickleValue::Float(f) => json!(f),
         PickleValue::Str(s) => json!(s),
-        PickleValue::List(items) | PickleValue::Tuple(items) => Json::Array(items.iter().map(to_json).collect()),
+        PickleValue::List(items) | PickleValue::Tuple(items) => {
+            Json::Array(items.iter().map(to_json).collect())
+        }
         PickleValue::Dict(pairs) => Json::Object(
             pairs
                 .iter()
@@ -74,7 +76,13 @@ fn records() -> Vec<LogRecord> {
     b.set_extra("attempt", Value::Int(3));
     b.set_extra("ratio", Value::Float(1e-7));
     b.set_extra("tags", Value::List(vec!["a".into(), Value::Int(-70000)]));
-    b.set_extra("ctx", Value::Dict(vec![("k".into(), Value::Bool(true)), ("n".into(), Value::None)]));
+    b.set_extra(
+        "ctx",
+        Value::Dict(vec![
+            ("k".into(), Value::Bool(true)),
+            ("n".into(), Value::None),
+        ]),
+    );
     let mut c = LogRecord::new("", 5, "", 0, "emoji 🦀 and\nnewline");
     c.thread = Some(u64::MAX - 5);
     c.thread_name = None;
@@ -97,11 +105,19 @@ fn cpython_cookbook_receiver_reads_every_field() {
     let hello: Json = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     let port = hello["port"].as_u64().unwrap() as u16;
     let v = hello["version"].as_array().unwrap();
-    let layout = RecordLayout::for_python(v[0].as_u64().unwrap() as u32, v[1].as_u64().unwrap() as u32);
+    let layout =
+        RecordLayout::for_python(v[0].as_u64().unwrap() as u32, v[1].as_u64().unwrap() as u32);
     let order: Vec<String> = serde_json::from_value(hello["order"].clone()).unwrap();
 
-    let sh = SocketHandler::with_options("127.0.0.1", Some(port), SocketOptions { layout, ..Default::default() })
-        .unwrap();
+    let sh = SocketHandler::with_options(
+        "127.0.0.1",
+        Some(port),
+        SocketOptions {
+            layout,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let h = Handler::new(sh);
     let recs = records();
     for r in &recs {

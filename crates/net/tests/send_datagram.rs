@@ -17,7 +17,8 @@ fn rec(msg: &str) -> LogRecord {
 
 /// CPython's handle_datagram: strip the 4-byte prefix (which must be the length), unpickle.
 fn strip(packet: &[u8]) -> String {
-    let body = logwire_wire::frame::split_datagram(packet).expect("prefix equals the payload length");
+    let body =
+        logwire_wire::frame::split_datagram(packet).expect("prefix equals the payload length");
     msg_of(body)
 }
 
@@ -64,7 +65,10 @@ fn oversize_record_is_dropped_counted_and_reported_and_later_ones_still_go() {
     let dh = DatagramHandler::new("127.0.0.1", Some(port)).unwrap();
     let f = Formatter::default();
     let err = dh.emit(&rec(&"x".repeat(MAX_UDP_PAYLOAD)), &f).unwrap_err();
-    assert!(err.to_string().contains("exceeds the datagram limit"), "{err}");
+    assert!(
+        err.to_string().contains("exceeds the datagram limit"),
+        "{err}"
+    );
     assert!(err.to_string().contains("EMSGSIZE"), "{err}");
     dh.emit(&rec("small"), &f).unwrap();
     let mut buf = vec![0u8; 70_000];
@@ -99,7 +103,10 @@ fn unix_datagram_receiver_appearing_later_gets_the_buffered_records() {
 #[test]
 fn signing_is_refused_for_datagrams() {
     let key = logwire_wire::key::generate_hmac().unwrap();
-    let opts = logwire_net::sender::SocketOptions { signing_key: Some(key), ..Default::default() };
+    let opts = logwire_net::sender::SocketOptions {
+        signing_key: Some(key),
+        ..Default::default()
+    };
     let e = DatagramHandler::with_options("127.0.0.1", Some(1), opts).unwrap_err();
     assert!(e.to_string().contains("SocketHandler"), "{e}");
 }

@@ -49,7 +49,10 @@ fn signed_records_are_acked_and_flush_waits_for_the_acks() {
     // flush() returned: every record is acknowledged, so it is stored.
     assert_eq!(rx.store.messages(), expected(50));
     let s = sh.stats();
-    assert_eq!((s.acked, s.delivered, s.unacked, s.buffered), (50, 50, 0, 0));
+    assert_eq!(
+        (s.acked, s.delivered, s.unacked, s.buffered),
+        (50, 50, 0, 0)
+    );
     sh.close();
 }
 
@@ -62,7 +65,9 @@ fn receiver_down_at_start_then_up_everything_delivered_once() {
     for i in 0..200 {
         sh.emit(&rec(i), &f).unwrap();
     }
-    wait_until(LIMIT, "failed connects", || sh.stats().connect_failures >= 2);
+    wait_until(LIMIT, "failed connects", || {
+        sh.stats().connect_failures >= 2
+    });
     let rx = TestReceiver::signed(port, ring, 7);
     sh.flush().unwrap();
     assert_eq!(rx.store.messages(), expected(200));
@@ -78,8 +83,13 @@ fn receiver_killed_repeatedly_every_record_stored_exactly_once() {
     const N: usize = 50_000;
     let (k, ring) = keys();
     let mut rx = TestReceiver::signed(0, ring, 50);
-    let opts = SocketOptions { capacity: 2_000, unacked_window: 500, ..signed_opts(k) };
-    let sh = std::sync::Arc::new(SocketHandler::with_options("127.0.0.1", Some(rx.port), opts).unwrap());
+    let opts = SocketOptions {
+        capacity: 2_000,
+        unacked_window: 500,
+        ..signed_opts(k)
+    };
+    let sh =
+        std::sync::Arc::new(SocketHandler::with_options("127.0.0.1", Some(rx.port), opts).unwrap());
     let producer = {
         let sh = std::sync::Arc::clone(&sh);
         std::thread::spawn(move || {
@@ -105,8 +115,14 @@ fn receiver_killed_repeatedly_every_record_stored_exactly_once() {
     assert_eq!((s.acked, s.dropped()), (N as u64, 0));
     assert!(s.connects > kills, "reconnected after each kill: {s:?}");
     assert!(s.resent > 0, "unacked frames were resent: {s:?}");
-    let dups = rx.store.duplicates.load(std::sync::atomic::Ordering::Relaxed);
-    eprintln!("kills={kills} connects={} resent={} duplicates deduped={dups}", s.connects, s.resent);
+    let dups = rx
+        .store
+        .duplicates
+        .load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "kills={kills} connects={} resent={} duplicates deduped={dups}",
+        s.connects, s.resent
+    );
     sh.close();
 }
 

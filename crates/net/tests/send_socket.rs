@@ -19,7 +19,10 @@ fn rec(msg: &str) -> LogRecord {
 }
 
 fn fast_retry() -> SocketOptions {
-    SocketOptions { backoff: Backoff::new(0.02, 2.0, 0.1).unwrap(), ..SocketOptions::default() }
+    SocketOptions {
+        backoff: Backoff::new(0.02, 2.0, 0.1).unwrap(),
+        ..SocketOptions::default()
+    }
 }
 
 #[test]
@@ -43,20 +46,28 @@ fn no_server_emit_never_fails_and_backoff_is_pending() {
     let sh = SocketHandler::with_options(
         "127.0.0.1",
         Some(port),
-        SocketOptions { flush_timeout: Duration::from_millis(300), ..SocketOptions::default() },
+        SocketOptions {
+            flush_timeout: Duration::from_millis(300),
+            ..SocketOptions::default()
+        },
     )
     .unwrap();
     sh.set_retry_start(2.5).unwrap();
     let f = logwire_engine::Formatter::default();
     sh.emit(&rec("Never sent"), &f).unwrap();
     sh.emit(&rec("Never sent, either"), &f).unwrap();
-    wait_until(LIMIT, "a failed connect", || sh.stats().connect_failures >= 1);
+    wait_until(LIMIT, "a failed connect", || {
+        sh.stats().connect_failures >= 1
+    });
     let b = sh.backoff();
     assert_eq!(b.retry_period(), Some(2.5));
     assert!(b.retry_time().is_some());
     // Unlike CPython, the records are kept, and flush says so.
     let err = sh.flush().unwrap_err();
-    assert!(err.to_string().contains("2 records not yet delivered"), "{err}");
+    assert!(
+        err.to_string().contains("2 records not yet delivered"),
+        "{err}"
+    );
     assert_eq!(sh.stats().buffered, 2);
 }
 
@@ -68,7 +79,9 @@ fn outage_at_start_records_are_buffered_and_delivered_in_order() {
     for i in 0..100 {
         sh.emit(&rec(&format!("m{i}")), &f).unwrap();
     }
-    wait_until(LIMIT, "failed connects", || sh.stats().connect_failures >= 2);
+    wait_until(LIMIT, "failed connects", || {
+        sh.stats().connect_failures >= 2
+    });
     let rx = TestReceiver::plain(port);
     sh.flush().unwrap();
     wait_until(LIMIT, "100 records", || rx.store.len() == 100);
@@ -98,14 +111,21 @@ fn receiver_restart_between_bursts_loses_nothing() {
     rx.restart();
     sh.flush().unwrap();
     wait_until(LIMIT, "second burst", || rx.store.len() == 20);
-    assert_eq!(rx.store.messages()[10..], (0..10).map(|i| format!("b{i}")).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        rx.store.messages()[10..],
+        (0..10).map(|i| format!("b{i}")).collect::<Vec<_>>()[..]
+    );
     sh.close();
 }
 
 #[test]
 fn drop_oldest_counts_and_sends_a_notice() {
     let port = free_port();
-    let opts = SocketOptions { capacity: 10, policy: BufferPolicy::DropOldest, ..fast_retry() };
+    let opts = SocketOptions {
+        capacity: 10,
+        policy: BufferPolicy::DropOldest,
+        ..fast_retry()
+    };
     let sh = SocketHandler::with_options("127.0.0.1", Some(port), opts).unwrap();
     let f = logwire_engine::Formatter::default();
     for i in 0..25 {
@@ -118,7 +138,10 @@ fn drop_oldest_counts_and_sends_a_notice() {
     wait_until(LIMIT, "notice + 10 records", || rx.store.len() == 11);
     let got = rx.store.messages();
     assert_eq!(got[0], "15 records dropped (send buffer full)");
-    assert_eq!(got[1..], (15..25).map(|i| format!("m{i}")).collect::<Vec<_>>()[..]);
+    assert_eq!(
+        got[1..],
+        (15..25).map(|i| format!("m{i}")).collect::<Vec<_>>()[..]
+    );
     assert_eq!(sh.stats().drop_notices, 1);
     sh.close();
 }
@@ -126,7 +149,11 @@ fn drop_oldest_counts_and_sends_a_notice() {
 #[test]
 fn block_policy_waits_for_space_not_for_the_network() {
     let port = free_port();
-    let opts = SocketOptions { capacity: 2, policy: BufferPolicy::Block, ..fast_retry() };
+    let opts = SocketOptions {
+        capacity: 2,
+        policy: BufferPolicy::Block,
+        ..fast_retry()
+    };
     let sh = Arc::new(SocketHandler::with_options("127.0.0.1", Some(port), opts).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     let (sh2, done2) = (Arc::clone(&sh), Arc::clone(&done));
@@ -146,14 +173,20 @@ fn block_policy_waits_for_space_not_for_the_network() {
     t.join().unwrap();
     sh.flush().unwrap();
     wait_until(LIMIT, "5 records", || rx.store.len() == 5);
-    assert_eq!(rx.store.messages(), (0..5).map(|i| format!("m{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        rx.store.messages(),
+        (0..5).map(|i| format!("m{i}")).collect::<Vec<_>>()
+    );
     sh.close();
 }
 
 #[test]
 fn close_without_server_reports_what_it_gave_up() {
     let port = free_port();
-    let opts = SocketOptions { close_timeout: Duration::from_millis(200), ..fast_retry() };
+    let opts = SocketOptions {
+        close_timeout: Duration::from_millis(200),
+        ..fast_retry()
+    };
     let sh = SocketHandler::with_options("127.0.0.1", Some(port), opts).unwrap();
     let f = logwire_engine::Formatter::default();
     sh.emit(&rec("lost"), &f).unwrap();
@@ -241,14 +274,20 @@ fn unix_stream_socket_handler() {
 
 #[test]
 fn options_are_checked() {
-    let bad = SocketOptions { capacity: 0, ..SocketOptions::default() };
+    let bad = SocketOptions {
+        capacity: 0,
+        ..SocketOptions::default()
+    };
     let e = SocketHandler::with_options("127.0.0.1", Some(1), bad).unwrap_err();
     assert!(e.to_string().contains("capacity"), "{e}");
     let key = logwire_wire::key::generate_ed25519().unwrap();
     let e = SocketHandler::with_options(
         "127.0.0.1",
         Some(1),
-        SocketOptions { signing_key: Some(key), ..SocketOptions::default() },
+        SocketOptions {
+            signing_key: Some(key),
+            ..SocketOptions::default()
+        },
     )
     .unwrap_err();
     assert!(e.to_string().contains("HMAC"), "{e}");

@@ -24,7 +24,11 @@ pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 
 /// A loopback port nobody listens on right now (bound, then released).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The `msg` field of a pickled record dict.
@@ -116,10 +120,14 @@ impl TestReceiver {
                         s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
                         let keep = s.try_clone().unwrap();
                         let (st2, sto2, rg2) = (Arc::clone(&st), Arc::clone(&sto), rg.clone());
-                        let h = std::thread::spawn(move || serve(s, &st2, &sto2, rg2.as_deref(), ack_every));
+                        let h = std::thread::spawn(move || {
+                            serve(s, &st2, &sto2, rg2.as_deref(), ack_every)
+                        });
                         conns.push((keep, h));
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(2)),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        std::thread::sleep(Duration::from_millis(2))
+                    }
                     Err(e) => panic!("accept: {e}"),
                 }
             }
@@ -129,7 +137,14 @@ impl TestReceiver {
                 let _ = h.join();
             }
         });
-        TestReceiver { port, store, ring, stop, accept: Some(accept), ack_every }
+        TestReceiver {
+            port,
+            store,
+            ring,
+            stop,
+            accept: Some(accept),
+            ack_every,
+        }
     }
 
     /// Stops abruptly (listener closed, connections cut); the store survives.
@@ -143,7 +158,12 @@ impl TestReceiver {
     /// A new receiver on the same port with the same store.
     pub fn restart(&mut self) {
         self.kill();
-        let next = TestReceiver::start(self.port, self.ring.clone(), Arc::clone(&self.store), self.ack_every);
+        let next = TestReceiver::start(
+            self.port,
+            self.ring.clone(),
+            Arc::clone(&self.store),
+            self.ack_every,
+        );
         *self = next;
     }
 }
@@ -154,7 +174,13 @@ impl Drop for TestReceiver {
     }
 }
 
-fn serve(mut s: TcpStream, stop: &AtomicBool, store: &Store, ring: Option<&KeyRing>, ack_every: u64) {
+fn serve(
+    mut s: TcpStream,
+    stop: &AtomicBool,
+    store: &Store,
+    ring: Option<&KeyRing>,
+    ack_every: u64,
+) {
     let mut dec = FrameDecoder::new(16 << 20);
     let mut buf = vec![0u8; 64 * 1024];
     let mut unacked_new = 0u64;
@@ -195,7 +221,10 @@ fn serve(mut s: TcpStream, stop: &AtomicBool, store: &Store, ring: Option<&KeyRi
                         ReplayVerdict::TooOld => panic!("seq {} too old", env.seq),
                     }
                     let upto = tracker.window(env.key_id, env.epoch).unwrap().contiguous();
-                    last_ack = Some(RecordAck { epoch: env.epoch, seq: upto });
+                    last_ack = Some(RecordAck {
+                        epoch: env.epoch,
+                        seq: upto,
+                    });
                     if unacked_new >= ack_every {
                         unacked_new = 0;
                         if s.write_all(&last_ack.unwrap().encode_frame()).is_err() {
