@@ -1,0 +1,103 @@
+//! Helpers for the receiver tests: an in-process collector that keeps every record it is
+//! handed, and a bounded python3 runner.
+#![allow(dead_code, unreachable_pub)]
+
+use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Keeps every record handed to it.
+#[derive(Clone, Default)]
+pub struct Keep(pub Arc<Mutex<Vec<LogRecord>>>);
+
+impl Emitter for Keep {
+    fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
+        self.0.lock().unwrap().push(r.clone());
+        Ok(())
+    }
+    fn kind(&self) -> &'static str {
+        "test.Keep"
+    }
+}
+
+impl Keep {
+    pub fn records(&self) -> Vec<LogRecord> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// Starts a collector on `addrs` whose root keeps every record.
+pub async fn start(options: ReceiverOptions, addrs: &[ListenAddr]) -> (RunningCollector, Keep) {
+    let tree = LoggerTree::new();
+    let keep = Keep::default();
+    tree.root()
+        .add_handler(Arc::new(Handler::new(keep.clone())));
+    tree.root().set_level(0);
+    let running = Collector::new(tree, options)
+        .start(addrs)
+        .await
+        .expect("collector starts");
+    (running, keep)
+}
+
+pub fn tcp0() -> ListenAddr {
+    ListenAddr::Tcp("127.0.0.1:0".parse().unwrap())
+}
+
+pub fn udp0() -> ListenAddr {
+    ListenAddr::Udp("127.0.0.1:0".parse().unwrap())
+}
+
+/// Runs `python3 -c script args…`, killed after 60 s; returns stdout, panics on failure.
+pub fn python(script: &str, args: &[String]) -> String {
+    let mut child = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    // Pipes are drained on their own threads: a full pipe would stall python.
+    let mut so = child.stdout.take().unwrap();
+    let mut se = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        so.read_to_string(&mut s).map(|_| s)
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        se.read_to_string(&mut s).map(|_| s)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("python3 did not finish in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = out.join().unwrap().unwrap();
+    let err = err.join().unwrap().unwrap();
+    assert!(status.success(), "python failed: {err}");
+    out
+}
+
+/// Polls `cond` every 20 ms for up to 30 s.
+pub async fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(30) {
+        if cond() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cond()
+}
