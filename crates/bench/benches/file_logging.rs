@@ -165,10 +165,10 @@ fn file_benches(c: &mut Criterion) {
     group.finish();
 }
 
-/// A wall-clock timestamp like the others print (fern has no formatter of its own).
-fn humantime_now() -> String {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    format!("{}.{:03}", d.as_secs(), d.subsec_millis())
+/// A local timestamp like the others print (fern has no time formatting of its own; this is
+/// what a fern user writes with a time crate).
+fn humantime_now() -> impl std::fmt::Display {
+    jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S,%3f").to_string()
 }
 
 fn filtered_out(c: &mut Criterion) {

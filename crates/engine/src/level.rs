@@ -53,9 +53,45 @@ fn names() -> &'static RwLock<LevelNames> {
 
 /// CPython's `addLevelName(level, name)`: associates `name` with `level` both ways.
 pub fn add_level_name(level: i32, name: &str) {
+    if matches!(level, CRITICAL | ERROR | WARNING | INFO | DEBUG | NOTSET) {
+        STANDARD_RENAMED.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let mut n = names().write().unwrap_or_else(|e| e.into_inner());
     n.to_name.insert(level, name.to_owned());
     n.to_level.insert(name.to_owned(), level);
+}
+
+/// Whether any standard level has been renamed with [`add_level_name`] (then the fast path in
+/// [`write_level_name`] is off).
+static STANDARD_RENAMED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes the name of `level` into `out` (replacing its contents) without allocating for the
+/// standard levels; the hot path of record creation.
+pub fn write_level_name(level: i32, out: &mut String) {
+    out.clear();
+    if !STANDARD_RENAMED.load(std::sync::atomic::Ordering::Relaxed) {
+        let fast = match level {
+            CRITICAL => Some("CRITICAL"),
+            ERROR => Some("ERROR"),
+            WARNING => Some("WARNING"),
+            INFO => Some("INFO"),
+            DEBUG => Some("DEBUG"),
+            NOTSET => Some("NOTSET"),
+            _ => None,
+        };
+        if let Some(name) = fast {
+            out.push_str(name);
+            return;
+        }
+    }
+    let n = names().read().unwrap_or_else(|e| e.into_inner());
+    match n.to_name.get(&level) {
+        Some(s) => out.push_str(s),
+        None => {
+            use std::fmt::Write;
+            let _ = write!(out, "Level {level}");
+        }
+    }
 }
 
 /// The name of a level number: its registered name, or `Level N` (CPython's `getLevelName`).

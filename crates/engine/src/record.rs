@@ -127,6 +127,35 @@ impl LogRecord {
         }
     }
 
+    /// Turns this record into a fresh one from logger `name`, reusing its string buffers so
+    /// that the hot path of [`crate::Logger`] allocates nothing once warm. Every attribute is
+    /// reset exactly as [`LogRecord::new`] would set it.
+    pub(crate) fn refill(&mut self, name: &str, levelno: i32, pathname: &'static str, lineno: i64, msg: String) {
+        let created = now_secs();
+        self.name.clear();
+        self.name.push_str(name);
+        self.msg = msg;
+        self.args = Args::None;
+        level::write_level_name(levelno, &mut self.levelname);
+        self.levelno = levelno;
+        if self.pathname != pathname {
+            self.pathname.clear();
+            self.pathname.push_str(pathname);
+            self.filename.clear();
+            self.filename.push_str(basename(pathname));
+            self.module = module_of(&self.filename);
+        }
+        self.exc_text = None;
+        self.stack_info = None;
+        self.lineno = lineno;
+        self.func_name = None;
+        self.set_created(created);
+        self.task_name = None;
+        self.extra.clear();
+        // thread, threadName, processName and process are per thread/process: a record reused
+        // on the same thread already holds them.
+    }
+
     /// CPython's `makeLogRecord({})`: every attribute at its default, time and ids filled in.
     pub fn empty() -> Self {
         LogRecord::new("", 0, "", 0, "")

@@ -645,35 +645,61 @@ impl Logger {
 
     /// Logs `msg` at `level`, with the caller's file and line.
     #[track_caller]
+    #[inline]
     pub fn log(&self, level: i32, msg: impl Into<String>) {
         if self.is_enabled_for(level) {
-            let loc = std::panic::Location::caller();
-            let record = self.make_record(level, msg.into(), loc.file(), loc.line().into());
-            self.handle(&record);
+            self.emit_new(level, msg.into(), std::panic::Location::caller(), |_| {});
         }
     }
 
     /// Logs `msg % args` at `level` (CPython's `logger.log(level, msg, *args)`).
     #[track_caller]
+    #[inline]
     pub fn log_args(&self, level: i32, msg: impl Into<String>, args: Args) {
         if self.is_enabled_for(level) {
-            let loc = std::panic::Location::caller();
-            let mut record = self.make_record(level, msg.into(), loc.file(), loc.line().into());
-            record.args = args;
-            self.handle(&record);
+            self.emit_new(level, msg.into(), std::panic::Location::caller(), |r| r.args = args);
         }
     }
 
     /// Logs at `level` with a record that `fill` may complete (extra fields, exc_text …)
     /// before it is handled. `fill` runs only if the level is enabled.
     #[track_caller]
+    #[inline]
     pub fn log_with(&self, level: i32, msg: impl Into<String>, fill: impl FnOnce(&mut LogRecord)) {
         if self.is_enabled_for(level) {
-            let loc = std::panic::Location::caller();
-            let mut record = self.make_record(level, msg.into(), loc.file(), loc.line().into());
-            fill(&mut record);
-            self.handle(&record);
+            self.emit_new(level, msg.into(), std::panic::Location::caller(), fill);
         }
+    }
+
+    /// Makes a record and handles it. The record comes from a per-thread scratch slot whose
+    /// buffers are reused, so a warm logging call allocates nothing for the record itself; a
+    /// handler that logs while handling (re-entrancy) gets a fresh record instead.
+    fn emit_new(
+        &self,
+        level: i32,
+        msg: String,
+        loc: &'static std::panic::Location<'static>,
+        fill: impl FnOnce(&mut LogRecord),
+    ) {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Option<LogRecord>> = const { std::cell::RefCell::new(None) };
+        }
+        let reused = SCRATCH.with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.take()));
+        let mut record = match reused {
+            Some(mut r) => {
+                r.refill(&self.name, level, loc.file(), loc.line().into(), msg);
+                r
+            }
+            None => self.make_record(level, msg, loc.file(), loc.line().into()),
+        };
+        fill(&mut record);
+        self.handle(&record);
+        // If the slot is busy (we are inside a handler's own logging), just drop the record.
+        let _ = SCRATCH.try_with(|s| {
+            if let Ok(mut slot) = s.try_borrow_mut() {
+                *slot = Some(record);
+            }
+        });
     }
 
     /// `log(DEBUG, msg)`.

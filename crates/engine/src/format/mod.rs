@@ -358,10 +358,25 @@ impl Formatter {
             asctime: None,
         };
         if self.uses_time {
-            let mut s = String::new();
-            self.format_time_into(record, self.datefmt.as_deref(), true, &mut s)?;
+            // A per-thread buffer: formatting a record allocates nothing for its time once warm.
+            let mut s = ASCTIME_BUF.with(|b| b.take());
+            s.clear();
+            if let Err(e) = self.format_time_into(record, self.datefmt.as_deref(), true, &mut s) {
+                ASCTIME_BUF.with(|b| b.set(s));
+                return Err(e);
+            }
             ctx.asctime = Some(s);
         }
+        let result = self.format_segments(&mut ctx, out);
+        if let Some(s) = ctx.asctime.take() {
+            ASCTIME_BUF.with(|b| b.set(s));
+        }
+        result
+    }
+
+    fn format_segments(&self, ctx: &mut Ctx<'_>, out: &mut String) -> Result<(), FormatError> {
+        let record = ctx.record;
+        let mut ctx = ctx;
         for seg in &self.segments {
             match seg {
                 Segment::Lit(s) => out.push_str(s),
@@ -570,6 +585,11 @@ impl Formatter {
         }
         Ok(())
     }
+}
+
+thread_local! {
+    // Reused for `asctime` so that formatting allocates nothing for it once warm.
+    static ASCTIME_BUF: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
 }
 
 /// Per-call state: the record and the values CPython sets on it while formatting.
