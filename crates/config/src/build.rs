@@ -279,6 +279,16 @@ impl Configurator {
             }
         }
 
+        // Every handler exists: now the destructive steps (mode 'w' truncation), then the swap.
+        for entry in &prepared.handlers {
+            if let Err(e) = entry.plan.commit() {
+                for h in built.values() {
+                    h.close();
+                }
+                let place = if dict { format!("handlers.{}", entry.id) } else { format!("[handler_{}]", entry.id) };
+                return Err(ConfigErrors::one(place, e));
+            }
+        }
         let old = tree.snapshot();
         let model = &prepared.model;
         let mut configured = 0;

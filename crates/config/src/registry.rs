@@ -17,7 +17,7 @@ use logwire_engine::handler::{
     FileOpenPolicy, FileOptions, MemoryHandler, NullHandler, OverflowPolicy, QueueHandler, QueueOptions,
     RotatingFileHandler, StreamHandler, TimedRotatingFileHandler, TimedRotation, WatchedFileHandler,
 };
-use logwire_engine::handler::FileHandler;
+use logwire_engine::handler::{FileHandler, FileMode};
 use logwire_engine::{Emitter, Handler, level};
 use std::collections::HashMap;
 use std::io::Write;
@@ -242,8 +242,14 @@ pub trait HandlerPlan: Send + Sync {
     fn files(&self) -> Vec<PathBuf> {
         Vec::new()
     }
-    /// Creates the emitter (opens files, prepares sockets).
+    /// Creates the emitter (opens files, prepares sockets). Must not destroy anything: a
+    /// later handler of the same configuration may still fail.
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String>;
+    /// Called once every handler of the configuration was built, just before the swap: the
+    /// place for destructive steps such as truncating a mode `'w'` file.
+    fn commit(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A handler class: its parameters and how to check them.
@@ -419,12 +425,43 @@ impl HandlerPlan for FilePlan {
         vec![self.path.clone()]
     }
     fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+        // Mode 'w' truncates; that waits for `commit`, so a configuration that fails later
+        // leaves the file as it was. O_APPEND writes land at the (new) end after truncation.
+        let options = non_truncating(&self.options);
         if self.watched {
-            built(WatchedFileHandler::new(&self.path, self.options.clone()))
+            built(WatchedFileHandler::new(&self.path, options))
         } else {
-            built(FileHandler::new(&self.path, self.options.clone()))
+            built(FileHandler::new(&self.path, options))
         }
     }
+    fn commit(&self) -> Result<(), String> {
+        truncate_if_write_mode(&self.path, &self.options)
+    }
+}
+
+/// The options with mode `'w'` replaced by `'a'` (the truncation happens at commit).
+fn non_truncating(options: &FileOptions) -> FileOptions {
+    let mut o = options.clone();
+    if o.mode == FileMode::Write {
+        o.mode = FileMode::Append;
+    }
+    o
+}
+
+/// Truncates `path` if the handler was configured with mode `'w'`, without following a
+/// symlink when the policy says so.
+fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Result<(), String> {
+    if options.mode != FileMode::Write {
+        return Ok(());
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).truncate(true);
+    if !options.open_policy.follow_symlinks {
+        use std::os::unix::fs::OpenOptionsExt;
+        open.custom_flags(libc::O_NOFOLLOW);
+    }
+    let abs = logwire_engine::handler::abspath(path).map_err(|e| e.to_string())?;
+    open.open(&abs).map(|_| ()).map_err(|e| format!("truncating {}: {e}", abs.display()))
 }
 
 struct RotatingKind;
@@ -464,7 +501,11 @@ impl HandlerPlan for RotatingPlan {
         vec![self.path.clone()]
     }
     fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
-        built(RotatingFileHandler::new(&self.path, self.max_bytes, self.backup_count, self.options.clone()))
+        built(RotatingFileHandler::new(&self.path, self.max_bytes, self.backup_count, non_truncating(&self.options)))
+    }
+    fn commit(&self) -> Result<(), String> {
+        // CPython forces mode 'a' when maxBytes > 0.
+        if self.max_bytes > 0 { Ok(()) } else { truncate_if_write_mode(&self.path, &self.options) }
     }
 }
 

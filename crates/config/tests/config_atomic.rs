@@ -167,7 +167,6 @@ fn ini_build_error_changes_nothing() {
 }
 
 #[test]
-#[ignore = "known defect: building a mode 'w' FileHandler truncates before the swap; needs a two-phase open in the engine"]
 fn failed_apply_does_not_truncate_a_file_the_live_config_writes() {
     // The new config opens the live file with mode 'w' and then fails: the live file's
     // records must survive (the failed config must have no effect at all).
@@ -243,4 +242,23 @@ fn check_text_has_no_side_effects() {
         0,
         "checking created files"
     );
+}
+
+#[test]
+fn a_successful_apply_with_mode_w_truncates_the_file() {
+    // The deferred truncation (at commit, just before the swap) still gives CPython's mode 'w'.
+    let (dir, tree, cfg) = setup();
+    let d = dir.path().display();
+    let text = format!(
+        r#"{{"version": 1, "formatters": {{"f": {{"format": "%(name)s %(levelname)s %(message)s"}}}},
+            "handlers": {{"a": {{"class": "logging.FileHandler", "filename": "{d}/live.log", "mode": "w", "formatter": "f"}}}},
+            "root": {{"level": "DEBUG", "handlers": ["a"]}}}}"#
+    );
+    let old = std::fs::read_to_string(dir.path().join("live.log")).unwrap();
+    assert!(!old.is_empty(), "the live config wrote something before");
+    cfg.apply_text(&tree, &text, SourceFormat::Json).unwrap();
+    // `app` is disabled by the new config (disable_existing_loggers), so log through another.
+    tree.get_logger("fresh").info("first");
+    let live = std::fs::read_to_string(dir.path().join("live.log")).unwrap();
+    assert_eq!(live, "fresh INFO first\n");
 }
