@@ -6,6 +6,7 @@
 //! unpickled — the pickle *parser* in `logwire-pickle` turns it into plain data.
 
 pub mod kinds;
+pub mod listener;
 pub mod receiver;
 pub mod record_map;
 pub mod sender;

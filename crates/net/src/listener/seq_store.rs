@@ -1,0 +1,152 @@
+//! [`SeqStore`]: the per-key seq ratchet, persisted so a replay fails after a restart too.
+//!
+//! One file per key id, `seq-<16 hex digits>`, holding the last applied seq in decimal.
+//! Each update is written to a temporary file, fsynced, renamed over the old one, and the
+//! directory is fsynced: after a crash the file holds either the old or the new seq, never a
+//! torn one. The listener writes it *before* it replies "applied". A file that cannot be read
+//! or parsed stops the listener from starting (failing closed: forgetting a seq would reopen
+//! replays).
+
+use super::ListenerError;
+use logwire_wire::config_envelope::ConfigError as EnvelopeError;
+use logwire_wire::{KeyId, SeqRatchet};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+const PREFIX: &str = "seq-";
+
+/// The persisted seq ratchet of a config listener.
+#[derive(Debug)]
+pub struct SeqStore {
+    dir: PathBuf,
+    ratchet: SeqRatchet,
+}
+
+impl SeqStore {
+    /// Opens (creating with mode 0700 if needed) a state directory and loads every seq in it.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, ListenerError> {
+        let dir = dir.into();
+        let state = |source| ListenerError::State {
+            path: dir.clone(),
+            source,
+        };
+        if !dir.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&dir)
+                .map_err(state)?;
+        }
+        let mut entries = Vec::new();
+        for entry in fs::read_dir(&dir).map_err(state)? {
+            let entry = entry.map_err(state)?;
+            let name = entry.file_name();
+            let Some(hex) = name.to_str().and_then(|n| n.strip_prefix(PREFIX)) else {
+                continue;
+            };
+            let path = entry.path();
+            let Some(key_id) = KeyId::from_hex(hex) else {
+                return Err(ListenerError::CorruptState {
+                    path,
+                    why: "the name is not seq-<16 hex digits>".into(),
+                });
+            };
+            let text = fs::read_to_string(&path).map_err(|source| ListenerError::State {
+                path: path.clone(),
+                source,
+            })?;
+            let seq = text
+                .trim()
+                .parse::<u64>()
+                .map_err(|e| ListenerError::CorruptState {
+                    path: path.clone(),
+                    why: format!("not a seq: {e}"),
+                })?;
+            entries.push((key_id, seq));
+        }
+        Ok(SeqStore {
+            dir,
+            ratchet: SeqRatchet::from_entries(entries),
+        })
+    }
+
+    /// The state directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The last applied seq for a key.
+    pub fn last(&self, key_id: &KeyId) -> Option<u64> {
+        self.ratchet.last(key_id)
+    }
+
+    /// Checks that `seq` is strictly greater than the last applied for `key_id`.
+    pub fn check(&self, key_id: KeyId, seq: u64) -> Result<(), EnvelopeError> {
+        self.ratchet.check(key_id, seq)
+    }
+
+    /// Advances the ratchet for `key_id` to `seq`, then persists it (atomically, fsynced).
+    /// If writing fails the in-memory ratchet has still advanced, so the config just applied
+    /// cannot be replayed while this process runs; the error says the file is stale.
+    pub fn record(&mut self, key_id: KeyId, seq: u64) -> Result<(), ListenerError> {
+        self.ratchet
+            .advance(key_id, seq)
+            .map_err(|e| ListenerError::CorruptState {
+                path: self.dir.clone(),
+                why: e.to_string(),
+            })?;
+        let path = self.dir.join(format!("{PREFIX}{key_id}"));
+        let tmp = self.dir.join(format!(".{PREFIX}{key_id}.tmp"));
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| ListenerError::State { path: p, source }
+        };
+        {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io(&tmp))?;
+            writeln!(f, "{seq}").map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        // The rename is durable only once the directory entry is.
+        fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persists_across_reopen_and_refuses_lower() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = KeyId([1, 2, 3, 4, 5, 6, 7, 8]);
+        let mut s = SeqStore::open(dir.path().join("state")).unwrap();
+        assert!(s.check(id, 5).is_ok());
+        s.record(id, 5).unwrap();
+        assert!(s.check(id, 5).is_err());
+        let s2 = SeqStore::open(dir.path().join("state")).unwrap();
+        assert_eq!(s2.last(&id), Some(5));
+        assert!(s2.check(id, 4).is_err());
+        assert!(s2.check(id, 6).is_ok());
+    }
+
+    #[test]
+    fn corrupt_file_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("seq-0102030405060708"), "x\n").unwrap();
+        assert!(matches!(
+            SeqStore::open(dir.path()),
+            Err(ListenerError::CorruptState { .. })
+        ));
+    }
+}
