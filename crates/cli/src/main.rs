@@ -1,6 +1,8 @@
 //! The `logwire` command: a thin layer over the library crates.
 
 mod check;
+mod keygen;
+mod send_config;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -27,6 +29,12 @@ enum Command {
     /// Collect records from CPython SocketHandler/DatagramHandler (TCP, UDP, Unix sockets),
     /// pickles parsed as data, never unpickled; print them or route them with a config.
     Serve(serve::ServeArgs),
+    /// Push a config to a config listener, signed (LWC1) with an Ed25519 or HMAC key, and
+    /// print the listener's reply. Exit status: 0 applied, 1 rejected, 2 unreachable or no
+    /// reply (CPython's listen() never replies).
+    SendConfig(send_config::SendConfigArgs),
+    /// Make signing keys: an Ed25519 pair (PREFIX.key, PREFIX.pub) or an HMAC key file.
+    Keygen(keygen::KeygenArgs),
 }
 
 fn main() -> ExitCode {
@@ -34,5 +42,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::SendConfig(args) => send_config::run(args),
+        Command::Keygen(args) => keygen::run(args),
     }
 }

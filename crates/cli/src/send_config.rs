@@ -1,0 +1,233 @@
+//! `logwire send-config`: push a config to a config listener, signed (`LWC1`) or plain,
+//! and report the listener's reply.
+//!
+//! Exit status: 0 applied, 1 rejected (the reason is printed), 2 the listener could not be
+//! reached or gave no reply (CPython's `logging.config.listen()` never replies), or the
+//! file or key could not be read.
+
+use logwire_wire::config_envelope::sign_config_frame;
+use logwire_wire::frame::encode_frame;
+use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Largest config file sent (the listener's default cap is 1 MiB).
+const MAX_FILE_BYTES: u64 = 64 << 20;
+
+/// Arguments of `logwire send-config`.
+#[derive(clap::Args, Debug)]
+#[command(after_help = SEND_CONFIG_EXAMPLES)]
+pub(crate) struct SendConfigArgs {
+    /// The config to send: a dictConfig JSON document or a fileConfig INI file, sent as is.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Where the listener is: HOST:PORT, or unix:PATH for a Unix socket.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9030")]
+    to: String,
+    /// Signing key file: `ed25519-private:` (from `logwire keygen --ed25519`) or `hmac:`.
+    #[arg(long, value_name = "KEYFILE", required_unless_present = "unsigned")]
+    key: Option<PathBuf>,
+    /// Sequence number; must exceed the last one the listener applied for this key.
+    /// Default: the current Unix time in milliseconds.
+    #[arg(long, value_name = "N")]
+    seq: Option<u64>,
+    /// Seconds the signed config stays valid (at most 7 days).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    ttl: u64,
+    /// Address the config to listeners configured with this audience name only.
+    #[arg(long, value_name = "NAME")]
+    audience: Option<String>,
+    /// Send a plain, unsigned frame (what CPython's cookbook sender does). Only listeners
+    /// that allow unsigned configs accept it.
+    #[arg(long, conflicts_with = "key")]
+    unsigned: bool,
+    /// Seconds to wait for the connection and for the reply.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    timeout: u64,
+}
+
+const SEND_CONFIG_EXAMPLES: &str = "\
+Examples:
+  # Make a key pair once; give the .pub file to the listeners (--listen-key)
+  logwire keygen --ed25519 ops
+  # Push a signed dictConfig to a listener on this host
+  logwire send-config logging.json --to 127.0.0.1:9030 --key ops.key
+  # Only for listeners of the audience 'payments-prod', valid for one minute
+  logwire send-config logging.json --to 10.0.0.5:9030 --key ops.key --audience payments-prod --ttl 60
+  # A Unix socket listener, and an INI (fileConfig) document
+  logwire send-config logging.ini --to unix:/run/app/logconf.sock --key ops.key
+  # Unsigned, exactly as CPython's logging cookbook sends (listener must allow it)
+  logwire send-config logging.json --to 127.0.0.1:9030 --unsigned
+
+The listener answers {\"status\": \"applied\"|\"rejected\", \"reason\": ..., \"seq\": n}.
+Exit status: 0 applied, 1 rejected (reason printed), 2 unreachable or no reply. CPython's own
+logging.config.listen() never replies: against it you get exit 2 and a note saying so, even
+when it applied the config. To sign for a CPython listener, use logwire_helper.config.verifier
+as its verify= function.";
+
+enum Conn {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Conn {
+    fn stream(&mut self) -> &mut dyn ReadWrite {
+        match self {
+            Conn::Tcp(s) => s,
+            Conn::Unix(s) => s,
+        }
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn fail(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("logwire send-config: {msg}");
+    ExitCode::from(2)
+}
+
+pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
+    let payload = match read_bounded(&args.file) {
+        Ok(p) => p,
+        Err(e) => return fail(format!("{}: {e}", args.file.display())),
+    };
+    let frame = if args.unsigned {
+        encode_frame(&payload)
+    } else {
+        let Some(key_path) = &args.key else {
+            return fail("--key is required (or --unsigned)");
+        };
+        let key = match SigningKey::load(key_path) {
+            Ok(k) => k,
+            Err(e) => return fail(format!("{}: {e}", key_path.display())),
+        };
+        let now = now_ms();
+        let seq = args.seq.unwrap_or(now.max(0) as u64);
+        let ttl_ms = i64::try_from(args.ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
+        match sign_config_frame(
+            &key,
+            seq,
+            now,
+            now.saturating_add(ttl_ms),
+            args.audience.as_deref(),
+            &payload,
+        ) {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        }
+    };
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let mut conn = match connect(&args.to, timeout) {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot reach the listener at {}: {e}", args.to)),
+    };
+    // A listener that rejects on the length prefix closes early; its reply may still be
+    // readable, so a failed write is not the end.
+    let write_err = conn
+        .stream()
+        .write_all(&frame)
+        .and_then(|()| conn.stream().flush())
+        .err();
+    match read_reply(conn.stream()) {
+        Ok(Some(reply)) => {
+            print_reply(&reply);
+            match reply.status {
+                ConfigStatus::Applied => ExitCode::SUCCESS,
+                ConfigStatus::Rejected => ExitCode::from(1),
+            }
+        }
+        Ok(None) => fail(format!(
+            "the listener at {} closed the connection without a reply{}. If it is CPython's \
+             logging.config.listen(), that is normal: it never replies, so whether the config \
+             was applied is unknown (look at the listener's stderr)",
+            args.to,
+            write_err
+                .map(|e| format!(" (sending failed: {e})"))
+                .unwrap_or_default()
+        )),
+        Err(e) => fail(format!("no reply from the listener at {}: {e}", args.to)),
+    }
+}
+
+fn print_reply(reply: &ConfigReply) {
+    match reply.status {
+        ConfigStatus::Applied if reply.reason.is_empty() => println!("applied (seq {})", reply.seq),
+        ConfigStatus::Applied => println!("applied (seq {}): {}", reply.seq, reply.reason),
+        ConfigStatus::Rejected => println!("rejected (seq {}): {}", reply.seq, reply.reason),
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn read_bounded(path: &PathBuf) -> std::io::Result<Vec<u8>> {
+    let f = std::fs::File::open(path)?;
+    let mut buf = Vec::new();
+    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_FILE_BYTES} bytes"
+        )));
+    }
+    Ok(buf)
+}
+
+fn connect(to: &str, timeout: Duration) -> std::io::Result<Conn> {
+    if let Some(path) = to.strip_prefix("unix:") {
+        let s = UnixStream::connect(path)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        return Ok(Conn::Unix(s));
+    }
+    let mut last = None;
+    for addr in to.to_socket_addrs()? {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(s) => {
+                s.set_read_timeout(Some(timeout))?;
+                s.set_write_timeout(Some(timeout))?;
+                let _ = s.set_nodelay(true);
+                return Ok(Conn::Tcp(s));
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("the address resolves to nothing")))
+}
+
+/// Reads one length-prefixed reply; `Ok(None)` if the peer closed without sending one.
+fn read_reply(s: &mut dyn ReadWrite) -> std::io::Result<Option<ConfigReply>> {
+    let mut header = [0u8; 4];
+    let mut have = 0;
+    while have < 4 {
+        match s.read(&mut header[have..]) {
+            Ok(0) if have == 0 => return Ok(None),
+            Ok(0) => return Err(std::io::Error::other("the reply was cut short")),
+            Ok(n) => have += n,
+            // A reset right after the close still means "no reply".
+            Err(e) if have == 0 && e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let len = u32::from_be_bytes(header) as usize;
+    if len > logwire_wire::ack::MAX_CONFIG_REPLY_BYTES {
+        return Err(std::io::Error::other(format!(
+            "a reply of {len} bytes is not a logwire reply"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body)?;
+    ConfigReply::parse(&body)
+        .map(Some)
+        .map_err(|e| std::io::Error::other(format!("not a logwire reply: {e}")))
+}
