@@ -20,8 +20,10 @@ const FMT: &str = "%(asctime)s %(levelname)s %(name)s: %(message)s";
 
 fn logwire_tree(path: &Path, queued: bool) -> LoggerTree {
     let tree = LoggerTree::new();
-    let formatter = Arc::new(Formatter::new(Some(FMT), None, Style::Percent, true, vec![]).unwrap());
-    let file = Handler::new(FileHandler::new(path, FileOptions::default()).unwrap()).with_formatter(formatter);
+    let formatter =
+        Arc::new(Formatter::new(Some(FMT), None, Style::Percent, true, vec![]).unwrap());
+    let file = Handler::new(FileHandler::new(path, FileOptions::default()).unwrap())
+        .with_formatter(formatter);
     let handler = if queued {
         let q = QueueHandler::new(vec![Arc::new(file)], QueueOptions::default()).unwrap();
         Handler::new(q)
@@ -93,12 +95,18 @@ fn file_benches(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let appender = FileAppender::builder()
-                    .encoder(Box::new(PatternEncoder::new("{d(%Y-%m-%d %H:%M:%S,%3f)} {l} {t}: {m}{n}")))
+                    .encoder(Box::new(PatternEncoder::new(
+                        "{d(%Y-%m-%d %H:%M:%S,%3f)} {l} {t}: {m}{n}",
+                    )))
                     .build(fresh("log4rs"))
                     .unwrap();
                 let config = Config::builder()
                     .appender(Appender::builder().build("file", Box::new(appender)))
-                    .build(Root::builder().appender("file").build(log::LevelFilter::Info))
+                    .build(
+                        Root::builder()
+                            .appender("file")
+                            .build(log::LevelFilter::Info),
+                    )
                     .unwrap();
                 log4rs::Logger::new(config)
             },
@@ -148,7 +156,9 @@ fn file_benches(c: &mut Criterion) {
                 let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
                     .lossy(false)
                     .finish(file);
-                let layer = tracing_subscriber::fmt::layer().with_writer(writer).with_ansi(false);
+                let layer = tracing_subscriber::fmt::layer()
+                    .with_writer(writer)
+                    .with_ansi(false);
                 (tracing_subscriber::registry().with(layer), guard)
             },
             |(subscriber, guard)| {
@@ -168,7 +178,9 @@ fn file_benches(c: &mut Criterion) {
 /// A local timestamp like the others print (fern has no time formatting of its own; this is
 /// what a fern user writes with a time crate).
 fn humantime_now() -> impl std::fmt::Display {
-    jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S,%3f").to_string()
+    jiff::Zoned::now()
+        .strftime("%Y-%m-%d %H:%M:%S,%3f")
+        .to_string()
 }
 
 fn filtered_out(c: &mut Criterion) {

@@ -10,13 +10,23 @@ use logwire_engine::{Formatter, Handler, LoggerTree, level};
 use std::sync::Arc;
 
 fn main() {
-    let n: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    let n: u64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("temp dir");
     let tree = LoggerTree::new();
-    let fmt = Formatter::new(Some("%(asctime)s %(levelname)s %(name)s: %(message)s"), None, Style::Percent, true, vec![])
-        .expect("format");
+    let fmt = Formatter::new(
+        Some("%(asctime)s %(levelname)s %(name)s: %(message)s"),
+        None,
+        Style::Percent,
+        true,
+        vec![],
+    )
+    .expect("format");
     let file = FileHandler::new(dir.path().join("p.log"), FileOptions::default()).expect("file");
-    tree.root().add_handler(Arc::new(Handler::new(file).with_formatter(Arc::new(fmt))));
+    tree.root()
+        .add_handler(Arc::new(Handler::new(file).with_formatter(Arc::new(fmt))));
     tree.root().set_level(level::INFO);
     let log = tree.get_logger("bench.app");
     for i in 0..n {

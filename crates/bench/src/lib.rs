@@ -6,7 +6,10 @@
 
 /// The message every bench writes: an access-log line like the one in the performance notes.
 pub fn message(i: u64) -> String {
-    format!("request GET /api/v1/items/{i} -> 200 in {:.3} ms", (i % 997) as f64 / 7.0)
+    format!(
+        "request GET /api/v1/items/{i} -> 200 in {:.3} ms",
+        (i % 997) as f64 / 7.0
+    )
 }
 
 /// Records written per bench iteration.

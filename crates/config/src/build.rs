@@ -10,7 +10,9 @@
 use crate::error::{ConfigError, ConfigErrors};
 use crate::model::{ConfigModel, Dialect, LoggerSpec};
 use crate::policy::ContentPolicy;
-use crate::registry::{BuildContext, HandlerPlan, HandlerRegistry, PrepareContext, ProcessStreams, StreamFactory, bind};
+use crate::registry::{
+    BuildContext, HandlerPlan, HandlerRegistry, PrepareContext, ProcessStreams, StreamFactory, bind,
+};
 use logwire_engine::{Filter, Formatter, Handler, LoggerTree, NameFilter, TreeDraft, level};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -26,7 +28,10 @@ pub struct Configurator {
 
 impl std::fmt::Debug for Configurator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Configurator").field("registry", &self.registry).field("policy", &self.policy).finish()
+        f.debug_struct("Configurator")
+            .field("registry", &self.registry)
+            .field("policy", &self.policy)
+            .finish()
     }
 }
 
@@ -55,7 +60,9 @@ pub struct PreparedConfig {
 
 impl std::fmt::Debug for PreparedConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PreparedConfig").field("model", &self.model).finish_non_exhaustive()
+        f.debug_struct("PreparedConfig")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
     }
 }
 
@@ -85,7 +92,11 @@ impl Configurator {
     /// A configurator with a registry and a policy, writing `ext://sys.stdout`/`stderr` to the
     /// process's streams.
     pub fn new(registry: HandlerRegistry, policy: ContentPolicy) -> Self {
-        Configurator { registry: Arc::new(registry), policy, streams: Arc::new(ProcessStreams) }
+        Configurator {
+            registry: Arc::new(registry),
+            policy,
+            streams: Arc::new(ProcessStreams),
+        }
     }
 
     /// Sends `ext://sys.stdout`/`ext://sys.stderr` handlers to other writers (tests capture).
@@ -109,9 +120,27 @@ impl Configurator {
         let mut errs = ConfigErrors::default();
         let dict = model.dialect == Dialect::Dict;
         let lim = self.policy.limits;
-        let place_h = |id: &str| if dict { format!("handlers.{id}") } else { format!("[handler_{id}]") };
-        let place_f = |id: &str| if dict { format!("formatters.{id}") } else { format!("[formatter_{id}]") };
-        let place_l = |id: &str| if dict { format!("loggers.{id}") } else { format!("[logger {id}]") };
+        let place_h = |id: &str| {
+            if dict {
+                format!("handlers.{id}")
+            } else {
+                format!("[handler_{id}]")
+            }
+        };
+        let place_f = |id: &str| {
+            if dict {
+                format!("formatters.{id}")
+            } else {
+                format!("[formatter_{id}]")
+            }
+        };
+        let place_l = |id: &str| {
+            if dict {
+                format!("loggers.{id}")
+            } else {
+                format!("[logger {id}]")
+            }
+        };
 
         for (what, n, max) in [
             ("handlers", model.handlers.len(), lim.max_handlers),
@@ -136,18 +165,37 @@ impl Configurator {
         for id in ids {
             if id.len() > lim.max_name_len {
                 let shown: String = id.chars().take(40).collect();
-                errs.push(format!("'{shown}…'"), format!("name of {} bytes is longer than the limit of {}", id.len(), lim.max_name_len));
+                errs.push(
+                    format!("'{shown}…'"),
+                    format!(
+                        "name of {} bytes is longer than the limit of {}",
+                        id.len(),
+                        lim.max_name_len
+                    ),
+                );
             }
         }
 
         let mut formatters = HashMap::new();
         if !model.incremental {
             for (id, f) in &model.formatters {
-                if f.format.as_ref().is_some_and(|s| s.len() > lim.max_format_len) {
-                    errs.push(format!("{}.format", place_f(id)), format!("format string longer than {} bytes", lim.max_format_len));
+                if f.format
+                    .as_ref()
+                    .is_some_and(|s| s.len() > lim.max_format_len)
+                {
+                    errs.push(
+                        format!("{}.format", place_f(id)),
+                        format!("format string longer than {} bytes", lim.max_format_len),
+                    );
                     continue;
                 }
-                match Formatter::new(f.format.as_deref(), f.datefmt.as_deref(), f.style, f.validate, f.defaults.clone()) {
+                match Formatter::new(
+                    f.format.as_deref(),
+                    f.datefmt.as_deref(),
+                    f.style,
+                    f.validate,
+                    f.defaults.clone(),
+                ) {
                     Ok(fm) => {
                         formatters.insert(id.clone(), Arc::new(fm));
                     }
@@ -162,16 +210,22 @@ impl Configurator {
 
         let mut handlers = Vec::new();
         if !model.incremental {
-            let pctx = PrepareContext { policy: &self.policy };
+            let pctx = PrepareContext {
+                policy: &self.policy,
+            };
             // CPython configures handlers in sorted order.
-            let mut sorted: Vec<&(String, crate::model::HandlerSpec)> = model.handlers.iter().collect();
+            let mut sorted: Vec<&(String, crate::model::HandlerSpec)> =
+                model.handlers.iter().collect();
             sorted.sort_by(|a, b| a.0.cmp(&b.0));
             for (id, spec) in sorted {
                 let place = place_h(id);
                 if let Some(f) = &spec.formatter
                     && !model.formatters.iter().any(|(fid, _)| fid == f)
                 {
-                    errs.push(format!("{place}.formatter"), format!("unknown formatter '{f}'"));
+                    errs.push(
+                        format!("{place}.formatter"),
+                        format!("unknown formatter '{f}'"),
+                    );
                 }
                 for f in &spec.filters {
                     if !filters.contains_key(f) {
@@ -215,7 +269,10 @@ impl Configurator {
             }
             for h in &l.handlers {
                 if !known_handler(h) {
-                    errs.push(format!("{place}.handlers"), format!("unknown handler '{h}'"));
+                    errs.push(
+                        format!("{place}.handlers"),
+                        format!("unknown handler '{h}'"),
+                    );
                 }
             }
             for f in &l.filters {
@@ -228,14 +285,34 @@ impl Configurator {
             check_logger(place_l(name), l);
         }
         if let Some(r) = &model.root {
-            check_logger(if dict { "root".into() } else { "[logger_root]".into() }, r);
+            check_logger(
+                if dict {
+                    "root".into()
+                } else {
+                    "[logger_root]".into()
+                },
+                r,
+            );
         }
-        let handlers = if errs.is_empty() { order_handlers(handlers, dict, &mut errs) } else { Vec::new() };
-        errs.into_result(PreparedConfig { model, formatters, filters, handlers })
+        let handlers = if errs.is_empty() {
+            order_handlers(handlers, dict, &mut errs)
+        } else {
+            Vec::new()
+        };
+        errs.into_result(PreparedConfig {
+            model,
+            formatters,
+            filters,
+            handlers,
+        })
     }
 
     /// Builds and swaps in a prepared configuration. On any error the tree is unchanged.
-    pub fn apply(&self, tree: &LoggerTree, prepared: PreparedConfig) -> Result<ApplyReport, ConfigErrors> {
+    pub fn apply(
+        &self,
+        tree: &LoggerTree,
+        prepared: PreparedConfig,
+    ) -> Result<ApplyReport, ConfigErrors> {
         if prepared.model.incremental {
             return apply_incremental(tree, &prepared.model);
         }
@@ -248,7 +325,10 @@ impl Configurator {
                     created_files.push(f);
                 }
             }
-            let ctx = BuildContext { handlers: &built, streams: self.streams.as_ref() };
+            let ctx = BuildContext {
+                handlers: &built,
+                streams: self.streams.as_ref(),
+            };
             match entry.plan.build(&ctx) {
                 Ok(emitter) => {
                     let mut h = Handler::from_boxed(emitter).with_name(entry.id.clone());
@@ -273,7 +353,11 @@ impl Configurator {
                             let _ = std::fs::remove_file(f);
                         }
                     }
-                    let place = if dict { format!("handlers.{}", entry.id) } else { format!("[handler_{}]", entry.id) };
+                    let place = if dict {
+                        format!("handlers.{}", entry.id)
+                    } else {
+                        format!("[handler_{}]", entry.id)
+                    };
                     return Err(ConfigErrors::one(place, e));
                 }
             }
@@ -285,7 +369,11 @@ impl Configurator {
                 for h in built.values() {
                     h.close();
                 }
-                let place = if dict { format!("handlers.{}", entry.id) } else { format!("[handler_{}]", entry.id) };
+                let place = if dict {
+                    format!("handlers.{}", entry.id)
+                } else {
+                    format!("[handler_{}]", entry.id)
+                };
                 return Err(ConfigErrors::one(place, e));
             }
         }
@@ -308,18 +396,30 @@ impl Configurator {
                 closed += 1;
             }
         }
-        Ok(ApplyReport { handlers_built: built.len(), handlers_closed: closed, loggers_configured: configured })
+        Ok(ApplyReport {
+            handlers_built: built.len(),
+            handlers_closed: closed,
+            loggers_configured: configured,
+        })
     }
 
     /// Validates and applies a model.
-    pub fn apply_model(&self, tree: &LoggerTree, model: ConfigModel) -> Result<ApplyReport, ConfigErrors> {
+    pub fn apply_model(
+        &self,
+        tree: &LoggerTree,
+        model: ConfigModel,
+    ) -> Result<ApplyReport, ConfigErrors> {
         let prepared = self.prepare(model)?;
         self.apply(tree, prepared)
     }
 }
 
 /// Orders handlers so that each comes after the handlers it refers to; a cycle is an error.
-fn order_handlers(entries: Vec<HandlerEntry>, dict: bool, errs: &mut ConfigErrors) -> Vec<HandlerEntry> {
+fn order_handlers(
+    entries: Vec<HandlerEntry>,
+    dict: bool,
+    errs: &mut ConfigErrors,
+) -> Vec<HandlerEntry> {
     let mut pending: Vec<HandlerEntry> = entries;
     let mut done: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
@@ -340,8 +440,15 @@ fn order_handlers(entries: Vec<HandlerEntry>, dict: bool, errs: &mut ConfigError
         }
         if out.len() == before {
             for e in &pending {
-                let place = if dict { format!("handlers.{}", e.id) } else { format!("[handler_{}]", e.id) };
-                errs.0.push(ConfigError::new(place, "handlers refer to each other in a cycle"));
+                let place = if dict {
+                    format!("handlers.{}", e.id)
+                } else {
+                    format!("[handler_{}]", e.id)
+                };
+                errs.0.push(ConfigError::new(
+                    place,
+                    "handlers refer to each other in a cycle",
+                ));
             }
             return out;
         }
@@ -379,7 +486,9 @@ fn configure_tree(
         configured += 1;
     }
     for name in existing {
-        let Some(node) = d.get_mut(&name) else { continue };
+        let Some(node) = d.get_mut(&name) else {
+            continue;
+        };
         if child_loggers.contains(&name) {
             if !node.is_placeholder() {
                 node.set_level(level::NOTSET);
@@ -431,7 +540,10 @@ fn apply_incremental(tree: &LoggerTree, model: &ConfigModel) -> Result<ApplyRepo
     let mut handler_levels = Vec::new();
     for (id, spec) in &model.handlers {
         match snap.handler_by_name(id) {
-            None => errs.push(format!("handlers.{id}"), format!("no handler found with name '{id}'")),
+            None => errs.push(
+                format!("handlers.{id}"),
+                format!("no handler found with name '{id}'"),
+            ),
             Some(h) => {
                 // CPython: `if level:` — level 0 / absent leaves the handler alone.
                 if let Some(l) = spec.level.filter(|l| *l != 0) {
@@ -466,5 +578,9 @@ fn apply_incremental(tree: &LoggerTree, model: &ConfigModel) -> Result<ApplyRepo
             configured += 1;
         }
     });
-    Ok(ApplyReport { handlers_built: 0, handlers_closed: 0, loggers_configured: configured })
+    Ok(ApplyReport {
+        handlers_built: 0,
+        handlers_closed: 0,
+        loggers_configured: configured,
+    })
 }

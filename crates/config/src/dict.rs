@@ -8,7 +8,8 @@
 use crate::doc::DocValue;
 use crate::error::ConfigErrors;
 use crate::model::{
-    ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec, LoggerSpec, StdStream,
+    ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec, LoggerSpec,
+    StdStream,
 };
 use logwire_engine::Value;
 use logwire_engine::format::Style;
@@ -25,7 +26,10 @@ pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
         return Err(errs);
     }
     let DocValue::Map(top) = &resolved else {
-        return Err(ConfigErrors::one("document", format!("expected a mapping, found {}", resolved.type_name())));
+        return Err(ConfigErrors::one(
+            "document",
+            format!("expected a mapping, found {}", resolved.type_name()),
+        ));
     };
     let get = |k: &str| top.iter().find(|(key, _)| key == k).map(|(_, v)| v);
 
@@ -33,18 +37,33 @@ pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
         None => errs.push("version", "dictionary doesn't specify a version"),
         Some(DocValue::Int(1)) | Some(DocValue::Bool(true)) => {}
         Some(DocValue::Float(f)) if *f == 1.0 => {}
-        Some(DocValue::Str(s)) => errs.push("version", format!("unsupported version '{s}' (must be the number 1)")),
-        Some(other) => errs.push("version", format!("unsupported version {} (must be 1)", short(other))),
+        Some(DocValue::Str(s)) => errs.push(
+            "version",
+            format!("unsupported version '{s}' (must be the number 1)"),
+        ),
+        Some(other) => errs.push(
+            "version",
+            format!("unsupported version {} (must be 1)", short(other)),
+        ),
     }
     let incremental = flag(get("incremental"), "incremental", false, &mut errs);
-    let disable_existing_loggers =
-        flag(get("disable_existing_loggers"), "disable_existing_loggers", true, &mut errs);
+    let disable_existing_loggers = flag(
+        get("disable_existing_loggers"),
+        "disable_existing_loggers",
+        true,
+        &mut errs,
+    );
 
     let formatters = section(get("formatters"), "formatters", &mut errs, formatter_spec);
     let filters = section(get("filters"), "filters", &mut errs, filter_spec);
     // Incremental handlers name handlers that already exist: only their level is read.
     let handlers = if incremental {
-        section(get("handlers"), "handlers", &mut errs, incremental_handler_spec)
+        section(
+            get("handlers"),
+            "handlers",
+            &mut errs,
+            incremental_handler_spec,
+        )
     } else {
         section(get("handlers"), "handlers", &mut errs, handler_spec)
     };
@@ -85,7 +104,10 @@ fn flag(v: Option<&DocValue>, place: &str, default: bool, errs: &mut ConfigError
         Some(DocValue::Int(0)) => false,
         Some(DocValue::Int(1)) => true,
         Some(other) => {
-            errs.push(place, format!("expected true or false, found {}", short(other)));
+            errs.push(
+                place,
+                format!("expected true or false, found {}", short(other)),
+            );
             default
         }
     }
@@ -101,16 +123,25 @@ fn section<T>(
         None | Some(DocValue::Null) => Vec::new(),
         Some(DocValue::Map(m)) => m
             .iter()
-            .filter_map(|(id, body)| each(&format!("{place}.{id}"), body, errs).map(|t| (id.clone(), t)))
+            .filter_map(|(id, body)| {
+                each(&format!("{place}.{id}"), body, errs).map(|t| (id.clone(), t))
+            })
             .collect(),
         Some(other) => {
-            errs.push(place, format!("expected a mapping of ids, found {}", other.type_name()));
+            errs.push(
+                place,
+                format!("expected a mapping of ids, found {}", other.type_name()),
+            );
             Vec::new()
         }
     }
 }
 
-fn body<'a>(place: &str, v: &'a DocValue, errs: &mut ConfigErrors) -> Option<&'a [(String, DocValue)]> {
+fn body<'a>(
+    place: &str,
+    v: &'a DocValue,
+    errs: &mut ConfigErrors,
+) -> Option<&'a [(String, DocValue)]> {
     match v {
         DocValue::Map(m) => {
             for (k, _) in m {
@@ -130,22 +161,35 @@ fn body<'a>(place: &str, v: &'a DocValue, errs: &mut ConfigErrors) -> Option<&'a
             Some(m)
         }
         other => {
-            errs.push(place, format!("expected a mapping, found {}", other.type_name()));
+            errs.push(
+                place,
+                format!("expected a mapping, found {}", other.type_name()),
+            );
             None
         }
     }
 }
 
 fn lookup<'a>(m: &'a [(String, DocValue)], k: &str) -> Option<&'a DocValue> {
-    m.iter().find(|(key, _)| key == k).and_then(|(_, v)| if *v == DocValue::Null { None } else { Some(v) })
+    m.iter()
+        .find(|(key, _)| key == k)
+        .and_then(|(_, v)| if *v == DocValue::Null { None } else { Some(v) })
 }
 
-fn opt_string(m: &[(String, DocValue)], k: &str, place: &str, errs: &mut ConfigErrors) -> Option<String> {
+fn opt_string(
+    m: &[(String, DocValue)],
+    k: &str,
+    place: &str,
+    errs: &mut ConfigErrors,
+) -> Option<String> {
     match lookup(m, k) {
         None => None,
         Some(DocValue::Str(s)) => Some(s.clone()),
         Some(other) => {
-            errs.push(format!("{place}.{k}"), format!("expected a string, found {}", other.type_name()));
+            errs.push(
+                format!("{place}.{k}"),
+                format!("expected a string, found {}", other.type_name()),
+            );
             None
         }
     }
@@ -169,7 +213,10 @@ fn id_list(m: &[(String, DocValue)], k: &str, place: &str, errs: &mut ConfigErro
             })
             .collect(),
         Some(other) => {
-            errs.push(format!("{place}.{k}"), format!("expected a list of ids, found {}", other.type_name()));
+            errs.push(
+                format!("{place}.{k}"),
+                format!("expected a list of ids, found {}", other.type_name()),
+            );
             Vec::new()
         }
     }
@@ -187,7 +234,13 @@ pub(crate) fn level_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) ->
         },
         DocValue::Str(s) => parse_level_name(s, place, errs),
         other => {
-            errs.push(place, format!("expected a level name or number, found {}", other.type_name()));
+            errs.push(
+                place,
+                format!(
+                    "expected a level name or number, found {}",
+                    other.type_name()
+                ),
+            );
             None
         }
     }
@@ -219,16 +272,30 @@ fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<
         Some("{") => Style::Brace,
         Some("$") => Style::Dollar,
         Some(other) => {
-            errs.push(format!("{place}.style"), format!("style must be one of %, {{, $ (found '{other}')"));
+            errs.push(
+                format!("{place}.style"),
+                format!("style must be one of %, {{, $ (found '{other}')"),
+            );
             Style::Percent
         }
     };
-    let validate = flag(lookup(m, "validate"), &format!("{place}.validate"), true, errs);
+    let validate = flag(
+        lookup(m, "validate"),
+        &format!("{place}.validate"),
+        true,
+        errs,
+    );
     let defaults = match lookup(m, "defaults") {
         None => Vec::new(),
-        Some(DocValue::Map(d)) => d.iter().map(|(k, v)| (k.clone(), doc_to_value(v))).collect(),
+        Some(DocValue::Map(d)) => d
+            .iter()
+            .map(|(k, v)| (k.clone(), doc_to_value(v)))
+            .collect(),
         Some(other) => {
-            errs.push(format!("{place}.defaults"), format!("expected a mapping, found {}", other.type_name()));
+            errs.push(
+                format!("{place}.defaults"),
+                format!("expected a mapping, found {}", other.type_name()),
+            );
             Vec::new()
         }
     };
@@ -243,7 +310,9 @@ fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<
 
 fn filter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<FilterSpec> {
     let m = body(place, v, errs)?;
-    Some(FilterSpec { name: opt_string(m, "name", place, errs).unwrap_or_default() })
+    Some(FilterSpec {
+        name: opt_string(m, "name", place, errs).unwrap_or_default(),
+    })
 }
 
 /// CPython's `valid_ident`: handler keyword names must be Python identifiers.
@@ -258,12 +327,18 @@ fn handler_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<Ha
     let class = match lookup(m, "class") {
         Some(DocValue::Str(s)) => s.clone(),
         Some(other) => {
-            errs.push(format!("{place}.class"), format!("expected a class name, found {}", other.type_name()));
+            errs.push(
+                format!("{place}.class"),
+                format!("expected a class name, found {}", other.type_name()),
+            );
             String::new()
         }
         None => {
             if lookup(m, "()").is_none() {
-                errs.push(format!("{place}.class"), "missing: every handler needs a class");
+                errs.push(
+                    format!("{place}.class"),
+                    "missing: every handler needs a class",
+                );
             }
             String::new()
         }
@@ -273,22 +348,39 @@ fn handler_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<Ha
     let filters = id_list(m, "filters", place, errs);
     let mut kwargs = Vec::new();
     for (k, val) in m {
-        if matches!(k.as_str(), "class" | "level" | "formatter" | "filters" | "()" | ".") {
+        if matches!(
+            k.as_str(),
+            "class" | "level" | "formatter" | "filters" | "()" | "."
+        ) {
             continue;
         }
         if !valid_ident(k) {
-            errs.push(format!("{place}.{k}"), format!("not a valid Python identifier: '{k}'"));
+            errs.push(
+                format!("{place}.{k}"),
+                format!("not a valid Python identifier: '{k}'"),
+            );
             continue;
         }
         if let Some(cv) = doc_to_config_value(val, &format!("{place}.{k}"), errs) {
             kwargs.push((k.clone(), cv));
         }
     }
-    Some(HandlerSpec { class, level, formatter, filters, args: Vec::new(), kwargs })
+    Some(HandlerSpec {
+        class,
+        level,
+        formatter,
+        filters,
+        args: Vec::new(),
+        kwargs,
+    })
 }
 
 /// CPython's incremental mode reads only `level` of a handler (no class, no arguments).
-fn incremental_handler_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<HandlerSpec> {
+fn incremental_handler_spec(
+    place: &str,
+    v: &DocValue,
+    errs: &mut ConfigErrors,
+) -> Option<HandlerSpec> {
     let m = body(place, v, errs)?;
     let level = lookup(m, "level").and_then(|l| level_value(l, &format!("{place}.level"), errs));
     Some(HandlerSpec {
@@ -312,7 +404,10 @@ fn logger_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<Log
         Some(other) => {
             errs.push(
                 format!("{place}.propagate"),
-                format!("expected true or false, found {} (strings are not booleans)", short(other)),
+                format!(
+                    "expected true or false, found {} (strings are not booleans)",
+                    short(other)
+                ),
             );
             None
         }
@@ -334,7 +429,11 @@ fn doc_to_value(v: &DocValue) -> Value {
         DocValue::Float(f) => Value::Float(*f),
         DocValue::Str(s) => Value::Str(s.clone()),
         DocValue::List(l) => Value::List(l.iter().map(doc_to_value).collect()),
-        DocValue::Map(m) => Value::Dict(m.iter().map(|(k, v)| (Value::Str(k.clone()), doc_to_value(v))).collect()),
+        DocValue::Map(m) => Value::Dict(
+            m.iter()
+                .map(|(k, v)| (Value::Str(k.clone()), doc_to_value(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -372,7 +471,10 @@ fn doc_to_config_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) -> Op
                     errs.push(format!("{place}.()"), "'()' factories are not allowed: logwire never runs code named in a configuration");
                     return None;
                 }
-                out.push((k.clone(), doc_to_config_value(item, &format!("{place}.{k}"), errs)?));
+                out.push((
+                    k.clone(),
+                    doc_to_config_value(item, &format!("{place}.{k}"), errs)?,
+                ));
             }
             ConfigValue::Map(out)
         }
@@ -392,16 +494,26 @@ enum Step {
 /// brackets]` steps.
 fn parse_cfg_path(path: &str) -> Result<Vec<Step>, String> {
     let s = path.trim_start();
-    let word_len = s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum::<usize>();
+    let word_len = s
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .map(char::len_utf8)
+        .sum::<usize>();
     if word_len == 0 {
-        return Err(format!("unable to convert 'cfg://{path}': no key at the start"));
+        return Err(format!(
+            "unable to convert 'cfg://{path}': no key at the start"
+        ));
     }
     let mut steps = vec![Step::Key(s[..word_len].to_owned())];
     let mut rest = s[word_len..].trim_start();
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix('.') {
             let r = r.trim_start();
-            let n = r.chars().take_while(|c| c.is_alphanumeric() || *c == '_').map(char::len_utf8).sum::<usize>();
+            let n = r
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .map(char::len_utf8)
+                .sum::<usize>();
             if n == 0 {
                 return Err(format!("unable to convert 'cfg://{path}' at '{rest}'"));
             }
@@ -428,14 +540,25 @@ fn follow<'a>(root: &'a DocValue, path: &str) -> Result<&'a DocValue, String> {
     let mut cur = root;
     for step in parse_cfg_path(path)? {
         cur = match (&step, cur) {
-            (Step::Key(k) | Step::Index(k), DocValue::Map(m)) => {
-                m.iter().find(|(key, _)| key == k).map(|(_, v)| v).ok_or_else(|| format!("cfg://{path}: no key '{k}'"))?
-            }
+            (Step::Key(k) | Step::Index(k), DocValue::Map(m)) => m
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v)
+                .ok_or_else(|| format!("cfg://{path}: no key '{k}'"))?,
             (Step::Index(i), DocValue::List(l)) => {
-                let n: usize = i.trim().parse().map_err(|_| format!("cfg://{path}: '{i}' is not a list index"))?;
-                l.get(n).ok_or_else(|| format!("cfg://{path}: index {n} is out of range"))?
+                let n: usize = i
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("cfg://{path}: '{i}' is not a list index"))?;
+                l.get(n)
+                    .ok_or_else(|| format!("cfg://{path}: index {n} is out of range"))?
             }
-            (_, other) => return Err(format!("cfg://{path}: cannot index into {}", other.type_name())),
+            (_, other) => {
+                return Err(format!(
+                    "cfg://{path}: cannot index into {}",
+                    other.type_name()
+                ));
+            }
         };
     }
     Ok(cur)
@@ -461,18 +584,34 @@ fn resolve_value(
     }
     *budget -= 1;
     if *budget == 0 {
-        errs.push(place, format!("cfg:// references expand to more than {CFG_MAX_NODES} values"));
+        errs.push(
+            place,
+            format!("cfg:// references expand to more than {CFG_MAX_NODES} values"),
+        );
         return DocValue::Null;
     }
     match v {
         DocValue::Str(s) if s.starts_with("cfg://") => {
             let path = &s["cfg://".len()..];
             if chain.iter().any(|p| p == path) {
-                errs.push(place, format!("cfg:// reference cycle: {} -> cfg://{path}", chain.iter().map(|p| format!("cfg://{p}")).collect::<Vec<_>>().join(" -> ")));
+                errs.push(
+                    place,
+                    format!(
+                        "cfg:// reference cycle: {} -> cfg://{path}",
+                        chain
+                            .iter()
+                            .map(|p| format!("cfg://{p}"))
+                            .collect::<Vec<_>>()
+                            .join(" -> ")
+                    ),
+                );
                 return DocValue::Null;
             }
             if chain.len() >= CFG_MAX_DEPTH {
-                errs.push(place, format!("cfg:// references nest deeper than {CFG_MAX_DEPTH}"));
+                errs.push(
+                    place,
+                    format!("cfg:// references nest deeper than {CFG_MAX_DEPTH}"),
+                );
                 return DocValue::Null;
             }
             match follow(root, path) {
@@ -489,12 +628,19 @@ fn resolve_value(
             }
         }
         DocValue::List(l) => DocValue::List(
-            l.iter().enumerate().map(|(i, x)| resolve_value(root, x, &format!("{place}[{i}]"), chain, budget, errs)).collect(),
+            l.iter()
+                .enumerate()
+                .map(|(i, x)| resolve_value(root, x, &format!("{place}[{i}]"), chain, budget, errs))
+                .collect(),
         ),
         DocValue::Map(m) => DocValue::Map(
             m.iter()
                 .map(|(k, x)| {
-                    let p = if place == "document" { k.clone() } else { format!("{place}.{k}") };
+                    let p = if place == "document" {
+                        k.clone()
+                    } else {
+                        format!("{place}.{k}")
+                    };
                     (k.clone(), resolve_value(root, x, &p, chain, budget, errs))
                 })
                 .collect(),
@@ -513,11 +659,16 @@ mod tests {
 
     #[test]
     fn cfg_paths_follow_cpython() {
-        let d = doc(r#"{"atuple": [1, 2, 3], "alist": ["a", "b", "c"], "adict": {"d": "e", "f": 3, "": 10},
-                       "nest1": ["g", ["h", "i"], "j"]}"#);
+        let d = doc(
+            r#"{"atuple": [1, 2, 3], "alist": ["a", "b", "c"], "adict": {"d": "e", "f": 3, "": 10},
+                       "nest1": ["g", ["h", "i"], "j"]}"#,
+        );
         assert_eq!(follow(&d, "atuple[1]").unwrap(), &DocValue::Int(2));
         assert_eq!(follow(&d, "alist[1]").unwrap(), &DocValue::Str("b".into()));
-        assert_eq!(follow(&d, "nest1[1][0]").unwrap(), &DocValue::Str("h".into()));
+        assert_eq!(
+            follow(&d, "nest1[1][0]").unwrap(),
+            &DocValue::Str("h".into())
+        );
         assert_eq!(follow(&d, "adict.d").unwrap(), &DocValue::Str("e".into()));
         assert_eq!(follow(&d, "adict[f]").unwrap(), &DocValue::Int(3));
         assert_eq!(follow(&d, "adict[]").unwrap(), &DocValue::Int(10));
@@ -532,8 +683,13 @@ mod tests {
         resolve_cfg_refs(&doc(r#"{"a": "cfg://b", "b": "cfg://a"}"#), &mut errs);
         assert!(errs.iter().any(|e| e.message.contains("cycle")), "{errs}");
         let mut errs = ConfigErrors::default();
-        let chain: Vec<String> = (0..20).map(|i| format!("\"k{i}\": \"cfg://k{}\"", i + 1)).collect();
-        resolve_cfg_refs(&doc(&format!("{{{}, \"k20\": 1}}", chain.join(","))), &mut errs);
+        let chain: Vec<String> = (0..20)
+            .map(|i| format!("\"k{i}\": \"cfg://k{}\"", i + 1))
+            .collect();
+        resolve_cfg_refs(
+            &doc(&format!("{{{}, \"k20\": 1}}", chain.join(","))),
+            &mut errs,
+        );
         assert!(errs.iter().any(|e| e.message.contains("deeper")), "{errs}");
     }
 

@@ -77,7 +77,11 @@ pub struct DocLimits {
 
 impl Default for DocLimits {
     fn default() -> Self {
-        DocLimits { max_bytes: 1 << 20, max_depth: 32, max_nodes: 200_000 }
+        DocLimits {
+            max_bytes: 1 << 20,
+            max_depth: 32,
+            max_nodes: 200_000,
+        }
     }
 }
 
@@ -145,15 +149,21 @@ impl<'de> Visitor<'de> for DocVisitor {
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<DocValue, E> {
         count_scalar()?;
-        i64::try_from(v).map(DocValue::Int).map_err(|_| E::custom(format!("integer {v} is too large")))
+        i64::try_from(v)
+            .map(DocValue::Int)
+            .map_err(|_| E::custom(format!("integer {v} is too large")))
     }
     fn visit_i128<E: de::Error>(self, v: i128) -> Result<DocValue, E> {
         count_scalar()?;
-        i64::try_from(v).map(DocValue::Int).map_err(|_| E::custom(format!("integer {v} is too large")))
+        i64::try_from(v)
+            .map(DocValue::Int)
+            .map_err(|_| E::custom(format!("integer {v} is too large")))
     }
     fn visit_u128<E: de::Error>(self, v: u128) -> Result<DocValue, E> {
         count_scalar()?;
-        i64::try_from(v).map(DocValue::Int).map_err(|_| E::custom(format!("integer {v} is too large")))
+        i64::try_from(v)
+            .map(DocValue::Int)
+            .map_err(|_| E::custom(format!("integer {v} is too large")))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<DocValue, E> {
         count_scalar()?;

@@ -15,7 +15,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error at `place`.
     pub fn new(place: impl Into<String>, message: impl Into<String>) -> Self {
-        ConfigError { place: place.into(), message: message.into() }
+        ConfigError {
+            place: place.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -44,7 +47,11 @@ impl ConfigErrors {
     }
     /// `Ok(value)` if no error was found.
     pub fn into_result<T>(self, value: T) -> Result<T, ConfigErrors> {
-        if self.0.is_empty() { Ok(value) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self)
+        }
     }
     /// The errors.
     pub fn iter(&self) -> impl Iterator<Item = &ConfigError> {

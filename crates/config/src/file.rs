@@ -7,7 +7,9 @@
 
 use crate::error::ConfigErrors;
 use crate::ini::{IniDocument, IniLimits};
-use crate::model::{ConfigModel, ConfigValue, Dialect, FormatterSpec, HandlerSpec, LoggerSpec, StdStream};
+use crate::model::{
+    ConfigModel, ConfigValue, Dialect, FormatterSpec, HandlerSpec, LoggerSpec, StdStream,
+};
 use crate::pyliteral::{KnownName, PyLiteral, parse_class_name, parse_literal};
 use logwire_engine::Value;
 use logwire_engine::format::Style;
@@ -22,7 +24,10 @@ pub fn model_from_ini(
     if text.trim().is_empty() {
         return Err(ConfigErrors::one("document", "the configuration is empty"));
     }
-    let defaults: Vec<(&str, &str)> = defaults.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let defaults: Vec<(&str, &str)> = defaults
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let doc = IniDocument::parse_with_defaults(text, &defaults, &IniLimits::default())
         .map_err(|e| ConfigErrors::one("document", format!("not a valid INI document: {e}")))?;
     model_from_document(&doc, disable_existing_loggers)
@@ -30,9 +35,17 @@ pub fn model_from_ini(
 
 fn keys(doc: &IniDocument, section: &str, errs: &mut ConfigErrors) -> Vec<String> {
     match doc.get(section, "keys") {
-        Ok(Some(v)) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+        Ok(Some(v)) => v
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         Ok(None) => {
-            errs.push(format!("[{section}]"), "missing: the section needs a 'keys' option");
+            errs.push(
+                format!("[{section}]"),
+                "missing: the section needs a 'keys' option",
+            );
             Vec::new()
         }
         Err(e) => {
@@ -61,10 +74,16 @@ fn literal_to_config(v: PyLiteral, place: &str, errs: &mut ConfigErrors) -> Opti
         PyLiteral::Float(f) => ConfigValue::Float(f),
         PyLiteral::Str(s) => ConfigValue::Str(s),
         PyLiteral::Bytes(b) => ConfigValue::Bytes(b),
-        PyLiteral::Tuple(t) => ConfigValue::Tuple(t.into_iter().map(|x| literal_to_config(x, place, errs)).collect::<Option<_>>()?),
-        PyLiteral::List(t) | PyLiteral::Set(t) => {
-            ConfigValue::List(t.into_iter().map(|x| literal_to_config(x, place, errs)).collect::<Option<_>>()?)
-        }
+        PyLiteral::Tuple(t) => ConfigValue::Tuple(
+            t.into_iter()
+                .map(|x| literal_to_config(x, place, errs))
+                .collect::<Option<_>>()?,
+        ),
+        PyLiteral::List(t) | PyLiteral::Set(t) => ConfigValue::List(
+            t.into_iter()
+                .map(|x| literal_to_config(x, place, errs))
+                .collect::<Option<_>>()?,
+        ),
         PyLiteral::Dict(d) => {
             let mut out = Vec::new();
             for (k, v) in d {
@@ -91,7 +110,10 @@ fn level_of(doc: &IniDocument, section: &str, errs: &mut ConfigErrors) -> Option
 }
 
 /// Converts a parsed INI document.
-pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) -> Result<ConfigModel, ConfigErrors> {
+pub fn model_from_document(
+    doc: &IniDocument,
+    disable_existing_loggers: bool,
+) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
     for s in ["formatters", "handlers", "loggers"] {
         if !doc.has_section(s) {
@@ -106,7 +128,10 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
     for id in keys(doc, "formatters", &mut errs) {
         let sec = format!("formatter_{id}");
         if !doc.has_section(&sec) {
-            errs.push(format!("[{sec}]"), format!("missing section for formatter '{id}'"));
+            errs.push(
+                format!("[{sec}]"),
+                format!("missing section for formatter '{id}'"),
+            );
             continue;
         }
         // fileConfig reads these raw: no % interpolation.
@@ -114,7 +139,10 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
         if let Some(class) = get(doc, &sec, "class", &mut errs) {
             match parse_class_name(&class) {
                 Ok(c) if c == "logging.Formatter" || c == "Formatter" => {}
-                Ok(c) => errs.push(format!("[{sec}] class"), format!("unknown formatter class '{c}': only logging.Formatter is available")),
+                Ok(c) => errs.push(
+                    format!("[{sec}] class"),
+                    format!("unknown formatter class '{c}': only logging.Formatter is available"),
+                ),
                 Err(e) => errs.push(format!("[{sec}] class"), e.to_string()),
             }
         }
@@ -123,7 +151,10 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
             Some("{") => Style::Brace,
             Some("$") => Style::Dollar,
             Some(other) => {
-                errs.push(format!("[{sec}] style"), format!("style must be one of %, {{, $ (found '{other}')"));
+                errs.push(
+                    format!("[{sec}] style"),
+                    format!("style must be one of %, {{, $ (found '{other}')"),
+                );
                 Style::Percent
             }
         };
@@ -134,7 +165,8 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
                     .into_iter()
                     .filter_map(|(k, v)| {
                         let PyLiteral::Str(k) = k else { return None };
-                        literal_to_config(v, &format!("[{sec}] defaults"), &mut errs).map(|v| (k, literal_to_value(&v)))
+                        literal_to_config(v, &format!("[{sec}] defaults"), &mut errs)
+                            .map(|v| (k, literal_to_value(&v)))
                     })
                     .collect(),
                 Ok(_) => {
@@ -149,19 +181,34 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
         };
         // `datefmt=` (empty) means no date format, as in CPython's test configs.
         let datefmt = raw("datefmt").filter(|s| !s.is_empty());
-        formatters.push((id, FormatterSpec { format: raw("format"), datefmt, style, validate: true, defaults }));
+        formatters.push((
+            id,
+            FormatterSpec {
+                format: raw("format"),
+                datefmt,
+                style,
+                validate: true,
+                defaults,
+            },
+        ));
     }
 
     let mut handlers = Vec::new();
     for id in keys(doc, "handlers", &mut errs) {
         let sec = format!("handler_{id}");
         if !doc.has_section(&sec) {
-            errs.push(format!("[{sec}]"), format!("missing section for handler '{id}'"));
+            errs.push(
+                format!("[{sec}]"),
+                format!("missing section for handler '{id}'"),
+            );
             continue;
         }
         let class = match get(doc, &sec, "class", &mut errs) {
             None => {
-                errs.push(format!("[{sec}] class"), "missing: every handler needs a class");
+                errs.push(
+                    format!("[{sec}] class"),
+                    "missing: every handler needs a class",
+                );
                 String::new()
             }
             Some(c) => match parse_class_name(&c) {
@@ -172,7 +219,11 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
                 }
             },
         };
-        let level = if doc.has_option(&sec, "level") { level_of(doc, &sec, &mut errs) } else { None };
+        let level = if doc.has_option(&sec, "level") {
+            level_of(doc, &sec, &mut errs)
+        } else {
+            None
+        };
         let formatter = get(doc, &sec, "formatter", &mut errs).filter(|f| !f.is_empty());
         let args = match get(doc, &sec, "args", &mut errs) {
             None => Vec::new(),
@@ -182,11 +233,17 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
                     .filter_map(|x| literal_to_config(x, &format!("[{sec}] args"), &mut errs))
                     .collect(),
                 Ok(_) => {
-                    errs.push(format!("[{sec}] args"), "expected a tuple of arguments, e.g. (sys.stdout,)");
+                    errs.push(
+                        format!("[{sec}] args"),
+                        "expected a tuple of arguments, e.g. (sys.stdout,)",
+                    );
                     Vec::new()
                 }
                 Err(e) => {
-                    errs.push(format!("[{sec}] args"), format!("not a Python literal: {e}"));
+                    errs.push(
+                        format!("[{sec}] args"),
+                        format!("not a Python literal: {e}"),
+                    );
                     Vec::new()
                 }
             },
@@ -199,11 +256,14 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
                     for (k, v) in d {
                         match k {
                             PyLiteral::Str(k) => {
-                                if let Some(v) = literal_to_config(v, &format!("[{sec}] kwargs"), &mut errs) {
+                                if let Some(v) =
+                                    literal_to_config(v, &format!("[{sec}] kwargs"), &mut errs)
+                                {
                                     out.push((k, v));
                                 }
                             }
-                            _ => errs.push(format!("[{sec}] kwargs"), "keyword names must be strings"),
+                            _ => errs
+                                .push(format!("[{sec}] kwargs"), "keyword names must be strings"),
                         }
                     }
                     out
@@ -213,7 +273,10 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
                     Vec::new()
                 }
                 Err(e) => {
-                    errs.push(format!("[{sec}] kwargs"), format!("not a Python literal: {e}"));
+                    errs.push(
+                        format!("[{sec}] kwargs"),
+                        format!("not a Python literal: {e}"),
+                    );
                     Vec::new()
                 }
             },
@@ -222,7 +285,17 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
         if let Some(t) = get(doc, &sec, "target", &mut errs).filter(|t| !t.is_empty()) {
             kwargs.push(("target".into(), ConfigValue::Str(t)));
         }
-        handlers.push((id, HandlerSpec { class, level, formatter, filters: Vec::new(), args, kwargs }));
+        handlers.push((
+            id,
+            HandlerSpec {
+                class,
+                level,
+                formatter,
+                filters: Vec::new(),
+                args,
+                kwargs,
+            },
+        ));
     }
 
     let logger_ids = keys(doc, "loggers", &mut errs);
@@ -232,10 +305,18 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
     let handler_list = |sec: &str, errs: &mut ConfigErrors| -> Vec<String> {
         match get(doc, sec, "handlers", errs) {
             None => {
-                errs.push(format!("[{sec}] handlers"), "missing (it may be empty: handlers=)");
+                errs.push(
+                    format!("[{sec}] handlers"),
+                    "missing (it may be empty: handlers=)",
+                );
                 Vec::new()
             }
-            Some(v) => v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            Some(v) => v
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     };
     let mut root = None;
@@ -243,17 +324,32 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
     for id in logger_ids {
         let sec = format!("logger_{id}");
         if !doc.has_section(&sec) {
-            errs.push(format!("[{sec}]"), format!("missing section for logger '{id}'"));
+            errs.push(
+                format!("[{sec}]"),
+                format!("missing section for logger '{id}'"),
+            );
             continue;
         }
-        let level = if doc.has_option(&sec, "level") { level_of(doc, &sec, &mut errs) } else { None };
+        let level = if doc.has_option(&sec, "level") {
+            level_of(doc, &sec, &mut errs)
+        } else {
+            None
+        };
         let handlers = handler_list(&sec, &mut errs);
         if id == "root" {
-            root = Some(LoggerSpec { level, propagate: None, handlers, filters: Vec::new() });
+            root = Some(LoggerSpec {
+                level,
+                propagate: None,
+                handlers,
+                filters: Vec::new(),
+            });
             continue;
         }
         let Some(qualname) = get(doc, &sec, "qualname", &mut errs) else {
-            errs.push(format!("[{sec}] qualname"), "missing: every logger but root needs a qualname");
+            errs.push(
+                format!("[{sec}] qualname"),
+                "missing: every logger but root needs a qualname",
+            );
             continue;
         };
         let propagate = match get(doc, &sec, "propagate", &mut errs) {
@@ -261,12 +357,23 @@ pub fn model_from_document(doc: &IniDocument, disable_existing_loggers: bool) ->
             Some(p) => match p.trim().parse::<i64>() {
                 Ok(n) => n != 0,
                 Err(_) => {
-                    errs.push(format!("[{sec}] propagate"), format!("expected an integer (0 or 1), found '{p}'"));
+                    errs.push(
+                        format!("[{sec}] propagate"),
+                        format!("expected an integer (0 or 1), found '{p}'"),
+                    );
                     true
                 }
             },
         };
-        loggers.push((qualname, LoggerSpec { level, propagate: Some(propagate), handlers, filters: Vec::new() }));
+        loggers.push((
+            qualname,
+            LoggerSpec {
+                level,
+                propagate: Some(propagate),
+                handlers,
+                filters: Vec::new(),
+            },
+        ));
     }
 
     // fileConfig always replaces the root's handlers, even with an empty list.

@@ -77,9 +77,11 @@ impl ConfigValue {
             ConfigValue::Bytes(b) => Value::Bytes(b.clone()),
             ConfigValue::List(l) => Value::List(l.iter().map(Self::to_value).collect()),
             ConfigValue::Tuple(l) => Value::Tuple(l.iter().map(Self::to_value).collect()),
-            ConfigValue::Map(m) => {
-                Value::Dict(m.iter().map(|(k, v)| (Value::Str(k.clone()), v.to_value())).collect())
-            }
+            ConfigValue::Map(m) => Value::Dict(
+                m.iter()
+                    .map(|(k, v)| (Value::Str(k.clone()), v.to_value()))
+                    .collect(),
+            ),
             ConfigValue::Stream(StdStream::Stdout) => Value::Str("<stdout>".into()),
             ConfigValue::Stream(StdStream::Stderr) => Value::Str("<stderr>".into()),
         }

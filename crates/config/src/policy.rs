@@ -62,7 +62,9 @@ impl Destination {
     /// Parses `HOST:PORT` or `[V6]:PORT` (`HOST:*` or a bare host allows every port).
     pub fn parse(s: &str) -> Result<Destination, String> {
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let end = rest.find(']').ok_or_else(|| format!("'{s}': missing ']'"))?;
+            let end = rest
+                .find(']')
+                .ok_or_else(|| format!("'{s}': missing ']'"))?;
             let tail = &rest[end + 1..];
             (rest[..end].to_owned(), tail.strip_prefix(':'))
         } else {
@@ -76,7 +78,10 @@ impl Destination {
         }
         let port = match port {
             None | Some("*") => None,
-            Some(p) => Some(p.parse::<u16>().map_err(|_| format!("'{s}': '{p}' is not a port"))?),
+            Some(p) => Some(
+                p.parse::<u16>()
+                    .map_err(|_| format!("'{s}': '{p}' is not a port"))?,
+            ),
         };
         Ok(Destination { host, port })
     }
@@ -117,7 +122,11 @@ impl Default for ContentPolicy {
 impl ContentPolicy {
     /// For configs the operator wrote: files anywhere, any destination, default caps.
     pub fn trusted() -> Self {
-        ContentPolicy { files: FileAccess::Anywhere, destinations: None, limits: ConfigLimits::default() }
+        ContentPolicy {
+            files: FileAccess::Anywhere,
+            destinations: None,
+            limits: ConfigLimits::default(),
+        }
     }
 
     /// For configs from outside: files only beneath `file_root` (none at all without one),
@@ -126,10 +135,15 @@ impl ContentPolicy {
         let files = match file_root {
             None => FileAccess::Denied,
             Some(root) => FileAccess::Beneath(
-                root.canonicalize().map_err(|e| format!("file root {}: {e}", root.display()))?,
+                root.canonicalize()
+                    .map_err(|e| format!("file root {}: {e}", root.display()))?,
             ),
         };
-        Ok(ContentPolicy { files, destinations: Some(allowed), limits: ConfigLimits::default() })
+        Ok(ContentPolicy {
+            files,
+            destinations: Some(allowed),
+            limits: ConfigLimits::default(),
+        })
     }
 
     /// Whether files are opened without following symlinks.
@@ -219,10 +233,18 @@ mod tests {
         assert_eq!(p.resolve_file("app.log").unwrap(), root.join("app.log"));
         assert!(p.resolve_file("../etc/passwd").unwrap_err().contains(".."));
         assert!(p.resolve_file("a/../../b").is_err());
-        assert!(p.resolve_file("/etc/passwd").unwrap_err().contains("outside"));
+        assert!(
+            p.resolve_file("/etc/passwd")
+                .unwrap_err()
+                .contains("outside")
+        );
         assert!(p.resolve_file("x\0y").is_err());
         std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
-        assert!(p.resolve_file("link/passwd").unwrap_err().contains("symlink"));
+        assert!(
+            p.resolve_file("link/passwd")
+                .unwrap_err()
+                .contains("symlink")
+        );
         std::os::unix::fs::symlink("/etc/passwd", root.join("pw.log")).unwrap();
         assert!(p.resolve_file("pw.log").unwrap_err().contains("symlink"));
     }
@@ -230,18 +252,27 @@ mod tests {
     #[test]
     fn no_root_means_no_files_and_says_how_to_allow_them() {
         let p = ContentPolicy::pushed(None, vec![]).unwrap();
-        assert!(p.resolve_file("app.log").unwrap_err().contains("--file-root"));
+        assert!(
+            p.resolve_file("app.log")
+                .unwrap_err()
+                .contains("--file-root")
+        );
     }
 
     #[test]
     fn destinations_default_to_loopback() {
-        let p = ContentPolicy::pushed(None, vec![Destination::parse("logs.example:514").unwrap()]).unwrap();
+        let p = ContentPolicy::pushed(None, vec![Destination::parse("logs.example:514").unwrap()])
+            .unwrap();
         assert!(p.check_destination("127.0.0.1", 9020).is_ok());
         assert!(p.check_destination("::1", 9020).is_ok());
         assert!(p.check_destination("localhost", 1).is_ok());
         assert!(p.check_destination("logs.example", 514).is_ok());
         assert!(p.check_destination("logs.example", 515).is_err());
         assert!(p.check_destination("169.254.169.254", 80).is_err());
-        assert!(ContentPolicy::trusted().check_destination("anything", 1).is_ok());
+        assert!(
+            ContentPolicy::trusted()
+                .check_destination("anything", 1)
+                .is_ok()
+        );
     }
 }

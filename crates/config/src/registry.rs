@@ -13,11 +13,12 @@
 use crate::error::ConfigErrors;
 use crate::model::{ConfigValue, StdStream};
 use crate::policy::ContentPolicy;
-use logwire_engine::handler::{
-    FileOpenPolicy, FileOptions, MemoryHandler, NullHandler, OverflowPolicy, QueueHandler, QueueOptions,
-    RotatingFileHandler, StreamHandler, TimedRotatingFileHandler, TimedRotation, WatchedFileHandler,
-};
 use logwire_engine::handler::{FileHandler, FileMode};
+use logwire_engine::handler::{
+    FileOpenPolicy, FileOptions, MemoryHandler, NullHandler, OverflowPolicy, QueueHandler,
+    QueueOptions, RotatingFileHandler, StreamHandler, TimedRotatingFileHandler, TimedRotation,
+    WatchedFileHandler,
+};
 use logwire_engine::{Emitter, Handler, level};
 use std::collections::HashMap;
 use std::io::Write;
@@ -34,10 +35,16 @@ pub struct Param {
 }
 
 const fn req(name: &'static str) -> Param {
-    Param { name, required: true }
+    Param {
+        name,
+        required: true,
+    }
 }
 const fn opt(name: &'static str) -> Param {
-    Param { name, required: false }
+    Param {
+        name,
+        required: false,
+    }
 }
 
 /// Constructor arguments bound to parameter names, with typed getters that report errors
@@ -56,11 +63,18 @@ impl BoundArgs {
 
     /// The raw value; `None` when absent or Python `None`.
     pub fn get(&self, name: &str) -> Option<&ConfigValue> {
-        self.values.iter().find(|(k, _)| *k == name).map(|(_, v)| v).filter(|v| **v != ConfigValue::None)
+        self.values
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+            .filter(|v| **v != ConfigValue::None)
     }
 
     fn wrong(&self, name: &str, want: &str, got: &ConfigValue, errs: &mut ConfigErrors) {
-        errs.push(self.place_of(name), format!("expected {want}, found {}", got.type_name()));
+        errs.push(
+            self.place_of(name),
+            format!("expected {want}, found {}", got.type_name()),
+        );
     }
 
     /// A string argument.
@@ -79,11 +93,17 @@ impl BoundArgs {
         match self.get(name)? {
             ConfigValue::Int(i) if (min..=max).contains(i) => Some(*i),
             ConfigValue::Int(i) => {
-                errs.push(self.place_of(name), format!("{i} is out of range ({min} to {max})"));
+                errs.push(
+                    self.place_of(name),
+                    format!("{i} is out of range ({min} to {max})"),
+                );
                 None
             }
             ConfigValue::BigInt(s) => {
-                errs.push(self.place_of(name), format!("{s} is out of range ({min} to {max})"));
+                errs.push(
+                    self.place_of(name),
+                    format!("{s} is out of range ({min} to {max})"),
+                );
                 None
             }
             other => {
@@ -156,7 +176,11 @@ pub fn bind(
     if args.len() > params.len() {
         errs.push(
             format!("{place}.args"),
-            format!("takes at most {} positional arguments but {} were given", params.len(), args.len()),
+            format!(
+                "takes at most {} positional arguments but {} were given",
+                params.len(),
+                args.len()
+            ),
         );
     }
     for (p, v) in params.iter().zip(args) {
@@ -164,10 +188,14 @@ pub fn bind(
     }
     for (k, v) in kwargs {
         match params.iter().find(|p| p.name == k) {
-            None => errs.push(format!("{place}.{k}"), format!("unexpected keyword argument '{k}'")),
-            Some(p) if values.iter().any(|(n, _)| *n == p.name) => {
-                errs.push(format!("{place}.{k}"), format!("got multiple values for argument '{k}'"))
-            }
+            None => errs.push(
+                format!("{place}.{k}"),
+                format!("unexpected keyword argument '{k}'"),
+            ),
+            Some(p) if values.iter().any(|(n, _)| *n == p.name) => errs.push(
+                format!("{place}.{k}"),
+                format!("got multiple values for argument '{k}'"),
+            ),
             Some(p) => values.push((p.name, v.clone())),
         }
     }
@@ -176,7 +204,10 @@ pub fn bind(
             errs.push(format!("{place}.{}", p.name), "missing required argument");
         }
     }
-    BoundArgs { place: place.to_owned(), values }
+    BoundArgs {
+        place: place.to_owned(),
+        values,
+    }
 }
 
 /// What a kind may consult while preparing: the content policy.
@@ -201,7 +232,11 @@ impl PrepareContext<'_> {
 
     /// How files are opened under the policy.
     pub fn open_policy(&self) -> FileOpenPolicy {
-        if self.policy.no_follow() { FileOpenPolicy::no_follow() } else { FileOpenPolicy::default() }
+        if self.policy.no_follow() {
+            FileOpenPolicy::no_follow()
+        } else {
+            FileOpenPolicy::default()
+        }
     }
 }
 
@@ -257,8 +292,12 @@ pub trait HandlerKind: Send + Sync {
     /// Constructor parameters in CPython's order.
     fn params(&self) -> &'static [Param];
     /// Validates the bound arguments (no side effects) into a plan, or reports errors.
-    fn prepare(&self, args: &BoundArgs, ctx: &PrepareContext<'_>, errs: &mut ConfigErrors)
-    -> Option<Box<dyn HandlerPlan>>;
+    fn prepare(
+        &self,
+        args: &BoundArgs,
+        ctx: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>>;
 }
 
 /// Maps Python class names to handler kinds.
@@ -271,7 +310,9 @@ impl std::fmt::Debug for HandlerRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mut names: Vec<&String> = self.kinds.keys().collect();
         names.sort();
-        f.debug_struct("HandlerRegistry").field("kinds", &names).finish()
+        f.debug_struct("HandlerRegistry")
+            .field("kinds", &names)
+            .finish()
     }
 }
 
@@ -284,7 +325,9 @@ impl Default for HandlerRegistry {
 impl HandlerRegistry {
     /// An empty registry.
     pub fn empty() -> Self {
-        HandlerRegistry { kinds: HashMap::new() }
+        HandlerRegistry {
+            kinds: HashMap::new(),
+        }
     }
 
     /// The engine's handlers under their CPython names.
@@ -330,8 +373,11 @@ impl HandlerRegistry {
 
 // ---- built-in kinds ------------------------------------------------------------------------
 
-fn built(e: Result<impl Emitter + 'static, logwire_engine::HandlerError>) -> Result<Box<dyn Emitter>, String> {
-    e.map(|h| Box::new(h) as Box<dyn Emitter>).map_err(|e| e.to_string())
+fn built(
+    e: Result<impl Emitter + 'static, logwire_engine::HandlerError>,
+) -> Result<Box<dyn Emitter>, String> {
+    e.map(|h| Box::new(h) as Box<dyn Emitter>)
+        .map_err(|e| e.to_string())
 }
 
 struct StreamKind;
@@ -342,14 +388,22 @@ impl HandlerKind for StreamKind {
         const P: &[Param] = &[opt("stream")];
         P
     }
-    fn prepare(&self, a: &BoundArgs, _: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        a: &BoundArgs,
+        _: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         let s = match a.get("stream") {
             None => StdStream::Stderr,
             Some(ConfigValue::Stream(s)) => *s,
             Some(other) => {
                 errs.push(
                     a.place_of("stream"),
-                    format!("expected ext://sys.stdout or ext://sys.stderr, found {}", other.type_name()),
+                    format!(
+                        "expected ext://sys.stdout or ext://sys.stderr, found {}",
+                        other.type_name()
+                    ),
                 );
                 return None;
             }
@@ -372,7 +426,12 @@ impl HandlerKind for NullKind {
         const P: &[Param] = &[];
         P
     }
-    fn prepare(&self, _: &BoundArgs, _: &PrepareContext<'_>, _: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        _: &BoundArgs,
+        _: &PrepareContext<'_>,
+        _: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         Some(Box::new(NullPlan))
     }
 }
@@ -384,7 +443,11 @@ impl HandlerPlan for NullPlan {
 }
 
 /// The file arguments every file handler shares.
-fn file_options(a: &BoundArgs, ctx: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<FileOptions> {
+fn file_options(
+    a: &BoundArgs,
+    ctx: &PrepareContext<'_>,
+    errs: &mut ConfigErrors,
+) -> Option<FileOptions> {
     let mode = a.str("mode", errs).unwrap_or_else(|| "a".into());
     let encoding = a.str("encoding", errs);
     let delay = a.bool("delay", errs).unwrap_or(false);
@@ -410,13 +473,28 @@ struct FilePlan {
 
 impl HandlerKind for FileKind {
     fn params(&self) -> &'static [Param] {
-        const P: &[Param] = &[req("filename"), opt("mode"), opt("encoding"), opt("delay"), opt("errors")];
+        const P: &[Param] = &[
+            req("filename"),
+            opt("mode"),
+            opt("encoding"),
+            opt("delay"),
+            opt("errors"),
+        ];
         P
     }
-    fn prepare(&self, a: &BoundArgs, ctx: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        a: &BoundArgs,
+        ctx: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         let path = ctx.file(a, "filename", errs);
         let options = file_options(a, ctx, errs);
-        Some(Box::new(FilePlan { watched: matches!(self, FileKind::Watched), path: path?, options: options? }))
+        Some(Box::new(FilePlan {
+            watched: matches!(self, FileKind::Watched),
+            path: path?,
+            options: options?,
+        }))
     }
 }
 
@@ -461,7 +539,9 @@ fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Resu
         open.custom_flags(libc::O_NOFOLLOW);
     }
     let abs = logwire_engine::handler::abspath(path).map_err(|e| e.to_string())?;
-    open.open(&abs).map(|_| ()).map_err(|e| format!("truncating {}: {e}", abs.display()))
+    open.open(&abs)
+        .map(|_| ())
+        .map_err(|e| format!("truncating {}: {e}", abs.display()))
 }
 
 struct RotatingKind;
@@ -485,14 +565,30 @@ impl HandlerKind for RotatingKind {
         ];
         P
     }
-    fn prepare(&self, a: &BoundArgs, ctx: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        a: &BoundArgs,
+        ctx: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         let path = ctx.file(a, "filename", errs);
         let options = file_options(a, ctx, errs);
         // CPython treats negative sizes and counts as 0.
-        let max_bytes = a.int("maxBytes", i64::MIN, i64::MAX, errs).unwrap_or(0).max(0) as u64;
+        let max_bytes = a
+            .int("maxBytes", i64::MIN, i64::MAX, errs)
+            .unwrap_or(0)
+            .max(0) as u64;
         let cap = i64::from(ctx.policy.limits.max_backup_count);
-        let backup_count = a.int("backupCount", i64::MIN, cap, errs).unwrap_or(0).max(0) as u32;
-        Some(Box::new(RotatingPlan { path: path?, max_bytes, backup_count, options: options? }))
+        let backup_count = a
+            .int("backupCount", i64::MIN, cap, errs)
+            .unwrap_or(0)
+            .max(0) as u32;
+        Some(Box::new(RotatingPlan {
+            path: path?,
+            max_bytes,
+            backup_count,
+            options: options?,
+        }))
     }
 }
 
@@ -501,11 +597,20 @@ impl HandlerPlan for RotatingPlan {
         vec![self.path.clone()]
     }
     fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
-        built(RotatingFileHandler::new(&self.path, self.max_bytes, self.backup_count, non_truncating(&self.options)))
+        built(RotatingFileHandler::new(
+            &self.path,
+            self.max_bytes,
+            self.backup_count,
+            non_truncating(&self.options),
+        ))
     }
     fn commit(&self) -> Result<(), String> {
         // CPython forces mode 'a' when maxBytes > 0.
-        if self.max_bytes > 0 { Ok(()) } else { truncate_if_write_mode(&self.path, &self.options) }
+        if self.max_bytes > 0 {
+            Ok(())
+        } else {
+            truncate_if_write_mode(&self.path, &self.options)
+        }
     }
 }
 
@@ -541,7 +646,12 @@ impl HandlerKind for TimedKind {
         ];
         P
     }
-    fn prepare(&self, a: &BoundArgs, ctx: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        a: &BoundArgs,
+        ctx: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         let path = ctx.file(a, "filename", errs);
         let options = file_options(a, ctx, errs);
         let when = a.str("when", errs).unwrap_or_else(|| "h".into());
@@ -550,14 +660,20 @@ impl HandlerKind for TimedKind {
         }
         let interval = a.int("interval", 1, i64::from(u32::MAX), errs).unwrap_or(1) as u32;
         let cap = i64::from(ctx.policy.limits.max_backup_count);
-        let backup_count = a.int("backupCount", i64::MIN, cap, errs).unwrap_or(0).max(0) as u32;
+        let backup_count = a
+            .int("backupCount", i64::MIN, cap, errs)
+            .unwrap_or(0)
+            .max(0) as u32;
         let utc = a.bool("utc", errs).unwrap_or(false);
         let at_time = match a.str("atTime", errs) {
             None => None,
             Some(s) => match parse_at_time(&s) {
                 Some(t) => Some(t),
                 None => {
-                    errs.push(a.place_of("atTime"), format!("'{s}' is not a time of day (HH:MM or HH:MM:SS)"));
+                    errs.push(
+                        a.place_of("atTime"),
+                        format!("'{s}' is not a time of day (HH:MM or HH:MM:SS)"),
+                    );
                     None
                 }
             },
@@ -567,7 +683,11 @@ impl HandlerKind for TimedKind {
         rotation.backup_count = backup_count;
         rotation.utc = utc;
         rotation.at_time = at_time;
-        Some(Box::new(TimedPlan { path: path?, rotation, options: options? }))
+        Some(Box::new(TimedPlan {
+            path: path?,
+            rotation,
+            options: options?,
+        }))
     }
 }
 
@@ -576,7 +696,11 @@ impl HandlerPlan for TimedPlan {
         vec![self.path.clone()]
     }
     fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
-        built(TimedRotatingFileHandler::new(&self.path, self.rotation.clone(), self.options.clone()))
+        built(TimedRotatingFileHandler::new(
+            &self.path,
+            self.rotation.clone(),
+            self.options.clone(),
+        ))
     }
 }
 
@@ -590,16 +714,31 @@ struct MemoryPlan {
 
 impl HandlerKind for MemoryKind {
     fn params(&self) -> &'static [Param] {
-        const P: &[Param] = &[req("capacity"), opt("flushLevel"), opt("target"), opt("flushOnClose")];
+        const P: &[Param] = &[
+            req("capacity"),
+            opt("flushLevel"),
+            opt("target"),
+            opt("flushOnClose"),
+        ];
         P
     }
-    fn prepare(&self, a: &BoundArgs, _: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        a: &BoundArgs,
+        _: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         let max = logwire_engine::handler::MAX_MEMORY_CAPACITY as i64;
         let capacity = a.int("capacity", 0, max, errs)? as usize;
         let flush_level = a.level("flushLevel", errs).unwrap_or(level::ERROR);
         let target = a.str("target", errs);
         let flush_on_close = a.bool("flushOnClose", errs).unwrap_or(true);
-        Some(Box::new(MemoryPlan { capacity, flush_level, target, flush_on_close }))
+        Some(Box::new(MemoryPlan {
+            capacity,
+            flush_level,
+            target,
+            flush_on_close,
+        }))
     }
 }
 
@@ -610,9 +749,18 @@ impl HandlerPlan for MemoryPlan {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
         let target = match &self.target {
             None => None,
-            Some(id) => Some(Arc::clone(ctx.handlers.get(id).ok_or_else(|| format!("target '{id}' was not built"))?)),
+            Some(id) => Some(Arc::clone(
+                ctx.handlers
+                    .get(id)
+                    .ok_or_else(|| format!("target '{id}' was not built"))?,
+            )),
         };
-        built(MemoryHandler::new(self.capacity, self.flush_level, target, self.flush_on_close))
+        built(MemoryHandler::new(
+            self.capacity,
+            self.flush_level,
+            target,
+            self.flush_on_close,
+        ))
     }
 }
 
@@ -624,10 +772,22 @@ struct QueuePlan {
 
 impl HandlerKind for QueueKind {
     fn params(&self) -> &'static [Param] {
-        const P: &[Param] = &[opt("queue"), opt("handlers"), opt("respect_handler_level"), opt("listener"), opt("capacity"), opt("overflow")];
+        const P: &[Param] = &[
+            opt("queue"),
+            opt("handlers"),
+            opt("respect_handler_level"),
+            opt("listener"),
+            opt("capacity"),
+            opt("overflow"),
+        ];
         P
     }
-    fn prepare(&self, a: &BoundArgs, _: &PrepareContext<'_>, errs: &mut ConfigErrors) -> Option<Box<dyn HandlerPlan>> {
+    fn prepare(
+        &self,
+        a: &BoundArgs,
+        _: &PrepareContext<'_>,
+        errs: &mut ConfigErrors,
+    ) -> Option<Box<dyn HandlerPlan>> {
         for key in ["queue", "listener"] {
             if a.get(key).is_some() {
                 errs.push(
@@ -646,7 +806,10 @@ impl HandlerKind for QueueKind {
         match a.str("overflow", errs).as_deref() {
             None | Some("block") => options.policy = OverflowPolicy::Block,
             Some("drop") => options.policy = OverflowPolicy::Drop,
-            Some(other) => errs.push(a.place_of("overflow"), format!("'{other}': expected 'block' or 'drop'")),
+            Some(other) => errs.push(
+                a.place_of("overflow"),
+                format!("'{other}': expected 'block' or 'drop'"),
+            ),
         }
         Some(Box::new(QueuePlan { targets, options }))
     }
@@ -659,7 +822,11 @@ impl HandlerPlan for QueuePlan {
     fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
         let mut targets = Vec::new();
         for id in &self.targets {
-            targets.push(Arc::clone(ctx.handlers.get(id).ok_or_else(|| format!("handler '{id}' was not built"))?));
+            targets.push(Arc::clone(
+                ctx.handlers
+                    .get(id)
+                    .ok_or_else(|| format!("handler '{id}' was not built"))?,
+            ));
         }
         built(QueueHandler::new(targets, self.options))
     }

@@ -25,7 +25,12 @@ impl SourceFormat {
     /// The format a file name suggests (`.json`, `.yaml`/`.yml`, `.toml`, `.ini`/`.conf`/
     /// `.cfg`); otherwise decided from the content as the listener does.
     pub fn for_path(path: &Path) -> SourceFormat {
-        match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
             Some("json") => SourceFormat::Json,
             Some("yaml" | "yml") => SourceFormat::Yaml,
             Some("toml") => SourceFormat::Toml,
@@ -36,11 +41,19 @@ impl SourceFormat {
 }
 
 /// Parses configuration text into the model, within `limits`.
-pub fn parse_model(text: &str, format: SourceFormat, limits: &ConfigLimits) -> Result<ConfigModel, ConfigErrors> {
+pub fn parse_model(
+    text: &str,
+    format: SourceFormat,
+    limits: &ConfigLimits,
+) -> Result<ConfigModel, ConfigErrors> {
     if text.len() > limits.max_document_bytes {
         return Err(ConfigErrors::one(
             "document",
-            format!("{} bytes is more than the limit of {}", text.len(), limits.max_document_bytes),
+            format!(
+                "{} bytes is more than the limit of {}",
+                text.len(),
+                limits.max_document_bytes
+            ),
         ));
     }
     let format = match format {
@@ -48,10 +61,18 @@ pub fn parse_model(text: &str, format: SourceFormat, limits: &ConfigLimits) -> R
         SourceFormat::Wire => SourceFormat::Ini,
         f => f,
     };
-    let doc_limits = DocLimits { max_bytes: limits.max_document_bytes, max_depth: limits.max_depth, ..DocLimits::default() };
+    let doc_limits = DocLimits {
+        max_bytes: limits.max_document_bytes,
+        max_depth: limits.max_depth,
+        ..DocLimits::default()
+    };
     let doc: Result<DocValue, String> = with_budget(&doc_limits, || match format {
-        SourceFormat::Json => serde_json::from_str::<DocValue>(text).map_err(|e| format!("not valid JSON: {e}")),
-        SourceFormat::Toml => toml::from_str::<DocValue>(text).map_err(|e| format!("not valid TOML: {e}")),
+        SourceFormat::Json => {
+            serde_json::from_str::<DocValue>(text).map_err(|e| format!("not valid JSON: {e}"))
+        }
+        SourceFormat::Toml => {
+            toml::from_str::<DocValue>(text).map_err(|e| format!("not valid TOML: {e}"))
+        }
         SourceFormat::Yaml => {
             let options = serde_saphyr::options! {
                 budget: serde_saphyr::budget! {
@@ -61,7 +82,8 @@ pub fn parse_model(text: &str, format: SourceFormat, limits: &ConfigLimits) -> R
                     max_anchors: 100,
                 },
             };
-            serde_saphyr::from_str_with_options::<DocValue>(text, options).map_err(|e| format!("not valid YAML: {e}"))
+            serde_saphyr::from_str_with_options::<DocValue>(text, options)
+                .map_err(|e| format!("not valid YAML: {e}"))
         }
         SourceFormat::Ini | SourceFormat::Wire => Err(String::new()),
     });
@@ -84,7 +106,11 @@ impl crate::build::Configurator {
     }
 
     /// Parses and validates without applying (what `logwire check` does).
-    pub fn check_text(&self, text: &str, format: SourceFormat) -> Result<crate::build::PreparedConfig, ConfigErrors> {
+    pub fn check_text(
+        &self,
+        text: &str,
+        format: SourceFormat,
+    ) -> Result<crate::build::PreparedConfig, ConfigErrors> {
         let model = parse_model(text, format, &self.policy().limits)?;
         self.prepare(model)
     }

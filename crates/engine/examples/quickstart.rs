@@ -4,7 +4,9 @@
 //! `cargo run -p logwire-engine --example quickstart`
 
 use logwire_engine::format::Style;
-use logwire_engine::handler::{FileOptions, QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler};
+use logwire_engine::handler::{
+    FileOptions, QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler,
+};
 use logwire_engine::{Formatter, Handler, LoggerTree, level};
 use std::sync::Arc;
 
@@ -25,7 +27,8 @@ fn main() {
     let console = Handler::new(StreamHandler::stdout()).with_formatter(Arc::clone(&fmt));
     let path = std::env::temp_dir().join("logwire-quickstart.log");
     let file = Handler::new(
-        RotatingFileHandler::new(&path, 1 << 20, 3, FileOptions::default()).expect("log file opens"),
+        RotatingFileHandler::new(&path, 1 << 20, 3, FileOptions::default())
+            .expect("log file opens"),
     )
     .with_formatter(fmt);
     // The logging call only enqueues; a worker thread writes the file.

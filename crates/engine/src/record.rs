@@ -91,7 +91,13 @@ pub fn msecs_of(created: f64) -> f64 {
 
 impl LogRecord {
     /// A record as `Logger.makeRecord` builds one: time, thread and process filled in now.
-    pub fn new(name: &str, levelno: i32, pathname: &str, lineno: i64, msg: impl Into<String>) -> Self {
+    pub fn new(
+        name: &str,
+        levelno: i32,
+        pathname: &str,
+        lineno: i64,
+        msg: impl Into<String>,
+    ) -> Self {
         let created = now_secs();
         let (start_instant, start_wall) = *start_time();
         let _ = start_instant;
@@ -130,7 +136,14 @@ impl LogRecord {
     /// Turns this record into a fresh one from logger `name`, reusing its string buffers so
     /// that the hot path of [`crate::Logger`] allocates nothing once warm. Every attribute is
     /// reset exactly as [`LogRecord::new`] would set it.
-    pub(crate) fn refill(&mut self, name: &str, levelno: i32, pathname: &'static str, lineno: i64, msg: String) {
+    pub(crate) fn refill(
+        &mut self,
+        name: &str,
+        levelno: i32,
+        pathname: &'static str,
+        lineno: i64,
+        msg: String,
+    ) {
         let created = now_secs();
         self.name.clear();
         self.name.push_str(name);
@@ -206,7 +219,9 @@ impl LogRecord {
                 Args::None => Value::None,
                 Args::Tuple(v) => Value::Tuple(v.clone()),
                 Args::Mapping(m) => Value::Dict(
-                    m.iter().map(|(k, v)| (Value::Str(k.clone()), v.clone())).collect(),
+                    m.iter()
+                        .map(|(k, v)| (Value::Str(k.clone()), v.clone()))
+                        .collect(),
                 ),
             },
             "levelname" => Value::Str(self.levelname.clone()),
@@ -236,9 +251,29 @@ impl LogRecord {
 
 /// The names of CPython's own `LogRecord` attributes (those an extra field may not shadow).
 pub const STANDARD_ATTRIBUTES: &[&str] = &[
-    "name", "msg", "args", "levelname", "levelno", "pathname", "filename", "module", "exc_info",
-    "exc_text", "stack_info", "lineno", "funcName", "created", "msecs", "relativeCreated", "thread",
-    "threadName", "processName", "process", "taskName", "message", "asctime",
+    "name",
+    "msg",
+    "args",
+    "levelname",
+    "levelno",
+    "pathname",
+    "filename",
+    "module",
+    "exc_info",
+    "exc_text",
+    "stack_info",
+    "lineno",
+    "funcName",
+    "created",
+    "msecs",
+    "relativeCreated",
+    "thread",
+    "threadName",
+    "processName",
+    "process",
+    "taskName",
+    "message",
+    "asctime",
 ];
 
 fn basename(path: &str) -> &str {

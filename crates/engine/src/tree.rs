@@ -173,7 +173,9 @@ impl Snapshot {
         root.effective_level = level::WARNING;
         Snapshot {
             nodes: vec![root],
-            slots: vec![Arc::new(LoggerSlot { threshold: AtomicI32::new(level::WARNING) })],
+            slots: vec![Arc::new(LoggerSlot {
+                threshold: AtomicI32::new(level::WARNING),
+            })],
             by_name: HashMap::new(),
             named_handlers: HashMap::new(),
             disable: level::NOTSET,
@@ -199,7 +201,11 @@ impl Snapshot {
 
     /// The parent of a logger (the root's parent is `None`).
     pub fn parent(&self, node: &LoggerNode) -> Option<&LoggerNode> {
-        if std::ptr::eq(node, &self.nodes[ROOT]) { None } else { Some(&self.nodes[node.parent]) }
+        if std::ptr::eq(node, &self.nodes[ROOT]) {
+            None
+        } else {
+            Some(&self.nodes[node.parent])
+        }
     }
 
     /// A handler registered by name (CPython's `getHandlerByName`).
@@ -238,7 +244,11 @@ impl Snapshot {
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
-        if name == "root" || name.is_empty() { Some(ROOT) } else { self.by_name.get(name).copied() }
+        if name == "root" || name.is_empty() {
+            Some(ROOT)
+        } else {
+            self.by_name.get(name).copied()
+        }
     }
 
     /// Recomputes parents, effective levels and the minimum threshold after a change.
@@ -277,8 +287,11 @@ impl Snapshot {
             node.effective_level = eff;
             // `logging.disable(level)` is folded into every threshold so that `is_enabled_for`
             // stays one atomic load.
-            let threshold =
-                if node.disabled || node.placeholder { OFF } else { eff.max(self.disable.saturating_add(1)) };
+            let threshold = if node.disabled || node.placeholder {
+                OFF
+            } else {
+                eff.max(self.disable.saturating_add(1))
+            };
             self.slots[i].threshold.store(threshold, Ordering::Relaxed);
             min = min.min(threshold);
         }
@@ -355,7 +368,9 @@ fn push_node(snap: &mut Snapshot, node: LoggerNode) -> usize {
     let i = snap.nodes.len();
     snap.by_name.insert(node.name.clone(), i);
     snap.nodes.push(node);
-    snap.slots.push(Arc::new(LoggerSlot { threshold: AtomicI32::new(OFF) }));
+    snap.slots.push(Arc::new(LoggerSlot {
+        threshold: AtomicI32::new(OFF),
+    }));
     i
 }
 
@@ -403,7 +418,9 @@ pub struct LoggerTree {
 
 impl fmt::Debug for LoggerTree {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoggerTree").field("loggers", &self.snapshot().nodes.len()).finish()
+        f.debug_struct("LoggerTree")
+            .field("loggers", &self.snapshot().nodes.len())
+            .finish()
     }
 }
 
@@ -479,13 +496,21 @@ impl LoggerTree {
     /// one, never a mix. Change hooks (e.g. the `log` bridge's max level) run after the swap.
     pub fn apply<T, E>(&self, change: impl FnOnce(&mut TreeDraft) -> Result<T, E>) -> Result<T, E> {
         let _guard = self.inner.write.lock().unwrap_or_else(|e| e.into_inner());
-        let mut draft = TreeDraft { snap: Snapshot::clone(&self.snapshot()) };
+        let mut draft = TreeDraft {
+            snap: Snapshot::clone(&self.snapshot()),
+        };
         let out = change(&mut draft)?;
         let mut snap = draft.snap;
         snap.recompute();
         let snap = Arc::new(snap);
         self.inner.snapshot.store(Arc::clone(&snap));
-        for hook in self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for hook in self
+            .inner
+            .hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             hook(&snap);
         }
         Ok(out)
@@ -495,7 +520,11 @@ impl LoggerTree {
     pub fn on_change(&self, hook: impl Fn(&Snapshot) + Send + Sync + 'static) {
         let _guard = self.inner.write.lock().unwrap_or_else(|e| e.into_inner());
         hook(&self.snapshot());
-        self.inner.hooks.lock().unwrap_or_else(|e| e.into_inner()).push(Box::new(hook));
+        self.inner
+            .hooks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(hook));
     }
 
     /// CPython's `logging.disable(level)`.
@@ -657,7 +686,9 @@ impl Logger {
     #[inline]
     pub fn log_args(&self, level: i32, msg: impl Into<String>, args: Args) {
         if self.is_enabled_for(level) {
-            self.emit_new(level, msg.into(), std::panic::Location::caller(), |r| r.args = args);
+            self.emit_new(level, msg.into(), std::panic::Location::caller(), |r| {
+                r.args = args
+            });
         }
     }
 

@@ -15,7 +15,10 @@ fn queued_file_tree(path: &std::path::Path) -> LoggerTree {
 }
 
 fn line_count(path: &std::path::Path) -> usize {
-    std::fs::read_to_string(path).unwrap_or_default().lines().count()
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .count()
 }
 
 #[test]

@@ -21,7 +21,10 @@ fn a_failed_apply_changes_nothing() {
     });
     assert!(r.is_err());
     let after = tree.snapshot();
-    assert!(Arc::ptr_eq(&before, &after), "the old snapshot stays in place");
+    assert!(
+        Arc::ptr_eq(&before, &after),
+        "the old snapshot stays in place"
+    );
     assert!(after.get("new.logger").is_none());
     tree.root().warning("still writing");
     assert_eq!(cap.lines().len(), 1);
@@ -49,7 +52,11 @@ fn readers_see_either_the_old_or_the_new_tree() {
         n
     });
     for i in 0..200 {
-        let next = if i % 2 == 0 { Arc::clone(&hb) } else { Arc::clone(&ha) };
+        let next = if i % 2 == 0 {
+            Arc::clone(&hb)
+        } else {
+            Arc::clone(&ha)
+        };
         tree.update(|d| d.root_mut().set_handlers(vec![next]));
     }
     stop.store(true, Ordering::Relaxed);
@@ -69,5 +76,9 @@ fn change_hooks_see_the_new_minimum_level() {
     let v = seen.lock().unwrap().clone();
     assert_eq!(v.first(), Some(&30));
     assert!(v.contains(&DEBUG));
-    assert_eq!(v.last(), Some(&30), "a disabled logger does not lower the minimum");
+    assert_eq!(
+        v.last(),
+        Some(&30),
+        "a disabled logger does not lower the minimum"
+    );
 }

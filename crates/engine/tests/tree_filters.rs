@@ -10,7 +10,8 @@ fn name_filter_on_a_handler() {
     let tree = logwire_engine::LoggerTree::new();
     let cap = Arc::new(common::Capture::default());
     let handler = Arc::new(
-        logwire_engine::Handler::new(Arc::clone(&cap)).with_filter(Arc::new(NameFilter::new("spam.eggs"))),
+        logwire_engine::Handler::new(Arc::clone(&cap))
+            .with_filter(Arc::new(NameFilter::new("spam.eggs"))),
     );
     tree.root().add_handler(handler);
     tree.root().set_level(logwire_engine::level::DEBUG);
@@ -19,7 +20,13 @@ fn name_filter_on_a_handler() {
     tree.get_logger("spam.eggs").info(m.next());
     tree.get_logger("spam.eggs.fish").info(m.next());
     tree.get_logger("spam.bakedbeans").info(m.next());
-    assert_eq!(cap.triples(), vec![t("spam.eggs", "INFO", "2"), t("spam.eggs.fish", "INFO", "3")]);
+    assert_eq!(
+        cap.triples(),
+        vec![
+            t("spam.eggs", "INFO", "2"),
+            t("spam.eggs.fish", "INFO", "3")
+        ]
+    );
 }
 
 #[test]
@@ -29,7 +36,9 @@ fn callable_filter_on_a_logger_and_a_handler() {
     // GarrulousFilter on the handler is modelled on the root logger here, plus a
     // VerySpecificFilter: both must hold.
     root.add_filter(Arc::new(|r: &LogRecord| r.levelno != 113));
-    root.add_filter(Arc::new(|r: &LogRecord| r.levelno != 116 && r.levelno != 119));
+    root.add_filter(Arc::new(|r: &LogRecord| {
+        r.levelno != 116 && r.levelno != 119
+    }));
     let mut m = Counter::new();
     for lvl in 111..=120 {
         root.log(lvl, m.next());

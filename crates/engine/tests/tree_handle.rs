@@ -27,7 +27,10 @@ fn handle_bypasses_the_logger_level_but_not_handler_levels() {
     app.handle(&remote_record("app", WARNING, "at the handler level"));
     assert_eq!(
         cap.triples(),
-        vec![t("app", "DEBUG", "below the logger level"), t("app", "WARNING", "at the handler level")]
+        vec![
+            t("app", "DEBUG", "below the logger level"),
+            t("app", "WARNING", "at the handler level")
+        ]
     );
 }
 
@@ -50,7 +53,10 @@ fn propagate_false_stops_at_the_logger() {
     ab.warning("both");
     a.set_propagate(false);
     ab.warning("only a");
-    assert_eq!(cap.triples(), vec![t("a.b", "WARNING", "both"), t("a.b", "WARNING", "only a")]);
+    assert_eq!(
+        cap.triples(),
+        vec![t("a.b", "WARNING", "both"), t("a.b", "WARNING", "only a")]
+    );
     assert_eq!(root_cap.triples(), vec![t("a.b", "WARNING", "both")]);
 }
 
@@ -60,7 +66,10 @@ fn ancestors_disabled_flag_does_not_stop_propagation() {
     let (tree, cap, _) = tree_with_root_capture();
     tree.get_logger("a").set_disabled(true);
     tree.get_logger("a.b").warning("still reaches root");
-    assert_eq!(cap.triples(), vec![t("a.b", "WARNING", "still reaches root")]);
+    assert_eq!(
+        cap.triples(),
+        vec![t("a.b", "WARNING", "still reaches root")]
+    );
 }
 
 #[test]
@@ -86,7 +95,11 @@ fn caller_location_is_recorded() {
     let s2 = Arc::clone(&seen);
     struct Loc(Arc<std::sync::Mutex<Option<(String, i64, String)>>>);
     impl logwire_engine::Emitter for Loc {
-        fn emit(&self, r: &LogRecord, _f: &logwire_engine::Formatter) -> Result<(), logwire_engine::HandlerError> {
+        fn emit(
+            &self,
+            r: &LogRecord,
+            _f: &logwire_engine::Formatter,
+        ) -> Result<(), logwire_engine::HandlerError> {
             *self.0.lock().unwrap() = Some((r.filename.clone(), r.lineno, r.module.clone()));
             Ok(())
         }

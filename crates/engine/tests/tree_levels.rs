@@ -62,7 +62,10 @@ fn nested_explicit() {
     inf_err.warning(m.next());
     inf_err.info(m.next());
     inf_err.debug(m.next());
-    assert_eq!(cap.triples(), vec![t("INF.ERR", "CRITICAL", "1"), t("INF.ERR", "ERROR", "2")]);
+    assert_eq!(
+        cap.triples(),
+        vec![t("INF.ERR", "CRITICAL", "1"), t("INF.ERR", "ERROR", "2")]
+    );
 }
 
 #[test]
@@ -174,7 +177,11 @@ fn custom_levels_at_the_logger() {
     for lvl in 111..=120 {
         root.log(lvl, m.next());
     }
-    let got: Vec<String> = cap.level_and_message().into_iter().map(|(l, _)| l).collect();
+    let got: Vec<String> = cap
+        .level_and_message()
+        .into_iter()
+        .map(|(l, _)| l)
+        .collect();
     assert_eq!(got, ["Sociable", "Effusive", "Terse", "Taciturn", "Silent"]);
 }
 

@@ -1,27 +1,18 @@
 //! The logging call reuses a per-thread record: nothing of one record may leak into the next,
 //! and a handler that logs while handling still works.
 
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Value, level};
+use logwire_engine::handler::RecordCollector;
+use logwire_engine::{
+    Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Value, level,
+};
 use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<LogRecord>>);
-
-impl Emitter for Keep {
-    fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(r.clone());
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "test.Keep"
-    }
-}
 
 #[test]
 fn fields_of_one_record_do_not_leak_into_the_next() {
     let tree = LoggerTree::new();
-    let keep = Arc::new(Keep::default());
-    tree.root().add_handler(Arc::new(Handler::new(Arc::clone(&keep))));
+    let keep = RecordCollector::new();
+    tree.root()
+        .add_handler(Arc::new(Handler::new(keep.clone())));
     tree.root().set_level(level::DEBUG);
     let a = tree.get_logger("a.long.logger.name");
     let b = tree.get_logger("b");
@@ -32,7 +23,7 @@ fn fields_of_one_record_do_not_leak_into_the_next() {
         r.func_name = Some("f".into());
     });
     b.info("second");
-    let got = keep.0.lock().unwrap().clone();
+    let got = keep.records();
     assert_eq!(got[0].name, "a.long.logger.name");
     assert_eq!(got[0].extra("user"), Some(&Value::Str("ann".into())));
     assert_eq!(got[1].name, "b");
@@ -53,9 +44,14 @@ struct Reentrant {
 
 impl Emitter for Reentrant {
     fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
-        self.seen.lock().unwrap().push(format!("{}:{}", r.name, r.msg));
+        self.seen
+            .lock()
+            .unwrap()
+            .push(format!("{}:{}", r.name, r.msg));
         if r.name == "outer" {
-            self.tree.get_logger("inner").warning(format!("while handling {}", r.msg));
+            self.tree
+                .get_logger("inner")
+                .warning(format!("while handling {}", r.msg));
         }
         Ok(())
     }
@@ -67,13 +63,22 @@ impl Emitter for Reentrant {
 #[test]
 fn a_handler_may_log_while_handling() {
     let tree = LoggerTree::new();
-    let h = Arc::new(Reentrant { tree: tree.clone(), seen: Mutex::new(Vec::new()) });
-    tree.root().add_handler(Arc::new(Handler::new(Arc::clone(&h))));
+    let h = Arc::new(Reentrant {
+        tree: tree.clone(),
+        seen: Mutex::new(Vec::new()),
+    });
+    tree.root()
+        .add_handler(Arc::new(Handler::new(Arc::clone(&h))));
     tree.get_logger("outer").warning("x");
     tree.get_logger("outer").warning("y");
     assert_eq!(
         *h.seen.lock().unwrap(),
-        ["outer:x", "inner:while handling x", "outer:y", "inner:while handling y"]
+        [
+            "outer:x",
+            "inner:while handling x",
+            "outer:y",
+            "inner:while handling y"
+        ]
     );
 }
 
@@ -81,12 +86,13 @@ fn a_handler_may_log_while_handling() {
 fn renamed_standard_levels_are_honoured() {
     // add_level_name on a standard level turns the allocation-free fast path off.
     let tree = LoggerTree::new();
-    let keep = Arc::new(Keep::default());
-    tree.root().add_handler(Arc::new(Handler::new(Arc::clone(&keep))));
+    let keep = RecordCollector::new();
+    tree.root()
+        .add_handler(Arc::new(Handler::new(keep.clone())));
     level::add_level_name(level::WARNING, "WARN");
     tree.root().warning("w");
     level::add_level_name(level::WARNING, "WARNING");
     tree.root().warning("w");
-    let names: Vec<String> = keep.0.lock().unwrap().iter().map(|r| r.levelname.clone()).collect();
+    let names: Vec<String> = keep.records().iter().map(|r| r.levelname.clone()).collect();
     assert_eq!(names, ["WARN", "WARNING"]);
 }

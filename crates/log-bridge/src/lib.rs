@@ -56,14 +56,19 @@ pub struct LogBridge {
 
 impl std::fmt::Debug for LogBridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogBridge").field("tree", &self.tree).finish_non_exhaustive()
+        f.debug_struct("LogBridge")
+            .field("tree", &self.tree)
+            .finish_non_exhaustive()
     }
 }
 
 impl LogBridge {
     /// A bridge into `tree` (not installed).
     pub fn new(tree: LoggerTree) -> Self {
-        LogBridge { tree, loggers: RwLock::new(HashMap::new()) }
+        LogBridge {
+            tree,
+            loggers: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Installs a bridge into `tree` as the `log` crate's logger, registers the `TRACE` level
@@ -81,7 +86,12 @@ impl LogBridge {
     }
 
     fn logger_for(&self, target: &str) -> Logger {
-        if let Some(l) = self.loggers.read().unwrap_or_else(|e| e.into_inner()).get(target) {
+        if let Some(l) = self
+            .loggers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(target)
+        {
             return l.clone();
         }
         let logger = self.tree.get_logger(&logger_name_for_target(target));
@@ -97,7 +107,11 @@ impl LogBridge {
 struct ExtraCollector<'a>(&'a mut logwire_engine::LogRecord);
 
 impl<'kvs> log::kv::VisitSource<'kvs> for ExtraCollector<'_> {
-    fn visit_pair(&mut self, key: log::kv::Key<'kvs>, value: log::kv::Value<'kvs>) -> Result<(), log::kv::Error> {
+    fn visit_pair(
+        &mut self,
+        key: log::kv::Key<'kvs>,
+        value: log::kv::Value<'kvs>,
+    ) -> Result<(), log::kv::Error> {
         let v = if let Some(b) = value.to_bool() {
             Value::Bool(b)
         } else if let Some(i) = value.to_i64() {
@@ -125,7 +139,8 @@ impl<'kvs> log::kv::VisitSource<'kvs> for ExtraCollector<'_> {
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.logger_for(metadata.target()).is_enabled_for(to_python_level(metadata.level()))
+        self.logger_for(metadata.target())
+            .is_enabled_for(to_python_level(metadata.level()))
     }
 
     fn log(&self, record: &log::Record<'_>) {

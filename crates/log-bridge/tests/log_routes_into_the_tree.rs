@@ -1,27 +1,16 @@
 //! The `log` facade reaches the tree with names, levels, locations and key-values mapped, and
 //! `log::max_level` follows the tree. One test: the `log` logger is process-global.
 
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Value, level};
-use std::sync::{Arc, Mutex};
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<LogRecord>>);
-
-impl Emitter for Keep {
-    fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(r.clone());
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "test.Keep"
-    }
-}
+use logwire_engine::handler::RecordCollector;
+use logwire_engine::{Handler, LoggerTree, Value, level};
+use std::sync::Arc;
 
 #[test]
 fn log_facade_routes_into_the_tree() {
     let tree = LoggerTree::new();
-    let keep = Arc::new(Keep::default());
-    tree.root().add_handler(Arc::new(Handler::new(Arc::clone(&keep))));
+    let keep = RecordCollector::new();
+    tree.root()
+        .add_handler(Arc::new(Handler::new(keep.clone())));
     tree.root().set_level(level::INFO);
     logwire_log::LogBridge::install(tree.clone()).unwrap();
     assert_eq!(log::max_level(), log::LevelFilter::Info);
@@ -38,9 +27,13 @@ fn log_facade_routes_into_the_tree() {
 
     tree.root().set_level(level::CRITICAL);
     tree.get_logger("my_app.db").set_level(level::NOTSET);
-    assert_eq!(log::max_level(), log::LevelFilter::Off, "no log level reaches CRITICAL");
+    assert_eq!(
+        log::max_level(),
+        log::LevelFilter::Off,
+        "no log level reaches CRITICAL"
+    );
 
-    let got = keep.0.lock().unwrap().clone();
+    let got = keep.records();
     assert_eq!(got.len(), 2, "{got:?}");
     let r = &got[0];
     assert_eq!(r.name, "my_app.db");

@@ -44,7 +44,9 @@ pub struct LogwireLayer {
 
 impl std::fmt::Debug for LogwireLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LogwireLayer").field("tree", &self.tree).finish_non_exhaustive()
+        f.debug_struct("LogwireLayer")
+            .field("tree", &self.tree)
+            .finish_non_exhaustive()
     }
 }
 
@@ -53,7 +55,10 @@ impl LogwireLayer {
     pub fn new(tree: LoggerTree) -> Self {
         level::register_trace_level();
         tree.on_change(|_| tracing_core::callsite::rebuild_interest_cache());
-        LogwireLayer { tree, loggers: RwLock::new(HashMap::new()) }
+        LogwireLayer {
+            tree,
+            loggers: RwLock::new(HashMap::new()),
+        }
     }
 
     /// A layer routing into the process-wide tree.
@@ -62,11 +67,19 @@ impl LogwireLayer {
     }
 
     fn logger_for(&self, target: &'static str) -> Logger {
-        if let Some(l) = self.loggers.read().unwrap_or_else(|e| e.into_inner()).get(target) {
+        if let Some(l) = self
+            .loggers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(target)
+        {
             return l.clone();
         }
         let logger = self.tree.get_logger(&target.replace("::", "."));
-        self.loggers.write().unwrap_or_else(|e| e.into_inner()).insert(target, logger.clone());
+        self.loggers
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(target, logger.clone());
         logger
     }
 }
@@ -141,7 +154,9 @@ impl<S: Subscriber> Layer<S> for LogwireLayer {
         if let Some(m) = meta.module_path() {
             record.module = m.replace("::", ".");
         }
-        event.record(&mut FieldVisitor { record: &mut record });
+        event.record(&mut FieldVisitor {
+            record: &mut record,
+        });
         logger.handle(&record);
     }
 }

@@ -1,22 +1,10 @@
 //! `tracing` events reach the tree with names, levels, fields and locations mapped, and
 //! reconfiguration takes effect for callsites already seen.
 
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Value, level};
-use std::sync::{Arc, Mutex};
+use logwire_engine::handler::RecordCollector;
+use logwire_engine::{Handler, LoggerTree, Value, level};
+use std::sync::Arc;
 use tracing_subscriber::layer::SubscriberExt;
-
-#[derive(Default)]
-struct Keep(Mutex<Vec<LogRecord>>);
-
-impl Emitter for Keep {
-    fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(r.clone());
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "test.Keep"
-    }
-}
 
 fn emit_all() {
     tracing::info!(target: "svc::http", status = 200u64, path = "/x", elapsed = 1.5, "request done");
@@ -26,18 +14,22 @@ fn emit_all() {
 #[test]
 fn tracing_events_route_into_the_tree() {
     let tree = LoggerTree::new();
-    let keep = Arc::new(Keep::default());
-    tree.root().add_handler(Arc::new(Handler::new(Arc::clone(&keep))));
+    let keep = RecordCollector::new();
+    tree.root()
+        .add_handler(Arc::new(Handler::new(keep.clone())));
     tree.root().set_level(level::INFO);
-    let subscriber = tracing_subscriber::registry().with(logwire_tracing::LogwireLayer::new(tree.clone()));
+    let subscriber =
+        tracing_subscriber::registry().with(logwire_tracing::LogwireLayer::new(tree.clone()));
     tracing::subscriber::with_default(subscriber, || {
         emit_all();
         tree.get_logger("svc.http").set_level(level::TRACE);
         emit_all();
     });
-    let got = keep.0.lock().unwrap().clone();
-    let summary: Vec<(String, String, String)> =
-        got.iter().map(|r| (r.name.clone(), r.levelname.clone(), r.msg.clone())).collect();
+    let got = keep.records();
+    let summary: Vec<(String, String, String)> = got
+        .iter()
+        .map(|r| (r.name.clone(), r.levelname.clone(), r.msg.clone()))
+        .collect();
     assert_eq!(
         summary,
         vec![

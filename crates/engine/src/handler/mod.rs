@@ -230,6 +230,6 @@ pub use queue::{
     QueueOptions,
 };
 pub use rotating::{Namer, RotatingFileHandler, Rotator};
-pub use stream::{CaptureBuffer, NullHandler, StreamHandler};
+pub use stream::{CaptureBuffer, NullHandler, RecordCollector, StreamHandler};
 pub use timed::{Clock, ManualClock, SystemClock, TimedRotatingFileHandler, TimedRotation, When};
 pub use util::{EncodeErrors, Encoding, abspath};

@@ -172,3 +172,58 @@ impl Write for CaptureBuffer {
         Ok(())
     }
 }
+
+/// Keeps a copy of every record it is given; its clones share the records. For tests of code
+/// that logs (and for bridges' own tests): attach it, log, then read [`RecordCollector::records`].
+///
+/// ```
+/// use logwire_engine::handler::RecordCollector;
+/// use logwire_engine::{Handler, LoggerTree};
+/// use std::sync::Arc;
+/// let tree = LoggerTree::new();
+/// let seen = RecordCollector::new();
+/// tree.root().add_handler(Arc::new(Handler::new(seen.clone())));
+/// tree.get_logger("app").warning("disk almost full");
+/// assert_eq!(seen.records()[0].msg, "disk almost full");
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RecordCollector {
+    records: Arc<Mutex<Vec<LogRecord>>>,
+}
+
+impl RecordCollector {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Copies of every record received so far, in order.
+    pub fn records(&self) -> Vec<LogRecord> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Forgets the records received so far.
+    pub fn clear(&self) {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+}
+
+impl Emitter for RecordCollector {
+    fn emit(&self, record: &LogRecord, _formatter: &Formatter) -> Result<(), HandlerError> {
+        self.records
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "logwire.RecordCollector"
+    }
+}

@@ -10,7 +10,10 @@ pub struct Capture(pub Mutex<Vec<(String, String, String)>>);
 
 impl Emitter for Capture {
     fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push((r.name.clone(), r.levelname.clone(), r.get_message()));
+        self.0
+            .lock()
+            .unwrap()
+            .push((r.name.clone(), r.levelname.clone(), r.get_message()));
         Ok(())
     }
     fn kind(&self) -> &'static str {
