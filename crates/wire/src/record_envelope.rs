@@ -369,6 +369,21 @@ impl ReplayWindow {
         ((i / 64) as usize, 1u64 << (i % 64))
     }
 
+    /// A window for an epoch first seen at `first_seq`: everything below it counts as
+    /// handled. A receiver that restarts meets a sender's stream in the middle (the sender
+    /// resends from its oldest unacknowledged record, so everything earlier was acknowledged
+    /// by the receiver's previous run); starting at 0 instead would hold the cumulative ack
+    /// below the first seq forever.
+    pub fn starting_at(first_seq: u64) -> Self {
+        let base = first_seq.saturating_sub(1);
+        Self {
+            highest: base,
+            bits: Box::new([0; WORDS]),
+            contiguous: base,
+            missing: 0,
+        }
+    }
+
     fn is_set(&self, seq: u64) -> bool {
         let (w, m) = Self::bit(seq);
         self.bits[w] & m != 0
@@ -378,6 +393,9 @@ impl ReplayWindow {
     pub fn check(&self, seq: u64) -> ReplayVerdict {
         // Subtraction from the top, so seqs near u64::MAX cannot overflow.
         if seq == 0 || (seq < self.highest && self.highest - seq >= REPLAY_WINDOW) {
+            ReplayVerdict::TooOld
+        } else if seq <= self.contiguous && !self.is_set(seq) {
+            // Below the start of a window opened mid-stream (or given up as missing).
             ReplayVerdict::TooOld
         } else if seq > self.highest {
             ReplayVerdict::New
@@ -493,7 +511,7 @@ impl ReplayTracker {
     pub fn check(&self, key_id: KeyId, epoch: Epoch, seq: u64) -> ReplayVerdict {
         match self.window(key_id, epoch) {
             Some(w) => w.check(seq),
-            None => ReplayWindow::new().check(seq),
+            None => ReplayWindow::starting_at(seq).check(seq),
         }
     }
 
@@ -517,7 +535,7 @@ impl ReplayTracker {
             }
         }
         let tracked = epochs.entry(epoch).or_insert_with(|| TrackedEpoch {
-            window: ReplayWindow::new(),
+            window: ReplayWindow::starting_at(seq),
             last_used: now,
         });
         tracked.last_used = now;
@@ -542,5 +560,28 @@ impl ReplayTracker {
     /// Drops every window of a key (e.g. when it is removed from the key ring).
     pub fn forget_key(&mut self, key_id: KeyId) {
         self.keys.remove(&key_id);
+    }
+}
+
+#[cfg(test)]
+mod restart_tests {
+    use super::*;
+
+    #[test]
+    fn a_window_opened_mid_stream_acks_from_its_first_seq() {
+        // A receiver restarted while seqs 1..=100 were already acknowledged by its previous
+        // run: the sender resends from 101.
+        let mut t = ReplayTracker::new(4);
+        let (k, e) = (KeyId([1; 8]), Epoch([2; 16]));
+        assert_eq!(t.mark(k, e, 101), ReplayVerdict::New);
+        assert_eq!(t.mark(k, e, 102), ReplayVerdict::New);
+        assert_eq!(t.window(k, e).unwrap().contiguous(), 102);
+        assert_eq!(t.mark(k, e, 101), ReplayVerdict::Duplicate);
+        assert_eq!(
+            t.mark(k, e, 50),
+            ReplayVerdict::TooOld,
+            "below the window's start"
+        );
+        assert_eq!(t.window(k, e).unwrap().missing(), 0);
     }
 }
