@@ -91,6 +91,9 @@ pub const DEFAULT_TCP_PORT: u16 = 9020;
 /// CPython's `DEFAULT_UDP_LOGGING_PORT`.
 pub const DEFAULT_UDP_PORT: u16 = 9021;
 
+/// Listen backlog of stream sockets.
+const STREAM_BACKLOG: i32 = 4096;
+
 /// Where a collector listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ListenAddr {
@@ -383,8 +386,22 @@ fn bind(addr: &ListenAddr, opts: &ReceiverOptions) -> Result<Bound, ReceiverErro
     };
     match addr {
         ListenAddr::Tcp(a) => {
-            let l = std::net::TcpListener::bind(a).map_err(err)?;
-            l.set_nonblocking(true).map_err(err)?;
+            let domain = if a.is_ipv6() {
+                socket2::Domain::IPV6
+            } else {
+                socket2::Domain::IPV4
+            };
+            let s =
+                socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))
+                    .map_err(err)?;
+            // As socketserver's allow_reuse_address: a restarted collector can bind at once.
+            s.set_reuse_address(true).map_err(err)?;
+            s.set_nonblocking(true).map_err(err)?;
+            s.bind(&(*a).into()).map_err(err)?;
+            // std's backlog is 128: a burst of reconnecting senders would overflow it and
+            // wait out SYN retransmits. The kernel caps this at net.core.somaxconn.
+            s.listen(STREAM_BACKLOG).map_err(err)?;
+            let l: std::net::TcpListener = s.into();
             Ok(Bound::Tcp(Arc::new(
                 tokio::net::TcpListener::from_std(l).map_err(err)?,
             )))
@@ -407,7 +424,14 @@ fn bind(addr: &ListenAddr, opts: &ReceiverOptions) -> Result<Bound, ReceiverErro
         }
         ListenAddr::Unix(p) => {
             clear_stale_socket(p)?;
-            let l = tokio::net::UnixListener::bind(p).map_err(err)?;
+            let s = socket2::Socket::new(socket2::Domain::UNIX, socket2::Type::STREAM, None)
+                .map_err(err)?;
+            s.set_nonblocking(true).map_err(err)?;
+            s.bind(&socket2::SockAddr::unix(p).map_err(err)?)
+                .map_err(err)?;
+            s.listen(STREAM_BACKLOG).map_err(err)?;
+            let l: std::os::unix::net::UnixListener = s.into();
+            let l = tokio::net::UnixListener::from_std(l).map_err(err)?;
             Ok(Bound::Unix(Arc::new(l), p.clone()))
         }
         ListenAddr::UnixDatagram(p) => {
