@@ -9,7 +9,8 @@
 //! message cannot forge a line, ESC cannot drive the terminal) and indents traceback and
 //! stack lines with `  | `, so every line that starts in column 0 is a real record. With
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
-//! behaviour, no escaping).
+//! behaviour, no escaping). `disable_existing_loggers` does not apply to the loggers remote
+//! record names created (see `load_config`).
 
 use logwire_config::{ConfigErrors, Configurator, SourceFormat};
 use logwire_engine::format::Style;
@@ -242,6 +243,17 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     Configurator::default()
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
+    // dictConfig/fileConfig disable "existing loggers" the config does not name
+    // (disable_existing_loggers, on by default). In a collector those are the loggers remote
+    // record names created, and disabling them would silently drop every record from those
+    // senders after a SIGHUP. Configs have no other way to disable a logger, so re-enable all.
+    tree.update(|d| {
+        for name in d.existing_names() {
+            if let Some(node) = d.get_mut(&name) {
+                node.set_disabled(false);
+            }
+        }
+    });
     Ok(())
 }
 
