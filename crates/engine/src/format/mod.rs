@@ -376,13 +376,12 @@ impl Formatter {
 
     fn format_segments(&self, ctx: &mut Ctx<'_>, out: &mut String) -> Result<(), FormatError> {
         let record = ctx.record;
-        let mut ctx = ctx;
         for seg in &self.segments {
             match seg {
                 Segment::Lit(s) => out.push_str(s),
                 Segment::Fail(e) => return Err(e.clone()),
                 Segment::Percent { attr, spec } => {
-                    self.with_value(&mut ctx, attr, |v| {
+                    self.with_value(ctx, attr, |v| {
                         if spec.is_plain_str() {
                             v.write_str(out);
                             Ok(())
@@ -392,7 +391,7 @@ impl Formatter {
                     })?;
                 }
                 Segment::Dollar(attr) => {
-                    self.with_value(&mut ctx, attr, |v| {
+                    self.with_value(ctx, attr, |v| {
                         v.write_str(out);
                         Ok(())
                     })?;
@@ -412,7 +411,7 @@ impl Formatter {
                                 if i % 2 == 0 {
                                     text.push_str(part);
                                 } else {
-                                    self.with_value(&mut ctx, &nested[i / 2], |v| {
+                                    self.with_value(ctx, &nested[i / 2], |v| {
                                         v.write_str(&mut text);
                                         Ok(())
                                     })?;
@@ -422,7 +421,7 @@ impl Formatter {
                             &dynamic
                         }
                     };
-                    self.with_value(&mut ctx, attr, |v| brace::write_field(v, *conv, spec, out))?;
+                    self.with_value(ctx, attr, |v| brace::write_field(v, *conv, spec, out))?;
                 }
             }
         }
