@@ -25,8 +25,10 @@
 //!   `SOCK_DGRAM` (as `handlers.socket.…` or `socket.…`). Each may also be written with a
 //!   `logging.` prefix. Names are matched as whole dotted paths, never looked up as attributes.
 //! * Python comments (`# …`), line continuations and newlines inside brackets.
+//! * integer arithmetic with `+`, `-` and `*` (real configs write sizes as `10*1024*1024`),
+//!   overflow-checked; between anything but two integers it is an error.
 //!
-//! Anything else — another name, attribute access, a call, an operator, a subscript, a lambda,
+//! Anything else — another name, attribute access, a call, another operator, a subscript, a lambda,
 //! a comprehension, an f-string, `**` unpacking — is rejected with a [`LiteralError`] that says
 //! what was found and where.
 //!
@@ -1170,8 +1172,59 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    /// An element: optional signs, then an atom with no trailers.
+    /// An element: integer arithmetic (`+`, `-`, `*`) over signed atoms. Real configs write
+    /// sizes as `10*1024*1024`; the operators work on integers only, with overflow checks, so
+    /// nothing but a number can come out of them (no `**`, no string repetition).
     fn expression(&mut self) -> Result<PyLiteral, LiteralError> {
+        let mut acc = self.term()?;
+        while let TokKind::Op(op @ ("+" | "-")) = self.tok.kind {
+            let at = self.tok.offset;
+            self.advance()?;
+            let rhs = self.term()?;
+            acc = self.int_op(acc, op, rhs, at)?;
+        }
+        Ok(acc)
+    }
+
+    fn term(&mut self) -> Result<PyLiteral, LiteralError> {
+        let mut acc = self.unary()?;
+        while self.is_op("*") {
+            let at = self.tok.offset;
+            self.advance()?;
+            let rhs = self.unary()?;
+            acc = self.int_op(acc, "*", rhs, at)?;
+        }
+        Ok(acc)
+    }
+
+    fn int_op(
+        &self,
+        a: PyLiteral,
+        op: &str,
+        b: PyLiteral,
+        at: usize,
+    ) -> Result<PyLiteral, LiteralError> {
+        let (PyLiteral::Int(x), PyLiteral::Int(y)) = (&a, &b) else {
+            return Err(self.not_literal(
+                format!(
+                    "operator '{op}' between {} and {} (only integer arithmetic is allowed)",
+                    a.type_name(),
+                    b.type_name()
+                ),
+                at,
+            ));
+        };
+        let r = match op {
+            "+" => x.checked_add(*y),
+            "-" => x.checked_sub(*y),
+            _ => x.checked_mul(*y),
+        };
+        r.map(PyLiteral::Int)
+            .ok_or_else(|| self.not_literal(format!("integer overflow in '{op}'"), at))
+    }
+
+    /// Optional signs, then an atom with no trailers.
+    fn unary(&mut self) -> Result<PyLiteral, LiteralError> {
         let start = self.tok.offset;
         self.count_element(start)?;
         let mut negative = false;

@@ -145,7 +145,12 @@ fn hostile_inputs_are_rejected_with_what_and_where() {
             "sys.modules['os']",
             "not a Python literal: subscript of 'sys.modules' at column 1",
         ),
-        ("1 + 2", "not a Python literal: operator '+' at column 3"),
+        // Integer arithmetic is allowed on purpose (tests/pyliteral_arithmetic.rs); other
+        // operands are not.
+        (
+            "'a' + 'b'",
+            "not a Python literal: operator '+' between str and str (only integer arithmetic is allowed) at column 5",
+        ),
         ("'%s' % x", "not a Python literal: operator '%' at column 6"),
         (
             "10**10**10",
@@ -153,7 +158,7 @@ fn hostile_inputs_are_rejected_with_what_and_where() {
         ),
         (
             "'a' * 10**9",
-            "not a Python literal: operator '*' at column 5",
+            "not a Python literal: operator '*' between str and int (only integer arithmetic is allowed) at column 5",
         ),
         ("not 1", "not a Python literal: keyword 'not' at column 1"),
         (

@@ -319,7 +319,7 @@ const LITERALS: &[&str] = &[
     "{\"customfield\": \"defaultvalue\"}",
     // Not literals.
     "x",
-    "1 + 2",
+    // "1 + 2" is accepted on purpose: integer arithmetic (see tests/pyliteral_arithmetic.rs).
     "-True",
     "not 1",
     "1 if 1 else 2",
