@@ -80,6 +80,57 @@ pub(crate) struct ServeArgs {
     /// Rounds for --bench-decode.
     #[arg(long, default_value_t = 5, hide = true)]
     bench_rounds: u32,
+
+    // ---- config listener flags (see `start_config_listener` at the end of this file) ----
+    /// Also run a config listener (CPython's logging.config.listen, made safe) on this TCP
+    /// address; pushed configs replace the routing (repeatable; CPython's port is 9030).
+    #[arg(long = "listen", value_name = "ADDR", help_heading = "Config listener")]
+    listen: Vec<SocketAddr>,
+    /// Config listener on a Unix socket (0600; without keys the directory must be yours).
+    #[arg(
+        long = "listen-unix",
+        value_name = "PATH",
+        help_heading = "Config listener"
+    )]
+    listen_unix: Vec<PathBuf>,
+    /// Key allowed to sign pushed configs: ed25519-public (.pub) or hmac (repeatable).
+    #[arg(
+        long = "listen-key",
+        value_name = "FILE",
+        help_heading = "Config listener"
+    )]
+    listen_key: Vec<PathBuf>,
+    /// Where the per-key seq ratchet is kept (required with --listen-key).
+    #[arg(
+        long = "listen-state-dir",
+        value_name = "DIR",
+        help_heading = "Config listener"
+    )]
+    listen_state_dir: Option<PathBuf>,
+    /// This listener's audience name (configs for other audiences are rejected).
+    #[arg(
+        long = "listen-audience",
+        value_name = "NAME",
+        help_heading = "Config listener"
+    )]
+    listen_audience: Option<String>,
+    /// Pushed file handlers may only write beneath this directory.
+    #[arg(
+        long = "listen-file-root",
+        value_name = "DIR",
+        help_heading = "Config listener"
+    )]
+    listen_file_root: Option<PathBuf>,
+    /// A HOST:PORT pushed network handlers may send to, besides loopback (repeatable).
+    #[arg(
+        long = "listen-allow-destination",
+        value_name = "HOST:PORT",
+        help_heading = "Config listener"
+    )]
+    listen_allow_destination: Vec<String>,
+    /// Accept unsigned configs (anyone who can connect can then reconfigure logging).
+    #[arg(long = "listen-allow-unsigned", help_heading = "Config listener")]
+    listen_allow_unsigned: bool,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -96,6 +147,9 @@ Examples:
 
   # Only signed records (see python/logwire_helper: SignedSocketHandler)
   logwire serve --record-key sender.key
+
+  # Also accept signed routing configs (logwire keygen --ed25519 ops; logwire send-config)
+  logwire serve --listen 127.0.0.1:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire
 
   # Unix sockets (SocketHandler(path, None) / DatagramHandler(path, None)) and IPv6
   logwire serve --unix /run/app/log.sock --unix-dgram /run/app/log.dgram --tcp [::1]:9020
@@ -144,6 +198,14 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
         None => install_stdout(&tree),
     }
+    // ---- config listener (optional; see `start_config_listener`) ----
+    let config_listener = match start_config_listener(&args, &tree) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("logwire serve: config listener: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut addrs: Vec<ListenAddr> = Vec::new();
     addrs.extend(args.tcp.iter().copied().map(ListenAddr::Tcp));
     addrs.extend(args.udp.iter().copied().map(ListenAddr::Udp));
@@ -216,6 +278,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     let final_stats = running.shutdown().await;
+    if let Some(listener) = config_listener {
+        // Returns at once whatever config clients do; join only waits for its thread.
+        tokio::task::block_in_place(|| listener.stop_and_join());
+    }
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
     ExitCode::SUCCESS
@@ -355,4 +421,48 @@ fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
         n / best
     );
     ExitCode::SUCCESS
+}
+
+// ---- config listener ----------------------------------------------------------------------
+
+/// Starts the config listener the `--listen*` flags ask for (none without `--listen` or
+/// `--listen-unix`). Pushed configs reconfigure the collector's tree; events go to stderr.
+fn start_config_listener(
+    args: &ServeArgs,
+    tree: &LoggerTree,
+) -> Result<Option<logwire_net::listener::ListenerHandle>, String> {
+    use logwire_net::listener::{ConfigListener, ListenerOptions};
+    if args.listen.is_empty() && args.listen_unix.is_empty() {
+        return Ok(None);
+    }
+    let mut options = ListenerOptions::new()
+        .key_files(&args.listen_key)
+        .map_err(|e| e.to_string())?
+        .allow_unsigned(args.listen_allow_unsigned);
+    for a in &args.listen {
+        options = options.tcp(*a);
+    }
+    for p in &args.listen_unix {
+        options = options.unix(p);
+    }
+    if let Some(d) = &args.listen_state_dir {
+        options = options.state_dir(d);
+    }
+    if let Some(a) = &args.listen_audience {
+        options = options.audience(a);
+    }
+    if let Some(r) = &args.listen_file_root {
+        options = options.file_root(r);
+    }
+    for d in &args.listen_allow_destination {
+        options = options.allow_destination(logwire_config::Destination::parse(d)?);
+    }
+    let handle = ConfigListener::new(tree.clone(), options)
+        .on_event(|e| eprintln!("logwire config listener: {e}"))
+        .start()
+        .map_err(|e| e.to_string())?;
+    for a in handle.local_addrs() {
+        eprintln!("config listener on {a}");
+    }
+    Ok(Some(handle))
 }
