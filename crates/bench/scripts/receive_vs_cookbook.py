@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""logwire serve against the Python logging cookbook receiver, in one run.
+
+1. Generates N frames with CPython's own SocketHandler.makePickle: the access-log record of
+   performance.md (`logger.info("request %s %s -> %d in %.3f ms", 4 args, extra={request_id,
+   user_id, client_ip})`).
+2. Streams them over ONE TCP connection into
+   (a) the cookbook receiver (ThreadingTCPServer + pickle.loads + makeLogRecord +
+       logger.handle, with the header-read fix, FileHandler + Formatter), and
+   (b) `logwire serve --config` with a FileHandler and the same format,
+   and reports records/s for each (first byte sent -> last line written) and the ratio.
+   The two output files must be byte-identical.
+3. Decode-only cost per record: `pickle.loads` + `makeLogRecord` in Python against
+   `logwire serve --bench-decode` (pickle parse + record mapping).
+4. UDP loss at paced rates (DatagramHandler-style datagrams, bursts of 10).
+
+Usage: python3 crates/bench/scripts/receive_vs_cookbook.py [--records N] [--logwire PATH]
+(build first: cargo build --release -p logwire-cli).
+"""
+
+import argparse
+import json
+import logging
+import logging.handlers
+import os
+import pickle
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s rid=%(request_id)s"
+
+COOKBOOK = r'''
+import logging, pickle, socketserver, struct, sys, time
+out, n = sys.argv[1], int(sys.argv[2])
+h = logging.FileHandler(out)
+h.setFormatter(logging.Formatter(%r))
+root = logging.getLogger(); root.addHandler(h); root.setLevel(logging.DEBUG)
+state = {"count": 0, "t0": None}
+class Handler(socketserver.StreamRequestHandler):
+    def handle(self):
+        while True:
+            chunk = self.connection.recv(4)
+            if state["t0"] is None: state["t0"] = time.perf_counter()
+            while 0 < len(chunk) < 4:          # the header-read fix (performance.md)
+                more = self.connection.recv(4 - len(chunk))
+                if not more: break
+                chunk += more
+            if len(chunk) < 4: break
+            slen = struct.unpack(">L", chunk)[0]
+            chunk = self.connection.recv(slen)
+            while len(chunk) < slen:
+                chunk = chunk + self.connection.recv(slen - len(chunk))
+            record = logging.makeLogRecord(pickle.loads(chunk))
+            logging.getLogger(record.name).handle(record)
+            state["count"] += 1
+            if state["count"] == n:
+                h.flush()
+                print("DONE %%.6f" %% (time.perf_counter() - state["t0"]), flush=True)
+class Server(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+srv = Server(("127.0.0.1", 0), Handler)
+print("READY %%d" %% srv.server_address[1], flush=True)
+srv.serve_forever()
+''' % FORMAT
+
+
+def gen_frames(path, n):
+    class Capture(logging.handlers.SocketHandler):
+        def __init__(self):
+            super().__init__("127.0.0.1", 9)
+            self.out = open(path, "wb")
+
+        def emit(self, record):
+            self.out.write(self.makePickle(record))
+
+    cap = Capture()
+    log = logging.getLogger("app.http.access")
+    log.propagate = False
+    log.setLevel(logging.INFO)
+    log.addHandler(cap)
+    for i in range(n):
+        log.info("request %s %s -> %d in %.3f ms", "GET", "/api/v1/items/%d" % i, 200, 12.5 + i % 100,
+                 extra={"request_id": "req-%08d" % i, "user_id": 1000 + i % 977, "client_ip": "10.0.%d.%d" % (i % 256, i % 199)})
+    cap.out.close()
+    log.removeHandler(cap)
+    return os.path.getsize(path)
+
+
+def blast(port, data):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    t0 = time.perf_counter()
+    view = memoryview(data)
+    for i in range(0, len(data), 1 << 20):
+        s.sendall(view[i:i + (1 << 20)])
+    return s, t0
+
+
+def run_cookbook(frames, n, out):
+    p = subprocess.Popen([sys.executable, "-c", COOKBOOK, out, str(n)], stdout=subprocess.PIPE, text=True)
+    port = int(p.stdout.readline().split()[1])
+    s, _ = blast(port, frames)
+    line = p.stdout.readline()
+    s.close()
+    p.kill()
+    p.wait()
+    return n / float(line.split()[1])
+
+
+def run_logwire(exe, frames, n, out, expect_size):
+    cfg = out + ".json"
+    with open(cfg, "w") as f:
+        json.dump({"version": 1,
+                   "formatters": {"f": {"format": FORMAT}},
+                   "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "f"}},
+                   "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
+    p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg], stderr=subprocess.PIPE, text=True)
+    port = None
+    while port is None:
+        line = p.stderr.readline()
+        if line.startswith("listening on tcp "):
+            port = int(line.rsplit(":", 1)[1])
+    s, t0 = blast(port, frames)
+    deadline = time.time() + 120
+    while os.path.getsize(out) < expect_size and time.time() < deadline:
+        time.sleep(0.0005)
+    elapsed = time.perf_counter() - t0
+    s.close()
+    p.terminate()
+    p.wait()
+    return n / elapsed
+
+
+def decode_python(frames_path, rounds=3):
+    data = open(frames_path, "rb").read()
+    payloads = []
+    pos = 0
+    while pos < len(data):
+        (n,) = struct.unpack(">L", data[pos:pos + 4])
+        payloads.append(data[pos + 4:pos + 4 + n])
+        pos += 4 + n
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for p in payloads:
+            logging.makeLogRecord(pickle.loads(p))
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e9 / len(payloads)
+
+
+def udp_loss(exe, frames_path, rates, count):
+    data = open(frames_path, "rb").read()
+    dgrams = []
+    pos = 0
+    while pos < len(data) and len(dgrams) < count:
+        (n,) = struct.unpack(">L", data[pos:pos + 4])
+        dgrams.append(data[pos:pos + 4 + n])
+        pos += 4 + n
+    results = {}
+    for rate in rates:
+        p = subprocess.Popen([exe, "serve", "--udp", "127.0.0.1:0", "--stats", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        port = None
+        while port is None:
+            line = p.stderr.readline()
+            if line.startswith("listening on udp "):
+                port = int(line.rsplit(":", 1)[1])
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t0 = time.perf_counter()
+        for i in range(0, len(dgrams), 10):
+            for d in dgrams[i:i + 10]:
+                s.sendto(d, ("127.0.0.1", port))
+            target = t0 + (i + 10) / rate
+            while time.perf_counter() < target:
+                pass
+        time.sleep(1.5)
+        p.terminate()
+        _, err = p.communicate(timeout=30)
+        stored = 0
+        for line in err.splitlines():
+            if "stopped:" in line:
+                stored = int(line.split("stored=")[1].split()[0])
+        results[rate] = 100.0 * (len(dgrams) - stored) / len(dgrams)
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=100_000)
+    ap.add_argument("--logwire", default=os.path.join(os.path.dirname(__file__), "../../../target/release/logwire"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--udp-count", type=int, default=50_000)
+    args = ap.parse_args()
+    exe = os.path.abspath(args.logwire)
+    with tempfile.TemporaryDirectory() as d:
+        frames_path = os.path.join(d, "frames.bin")
+        size = gen_frames(frames_path, args.records)
+        frames = open(frames_path, "rb").read()
+        print("frames: %d, %.0f B/frame" % (args.records, size / args.records))
+        cook, lw = [], []
+        for run in range(args.runs):
+            a = os.path.join(d, "cookbook-%d.log" % run)
+            b = os.path.join(d, "logwire-%d.log" % run)
+            cook.append(run_cookbook(frames, args.records, a))
+            lw.append(run_logwire(exe, frames, args.records, b, os.path.getsize(a)))
+            same = open(a, "rb").read() == open(b, "rb").read()
+            print("run %d: cookbook %.0f rec/s, logwire %.0f rec/s, ratio %.1fx, outputs identical: %s"
+                  % (run, cook[-1], lw[-1], lw[-1] / cook[-1], same))
+        med = lambda xs: sorted(xs)[len(xs) // 2]
+        print("median: cookbook %.0f rec/s, logwire %.0f rec/s, ratio %.1fx" % (med(cook), med(lw), med(lw) / med(cook)))
+        py_ns = decode_python(frames_path)
+        out = subprocess.run([exe, "serve", "--bench-decode", frames_path, "--bench-rounds", "5"],
+                             capture_output=True, text=True, check=True).stdout
+        lw_ns = json.loads(out)["ns_per_record"]
+        print("decode only: python pickle.loads+makeLogRecord %.0f ns/rec, logwire %.0f ns/rec, ratio %.1fx"
+              % (py_ns, lw_ns, py_ns / lw_ns))
+        for rate, loss in udp_loss(exe, frames_path, [10_000, 50_000, 100_000], args.udp_count).items():
+            print("udp paced %d/s: loss %.2f%%" % (rate, loss))
+
+
+if __name__ == "__main__":
+    main()
