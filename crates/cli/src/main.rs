@@ -28,7 +28,7 @@ enum Command {
     Check(check::CheckArgs),
     /// Collect records from CPython SocketHandler/DatagramHandler (TCP, UDP, Unix sockets),
     /// pickles parsed as data, never unpickled; print them or route them with a config.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Push a config to a config listener, signed (LWC1) with an Ed25519 or HMAC key, and
     /// print the listener's reply. Exit status: 0 applied, 1 rejected, 2 unreachable or no
     /// reply (CPython's listen() never replies).
@@ -41,7 +41,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => check::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::SendConfig(args) => send_config::run(args),
         Command::Keygen(args) => keygen::run(args),
     }

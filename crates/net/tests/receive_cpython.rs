@@ -212,7 +212,7 @@ async fn socket_handler_over_ipv6_loopback() {
     };
     let bound = probe.local_addrs()[0].clone();
     drop(probe.shutdown().await);
-    let (running, keep) = start(ReceiverOptions::default(), &[bound.clone()]).await;
+    let (running, keep) = start(ReceiverOptions::default(), std::slice::from_ref(&bound)).await;
     let script = "import logging, logging.handlers as h, sys\nl = logging.getLogger('v6')\nl.addHandler(h.SocketHandler('::1', int(sys.argv[1])))\nl.warning('over ipv6')\n";
     tokio::task::spawn_blocking(move || python(script, &[port(&bound)]))
         .await

@@ -213,11 +213,10 @@ impl Collector {
         let mut sockets = Vec::new();
         let mut unix_paths = Vec::new();
         for addr in addrs {
-            let socket = bind(addr, &self.options).map_err(|e| {
+            let socket = bind(addr, &self.options).inspect_err(|_| {
                 for p in &unix_paths {
                     let _ = std::fs::remove_file(p);
                 }
-                e
             })?;
             if let ListenAddr::Unix(p) | ListenAddr::UnixDatagram(p) = addr {
                 unix_paths.push(p.clone());
