@@ -22,10 +22,10 @@ pub type EventCallback = Arc<dyn Fn(&ListenerEvent) + Send + Sync>;
 /// How long a reply may take to write.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
 /// After replying, the rest of what the peer sent is read and discarded for this long (at
-/// most [`DRAIN_MAX`] bytes): closing with unread data makes the kernel send a reset, which
+/// most the size cap plus [`DRAIN_SLACK`] bytes): closing with unread data makes the kernel send a reset, which
 /// can destroy the reply before the peer reads it.
 const DRAIN_TIME: Duration = Duration::from_millis(500);
-const DRAIN_MAX: usize = 1 << 20;
+const DRAIN_SLACK: usize = 64 * 1024;
 /// Back-off after a failed accept (EMFILE and friends), so an exhausted fd table cannot
 /// make the accept loop spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -287,7 +287,9 @@ where
     let _ = timeout(DRAIN_TIME, async {
         let mut scratch = [0u8; 8192];
         let mut total = 0;
-        while total < DRAIN_MAX {
+        // A sender rejected on its length prefix may still be sending that many bytes.
+        let limit = shared.max_config_bytes.saturating_add(DRAIN_SLACK);
+        while total < limit {
             match stream.read(&mut scratch).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => total += n,
