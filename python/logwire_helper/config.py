@@ -320,6 +320,16 @@ def _ini_class(name):
     return "logging." + name
 
 
+def _int_expr(n):
+    if isinstance(n, ast.Constant):
+        return type(n.value) is int
+    if isinstance(n, ast.UnaryOp) and isinstance(n.op, (ast.USub, ast.UAdd)):
+        return _int_expr(n.operand)
+    if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub, ast.Mult)):
+        return _int_expr(n.left) and _int_expr(n.right)
+    return False
+
+
 def _literal(text, place, errors):
     """True if ``text`` is a Python literal, allowing only the names in INI_ALLOWED_NAMES."""
     try:
@@ -348,6 +358,10 @@ def _literal(text, place, errors):
                 n.operand.value, (int, float, complex)) and not isinstance(n.operand.value, bool)
         if isinstance(n, (ast.Name, ast.Attribute)):
             return dotted(n) in INI_ALLOWED_NAMES
+        # Integer arithmetic, as real configs write maxBytes=10*1024*1024 (logwire's INI
+        # reader accepts the same); the operands must be plain integers themselves.
+        if isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub, ast.Mult)):
+            return all(_int_expr(x) for x in (n.left, n.right))
         return False
 
     if not ok(tree.body):

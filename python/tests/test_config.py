@@ -182,6 +182,12 @@ class VerifierChecks(Base):
                 "__import__('os').system('id')", "sys.stdout"))
         good_ini = ini_eval.replace("__import__('os').system('id')", "sys.stdout")
         lc.check_config_policy(good_ini)
+        rotating = ini_eval.replace("class=StreamHandler", "class=handlers.RotatingFileHandler")
+        lc.check_config_policy(rotating.replace("__import__('os').system('id'),",
+                                                "'app.log', 'a', 10*1024*1024, 5"))
+        with self.assertRaisesRegex(lc.PolicyError, "not a plain literal"):
+            lc.check_config_policy(rotating.replace("__import__('os').system('id'),",
+                                                    "'app.log', 'a', 10**100**100, 5"))
         lc.check_config_policy(json.dumps({
             "version": 1,
             "handlers": {"h": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}},
