@@ -21,15 +21,28 @@ const CFG_MAX_NODES: usize = 100_000;
 /// Converts a dictConfig document to the model, reporting every problem with its place.
 pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
-    let resolved = resolve_cfg_refs(doc, &mut errs);
-    if !errs.is_empty() {
-        return Err(errs);
+    let model = model_from_doc_collecting(doc, &mut errs);
+    match model {
+        Some(m) => errs.into_result(m),
+        None => Err(errs),
+    }
+}
+
+/// Like [`model_from_doc`], but adds its errors to `errs` and still returns the model built
+/// from the valid parts (when the document is a mapping at all), so that the checks which
+/// need a whole model can report their errors in the same run.
+pub fn model_from_doc_collecting(doc: &DocValue, errs: &mut ConfigErrors) -> Option<ConfigModel> {
+    let before = errs.0.len();
+    let resolved = resolve_cfg_refs(doc, errs);
+    if errs.0.len() > before {
+        return None;
     }
     let DocValue::Map(top) = &resolved else {
-        return Err(ConfigErrors::one(
+        errs.push(
             "document",
             format!("expected a mapping, found {}", resolved.type_name()),
-        ));
+        );
+        return None;
     };
     let get = |k: &str| top.iter().find(|(key, _)| key == k).map(|(_, v)| v);
 
@@ -46,36 +59,31 @@ pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
             format!("unsupported version {} (must be 1)", short(other)),
         ),
     }
-    let incremental = flag(get("incremental"), "incremental", false, &mut errs);
+    let incremental = flag(get("incremental"), "incremental", false, errs);
     let disable_existing_loggers = flag(
         get("disable_existing_loggers"),
         "disable_existing_loggers",
         true,
-        &mut errs,
+        errs,
     );
 
-    let formatters = section(get("formatters"), "formatters", &mut errs, formatter_spec);
-    let filters = section(get("filters"), "filters", &mut errs, filter_spec);
+    let formatters = section(get("formatters"), "formatters", errs, formatter_spec);
+    let filters = section(get("filters"), "filters", errs, filter_spec);
     // Incremental handlers name handlers that already exist: only their level is read.
     let handlers = if incremental {
-        section(
-            get("handlers"),
-            "handlers",
-            &mut errs,
-            incremental_handler_spec,
-        )
+        section(get("handlers"), "handlers", errs, incremental_handler_spec)
     } else {
-        section(get("handlers"), "handlers", &mut errs, handler_spec)
+        section(get("handlers"), "handlers", errs, handler_spec)
     };
-    let loggers = section(get("loggers"), "loggers", &mut errs, logger_spec);
+    let loggers = section(get("loggers"), "loggers", errs, logger_spec);
     let root = match get("root") {
         None | Some(DocValue::Null) => None,
         // CPython: `if root:` — an empty mapping leaves the root untouched.
         Some(DocValue::Map(m)) if m.is_empty() => None,
-        Some(v) => logger_spec("root", v, &mut errs),
+        Some(v) => logger_spec("root", v, errs),
     };
 
-    errs.into_result(ConfigModel {
+    Some(ConfigModel {
         dialect: Dialect::Dict,
         incremental,
         disable_existing_loggers,

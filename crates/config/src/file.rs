@@ -21,16 +21,36 @@ pub fn model_from_ini(
     defaults: &[(String, String)],
     disable_existing_loggers: bool,
 ) -> Result<ConfigModel, ConfigErrors> {
+    let mut errs = ConfigErrors::default();
+    match model_from_ini_collecting(text, defaults, disable_existing_loggers, &mut errs) {
+        Some(m) => errs.into_result(m),
+        None => Err(errs),
+    }
+}
+
+/// Like [`model_from_ini`], but adds its errors to `errs` and still returns the model built
+/// from the valid parts, so that whole-model checks can report in the same run.
+pub fn model_from_ini_collecting(
+    text: &str,
+    defaults: &[(String, String)],
+    disable_existing_loggers: bool,
+    errs: &mut ConfigErrors,
+) -> Option<ConfigModel> {
     if text.trim().is_empty() {
-        return Err(ConfigErrors::one("document", "the configuration is empty"));
+        errs.push("document", "the configuration is empty");
+        return None;
     }
     let defaults: Vec<(&str, &str)> = defaults
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let doc = IniDocument::parse_with_defaults(text, &defaults, &IniLimits::default())
-        .map_err(|e| ConfigErrors::one("document", format!("not a valid INI document: {e}")))?;
-    model_from_document(&doc, disable_existing_loggers)
+    match IniDocument::parse_with_defaults(text, &defaults, &IniLimits::default()) {
+        Ok(doc) => model_from_document_collecting(&doc, disable_existing_loggers, errs),
+        Err(e) => {
+            errs.push("document", format!("not a valid INI document: {e}"));
+            None
+        }
+    }
 }
 
 fn keys(doc: &IniDocument, section: &str, errs: &mut ConfigErrors) -> Vec<String> {
@@ -115,17 +135,30 @@ pub fn model_from_document(
     disable_existing_loggers: bool,
 ) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
+    match model_from_document_collecting(doc, disable_existing_loggers, &mut errs) {
+        Some(m) => errs.into_result(m),
+        None => Err(errs),
+    }
+}
+
+/// Like [`model_from_document`], collecting errors and keeping the valid parts.
+pub fn model_from_document_collecting(
+    doc: &IniDocument,
+    disable_existing_loggers: bool,
+    errs: &mut ConfigErrors,
+) -> Option<ConfigModel> {
+    let before = errs.0.len();
     for s in ["formatters", "handlers", "loggers"] {
         if !doc.has_section(s) {
             errs.push(format!("[{s}]"), "missing section");
         }
     }
-    if !errs.is_empty() {
-        return Err(errs);
+    if errs.0.len() > before {
+        return None;
     }
 
     let mut formatters = Vec::new();
-    for id in keys(doc, "formatters", &mut errs) {
+    for id in keys(doc, "formatters", errs) {
         let sec = format!("formatter_{id}");
         if !doc.has_section(&sec) {
             errs.push(
@@ -136,7 +169,7 @@ pub fn model_from_document(
         }
         // fileConfig reads these raw: no % interpolation.
         let raw = |k: &str| doc.get_raw(&sec, k).map(str::to_owned);
-        if let Some(class) = get(doc, &sec, "class", &mut errs) {
+        if let Some(class) = get(doc, &sec, "class", errs) {
             match parse_class_name(&class) {
                 Ok(c) if c == "logging.Formatter" || c == "Formatter" => {}
                 Ok(c) => errs.push(
@@ -165,7 +198,7 @@ pub fn model_from_document(
                     .into_iter()
                     .filter_map(|(k, v)| {
                         let PyLiteral::Str(k) = k else { return None };
-                        literal_to_config(v, &format!("[{sec}] defaults"), &mut errs)
+                        literal_to_config(v, &format!("[{sec}] defaults"), errs)
                             .map(|v| (k, literal_to_value(&v)))
                     })
                     .collect(),
@@ -194,7 +227,7 @@ pub fn model_from_document(
     }
 
     let mut handlers = Vec::new();
-    for id in keys(doc, "handlers", &mut errs) {
+    for id in keys(doc, "handlers", errs) {
         let sec = format!("handler_{id}");
         if !doc.has_section(&sec) {
             errs.push(
@@ -203,7 +236,7 @@ pub fn model_from_document(
             );
             continue;
         }
-        let class = match get(doc, &sec, "class", &mut errs) {
+        let class = match get(doc, &sec, "class", errs) {
             None => {
                 errs.push(
                     format!("[{sec}] class"),
@@ -220,17 +253,17 @@ pub fn model_from_document(
             },
         };
         let level = if doc.has_option(&sec, "level") {
-            level_of(doc, &sec, &mut errs)
+            level_of(doc, &sec, errs)
         } else {
             None
         };
-        let formatter = get(doc, &sec, "formatter", &mut errs).filter(|f| !f.is_empty());
-        let args = match get(doc, &sec, "args", &mut errs) {
+        let formatter = get(doc, &sec, "formatter", errs).filter(|f| !f.is_empty());
+        let args = match get(doc, &sec, "args", errs) {
             None => Vec::new(),
             Some(text) => match parse_literal(&text) {
                 Ok(PyLiteral::Tuple(items)) | Ok(PyLiteral::List(items)) => items
                     .into_iter()
-                    .filter_map(|x| literal_to_config(x, &format!("[{sec}] args"), &mut errs))
+                    .filter_map(|x| literal_to_config(x, &format!("[{sec}] args"), errs))
                     .collect(),
                 Ok(_) => {
                     errs.push(
@@ -248,7 +281,7 @@ pub fn model_from_document(
                 }
             },
         };
-        let mut kwargs = match get(doc, &sec, "kwargs", &mut errs) {
+        let mut kwargs = match get(doc, &sec, "kwargs", errs) {
             None => Vec::new(),
             Some(text) => match parse_literal(&text) {
                 Ok(PyLiteral::Dict(d)) => {
@@ -257,7 +290,7 @@ pub fn model_from_document(
                         match k {
                             PyLiteral::Str(k) => {
                                 if let Some(v) =
-                                    literal_to_config(v, &format!("[{sec}] kwargs"), &mut errs)
+                                    literal_to_config(v, &format!("[{sec}] kwargs"), errs)
                                 {
                                     out.push((k, v));
                                 }
@@ -282,7 +315,7 @@ pub fn model_from_document(
             },
         };
         // `target` names another handler (MemoryHandler); CPython fixes it up after creating all.
-        if let Some(t) = get(doc, &sec, "target", &mut errs).filter(|t| !t.is_empty()) {
+        if let Some(t) = get(doc, &sec, "target", errs).filter(|t| !t.is_empty()) {
             kwargs.push(("target".into(), ConfigValue::Str(t)));
         }
         handlers.push((
@@ -298,7 +331,7 @@ pub fn model_from_document(
         ));
     }
 
-    let logger_ids = keys(doc, "loggers", &mut errs);
+    let logger_ids = keys(doc, "loggers", errs);
     if !logger_ids.iter().any(|k| k == "root") {
         errs.push("[loggers] keys", "must include 'root'");
     }
@@ -331,11 +364,11 @@ pub fn model_from_document(
             continue;
         }
         let level = if doc.has_option(&sec, "level") {
-            level_of(doc, &sec, &mut errs)
+            level_of(doc, &sec, errs)
         } else {
             None
         };
-        let handlers = handler_list(&sec, &mut errs);
+        let handlers = handler_list(&sec, errs);
         if id == "root" {
             root = Some(LoggerSpec {
                 level,
@@ -345,14 +378,14 @@ pub fn model_from_document(
             });
             continue;
         }
-        let Some(qualname) = get(doc, &sec, "qualname", &mut errs) else {
+        let Some(qualname) = get(doc, &sec, "qualname", errs) else {
             errs.push(
                 format!("[{sec}] qualname"),
                 "missing: every logger but root needs a qualname",
             );
             continue;
         };
-        let propagate = match get(doc, &sec, "propagate", &mut errs) {
+        let propagate = match get(doc, &sec, "propagate", errs) {
             None => true,
             Some(p) => match p.trim().parse::<i64>() {
                 Ok(n) => n != 0,
@@ -377,7 +410,7 @@ pub fn model_from_document(
     }
 
     // fileConfig always replaces the root's handlers, even with an empty list.
-    errs.into_result(ConfigModel {
+    Some(ConfigModel {
         dialect: Dialect::File,
         incremental: false,
         disable_existing_loggers,

@@ -46,15 +46,31 @@ pub fn parse_model(
     format: SourceFormat,
     limits: &ConfigLimits,
 ) -> Result<ConfigModel, ConfigErrors> {
+    let mut errs = ConfigErrors::default();
+    match parse_model_collecting(text, format, limits, &mut errs) {
+        Some(m) => errs.into_result(m),
+        None => Err(errs),
+    }
+}
+
+/// Like [`parse_model`], but adds its errors to `errs` and returns the model of the valid
+/// parts when there is one, so that validation can report its own errors in the same run.
+pub fn parse_model_collecting(
+    text: &str,
+    format: SourceFormat,
+    limits: &ConfigLimits,
+    errs: &mut ConfigErrors,
+) -> Option<ConfigModel> {
     if text.len() > limits.max_document_bytes {
-        return Err(ConfigErrors::one(
+        errs.push(
             "document",
             format!(
                 "{} bytes is more than the limit of {}",
                 text.len(),
                 limits.max_document_bytes
             ),
-        ));
+        );
+        return None;
     }
     let format = match format {
         SourceFormat::Wire if text.trim_start().starts_with('{') => SourceFormat::Json,
@@ -88,8 +104,14 @@ pub fn parse_model(
         SourceFormat::Ini | SourceFormat::Wire => Err(String::new()),
     });
     match format {
-        SourceFormat::Ini => crate::file::model_from_ini(text, &[], true),
-        _ => crate::dict::model_from_doc(&doc.map_err(|e| ConfigErrors::one("document", e))?),
+        SourceFormat::Ini => crate::file::model_from_ini_collecting(text, &[], true, errs),
+        _ => match doc {
+            Ok(doc) => crate::dict::model_from_doc_collecting(&doc, errs),
+            Err(e) => {
+                errs.push("document", e);
+                None
+            }
+        },
     }
 }
 
@@ -101,8 +123,8 @@ impl crate::build::Configurator {
         text: &str,
         format: SourceFormat,
     ) -> Result<crate::build::ApplyReport, ConfigErrors> {
-        let model = parse_model(text, format, &self.policy().limits)?;
-        self.apply_model(tree, model)
+        let prepared = self.check_text(text, format)?;
+        self.apply(tree, prepared)
     }
 
     /// Parses and validates without applying (what `logwire check` does).
@@ -111,7 +133,23 @@ impl crate::build::Configurator {
         text: &str,
         format: SourceFormat,
     ) -> Result<crate::build::PreparedConfig, ConfigErrors> {
-        let model = parse_model(text, format, &self.policy().limits)?;
-        self.prepare(model)
+        // Every error of the document in one run: those of the front end, then those only a
+        // whole model shows (unknown ids, arguments, policy), from the valid parts.
+        let mut errs = ConfigErrors::default();
+        let Some(model) = parse_model_collecting(text, format, &self.policy().limits, &mut errs)
+        else {
+            return Err(errs);
+        };
+        match self.prepare(model) {
+            Ok(prepared) => errs.into_result(prepared),
+            Err(more) => {
+                for e in more.0 {
+                    if !errs.0.contains(&e) {
+                        errs.0.push(e);
+                    }
+                }
+                Err(errs)
+            }
+        }
     }
 }
