@@ -150,8 +150,8 @@ fn a_receiver_that_never_acks_bounds_memory_and_drops_oldest_counted() {
     assert!(s.buffered <= 20, "{s:?}");
     assert_eq!(s.enqueued, 100);
     // Every record is accounted for: dropped (counted) or held. The window and buffer may
-    // also hold in-band drop notices (frames, not records).
-    assert!(s.drop_notices >= 1, "{s:?}");
+    // also hold in-band drop notices (frames, not records); a notice is made when a frame
+    // can next be sent, which a peer that never acks may never allow.
     let held = s.dropped_overflow + s.buffered + s.unacked;
     assert!((100..=100 + s.drop_notices).contains(&held), "{s:?}");
     assert!(sh.flush().is_err());
