@@ -36,7 +36,10 @@ pub enum HandlerError {
 impl HandlerError {
     /// An I/O error with context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        HandlerError::Io { context: context.into(), source }
+        HandlerError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
@@ -153,7 +156,9 @@ impl Handler {
 
     /// The formatter used for records (the default `%(message)s` one when none is set).
     pub fn formatter(&self) -> &Formatter {
-        self.formatter.as_deref().unwrap_or_else(|| default_formatter())
+        self.formatter
+            .as_deref()
+            .unwrap_or_else(|| default_formatter())
     }
 
     /// The emitter, for kind-specific inspection in tests and tools.
@@ -187,7 +192,10 @@ impl Handler {
     pub fn flush(&self) {
         if let Err(e) = self.emitter.flush() {
             self.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!("--- Logging error ---\nflush of {} failed: {e}", self.describe());
+            eprintln!(
+                "--- Logging error ---\nflush of {} failed: {e}",
+                self.describe()
+            );
         }
     }
 
