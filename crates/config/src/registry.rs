@@ -34,17 +34,29 @@ pub struct Param {
     pub required: bool,
 }
 
-const fn req(name: &'static str) -> Param {
-    Param {
-        name,
-        required: true,
+impl Param {
+    /// A parameter without a default.
+    pub const fn required(name: &'static str) -> Param {
+        Param {
+            name,
+            required: true,
+        }
+    }
+
+    /// A parameter with a default.
+    pub const fn optional(name: &'static str) -> Param {
+        Param {
+            name,
+            required: false,
+        }
     }
 }
+
+const fn req(name: &'static str) -> Param {
+    Param::required(name)
+}
 const fn opt(name: &'static str) -> Param {
-    Param {
-        name,
-        required: false,
-    }
+    Param::optional(name)
 }
 
 /// Constructor arguments bound to parameter names, with typed getters that report errors
@@ -108,6 +120,18 @@ impl BoundArgs {
             }
             other => {
                 self.wrong(name, "an integer", other, errs);
+                None
+            }
+        }
+    }
+
+    /// A number argument (integers accepted: Python's `retryStart = 2` is fine).
+    pub fn float(&self, name: &str, errs: &mut ConfigErrors) -> Option<f64> {
+        match self.get(name)? {
+            ConfigValue::Float(f) => Some(*f),
+            ConfigValue::Int(i) => Some(*i as f64),
+            other => {
+                self.wrong(name, "a number", other, errs);
                 None
             }
         }

@@ -13,5 +13,5 @@ pub use filter::{Filter, NameFilter};
 pub use format::Formatter;
 pub use handler::{Emitter, Handler, HandlerError};
 pub use record::{Args, LogRecord};
-pub use tree::{Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, TreeDraft};
+pub use tree::{Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, TargetLoggers, TreeDraft};
 pub use value::Value;

@@ -206,6 +206,17 @@ impl LogRecord {
         }
     }
 
+    /// Sets an extra field that came from outside CPython's `extra=` rules (a `log`
+    /// key-value, a `tracing` field): a name that would shadow a `LogRecord` attribute (CPython
+    /// raises `KeyError` for those) is stored with a trailing `_` instead (`name` → `name_`).
+    pub fn set_foreign_extra(&mut self, key: &str, value: Value) {
+        if STANDARD_ATTRIBUTES.contains(&key) {
+            self.set_extra(format!("{key}_"), value);
+        } else {
+            self.set_extra(key, value);
+        }
+    }
+
     /// Any attribute by its CPython name (`levelname`, `funcName`, `msecs`, an extra field …)
     /// as a [`Value`]. `message` and `asctime` are not attributes here: formatters add them.
     pub fn attribute(&self, key: &str) -> Option<Value> {

@@ -776,3 +776,60 @@ impl Logger {
         self.tree.call_handlers(&snap, self.index, record);
     }
 }
+
+/// Loggers by Rust target (`my_app::db` → logger `my_app.db`), cached: what the `log` and
+/// `tracing` bridges look up on every event. The cache is bounded — targets can be dynamic
+/// strings — and past its size a lookup simply goes to the tree.
+pub struct TargetLoggers {
+    tree: LoggerTree,
+    cache: std::sync::RwLock<HashMap<Box<str>, Logger>>,
+}
+
+impl fmt::Debug for TargetLoggers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TargetLoggers")
+            .field("tree", &self.tree)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TargetLoggers {
+    /// Most targets remembered.
+    pub const CAPACITY: usize = 4096;
+
+    /// An empty cache over `tree`.
+    pub fn new(tree: LoggerTree) -> Self {
+        TargetLoggers {
+            tree,
+            cache: std::sync::RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The tree the loggers belong to.
+    pub fn tree(&self) -> &LoggerTree {
+        &self.tree
+    }
+
+    /// The logger name for a Rust target: `::` becomes `.`.
+    pub fn logger_name(target: &str) -> String {
+        target.replace("::", ".")
+    }
+
+    /// The logger for `target`.
+    pub fn get(&self, target: &str) -> Logger {
+        if let Some(l) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(target)
+        {
+            return l.clone();
+        }
+        let logger = self.tree.get_logger(&Self::logger_name(target));
+        let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < Self::CAPACITY {
+            cache.insert(target.into(), logger.clone());
+        }
+        logger
+    }
+}

@@ -16,9 +16,7 @@
 //! assert_eq!(log::max_level(), log::LevelFilter::Info);
 //! ```
 
-use logwire_engine::{Logger, LoggerTree, Value, level};
-use std::collections::HashMap;
-use std::sync::RwLock;
+use logwire_engine::{LoggerTree, TargetLoggers, Value, level};
 
 /// Maps a `log` level to a logwire (CPython) level number.
 pub fn to_python_level(level: log::Level) -> i32 {
@@ -43,21 +41,15 @@ pub fn max_level_for_threshold(min: i32) -> log::LevelFilter {
     }
 }
 
-/// Turns a Rust target (`a::b`) into a logger name (`a.b`).
-pub fn logger_name_for_target(target: &str) -> String {
-    target.replace("::", ".")
-}
-
 /// The `log::Log` implementation. One per process (the `log` crate allows only one).
 pub struct LogBridge {
-    tree: LoggerTree,
-    loggers: RwLock<HashMap<Box<str>, Logger>>,
+    loggers: TargetLoggers,
 }
 
 impl std::fmt::Debug for LogBridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogBridge")
-            .field("tree", &self.tree)
+            .field("tree", self.loggers.tree())
             .finish_non_exhaustive()
     }
 }
@@ -66,8 +58,7 @@ impl LogBridge {
     /// A bridge into `tree` (not installed).
     pub fn new(tree: LoggerTree) -> Self {
         LogBridge {
-            tree,
-            loggers: RwLock::new(HashMap::new()),
+            loggers: TargetLoggers::new(tree),
         }
     }
 
@@ -83,23 +74,6 @@ impl LogBridge {
     /// Installs a bridge into the process-wide tree ([`LoggerTree::global`]).
     pub fn install_global() -> Result<(), log::SetLoggerError> {
         Self::install(LoggerTree::global().clone())
-    }
-
-    fn logger_for(&self, target: &str) -> Logger {
-        if let Some(l) = self
-            .loggers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(target)
-        {
-            return l.clone();
-        }
-        let logger = self.tree.get_logger(&logger_name_for_target(target));
-        self.loggers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(target.into(), logger.clone());
-        logger
     }
 }
 
@@ -125,27 +99,21 @@ impl<'kvs> log::kv::VisitSource<'kvs> for ExtraCollector<'_> {
         } else {
             Value::Str(value.to_string())
         };
-        let key = key.as_str();
-        // An extra field may not shadow a LogRecord attribute (CPython raises KeyError).
-        let name = if logwire_engine::record::STANDARD_ATTRIBUTES.contains(&key) {
-            format!("{key}_")
-        } else {
-            key.to_owned()
-        };
-        self.0.set_extra(name, v);
+        self.0.set_foreign_extra(key.as_str(), v);
         Ok(())
     }
 }
 
 impl log::Log for LogBridge {
     fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        self.logger_for(metadata.target())
+        self.loggers
+            .get(metadata.target())
             .is_enabled_for(to_python_level(metadata.level()))
     }
 
     fn log(&self, record: &log::Record<'_>) {
         let level = to_python_level(record.level());
-        let logger = self.logger_for(record.target());
+        let logger = self.loggers.get(record.target());
         if !logger.is_enabled_for(level) {
             return;
         }
@@ -160,13 +128,13 @@ impl log::Log for LogBridge {
             record.line().map_or(0, i64::from),
         );
         if let Some(m) = record.module_path() {
-            rec.module = logger_name_for_target(m);
+            rec.module = TargetLoggers::logger_name(m);
         }
         let _ = record.key_values().visit(&mut ExtraCollector(&mut rec));
         logger.handle(&rec);
     }
 
     fn flush(&self) {
-        self.tree.flush();
+        self.loggers.tree().flush();
     }
 }

@@ -16,7 +16,7 @@ fn log_facade_routes_into_the_tree() {
     assert_eq!(log::max_level(), log::LevelFilter::Info);
 
     let line = line!() + 1;
-    log::info!(target: "my_app::db", user = "ann", rows = 3, ok = true; "connected to {}", "db1");
+    log::info!(target: "my_app::db", user = "ann", rows = 3, ok = true, lineno = 7; "connected to {}", "db1");
     log::debug!(target: "my_app::db", "filtered out by the max level");
 
     // Turning one logger to TRACE raises the facade's max level to Trace.
@@ -45,6 +45,8 @@ fn log_facade_routes_into_the_tree() {
     assert_eq!(r.extra("user"), Some(&Value::Str("ann".into())));
     assert_eq!(r.extra("rows"), Some(&Value::Int(3)));
     assert_eq!(r.extra("ok"), Some(&Value::Bool(true)));
+    // A key-value named like a LogRecord attribute does not shadow it.
+    assert_eq!(r.extra("lineno_"), Some(&Value::Int(7)));
     assert_eq!(got[1].levelno, 5);
     assert_eq!(got[1].levelname, "TRACE");
 }

@@ -61,39 +61,18 @@ pub fn register_network_handlers(registry: &mut HandlerRegistry) {
 }
 
 const fn req(name: &'static str) -> Param {
-    Param {
-        name,
-        required: true,
-    }
+    Param::required(name)
 }
 const fn opt(name: &'static str) -> Param {
-    Param {
-        name,
-        required: false,
-    }
-}
-
-/// A float argument (ints accepted, as Python's `retryStart = 2` is fine).
-fn float_arg(a: &BoundArgs, name: &str, errs: &mut ConfigErrors) -> Option<f64> {
-    match a.get(name)? {
-        ConfigValue::Float(f) => Some(*f),
-        ConfigValue::Int(i) => Some(*i as f64),
-        other => {
-            errs.push(
-                a.place_of(name),
-                format!("expected a number, found {}", other.type_name()),
-            );
-            None
-        }
-    }
+    Param::optional(name)
 }
 
 /// The extensions every sender shares: backoff, buffer capacity and overflow policy.
 fn buffer_args(a: &BoundArgs, errs: &mut ConfigErrors) -> (Backoff, usize, BufferPolicy) {
     let d = Backoff::default();
-    let start = float_arg(a, "retryStart", errs).unwrap_or(d.retry_start());
-    let factor = float_arg(a, "retryFactor", errs).unwrap_or(d.retry_factor());
-    let max = float_arg(a, "retryMax", errs).unwrap_or(d.retry_max());
+    let start = a.float("retryStart", errs).unwrap_or(d.retry_start());
+    let factor = a.float("retryFactor", errs).unwrap_or(d.retry_factor());
+    let max = a.float("retryMax", errs).unwrap_or(d.retry_max());
     let backoff = Backoff::new(start, factor, max).unwrap_or_else(|e| {
         errs.push(a.place_of("retryStart"), e.to_string());
         Backoff::default()

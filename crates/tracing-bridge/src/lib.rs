@@ -18,9 +18,7 @@
 //! });
 //! ```
 
-use logwire_engine::{LogRecord, Logger, LoggerTree, Value, level};
-use std::collections::HashMap;
-use std::sync::RwLock;
+use logwire_engine::{LogRecord, LoggerTree, TargetLoggers, Value, level};
 use tracing_core::field::{Field, Visit};
 use tracing_core::{Event, Level, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -38,14 +36,13 @@ pub fn to_python_level(level: &Level) -> i32 {
 
 /// The layer. Add it to a `tracing_subscriber::Registry`.
 pub struct LogwireLayer {
-    tree: LoggerTree,
-    loggers: RwLock<HashMap<&'static str, Logger>>,
+    loggers: TargetLoggers,
 }
 
 impl std::fmt::Debug for LogwireLayer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LogwireLayer")
-            .field("tree", &self.tree)
+            .field("tree", self.loggers.tree())
             .finish_non_exhaustive()
     }
 }
@@ -56,31 +53,13 @@ impl LogwireLayer {
         level::register_trace_level();
         tree.on_change(|_| tracing_core::callsite::rebuild_interest_cache());
         LogwireLayer {
-            tree,
-            loggers: RwLock::new(HashMap::new()),
+            loggers: TargetLoggers::new(tree),
         }
     }
 
     /// A layer routing into the process-wide tree.
     pub fn global() -> Self {
         Self::new(LoggerTree::global().clone())
-    }
-
-    fn logger_for(&self, target: &'static str) -> Logger {
-        if let Some(l) = self
-            .loggers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(target)
-        {
-            return l.clone();
-        }
-        let logger = self.tree.get_logger(&target.replace("::", "."));
-        self.loggers
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(target, logger.clone());
-        logger
     }
 }
 
@@ -99,12 +78,7 @@ impl FieldVisitor<'_> {
             };
             return;
         }
-        let key = if logwire_engine::record::STANDARD_ATTRIBUTES.contains(&name) {
-            format!("{name}_")
-        } else {
-            name.to_owned()
-        };
-        self.record.set_extra(key, value);
+        self.record.set_foreign_extra(name, value);
     }
 }
 
@@ -135,13 +109,13 @@ impl<S: Subscriber> Layer<S> for LogwireLayer {
         if !metadata.is_event() {
             return true;
         }
-        self.tree.snapshot().min_threshold() <= to_python_level(metadata.level())
+        self.loggers.tree().snapshot().min_threshold() <= to_python_level(metadata.level())
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let meta = event.metadata();
         let level = to_python_level(meta.level());
-        let logger = self.logger_for(meta.target());
+        let logger = self.loggers.get(meta.target());
         if !logger.is_enabled_for(level) {
             return;
         }
@@ -152,7 +126,7 @@ impl<S: Subscriber> Layer<S> for LogwireLayer {
             meta.line().map_or(0, i64::from),
         );
         if let Some(m) = meta.module_path() {
-            record.module = m.replace("::", ".");
+            record.module = TargetLoggers::logger_name(m);
         }
         event.record(&mut FieldVisitor {
             record: &mut record,
