@@ -21,6 +21,12 @@ use tokio::sync::mpsc;
 /// has none of its own). Keeps a flood of unique names from growing the tree without bound.
 pub const MAX_REMOTE_LOGGERS: usize = 10_000;
 
+/// Longest remote logger name that gets a logger of its own, in bytes (the same cap as a
+/// logger name in a pushed config). Creating a logger also creates a placeholder for every
+/// dotted prefix, so an unbounded name (a frame may be 1 MiB of dots) would cost memory and
+/// time quadratic in its length; longer names enter at their nearest existing ancestor.
+pub const MAX_REMOTE_NAME_LEN: usize = 256;
+
 /// Where acks for one stream connection are written.
 #[derive(Clone, Debug)]
 pub(crate) struct AckRoute {
@@ -144,11 +150,17 @@ impl Dispatcher {
         let exists = snap.get(&rec.name).is_some_and(|n| !n.is_placeholder());
         let logger = if exists || rec.name == "root" || rec.name.is_empty() {
             self.tree.get_logger(&rec.name)
-        } else if self.created.len() < MAX_REMOTE_LOGGERS {
+        } else if self.created.len() < MAX_REMOTE_LOGGERS && rec.name.len() <= MAX_REMOTE_NAME_LEN {
             self.created.insert(rec.name.clone());
             self.tree.get_logger(&rec.name)
         } else {
-            let mut name = rec.name.as_str();
+            // Only the first MAX_REMOTE_NAME_LEN bytes are walked: longer prefixes were never
+            // created, and walking a huge name prefix by prefix would hash it over and over.
+            let mut end = rec.name.len().min(MAX_REMOTE_NAME_LEN + 1);
+            while !rec.name.is_char_boundary(end) {
+                end -= 1;
+            }
+            let mut name = &rec.name[..end];
             loop {
                 match name.rfind('.') {
                     Some(i) => name = &name[..i],

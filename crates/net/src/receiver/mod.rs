@@ -68,7 +68,7 @@ mod ingest;
 mod stats;
 mod stream;
 
-pub use dispatch::MAX_REMOTE_LOGGERS;
+pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
 pub use stats::{ReceiverStats, RejectReason};
 

@@ -2,37 +2,21 @@
 //! handed, and a bounded python3 runner.
 #![allow(dead_code, unreachable_pub)]
 
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+use logwire_engine::handler::RecordCollector;
+use logwire_engine::{Handler, LoggerTree};
 use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Keeps every record handed to it.
-#[derive(Clone, Default)]
-pub struct Keep(pub Arc<Mutex<Vec<LogRecord>>>);
-
-impl Emitter for Keep {
-    fn emit(&self, r: &LogRecord, _f: &Formatter) -> Result<(), HandlerError> {
-        self.0.lock().unwrap().push(r.clone());
-        Ok(())
-    }
-    fn kind(&self) -> &'static str {
-        "test.Keep"
-    }
-}
-
-impl Keep {
-    pub fn records(&self) -> Vec<LogRecord> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
 /// Starts a collector on `addrs` whose root keeps every record.
-pub async fn start(options: ReceiverOptions, addrs: &[ListenAddr]) -> (RunningCollector, Keep) {
+pub async fn start(
+    options: ReceiverOptions,
+    addrs: &[ListenAddr],
+) -> (RunningCollector, RecordCollector) {
     let tree = LoggerTree::new();
-    let keep = Keep::default();
+    let keep = RecordCollector::new();
     tree.root()
         .add_handler(Arc::new(Handler::new(keep.clone())));
     tree.root().set_level(0);
