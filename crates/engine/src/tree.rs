@@ -404,7 +404,8 @@ struct TreeInner {
     /// Serializes writers; readers never take it.
     write: Mutex<()>,
     hooks: Mutex<Vec<ChangeHook>>,
-    last_resort: Handler,
+    /// CPython's `logging.lastResort`: used when a record finds no handler at all.
+    last_resort: arc_swap::ArcSwapOption<Handler>,
 }
 
 /// A logger tree (CPython's `Manager` plus the root logger).
@@ -438,7 +439,9 @@ impl LoggerTree {
                 snapshot: ArcSwap::from_pointee(Snapshot::new()),
                 write: Mutex::new(()),
                 hooks: Mutex::new(Vec::new()),
-                last_resort: Handler::new(LastResortEmitter).with_level(level::WARNING),
+                last_resort: arc_swap::ArcSwapOption::from_pointee(
+                    Handler::new(LastResortEmitter).with_level(level::WARNING),
+                ),
             }),
         }
     }
@@ -527,6 +530,12 @@ impl LoggerTree {
             .push(Box::new(hook));
     }
 
+    /// Replaces CPython's `logging.lastResort`, the handler for records that find no handler
+    /// anywhere (stderr at WARNING by default); `None` drops them, as CPython does then.
+    pub fn set_last_resort(&self, handler: Option<Arc<Handler>>) {
+        self.inner.last_resort.store(handler);
+    }
+
     /// CPython's `logging.disable(level)`.
     pub fn disable(&self, level: i32) {
         self.update(|d| d.set_disable_level(level));
@@ -582,8 +591,11 @@ impl LoggerTree {
             }
             c = node.parent;
         }
-        if found == 0 && record.levelno >= self.inner.last_resort.level() {
-            self.inner.last_resort.handle(record);
+        if found == 0
+            && let Some(last) = self.inner.last_resort.load().as_ref()
+            && record.levelno >= last.level()
+        {
+            last.handle(record);
         }
     }
 }

@@ -81,11 +81,29 @@ fn a_handler_attached_twice_is_called_once() {
 }
 
 #[test]
-fn records_with_no_handler_do_not_panic() {
-    // They go to the last resort (stderr, WARNING and above); nothing to assert but survival.
+fn records_with_no_handler_go_to_the_last_resort_at_warning_and_above() {
     let tree = LoggerTree::new();
-    tree.get_logger("x").error("to stderr");
+    let last = logwire_engine::handler::RecordCollector::new();
+    tree.set_last_resort(Some(Arc::new(
+        Handler::new(last.clone()).with_level(WARNING),
+    )));
+    tree.get_logger("x").error("to the last resort");
     tree.get_logger("x").info("dropped below WARNING");
+    let msgs: Vec<String> = last.records().into_iter().map(|r| r.msg).collect();
+    assert_eq!(msgs, ["to the last resort"]);
+    // Once any handler is found on the way up, the last resort is not used.
+    let cap = Arc::new(Capture::default());
+    let root_handler = Arc::new(Handler::new(Arc::clone(&cap)));
+    tree.root().add_handler(Arc::clone(&root_handler));
+    tree.get_logger("x").error("to root");
+    assert_eq!(last.records().len(), 1);
+    assert_eq!(cap.lines().len(), 1);
+    // CPython's `logging.lastResort = None`: such records are dropped.
+    tree.root().remove_handler(&root_handler);
+    tree.set_last_resort(None);
+    tree.get_logger("x").error("dropped");
+    assert_eq!(last.records().len(), 1);
+    assert_eq!(cap.lines().len(), 1);
 }
 
 #[test]
