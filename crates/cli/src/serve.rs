@@ -83,9 +83,10 @@ pub(crate) struct ServeArgs {
 
     // ---- config listener flags (see `start_config_listener` at the end of this file) ----
     /// Also run a config listener (CPython's logging.config.listen, made safe) on this TCP
-    /// address; pushed configs replace the routing (repeatable; CPython's port is 9030).
-    #[arg(long = "listen", value_name = "ADDR", help_heading = "Config listener")]
-    listen: Vec<SocketAddr>,
+    /// address, or on a Unix socket with `unix:PATH`; pushed configs replace the routing
+    /// (repeatable; CPython's port is 9030).
+    #[arg(long = "listen", value_name = "ADDR|unix:PATH", value_parser = parse_listen_target, help_heading = "Config listener")]
+    listen: Vec<ListenTarget>,
     /// Config listener on a Unix socket (0600; without keys the directory must be yours).
     #[arg(
         long = "listen-unix",
@@ -96,6 +97,7 @@ pub(crate) struct ServeArgs {
     /// Key allowed to sign pushed configs: ed25519-public (.pub) or hmac (repeatable).
     #[arg(
         long = "listen-key",
+        visible_alias = "verify-key",
         value_name = "FILE",
         help_heading = "Config listener"
     )]
@@ -103,6 +105,7 @@ pub(crate) struct ServeArgs {
     /// Where the per-key seq ratchet is kept (required with --listen-key).
     #[arg(
         long = "listen-state-dir",
+        visible_alias = "state-dir",
         value_name = "DIR",
         help_heading = "Config listener"
     )]
@@ -110,6 +113,7 @@ pub(crate) struct ServeArgs {
     /// This listener's audience name (configs for other audiences are rejected).
     #[arg(
         long = "listen-audience",
+        visible_alias = "audience",
         value_name = "NAME",
         help_heading = "Config listener"
     )]
@@ -117,6 +121,7 @@ pub(crate) struct ServeArgs {
     /// Pushed file handlers may only write beneath this directory.
     #[arg(
         long = "listen-file-root",
+        visible_alias = "file-root",
         value_name = "DIR",
         help_heading = "Config listener"
     )]
@@ -124,6 +129,7 @@ pub(crate) struct ServeArgs {
     /// A HOST:PORT pushed network handlers may send to, besides loopback (repeatable).
     #[arg(
         long = "listen-allow-destination",
+        visible_alias = "allow-host",
         value_name = "HOST:PORT",
         help_heading = "Config listener"
     )]
@@ -425,6 +431,24 @@ fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
 
 // ---- config listener ----------------------------------------------------------------------
 
+/// Where `--listen` puts the config listener.
+#[derive(Clone, Debug)]
+enum ListenTarget {
+    Tcp(SocketAddr),
+    Unix(PathBuf),
+}
+
+fn parse_listen_target(s: &str) -> Result<ListenTarget, String> {
+    match s.strip_prefix("unix:") {
+        Some(path) if !path.is_empty() => Ok(ListenTarget::Unix(PathBuf::from(path))),
+        Some(_) => Err("unix: needs a path, e.g. unix:/run/app/logwire.sock".into()),
+        None => s
+            .parse()
+            .map(ListenTarget::Tcp)
+            .map_err(|e| format!("'{s}' is neither HOST:PORT nor unix:PATH ({e})")),
+    }
+}
+
 /// Starts the config listener the `--listen*` flags ask for (none without `--listen` or
 /// `--listen-unix`). Pushed configs reconfigure the collector's tree; events go to stderr.
 fn start_config_listener(
@@ -440,7 +464,10 @@ fn start_config_listener(
         .map_err(|e| e.to_string())?
         .allow_unsigned(args.listen_allow_unsigned);
     for a in &args.listen {
-        options = options.tcp(*a);
+        options = match a {
+            ListenTarget::Tcp(addr) => options.tcp(*addr),
+            ListenTarget::Unix(path) => options.unix(path),
+        };
     }
     for p in &args.listen_unix {
         options = options.unix(p);

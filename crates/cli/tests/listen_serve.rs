@@ -101,3 +101,73 @@ fn serve_with_a_config_listener() {
         "{rest}"
     );
 }
+
+/// The flag names the listener issue uses (`--listen unix:PATH`, `--verify-key`,
+/// `--state-dir`) reach the same listener, and a push over the Unix socket is applied.
+#[test]
+fn serve_accepts_the_issue_flag_names_and_a_unix_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(
+        logwire()
+            .args(["keygen", "--hmac"])
+            .arg(d.join("k"))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let sock = d.join("cfg.sock");
+    let mut serve = logwire()
+        .args(["serve", "--tcp", "127.0.0.1:0", "--listen"])
+        .arg(format!("unix:{}", sock.display()))
+        .arg("--verify-key")
+        .arg(d.join("k"))
+        .arg("--state-dir")
+        .arg(d.join("state"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = serve.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(60));
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+    });
+    let mut err = BufReader::new(serve.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("config listener on") {
+        let mut l = String::new();
+        assert!(err.read_line(&mut l).unwrap() > 0, "serve ended: {seen}");
+        seen.push_str(&l);
+    }
+    let conf = d.join("c.json");
+    std::fs::write(
+        &conf,
+        r#"{"version": 1, "incremental": true, "root": {"level": "ERROR"}}"#,
+    )
+    .unwrap();
+    let out = logwire()
+        .arg("send-config")
+        .arg(&conf)
+        .arg("--to")
+        .arg(format!("unix:{}", sock.display()))
+        .arg("--key")
+        .arg(d.join("k"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        Command::new("kill")
+            .arg(pid.to_string())
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(serve.wait().unwrap().success());
+}
