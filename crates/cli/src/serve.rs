@@ -56,6 +56,12 @@ pub(crate) struct ServeArgs {
     /// Accept plain (unsigned) frames even though --record-key is given.
     #[arg(long)]
     allow_unsigned: bool,
+    /// Keep the replay journal of signed records here (created 0700), so that after a
+    /// restart, even after kill -9, a record the sender resends is stored once. Defaults to
+    /// --state-dir when that is given; without either, records stored but not yet
+    /// acknowledged when serve stops are stored again when resent.
+    #[arg(long = "record-state-dir", value_name = "DIR")]
+    record_state_dir: Option<PathBuf>,
     /// Print a line of counters on stderr every N seconds (records/s, rejects by reason,
     /// drops).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
@@ -226,6 +232,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
         addrs.push(ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 9020))));
         addrs.push(ListenAddr::Udp(SocketAddr::from(([127, 0, 0, 1], 9021))));
     }
+    let record_state_dir = args
+        .record_state_dir
+        .clone()
+        .or_else(|| args.listen_state_dir.clone());
+    if !args.record_key.is_empty() && record_state_dir.is_none() {
+        eprintln!(
+            "logwire serve: note: no --record-state-dir: after a restart, signed records that were stored but not yet acknowledged are stored again when resent"
+        );
+    }
     let options = ReceiverOptions {
         max_frame: args.max_frame,
         max_connections: args.max_connections.max(1),
@@ -233,6 +248,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         keys,
         allow_unsigned: args.allow_unsigned,
         log_rejects: !args.quiet_rejects,
+        state_dir: record_state_dir,
         ..ReceiverOptions::default()
     };
     let running = match Collector::new(tree.clone(), options).start(&addrs).await {

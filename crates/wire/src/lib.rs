@@ -46,4 +46,5 @@ pub use frame::{FrameDecoder, FrameError, FrameHeader};
 pub use key::{Alg, HmacKey, KeyError, KeyId, KeyRing, SigningKey, VerifyKey};
 pub use record_envelope::{
     Epoch, PayloadFormat, RecordEnvelope, RecordError, ReplayTracker, ReplayVerdict, ReplayWindow,
+    WindowState,
 };

@@ -474,9 +474,46 @@ impl ReplayWindow {
     pub fn missing(&self) -> u64 {
         self.missing
     }
+
+    /// The window's complete state, to persist it (see [`ReplayWindow::from_state`]).
+    pub fn state(&self) -> WindowState {
+        WindowState {
+            highest: self.highest,
+            contiguous: self.contiguous,
+            missing: self.missing,
+            bits: self.bits.to_vec(),
+        }
+    }
+
+    /// Rebuilds a window from [`ReplayWindow::state`]; `None` if the state is inconsistent
+    /// (a contiguous point above the highest seq, or a bitmap of the wrong size).
+    pub fn from_state(state: &WindowState) -> Option<Self> {
+        let bits: [u64; WORDS] = state.bits.as_slice().try_into().ok()?;
+        (state.contiguous <= state.highest).then(|| Self {
+            highest: state.highest,
+            bits: Box::new(bits),
+            contiguous: state.contiguous,
+            missing: state.missing,
+        })
+    }
 }
 
-#[derive(Debug)]
+/// A [`ReplayWindow`]'s state as plain data, for persisting replay protection across
+/// restarts: a restarted receiver that forgot which seqs it stored would store resent
+/// records twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WindowState {
+    /// The highest seq marked.
+    pub highest: u64,
+    /// The cumulative-ack point.
+    pub contiguous: u64,
+    /// Seqs given up as missing.
+    pub missing: u64,
+    /// The bitmap: [`REPLAY_WINDOW`] / 64 words, bit `seq % REPLAY_WINDOW`.
+    pub bits: Vec<u64>,
+}
+
+#[derive(Debug, Clone)]
 struct TrackedEpoch {
     window: ReplayWindow,
     last_used: u64,
@@ -488,7 +525,7 @@ struct TrackedEpoch {
 ///
 /// A record from an evicted epoch is seen as new again; only a key holder can make
 /// valid epochs, and the cap should exceed the number of live senders per key.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ReplayTracker {
     max_epochs_per_key: usize,
     keys: HashMap<KeyId, HashMap<Epoch, TrackedEpoch>>,
@@ -520,8 +557,20 @@ impl ReplayTracker {
         if seq == 0 {
             return ReplayVerdict::TooOld;
         }
+        let now = self.make_room(key_id, epoch);
+        let epochs = self.keys.entry(key_id).or_default();
+        let tracked = epochs.entry(epoch).or_insert_with(|| TrackedEpoch {
+            window: ReplayWindow::starting_at(seq),
+            last_used: now,
+        });
+        tracked.last_used = now;
+        tracked.window.mark(seq)
+    }
+
+    /// Ticks the LRU clock and, if `epoch` is new for a key at its cap, evicts the key's
+    /// least recently used epoch. Returns the new clock value.
+    fn make_room(&mut self, key_id: KeyId, epoch: Epoch) -> u64 {
         self.clock += 1;
-        let now = self.clock;
         let epochs = self.keys.entry(key_id).or_default();
         if !epochs.contains_key(&epoch) && epochs.len() >= self.max_epochs_per_key {
             // Linear scan is fine: the cap is small.
@@ -534,12 +583,7 @@ impl ReplayTracker {
                 self.evicted += 1;
             }
         }
-        let tracked = epochs.entry(epoch).or_insert_with(|| TrackedEpoch {
-            window: ReplayWindow::starting_at(seq),
-            last_used: now,
-        });
-        tracked.last_used = now;
-        tracked.window.mark(seq)
+        self.clock
     }
 
     /// The window for a (key_id, epoch), if tracked.
@@ -555,6 +599,26 @@ impl ReplayTracker {
     /// How many epochs have been evicted so far.
     pub fn evicted(&self) -> u64 {
         self.evicted
+    }
+
+    /// Every tracked window, in no particular order.
+    pub fn windows(&self) -> impl Iterator<Item = (KeyId, Epoch, &ReplayWindow)> {
+        self.keys
+            .iter()
+            .flat_map(|(k, epochs)| epochs.iter().map(move |(e, t)| (*k, *e, &t.window)))
+    }
+
+    /// Puts a window back (replacing any tracked for the same key and epoch), evicting the
+    /// least recently used epoch of the key if it is at its cap.
+    pub fn restore(&mut self, key_id: KeyId, epoch: Epoch, window: ReplayWindow) {
+        let now = self.make_room(key_id, epoch);
+        self.keys.entry(key_id).or_default().insert(
+            epoch,
+            TrackedEpoch {
+                window,
+                last_used: now,
+            },
+        );
     }
 
     /// Drops every window of a key (e.g. when it is removed from the key ring).
@@ -583,5 +647,29 @@ mod restart_tests {
             "below the window's start"
         );
         assert_eq!(t.window(k, e).unwrap().missing(), 0);
+    }
+
+    #[test]
+    fn a_restored_tracker_judges_like_the_original() {
+        let mut t = ReplayTracker::new(4);
+        let (k, e) = (KeyId([3; 8]), Epoch([4; 16]));
+        // A window opened mid-stream, with a gap and a run above it.
+        for seq in (200..=260).chain(270..=280) {
+            t.mark(k, e, seq);
+        }
+        let mut restored = ReplayTracker::new(4);
+        for (key, epoch, w) in t.windows() {
+            restored.restore(key, epoch, ReplayWindow::from_state(&w.state()).unwrap());
+        }
+        for seq in [1, 150, 199, 200, 230, 260, 261, 265, 270, 280, 281, 9000] {
+            assert_eq!(restored.check(k, e, seq), t.check(k, e, seq), "seq {seq}");
+        }
+        assert_eq!(restored.window(k, e).unwrap().contiguous(), 260);
+        let mut bad = t.window(k, e).unwrap().state();
+        bad.contiguous = bad.highest + 1;
+        assert!(ReplayWindow::from_state(&bad).is_none());
+        bad.contiguous = 0;
+        bad.bits.pop();
+        assert!(ReplayWindow::from_state(&bad).is_none());
     }
 }

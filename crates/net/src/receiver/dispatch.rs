@@ -8,9 +8,10 @@
 //! cookbook receiver's routing), flushes the handlers once per drain, and only then writes
 //! the cumulative `LWA1` acks: an ack promises the record is in its handlers and flushed.
 
+use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
-use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker};
+use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,16 +58,19 @@ pub(crate) enum Work {
 pub(crate) type Batch = Vec<Work>;
 
 /// Starts the dispatcher thread; it ends when every sender is dropped and the queue is
-/// drained, after a final flush.
+/// drained, after a final flush. `handled` holds the seqs earlier runs stored (from
+/// `journal`, which then records this run's).
 pub(crate) fn start(
     tree: LoggerTree,
     counters: Arc<Counters>,
     capacity: usize,
+    handled: ReplayTracker,
+    journal: Option<ReplayJournal>,
 ) -> std::io::Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel::<Batch>(capacity.max(1));
     let handle = std::thread::Builder::new()
         .name("logwire-dispatch".into())
-        .spawn(move || Dispatcher::new(tree, counters).run(rx))?;
+        .spawn(move || Dispatcher::new(tree, counters, handled, journal).run(rx))?;
     Ok((tx, handle))
 }
 
@@ -75,6 +79,8 @@ struct Dispatcher {
     counters: Arc<Counters>,
     /// Seqs handed to handlers, per (key, epoch): the cumulative ack is its contiguous point.
     handled: ReplayTracker,
+    /// Persists `handled` (see `replay_journal`): written after the flush, before the acks.
+    journal: Option<ReplayJournal>,
     created: HashSet<String>,
     /// The last logger used, by name: consecutive records from one logger skip the lookup.
     last: Option<Logger>,
@@ -84,11 +90,17 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn new(tree: LoggerTree, counters: Arc<Counters>) -> Self {
+    fn new(
+        tree: LoggerTree,
+        counters: Arc<Counters>,
+        handled: ReplayTracker,
+        journal: Option<ReplayJournal>,
+    ) -> Self {
         Dispatcher {
             tree,
             counters,
-            handled: ReplayTracker::new(1024),
+            handled,
+            journal,
             created: HashSet::new(),
             last: None,
             acks: HashMap::new(),
@@ -122,7 +134,11 @@ impl Dispatcher {
                     self.counters.stored.fetch_add(1, Ordering::Relaxed);
                     self.handled_since_flush.fetch_add(1, Ordering::Relaxed);
                     if let Some(s) = signed {
-                        self.handled.mark(s.key_id, s.epoch, s.seq);
+                        if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
+                            && let Some(j) = &mut self.journal
+                        {
+                            j.note(s.key_id, s.epoch, s.seq);
+                        }
                         if let Some(route) = s.ack {
                             self.acks.insert((route.conn, s.key_id, s.epoch), route);
                         }
@@ -179,6 +195,17 @@ impl Dispatcher {
     fn flush_and_ack(&mut self) {
         if self.handled_since_flush.swap(0, Ordering::Relaxed) > 0 {
             self.tree.flush();
+        }
+        // An ack promises the record is stored, also to a restarted collector: the journal
+        // line goes first. If it cannot be written, no ack: the sender resends (and a record
+        // stored twice beats one acknowledged and forgotten).
+        if let Some(j) = &mut self.journal
+            && let Err(e) = j.commit(&self.handled)
+        {
+            self.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!("logwire: cannot write the replay journal, withholding acks: {e}");
+            self.acks.clear();
+            return;
         }
         for ((_, key_id, epoch), route) in self.acks.drain() {
             let seq = self

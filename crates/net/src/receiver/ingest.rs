@@ -34,11 +34,16 @@ pub(crate) enum Outcome {
 }
 
 impl Shared {
-    pub(crate) fn new(options: ReceiverOptions, counters: Arc<Counters>) -> Self {
+    /// `replay` holds what earlier runs stored (from the journal), or nothing.
+    pub(crate) fn new(
+        options: ReceiverOptions,
+        counters: Arc<Counters>,
+        replay: ReplayTracker,
+    ) -> Self {
         Shared {
             options,
             counters,
-            replay: Mutex::new(ReplayTracker::new(1024)),
+            replay: Mutex::new(replay),
             log: RejectLog::default(),
         }
     }

@@ -65,8 +65,11 @@
 mod datagram;
 mod dispatch;
 mod ingest;
+mod replay_journal;
 mod stats;
 mod stream;
+
+pub use replay_journal::{JOURNAL_FILE, JournalError, ReplayJournal};
 
 pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
@@ -74,7 +77,7 @@ pub use stats::{ReceiverStats, RejectReason};
 
 use crate::record_map::MapLimits;
 use logwire_engine::LoggerTree;
-use logwire_wire::KeyRing;
+use logwire_wire::{KeyRing, ReplayTracker};
 use stats::Counters;
 use std::borrow::Cow;
 use std::fmt;
@@ -90,6 +93,10 @@ use tokio::task::JoinSet;
 pub const DEFAULT_TCP_PORT: u16 = 9020;
 /// CPython's `DEFAULT_UDP_LOGGING_PORT`.
 pub const DEFAULT_UDP_PORT: u16 = 9021;
+
+/// Epochs (sender starts) remembered per key for replay protection; the least recently used
+/// is forgotten beyond this.
+const REPLAY_EPOCHS_PER_KEY: usize = 1024;
 
 /// Listen backlog of stream sockets.
 const STREAM_BACKLOG: i32 = 4096;
@@ -146,6 +153,10 @@ pub struct ReceiverOptions {
     pub log_rejects: bool,
     /// Budgets of the record parsers.
     pub map_limits: MapLimits,
+    /// Where to keep the replay journal (which signed records were stored), so that a
+    /// restarted collector stores a resent record once. `None`: in memory only, and records
+    /// stored but not yet acknowledged when the process stops are stored again when resent.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for ReceiverOptions {
@@ -163,6 +174,7 @@ impl Default for ReceiverOptions {
             allow_unsigned: false,
             log_rejects: true,
             map_limits: MapLimits::default(),
+            state_dir: None,
         }
     }
 }
@@ -190,6 +202,9 @@ pub enum ReceiverError {
     /// The dispatcher thread could not be started.
     #[error("cannot start the dispatcher thread: {0}")]
     Dispatcher(std::io::Error),
+    /// The replay journal in [`ReceiverOptions::state_dir`] could not be opened.
+    #[error("replay journal: {0}")]
+    Journal(#[from] JournalError),
 }
 
 /// A collector not yet started: a tree to route records into, and options.
@@ -209,6 +224,14 @@ impl Collector {
     /// tokio runtime.
     pub async fn start(self, addrs: &[ListenAddr]) -> Result<RunningCollector, ReceiverError> {
         let counters = Arc::new(Counters::default());
+        // Before binding: a journal that cannot be read must stop the start, not be ignored.
+        let (journal, replay) = match &self.options.state_dir {
+            Some(dir) => {
+                let (j, t) = ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY)?;
+                (Some(j), t)
+            }
+            None => (None, ReplayTracker::new(REPLAY_EPOCHS_PER_KEY)),
+        };
         let mut bound = Vec::new();
         let mut sockets = Vec::new();
         let mut unix_paths = Vec::new();
@@ -228,12 +251,15 @@ impl Collector {
             self.tree.clone(),
             Arc::clone(&counters),
             self.options.queue_batches,
+            replay.clone(),
+            journal,
         )
         .map_err(ReceiverError::Dispatcher)?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(ingest::Shared::new(
             self.options.clone(),
             Arc::clone(&counters),
+            replay,
         ));
         let ctx = stream::StreamContext {
             shared: Arc::clone(&shared),

@@ -105,6 +105,7 @@ pub(crate) struct Counters {
     pub(crate) connections_refused: AtomicU64,
     pub(crate) connections_timed_out: AtomicU64,
     pub(crate) acks_sent: AtomicU64,
+    pub(crate) journal_errors: AtomicU64,
 }
 
 impl Counters {
@@ -136,6 +137,7 @@ impl Counters {
             connections_refused: load(&self.connections_refused),
             connections_timed_out: load(&self.connections_timed_out),
             acks_sent: load(&self.acks_sent),
+            journal_errors: load(&self.journal_errors),
             received: load(&self.received),
         }
     }
@@ -166,6 +168,8 @@ pub struct ReceiverStats {
     pub connections_timed_out: u64,
     /// `LWA1` acks written.
     pub acks_sent: u64,
+    /// Failed writes of the replay journal (acks were withheld each time).
+    pub journal_errors: u64,
 }
 
 impl ReceiverStats {
@@ -221,6 +225,10 @@ impl fmt::Display for ReceiverStats {
             self.connections_refused,
             self.connections_timed_out,
             self.acks_sent
-        )
+        )?;
+        if self.journal_errors > 0 {
+            write!(f, " journal_errors={}", self.journal_errors)?;
+        }
+        Ok(())
     }
 }
