@@ -6,6 +6,10 @@
 //! costs nothing after the peer is gone (CPython spins on it forever, gh-156378). Connection
 //! tasks are owned by their accept loop's `JoinSet`: stopping the listener drops the set,
 //! which aborts every connection wherever it is blocked. Nothing waits for a client.
+//!
+//! With TLS, the handshake runs inside the connection's task, after its slot under the
+//! connection cap is taken and under the header deadline (handshake and length prefix
+//! together), so a slow or half-open TLS client pins no more than a plain one.
 
 use super::gate::{Gate, Outcome};
 use super::stats::{Counters, ListenerEvent};
@@ -14,7 +18,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
-use tokio::time::timeout;
+use tokio::time::{Instant, timeout, timeout_at};
 
 /// The event callback.
 pub type EventCallback = Arc<dyn Fn(&ListenerEvent) + Send + Sync>;
@@ -59,6 +63,7 @@ pub(crate) async fn accept_tcp(
     l: tokio::net::TcpListener,
     shared: Arc<Shared>,
     sem: Arc<Semaphore>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -80,9 +85,35 @@ pub(crate) async fn accept_tcp(
         let _ = stream.set_nodelay(true);
         Counters::bump(&shared.counters.connections);
         let sh = shared.clone();
+        let tls = tls.clone();
         conns.spawn(async move {
             let _permit = permit;
-            serve_conn(stream, peer, sh).await;
+            let header_deadline = Instant::now() + sh.header_timeout;
+            match tls {
+                None => serve_conn(stream, peer, sh, header_deadline).await,
+                Some(acceptor) => {
+                    match timeout_at(header_deadline, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            let peer = format!("{peer} (TLS)");
+                            serve_conn(tls_stream, peer, sh, header_deadline).await;
+                        }
+                        Ok(Err(e)) => {
+                            Counters::bump(&sh.counters.tls_failed);
+                            sh.dropped(&peer, format!("TLS handshake failed: {e}"));
+                        }
+                        Err(_) => {
+                            Counters::bump(&sh.counters.timed_out);
+                            sh.dropped(
+                                &peer,
+                                format!(
+                                    "TLS handshake not finished within {:?} (header deadline)",
+                                    sh.header_timeout
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
         });
     }
 }
@@ -125,7 +156,8 @@ pub(crate) async fn accept_unix(
         let sh = shared.clone();
         conns.spawn(async move {
             let _permit = permit;
-            serve_conn(stream, peer, sh).await;
+            let header_deadline = Instant::now() + sh.header_timeout;
+            serve_conn(stream, peer, sh, header_deadline).await;
         });
     }
 }
@@ -142,13 +174,13 @@ async fn read_full<S: AsyncRead + Unpin>(s: &mut S, buf: &mut [u8]) -> std::io::
     Ok(have)
 }
 
-async fn serve_conn<S>(mut stream: S, peer: String, shared: Arc<Shared>)
+async fn serve_conn<S>(mut stream: S, peer: String, shared: Arc<Shared>, header_deadline: Instant)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let c = &shared.counters;
     let mut header = [0u8; 4];
-    match timeout(shared.header_timeout, read_full(&mut stream, &mut header)).await {
+    match timeout_at(header_deadline, read_full(&mut stream, &mut header)).await {
         Ok(Ok(4)) => {}
         Ok(Ok(0)) => return shared.dropped(&peer, "closed before sending anything".into()),
         Ok(Ok(n)) => {

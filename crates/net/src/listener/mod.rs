@@ -72,6 +72,7 @@ mod gate;
 mod options;
 mod seq_store;
 mod stats;
+pub mod tls;
 mod unix;
 
 pub use conn::EventCallback;
@@ -83,6 +84,7 @@ pub use options::{
 };
 pub use seq_store::SeqStore;
 pub use stats::{ListenerEvent, ListenerStats};
+pub use tls::{TlsClient, TlsError, TlsServer};
 
 use conn::Shared;
 use gate::Gate;
@@ -256,7 +258,12 @@ impl ConfigListener {
                         let local = l.local_addr().map_err(bind_err)?;
                         let l = tokio::net::TcpListener::from_std(l).map_err(bind_err)?;
                         bound.push(ListenerAddr::Tcp(local));
-                        loops.push(Box::pin(conn::accept_tcp(l, shared.clone(), sem.clone())));
+                        loops.push(Box::pin(conn::accept_tcp(
+                            l,
+                            shared.clone(),
+                            sem.clone(),
+                            o.tls.as_ref().map(tls::TlsServer::acceptor),
+                        )));
                     }
                     ListenerAddr::Unix(path) => {
                         let bind_err = |source| ListenerError::Bind {

@@ -2,6 +2,7 @@
 //! from its flags.
 
 use super::ListenerError;
+use super::tls::TlsServer;
 use logwire_config::Destination;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::net::SocketAddr;
@@ -80,6 +81,9 @@ pub struct ListenerOptions {
     /// Unix peers allowed to connect, by uid (SO_PEERCRED). `None`: any peer the socket's
     /// 0600 mode lets in; for a keyless owner-only listener it defaults to the owner.
     pub peer_uids: Option<Vec<u32>>,
+    /// Mutual TLS on every TCP address (Unix sockets stay plain: the kernel names the peer).
+    /// The handshake counts against the header deadline and the connection cap.
+    pub tls: Option<TlsServer>,
 }
 
 impl Default for ListenerOptions {
@@ -105,6 +109,7 @@ impl ListenerOptions {
             file_root: None,
             allowed_destinations: Vec::new(),
             peer_uids: None,
+            tls: None,
         }
     }
 
@@ -193,6 +198,12 @@ impl ListenerOptions {
     /// Allows pushed network handlers to send to `dest`.
     pub fn allow_destination(mut self, dest: Destination) -> Self {
         self.allowed_destinations.push(dest);
+        self
+    }
+
+    /// Speaks mutual TLS on every TCP address (see [`TlsServer`]).
+    pub fn tls(mut self, tls: TlsServer) -> Self {
+        self.tls = Some(tls);
         self
     }
 

@@ -17,6 +17,7 @@ pub(crate) struct Counters {
     pub(crate) truncated: AtomicU64,
     pub(crate) timed_out: AtomicU64,
     pub(crate) reply_failed: AtomicU64,
+    pub(crate) tls_failed: AtomicU64,
 }
 
 impl Counters {
@@ -36,6 +37,7 @@ impl Counters {
             truncated: g(&self.truncated),
             timed_out: g(&self.timed_out),
             reply_failed: g(&self.reply_failed),
+            tls_failed: g(&self.tls_failed),
         }
     }
 }
@@ -61,6 +63,9 @@ pub struct ListenerStats {
     pub timed_out: u64,
     /// Replies that could not be written (the peer had gone).
     pub reply_failed: u64,
+    /// TLS handshakes that failed (no or untrusted client certificate, not TLS at all).
+    /// Handshakes cut off by the header deadline count as `timed_out`.
+    pub tls_failed: u64,
 }
 
 impl fmt::Display for ListenerStats {
@@ -68,7 +73,7 @@ impl fmt::Display for ListenerStats {
         write!(
             f,
             "connections={} applied={} rejected={} too_large={} truncated={} timed_out={} \
-             refused_over_cap={} refused_peer={} reply_failed={}",
+             refused_over_cap={} refused_peer={} reply_failed={} tls_failed={}",
             self.connections,
             self.applied,
             self.rejected,
@@ -77,7 +82,8 @@ impl fmt::Display for ListenerStats {
             self.timed_out,
             self.refused_over_cap,
             self.refused_peer,
-            self.reply_failed
+            self.reply_failed,
+            self.tls_failed
         )
     }
 }
