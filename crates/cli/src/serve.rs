@@ -301,8 +301,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     let final_stats = running.shutdown().await;
     if let Some(listener) = config_listener {
+        // The listener's counters, as the collector's below (pushes in flight are aborted).
+        let listener_stats = listener.stats();
         // Returns at once whatever config clients do; join only waits for its thread.
         tokio::task::block_in_place(|| listener.stop_and_join());
+        eprintln!("logwire config listener: stopped: {listener_stats}");
     }
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
