@@ -227,12 +227,18 @@ def _recv_exact(sock, n):
 
 
 def send_config(payload, address, key_file=None, seq=None, ttl=300, audience=None,
-                timeout=10.0):
+                timeout=10.0, ssl_context=None, server_hostname=None):
     """Sends a config and returns the listener's reply as a dict, or ``None`` if the
     listener closed without replying (CPython's ``listen()`` never replies).
 
     ``address`` is ``(host, port)`` or a Unix socket path. Without ``key_file`` the frame is
-    sent unsigned (as CPython's cookbook does). ``seq`` defaults to the Unix time in ms."""
+    sent unsigned (as CPython's cookbook does). ``seq`` defaults to the Unix time in ms.
+
+    ``ssl_context`` (an ``ssl.SSLContext``) sends over TLS, for a listener started with
+    ``--listen-tls-cert``: load the listener's CA with ``cafile=`` and this client's
+    certificate with ``load_cert_chain``. The listener's certificate is checked against
+    ``server_hostname`` (default: the host of ``address``). A refused client certificate
+    raises ``ssl.SSLError`` (with TLS 1.3, while the reply is read)."""
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
     if key_file is None:
@@ -249,6 +255,9 @@ def send_config(payload, address, key_file=None, seq=None, ttl=300, audience=Non
     sock.settimeout(timeout)
     try:
         sock.connect(address)
+        if ssl_context is not None:
+            sock = ssl_context.wrap_socket(
+                sock, server_hostname=server_hostname or address[0])
         try:
             sock.sendall(frame)
         except OSError:

@@ -30,9 +30,17 @@
 //!   [`ListenerOptions::file_root`]; network handlers only reach loopback and
 //!   [`ListenerOptions::allowed_destinations`].
 //!
+//! # TLS
+//! With [`ListenerOptions::tls`], every TCP address speaks mutual TLS ([`TlsServer`]): the
+//! client must present a certificate chained to the configured CA bundle, or the handshake
+//! fails and nothing is read. TLS is transport security on top of, not instead of, the
+//! checks above: inside TLS a listener with keys still rejects unsigned and badly signed
+//! configs. Unix sockets stay plain (the kernel vouches for the peer's uid).
+//!
 //! # Bounds
-//! Size cap (1 MiB), header deadline (10 s from accept), body deadline (30 s from the
-//! prefix), a cap on connections served at once (64; more are closed at once and counted).
+//! Size cap (1 MiB), header deadline (10 s from accept; with TLS it covers the handshake
+//! too), body deadline (30 s from the prefix), a cap on connections served at once (64;
+//! more are closed at once and counted; a TLS handshake holds a slot).
 //! End of stream mid-frame closes that connection and nothing else; nothing spins.
 //! [`ListenerHandle::stop`] returns at once and never waits for a client.
 //!
