@@ -72,6 +72,10 @@ pub(crate) struct ServeArgs {
     /// Stream connections open at once; more are closed immediately (and counted).
     #[arg(long, value_name = "N", default_value_t = 1024)]
     max_connections: usize,
+    /// Stream connections open at once from one remote IP address (0: no limit); loopback
+    /// and Unix-socket peers are exempt, since every local process shares their address.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    max_connections_per_peer: usize,
     /// Seconds a connection may stay silent between frames (CPython keeps its connection
     /// open for the life of the process, and loses the next record if it is closed).
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
@@ -143,6 +147,34 @@ pub(crate) struct ServeArgs {
     /// Accept unsigned configs (anyone who can connect can then reconfigure logging).
     #[arg(long = "listen-allow-unsigned", help_heading = "Config listener")]
     listen_allow_unsigned: bool,
+    /// Speak TLS on the --listen TCP addresses with this certificate chain (PEM, the
+    /// listener's own certificate first). Needs --listen-tls-key and --listen-tls-client-ca:
+    /// TLS here always means mutual TLS, every sender must present a client certificate.
+    /// Configs inside TLS are still checked against --listen-key (signature, seq, expiry).
+    #[arg(
+        long = "listen-tls-cert",
+        value_name = "FILE",
+        requires_all = ["listen_tls_key", "listen_tls_client_ca"],
+        help_heading = "Config listener"
+    )]
+    listen_tls_cert: Option<PathBuf>,
+    /// The private key of --listen-tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(
+        long = "listen-tls-key",
+        value_name = "FILE",
+        requires = "listen_tls_cert",
+        help_heading = "Config listener"
+    )]
+    listen_tls_key: Option<PathBuf>,
+    /// CA certificates (PEM bundle) that sender certificates must chain to; a sender with no
+    /// certificate, or one from another CA, is refused in the handshake.
+    #[arg(
+        long = "listen-tls-client-ca",
+        value_name = "FILE",
+        requires = "listen_tls_cert",
+        help_heading = "Config listener"
+    )]
+    listen_tls_client_ca: Option<PathBuf>,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -162,6 +194,10 @@ Examples:
 
   # Also accept signed routing configs (logwire keygen --ed25519 ops; logwire send-config)
   logwire serve --listen 127.0.0.1:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire
+
+  # The same over mutual TLS (senders: send-config --tls-ca ca.pem --tls-cert ... --tls-key ...)
+  logwire serve --listen 0.0.0.0:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire \\
+    --listen-tls-cert server.pem --listen-tls-key server.key --listen-tls-client-ca clients-ca.pem
 
   # Unix sockets (SocketHandler(path, None) / DatagramHandler(path, None)) and IPv6
   logwire serve --unix /run/app/log.sock --unix-dgram /run/app/log.dgram --tcp [::1]:9020
@@ -244,6 +280,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let options = ReceiverOptions {
         max_frame: args.max_frame,
         max_connections: args.max_connections.max(1),
+        max_connections_per_peer: args.max_connections_per_peer,
         idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
         keys,
         allow_unsigned: args.allow_unsigned,
@@ -258,10 +295,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    for a in running.local_addrs() {
-        eprintln!("listening on {a}");
-    }
-
+    // Handlers first: a SIGTERM right after the `listening on` lines must drain, not kill.
     use tokio::signal::unix::{SignalKind, signal};
     let (mut term, mut int, mut hup) = match (
         signal(SignalKind::terminate()),
@@ -274,6 +308,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    for a in running.local_addrs() {
+        eprintln!("listening on {a}");
+    }
+
     let stats = running.stats_handle();
     let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
@@ -503,12 +541,40 @@ fn start_config_listener(
     for d in &args.listen_allow_destination {
         options = options.allow_destination(logwire_config::Destination::parse(d)?);
     }
+    if let (Some(cert), Some(key), Some(ca)) = (
+        &args.listen_tls_cert,
+        &args.listen_tls_key,
+        &args.listen_tls_client_ca,
+    ) {
+        if !args
+            .listen
+            .iter()
+            .any(|a| matches!(a, ListenTarget::Tcp(_)))
+        {
+            return Err(
+                "--listen-tls-cert needs a TCP --listen address (Unix sockets stay plain)".into(),
+            );
+        }
+        let tls = logwire_net::listener::TlsServer::from_pem_files(cert, key, ca)
+            .map_err(|e| format!("TLS: {e}"))?;
+        options = options.tls(tls);
+    }
     let handle = ConfigListener::new(tree.clone(), options)
         .on_event(|e| eprintln!("logwire config listener: {e}"))
         .start()
         .map_err(|e| e.to_string())?;
+    let tls = if args.listen_tls_cert.is_some() {
+        " (mutual TLS)"
+    } else {
+        ""
+    };
     for a in handle.local_addrs() {
-        eprintln!("config listener on {a}");
+        let tls = if matches!(a, logwire_net::listener::ListenerAddr::Tcp(_)) {
+            tls
+        } else {
+            ""
+        };
+        eprintln!("config listener on {a}{tls}");
     }
     Ok(Some(handle))
 }

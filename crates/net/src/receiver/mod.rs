@@ -29,7 +29,9 @@
 //!   connections can cost.
 //! * Body deadline (30 s): a frame must be complete this long after its first byte arrived
 //!   (slowloris).
-//! * Connection cap (1024): connections beyond it are closed at once and counted.
+//! * Connection cap (1024): connections beyond it are closed at once and counted. At most
+//!   64 of them from one remote IP address (loopback and Unix peers are exempt: all local
+//!   processes share their address), so one address cannot take every slot.
 //! * In-flight budget (64 MiB): a frame larger than one read (64 KiB) reserves its length
 //!   from a global budget before its body is buffered.
 //! * Datagrams: `SO_RCVBUF` of 8 MiB asked for (the kernel default holds ~92 records; the
@@ -139,6 +141,10 @@ pub struct ReceiverOptions {
     pub body_timeout: Duration,
     /// Stream connections open at once, over all stream listeners.
     pub max_connections: usize,
+    /// Stream connections open at once from one remote IP address (0: no limit), so one
+    /// address cannot hold every slot. Loopback and Unix-socket peers are not limited per
+    /// address: every local process shares it.
+    pub max_connections_per_peer: usize,
     /// Bytes of large partial frames buffered at once, over all connections.
     pub inflight_bytes: usize,
     /// Batches (one per socket read) queued for the dispatcher thread.
@@ -167,6 +173,7 @@ impl Default for ReceiverOptions {
             idle_timeout: Duration::from_secs(3600),
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            max_connections_per_peer: 64,
             inflight_bytes: 64 << 20,
             queue_batches: 256,
             datagram_recv_buffer: 8 << 20,
@@ -269,6 +276,9 @@ impl Collector {
                 self.options.inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),
             next_conn: Arc::new(AtomicU64::new(1)),
+            per_peer: Arc::new(stream::PeerTable::new(
+                self.options.max_connections_per_peer,
+            )),
             stop: stop_rx.clone(),
         };
         let mut tasks = JoinSet::new();
@@ -278,7 +288,11 @@ impl Collector {
                     let ctx = ctx.clone();
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
-                        async move { l.accept().await.map(|(s, a)| (s, a.to_string())) }
+                        async move {
+                            l.accept()
+                                .await
+                                .map(|(s, a)| (s, a.to_string(), Some(a.ip())))
+                        }
                     }));
                 }
                 Bound::Unix(l, path) => {
@@ -287,7 +301,7 @@ impl Collector {
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
                         let peer = peer.clone();
-                        async move { l.accept().await.map(|(s, _)| (s, peer)) }
+                        async move { l.accept().await.map(|(s, _)| (s, peer, None)) }
                     }));
                 }
                 Bound::Datagram(s) => {

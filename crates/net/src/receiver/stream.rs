@@ -13,8 +13,10 @@ use super::stats::RejectReason;
 use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
 use logwire_wire::frame::PREFIX_LEN;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Semaphore, mpsc, watch};
@@ -36,7 +38,72 @@ pub(crate) struct StreamContext {
     pub(crate) active: Arc<AtomicUsize>,
     pub(crate) inflight: Arc<Semaphore>,
     pub(crate) next_conn: Arc<AtomicU64>,
+    pub(crate) per_peer: Arc<PeerTable>,
     pub(crate) stop: watch::Receiver<bool>,
+}
+
+/// Open connections per remote IP address, so that one address cannot take every slot of
+/// the connection cap. Loopback peers are not counted: every local process shares the
+/// address, so a per-address cap there would be a cap on the whole machine.
+#[derive(Debug, Default)]
+pub(crate) struct PeerTable {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// Holds one slot of a [`PeerTable`]; gives it back when dropped.
+pub(crate) struct PeerSlot {
+    table: Arc<PeerTable>,
+    ip: Option<IpAddr>,
+}
+
+impl PeerTable {
+    /// A table allowing `limit` connections per non-loopback address (0: no limit).
+    pub(crate) fn new(limit: usize) -> Self {
+        PeerTable {
+            limit,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes a slot for a peer, or `None` if its address is at the limit.
+    pub(crate) fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Option<PeerSlot> {
+        let counted = ip.filter(|ip| self.limit > 0 && !ip.to_canonical().is_loopback());
+        if let Some(ip) = counted {
+            let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+            let n = open.entry(ip).or_insert(0);
+            if *n >= self.limit {
+                return None;
+            }
+            *n += 1;
+        }
+        Some(PeerSlot {
+            table: Arc::clone(self),
+            ip: counted,
+        })
+    }
+
+    /// Addresses holding at least one counted connection.
+    #[cfg(test)]
+    fn addresses(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+impl Drop for PeerSlot {
+    fn drop(&mut self) {
+        if let Some(ip) = self.ip {
+            let mut open = self.table.open.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(n) = open.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    // No entry outlives its connections: the table stays as small as the
+                    // set of connected addresses.
+                    open.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 impl Clone for StreamContext {
@@ -47,17 +114,19 @@ impl Clone for StreamContext {
             active: Arc::clone(&self.active),
             inflight: Arc::clone(&self.inflight),
             next_conn: Arc::clone(&self.next_conn),
+            per_peer: Arc::clone(&self.per_peer),
             stop: self.stop.clone(),
         }
     }
 }
 
-/// Accepts connections from `accept` until stopped, then waits for the connections to drain.
+/// Accepts connections from `accept` (stream, peer label, peer IP if any) until stopped,
+/// then waits for the connections to drain.
 pub(crate) async fn accept_loop<S, F, Fut>(ctx: StreamContext, mut accept: F)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = std::io::Result<(S, String)>>,
+    Fut: std::future::Future<Output = std::io::Result<(S, String, Option<IpAddr>)>>,
 {
     let mut conns = JoinSet::new();
     let mut stop = ctx.stop.clone();
@@ -65,19 +134,25 @@ where
         tokio::select! {
             _ = super::stopped(&mut stop) => break,
             res = accept() => match res {
-                Ok((stream, peer)) => {
+                Ok((stream, peer, ip)) => {
                     let counters = &ctx.shared.counters;
                     if ctx.active.load(Ordering::Relaxed) >= ctx.shared.options.max_connections {
                         counters.connections_refused.fetch_add(1, Ordering::Relaxed);
                         drop(stream);
                         continue;
                     }
+                    let Some(slot) = ctx.per_peer.admit(ip) else {
+                        counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
+                    };
                     counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
                     ctx.active.fetch_add(1, Ordering::Relaxed);
                     let c = ctx.clone();
                     conns.spawn(async move {
                         serve_connection(&c, stream, &peer).await;
                         c.active.fetch_sub(1, Ordering::Relaxed);
+                        drop(slot);
                     });
                 }
                 Err(e) => {
@@ -265,4 +340,44 @@ async fn write_acks<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver
         }
     }
     let _ = writer.shutdown().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_address_cannot_take_more_than_its_share() {
+        let t = Arc::new(PeerTable::new(2));
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let s1 = t.admit(Some(a)).unwrap();
+        let s2 = t.admit(Some(a)).unwrap();
+        assert!(t.admit(Some(a)).is_none(), "third from one address");
+        let _b = t.admit(Some(b)).expect("another address still gets in");
+        drop(s1);
+        let s3 = t.admit(Some(a)).expect("a freed slot is reusable");
+        drop((s2, s3));
+        assert_eq!(t.addresses(), 1, "only b is left in the table");
+    }
+
+    #[test]
+    fn loopback_and_unix_peers_are_not_counted() {
+        let t = Arc::new(PeerTable::new(1));
+        let held: Vec<_> = ["127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"]
+            .iter()
+            .flat_map(|ip| {
+                let ip: IpAddr = ip.parse().unwrap();
+                [t.admit(Some(ip)).unwrap(), t.admit(Some(ip)).unwrap()]
+            })
+            .chain([t.admit(None).unwrap(), t.admit(None).unwrap()])
+            .collect();
+        assert_eq!(held.len(), 10);
+        assert_eq!(t.addresses(), 0);
+        let unlimited = Arc::new(PeerTable::new(0));
+        let ip: IpAddr = "198.51.100.1".parse().unwrap();
+        let _many: Vec<_> = (0..100)
+            .map(|_| unlimited.admit(Some(ip)).unwrap())
+            .collect();
+    }
 }
