@@ -2,9 +2,16 @@
 //! and report the listener's reply.
 //!
 //! Exit status: 0 applied, 1 rejected (the reason is printed), 2 the listener could not be
-//! reached or gave no reply (CPython's `logging.config.listen()` never replies), or the
-//! file or key could not be read.
+//! reached or gave no reply (CPython's `logging.config.listen()` never replies), refused the
+//! TLS connection, or the file or key could not be read.
+//!
+//! With `--tls-ca` the frame goes over TLS ([`TlsClient`]): the listener's certificate must
+//! chain to that CA and name the `--to` host (or `--tls-server-name`), and `--tls-cert` /
+//! `--tls-key` are the client certificate a mutual-TLS listener asks for. TLS failures are
+//! explained (no client certificate, untrusted certificate, plain TCP to a TLS port).
 
+use logwire_net::listener::TlsClient;
+use logwire_net::listener::tls::TlsClientStream;
 use logwire_wire::config_envelope::sign_config_frame;
 use logwire_wire::frame::encode_frame;
 use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
@@ -48,6 +55,36 @@ pub(crate) struct SendConfigArgs {
     /// Seconds to wait for the connection and for the reply.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     timeout: u64,
+    /// Send over TLS, trusting listener certificates signed by this CA (PEM bundle). For
+    /// listeners started with `serve --listen-tls-cert`.
+    #[arg(long = "tls-ca", value_name = "FILE", help_heading = "TLS")]
+    tls_ca: Option<PathBuf>,
+    /// This sender's certificate (PEM chain), which a mutual-TLS listener requires; it must
+    /// be signed by the listener's --listen-tls-client-ca.
+    #[arg(
+        long = "tls-cert",
+        value_name = "FILE",
+        requires_all = ["tls_key", "tls_ca"],
+        help_heading = "TLS"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(
+        long = "tls-key",
+        value_name = "FILE",
+        requires = "tls_cert",
+        help_heading = "TLS"
+    )]
+    tls_key: Option<PathBuf>,
+    /// The name the listener's certificate must carry (DNS name or IP address). Default: the
+    /// host of --to.
+    #[arg(
+        long = "tls-server-name",
+        value_name = "NAME",
+        requires = "tls_ca",
+        help_heading = "TLS"
+    )]
+    tls_server_name: Option<String>,
 }
 
 const SEND_CONFIG_EXAMPLES: &str = "\
@@ -62,6 +99,9 @@ Examples:
   logwire send-config logging.ini --to unix:/run/app/logconf.sock --key ops.key
   # Unsigned, exactly as CPython's logging cookbook sends (listener must allow it)
   logwire send-config logging.json --to 127.0.0.1:9030 --unsigned
+  # Over mutual TLS (listener: serve --listen-tls-cert/--listen-tls-key/--listen-tls-client-ca)
+  logwire send-config logging.json --to logs.example.net:9030 --key ops.key \\
+    --tls-ca listener-ca.pem --tls-cert me.pem --tls-key me.key
 
 The listener answers {\"status\": \"applied\"|\"rejected\", \"reason\": ..., \"seq\": n}.
 Exit status: 0 applied, 1 rejected (reason printed), 2 unreachable or no reply. CPython's own
@@ -72,6 +112,7 @@ as its verify= function.";
 enum Conn {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsClientStream>),
 }
 
 impl Conn {
@@ -79,6 +120,7 @@ impl Conn {
         match self {
             Conn::Tcp(s) => s,
             Conn::Unix(s) => s,
+            Conn::Tls(s) => s.as_mut(),
         }
     }
 }
@@ -122,10 +164,33 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
         }
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
+    let tls = match &args.tls_ca {
+        None => None,
+        Some(ca) => {
+            let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+            match TlsClient::from_pem_files(ca, identity) {
+                Ok(t) => Some(t),
+                Err(e) => return fail(format!("TLS: {e}")),
+            }
+        }
+    };
     let mut conn = match connect(&args.to, timeout) {
         Ok(c) => c,
         Err(e) => return fail(format!("cannot reach the listener at {}: {e}", args.to)),
     };
+    if let Some(tls) = &tls {
+        let Conn::Tcp(tcp) = conn else {
+            return fail("--tls-ca needs a HOST:PORT --to (Unix sockets are plain)");
+        };
+        let name = args
+            .tls_server_name
+            .clone()
+            .unwrap_or_else(|| host_of(&args.to).to_owned());
+        conn = match tls.connect(tcp, &name) {
+            Ok(s) => Conn::Tls(Box::new(s)),
+            Err(e) => return fail(explain_tls(&args.to, &e.to_string(), &name)),
+        };
+    }
     // A listener that rejects on the length prefix closes early; its reply may still be
     // readable, so a failed write is not the end.
     let write_err = conn
@@ -150,8 +215,43 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
                 .map(|e| format!(" (sending failed: {e})"))
                 .unwrap_or_default()
         )),
+        Err(e) if tls.is_some() => fail(explain_tls(&args.to, &e.to_string(), "")),
         Err(e) => fail(format!("no reply from the listener at {}: {e}", args.to)),
     }
+}
+
+/// The host part of HOST:PORT (brackets of an IPv6 literal removed), for TLS name checks.
+fn host_of(to: &str) -> &str {
+    let host = to.rsplit_once(':').map_or(to, |(h, _)| h);
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// A TLS failure, with what to do about it when the cause is a common one.
+fn explain_tls(to: &str, err: &str, server_name: &str) -> String {
+    let hint = if err.contains("CertificateRequired") {
+        "the listener requires a client certificate: give --tls-cert and --tls-key (signed by \
+         the listener's --listen-tls-client-ca)"
+    } else if err.contains("UnknownCA") || err.contains("BadCertificate") {
+        "the listener does not trust this client certificate (it is not signed by the \
+         listener's --listen-tls-client-ca)"
+    } else if err.contains("not valid for name") || err.contains("NotValidForName") {
+        "the listener's certificate does not name the host in --to: use --tls-server-name with \
+         a name it carries"
+    } else if err.contains("invalid peer certificate") {
+        "the listener's certificate is not signed by --tls-ca"
+    } else if err.contains("InvalidContentType") || err.contains("corrupt message") {
+        "the listener does not speak TLS here (drop --tls-ca)"
+    } else {
+        "the TLS connection failed"
+    };
+    let name = if server_name.is_empty() {
+        String::new()
+    } else {
+        format!(" as {server_name}")
+    };
+    format!("TLS with the listener at {to}{name} failed: {hint} ({err})")
 }
 
 fn print_reply(reply: &ConfigReply) {
@@ -220,6 +320,13 @@ fn read_reply(s: &mut dyn ReadWrite) -> std::io::Result<Option<ConfigReply>> {
         }
     }
     let len = u32::from_be_bytes(header) as usize;
+    // 0x15 0x03: a TLS alert record, the answer of a TLS listener to plain bytes.
+    if header[0] == 0x15 && header[1] == 0x03 {
+        return Err(std::io::Error::other(
+            "the listener speaks TLS and answered with a TLS alert: give --tls-ca (and \
+             --tls-cert/--tls-key for a mutual-TLS listener)",
+        ));
+    }
     if len > logwire_wire::ack::MAX_CONFIG_REPLY_BYTES {
         return Err(std::io::Error::other(format!(
             "a reply of {len} bytes is not a logwire reply"

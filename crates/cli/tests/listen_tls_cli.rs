@@ -1,0 +1,228 @@
+//! `logwire serve --listen … --listen-tls-cert/--listen-tls-key/--listen-tls-client-ca` and
+//! `logwire send-config --tls-ca/--tls-cert/--tls-key`, end to end: a signed push over
+//! mutual TLS is applied (exit 0); without a client certificate, with plain TCP to the TLS
+//! port, and with an untrusted client certificate, send-config exits 2 and says why.
+
+#[path = "../../net/tests/common_tls/mod.rs"]
+mod common_tls;
+
+use common_tls::{PkiFiles, write_pki};
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+fn logwire() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_logwire"))
+}
+
+/// Kills the server if the test ends early.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn send(d: &Path, to: &str, seq: &str, tls: &[&std::ffi::OsString]) -> Output {
+    logwire()
+        .arg("send-config")
+        .arg(d.join("c.json"))
+        .args(["--to", to, "--seq", seq, "--timeout", "20", "--key"])
+        .arg(d.join("ops.key"))
+        .args(tls)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn send_config_over_mutual_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pki: PkiFiles = write_pki(d);
+    let keygen = logwire()
+        .args(["keygen", "--ed25519"])
+        .arg(d.join("ops"))
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", stderr_of(&keygen));
+    std::fs::write(
+        d.join("c.json"),
+        r#"{"version": 1, "incremental": true, "root": {"level": "ERROR"}}"#,
+    )
+    .unwrap();
+    let mut child = logwire()
+        .args(["serve", "--tcp", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
+        .arg("--listen-key")
+        .arg(d.join("ops.pub"))
+        .arg("--listen-state-dir")
+        .arg(d.join("state"))
+        .arg("--listen-tls-cert")
+        .arg(&pki.server_cert)
+        .arg("--listen-tls-key")
+        .arg(&pki.server_key)
+        .arg("--listen-tls-client-ca")
+        .arg(&pki.ca)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let server = Server(child);
+    let mut to = None;
+    let mut seen = Vec::new();
+    while to.is_none() {
+        let mut l = String::new();
+        assert!(err.read_line(&mut l).unwrap() > 0, "serve ended: {seen:?}");
+        if let Some(a) = l.trim().strip_prefix("config listener on tcp ") {
+            to = Some(
+                a.strip_suffix(" (mutual TLS)")
+                    .unwrap_or_else(|| panic!("not announced as TLS: {l}"))
+                    .to_owned(),
+            );
+        }
+        seen.push(l);
+    }
+    let to = to.unwrap();
+    let os = |p: &Path| p.as_os_str().to_owned();
+    let (ca, cert, key) = (os(&pki.ca), os(&pki.client_cert), os(&pki.client_key));
+    let (rogue_cert, rogue_key) = (os(&pki.rogue_cert), os(&pki.rogue_key));
+    let f = |s: &str| std::ffi::OsString::from(s);
+    let (tls_ca, tls_cert, tls_key) = (f("--tls-ca"), f("--tls-cert"), f("--tls-key"));
+
+    // No client certificate: refused in the handshake, and told what to give.
+    let o = send(d, &to, "5", &[&tls_ca, &ca]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("requires a client certificate: give --tls-cert and --tls-key"),
+        "{}",
+        stderr_of(&o)
+    );
+    // Plain TCP to the TLS port.
+    let o = send(d, &to, "5", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(stderr_of(&o).contains("speaks TLS"), "{}", stderr_of(&o));
+    // A client certificate from another CA.
+    let o = send(
+        d,
+        &to,
+        "5",
+        &[&tls_ca, &ca, &tls_cert, &rogue_cert, &tls_key, &rogue_key],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("does not trust this client certificate"),
+        "{}",
+        stderr_of(&o)
+    );
+    // The listener's name checked against --to's host (127.0.0.1 is in the certificate)
+    // and a name it does not carry.
+    let o = send(
+        d,
+        &to,
+        "5",
+        &[
+            &tls_ca,
+            &ca,
+            &tls_cert,
+            &cert,
+            &tls_key,
+            &key,
+            &f("--tls-server-name"),
+            &f("elsewhere.example"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("--tls-server-name"),
+        "{}",
+        stderr_of(&o)
+    );
+
+    // With it: applied, exit 0. None of the refused attempts burned seq 5.
+    let full = [&tls_ca, &ca, &tls_cert, &cert, &tls_key, &key];
+    let o = send(d, &to, "5", &full);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr_of(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "applied (seq 5)");
+    // LWC1 still rules inside TLS: the replay is rejected (exit 1, reason printed).
+    let o = send(d, &to, "5", &full);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("is not greater"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    let pid = server.0.id().to_string();
+    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
+    let mut rest = String::new();
+    for l in err.lines() {
+        rest.push_str(&l.unwrap());
+        rest.push('\n');
+    }
+    let mut server = server;
+    assert!(server.0.wait().unwrap().success(), "{rest}");
+    assert!(
+        rest.contains("applied seq 5 from key") && rest.contains("(TLS)"),
+        "{rest}"
+    );
+    assert_eq!(
+        rest.matches("TLS handshake failed").count(),
+        4,
+        "every refused handshake is logged: {rest}"
+    );
+}
+
+#[test]
+fn tls_flags_are_checked_before_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pki = write_pki(d);
+    // A certificate without its key and client CA: clap refuses, exit 2.
+    let o = logwire()
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-allow-unsigned",
+        ])
+        .arg("--listen-tls-cert")
+        .arg(&pki.server_cert)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains("--listen-tls-key"),
+        "{}",
+        stderr_of(&o)
+    );
+    // A key that does not match the certificate: refused at start, naming the files.
+    let o = logwire()
+        .args([
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-allow-unsigned",
+        ])
+        .arg("--listen-tls-cert")
+        .arg(&pki.server_cert)
+        .arg("--listen-tls-key")
+        .arg(&pki.client_key)
+        .arg("--listen-tls-client-ca")
+        .arg(&pki.ca)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains("config listener: TLS:") && stderr_of(&o).contains("server.pem"),
+        "{}",
+        stderr_of(&o)
+    );
+}
