@@ -17,8 +17,11 @@
   ratchet persisted in ``state_file``) and then a content policy, *before* CPython parses
   anything: ``'()'`` factories, ``'.'`` attributes, classes outside an allow-list,
   ``ext://`` other than ``sys.stdout``/``sys.stderr``, and INI ``args``/``kwargs``/
-  ``defaults`` that are not plain literals are all refused. It returns the inner config
-  bytes, or ``None`` to reject (CPython's verify protocol).
+  ``defaults`` that are not plain literals are all refused, and file handlers may only
+  write beneath ``file_root`` (relative names are resolved there; ``..``, outside paths
+  and symlinks are refused; no file handlers at all without a root). It returns the inner
+  config bytes (file names made absolute), or ``None`` to reject (CPython's verify
+  protocol). The seq is burned only once every check has passed.
 
 Envelope layout::
 
@@ -58,6 +61,7 @@ __all__ = [
     "verifier",
     "ConfigVerifier",
     "check_config_policy",
+    "confine_files",
     "PolicyError",
     "DEFAULT_ALLOWED_CLASSES",
 ]
@@ -98,6 +102,14 @@ INI_ALLOWED_NAMES = {
     "handlers.SYSLOG_UDP_PORT", "handlers.SYSLOG_TCP_PORT",
 }
 ALLOWED_EXT = {"ext://sys.stdout", "ext://sys.stderr"}
+
+#: Handler classes that open a file named by their first argument / ``filename``.
+FILE_HANDLER_CLASSES = frozenset([
+    "logging.FileHandler",
+    "logging.handlers.WatchedFileHandler",
+    "logging.handlers.RotatingFileHandler",
+    "logging.handlers.TimedRotatingFileHandler",
+])
 
 
 # --------------------------------------------------------------------------- keys
@@ -428,6 +440,128 @@ def check_config_policy(payload, allowed_classes=DEFAULT_ALLOWED_CLASSES):
         raise PolicyError("; ".join(errors))
 
 
+# --------------------------------------------------------------------------- file root
+
+def _resolve_beneath(raw, root, place):
+    """The absolute path ``raw`` names beneath ``root`` (canonical), the Rust listener's
+    rules: relative names resolve beneath the root, absolute ones must already be there,
+    ``..``, NUL and symlinks anywhere beneath the root are refused."""
+    if not isinstance(raw, str):
+        raise PolicyError("%s: file name must be a plain string, not %r" % (place, raw))
+    if root is None:
+        raise PolicyError("%s: file handlers are not allowed in pushed configs unless the "
+                          "verifier has a file root (verifier(..., file_root=DIR))" % place)
+    if "\0" in raw:
+        raise PolicyError("%s: file name contains a NUL byte" % place)
+    if not raw:
+        raise PolicyError("%s: file name is empty" % place)
+    if raw.startswith(("cfg://", "ext://")):
+        raise PolicyError("%s: %r: file names must be plain paths" % (place, raw))
+    parts = [c for c in raw.split("/") if c not in ("", ".")]
+    if ".." in parts:
+        raise PolicyError("%s: %r contains '..': files must stay beneath %s"
+                          % (place, raw, root))
+    if raw.startswith("/"):
+        rootparts = [c for c in root.split("/") if c]
+        if parts[:len(rootparts)] != rootparts:
+            raise PolicyError("%s: %r is outside the file root %s" % (place, raw, root))
+        parts = parts[len(rootparts):]
+    if not parts:
+        raise PolicyError("%s: %r is the file root itself, not a file beneath it"
+                          % (place, raw))
+    cur = root
+    for part in parts:
+        cur = os.path.join(cur, part)
+        if os.path.islink(cur):
+            raise PolicyError("%s: %r is a symlink: refusing to follow it" % (place, cur))
+    return cur
+
+
+def _confine_dict(d, root):
+    handlers = d.get("handlers") or {}
+    if not isinstance(handlers, dict):
+        return
+    for hid, h in handlers.items():
+        if not isinstance(h, dict):
+            continue
+        if h.get("class") in FILE_HANDLER_CLASSES or "filename" in h:
+            place = "handlers.%s.filename" % hid
+            if "filename" not in h:
+                raise PolicyError("%s: missing" % place)
+            h["filename"] = _resolve_beneath(h["filename"], root, place)
+
+
+def _confine_ini(text, root):
+    cp = configparser.ConfigParser()
+    cp.read_file(io.StringIO(text))
+    changed = False
+    for section in cp.sections():
+        if not section.startswith("handler_"):
+            continue
+        s = cp[section]
+        if _ini_class(s.get("class", raw=True, fallback="")) not in FILE_HANDLER_CLASSES:
+            continue
+        args = ast.parse(s.get("args", "()", raw=True).strip(), mode="eval")
+        kwargs = ast.parse(s.get("kwargs", "{}", raw=True).strip(), mode="eval")
+        place = "[%s]" % section
+        if isinstance(args.body, ast.Tuple) and args.body.elts:
+            node, key = args.body, None
+        elif isinstance(kwargs.body, ast.Dict):
+            node = kwargs.body
+            keys = [k.value if isinstance(k, ast.Constant) else None for k in node.keys]
+            if "filename" not in keys:
+                raise PolicyError("%s: no file name in args or kwargs" % place)
+            key = keys.index("filename")
+        else:
+            raise PolicyError("%s: args must be a tuple starting with the file name" % place)
+        target = node.elts[0] if key is None else node.values[key]
+        if not isinstance(target, ast.Constant):
+            raise PolicyError("%s: the file name must be a string literal" % place)
+        full = ast.Constant(_resolve_beneath(target.value, root, place + " file name"))
+        if key is None:
+            node.elts[0] = full
+            s["args"] = ast.unparse(args.body)
+        else:
+            node.values[key] = full
+            s["kwargs"] = ast.unparse(kwargs.body)
+        changed = True
+    if not changed:
+        return text
+    out = io.StringIO()
+    cp.write(out)
+    return out.getvalue()
+
+
+def confine_files(payload, file_root):
+    """``payload`` with every file handler's file name resolved beneath ``file_root``
+    (relative names are made absolute there, so CPython opens the same file whatever its
+    working directory). Raises ``PolicyError`` for a name outside the root, with ``..``,
+    through a symlink, or for any file handler at all when ``file_root`` is ``None``.
+
+    Run it after ``check_config_policy`` (which guarantees the INI values are literals).
+    CPython opens files following symlinks, so a link created beneath the root after this
+    check would still be followed: keep the root writable only by the listening process."""
+    root = None if file_root is None else os.path.realpath(file_root)
+    text = payload.decode("utf-8") if isinstance(payload, bytes) else payload
+    try:
+        d = json.loads(text)
+    except ValueError:
+        d = None
+    if isinstance(d, dict):
+        before = json.dumps(d)
+        _confine_dict(d, root)
+        after = json.dumps(d)
+        out = text if after == before else after
+    else:
+        try:
+            out = _confine_ini(text, root)
+        except (configparser.Error, ValueError, SyntaxError) as e:
+            if isinstance(e, PolicyError):
+                raise
+            raise PolicyError("INI file handler: %s" % e) from None
+    return out.encode("utf-8") if isinstance(payload, bytes) else out
+
+
 # --------------------------------------------------------------------------- verifying
 
 class ConfigVerifier:
@@ -438,7 +572,7 @@ class ConfigVerifier:
 
     def __init__(self, keys, audience=None, state_file=None,
                  allowed_classes=DEFAULT_ALLOWED_CLASSES, clock=time.time, on_reject=None,
-                 max_bytes=1 << 20):
+                 max_bytes=1 << 20, file_root=None):
         self.keys = {}
         for k in keys:
             k = _key(k)
@@ -454,6 +588,9 @@ class ConfigVerifier:
         self.on_reject = on_reject or (
             lambda reason: sys.stderr.write("logwire verifier: rejected: %s\n" % reason))
         self.max_bytes = max_bytes
+        if file_root is not None and not os.path.isdir(file_root):
+            raise ValueError("file root %r is not a directory" % (file_root,))
+        self.file_root = None if file_root is None else os.path.realpath(file_root)
         self.last_reason = None
         # CPython serves each connection on its own thread.
         self._lock = threading.Lock()
@@ -546,21 +683,36 @@ class ConfigVerifier:
                               % (seq, last, key_id.hex()))
         payload = signed[HEADER_LEN:]
         check_config_policy(payload, self.allowed_classes)
-        # CPython applies after verify returns and cannot tell us whether it worked, so the
-        # seq is burned on acceptance (persisted first: a replay fails after a restart too).
+        payload = confine_files(payload, self.file_root)
+        # Only now, with every check passed, is the seq burned: a config any check refused
+        # leaves the ratchet where it was (as the Rust listener does). CPython applies after
+        # verify returns and cannot tell us whether that worked, so the seq is persisted
+        # here, before the config is handed over: a replay fails after a restart too. If the
+        # state cannot be written, the config is refused.
+        previous = self._seqs.get(key_id)
         self._seqs[key_id] = seq
-        self._save_state()
+        try:
+            self._save_state()
+        except OSError as e:
+            if previous is None:
+                del self._seqs[key_id]
+            else:
+                self._seqs[key_id] = previous
+            raise PolicyError("the seq state could not be saved: %s" % e) from None
         return payload
 
 
 def verifier(keys, audience=None, state_file=None, allowed_classes=DEFAULT_ALLOWED_CLASSES,
-             clock=time.time, on_reject=None):
+             clock=time.time, on_reject=None, file_root=None):
     """A ``verify=`` callable for CPython's ``logging.config.listen``: checks the ``LWC1``
     envelope and the content policy, returns the inner config bytes or ``None``.
 
     ``keys``: key file paths (``ed25519-public`` or ``hmac``) or ``Key`` objects.
     ``audience``: this listener's audience name. ``state_file``: where the per-key seq
     ratchet is kept (JSON; written atomically before the config is handed to CPython).
-    ``clock``: seconds since the epoch, like ``time.time``."""
+    ``clock``: seconds since the epoch, like ``time.time``. ``file_root``: the directory
+    pushed file handlers may write beneath (see ``confine_files``); without it, configs
+    with file handlers are refused, like ``logwire serve --listen`` without ``--file-root``."""
     return ConfigVerifier(keys, audience=audience, state_file=state_file,
-                          allowed_classes=allowed_classes, clock=clock, on_reject=on_reject)
+                          allowed_classes=allowed_classes, clock=clock, on_reject=on_reject,
+                          file_root=file_root)
