@@ -369,20 +369,14 @@ impl std::fmt::Display for LoadError {
 /// Parses, validates, builds and swaps in a config (nothing changes if any step fails).
 fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     let text = std::fs::read_to_string(path).map_err(LoadError::Read)?;
-    Configurator::default()
-        .apply_text(tree, &text, SourceFormat::for_path(path))
-        .map_err(LoadError::Config)?;
     // dictConfig/fileConfig disable "existing loggers" the config does not name
     // (disable_existing_loggers, on by default). In a collector those are the loggers remote
     // record names created, and disabling them would silently drop every record from those
-    // senders after a SIGHUP. Configs have no other way to disable a logger, so re-enable all.
-    tree.update(|d| {
-        for name in d.existing_names() {
-            if let Some(node) = d.get_mut(&name) {
-                node.set_disabled(false);
-            }
-        }
-    });
+    // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
+    Configurator::default()
+        .keep_existing_loggers(true)
+        .apply_text(tree, &text, SourceFormat::for_path(path))
+        .map_err(LoadError::Config)?;
     Ok(())
 }
 
@@ -560,6 +554,7 @@ fn start_config_listener(
         options = options.tls(tls);
     }
     let handle = ConfigListener::new(tree.clone(), options)
+        .keep_existing_loggers(true)
         .on_event(|e| eprintln!("logwire config listener: {e}"))
         .start()
         .map_err(|e| e.to_string())?;

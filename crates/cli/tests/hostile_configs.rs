@@ -338,13 +338,12 @@ fn hostile_pushes_are_rejected_and_nothing_is_applied() {
     );
 }
 
-/// FINDING (reported, not fixed here: the listener's apply path is not this suite's): a
-/// pushed dictConfig without `"disable_existing_loggers": false` disables every logger that
-/// remote records created before the push, so later records from those senders are counted
-/// `stored` but written nowhere: silent loss. `SIGHUP` reloads re-enable them (`load_config`
-/// in serve.rs); pushes do not. Un-ignore once pushes do the same.
+/// Regression (found by this suite): a pushed dictConfig without
+/// `"disable_existing_loggers": false` disabled every logger that remote records created
+/// before the push, so later records from those senders were written nowhere. The collector
+/// now keeps existing loggers enabled on pushes and reloads alike
+/// (`Configurator::keep_existing_loggers`).
 #[test]
-#[ignore = "finding: a pushed config silently disables the loggers of earlier remote records"]
 fn a_push_keeps_routing_existing_remote_loggers() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();

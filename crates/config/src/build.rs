@@ -24,6 +24,7 @@ pub struct Configurator {
     registry: Arc<HandlerRegistry>,
     policy: ContentPolicy,
     streams: Arc<dyn StreamFactory>,
+    keep_existing_loggers: bool,
 }
 
 impl std::fmt::Debug for Configurator {
@@ -96,7 +97,17 @@ impl Configurator {
             registry: Arc::new(registry),
             policy,
             streams: Arc::new(ProcessStreams),
+            keep_existing_loggers: false,
         }
+    }
+
+    /// Never disables loggers the config does not name, whatever its
+    /// `disable_existing_loggers` says. For a collector: its "existing loggers" are the ones
+    /// remote record names created, and disabling them would silently drop every record
+    /// from those senders from then on.
+    pub fn keep_existing_loggers(mut self, keep: bool) -> Self {
+        self.keep_existing_loggers = keep;
+        self
     }
 
     /// Sends `ext://sys.stdout`/`ext://sys.stderr` handlers to other writers (tests capture).
@@ -380,8 +391,9 @@ impl Configurator {
         let old = tree.snapshot();
         let model = &prepared.model;
         let mut configured = 0;
+        let disable_existing = model.disable_existing_loggers && !self.keep_existing_loggers;
         tree.update(|d| {
-            configured = configure_tree(d, model, &built, &prepared.filters);
+            configured = configure_tree(d, model, disable_existing, &built, &prepared.filters);
             d.set_named_handlers(built.clone());
         });
         // Close old handlers that the new tree no longer reaches (CPython closes them all,
@@ -459,6 +471,7 @@ fn order_handlers(
 fn configure_tree(
     d: &mut TreeDraft,
     model: &ConfigModel,
+    disable_existing: bool,
     built: &HashMap<String, Arc<Handler>>,
     filters: &HashMap<String, Arc<dyn Filter>>,
 ) -> usize {
@@ -496,7 +509,7 @@ fn configure_tree(
                 node.set_propagate(true);
             }
         } else if !node.is_placeholder() {
-            node.set_disabled(model.disable_existing_loggers);
+            node.set_disabled(disable_existing);
         }
     }
     if let Some(root) = &model.root {

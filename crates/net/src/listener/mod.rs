@@ -114,6 +114,7 @@ pub struct ConfigListener {
     hook: Option<VerifyHook>,
     clock: Arc<dyn Clock + Send + Sync>,
     events: Option<EventCallback>,
+    keep_existing_loggers: bool,
 }
 
 impl std::fmt::Debug for ConfigListener {
@@ -136,7 +137,16 @@ impl ConfigListener {
             hook: None,
             clock: Arc::new(SystemClock),
             events: None,
+            keep_existing_loggers: false,
         }
+    }
+
+    /// Pushed configs never disable loggers they do not name (their
+    /// `disable_existing_loggers` is ignored): for a collector, whose existing loggers are
+    /// the ones remote record names created. See `Configurator::keep_existing_loggers`.
+    pub fn keep_existing_loggers(mut self, keep: bool) -> Self {
+        self.keep_existing_loggers = keep;
+        self
     }
 
     /// The handler classes pushed configs may use (default: the built-in handlers plus
@@ -218,7 +228,8 @@ impl ConfigListener {
             crate::kinds::register_network_handlers(&mut r);
             r
         });
-        let mut configurator = Configurator::new(registry, policy);
+        let mut configurator =
+            Configurator::new(registry, policy).keep_existing_loggers(self.keep_existing_loggers);
         if let Some(s) = self.streams {
             configurator = configurator.with_streams(s);
         }
