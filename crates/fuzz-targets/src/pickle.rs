@@ -1,0 +1,260 @@
+//! The pickle parser and the receiver's record mapping on top of it.
+
+use logwire_engine::{Args, LogRecord, Value};
+use logwire_net::record_map::{MapError, MapLimits, RecordMapper};
+use logwire_pickle::{DecodeLimits, PickleDecoder, PickleValue};
+
+/// Budgets small enough that a fuzzer hits every one of them with short inputs.
+fn tight_limits() -> DecodeLimits {
+    DecodeLimits {
+        max_input_len: 1 << 20,
+        max_depth: 24,
+        max_nodes: 4_000,
+        max_memo: 512,
+        max_str_len: 16 << 10,
+        max_expanded_bytes: 128 << 10,
+        max_long_digits: 300,
+    }
+}
+
+/// What a decoded value holds, measured against the limits.
+#[derive(Default)]
+struct Measure {
+    nodes: usize,
+    depth: usize,
+    text_bytes: usize,
+}
+
+/// Walks `v` (iteratively: the depth under test may be the very thing that is broken).
+fn measure(v: &PickleValue, limits: &DecodeLimits) -> Measure {
+    let mut m = Measure::default();
+    let mut stack: Vec<(&PickleValue, usize)> = vec![(v, 1)];
+    while let Some((v, depth)) = stack.pop() {
+        m.nodes += 1;
+        match v {
+            PickleValue::Str(s) => {
+                assert!(s.len() <= limits.max_str_len, "str of {} bytes", s.len());
+                m.text_bytes += s.len();
+            }
+            PickleValue::Bytes(b) | PickleValue::ByteArray(b) => {
+                assert!(b.len() <= limits.max_str_len, "bytes of {} bytes", b.len());
+                m.text_bytes += b.len();
+            }
+            PickleValue::BigInt(s) => {
+                let digits = s.trim_start_matches('-').len();
+                assert!(digits <= limits.max_long_digits, "int of {digits} digits");
+                assert!(
+                    !s.starts_with("-0") && (s == "0" || !s.starts_with('0')),
+                    "non-canonical int {s}"
+                );
+                m.text_bytes += s.len();
+            }
+            PickleValue::List(items)
+            | PickleValue::Tuple(items)
+            | PickleValue::Set(items)
+            | PickleValue::FrozenSet(items) => {
+                m.depth = m.depth.max(depth);
+                stack.extend(items.iter().map(|i| (i, depth + 1)));
+            }
+            PickleValue::Dict(pairs) => {
+                m.depth = m.depth.max(depth);
+                stack.extend(
+                    pairs
+                        .iter()
+                        .flat_map(|(k, v)| [(k, depth + 1), (v, depth + 1)]),
+                );
+            }
+            PickleValue::None
+            | PickleValue::Bool(_)
+            | PickleValue::Int(_)
+            | PickleValue::Float(_)
+            | PickleValue::Opaque { .. } => {}
+        }
+    }
+    m
+}
+
+fn check_budgets(v: &PickleValue, limits: &DecodeLimits, input: &[u8]) {
+    let m = measure(v, limits);
+    assert!(
+        m.nodes <= limits.max_nodes,
+        "{} nodes > max_nodes {}",
+        m.nodes,
+        limits.max_nodes
+    );
+    assert!(
+        m.depth <= limits.max_depth,
+        "depth {} > max_depth {}",
+        m.depth,
+        limits.max_depth
+    );
+    assert!(
+        m.text_bytes <= limits.max_expanded_bytes,
+        "{} text bytes > max_expanded_bytes {}",
+        m.text_bytes,
+        limits.max_expanded_bytes
+    );
+    // Display is what reaches logs and errors: bounded by what was decoded (a float can
+    // print 300-odd digits, an escaped char 10 bytes).
+    let shown = v.to_string();
+    let bound = 12 * m.text_bytes + 400 * m.nodes + 64 + 4 * input.len();
+    assert!(
+        shown.len() <= bound,
+        "Display of {} bytes > {bound}",
+        shown.len()
+    );
+}
+
+/// Debug text, which (unlike `==`) treats two NaNs as the same decode.
+fn same<T: std::fmt::Debug>(a: &T, b: &T) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+/// The pickle parser ([`logwire_pickle::decode`] and [`PickleDecoder`]).
+///
+/// Decoded values must respect every [`DecodeLimits`] budget (nodes after memo expansion,
+/// depth, string length, total text, integer digits); errors must point inside the input; a
+/// reused decoder (as receivers keep one per connection) must give exactly what a fresh one
+/// gives, before and after decoding something else; record-dict decoding must yield distinct
+/// str keys.
+pub fn pickle_decoder(data: &[u8]) {
+    let limits = tight_limits();
+    let fresh = logwire_pickle::decode(data, &limits);
+    match &fresh {
+        Ok(v) => check_budgets(v, &limits, data),
+        Err(e) => assert!(
+            e.offset <= data.len(),
+            "error offset {} past the input",
+            e.offset
+        ),
+    }
+
+    let mut reused = PickleDecoder::new(limits.clone());
+    // Leave state behind (a memo, a partial stack) before the real decode.
+    let _ = reused.decode(b"(]q\x00h\x00h\x00");
+    let again = reused.decode(data);
+    assert!(same(&fresh, &again), "a reused decoder decoded differently");
+
+    match reused.decode_record_dict(data) {
+        Ok(fields) => {
+            let as_value = PickleValue::Dict(
+                fields
+                    .iter()
+                    .map(|(k, v)| (PickleValue::Str(k.clone()), v.clone()))
+                    .collect(),
+            );
+            check_budgets(&as_value, &limits, data);
+            let mut keys: Vec<&str> = fields.iter().map(|(k, _)| k.as_str()).collect();
+            keys.sort_unstable();
+            let n = keys.len();
+            keys.dedup();
+            assert_eq!(keys.len(), n, "record dict with repeated keys");
+            // The same bytes decoded as a value are that dict.
+            let Ok(PickleValue::Dict(pairs)) = &fresh else {
+                panic!("record dict accepted but the value decode gave {fresh:?}");
+            };
+            assert_eq!(pairs.len(), fields.len());
+        }
+        Err(e) => assert!(e.offset <= data.len()),
+    }
+}
+
+fn value_text_len(v: &Value) -> usize {
+    match v {
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
+        Value::BigInt(s) | Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::List(items) | Value::Tuple(items) => {
+            items.iter().map(value_text_len).sum::<usize>() + 8
+        }
+        Value::Dict(pairs) => {
+            pairs
+                .iter()
+                .map(|(k, v)| value_text_len(k) + value_text_len(v))
+                .sum::<usize>()
+                + 8
+        }
+    }
+}
+
+fn record_text_len(r: &LogRecord) -> usize {
+    let args = match &r.args {
+        Args::None => 0,
+        Args::Tuple(items) => items.iter().map(value_text_len).sum(),
+        Args::Mapping(pairs) => pairs.iter().map(|(k, v)| k.len() + value_text_len(v)).sum(),
+    };
+    let optional = [
+        &r.exc_text,
+        &r.stack_info,
+        &r.func_name,
+        &r.thread_name,
+        &r.process_name,
+        &r.task_name,
+    ];
+    let extra: usize = r
+        .extra
+        .iter()
+        .map(|(k, v)| k.len() + value_text_len(v))
+        .sum();
+    [
+        &r.name,
+        &r.msg,
+        &r.levelname,
+        &r.pathname,
+        &r.filename,
+        &r.module,
+    ]
+    .iter()
+    .map(|s| s.len())
+    .sum::<usize>()
+        + optional
+            .iter()
+            .map(|s| s.as_ref().map_or(0, String::len))
+            .sum::<usize>()
+        + extra
+        + args
+}
+
+/// The receiver's payload-to-record mapping ([`RecordMapper::map_payload`]): JSON when the
+/// payload starts with `{`, otherwise a pickled dict, both with the receiver's default limits.
+///
+/// A mapped record holds no more text than the payload carried (nothing is formatted with
+/// remote `args`); `get_message` is the message as sent; errors are classified.
+pub fn record_map(data: &[u8]) {
+    let limits = MapLimits::default();
+    let mut mapper = RecordMapper::new(limits.clone());
+    match mapper.map_payload(data) {
+        Ok(record) => {
+            // Text can only come from the payload (JSON: no sharing; pickle: memo references
+            // may repeat a string, within max_expanded_bytes), plus fixed defaults ("root",
+            // the receiver's process name …) and placeholders like `<datetime.datetime>`.
+            let text = record_text_len(&record);
+            let shared = if data.first() == Some(&b'{') {
+                0
+            } else {
+                limits.pickle.max_expanded_bytes
+            };
+            let bound = shared + 3 * data.len() + 4096;
+            assert!(
+                text <= bound,
+                "record holds {text} bytes from {} input bytes",
+                data.len()
+            );
+            assert!(
+                matches!(record.args, Args::None),
+                "remote args kept as args: {:?}",
+                record.args
+            );
+            assert_eq!(
+                record.get_message(),
+                record.msg,
+                "a remote msg was formatted again"
+            );
+        }
+        Err(MapError::Empty) => assert!(data.is_empty()),
+        Err(e) => {
+            assert!(!e.reason_code().is_empty());
+            let _ = e.to_string();
+        }
+    }
+}
