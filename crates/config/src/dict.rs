@@ -67,8 +67,27 @@ pub fn model_from_doc_collecting(doc: &DocValue, errs: &mut ConfigErrors) -> Opt
         errs,
     );
 
-    let formatters = section(get("formatters"), "formatters", errs, formatter_spec);
-    let filters = section(get("filters"), "filters", errs, filter_spec);
+    // CPython's incremental mode never reads formatters or filters; logwire ignores them too,
+    // except that code-bearing keys ('()', '.', ext://) are still refused.
+    let (formatters, filters) = if incremental {
+        let mut ignored = ConfigErrors::default();
+        section(
+            get("formatters"),
+            "formatters",
+            &mut ignored,
+            formatter_spec,
+        );
+        section(get("filters"), "filters", &mut ignored, filter_spec);
+        errs.0.extend(ignored.0.into_iter().filter(|e| {
+            e.message.contains("is not allowed") || e.message.contains("are not allowed")
+        }));
+        (Vec::new(), Vec::new())
+    } else {
+        (
+            section(get("formatters"), "formatters", errs, formatter_spec),
+            section(get("filters"), "filters", errs, filter_spec),
+        )
+    };
     // Incremental handlers name handlers that already exist: only their level is read.
     let handlers = if incremental {
         section(get("handlers"), "handlers", errs, incremental_handler_spec)
@@ -112,9 +131,15 @@ fn flag(v: Option<&DocValue>, place: &str, default: bool, errs: &mut ConfigError
         Some(DocValue::Int(0)) => false,
         Some(DocValue::Int(1)) => true,
         Some(other) => {
+            // CPython uses any value's truth, so "false" would mean true.
+            let why = if matches!(other, DocValue::Str(_)) {
+                " (strings are not booleans)"
+            } else {
+                ""
+            };
             errs.push(
                 place,
-                format!("expected true or false, found {}", short(other)),
+                format!("expected true or false, found {}{why}", short(other)),
             );
             default
         }
@@ -233,6 +258,8 @@ fn id_list(m: &[(String, DocValue)], k: &str, place: &str, errs: &mut ConfigErro
 /// A level as CPython's `_checkLevel` accepts it: an integer, or a registered level name.
 pub(crate) fn level_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) -> Option<i32> {
     match v {
+        // A Python bool is an int: CPython's `_checkLevel(True)` is level 1.
+        DocValue::Bool(b) => Some(i32::from(*b)),
         DocValue::Int(i) => match i32::try_from(*i) {
             Ok(n) => Some(n),
             Err(_) => {
@@ -683,6 +710,46 @@ mod tests {
         assert!(follow(&d, "nosuch").is_err());
         assert!(follow(&d, "!").is_err());
         assert!(follow(&d, "adict[2]").is_err());
+    }
+
+    /// Found by the differential test against CPython (`differential_dictconfig.rs`).
+    #[test]
+    fn booleans_are_levels_and_strings_are_not_flags() {
+        let mut errs = ConfigErrors::default();
+        assert_eq!(
+            level_value(&DocValue::Bool(true), "root.level", &mut errs),
+            Some(1)
+        );
+        assert_eq!(
+            level_value(&DocValue::Bool(false), "root.level", &mut errs),
+            Some(0)
+        );
+        assert!(errs.0.is_empty(), "{errs}");
+        let v = DocValue::Str("false".into());
+        assert!(!flag(Some(&v), "incremental", false, &mut errs));
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("strings are not booleans")),
+            "{errs}"
+        );
+    }
+
+    /// Found by the differential test: CPython accepts this (it never reads the sections).
+    #[test]
+    fn incremental_ignores_formatters_and_filters() {
+        let m = model_from_doc(&doc(
+            r#"{"version": 1, "incremental": true, "filters": "h0", "formatters": {"f": 5}}"#,
+        ))
+        .unwrap();
+        assert!(m.incremental && m.formatters.is_empty() && m.filters.is_empty());
+        let errs = model_from_doc(&doc(
+            r#"{"version": 1, "incremental": true, "filters": {"x": {"()": "os.system"}}}"#,
+        ))
+        .unwrap_err();
+        assert!(
+            errs.to_string().contains("'()' factories are not allowed"),
+            "{errs}"
+        );
     }
 
     #[test]

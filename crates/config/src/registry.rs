@@ -563,9 +563,13 @@ fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Resu
         open.custom_flags(libc::O_NOFOLLOW);
     }
     let abs = logwire_engine::handler::abspath(path).map_err(|e| e.to_string())?;
-    open.open(&abs)
-        .map(|_| ())
-        .map_err(|e| format!("truncating {}: {e}", abs.display()))
+    match open.open(&abs) {
+        Ok(_) => Ok(()),
+        // `delay`: not created yet, so nothing to truncate (CPython opens it with 'w' at the
+        // first record; the handler will create it then).
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("truncating {}: {e}", abs.display())),
+    }
 }
 
 struct RotatingKind;

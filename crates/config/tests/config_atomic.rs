@@ -167,6 +167,24 @@ fn ini_build_error_changes_nothing() {
 }
 
 #[test]
+fn mode_w_with_delay_applies_before_the_file_exists() {
+    // Found by differential_dictconfig: the commit-time truncation failed on the file that
+    // `delay` had not created yet; CPython accepts this config.
+    let (dir, tree, cfg) = setup();
+    let d = dir.path().display();
+    let text = format!(
+        r#"{{"version": 1, "handlers": {{"h": {{"class": "logging.FileHandler",
+            "filename": "{d}/later.log", "mode": "w", "delay": true}}}},
+            "root": {{"level": "INFO", "handlers": ["h"]}}}}"#
+    );
+    cfg.apply_text(&tree, &text, SourceFormat::Json).unwrap();
+    assert!(!dir.path().join("later.log").exists());
+    tree.get_logger("fresh").info("first");
+    let later = std::fs::read_to_string(dir.path().join("later.log")).unwrap();
+    assert_eq!(later, "first\n");
+}
+
+#[test]
 fn failed_apply_does_not_truncate_a_file_the_live_config_writes() {
     // The new config opens the live file with mode 'w' and then fails: the live file's
     // records must survive (the failed config must have no effect at all).
