@@ -143,6 +143,16 @@ impl BoundArgs {
             ConfigValue::Bool(b) => Some(*b),
             ConfigValue::Int(0) => Some(false),
             ConfigValue::Int(1) => Some(true),
+            // CPython uses any value's truth, so "false" would mean True.
+            other @ ConfigValue::Str(_) => {
+                self.wrong(
+                    name,
+                    "True or False (strings are not booleans)",
+                    other,
+                    errs,
+                );
+                None
+            }
             other => {
                 self.wrong(name, "True or False", other, errs);
                 None
@@ -472,7 +482,18 @@ fn file_options(
     ctx: &PrepareContext<'_>,
     errs: &mut ConfigErrors,
 ) -> Option<FileOptions> {
-    let mode = a.str("mode", errs).unwrap_or_else(|| "a".into());
+    file_options_with_mode(a, ctx, true, errs)
+}
+
+/// [`file_options`]; `read_mode: false` when the class replaces `mode` by `'a'` unread.
+fn file_options_with_mode(
+    a: &BoundArgs,
+    ctx: &PrepareContext<'_>,
+    read_mode: bool,
+    errs: &mut ConfigErrors,
+) -> Option<FileOptions> {
+    let mode = if read_mode { a.str("mode", errs) } else { None };
+    let mode = mode.unwrap_or_else(|| "a".into());
     let encoding = a.str("encoding", errs);
     let delay = a.bool("delay", errs).unwrap_or(false);
     let errors = a.str("errors", errs);
@@ -600,12 +621,13 @@ impl HandlerKind for RotatingKind {
         errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
         let path = ctx.file(a, "filename", errs);
-        let options = file_options(a, ctx, errs);
         // CPython treats negative sizes and counts as 0.
         let max_bytes = a
             .int("maxBytes", i64::MIN, i64::MAX, errs)
             .unwrap_or(0)
             .max(0) as u64;
+        // CPython: `if maxBytes > 0: mode = 'a'`, whatever mode said (even a wrong type).
+        let options = file_options_with_mode(a, ctx, max_bytes == 0, errs);
         let cap = i64::from(ctx.policy.limits.max_backup_count);
         let backup_count = a
             .int("backupCount", i64::MIN, cap, errs)

@@ -634,3 +634,28 @@ fn filter_factory_is_refused() {
     let s = Scenario::new().apply_json(text);
     assert_deliberately_rejected("filter '()'", &s, 0, "'()' factories are not allowed");
 }
+
+/// Documents CPython accepts that logwire rejected until `differential_dictconfig` found them:
+/// a bool level (True is level 1), `mode` of a RotatingFileHandler with `maxBytes > 0`
+/// (replaced by 'a' unread, even a wrong type), mode 'w' with `delay` (no file to truncate
+/// yet), and the formatters/filters of an incremental config (never read).
+#[test]
+fn documents_found_by_the_differential_test() {
+    let docs = [
+        r#"{"version": 1, "root": {"level": true}, "loggers": {"a": {"level": false}}}"#,
+        r#"{"version": 1, "handlers": {"h": {"class": "logging.handlers.RotatingFileHandler",
+            "filename": "@TMP@/r.log", "maxBytes": 1024, "mode": 3}}, "root": {"handlers": ["h"]}}"#,
+        r#"{"version": 1, "handlers": {"h": {"class": "logging.FileHandler",
+            "filename": "@TMP@/d.log", "mode": "w", "delay": true}}, "root": {"handlers": ["h"]}}"#,
+        r#"{"version": 1, "incremental": true, "filters": "x", "formatters": {"f": 5}}"#,
+    ];
+    for (i, doc) in docs.iter().enumerate() {
+        let s = Scenario::new()
+            .apply_json(doc)
+            .state("")
+            .state("a")
+            .log("", CRITICAL, "m");
+        let out = assert_same(&format!("doc {i}"), &s);
+        assert!(out.applies[0].is_ok(), "doc {i}: {:?}", out.applies);
+    }
+}

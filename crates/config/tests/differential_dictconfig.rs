@@ -55,6 +55,9 @@ enum Deliberate {
     /// A `{0}` positional field in a `{`-style format: CPython's validation lets it through,
     /// then `'{0}'.format(**record.__dict__)` fails on every record.
     PositionalField,
+    /// An unparsable `{`-style format with `validate: false`: CPython stores it unchecked,
+    /// then fails on every record; logwire compiles formats when it applies them.
+    UnparsableFormat,
 }
 
 impl Deliberate {
@@ -69,6 +72,7 @@ impl Deliberate {
             Deliberate::StringBoolean => "strings are not booleans",
             Deliberate::NotAString => "expected a string",
             Deliberate::PositionalField => "positional fields are not supported",
+            Deliberate::UnparsableFormat => "invalid format",
         }
     }
 
@@ -77,7 +81,10 @@ impl Deliberate {
     fn safe_for_cpython(self) -> bool {
         matches!(
             self,
-            Deliberate::StringBoolean | Deliberate::NotAString | Deliberate::PositionalField
+            Deliberate::StringBoolean
+                | Deliberate::NotAString
+                | Deliberate::PositionalField
+                | Deliberate::UnparsableFormat
         )
     }
 }
@@ -216,6 +223,12 @@ impl Gen {
                     json!("$"),
                 ],
             );
+            let unchecked = matches!(f.get("validate"), Some(v) if *v == false || *v == 0);
+            if style == "{" && unchecked && format == "{" {
+                if !self.deliberately(Deliberate::UnparsableFormat) {
+                    format = json!("{message}");
+                }
+            }
             if style == "{" && self.pct(10) && self.deliberately(Deliberate::PositionalField) {
                 format = json!("{0}");
             } else if self.pct(5) && self.deliberately(Deliberate::NotAString) {
