@@ -8,9 +8,13 @@
 //! as `logwire serve` does). Both must accept or both reject.
 //!
 //! The exceptions are logwire's deliberate rejections, listed in [`Deliberate`] with the
-//! reason each: documents that would make CPython run code are never given to CPython; the
-//! others are, and CPython must accept them (so the list cannot rot) while logwire must reject
-//! them with an error saying why.
+//! reason each. A document that would make CPython run code is never given to CPython: it
+//! gets the document's [`sanitized`] twin instead. When CPython accepts the document (or its
+//! twin), logwire must reject the document with an error saying why, and accept the twin; when
+//! CPython rejects it for another reason, logwire must reject it too.
+//!
+//! Version note: logwire follows CPython 3.12+ in creating the queue of a `QueueHandler`
+//! configured without one; on 3.11 the oracle gives such handlers that queue itself.
 //!
 //! Python being absent is a failure unless `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.
 
