@@ -228,10 +228,12 @@ impl Gen {
                 ],
             );
             let unchecked = matches!(f.get("validate"), Some(v) if *v == false || *v == 0);
-            if style == "{" && unchecked && format == "{" {
-                if !self.deliberately(Deliberate::UnparsableFormat) {
-                    format = json!("{message}");
-                }
+            if style == "{"
+                && unchecked
+                && format == "{"
+                && !self.deliberately(Deliberate::UnparsableFormat)
+            {
+                format = json!("{message}");
             }
             if style == "{" && self.pct(10) && self.deliberately(Deliberate::PositionalField) {
                 format = json!("{0}");
