@@ -50,7 +50,7 @@
 
 use logwire_engine::record::{LogRecord, now_secs};
 use logwire_engine::{Args, Value, level};
-use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue};
+use logwire_pickle::{DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue};
 use std::fmt;
 
 /// The extra field that holds a non-empty `args` a peer sent (kept as data, never applied).
@@ -153,15 +153,26 @@ impl RecordMapper {
     }
 
     /// A pickled record dict (`SocketHandler.makePickle` without the length prefix).
+    ///
+    /// The parser hands the top-level pairs over with strs borrowed from the payload, so
+    /// the only copies made are the record's own strings.
     pub fn map_pickle(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
-        let fields = self
-            .decoder
-            .decode_record_dict(payload)
-            .map_err(MapError::BadPickle)?;
-        map_fields(fields.into_iter().map(|(k, v)| (k, pickle_to_value(v))))
+        let mut builder = RecordBuilder::new();
+        self.decoder.decode_record_with(payload, |key, value| {
+            let field = match value {
+                FieldValue::Str(s) => Field::Str(s),
+                FieldValue::None => Field::Value(Value::None),
+                FieldValue::Bool(b) => Field::Value(Value::Bool(b)),
+                FieldValue::Int(i) => Field::Value(Value::Int(i)),
+                FieldValue::Float(x) => Field::Value(Value::Float(x)),
+                FieldValue::Other(v) => Field::Value(pickle_to_value(v)),
+            };
+            builder.field(key, field)
+        })?;
+        Ok(builder.finish())
     }
 
     /// A JSON object with the same keys as the pickled dict.
@@ -170,7 +181,17 @@ impl RecordMapper {
             return Err(MapError::Empty);
         }
         let fields = json::parse_object(payload, &self.limits)?;
-        map_fields(fields.into_iter())
+        let mut builder = RecordBuilder::new();
+        for (key, value) in fields {
+            builder.field(&key, Field::Value(value))?;
+        }
+        Ok(builder.finish())
+    }
+}
+
+impl From<DecodeError> for MapError {
+    fn from(e: DecodeError) -> Self {
+        MapError::BadPickle(e)
     }
 }
 
@@ -219,141 +240,281 @@ fn bad(field: &'static str, expected: &str, found: &Value) -> MapError {
     }
 }
 
-fn want_str(field: &'static str, v: Value) -> Result<String, MapError> {
-    match v {
-        Value::Str(s) => Ok(s),
-        other => Err(bad(field, "str", &other)),
+/// A top-level value on its way into a record: a str still borrowed from the payload, or
+/// an owned value.
+enum Field<'a> {
+    Str(&'a str),
+    Value(Value),
+}
+
+impl Field<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Field::Str(s) => Value::Str(s.to_owned()),
+            Field::Value(v) => v,
+        }
     }
 }
 
-fn want_opt_str(field: &'static str, v: Value) -> Result<Option<String>, MapError> {
+fn want_str(field: &'static str, v: Field<'_>) -> Result<String, MapError> {
     match v {
-        Value::None => Ok(None),
-        Value::Str(s) => Ok(Some(s)),
-        other => Err(bad(field, "str or None", &other)),
+        Field::Str(s) => Ok(s.to_owned()),
+        Field::Value(Value::Str(s)) => Ok(s),
+        Field::Value(other) => Err(bad(field, "str", &other)),
+    }
+}
+
+fn want_opt_str(field: &'static str, v: Field<'_>) -> Result<Option<String>, MapError> {
+    match v {
+        Field::Value(Value::None) => Ok(None),
+        Field::Str(s) => Ok(Some(s.to_owned())),
+        Field::Value(Value::Str(s)) => Ok(Some(s)),
+        Field::Value(other) => Err(bad(field, "str or None", &other)),
     }
 }
 
 /// An `int` (not a `bool`: Python's `bool` is an `int`, but no sender writes one here and a
 /// `True` level is a sign of a forged record).
-fn want_int(field: &'static str, v: &Value) -> Result<i64, MapError> {
+fn want_int(field: &'static str, v: &Field<'_>) -> Result<i64, MapError> {
     match v {
-        Value::Int(i) => Ok(*i),
-        Value::BigInt(_) => Err(MapError::BadField {
+        Field::Value(Value::Int(i)) => Ok(*i),
+        Field::Value(Value::BigInt(_)) => Err(MapError::BadField {
             field,
             reason: "integer out of range".into(),
         }),
-        other => Err(bad(field, "int", other)),
+        Field::Value(other) => Err(bad(field, "int", other)),
+        Field::Str(_) => Err(bad(field, "int", &Value::Str(String::new()))),
     }
 }
 
 /// A `float` (an `int` is accepted too, as Python arithmetic would).
-fn want_float(field: &'static str, v: &Value) -> Result<f64, MapError> {
+fn want_float(field: &'static str, v: &Field<'_>) -> Result<f64, MapError> {
     match v {
-        Value::Float(x) if x.is_finite() => Ok(*x),
-        Value::Float(_) => Err(MapError::BadField {
+        Field::Value(Value::Float(x)) if x.is_finite() => Ok(*x),
+        Field::Value(Value::Float(_)) => Err(MapError::BadField {
             field,
             reason: "not a finite number".into(),
         }),
-        Value::Int(i) => Ok(*i as f64),
-        other => Err(bad(field, "float", other)),
+        Field::Value(Value::Int(i)) => Ok(*i as f64),
+        Field::Value(other) => Err(bad(field, "float", other)),
+        Field::Str(_) => Err(bad(field, "float", &Value::Str(String::new()))),
     }
 }
 
-/// The fields of a record dict to a record, with `makeLogRecord` semantics (see module docs).
-fn map_fields(fields: impl Iterator<Item = (String, Value)>) -> Result<LogRecord, MapError> {
-    let mut rec = LogRecord::empty();
-    rec.name = "root".to_owned();
-    let mut levelname: Option<String> = None;
-    let mut levelno: Option<i32> = None;
-    let mut created: Option<f64> = None;
-    let mut msecs: Option<f64> = None;
-    let mut relative: Option<f64> = None;
-    for (key, value) in fields {
-        match key.as_str() {
-            "name" => rec.name = want_opt_str("name", value)?.unwrap_or_else(|| "root".to_owned()),
+/// The attributes `makeLogRecord` fills from the receiving process when the dict lacks them.
+#[derive(Default)]
+struct Present {
+    name: bool,
+    pathname: bool,
+    filename: bool,
+    module: bool,
+    thread: bool,
+    thread_name: bool,
+    process_name: bool,
+    process: bool,
+}
+
+/// A record dict's fields to a record, one field at a time, with `makeLogRecord` semantics
+/// (see the module docs). It starts from a blank record and asks the process for time,
+/// thread and process defaults only for the attributes the dict did not carry (CPython's
+/// senders carry them all).
+struct RecordBuilder {
+    rec: LogRecord,
+    levelname: Option<String>,
+    levelno: Option<i32>,
+    created: Option<f64>,
+    msecs: Option<f64>,
+    relative: Option<f64>,
+    present: Present,
+}
+
+impl RecordBuilder {
+    fn new() -> Self {
+        RecordBuilder {
+            rec: LogRecord {
+                name: String::new(),
+                msg: String::new(),
+                args: Args::None,
+                levelname: String::new(),
+                levelno: 0,
+                pathname: String::new(),
+                filename: String::new(),
+                module: String::new(),
+                exc_text: None,
+                stack_info: None,
+                lineno: 0,
+                func_name: None,
+                created: 0.0,
+                msecs: 0.0,
+                relative_created: 0.0,
+                thread: None,
+                thread_name: None,
+                process_name: None,
+                process: None,
+                task_name: None,
+                extra: Vec::new(),
+            },
+            levelname: None,
+            levelno: None,
+            created: None,
+            msecs: None,
+            relative: None,
+            present: Present::default(),
+        }
+    }
+
+    fn field(&mut self, key: &str, value: Field<'_>) -> Result<(), MapError> {
+        let rec = &mut self.rec;
+        let present = &mut self.present;
+        match key {
+            "name" => {
+                rec.name = want_opt_str("name", value)?.unwrap_or_else(|| "root".to_owned());
+                present.name = true;
+            }
             // CPython's str(msg): the sender already merged the args.
             "msg" => {
                 rec.msg = match value {
-                    Value::Str(s) => s,
-                    other => other.py_str(),
+                    Field::Str(s) => s.to_owned(),
+                    Field::Value(Value::Str(s)) => s,
+                    Field::Value(other) => other.py_str(),
                 }
             }
-            "args" => match value {
+            "args" => match value.into_value() {
                 Value::None => {}
                 Value::Tuple(ref v) | Value::List(ref v) if v.is_empty() => {}
                 Value::Dict(ref d) if d.is_empty() => {}
                 other => rec.set_extra(REMOTE_ARGS_FIELD, other),
             },
-            "levelname" => levelname = Some(want_str("levelname", value)?),
+            "levelname" => self.levelname = Some(want_str("levelname", value)?),
             "levelno" => {
                 let n = want_int("levelno", &value)?;
-                levelno = Some(i32::try_from(n).map_err(|_| MapError::BadField {
+                self.levelno = Some(i32::try_from(n).map_err(|_| MapError::BadField {
                     field: "levelno",
                     reason: format!("{n} is out of range"),
                 })?);
             }
-            "pathname" => rec.pathname = want_str("pathname", value)?,
-            "filename" => rec.filename = want_str("filename", value)?,
-            "module" => rec.module = want_str("module", value)?,
+            "pathname" => {
+                rec.pathname = want_str("pathname", value)?;
+                present.pathname = true;
+            }
+            "filename" => {
+                rec.filename = want_str("filename", value)?;
+                present.filename = true;
+            }
+            "module" => {
+                rec.module = want_str("module", value)?;
+                present.module = true;
+            }
             "exc_text" => rec.exc_text = want_opt_str("exc_text", value)?,
             "stack_info" => rec.stack_info = want_opt_str("stack_info", value)?,
             "lineno" => rec.lineno = want_int("lineno", &value)?,
             "funcName" => rec.func_name = want_opt_str("funcName", value)?,
-            "created" => created = Some(want_float("created", &value)?),
-            "msecs" => msecs = Some(want_float("msecs", &value)?),
-            "relativeCreated" => relative = Some(want_float("relativeCreated", &value)?),
+            "created" => self.created = Some(want_float("created", &value)?),
+            "msecs" => self.msecs = Some(want_float("msecs", &value)?),
+            "relativeCreated" => self.relative = Some(want_float("relativeCreated", &value)?),
             "thread" => {
                 rec.thread = match value {
-                    Value::None => None,
+                    Field::Value(Value::None) => None,
                     v => Some(u64::try_from(want_int("thread", &v)?).map_err(|_| {
                         MapError::BadField {
                             field: "thread",
                             reason: "negative thread id".into(),
                         }
                     })?),
-                }
+                };
+                present.thread = true;
             }
-            "threadName" => rec.thread_name = want_opt_str("threadName", value)?,
-            "processName" => rec.process_name = want_opt_str("processName", value)?,
+            "threadName" => {
+                rec.thread_name = want_opt_str("threadName", value)?;
+                present.thread_name = true;
+            }
+            "processName" => {
+                rec.process_name = want_opt_str("processName", value)?;
+                present.process_name = true;
+            }
             "process" => {
                 rec.process = match value {
-                    Value::None => None,
+                    Field::Value(Value::None) => None,
                     v => Some(u32::try_from(want_int("process", &v)?).map_err(|_| {
                         MapError::BadField {
                             field: "process",
                             reason: "process id out of range".into(),
                         }
                     })?),
-                }
+                };
+                present.process = true;
             }
             "taskName" => rec.task_name = want_opt_str("taskName", value)?,
             // Always None on the wire; the formatted text travels in exc_text.
             "exc_info" => {}
             // Derived by formatters; a peer's copy could disagree with msg.
             "message" | "asctime" => {}
-            _ => rec.set_extra(key, value),
+            _ => rec.set_extra(key, value.into_value()),
         }
+        Ok(())
     }
-    if let Some(c) = created {
-        rec.set_created(c);
-    } else {
-        rec.set_created(now_secs());
+
+    fn finish(self) -> LogRecord {
+        let RecordBuilder {
+            mut rec,
+            levelname,
+            levelno,
+            created,
+            msecs,
+            relative,
+            present: p,
+        } = self;
+        if !p.name {
+            rec.name = "root".to_owned();
+        }
+        let all = p.pathname
+            && p.filename
+            && p.module
+            && p.thread
+            && p.thread_name
+            && p.process_name
+            && p.process;
+        if !all {
+            // makeLogRecord's blank record for what the dict did not say.
+            let d = LogRecord::empty();
+            if !p.pathname {
+                rec.pathname = d.pathname;
+            }
+            if !p.filename {
+                rec.filename = d.filename;
+            }
+            if !p.module {
+                rec.module = d.module;
+            }
+            if !p.thread {
+                rec.thread = d.thread;
+            }
+            if !p.thread_name {
+                rec.thread_name = d.thread_name;
+            }
+            if !p.process_name {
+                rec.process_name = d.process_name;
+            }
+            if !p.process {
+                rec.process = d.process;
+            }
+        }
+        rec.set_created(created.unwrap_or_else(now_secs));
+        if let Some(m) = msecs {
+            rec.msecs = m;
+        }
+        if let Some(r) = relative {
+            rec.relative_created = r;
+        }
+        rec.levelno = levelno.unwrap_or(level::NOTSET);
+        rec.levelname = match (levelname, levelno) {
+            (Some(name), _) => name,
+            (None, Some(n)) => level::level_name(n),
+            (None, None) => "Level None".to_owned(),
+        };
+        rec.args = Args::None;
+        rec
     }
-    if let Some(m) = msecs {
-        rec.msecs = m;
-    }
-    if let Some(r) = relative {
-        rec.relative_created = r;
-    }
-    rec.levelno = levelno.unwrap_or(level::NOTSET);
-    rec.levelname = match (levelname, levelno) {
-        (Some(name), _) => name,
-        (None, Some(n)) => level::level_name(n),
-        (None, None) => "Level None".to_owned(),
-    };
-    rec.args = Args::None;
-    Ok(rec)
 }
 
 /// JSON objects to ordered fields, with depth and size caps, without `serde_json::Value`

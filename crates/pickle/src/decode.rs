@@ -10,8 +10,9 @@
 use std::collections::HashMap;
 
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::flat::Flat;
 use crate::text::{self, ParsedInt};
-use crate::value::PickleValue;
+use crate::value::{FieldValue, PickleValue};
 
 /// Depth above which [`DecodeLimits::max_depth`] is clamped, so that the recursive `Drop`,
 /// `Clone`, `PartialEq` and `Display` of [`PickleValue`] stay far from the stack's end.
@@ -233,7 +234,9 @@ impl PickleDecoder {
         input: &[u8],
     ) -> Result<Vec<(String, PickleValue)>, DecodeError> {
         let result = self.run(input, Mode::Record).and_then(|done| match done {
-            Done::Record(fields) => match first_duplicate(&fields) {
+            Done::Record(fields) => match first_duplicate_key(
+                &fields.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            ) {
                 Some(dup) => Err(DecodeError::new(
                     input.len().saturating_sub(1),
                     DecodeErrorKind::DuplicateKey(dup.to_owned()),
@@ -244,6 +247,57 @@ impl PickleDecoder {
         });
         self.reset();
         result
+    }
+
+    /// Decodes a pickled log record and hands each top-level `(key, value)` pair, in the
+    /// pickle's order, to `visit`; the same records as [`decode_record_dict`](Self::decode_record_dict)
+    /// are accepted and rejected, with the same limits and errors, and `visit` is called only
+    /// once the whole pickle is known to be good.
+    ///
+    /// Records of the usual shape (str keys to `None`, bools, ints, floats and strs, any
+    /// protocol) are read without building a tree or copying a string: strs are borrowed from
+    /// `input`. Anything else (containers, bytes, placeholders, huge ints) goes through the
+    /// general parser and arrives as [`FieldValue::Other`].
+    ///
+    /// ```
+    /// use logwire_pickle::{DecodeError, FieldValue, PickleDecoder};
+    /// let mut decoder = PickleDecoder::default();
+    /// let mut seen = Vec::new();
+    /// // pickle.dumps({'msg': 'hi', 'levelno': 20}, 1)
+    /// let pickle = b"}q\x00(X\x03\x00\x00\x00msgq\x01X\x02\x00\x00\x00hiq\x02X\x07\x00\x00\x00levelnoq\x03K\x14u.";
+    /// decoder
+    ///     .decode_record_with(pickle, |k, v| {
+    ///         seen.push(format!("{k}={v:?}"));
+    ///         Ok::<_, DecodeError>(())
+    ///     })
+    ///     .unwrap();
+    /// assert_eq!(seen, ["msg=Str(\"hi\")", "levelno=Int(20)"]);
+    /// ```
+    pub fn decode_record_with<E, F>(&mut self, input: &[u8], mut visit: F) -> Result<(), E>
+    where
+        E: From<DecodeError>,
+        F: FnMut(&str, FieldValue<'_>) -> Result<(), E>,
+    {
+        let mut items = crate::flat::FlatRecord::new();
+        if crate::flat::parse(input, &self.limits, &mut items).is_some() {
+            for pair in items.as_slice().chunks_exact(2) {
+                if let [Flat::Str(k), v] = pair {
+                    visit(k, FieldValue::from(*v))?;
+                }
+            }
+            return Ok(());
+        }
+        for (k, v) in self.decode_record_dict(input)? {
+            match v {
+                PickleValue::None => visit(&k, FieldValue::None)?,
+                PickleValue::Bool(b) => visit(&k, FieldValue::Bool(b))?,
+                PickleValue::Int(i) => visit(&k, FieldValue::Int(i))?,
+                PickleValue::Float(x) => visit(&k, FieldValue::Float(x))?,
+                PickleValue::Str(s) => visit(&k, FieldValue::Str(&s))?,
+                other => visit(&k, FieldValue::Other(other))?,
+            }
+        }
+        Ok(())
     }
 
     fn reset(&mut self) {
@@ -1011,19 +1065,19 @@ fn memo_key_text(line: &[u8], what: &'static str) -> Result<u64, DecodeErrorKind
 
 /// The first key that appears twice, if any. Small records compare cheap fingerprints
 /// pairwise (and the strings only when those match); large ones sort.
-fn first_duplicate(pairs: &[(String, PickleValue)]) -> Option<&str> {
+pub(crate) fn first_duplicate_key<'k>(keys: &[&'k str]) -> Option<&'k str> {
     fn fingerprint(k: &str) -> u64 {
         let b = k.as_bytes();
         let first = b.first().copied().unwrap_or(0);
         let last = b.last().copied().unwrap_or(0);
         ((b.len() as u64) << 16) | (u64::from(first) << 8) | u64::from(last)
     }
-    if pairs.len() <= 32 {
+    if keys.len() <= 32 {
         let mut fps = [0u64; 32];
-        for (i, (k, _)) in pairs.iter().enumerate() {
+        for (i, &k) in keys.iter().enumerate() {
             let fp = fingerprint(k);
             for (j, &other) in fps[..i].iter().enumerate() {
-                if other == fp && pairs[j].0 == *k {
+                if other == fp && keys[j] == k {
                     return Some(k);
                 }
             }
@@ -1031,9 +1085,9 @@ fn first_duplicate(pairs: &[(String, PickleValue)]) -> Option<&str> {
         }
         None
     } else {
-        let mut keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
-        keys.sort_unstable();
-        keys.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
+        let mut sorted = keys.to_vec();
+        sorted.sort_unstable();
+        sorted.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
     }
 }
 

@@ -55,6 +55,7 @@
 mod decode;
 pub mod encode;
 mod error;
+mod flat;
 mod text;
 mod value;
 
@@ -63,4 +64,4 @@ pub use encode::{
     Protocol1Encoder, encode_protocol1, encode_record_protocol1, encode_socket_frame,
 };
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
-pub use value::PickleValue;
+pub use value::{FieldValue, PickleValue};

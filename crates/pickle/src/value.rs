@@ -157,3 +157,35 @@ impl fmt::Display for PickleValue {
         }
     }
 }
+
+/// One top-level value of a record, as [`PickleDecoder::decode_record_with`](crate::PickleDecoder::decode_record_with)
+/// hands it over: the common scalars and strs without allocation (strs borrowed from the
+/// input), anything else as an owned [`PickleValue`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue<'a> {
+    /// `None`.
+    None,
+    /// `True` / `False`.
+    Bool(bool),
+    /// An `int` that fits in an `i64`.
+    Int(i64),
+    /// A `float`.
+    Float(f64),
+    /// A `str`.
+    Str(&'a str),
+    /// Any other value (never one of the variants above).
+    Other(PickleValue),
+}
+
+impl<'a> From<crate::flat::Flat<'a>> for FieldValue<'a> {
+    fn from(v: crate::flat::Flat<'a>) -> Self {
+        use crate::flat::Flat;
+        match v {
+            Flat::None => FieldValue::None,
+            Flat::Bool(b) => FieldValue::Bool(b),
+            Flat::Int(i) => FieldValue::Int(i),
+            Flat::Float(x) => FieldValue::Float(x),
+            Flat::Str(s) => FieldValue::Str(s),
+        }
+    }
+}
