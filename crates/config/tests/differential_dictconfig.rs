@@ -18,12 +18,12 @@
 //!
 //! Python being absent is a failure unless `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::sync::Arc;
 
 use logwire_config::{Configurator, ContentPolicy, HandlerRegistry, StdStream, StreamFactory};
 use logwire_engine::LoggerTree;
+use logwire_test_support::python;
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{Map, Value, json};
@@ -605,37 +605,13 @@ fn sanitized(v: &Value) -> Value {
 /// Asks CPython about every document in one `python3` process. `None` when Python is absent
 /// and `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.
 fn ask_cpython(requests: Vec<String>) -> Option<Vec<Value>> {
-    let python = std::env::var("LOGWIRE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let child = Command::new(&python)
-        .args(["-I", "-c", ORACLE])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("LOGWIRE_SKIP_PYTHON_GOLDEN").as_deref() == Ok("1") => {
-            eprintln!("skipped: cannot run {python}: {e}");
-            return None;
-        }
-        Err(e) => panic!("cannot run {python} ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
-    };
-    let n = requests.len();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        for r in requests {
-            stdin.write_all(r.as_bytes()).unwrap();
-            stdin.write_all(b"\n").unwrap();
-        }
-    });
-    let answers: Vec<Value> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
-        .collect();
-    writer.join().unwrap();
-    assert!(child.wait().unwrap().success(), "the python oracle failed");
-    assert_eq!(answers.len(), n, "one answer per document");
-    Some(answers)
+    let answers = python::ask_lines(python::command().args(["-I", "-c", ORACLE]), requests)?;
+    Some(
+        answers
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    )
 }
 
 /// Streams go nowhere: nothing is logged, only the decision matters.

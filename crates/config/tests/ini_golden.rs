@@ -7,9 +7,8 @@
 //! test fails, unless `LOGWIRE_SKIP_PYTHON_GOLDEN=1` is set.
 
 use logwire_config::ini::{IniDocument, IniError, IniLimits};
+use logwire_test_support::python;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 /// Python side: reads the cases as JSON on stdin and prints one result per case.
 /// The text is read like a file opened with universal newlines; a leading BOM is removed
@@ -98,30 +97,11 @@ fn rust_result(text: &str, defaults: &[(&str, &str)]) -> Value {
 }
 
 fn run_python(cases: &Value) -> Option<Vec<Value>> {
-    let python = std::env::var("LOGWIRE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let child = Command::new(&python)
-        .args(["-c", PY_SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("LOGWIRE_SKIP_PYTHON_GOLDEN").as_deref() == Ok("1") => {
-            eprintln!("skipping golden INI tests: cannot run {python}: {e}");
-            return None;
-        }
-        Err(e) => panic!("cannot run {python} ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
-    };
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(cases.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = python::pipe(
+        python::command().args(["-c", PY_SCRIPT]),
+        cases.to_string().into_bytes(),
+    )?;
+    let v: Value = serde_json::from_slice(&out).unwrap();
     Some(v.as_array().unwrap().clone())
 }
 

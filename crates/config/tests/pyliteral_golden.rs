@@ -7,9 +7,8 @@
 //! test fails, unless `LOGWIRE_SKIP_PYTHON_GOLDEN=1` is set.
 
 use logwire_config::pyliteral::{KnownName, PyLiteral, parse_literal};
+use logwire_test_support::python;
 use serde_json::{Value, json};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 const PY_SCRIPT: &str = r#"
 import sys, json, ast, struct, logging, logging.handlers, logging.config
@@ -72,31 +71,11 @@ fn canon(v: &PyLiteral) -> Value {
 }
 
 fn run_python(cases: &[(&str, String)]) -> Option<Vec<Value>> {
-    let python = std::env::var("LOGWIRE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let child = Command::new(&python)
-        .args(["-W", "ignore", "-c", PY_SCRIPT])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("LOGWIRE_SKIP_PYTHON_GOLDEN").as_deref() == Ok("1") => {
-            eprintln!("skipping golden literal tests: cannot run {python}: {e}");
-            return None;
-        }
-        Err(e) => panic!("cannot run {python} ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
-    };
-    let input = serde_json::to_string(cases).unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = python::pipe(
+        python::command().args(["-W", "ignore", "-c", PY_SCRIPT]),
+        serde_json::to_vec(cases).unwrap(),
+    )?;
+    let v: Value = serde_json::from_slice(&out).unwrap();
     Some(v.as_array().unwrap().clone())
 }
 
