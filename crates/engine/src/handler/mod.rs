@@ -241,3 +241,12 @@ pub use rotating::{Namer, RotatingFileHandler, Rotator};
 pub use stream::{CaptureBuffer, NullHandler, RecordCollector, StreamHandler};
 pub use timed::{Clock, ManualClock, SystemClock, TimedRotatingFileHandler, TimedRotation, When};
 pub use util::{EncodeErrors, Encoding, abspath};
+
+/// Lets the file and stream handlers called on *this thread* keep their output in memory
+/// (up to 64 KiB per handler) until they are flushed, as a [`QueueHandler`] worker does. For
+/// a thread that hands records to handlers in bursts and flushes after each burst, such as a
+/// collector's dispatcher: one `write` per burst instead of one per record. A thread that
+/// turns it on must flush ([`LoggerTree::flush`](crate::LoggerTree::flush)) after each burst.
+pub fn batch_writes_on_this_thread(on: bool) {
+    util::set_batching(on);
+}

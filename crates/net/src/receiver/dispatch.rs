@@ -70,7 +70,12 @@ pub(crate) fn start(
     let (tx, rx) = mpsc::channel::<Batch>(capacity.max(1));
     let handle = std::thread::Builder::new()
         .name("logwire-dispatch".into())
-        .spawn(move || Dispatcher::new(tree, counters, handled, journal).run(rx))?;
+        .spawn(move || {
+            // Handlers keep a drain's lines in memory and write them at the flush that ends
+            // the drain (one write per burst, not per record); acks follow that flush.
+            logwire_engine::handler::batch_writes_on_this_thread(true);
+            Dispatcher::new(tree, counters, handled, journal).run(rx)
+        })?;
     Ok((tx, handle))
 }
 
