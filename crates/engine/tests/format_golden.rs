@@ -8,9 +8,8 @@ use logwire_engine::format::strftime::strftime;
 use logwire_engine::format::time::{gmtime, localtime};
 use logwire_engine::format::{Formatter, Style, percent::format_message};
 use logwire_engine::{Args, LogRecord, Value};
+use logwire_test_support::python;
 use serde_json::{Value as J, json};
-use std::io::Write;
-use std::process::{Command, Stdio};
 
 const PY: &str = r#"
 import sys, json, struct, logging, time
@@ -60,29 +59,15 @@ json.dump([run(c) for c in cases], sys.stdout)
 "#;
 
 fn python(cases: &[J], tz: Option<&str>) -> Option<Vec<J>> {
-    let mut cmd = Command::new("python3");
-    cmd.arg("-c")
-        .arg(PY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
+    let mut cmd = python::command();
+    cmd.arg("-c").arg(PY);
     if let Some(tz) = tz {
         cmd.env("TZ", tz);
     }
     // A golden test that silently passes without its oracle tests nothing: python3 is on
     // every machine of this project, so its absence is a failure unless skipped on purpose.
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(_) if std::env::var("LOGWIRE_SKIP_PYTHON_GOLDEN").as_deref() == Ok("1") => {
-            eprintln!("python3 not available: golden tests skipped (LOGWIRE_SKIP_PYTHON_GOLDEN=1)");
-            return None;
-        }
-        Err(e) => panic!("cannot run python3 ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
-    };
-    let input = serde_json::to_vec(cases).unwrap();
-    child.stdin.take().unwrap().write_all(&input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "python failed");
-    Some(serde_json::from_slice(&out.stdout).unwrap())
+    let out = python::pipe(&mut cmd, serde_json::to_vec(cases).unwrap())?;
+    Some(serde_json::from_slice(&out).unwrap())
 }
 
 fn enc(v: &Value) -> J {

@@ -15,13 +15,12 @@
 mod common;
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 
 use common::{PY_CANON, canon, hex, unhex};
 use logwire_pickle::{
     DecodeLimits, PickleDecoder, PickleValue, encode_record_protocol1, encode_socket_frame,
 };
+use logwire_test_support::python;
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 
@@ -30,40 +29,8 @@ const ORACLE: &str = include_str!("support/pickle_oracle.py");
 /// Sends one request per line to a single `python3` running the oracle, returns one answer
 /// per request. `None` when Python is absent and `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.
 fn ask_python(requests: Vec<String>) -> Option<Vec<String>> {
-    let python = std::env::var("LOGWIRE_PYTHON").unwrap_or_else(|_| "python3".to_owned());
     let script = format!("{PY_CANON}\n{ORACLE}");
-    let child = Command::new(&python)
-        .args(["-I", "-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("LOGWIRE_SKIP_PYTHON_GOLDEN").as_deref() == Ok("1") => {
-            eprintln!("skipped: cannot run {python}: {e}");
-            return None;
-        }
-        Err(e) => panic!("cannot run {python} ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
-    };
-    let n = requests.len();
-    let mut stdin = child.stdin.take().unwrap();
-    // Written from another thread: Python answers while we still write, and both pipes are
-    // finite.
-    let writer = std::thread::spawn(move || {
-        for r in requests {
-            stdin.write_all(r.as_bytes()).unwrap();
-            stdin.write_all(b"\n").unwrap();
-        }
-    });
-    let answers: Vec<String> = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .map(|l| l.unwrap())
-        .collect();
-    writer.join().unwrap();
-    assert!(child.wait().unwrap().success(), "the python oracle failed");
-    assert_eq!(answers.len(), n, "one answer per request");
-    Some(answers)
+    python::ask_lines(python::command().args(["-I", "-c", &script]), requests)
 }
 
 /// Objects CPython pickles by reference to a class (`GLOBAL`/`REDUCE`/`NEWOBJ`/`BUILD`):
