@@ -3,65 +3,38 @@
 //! of an acknowledged seq is rejected after the restart), the state files are never torn
 //! (each holds a whole seq, the restart reads them), and a fresh higher seq is applied.
 
+use logwire_test_support::serve::Serve;
 use logwire_wire::ConfigReply;
 use logwire_wire::config_envelope::sign_config_frame;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+const BIN: &str = env!("CARGO_BIN_EXE_logwire");
+
 fn logwire() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_logwire"))
+    Command::new(BIN)
 }
 
-/// A running `logwire serve`; killed (SIGKILL) when dropped.
-struct Serve {
-    child: Child,
-    to: String,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
+/// Starts `logwire serve` with the config listener on the state directory of `d`.
 fn serve(d: &Path) -> Serve {
-    let mut child = logwire()
-        .args(["serve", "--tcp", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
-        .arg("--listen-key")
-        .arg(d.join("ops.pub"))
-        .arg("--listen-state-dir")
-        .arg(d.join("state"))
-        .arg("--listen-file-root")
-        .arg(d.join("logs"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let mut seen = Vec::new();
-    let to = loop {
-        let mut l = String::new();
-        assert!(err.read_line(&mut l).unwrap() > 0, "serve ended: {seen:?}");
-        if let Some(a) = l.trim().strip_prefix("config listener on tcp ") {
-            break a.to_owned();
-        }
-        seen.push(l);
-    };
-    // Keep draining stderr so serve never blocks on a full pipe.
-    let log = Arc::new(Mutex::new(seen));
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for l in err.lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(l);
-        }
-    });
-    Serve { child, to, log }
+    Serve::start(
+        BIN,
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--listen",
+            "127.0.0.1:0",
+            "--listen-key",
+            d.join("ops.pub").to_str().unwrap(),
+            "--listen-state-dir",
+            d.join("state").to_str().unwrap(),
+            "--listen-file-root",
+            d.join("logs").to_str().unwrap(),
+        ],
+    )
 }
 
 fn send(d: &Path, to: &str, seq: u64) -> Command {
@@ -162,10 +135,10 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
         sent = seq;
         if round == 0 {
             // The CLI path end to end, killed right after the reply.
-            let o = send(d, &s.to, seq).output().unwrap();
+            let o = send(d, &s.config_to(), seq).output().unwrap();
             assert_eq!(o.status.code(), Some(0), "round {round}: {}", out(&o));
             acked = Some(seq);
-            s.child.kill().unwrap();
+            s.kill();
         } else {
             let now = i64::try_from(
                 std::time::SystemTime::now()
@@ -175,7 +148,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
             )
             .unwrap();
             let frame = sign_config_frame(&signer, seq, now, now + 300_000, None, &config).unwrap();
-            let mut tcp = TcpStream::connect(&s.to).unwrap();
+            let mut tcp = TcpStream::connect(s.bound.config_tcp[0]).unwrap();
             tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
             tcp.write_all(&frame).unwrap();
             let written = Instant::now();
@@ -183,7 +156,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
                 // Killed right after the reply: the seq was persisted before it was sent.
                 let r = read_reply(&mut tcp);
                 apply_time = written.elapsed();
-                s.child.kill().unwrap();
+                s.kill();
                 assert_eq!(r, Some(ConfigReply::applied(seq)), "round {round}");
                 r
             } else {
@@ -193,7 +166,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
                 while written.elapsed() < wait_for {
                     std::hint::spin_loop();
                 }
-                s.child.kill().unwrap();
+                s.kill();
                 read_reply(&mut tcp)
             };
             match reply {
@@ -203,8 +176,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
                 Some(r) => panic!("round {round}: {r:?}"),
             }
         }
-        let _ = s.child.wait();
-        drop(s);
+        drop(s); // reaps the killed process
 
         // Never torn, and never behind an acknowledged seq nor ahead of the sent ones.
         let seqs = state_seqs(d);
@@ -229,7 +201,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
         // is on disk, acknowledged or applied just before the kill, cannot be replayed.
         s = serve(d);
         if let Some((_, on_disk)) = seqs.first() {
-            let o = send(d, &s.to, *on_disk).output().unwrap();
+            let o = send(d, &s.config_to(), *on_disk).output().unwrap();
             assert_eq!(
                 o.status.code(),
                 Some(1),
@@ -244,7 +216,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
         }
     }
     // A fresh higher seq is applied, and the pushed file handler writes beneath the root.
-    let o = send(d, &s.to, sent + 1).output().unwrap();
+    let o = send(d, &s.config_to(), sent + 1).output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", out(&o));
     assert_eq!(state_seqs(d)[0].1, sent + 1);
     assert!(d.join("logs").join("pushed.log").exists());
@@ -255,6 +227,6 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
         .collect();
     assert!(names.len() <= 2, "{names:?}");
     eprintln!("in-flight kills (apply took about {apply_time:?}): {outcomes:?}");
-    let log = s.log.lock().unwrap().join("\n");
+    let log = s.stderr_lines().join("\n");
     assert!(log.contains(&format!("applied seq {}", sent + 1)), "{log}");
 }

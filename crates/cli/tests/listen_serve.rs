@@ -1,12 +1,13 @@
 //! `logwire serve --listen …`: the collector's config listener takes signed pushes from
 //! `logwire send-config`, refuses replays, logs both, and stops cleanly on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use logwire_test_support::serve::Serve;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_logwire");
 
 fn logwire() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_logwire"))
+    Command::new(BIN)
 }
 
 #[test]
@@ -22,39 +23,20 @@ fn serve_with_a_config_listener() {
             .status
             .success()
     );
-    let mut serve = logwire()
-        .args([
-            "serve",
+    let mut serve = Serve::start(
+        BIN,
+        &[
             "--tcp",
             "127.0.0.1:0",
             "--listen",
             "127.0.0.1:0",
             "--listen-key",
-        ])
-        .arg(d.join("ops.pub"))
-        .arg("--listen-state-dir")
-        .arg(d.join("state"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = serve.id();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(60));
-        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-    });
-    let mut err = BufReader::new(serve.stderr.take().unwrap());
-    let mut to = None;
-    let mut seen = Vec::new();
-    while to.is_none() {
-        let mut l = String::new();
-        assert!(err.read_line(&mut l).unwrap() > 0, "serve ended: {seen:?}");
-        if let Some(a) = l.trim().strip_prefix("config listener on tcp ") {
-            to = Some(a.to_owned());
-        }
-        seen.push(l);
-    }
-    let to = to.unwrap();
+            d.join("ops.pub").to_str().unwrap(),
+            "--listen-state-dir",
+            d.join("state").to_str().unwrap(),
+        ],
+    );
+    let to = serve.config_to();
     let conf = d.join("c.json");
     std::fs::write(
         &conf,
@@ -79,19 +61,9 @@ fn serve_with_a_config_listener() {
     );
     let replay = send("3");
     assert_eq!(replay.status.code(), Some(1));
-    assert!(
-        Command::new("kill")
-            .arg(pid.to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
-    let mut rest = String::new();
-    for l in err.lines() {
-        rest.push_str(&l.unwrap());
-        rest.push('\n');
-    }
-    assert!(serve.wait().unwrap().success(), "{rest}");
+    let (status, lines) = serve.terminate();
+    let rest = lines.join("\n");
+    assert!(status.success(), "{rest}");
     assert!(
         rest.contains("logwire config listener: applied seq 3 from key"),
         "{rest}"
@@ -118,29 +90,19 @@ fn serve_accepts_the_issue_flag_names_and_a_unix_listener() {
             .success()
     );
     let sock = d.join("cfg.sock");
-    let mut serve = logwire()
-        .args(["serve", "--tcp", "127.0.0.1:0", "--listen"])
-        .arg(format!("unix:{}", sock.display()))
-        .arg("--verify-key")
-        .arg(d.join("k"))
-        .arg("--state-dir")
-        .arg(d.join("state"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = serve.id();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(60));
-        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-    });
-    let mut err = BufReader::new(serve.stderr.take().unwrap());
-    let mut seen = String::new();
-    while !seen.contains("config listener on") {
-        let mut l = String::new();
-        assert!(err.read_line(&mut l).unwrap() > 0, "serve ended: {seen}");
-        seen.push_str(&l);
-    }
+    let mut serve = Serve::start(
+        BIN,
+        &[
+            "--tcp",
+            "127.0.0.1:0",
+            "--listen",
+            &format!("unix:{}", sock.display()),
+            "--verify-key",
+            d.join("k").to_str().unwrap(),
+            "--state-dir",
+            d.join("state").to_str().unwrap(),
+        ],
+    );
     let conf = d.join("c.json");
     std::fs::write(
         &conf,
@@ -162,12 +124,5 @@ fn serve_accepts_the_issue_flag_names_and_a_unix_listener() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        Command::new("kill")
-            .arg(pid.to_string())
-            .status()
-            .unwrap()
-            .success()
-    );
-    assert!(serve.wait().unwrap().success());
+    assert!(serve.terminate().0.success());
 }

@@ -7,22 +7,14 @@
 mod common_tls;
 
 use common_tls::{PkiFiles, write_pki};
-use std::io::{BufRead, BufReader};
+use logwire_test_support::serve::Serve;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_logwire");
 
 fn logwire() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_logwire"))
-}
-
-/// Kills the server if the test ends early.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    Command::new(BIN)
 }
 
 fn stderr_of(o: &Output) -> String {
@@ -56,39 +48,33 @@ fn send_config_over_mutual_tls() {
         r#"{"version": 1, "incremental": true, "root": {"level": "ERROR"}}"#,
     )
     .unwrap();
-    let mut child = logwire()
-        .args(["serve", "--tcp", "127.0.0.1:0", "--listen", "127.0.0.1:0"])
-        .arg("--listen-key")
-        .arg(d.join("ops.pub"))
-        .arg("--listen-state-dir")
-        .arg(d.join("state"))
-        .arg("--listen-tls-cert")
-        .arg(&pki.server_cert)
-        .arg("--listen-tls-key")
-        .arg(&pki.server_key)
-        .arg("--listen-tls-client-ca")
-        .arg(&pki.ca)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(child.stderr.take().unwrap());
-    let server = Server(child);
-    let mut to = None;
-    let mut seen = Vec::new();
-    while to.is_none() {
-        let mut l = String::new();
-        assert!(err.read_line(&mut l).unwrap() > 0, "serve ended: {seen:?}");
-        if let Some(a) = l.trim().strip_prefix("config listener on tcp ") {
-            to = Some(
-                a.strip_suffix(" (mutual TLS)")
-                    .unwrap_or_else(|| panic!("not announced as TLS: {l}"))
-                    .to_owned(),
-            );
-        }
-        seen.push(l);
-    }
-    let to = to.unwrap();
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    let mut server = Serve::start(
+        BIN,
+        &[
+            "--tcp".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--listen".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--listen-key".to_owned(),
+            path(&d.join("ops.pub")),
+            "--listen-state-dir".to_owned(),
+            path(&d.join("state")),
+            "--listen-tls-cert".to_owned(),
+            path(&pki.server_cert),
+            "--listen-tls-key".to_owned(),
+            path(&pki.server_key),
+            "--listen-tls-client-ca".to_owned(),
+            path(&pki.ca),
+        ],
+    );
+    let to = server.config_to();
+    let announced = format!("config listener on tcp {to} (mutual TLS)");
+    assert!(
+        server.stderr_lines().contains(&announced),
+        "not announced as TLS: {:?}",
+        server.stderr_lines()
+    );
     let os = |p: &Path| p.as_os_str().to_owned();
     let (ca, cert, key) = (os(&pki.ca), os(&pki.client_cert), os(&pki.client_key));
     let (rogue_cert, rogue_key) = (os(&pki.rogue_cert), os(&pki.rogue_key));
@@ -158,15 +144,9 @@ fn send_config_over_mutual_tls() {
         String::from_utf8_lossy(&o.stdout)
     );
 
-    let pid = server.0.id().to_string();
-    assert!(Command::new("kill").arg(&pid).status().unwrap().success());
-    let mut rest = String::new();
-    for l in err.lines() {
-        rest.push_str(&l.unwrap());
-        rest.push('\n');
-    }
-    let mut server = server;
-    assert!(server.0.wait().unwrap().success(), "{rest}");
+    let (status, lines) = server.terminate();
+    let rest = lines.join("\n");
+    assert!(status.success(), "{rest}");
     assert!(
         rest.contains("applied seq 5 from key") && rest.contains("(TLS)"),
         "{rest}"

@@ -9,28 +9,17 @@
 
 use logwire_engine::{Emitter, Formatter, LogRecord};
 use logwire_net::sender::{Backoff, SendStats, SocketHandler, SocketOptions};
+use logwire_test_support::serve::Serve;
+use logwire_test_support::wait::wait_until;
 use logwire_wire::key;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const N: usize = 50_000;
 const LIMIT: Duration = Duration::from_secs(120);
-
-struct Collector {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -60,46 +49,24 @@ fn setup() -> Setup {
     }
 }
 
-/// Starts serve on `port` (0: a free one) and waits for its `listening on tcp` line.
-fn start(s: &Setup, port: u16) -> Collector {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_logwire"))
-        .arg("serve")
-        .arg("--tcp")
-        .arg(format!("127.0.0.1:{port}"))
-        .arg("--record-key")
-        .arg(&s.key)
-        .arg("--record-state-dir")
-        .arg(&s.state)
-        .arg("--config")
-        .arg(&s.config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("logwire runs");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let port = loop {
-        let line = lines
-            .next()
-            .expect("serve printed its listening line")
-            .unwrap();
-        if let Some(rest) = line.strip_prefix("listening on tcp ") {
-            break rest.rsplit(':').next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining stderr so the collector never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines.by_ref() {});
-    Collector { child, port }
+/// Starts serve on `port` (0: a free one) and waits until it listens.
+fn start(s: &Setup, port: u16) -> Serve {
+    let args: [OsString; 8] = [
+        "--tcp".into(),
+        format!("127.0.0.1:{port}").into(),
+        "--record-key".into(),
+        s.key.clone().into(),
+        "--record-state-dir".into(),
+        s.state.clone().into(),
+        "--config".into(),
+        s.config.clone().into(),
+    ];
+    Serve::start(env!("CARGO_BIN_EXE_logwire"), &args)
 }
 
-fn stop(mut c: Collector, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(c.child.id().to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig}");
-    let status = c.child.wait().unwrap();
+fn stop(mut c: Serve, sig: &str) {
+    c.signal(sig);
+    let status = c.wait_exit(LIMIT);
     if sig == "TERM" {
         assert!(status.success(), "SIGTERM drains and exits 0: {status}");
     }
@@ -109,14 +76,6 @@ fn stored_lines(path: &Path) -> usize {
     std::fs::read(path).map_or(0, |b| b.iter().filter(|&&c| c == b'\n').count())
 }
 
-fn wait_for(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !ok() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 /// Streams N signed records while the collector is stopped with `sig` and restarted nine
 /// times; returns how often each message was stored.
 fn stream_with_restarts(sig: &str) -> (HashMap<String, usize>, SendStats) {
@@ -124,7 +83,7 @@ fn stream_with_restarts(sig: &str) -> (HashMap<String, usize>, SendStats) {
     let signing = key::generate_hmac().unwrap();
     signing.write_file(&s.key, false).unwrap();
     let mut collector = start(&s, 0);
-    let port = collector.port;
+    let port = collector.tcp().port();
     let opts = SocketOptions {
         signing_key: Some(signing),
         backoff: Backoff::new(0.01, 2.0, 0.05).unwrap(),
@@ -150,7 +109,7 @@ fn stream_with_restarts(sig: &str) -> (HashMap<String, usize>, SendStats) {
         })
     };
     for step in 1..=9 {
-        wait_for(LIMIT, "progress", || stored_lines(&s.out) >= step * N / 10);
+        wait_until(LIMIT, "progress", || stored_lines(&s.out) >= step * N / 10);
         stop(collector, sig);
         collector = start(&s, port);
     }

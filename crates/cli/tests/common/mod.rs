@@ -1,16 +1,17 @@
-//! Helpers for the end-to-end hostile suites (`hostile_*.rs`): the built `logwire serve` in a
-//! child process, its bound addresses read from its `listening on …` lines, its final
-//! counters parsed from the `stopped:` lines it prints on SIGTERM, and its health read from
-//! `/proc` (memory, CPU time, descriptors).
+//! Helpers for the end-to-end hostile suites (`hostile_*.rs`): the built `logwire serve`
+//! (started, bound and stopped by `logwire_test_support::serve`), its final counters parsed
+//! from the `stopped:` lines it prints on SIGTERM, and its health read from `/proc` (memory,
+//! CPU time, descriptors).
 #![allow(dead_code, unreachable_pub)]
 
+use logwire_test_support::{python as py, serve, wait};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 /// Memory budget of the collector after an attack (VmRSS). Idle it uses ~8 MiB; the frame
 /// cap is 1 MiB and the in-flight budget 64 MiB, so a leak or an allocation driven by an
@@ -22,142 +23,38 @@ pub const RSS_BUDGET_KIB: u64 = 64 * 1024;
 pub const IDLE_TICKS_PER_SECOND: u64 = 20;
 
 /// Generous limit for anything the suite waits for (never asserted as a duration).
-pub const WAIT: Duration = Duration::from_secs(30);
+pub const WAIT: Duration = serve::WAIT;
+
+/// The built binary.
+pub const BIN: &str = env!("CARGO_BIN_EXE_logwire");
 
 /// `logwire` (the built binary) as a command.
 pub fn logwire() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_logwire"))
+    Command::new(BIN)
 }
 
-/// What `logwire serve` bound, from its stderr.
-#[derive(Debug, Default, Clone)]
-pub struct Bound {
-    pub tcp: Vec<SocketAddr>,
-    pub udp: Vec<SocketAddr>,
-    pub unix: Vec<PathBuf>,
-    pub unix_dgram: Vec<PathBuf>,
-    /// `config listener on tcp …`.
-    pub config_tcp: Vec<SocketAddr>,
-}
+/// A running `logwire serve` (see `logwire_test_support::serve::Serve`, which it derefs
+/// to) with the hostile suites' checks; killed (SIGKILL) when dropped without
+/// [`Serve::stop`].
+pub struct Serve(serve::Serve);
 
-/// A running `logwire serve`; killed (SIGKILL) when dropped without [`Serve::stop`].
-pub struct Serve {
-    child: Child,
-    stderr: Arc<Mutex<Vec<String>>>,
-    stdout_path: PathBuf,
-    _dir: tempfile::TempDir,
-    pub bound: Bound,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Deref for Serve {
+    type Target = serve::Serve;
+    fn deref(&self) -> &serve::Serve {
+        &self.0
     }
 }
 
-/// How many `listening on` lines `args` will produce (one per listener flag; the defaults
-/// are two, but the suites always pass explicit addresses).
-fn expected_listeners(args: &[String]) -> (usize, usize) {
-    let count = |names: &[&str]| args.iter().filter(|a| names.contains(&a.as_str())).count();
-    (
-        count(&["--tcp", "--udp", "--unix", "--unix-dgram"]),
-        count(&["--listen", "--listen-unix"]),
-    )
+impl DerefMut for Serve {
+    fn deref_mut(&mut self) -> &mut serve::Serve {
+        &mut self.0
+    }
 }
 
 impl Serve {
     /// Starts `logwire serve ARGS` and waits until every listener it was given is bound.
-    /// Stdout goes to a file (read it with [`Serve::stdout`]); stderr is collected by line.
-    pub fn start<S: AsRef<str>>(args: &[S]) -> Serve {
-        let args: Vec<String> = args.iter().map(|a| a.as_ref().to_owned()).collect();
-        let dir = tempfile::tempdir().unwrap();
-        let stdout_path = dir.path().join("stdout");
-        let out = std::fs::File::create(&stdout_path).unwrap();
-        let mut child = logwire()
-            .arg("serve")
-            .args(&args)
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("logwire runs");
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let err = child.stderr.take().unwrap();
-        std::thread::spawn({
-            let stderr = Arc::clone(&stderr);
-            move || {
-                for line in BufReader::new(err).lines().map_while(Result::ok) {
-                    stderr.lock().unwrap().push(line);
-                }
-            }
-        });
-        let mut serve = Serve {
-            child,
-            stderr,
-            stdout_path,
-            _dir: dir,
-            bound: Bound::default(),
-        };
-        let (listeners, config_listeners) = expected_listeners(&args);
-        let ok = wait_until(|| {
-            let lines = serve.stderr_lines();
-            let n = lines
-                .iter()
-                .filter(|l| l.starts_with("listening on "))
-                .count();
-            let c = lines
-                .iter()
-                .filter(|l| l.starts_with("config listener on "))
-                .count();
-            n >= listeners && c >= config_listeners
-        });
-        assert!(ok, "serve did not bind: {:?}", serve.stderr_lines());
-        for line in serve.stderr_lines() {
-            let b = &mut serve.bound;
-            if let Some(a) = line.strip_prefix("listening on tcp ") {
-                b.tcp.push(a.parse().unwrap());
-            } else if let Some(a) = line.strip_prefix("listening on udp ") {
-                b.udp.push(a.parse().unwrap());
-            } else if let Some(p) = line.strip_prefix("listening on unix-dgram ") {
-                b.unix_dgram.push(p.into());
-            } else if let Some(p) = line.strip_prefix("listening on unix ") {
-                b.unix.push(p.into());
-            } else if let Some(a) = line.strip_prefix("config listener on tcp ") {
-                b.config_tcp.push(a.parse().unwrap());
-            }
-        }
-        serve
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub fn tcp(&self) -> SocketAddr {
-        self.bound.tcp[0]
-    }
-
-    pub fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Everything written to stdout so far.
-    pub fn stdout(&self) -> String {
-        String::from_utf8_lossy(&self.stdout_bytes()).into_owned()
-    }
-
-    pub fn stdout_bytes(&self) -> Vec<u8> {
-        std::fs::read(&self.stdout_path).unwrap_or_default()
-    }
-
-    /// Waits until stdout contains `needle`.
-    pub fn wait_stdout(&self, needle: &str) -> bool {
-        wait_until(|| self.stdout().contains(needle))
-    }
-
-    /// Waits until a stderr line satisfies `pred`.
-    pub fn wait_stderr(&self, pred: impl Fn(&str) -> bool) -> bool {
-        wait_until(|| self.stderr_lines().iter().any(|l| pred(l)))
+    pub fn start<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Serve {
+        Serve(serve::Serve::start(BIN, args))
     }
 
     /// The counters of the latest `--stats` line (`None` before the first one).
@@ -177,11 +74,6 @@ impl Serve {
             last.as_ref().is_some_and(&pred)
         });
         if ok { last } else { None }
-    }
-
-    /// Whether the process is still running.
-    pub fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
     }
 
     /// `VmRSS` in KiB.
@@ -235,22 +127,7 @@ impl Serve {
 
     /// SIGTERM, wait for a clean exit, and the final counters from the `stopped:` lines.
     pub fn stop(mut self) -> Final {
-        signal(self.pid(), "TERM");
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "serve did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        // The stderr thread ends at EOF; give it a moment to push the last lines.
-        wait_until(|| {
-            self.stderr_lines()
-                .iter()
-                .any(|l| l.starts_with("logwire serve: stopped: "))
-        });
-        let lines = self.stderr_lines();
+        let (status, lines) = self.0.terminate();
         assert!(status.success(), "exit {status:?}: {lines:?}");
         let find = |prefix: &str| {
             lines
@@ -325,27 +202,9 @@ fn proc_status_kib(pid: u32, field: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
 }
 
-/// Sends a signal with kill(1) (no libc in the tests).
-pub fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill -{sig} {pid}");
-}
-
-/// Polls `cond` every 20 ms for up to [`WAIT`].
-pub fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + WAIT;
-    while Instant::now() < deadline {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
+/// Polls `cond` for up to [`WAIT`].
+pub fn wait_until(cond: impl FnMut() -> bool) -> bool {
+    wait::poll_until(WAIT, cond)
 }
 
 /// A 4-byte big-endian length prefix and the payload (SocketHandler's framing).
@@ -389,48 +248,5 @@ pub fn send_unix(path: &Path, bytes: &[u8]) {
 /// Runs `python3 -c script args…` (killed after 60 s) and returns its stdout. Fails without
 /// python3 unless `LOGWIRE_SKIP_PYTHON_GOLDEN=1`, in which case it returns `None`.
 pub fn python(script: &str, args: &[String]) -> Option<String> {
-    let child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var("LOGWIRE_SKIP_PYTHON_GOLDEN").as_deref() == Ok("1") => {
-            eprintln!("python3 not available ({e}): skipped (LOGWIRE_SKIP_PYTHON_GOLDEN=1)");
-            return None;
-        }
-        Err(e) => panic!("cannot run python3 ({e}); set LOGWIRE_SKIP_PYTHON_GOLDEN=1 to skip"),
-    };
-    // Pipes drained on their own threads: a full pipe would stall python.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("python3 did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out.join().unwrap();
-    let err = err.join().unwrap();
-    assert!(status.success(), "python failed: {err}");
-    Some(out)
+    py::output(&mut py::script(script, args))
 }
