@@ -52,6 +52,7 @@ use logwire_engine::record::{LogRecord, now_secs};
 use logwire_engine::{Args, Value, level};
 use logwire_pickle::{DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue};
 use std::fmt;
+use std::sync::Mutex;
 
 /// The extra field that holds a non-empty `args` a peer sent (kept as data, never applied).
 pub const REMOTE_ARGS_FIELD: &str = "remote_args";
@@ -145,18 +146,29 @@ impl RecordMapper {
     /// A plain frame's payload: JSON if its first byte is `{`, otherwise pickle (a protocol
     /// 0/1 record pickle starts with `}` or `(`, protocol 2+ with `\x80`).
     pub fn map_payload(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+        self.map_payload_boxed(payload).map(|r| *r)
+    }
+
+    /// [`map_payload`](Self::map_payload), boxed: the receiver's path, which refills records
+    /// its dispatcher is done with instead of allocating new ones.
+    pub fn map_payload_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
         match payload.first() {
             None => Err(MapError::Empty),
-            Some(b'{') => self.map_json(payload),
-            Some(_) => self.map_pickle(payload),
+            Some(b'{') => self.map_json_boxed(payload),
+            Some(_) => self.map_pickle_boxed(payload),
         }
     }
 
     /// A pickled record dict (`SocketHandler.makePickle` without the length prefix).
+    pub fn map_pickle(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+        self.map_pickle_boxed(payload).map(|r| *r)
+    }
+
+    /// [`map_pickle`](Self::map_pickle), boxed (see [`map_payload_boxed`](Self::map_payload_boxed)).
     ///
     /// The parser hands the top-level pairs over with strs borrowed from the payload, so
-    /// the only copies made are the record's own strings.
-    pub fn map_pickle(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+    /// the only copies made are into the record's own (reused) strings.
+    pub fn map_pickle_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
@@ -177,6 +189,11 @@ impl RecordMapper {
 
     /// A JSON object with the same keys as the pickled dict.
     pub fn map_json(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
+        self.map_json_boxed(payload).map(|r| *r)
+    }
+
+    /// [`map_json`](Self::map_json), boxed (see [`map_payload_boxed`](Self::map_payload_boxed)).
+    pub fn map_json_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
@@ -256,20 +273,20 @@ impl Field<'_> {
     }
 }
 
-fn want_str(field: &'static str, v: Field<'_>) -> Result<String, MapError> {
+fn want_str<'v>(field: &'static str, v: &'v Field<'_>) -> Result<&'v str, MapError> {
     match v {
-        Field::Str(s) => Ok(s.to_owned()),
+        Field::Str(s) => Ok(s),
         Field::Value(Value::Str(s)) => Ok(s),
-        Field::Value(other) => Err(bad(field, "str", &other)),
+        Field::Value(other) => Err(bad(field, "str", other)),
     }
 }
 
-fn want_opt_str(field: &'static str, v: Field<'_>) -> Result<Option<String>, MapError> {
+fn want_opt_str<'v>(field: &'static str, v: &'v Field<'_>) -> Result<Option<&'v str>, MapError> {
     match v {
         Field::Value(Value::None) => Ok(None),
-        Field::Str(s) => Ok(Some(s.to_owned())),
+        Field::Str(s) => Ok(Some(s)),
         Field::Value(Value::Str(s)) => Ok(Some(s)),
-        Field::Value(other) => Err(bad(field, "str or None", &other)),
+        Field::Value(other) => Err(bad(field, "str or None", other)),
     }
 }
 
@@ -301,91 +318,211 @@ fn want_float(field: &'static str, v: &Field<'_>) -> Result<f64, MapError> {
     }
 }
 
-/// The attributes `makeLogRecord` fills from the receiving process when the dict lacks them.
+/// Overwrites a reused string (keeping its buffer).
+fn assign(slot: &mut String, s: &str) {
+    slot.clear();
+    slot.push_str(s);
+}
+
+/// Overwrites a reused optional string (keeping its buffer when there is one).
+fn assign_opt(slot: &mut Option<String>, s: Option<&str>) {
+    match (slot.as_mut(), s) {
+        (Some(buf), Some(s)) => assign(buf, s),
+        (None, Some(s)) => *slot = Some(s.to_owned()),
+        (_, None) => *slot = None,
+    }
+}
+
+// ---- record reuse ----
+
+/// Records the dispatcher is done with, kept for the mappers to refill: a warm receiver then
+/// maps a record without allocating (its strings keep their buffers). Bounded in count, and
+/// records that hold much memory or nested extras are freed instead of kept.
+static SPENT: Mutex<Vec<Box<LogRecord>>> = Mutex::new(Vec::new());
+
+/// Most records kept in [`SPENT`].
+const POOL_RECORDS: usize = 1024;
+
+/// Most bytes of string buffers a kept record may hold.
+const POOL_RECORD_BYTES: usize = 16 * 1024;
+
+fn poolable(rec: &LogRecord) -> bool {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
+    let mut bytes = rec.name.capacity()
+        + rec.msg.capacity()
+        + rec.levelname.capacity()
+        + rec.pathname.capacity()
+        + rec.filename.capacity()
+        + rec.module.capacity()
+        + opt(&rec.exc_text)
+        + opt(&rec.stack_info)
+        + opt(&rec.func_name)
+        + opt(&rec.thread_name)
+        + opt(&rec.process_name)
+        + opt(&rec.task_name)
+        + rec.extra.capacity() * std::mem::size_of::<(String, Value)>();
+    for (k, v) in &rec.extra {
+        bytes += k.capacity();
+        match v {
+            Value::Str(s) | Value::BigInt(s) => bytes += s.capacity(),
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
+            _ => return false,
+        }
+    }
+    bytes <= POOL_RECORD_BYTES
+}
+
+/// Hands records whose handlers have run back for reuse (called by the dispatcher once per
+/// drain, so the lock is taken once per burst). `spent` is left empty.
+pub(crate) fn recycle(spent: &mut Vec<Box<LogRecord>>) {
+    if let Ok(mut pool) = SPENT.lock() {
+        while pool.len() < POOL_RECORDS {
+            match spent.pop() {
+                Some(rec) if poolable(&rec) => pool.push(rec),
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+    // Whatever did not fit is freed outside the lock.
+    spent.clear();
+}
+
+fn blank_record() -> Box<LogRecord> {
+    Box::new(LogRecord {
+        name: String::new(),
+        msg: String::new(),
+        args: Args::None,
+        levelname: String::new(),
+        levelno: 0,
+        pathname: String::new(),
+        filename: String::new(),
+        module: String::new(),
+        exc_text: None,
+        stack_info: None,
+        lineno: 0,
+        func_name: None,
+        created: 0.0,
+        msecs: 0.0,
+        relative_created: 0.0,
+        thread: None,
+        thread_name: None,
+        process_name: None,
+        process: None,
+        task_name: None,
+        extra: Vec::new(),
+    })
+}
+
+/// A spent record to refill, or a new blank one.
+fn reusable_record() -> Box<LogRecord> {
+    SPENT
+        .lock()
+        .ok()
+        .and_then(|mut pool| pool.pop())
+        .unwrap_or_else(blank_record)
+}
+
+/// Which attributes the dict set; the others get `makeLogRecord`'s defaults at the end.
 #[derive(Default)]
 struct Present {
     name: bool,
+    msg: bool,
+    levelname: bool,
     pathname: bool,
     filename: bool,
     module: bool,
+    exc_text: bool,
+    stack_info: bool,
+    lineno: bool,
+    func_name: bool,
     thread: bool,
     thread_name: bool,
     process_name: bool,
     process: bool,
+    task_name: bool,
 }
 
 /// A record dict's fields to a record, one field at a time, with `makeLogRecord` semantics
-/// (see the module docs). It starts from a blank record and asks the process for time,
-/// thread and process defaults only for the attributes the dict did not carry (CPython's
-/// senders carry them all).
+/// (see the module docs). It refills a spent record in place (every attribute is set, from
+/// the dict or to its default, so nothing of the old record survives), and asks the process
+/// for time, thread and process defaults only for the attributes the dict did not carry
+/// (CPython's senders carry them all).
 struct RecordBuilder {
-    rec: LogRecord,
-    levelname: Option<String>,
+    rec: Box<LogRecord>,
     levelno: Option<i32>,
     created: Option<f64>,
     msecs: Option<f64>,
     relative: Option<f64>,
     present: Present,
+    /// Extra slots of the reused record filled so far.
+    extra_used: usize,
 }
 
 impl RecordBuilder {
     fn new() -> Self {
         RecordBuilder {
-            rec: LogRecord {
-                name: String::new(),
-                msg: String::new(),
-                args: Args::None,
-                levelname: String::new(),
-                levelno: 0,
-                pathname: String::new(),
-                filename: String::new(),
-                module: String::new(),
-                exc_text: None,
-                stack_info: None,
-                lineno: 0,
-                func_name: None,
-                created: 0.0,
-                msecs: 0.0,
-                relative_created: 0.0,
-                thread: None,
-                thread_name: None,
-                process_name: None,
-                process: None,
-                task_name: None,
-                extra: Vec::new(),
-            },
-            levelname: None,
+            rec: reusable_record(),
             levelno: None,
             created: None,
             msecs: None,
             relative: None,
             present: Present::default(),
+            extra_used: 0,
         }
     }
 
+    /// `LogRecord::set_extra`, reusing the old record's extra slots and str buffers.
+    fn put_extra(&mut self, key: &str, value: Field<'_>) {
+        let used = self.extra_used;
+        let extra = &mut self.rec.extra;
+        if let Some(slot) = extra.iter_mut().take(used).find(|(k, _)| k == key) {
+            slot.1 = value.into_value();
+            return;
+        }
+        match extra.get_mut(used) {
+            Some(slot) => {
+                assign(&mut slot.0, key);
+                match (&mut slot.1, value) {
+                    (Value::Str(buf), Field::Str(s)) => assign(buf, s),
+                    (old, value) => *old = value.into_value(),
+                }
+            }
+            None => extra.push((key.to_owned(), value.into_value())),
+        }
+        self.extra_used += 1;
+    }
+
     fn field(&mut self, key: &str, value: Field<'_>) -> Result<(), MapError> {
-        let rec = &mut self.rec;
+        let rec = &mut *self.rec;
         let present = &mut self.present;
         match key {
             "name" => {
-                rec.name = want_opt_str("name", value)?.unwrap_or_else(|| "root".to_owned());
+                assign(
+                    &mut rec.name,
+                    want_opt_str("name", &value)?.unwrap_or("root"),
+                );
                 present.name = true;
             }
             // CPython's str(msg): the sender already merged the args.
             "msg" => {
-                rec.msg = match value {
-                    Field::Str(s) => s.to_owned(),
-                    Field::Value(Value::Str(s)) => s,
-                    Field::Value(other) => other.py_str(),
+                match &value {
+                    Field::Str(s) => assign(&mut rec.msg, s),
+                    Field::Value(Value::Str(s)) => assign(&mut rec.msg, s),
+                    Field::Value(other) => rec.msg = other.py_str(),
                 }
+                present.msg = true;
             }
             "args" => match value.into_value() {
                 Value::None => {}
                 Value::Tuple(ref v) | Value::List(ref v) if v.is_empty() => {}
                 Value::Dict(ref d) if d.is_empty() => {}
-                other => rec.set_extra(REMOTE_ARGS_FIELD, other),
+                other => self.put_extra(REMOTE_ARGS_FIELD, Field::Value(other)),
             },
-            "levelname" => self.levelname = Some(want_str("levelname", value)?),
+            "levelname" => {
+                assign(&mut rec.levelname, want_str("levelname", &value)?);
+                present.levelname = true;
+            }
             "levelno" => {
                 let n = want_int("levelno", &value)?;
                 self.levelno = Some(i32::try_from(n).map_err(|_| MapError::BadField {
@@ -394,21 +531,33 @@ impl RecordBuilder {
                 })?);
             }
             "pathname" => {
-                rec.pathname = want_str("pathname", value)?;
+                assign(&mut rec.pathname, want_str("pathname", &value)?);
                 present.pathname = true;
             }
             "filename" => {
-                rec.filename = want_str("filename", value)?;
+                assign(&mut rec.filename, want_str("filename", &value)?);
                 present.filename = true;
             }
             "module" => {
-                rec.module = want_str("module", value)?;
+                assign(&mut rec.module, want_str("module", &value)?);
                 present.module = true;
             }
-            "exc_text" => rec.exc_text = want_opt_str("exc_text", value)?,
-            "stack_info" => rec.stack_info = want_opt_str("stack_info", value)?,
-            "lineno" => rec.lineno = want_int("lineno", &value)?,
-            "funcName" => rec.func_name = want_opt_str("funcName", value)?,
+            "exc_text" => {
+                assign_opt(&mut rec.exc_text, want_opt_str("exc_text", &value)?);
+                present.exc_text = true;
+            }
+            "stack_info" => {
+                assign_opt(&mut rec.stack_info, want_opt_str("stack_info", &value)?);
+                present.stack_info = true;
+            }
+            "lineno" => {
+                rec.lineno = want_int("lineno", &value)?;
+                present.lineno = true;
+            }
+            "funcName" => {
+                assign_opt(&mut rec.func_name, want_opt_str("funcName", &value)?);
+                present.func_name = true;
+            }
             "created" => self.created = Some(want_float("created", &value)?),
             "msecs" => self.msecs = Some(want_float("msecs", &value)?),
             "relativeCreated" => self.relative = Some(want_float("relativeCreated", &value)?),
@@ -425,11 +574,11 @@ impl RecordBuilder {
                 present.thread = true;
             }
             "threadName" => {
-                rec.thread_name = want_opt_str("threadName", value)?;
+                assign_opt(&mut rec.thread_name, want_opt_str("threadName", &value)?);
                 present.thread_name = true;
             }
             "processName" => {
-                rec.process_name = want_opt_str("processName", value)?;
+                assign_opt(&mut rec.process_name, want_opt_str("processName", &value)?);
                 present.process_name = true;
             }
             "process" => {
@@ -444,28 +593,50 @@ impl RecordBuilder {
                 };
                 present.process = true;
             }
-            "taskName" => rec.task_name = want_opt_str("taskName", value)?,
+            "taskName" => {
+                assign_opt(&mut rec.task_name, want_opt_str("taskName", &value)?);
+                present.task_name = true;
+            }
             // Always None on the wire; the formatted text travels in exc_text.
             "exc_info" => {}
             // Derived by formatters; a peer's copy could disagree with msg.
             "message" | "asctime" => {}
-            _ => rec.set_extra(key, value.into_value()),
+            _ => self.put_extra(key, value),
         }
         Ok(())
     }
 
-    fn finish(self) -> LogRecord {
+    fn finish(self) -> Box<LogRecord> {
         let RecordBuilder {
             mut rec,
-            levelname,
             levelno,
             created,
             msecs,
             relative,
             present: p,
+            extra_used,
         } = self;
+        rec.extra.truncate(extra_used);
         if !p.name {
-            rec.name = "root".to_owned();
+            assign(&mut rec.name, "root");
+        }
+        if !p.msg {
+            rec.msg.clear();
+        }
+        if !p.exc_text {
+            rec.exc_text = None;
+        }
+        if !p.stack_info {
+            rec.stack_info = None;
+        }
+        if !p.lineno {
+            rec.lineno = 0;
+        }
+        if !p.func_name {
+            rec.func_name = None;
+        }
+        if !p.task_name {
+            rec.task_name = None;
         }
         let all = p.pathname
             && p.filename
@@ -507,11 +678,12 @@ impl RecordBuilder {
             rec.relative_created = r;
         }
         rec.levelno = levelno.unwrap_or(level::NOTSET);
-        rec.levelname = match (levelname, levelno) {
-            (Some(name), _) => name,
-            (None, Some(n)) => level::level_name(n),
-            (None, None) => "Level None".to_owned(),
-        };
+        if !p.levelname {
+            rec.levelname = match levelno {
+                Some(n) => level::level_name(n),
+                None => "Level None".to_owned(),
+            };
+        }
         rec.args = Args::None;
         rec
     }
@@ -693,6 +865,59 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), v.clone()))
             .collect();
         encode_record_protocol1(&v).unwrap()
+    }
+
+    /// A refilled record carries nothing of the record it was before: every attribute comes
+    /// from the new dict or its default, whatever the old one held (more extras, exc_text,
+    /// a str where the new one has an int, a name where the new one has none...).
+    #[test]
+    fn refilled_records_equal_fresh_ones() {
+        let full = pk(&[
+            ("name", PickleValue::Str("a.b".into())),
+            ("msg", PickleValue::Str("long message text".into())),
+            ("levelname", PickleValue::Str("CUSTOM".into())),
+            ("levelno", PickleValue::Int(25)),
+            ("pathname", PickleValue::Str("/x/y.py".into())),
+            ("filename", PickleValue::Str("y.py".into())),
+            ("module", PickleValue::Str("y".into())),
+            ("exc_text", PickleValue::Str("Traceback".into())),
+            ("stack_info", PickleValue::Str("Stack".into())),
+            ("lineno", PickleValue::Int(9)),
+            ("funcName", PickleValue::Str("f".into())),
+            ("created", PickleValue::Float(1.5e9)),
+            ("thread", PickleValue::Int(7)),
+            ("threadName", PickleValue::Str("T".into())),
+            ("processName", PickleValue::Str("P".into())),
+            ("process", PickleValue::Int(3)),
+            ("taskName", PickleValue::Str("task".into())),
+            ("args", PickleValue::Tuple(vec![PickleValue::Int(1)])),
+            ("e1", PickleValue::Str("one".into())),
+            ("e2", PickleValue::Str("two".into())),
+            ("e3", PickleValue::List(vec![PickleValue::None])),
+        ]);
+        let sparse = pk(&[
+            ("created", PickleValue::Float(1.6e9)),
+            ("e2", PickleValue::Int(5)),
+            ("msg", PickleValue::Int(4)),
+        ]);
+        let json: &[u8] = br#"{"created": 1.7e9, "name": "j", "e9": "x", "levelno": 40}"#;
+        let mut mapper = RecordMapper::default();
+        let fresh: Vec<LogRecord> = [&full[..], &sparse[..], json]
+            .iter()
+            .map(|p| RecordMapper::default().map_payload(p).unwrap())
+            .collect();
+        for _ in 0..3 {
+            for (i, p) in [&full[..], &sparse[..], json].iter().enumerate() {
+                // Hand back a record that differs in every way, so the next one may be it.
+                for q in [&full[..], &sparse[..], json] {
+                    let spent = mapper.map_payload_boxed(q).unwrap();
+                    recycle(&mut vec![spent]);
+                }
+                let got = mapper.map_payload_boxed(p).unwrap();
+                // Defaults that depend on the receiving thread are the same on this thread.
+                assert_eq!(*got, fresh[i], "payload {i}");
+            }
+        }
     }
 
     #[test]

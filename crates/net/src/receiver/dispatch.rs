@@ -92,6 +92,8 @@ struct Dispatcher {
     /// The tree's snapshot generation the cached logger belongs to.
     acks: HashMap<(u64, KeyId, Epoch), AckRoute>,
     handled_since_flush: AtomicU64,
+    /// Records whose handlers ran, handed back to the mappers for reuse after each drain.
+    spent: Vec<Box<LogRecord>>,
 }
 
 impl Dispatcher {
@@ -110,6 +112,7 @@ impl Dispatcher {
             last: None,
             acks: HashMap::new(),
             handled_since_flush: AtomicU64::new(0),
+            spent: Vec::new(),
         }
     }
 
@@ -135,6 +138,7 @@ impl Dispatcher {
             match work {
                 Work::Record(rec, signed) => {
                     self.handle(&rec);
+                    self.spent.push(rec);
                     self.counters.pending.fetch_sub(1, Ordering::Relaxed);
                     self.counters.stored.fetch_add(1, Ordering::Relaxed);
                     self.handled_since_flush.fetch_add(1, Ordering::Relaxed);
@@ -201,6 +205,7 @@ impl Dispatcher {
         if self.handled_since_flush.swap(0, Ordering::Relaxed) > 0 {
             self.tree.flush();
         }
+        crate::record_map::recycle(&mut self.spent);
         // An ack promises the record is stored, also to a restarted collector: the journal
         // line goes first. If it cannot be written, no ack: the sender resends (and a record
         // stored twice beats one acknowledged and forgotten).

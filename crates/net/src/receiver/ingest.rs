@@ -81,8 +81,8 @@ impl Shared {
             );
             return Outcome::Rejected;
         }
-        match mapper.map_payload(payload) {
-            Ok(rec) => Outcome::Record(Box::new(rec), None),
+        match mapper.map_payload_boxed(payload) {
+            Ok(rec) => Outcome::Record(rec, None),
             Err(e) => {
                 self.reject(peer, map_reason(&e), &e);
                 Outcome::Rejected
@@ -114,8 +114,8 @@ impl Shared {
         // The tag verified: the record is authentic. Map it before marking its seq, so a
         // malformed (but signed) record does not burn a seq the sender may resend fixed.
         let mapped = match env.format {
-            PayloadFormat::Pickle => mapper.map_pickle(env.payload),
-            PayloadFormat::Json => mapper.map_json(env.payload),
+            PayloadFormat::Pickle => mapper.map_pickle_boxed(env.payload),
+            PayloadFormat::Json => mapper.map_json_boxed(env.payload),
         };
         let rec = match mapped {
             Ok(rec) => rec,
@@ -140,7 +140,7 @@ impl Shared {
             .unwrap_or_else(|e| e.into_inner())
             .mark(env.key_id, env.epoch, env.seq);
         match verdict {
-            ReplayVerdict::New => Outcome::Record(Box::new(rec), Some(signed)),
+            ReplayVerdict::New => Outcome::Record(rec, Some(signed)),
             ReplayVerdict::Duplicate => Outcome::Duplicate(Some(signed)),
             ReplayVerdict::TooOld => {
                 self.reject(
