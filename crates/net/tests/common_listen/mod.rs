@@ -6,12 +6,15 @@ use logwire_config::{Configurator, StdStream, StreamFactory};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_net::listener::{ConfigListener, ListenerEvent, ListenerHandle, ListenerOptions};
+use logwire_test_support::{python as py, wait};
 use logwire_wire::{ConfigReply, FixedClock};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// How long the listener tests wait for anything (never asserted as a duration).
+const LIMIT: Duration = Duration::from_secs(20);
 
 /// A shared byte buffer usable as a stream.
 #[derive(Clone, Default)]
@@ -174,24 +177,13 @@ pub fn frame(payload: &[u8]) -> Vec<u8> {
 
 /// Waits (bounded) until the listener has answered `n` configs in total.
 pub fn wait_processed(h: &ListenerHandle, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.stats().applied + h.stats().rejected < n {
-        assert!(
-            Instant::now() < deadline,
-            "listener did not process {n} configs: {}",
-            h.stats()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let done = wait::poll_until(LIMIT, || h.stats().applied + h.stats().rejected >= n);
+    assert!(done, "listener did not process {n} configs: {}", h.stats());
 }
 
 /// Waits (bounded) until `cond` holds.
-pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    wait::wait_until(LIMIT, what, cond);
 }
 
 pub fn tcp0() -> std::net::SocketAddr {
@@ -250,44 +242,11 @@ pub fn vector_clock() -> FixedClock {
 
 /// Runs `python3 -c script args…` (killed after 60 s); returns (status ok, stdout, stderr).
 pub fn python(script: &str, args: &[String]) -> (bool, String, String) {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .env(
-            "PYTHONPATH",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python"),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break child.wait().unwrap();
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    (
-        status.success(),
-        t_out.join().unwrap(),
-        t_err.join().unwrap(),
-    )
+    let mut cmd = py::script(script, args);
+    cmd.env(
+        "PYTHONPATH",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../python"),
+    );
+    let ran = py::run_required(&mut cmd, py::LIMIT);
+    (ran.status.success(), ran.stdout, ran.stderr)
 }

@@ -5,9 +5,8 @@
 use logwire_engine::handler::RecordCollector;
 use logwire_engine::{Handler, LoggerTree};
 use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use logwire_test_support::python as py;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Starts a collector on `addrs` whose root keeps every record.
@@ -37,41 +36,7 @@ pub fn udp0() -> ListenAddr {
 
 /// Runs `python3 -c script args…`, killed after 60 s; returns stdout, panics on failure.
 pub fn python(script: &str, args: &[String]) -> String {
-    let mut child = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    // Pipes are drained on their own threads: a full pipe would stall python.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        so.read_to_string(&mut s).map(|_| s)
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        se.read_to_string(&mut s).map(|_| s)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > Duration::from_secs(60) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("python3 did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let out = out.join().unwrap().unwrap();
-    let err = err.join().unwrap().unwrap();
-    assert!(status.success(), "python failed: {err}");
-    out
+    py::finished(py::run_required(&mut py::script(script, args), py::LIMIT))
 }
 
 /// Polls `cond` every 20 ms for up to 30 s.

@@ -13,23 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Polls `cond` every few milliseconds until it holds; panics with `what` after `limit`.
-pub fn wait_until(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A loopback port nobody listens on right now (bound, then released).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+// Not every test that includes this module uses both.
+#[allow(unused_imports)]
+pub use logwire_test_support::wait::{free_port, wait_until};
 
 /// The `msg` field of a pickled record dict.
 pub fn msg_of(pickle: &[u8]) -> String {
