@@ -372,9 +372,10 @@ fn poolable(rec: &LogRecord) -> bool {
     bytes <= POOL_RECORD_BYTES
 }
 
-/// Hands records whose handlers have run back for reuse (called by the dispatcher once per
-/// drain, so the lock is taken once per burst). `spent` is left empty.
-pub(crate) fn recycle(spent: &mut Vec<Box<LogRecord>>) {
+/// Hands records whose handlers have run back for reuse by [`RecordMapper`]'s `*_boxed`
+/// methods (the receiver's dispatcher calls it once per drain, so the lock is taken once per
+/// burst). `spent` is left empty.
+pub fn recycle(spent: &mut Vec<Box<LogRecord>>) {
     if let Ok(mut pool) = SPENT.lock() {
         while pool.len() < POOL_RECORDS {
             match spent.pop() {

@@ -295,7 +295,7 @@ pub(crate) fn parse<'a>(
                     .ok()
                     .filter(|&n| n <= limits.max_str_len)?;
                 let s = utf8.str_at(pos, n)?;
-                take(input, &mut pos, n)?;
+                pos += n;
                 // Protocol 0/1 py2 strings must be ASCII (CPython's default encoding).
                 if matches!(op, b'U' | b'T') && !s.is_ascii() {
                     return None;
@@ -331,11 +331,11 @@ pub(crate) fn parse<'a>(
     Some(())
 }
 
-/// Whether a key is not a str or appears twice. A 256-bit filter of key hashes makes the
+/// Whether a key is not a str or appears twice. A 1024-bit filter of key hashes makes the
 /// usual all-distinct record linear; only keys whose hash bit is already set are compared
 /// with the earlier keys.
 fn has_duplicate_or_non_str_key(items: &[Flat<'_>]) -> bool {
-    fn hash(k: &str) -> u8 {
+    fn hash(k: &str) -> u16 {
         // Length and three bytes: enough to spread a record's keys, and no copying.
         let b = k.as_bytes();
         let n = b.len();
@@ -345,9 +345,9 @@ fn has_duplicate_or_non_str_key(items: &[Flat<'_>]) -> bool {
             ^ (at(n / 2) << 16)
             ^ (at(n.wrapping_sub(1)) << 24)
             ^ (at(1) << 32);
-        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 56) as u8
+        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as u16
     }
-    let mut seen = [0u64; 4];
+    let mut seen = [0u64; 16];
     for (i, pair) in items.chunks(2).enumerate() {
         let Some(Flat::Str(k)) = pair.first() else {
             return true;
