@@ -54,6 +54,25 @@ fn push_raw(to: SocketAddr, bytes: &[u8]) -> Option<ConfigReply> {
     Some(ConfigReply::parse(&all[4..4 + n]).expect("a reply"))
 }
 
+/// A key pair `DIR/ops.*`, and serve with a config listener verifying with it (the issue's
+/// flag names), pushed files confined to `root`.
+fn start(d: &Path, root: &Path) -> Serve {
+    keygen("ed25519", &d.join("ops"));
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    Serve::start(&[
+        "--tcp".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--listen".to_owned(),
+        "127.0.0.1:0".to_owned(),
+        "--verify-key".to_owned(),
+        path(&d.join("ops.pub")),
+        "--state-dir".to_owned(),
+        path(&d.join("state")),
+        "--file-root".to_owned(),
+        path(root),
+    ])
+}
+
 fn rejected(reply: Option<ConfigReply>, want: &str, case: &str) {
     let r = reply.unwrap_or_else(|| panic!("{case}: no reply"));
     assert_eq!(r.status, ConfigStatus::Rejected, "{case}: {r:?}");
@@ -76,31 +95,8 @@ fn hostile_pushes_are_rejected_and_nothing_is_applied() {
     std::fs::write(outside.join("target.log"), "original\n").unwrap();
     std::os::unix::fs::symlink(outside.join("target.log"), root.join("link.log")).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
-    let out = logwire()
-        .args(["keygen", "--ed25519"])
-        .arg(d.join("ops"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let mut serve = start(d, &root);
     let signer = SigningKey::load(&d.join("ops.key")).unwrap();
-
-    let path = |p: &Path| p.to_str().unwrap().to_owned();
-    let mut serve = Serve::start(&[
-        "--tcp".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--listen".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--verify-key".to_owned(),
-        path(&d.join("ops.pub")),
-        "--state-dir".to_owned(),
-        path(&d.join("state")),
-        "--file-root".to_owned(),
-        path(&root),
-    ]);
     let to = serve.bound.config_tcp[0];
     let rec = serve.tcp();
     let mut records = 0u64;
@@ -349,25 +345,7 @@ fn a_push_keeps_routing_existing_remote_loggers() {
     let d = tmp.path();
     let root = d.join("logs");
     std::fs::create_dir_all(&root).unwrap();
-    let out = logwire()
-        .args(["keygen", "--ed25519"])
-        .arg(d.join("ops"))
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let path = |p: &Path| p.to_str().unwrap().to_owned();
-    let serve = Serve::start(&[
-        "--tcp".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--listen".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--verify-key".to_owned(),
-        path(&d.join("ops.pub")),
-        "--state-dir".to_owned(),
-        path(&d.join("state")),
-        "--file-root".to_owned(),
-        path(&root),
-    ]);
+    let serve = start(d, &root);
     send_tcp(serve.tcp(), &good("before the push"));
     assert!(serve.wait_stdout("before the push"));
     let config = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "one.log"}}, "root": {"level": "DEBUG", "handlers": ["f"]}}"#;

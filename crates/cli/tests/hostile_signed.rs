@@ -13,17 +13,8 @@ use logwire_wire::{RecordAck, SigningKey};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 
-fn keygen(path: &std::path::Path) -> SigningKey {
-    let out = logwire()
-        .args(["keygen", "--hmac"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn hmac_key(path: &std::path::Path) -> SigningKey {
+    keygen("hmac", path);
     SigningKey::load(path).unwrap()
 }
 
@@ -49,8 +40,8 @@ fn read_ack(s: &mut TcpStream, epoch: Epoch, seq: u64) {
 #[test]
 fn replayed_and_tampered_signed_records() {
     let dir = tempfile::tempdir().unwrap();
-    let key = keygen(&dir.path().join("sender.key"));
-    let stranger = keygen(&dir.path().join("stranger.key"));
+    let key = hmac_key(&dir.path().join("sender.key"));
+    let stranger = hmac_key(&dir.path().join("stranger.key"));
     let mut serve = Serve::start(&[
         "--tcp",
         "127.0.0.1:0",

@@ -3,7 +3,9 @@
 //! of an acknowledged seq is rejected after the restart), the state files are never torn
 //! (each holds a whole seq, the restart reads them), and a fresh higher seq is applied.
 
-use logwire_test_support::serve::Serve;
+mod common;
+
+use common::{Serve, keygen, listen_args, logwire};
 use logwire_wire::ConfigReply;
 use logwire_wire::config_envelope::sign_config_frame;
 use std::io::{Read, Write};
@@ -12,29 +14,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_logwire");
-
-fn logwire() -> Command {
-    Command::new(BIN)
-}
-
 /// Starts `logwire serve` with the config listener on the state directory of `d`.
 fn serve(d: &Path) -> Serve {
-    Serve::start(
-        BIN,
-        &[
-            "--tcp",
-            "127.0.0.1:0",
-            "--listen",
-            "127.0.0.1:0",
-            "--listen-key",
-            d.join("ops.pub").to_str().unwrap(),
-            "--listen-state-dir",
-            d.join("state").to_str().unwrap(),
-            "--listen-file-root",
-            d.join("logs").to_str().unwrap(),
-        ],
-    )
+    let mut args = listen_args(d);
+    args.push("--listen-file-root".to_owned());
+    args.push(d.join("logs").to_str().unwrap().to_owned());
+    Serve::start(&args)
 }
 
 fn send(d: &Path, to: &str, seq: u64) -> Command {
@@ -101,12 +86,7 @@ fn kill_9_mid_apply_keeps_the_ratchet() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::create_dir(d.join("logs")).unwrap();
-    let keygen = logwire()
-        .args(["keygen", "--ed25519"])
-        .arg(d.join("ops"))
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{}", out(&keygen));
+    keygen("ed25519", &d.join("ops"));
     // A file handler, so applying opens a file beneath the root.
     std::fs::write(
         d.join("c.json"),

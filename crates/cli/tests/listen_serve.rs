@@ -1,41 +1,16 @@
 //! `logwire serve --listen …`: the collector's config listener takes signed pushes from
 //! `logwire send-config`, refuses replays, logs both, and stops cleanly on SIGTERM.
 
-use logwire_test_support::serve::Serve;
-use std::process::Command;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_logwire");
-
-fn logwire() -> Command {
-    Command::new(BIN)
-}
+use common::{Serve, keygen, listen_args, logwire};
 
 #[test]
 fn serve_with_a_config_listener() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(
-        logwire()
-            .args(["keygen", "--ed25519"])
-            .arg(d.join("ops"))
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
-    let mut serve = Serve::start(
-        BIN,
-        &[
-            "--tcp",
-            "127.0.0.1:0",
-            "--listen",
-            "127.0.0.1:0",
-            "--listen-key",
-            d.join("ops.pub").to_str().unwrap(),
-            "--listen-state-dir",
-            d.join("state").to_str().unwrap(),
-        ],
-    );
+    keygen("ed25519", &d.join("ops"));
+    let mut serve = Serve::start(&listen_args(d));
     let to = serve.config_to();
     let conf = d.join("c.json");
     std::fs::write(
@@ -80,29 +55,18 @@ fn serve_with_a_config_listener() {
 fn serve_accepts_the_issue_flag_names_and_a_unix_listener() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(
-        logwire()
-            .args(["keygen", "--hmac"])
-            .arg(d.join("k"))
-            .output()
-            .unwrap()
-            .status
-            .success()
-    );
+    keygen("hmac", &d.join("k"));
     let sock = d.join("cfg.sock");
-    let mut serve = Serve::start(
-        BIN,
-        &[
-            "--tcp",
-            "127.0.0.1:0",
-            "--listen",
-            &format!("unix:{}", sock.display()),
-            "--verify-key",
-            d.join("k").to_str().unwrap(),
-            "--state-dir",
-            d.join("state").to_str().unwrap(),
-        ],
-    );
+    let mut serve = Serve::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--listen",
+        &format!("unix:{}", sock.display()),
+        "--verify-key",
+        d.join("k").to_str().unwrap(),
+        "--state-dir",
+        d.join("state").to_str().unwrap(),
+    ]);
     let conf = d.join("c.json");
     std::fs::write(
         &conf,

@@ -6,16 +6,12 @@
 #[path = "../../net/tests/common_tls/mod.rs"]
 mod common_tls;
 
+mod common;
+
+use common::{Serve, keygen, listen_args, logwire};
 use common_tls::{PkiFiles, write_pki};
-use logwire_test_support::serve::Serve;
 use std::path::Path;
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_logwire");
-
-fn logwire() -> Command {
-    Command::new(BIN)
-}
+use std::process::Output;
 
 fn stderr_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -37,37 +33,22 @@ fn send_config_over_mutual_tls() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let pki: PkiFiles = write_pki(d);
-    let keygen = logwire()
-        .args(["keygen", "--ed25519"])
-        .arg(d.join("ops"))
-        .output()
-        .unwrap();
-    assert!(keygen.status.success(), "{}", stderr_of(&keygen));
+    keygen("ed25519", &d.join("ops"));
     std::fs::write(
         d.join("c.json"),
         r#"{"version": 1, "incremental": true, "root": {"level": "ERROR"}}"#,
     )
     .unwrap();
-    let path = |p: &Path| p.to_str().unwrap().to_owned();
-    let mut server = Serve::start(
-        BIN,
-        &[
-            "--tcp".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--listen".to_owned(),
-            "127.0.0.1:0".to_owned(),
-            "--listen-key".to_owned(),
-            path(&d.join("ops.pub")),
-            "--listen-state-dir".to_owned(),
-            path(&d.join("state")),
-            "--listen-tls-cert".to_owned(),
-            path(&pki.server_cert),
-            "--listen-tls-key".to_owned(),
-            path(&pki.server_key),
-            "--listen-tls-client-ca".to_owned(),
-            path(&pki.ca),
-        ],
-    );
+    let mut args = listen_args(d);
+    for (flag, file) in [
+        ("--listen-tls-cert", &pki.server_cert),
+        ("--listen-tls-key", &pki.server_key),
+        ("--listen-tls-client-ca", &pki.ca),
+    ] {
+        args.push(flag.to_owned());
+        args.push(file.to_str().unwrap().to_owned());
+    }
+    let mut server = Serve::start(&args);
     let to = server.config_to();
     let announced = format!("config listener on tcp {to} (mutual TLS)");
     assert!(

@@ -33,6 +33,41 @@ pub fn logwire() -> Command {
     Command::new(BIN)
 }
 
+/// `logwire keygen --KIND PATH` (`kind`: `ed25519` or `hmac`); panics with its stderr if it
+/// fails.
+pub fn keygen(kind: &str, path: &Path) {
+    let out = logwire()
+        .arg("keygen")
+        .arg(format!("--{kind}"))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "keygen --{kind}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `serve` flags for a TCP record listener and a config listener, both on free loopback
+/// ports, verifying pushes with `DIR/ops.pub` (see [`keygen`]) and keeping its seq state in
+/// `DIR/state`.
+pub fn listen_args(dir: &Path) -> Vec<String> {
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    [
+        "--tcp",
+        "127.0.0.1:0",
+        "--listen",
+        "127.0.0.1:0",
+        "--listen-key",
+        &path("ops.pub"),
+        "--listen-state-dir",
+        &path("state"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 /// A running `logwire serve` (see `logwire_test_support::serve::Serve`, which it derefs
 /// to) with the hostile suites' checks; killed (SIGKILL) when dropped without
 /// [`Serve::stop`].
