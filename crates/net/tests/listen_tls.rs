@@ -100,11 +100,7 @@ fn assert_nothing_applied(s: &Setup, probe: &str) {
 fn a_client_with_a_trusted_certificate_is_served() {
     let s = setup();
     let addr = s.h.tcp_addr().unwrap();
-    let client = TlsClient::from_pem_files(
-        &s.pki.ca,
-        Some((s.pki.client_cert.as_path(), s.pki.client_key.as_path())),
-    )
-    .unwrap();
+    let client = s.pki.trusted_client();
     let reply = push_tls(&client, addr, &signed(&s.signer, 1, ERROR_ROOT)).unwrap();
     assert_eq!(reply, Some(ConfigReply::applied(1)));
     assert_eq!(s.fx.tree.root().effective_level(), 40);
@@ -129,11 +125,7 @@ fn a_client_with_a_trusted_certificate_is_served() {
 fn lwc1_verification_still_applies_inside_tls() {
     let s = setup();
     let addr = s.h.tcp_addr().unwrap();
-    let client = TlsClient::from_pem_files(
-        &s.pki.ca,
-        Some((s.pki.client_cert.as_path(), s.pki.client_key.as_path())),
-    )
-    .unwrap();
+    let client = s.pki.trusted_client();
     // A trusted certificate does not make an unsigned config acceptable...
     let reply = push_tls(&client, addr, &frame(ERROR_ROOT))
         .unwrap()
@@ -229,11 +221,7 @@ fn clients_without_a_trusted_certificate_are_refused_in_the_handshake() {
         "{dropped:?}"
     );
     // The ratchet was never touched: the same frame from a trusted client is applied.
-    let client = TlsClient::from_pem_files(
-        &s.pki.ca,
-        Some((s.pki.client_cert.as_path(), s.pki.client_key.as_path())),
-    )
-    .unwrap();
+    let client = s.pki.trusted_client();
     assert_eq!(
         push_tls(&client, addr, &frame).unwrap(),
         Some(ConfigReply::applied(1))

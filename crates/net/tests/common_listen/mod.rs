@@ -186,6 +186,18 @@ pub fn wait_until(what: &str, cond: impl FnMut() -> bool) {
     wait::wait_until(LIMIT, what, cond);
 }
 
+/// Stops the listener and joins it from another thread, panicking if that does not return
+/// (a hang detector, not a timing assertion) although `why`.
+pub fn assert_stop_returns(h: ListenerHandle, why: &str) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        h.stop_and_join();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("stop+join returned although {why}"));
+}
+
 pub fn tcp0() -> std::net::SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }

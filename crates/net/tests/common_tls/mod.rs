@@ -74,6 +74,17 @@ pub struct PkiFiles {
     pub rogue_key: PathBuf,
 }
 
+impl PkiFiles {
+    /// A TLS client presenting the client certificate the listener trusts.
+    pub fn trusted_client(&self) -> logwire_net::listener::TlsClient {
+        logwire_net::listener::TlsClient::from_pem_files(
+            &self.ca,
+            Some((self.client_cert.as_path(), self.client_key.as_path())),
+        )
+        .unwrap()
+    }
+}
+
 /// Makes a CA, server and client identities and a rogue client, and writes them to `dir`.
 pub fn write_pki(dir: &Path) -> PkiFiles {
     let ca = Ca::new("logwire test CA");
