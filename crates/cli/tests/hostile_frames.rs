@@ -216,13 +216,7 @@ fn a_reduce_inside_a_cpython_record_is_an_inert_placeholder() {
     let cfg = dir.path().join("collector.json");
     std::fs::write(
         &cfg,
-        serde_json::json!({
-            "version": 1,
-            "formatters": {"f": {"format": "%(name)s: %(message)s payload=%(payload)s"}},
-            "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "f"}},
-            "root": {"level": "DEBUG", "handlers": ["file"]}
-        })
-        .to_string(),
+        file_config(&out, "%(name)s: %(message)s payload=%(payload)s"),
     )
     .unwrap();
     let mut serve = Serve::start(&["--tcp", "127.0.0.1:0", "--config", cfg.to_str().unwrap()]);

@@ -142,17 +142,7 @@ fn configured_output_is_what_cpython_writes() {
     let ours = dir.path().join("logwire.log");
     let theirs = dir.path().join("cpython.log");
     let cfg = dir.path().join("collector.json");
-    std::fs::write(
-        &cfg,
-        serde_json::json!({
-            "version": 1,
-            "formatters": {"f": {"format": FORMAT}},
-            "handlers": {"file": {"class": "logging.FileHandler", "filename": ours, "formatter": "f"}},
-            "root": {"level": "DEBUG", "handlers": ["file"]}
-        })
-        .to_string(),
-    )
-    .unwrap();
+    std::fs::write(&cfg, file_config(&ours, FORMAT)).unwrap();
     let mut serve = Serve::start(&["--tcp", "127.0.0.1:0", "--config", cfg.to_str().unwrap()]);
     let Some(n) = python(
         SENDER,

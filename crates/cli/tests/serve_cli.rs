@@ -1,13 +1,12 @@
 //! `logwire serve` end to end: the built binary on port 0, CPython's SocketHandler sending,
 //! stdout checked; SIGTERM drains and exits 0; SIGHUP with a bad config keeps the routing.
 
+mod common;
+
+use common::{Serve, WAIT, file_config, logwire};
 use logwire_test_support::python;
-use logwire_test_support::serve::{Serve, WAIT};
 use logwire_test_support::wait::poll_until;
 use std::path::Path;
-use std::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_logwire");
 
 fn python_send(port: u16, msgs: &[&str]) {
     let script = "import logging, logging.handlers as h, sys\n\
@@ -30,7 +29,7 @@ fn wait_for_file(path: &Path, needle: &str) -> bool {
 
 #[test]
 fn serve_prints_records_escaped_and_drains_on_sigterm() {
-    let mut s = Serve::start(BIN, &["--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"]);
+    let mut s = Serve::start(&["--tcp", "127.0.0.1:0", "--udp", "127.0.0.1:0"]);
     let many: Vec<String> = (0..500).map(|i| format!("msgnum:{i:05}")).collect();
     let mut msgs: Vec<&str> = vec![
         "héllo wörld",
@@ -68,26 +67,16 @@ fn sighup_reloads_config_and_a_bad_one_keeps_routing() {
     let a = dir.path().join("a.log");
     let b = dir.path().join("b.log");
     let cfg = dir.path().join("collector.json");
-    let config = |file: &Path| {
-        format!(
-            r#"{{"version": 1, "formatters": {{"f": {{"format": "%(name)s|%(levelname)s|%(message)s"}}}},
-               "handlers": {{"file": {{"class": "logging.FileHandler", "filename": "{}", "formatter": "f"}}}},
-               "root": {{"level": "DEBUG", "handlers": ["file"]}}}}"#,
-            file.display()
-        )
-    };
+    let config = |file: &Path| file_config(file, "%(name)s|%(levelname)s|%(message)s");
     std::fs::write(&cfg, config(&a)).unwrap();
-    let mut s = Serve::start(
-        BIN,
-        &[
-            "--tcp",
-            "127.0.0.1:0",
-            "--udp",
-            "127.0.0.1:0",
-            "--config",
-            cfg.to_str().unwrap(),
-        ],
-    );
+    let mut s = Serve::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--udp",
+        "127.0.0.1:0",
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
     python_send(s.tcp().port(), &["one"]);
     assert!(wait_for_file(&a, "cli.app|WARNING|one"));
 
@@ -112,10 +101,7 @@ fn sighup_reloads_config_and_a_bad_one_keeps_routing() {
 
 #[test]
 fn help_teaches() {
-    let out = Command::new(BIN)
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let out = logwire().args(["serve", "--help"]).output().unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("SocketHandler(\"127.0.0.1\", 9020)"),

@@ -7,9 +7,11 @@
 //! between the handlers' write and the journal's (`replay_journal`'s module docs): the test
 //! counts them and bounds them by what one dispatcher batch can hold.
 
+mod common;
+
+use common::{Serve, file_config};
 use logwire_engine::{Emitter, Formatter, LogRecord};
 use logwire_net::sender::{Backoff, SendStats, SocketHandler, SocketOptions};
-use logwire_test_support::serve::Serve;
 use logwire_test_support::wait::wait_until;
 use logwire_wire::key;
 use std::collections::HashMap;
@@ -33,13 +35,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("stored.log");
     let config = dir.path().join("collector.json");
-    let doc = serde_json::json!({
-        "version": 1,
-        "formatters": {"plain": {"format": "%(message)s"}},
-        "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "plain"}},
-        "root": {"level": "DEBUG", "handlers": ["file"]},
-    });
-    std::fs::write(&config, doc.to_string()).unwrap();
+    std::fs::write(&config, file_config(&out, "%(message)s")).unwrap();
     Setup {
         key: dir.path().join("records.key"),
         state: dir.path().join("state"),
@@ -61,7 +57,7 @@ fn start(s: &Setup, port: u16) -> Serve {
         "--config".into(),
         s.config.clone().into(),
     ];
-    Serve::start(env!("CARGO_BIN_EXE_logwire"), &args)
+    Serve::start(&args)
 }
 
 fn stop(mut c: Serve, sig: &str) {

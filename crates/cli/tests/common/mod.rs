@@ -49,6 +49,18 @@ pub fn keygen(kind: &str, path: &Path) {
     );
 }
 
+/// A collector config (dictConfig JSON) writing every record to `file`, formatted by
+/// `format`.
+pub fn file_config(file: &Path, format: &str) -> String {
+    serde_json::json!({
+        "version": 1,
+        "formatters": {"f": {"format": format}},
+        "handlers": {"file": {"class": "logging.FileHandler", "filename": file, "formatter": "f"}},
+        "root": {"level": "DEBUG", "handlers": ["file"]}
+    })
+    .to_string()
+}
+
 /// `serve` flags for a TCP record listener and a config listener, both on free loopback
 /// ports, verifying pushes with `DIR/ops.pub` (see [`keygen`]) and keeping its seq state in
 /// `DIR/state`.
