@@ -146,3 +146,48 @@ impl Lines {
         Some(self.snapshot())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Stdio;
+
+    #[test]
+    fn collect_reads_both_pipes_and_the_status() {
+        let child = Command::new("sh")
+            .args(["-c", "echo out; echo err >&2; exit 3"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let c = collect(child, Duration::from_secs(30));
+        assert_eq!(
+            (c.stdout.as_str(), c.stderr.as_str(), c.status.code()),
+            ("out\n", "err\n", Some(3))
+        );
+        assert!(!c.timed_out);
+    }
+
+    #[test]
+    fn collect_kills_a_child_past_its_deadline() {
+        let child = Command::new("sleep").arg("600").spawn().unwrap();
+        let c = collect(child, Duration::from_millis(50));
+        assert!(c.timed_out && !c.status.success(), "{c:?}");
+    }
+
+    #[test]
+    fn lines_are_collected_to_the_end() {
+        let mut child = Command::new("sh")
+            .args(["-c", "echo one; echo two"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = Lines::collect(child.stdout.take().unwrap());
+        child.wait().unwrap();
+        assert_eq!(
+            lines.until_end(Duration::from_secs(30)).unwrap(),
+            ["one", "two"]
+        );
+        assert!(lines.ended());
+    }
+}

@@ -240,3 +240,40 @@ impl Serve {
         (status, self.stderr_to_end())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_reads_every_listener_line_and_drops_the_tls_note() {
+        let lines: Vec<String> = [
+            "listening on tcp 127.0.0.1:9020",
+            "listening on udp [::1]:9021",
+            "listening on unix /run/a b.sock",
+            "listening on unix-dgram /run/d.sock",
+            "config listener on tcp 127.0.0.1:9030 (mutual TLS)",
+            "config listener on unix /run/c.sock",
+            "logwire serve: something else",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let b = Bound::read(&lines);
+        assert_eq!(b.tcp, ["127.0.0.1:9020".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(b.udp, ["[::1]:9021".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(b.unix, [PathBuf::from("/run/a b.sock")]);
+        assert_eq!(b.unix_dgram, [PathBuf::from("/run/d.sock")]);
+        assert_eq!(
+            b.config_tcp,
+            ["127.0.0.1:9030".parse::<SocketAddr>().unwrap()]
+        );
+        assert_eq!(b.config_unix, [PathBuf::from("/run/c.sock")]);
+    }
+
+    #[test]
+    fn listener_flags_are_counted() {
+        let args = ["--tcp", "a", "--udp", "b", "--unix", "c", "--listen", "d"];
+        assert_eq!(expected_listeners(&args), (3, 1));
+        assert_eq!(expected_listeners::<&str>(&[]), (0, 0));
+    }
+}
