@@ -338,6 +338,8 @@ fn assign_opt(slot: &mut Option<String>, s: Option<&str>) {
 /// Records the dispatcher is done with, kept for the mappers to refill: a warm receiver then
 /// maps a record without allocating (its strings keep their buffers). Bounded in count, and
 /// records that hold much memory or nested extras are freed instead of kept.
+// Boxed: the boxes travel through the receiver's channels and are what gets reused.
+#[allow(clippy::vec_box)]
 static SPENT: Mutex<Vec<Box<LogRecord>>> = Mutex::new(Vec::new());
 
 /// Most records kept in [`SPENT`].
