@@ -119,6 +119,9 @@ pub struct PickleDecoder {
     /// expanded exactly once, so its strings can be moved out instead of cloned.
     shared_refs: bool,
     on_path: Vec<bool>,
+    /// The protocol the last `PROTO` named (0 until one does), as CPython's unpickler keeps
+    /// it: class names are mapped from Python 2 below 3.
+    proto: u8,
 }
 
 impl Default for PickleDecoder {
@@ -183,13 +186,22 @@ fn opcode_name(op: u8) -> &'static str {
     }
 }
 
-/// Maps Python 2 module names CPython's protocol < 3 pickler writes back to Python 3 names.
-fn py3_module(module: &str) -> &str {
-    match module {
-        "__builtin__" => "builtins",
-        "copy_reg" => "copyreg",
-        other => other,
+/// The Python 3 name of a class a pickle names, as `pickle.loads` resolves it: protocols
+/// below 3 (a pickle without `PROTO` is protocol 0) may name Python 2 modules and classes,
+/// which CPython's unpickler maps through `_compat_pickle` (`fix_imports`): a
+/// `(module, name)` pair first, else the module alone.
+fn py3_class_name(proto: u8, module: &str, name: &str) -> String {
+    use crate::compat_names::{IMPORT_MAPPING, NAME_MAPPING};
+    if proto < 3 {
+        if let Ok(i) = NAME_MAPPING.binary_search_by(|(k, _)| k.cmp(&(module, name))) {
+            let (m3, n3) = NAME_MAPPING[i].1;
+            return format!("{m3}.{n3}");
+        }
+        if let Ok(i) = IMPORT_MAPPING.binary_search_by(|(k, _)| k.cmp(&module)) {
+            return format!("{}.{name}", IMPORT_MAPPING[i].1);
+        }
     }
+    format!("{module}.{name}")
 }
 
 impl PickleDecoder {
@@ -209,6 +221,7 @@ impl PickleDecoder {
             pushes: 0,
             shared_refs: false,
             on_path: Vec::new(),
+            proto: 0,
         }
     }
 
@@ -315,6 +328,7 @@ impl PickleDecoder {
         self.pushes = 0;
         self.shared_refs = false;
         self.on_path.clear();
+        self.proto = 0;
     }
 
     fn run(&mut self, input: &[u8], mode: Mode) -> Result<Done, DecodeError> {
@@ -562,7 +576,7 @@ impl PickleDecoder {
         let name = self.text_line(r)?;
         let module = std::str::from_utf8(module).map_err(|_| DecodeErrorKind::BadUtf8)?;
         let name = std::str::from_utf8(name).map_err(|_| DecodeErrorKind::BadUtf8)?;
-        Ok(format!("{}.{}", py3_module(module), name))
+        Ok(py3_class_name(self.proto, module, name))
     }
 
     fn opaque_class_of(&self, slot: Slot) -> Result<String, DecodeErrorKind> {
@@ -646,6 +660,7 @@ impl PickleDecoder {
                 if p > 5 {
                     return Err(K::UnsupportedProtocol(p));
                 }
+                self.proto = p;
             }
             0x95 => {
                 // FRAME: advisory only; the length must fit what is left.
@@ -938,7 +953,7 @@ impl PickleDecoder {
                 let (Some(module), Some(name)) = (self.str_arg(module), self.str_arg(name)) else {
                     return Err(K::TypeMismatch("STACK_GLOBAL operands are not strs"));
                 };
-                let class = format!("{}.{}", py3_module(&module), name);
+                let class = py3_class_name(self.proto, &module, &name);
                 self.check_len(class.len() as u64)?;
                 self.push_node(Node::Opaque(class))?;
             }

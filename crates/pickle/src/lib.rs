@@ -52,6 +52,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod compat_names;
 mod decode;
 pub mod encode;
 mod error;

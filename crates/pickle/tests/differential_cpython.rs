@@ -390,18 +390,6 @@ fn emit_plain(out: &mut String, v: &PickleValue) {
     }
 }
 
-/// KNOWN GAP (reported, not fixed here: it is in the decoder's internals): for protocols 0–2
-/// CPython writes Python 2 names for some classes (`_compat_pickle.REVERSE_NAME_MAPPING`:
-/// `exceptions.ValueError`, `__builtin__.xrange`) and `pickle.loads` maps them back
-/// (`fix_imports`), but logwire's placeholder keeps the Python 2 spelling (only `__builtin__`
-/// and `copy_reg` are mapped). Until the decoder applies CPython's mapping, the test maps
-/// these two spellings in logwire's canonical text. Delete this when it does.
-fn known_py2_names(canon: String) -> String {
-    canon
-        .replace("Oexceptions.", "Obuiltins.")
-        .replace("Obuiltins.xrange", "Obuiltins.range")
-}
-
 /// `assert_eq!` for long canonical texts: shows where they part.
 #[track_caller]
 fn assert_same_canon(got: &str, want: &str, context: &str) {
@@ -433,9 +421,8 @@ fn record_value(fields: &[(String, PickleValue)]) -> PickleValue {
 fn check_placeholders(v: &PickleValue, opaque_seen: &mut usize) {
     match v {
         PickleValue::Opaque { class } => {
-            let named = known_py2_names(format!("O{class}"));
             assert!(
-                OPAQUE_KINDS.iter().any(|(_, c)| named == format!("O{c}")),
+                OPAQUE_KINDS.iter().any(|(_, c)| c == class),
                 "unexpected class {class}"
             );
             assert_eq!(v.placeholder(), Some(format!("<{class}>")));
@@ -508,12 +495,8 @@ fn random_data_pickles_of_protocols_0_to_5_decode_like_pickle_loads() {
                 n / 6
             )
         });
-        let mut got_canon = canon(&got);
-        if proto < 3 {
-            got_canon = known_py2_names(got_canon);
-        }
         assert_same_canon(
-            &got_canon,
+            &canon(&got),
             py_canon,
             &format!("case {} protocol {proto}: pickle {data}", n / 6),
         );
@@ -684,17 +667,14 @@ fn random_socket_handler_records_decode_like_pickle_loads() {
             .decode_record_dict(&frame[4..])
             .unwrap_or_else(|e| panic!("record {i}: {e}\nframe {}", parts[0]));
         // makePickle uses protocol 1.
-        let got = known_py2_names(canon(&record_value(&fields)));
+        let got = canon(&record_value(&fields));
         assert_same_canon(&got, py_canon, &format!("record {i}"));
         // The same dict pickled by CPython at every protocol.
         for (proto, data) in parts[2..].iter().enumerate() {
             let again = decoder
                 .decode_record_dict(&unhex(data))
                 .unwrap_or_else(|e| panic!("record {i} protocol {proto}: {e}\n{data}"));
-            let mut got = canon(&record_value(&again));
-            if proto < 3 {
-                got = known_py2_names(got);
-            }
+            let got = canon(&record_value(&again));
             assert_same_canon(&got, py_canon, &format!("record {i} protocol {proto}"));
         }
         // What makePickle promises: the message is formatted, args and exc_info are gone.
@@ -730,11 +710,7 @@ fn random_socket_handler_records_decode_like_pickle_loads() {
         let mut opaque = 0;
         for (k, want) in &spec.extra {
             let got = field(&fields, k);
-            assert_same_canon(
-                &known_py2_names(canon(got)),
-                &canon(want),
-                &format!("record {i}: extra {k}"),
-            );
+            assert_same_canon(&canon(got), &canon(want), &format!("record {i}: extra {k}"));
             check_placeholders(got, &mut opaque);
         }
     }
