@@ -5,9 +5,12 @@
 //! crates/pickle/src/compat_names.rs`; the `compat_names` test checks the file against the
 //! python3 it runs.
 
+/// A `(module, name)` pair.
+pub(crate) type ClassName = (&'static str, &'static str);
+
 /// `_compat_pickle.NAME_MAPPING`: `((module, name), (module, name))`, sorted by key.
 #[rustfmt::skip]
-pub(crate) static NAME_MAPPING: &[((&str, &str), (&str, &str))] = &[
+pub(crate) static NAME_MAPPING: &[(ClassName, ClassName)] = &[
     (("UserDict", "IterableUserDict"), ("collections", "UserDict")),
     (("UserDict", "UserDict"), ("collections", "UserDict")),
     (("UserList", "UserList"), ("collections", "UserList")),
