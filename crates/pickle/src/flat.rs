@@ -30,6 +30,12 @@ pub(crate) enum Flat<'a> {
     Int(i64),
     Float(f64),
     Str(&'a str),
+    /// A str not yet validated as UTF-8: `len` input bytes at `at`. Only while parsing:
+    /// [`parse`] turns every one into [`Flat::Str`] before it succeeds.
+    Raw {
+        at: u32,
+        len: u32,
+    },
 }
 
 /// Keys and values, alternating, in stream order: a fixed array on the caller's stack, so a
@@ -40,6 +46,8 @@ pub(crate) struct FlatRecord<'a> {
 }
 
 impl<'a> FlatRecord<'a> {
+    // Inlined so the array is initialised where it lives instead of built and copied.
+    #[inline(always)]
     pub(crate) fn new() -> Self {
         FlatRecord {
             items: [Flat::None; MAX_ITEMS],
@@ -50,68 +58,85 @@ impl<'a> FlatRecord<'a> {
     pub(crate) fn as_slice(&self) -> &[Flat<'a>] {
         self.items.get(..self.len).unwrap_or(&[])
     }
+}
 
-    fn push(&mut self, v: Flat<'a>) -> Option<()> {
-        *self.items.get_mut(self.len)? = v;
-        self.len += 1;
+/// Strs are validated as UTF-8 a region at a time, after the opcodes are read: a record's
+/// strs sit close together, and in a protocol 0/1 pickle (what `SocketHandler` writes) the
+/// bytes between them (opcodes, lengths, memo indexes) are ASCII except inside binary
+/// arguments such as floats. While parsing, every non-str byte that is not ASCII *breaks*
+/// the run of strs before it; afterwards each run, from its first str to its break, is
+/// validated in one (SIMD) pass, and its strs are sub-slices of that text. Validating short
+/// strs one by one costs several times more. The runs never overlap, so the work stays
+/// linear in the input.
+struct Breaks {
+    /// Input positions of the breaks, ascending; at most one per str read.
+    at: [u32; MAX_ITEMS],
+    len: usize,
+    /// Whether a str was read since the last break (otherwise a new break adds nothing).
+    str_since: bool,
+}
+
+impl Breaks {
+    /// A non-ASCII non-str byte in the opcode at `pos` (any position between the end of the
+    /// last str and that byte will do).
+    #[inline(always)]
+    fn add(&mut self, pos: usize) -> Option<()> {
+        if self.str_since {
+            *self.at.get_mut(self.len)? = u32::try_from(pos).ok()?;
+            self.len += 1;
+            self.str_since = false;
+        }
         Some(())
     }
 }
 
-/// Strs are validated as UTF-8 a region at a time: a record's strs sit close together,
-/// separated by short opcodes that are mostly ASCII, so one validation of the input from a
-/// str onward (up to the first byte that is not UTF-8, e.g. inside a float) covers the strs
-/// that follow, and each of them is then a sub-slice of already-validated text. Per-str
-/// validation of short strs costs several times more. A str that is not valid UTF-8 (or not
-/// on char boundaries of the region) is reported as `None`; the regions never overlap but
-/// for one rescan before such a failure, so the work stays linear in the input.
-struct Utf8Regions<'a> {
-    input: &'a [u8],
-    start: usize,
-    text: &'a str,
+/// Validates one run (or one str): SIMD for anything but short text.
+fn utf8(bytes: &[u8]) -> Option<&str> {
+    if bytes.len() < 32 {
+        std::str::from_utf8(bytes).ok()
+    } else {
+        simdutf8::basic::from_utf8(bytes).ok()
+    }
 }
 
-impl<'a> Utf8Regions<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        Utf8Regions {
-            input,
-            start: 0,
-            text: "",
-        }
-    }
-
-    fn str_at(&mut self, at: usize, len: usize) -> Option<&'a str> {
-        let end = at.checked_add(len)?;
-        if at >= self.start && end <= self.start + self.text.len() {
-            return self.text.get(at - self.start..end - self.start);
-        }
-        let rest = self.input.get(at..)?;
-        let text = match std::str::from_utf8(rest) {
-            Ok(text) => text,
-            Err(e) => std::str::from_utf8(rest.get(..e.valid_up_to())?).ok()?,
+/// Turns every [`Flat::Raw`] into a [`Flat::Str`], validating run by run (see [`Breaks`]).
+fn validate<'a>(input: &'a [u8], items: &mut [Flat<'a>], breaks: &Breaks) -> Option<()> {
+    let breaks = breaks.at.get(..breaks.len)?;
+    let mut next_break = 0usize;
+    let mut run = "";
+    let mut run_at = 0usize;
+    for item in items {
+        let Flat::Raw { at, len } = *item else {
+            continue;
         };
-        self.start = at;
-        self.text = text;
-        text.get(..len)
+        let (at, len) = (at as usize, len as usize);
+        let end = at + len;
+        if at >= run_at && end <= run_at + run.len() {
+            *item = Flat::Str(run.get(at - run_at..end - run_at)?);
+            continue;
+        }
+        if at < run_at {
+            // A memo copy of an earlier str: checked on its own.
+            *item = Flat::Str(utf8(input.get(at..end)?)?);
+            continue;
+        }
+        while breaks.get(next_break).is_some_and(|&b| (b as usize) <= at) {
+            next_break += 1;
+        }
+        let run_end = breaks.get(next_break).map_or(input.len(), |&b| b as usize);
+        run = utf8(input.get(at..run_end.max(end))?)?;
+        run_at = at;
+        *item = Flat::Str(run.get(..len)?);
     }
+    Some(())
 }
 
 /// Reads `N` bytes at `*pos`.
+#[inline(always)]
 fn array<const N: usize>(input: &[u8], pos: &mut usize) -> Option<[u8; N]> {
-    let end = pos.checked_add(N)?;
-    let bytes = input.get(*pos..end)?;
-    *pos = end;
-    let mut a = [0u8; N];
-    a.copy_from_slice(bytes);
+    let a: [u8; N] = input.get(*pos..)?.get(..N)?.try_into().ok()?;
+    *pos += N;
     Some(a)
-}
-
-/// Reads `n` bytes at `*pos` (`n` already checked against the string budget).
-fn take<'a>(input: &'a [u8], pos: &mut usize, n: usize) -> Option<&'a [u8]> {
-    let end = pos.checked_add(n)?;
-    let bytes = input.get(*pos..end)?;
-    *pos = end;
-    Some(bytes)
 }
 
 /// A text argument up to its `\n`, within the string budget.
@@ -132,6 +157,58 @@ fn small(v: Result<ParsedInt, crate::DecodeErrorKind>) -> Option<i64> {
     }
 }
 
+/// Duplicate keys, found as keys arrive: a 4096-bit filter of key hashes; only a key whose
+/// bit is already set is compared with the earlier keys, so an all-distinct record costs one
+/// hash per key. (The hash spreads the standard `LogRecord` keys over distinct bits, so
+/// CPython's records never take the comparing path.)
+struct KeyFilter {
+    seen: [u64; 64],
+}
+
+impl KeyFilter {
+    #[inline(always)]
+    fn hash(k: &[u8]) -> usize {
+        // Length and four bytes: enough to spread a record's keys, and no copying.
+        let h = match k {
+            [] => 0,
+            [a, rest @ ..] => {
+                let n = k.len() as u64;
+                let last = rest.last().copied().unwrap_or(*a);
+                let second = rest.first().copied().unwrap_or(0);
+                let mid = k.get(k.len() / 2).copied().unwrap_or(0);
+                n ^ (u64::from(*a) << 8)
+                    ^ (u64::from(mid) << 16)
+                    ^ (u64::from(last) << 24)
+                    ^ (u64::from(second) << 32)
+            }
+        };
+        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52) as usize
+    }
+
+    /// Whether `key` (the newest key, at `items[at]`) repeats an earlier key.
+    #[inline(always)]
+    fn repeats(&mut self, input: &[u8], key: &[u8], items: &[Flat<'_>], at: usize) -> bool {
+        let h = Self::hash(key);
+        let (word, bit) = (h >> 6, 1u64 << (h & 63));
+        let Some(w) = self.seen.get_mut(word) else {
+            return true;
+        };
+        if *w & bit != 0 {
+            let earlier = items.get(..at).unwrap_or(&[]);
+            if earlier.iter().step_by(2).any(|other| match *other {
+                Flat::Raw { at, len } => {
+                    input.get(at as usize..at as usize + len as usize) == Some(key)
+                }
+                _ => false,
+            }) {
+                return true;
+            }
+        }
+        *w |= bit;
+        false
+    }
+}
+
 /// Parses a record pickle of the common shape into `out` (keys and values alternating), or
 /// returns `None` (see the module docs).
 pub(crate) fn parse<'a>(
@@ -147,19 +224,117 @@ pub(crate) fn parse<'a>(
     // into `out`, or ROOT.
     let mut memo = [0u32; MAX_MEMO];
     let mut memo_len = 0usize;
-    let mut utf8 = Utf8Regions::new(input);
+    if u32::try_from(input.len()).is_err() {
+        return None;
+    }
+    let mut breaks = Breaks {
+        at: [0; MAX_ITEMS],
+        len: 0,
+        str_since: false,
+    };
+    let mut keys = KeyFilter { seen: [0; 64] };
     let mut root = false;
     // Items up to `committed` are in the dict; the rest are on the stack above it.
     let mut committed = 0usize;
     let mut mark: Option<usize> = None;
-    let mut pushes = 0usize;
+    // How many items may be on the stack: none before the dict, a key and a value above it
+    // without a MARK, any number (up to MAX_ITEMS) after one.
+    let mut room = 0usize;
+    // Bytes of strs in the expanded result (a memo GET counts its str again).
+    let mut str_bytes = 0usize;
+    let max_str_len = limits.max_str_len;
     let mut pos = 0usize;
+    let mut len = 0usize;
     loop {
+        let op_at = pos;
         let op = *input.get(pos)?;
         pos += 1;
         let value = match op {
+            b'X' | 0x8c => {
+                // BINUNICODE, SHORT_BINUNICODE: the bulk of a record.
+                let n = if op == b'X' {
+                    let n = u32::from_le_bytes(array(input, &mut pos)?);
+                    if n & 0x8080_8080 != 0 {
+                        breaks.add(op_at)?;
+                    }
+                    n as usize
+                } else {
+                    breaks.add(op_at)?;
+                    usize::from(array::<1>(input, &mut pos)?[0])
+                };
+                if n > max_str_len || n > input.len() - pos {
+                    return None;
+                }
+                let at = pos as u32;
+                pos += n;
+                str_bytes += n;
+                breaks.str_since = true;
+                Flat::Raw { at, len: n as u32 }
+            }
+            b'q' | b'r' | 0x94 => {
+                let key = match op {
+                    b'q' => u32::from(array::<1>(input, &mut pos)?[0]),
+                    b'r' => u32::from_le_bytes(array(input, &mut pos)?),
+                    _ => u32::try_from(memo_len).ok()?,
+                };
+                if op == 0x94 || key & 0x8080_8080 != 0 {
+                    breaks.add(op_at)?;
+                }
+                if key as usize != memo_len || memo_len >= limits.max_memo {
+                    return None;
+                }
+                let fence = mark.unwrap_or(committed);
+                let target = if len > fence {
+                    u32::try_from(len - 1).ok()?
+                } else if root && mark.is_none() && len == committed {
+                    ROOT
+                } else {
+                    return None;
+                };
+                *memo.get_mut(memo_len)? = target;
+                memo_len += 1;
+                continue;
+            }
+            b'N' => Flat::None,
+            b'K' => {
+                let b = array::<1>(input, &mut pos)?[0];
+                if b >= 0x80 {
+                    breaks.add(op_at)?;
+                }
+                Flat::Int(i64::from(b))
+            }
+            b'M' => {
+                let b = array::<2>(input, &mut pos)?;
+                if u16::from_ne_bytes(b) & 0x8080 != 0 {
+                    breaks.add(op_at)?;
+                }
+                Flat::Int(i64::from(u16::from_le_bytes(b)))
+            }
+            b'J' => {
+                let b = array::<4>(input, &mut pos)?;
+                if u32::from_ne_bytes(b) & 0x8080_8080 != 0 {
+                    breaks.add(op_at)?;
+                }
+                Flat::Int(i64::from(i32::from_le_bytes(b)))
+            }
+            b'G' => {
+                let b = array::<8>(input, &mut pos)?;
+                if u64::from_ne_bytes(b) & 0x8080_8080_8080_8080 != 0 {
+                    breaks.add(op_at)?;
+                }
+                Flat::Float(f64::from_be_bytes(b))
+            }
+            0x88 => {
+                breaks.add(op_at)?;
+                Flat::Bool(true)
+            }
+            0x89 => {
+                breaks.add(op_at)?;
+                Flat::Bool(false)
+            }
             0x80 => {
                 // PROTO
+                breaks.add(op_at)?;
                 if array::<1>(input, &mut pos)?[0] > 5 {
                     return None;
                 }
@@ -167,6 +342,7 @@ pub(crate) fn parse<'a>(
             }
             0x95 => {
                 // FRAME: advisory; its length must fit what is left.
+                breaks.add(op_at)?;
                 let n = u64::from_le_bytes(array(input, &mut pos)?);
                 if n > (input.len() - pos) as u64 {
                     return None;
@@ -179,52 +355,34 @@ pub(crate) fn parse<'a>(
                     return None;
                 }
                 root = true;
-                pushes += 1;
+                room = 2;
                 continue;
             }
             b'(' => {
-                if !root || mark.is_some() || out.len != committed {
+                if !root || mark.is_some() || len != committed {
                     return None;
                 }
-                mark = Some(out.len);
+                mark = Some(len);
+                room = MAX_ITEMS;
                 continue;
             }
             b'u' => {
                 // SETITEMS
                 let m = mark.take()?;
-                if !(out.len - m).is_multiple_of(2) {
+                if !(len - m).is_multiple_of(2) {
                     return None;
                 }
-                committed = out.len;
+                committed = len;
+                room = committed + 2;
                 continue;
             }
             b's' => {
                 // SETITEM
-                if mark.is_some() || out.len - committed != 2 {
+                if mark.is_some() || len - committed != 2 {
                     return None;
                 }
-                committed = out.len;
-                continue;
-            }
-            b'q' | b'r' | 0x94 => {
-                let key = match op {
-                    b'q' => u32::from(array::<1>(input, &mut pos)?[0]),
-                    b'r' => u32::from_le_bytes(array(input, &mut pos)?),
-                    _ => u32::try_from(memo_len).ok()?,
-                };
-                if key as usize != memo_len || memo_len >= limits.max_memo {
-                    return None;
-                }
-                let fence = mark.unwrap_or(committed);
-                let target = if out.len > fence {
-                    u32::try_from(out.len - 1).ok()?
-                } else if root && mark.is_none() && out.len == committed {
-                    ROOT
-                } else {
-                    return None;
-                };
-                *memo.get_mut(memo_len)? = target;
-                memo_len += 1;
+                committed = len;
+                room = committed + 2;
                 continue;
             }
             b'h' | b'j' => {
@@ -232,26 +390,26 @@ pub(crate) fn parse<'a>(
                     b'h' => usize::from(array::<1>(input, &mut pos)?[0]),
                     _ => u32::from_le_bytes(array(input, &mut pos)?) as usize,
                 };
+                if key as u32 & 0x8080_8080 != 0 {
+                    breaks.add(op_at)?;
+                }
                 let at = *memo.get(..memo_len)?.get(key)?;
                 if at == ROOT {
                     return None;
                 }
-                *out.as_slice().get(at as usize)?
+                let v = *out.items.get(..len)?.get(at as usize)?;
+                if let Flat::Raw { len, .. } = v {
+                    str_bytes += len as usize;
+                }
+                v
             }
             b'.' => {
                 // STOP: exactly the dict left, nothing after it.
-                if !root || mark.is_some() || out.len != committed || pos != input.len() {
+                if !root || mark.is_some() || len != committed || pos != input.len() {
                     return None;
                 }
                 break;
             }
-            b'N' => Flat::None,
-            0x88 => Flat::Bool(true),
-            0x89 => Flat::Bool(false),
-            b'K' => Flat::Int(i64::from(array::<1>(input, &mut pos)?[0])),
-            b'M' => Flat::Int(i64::from(u16::from_le_bytes(array(input, &mut pos)?))),
-            b'J' => Flat::Int(i64::from(i32::from_le_bytes(array(input, &mut pos)?))),
-            b'G' => Flat::Float(f64::from_be_bytes(array(input, &mut pos)?)),
             b'I' => match line(input, &mut pos, limits)? {
                 b"00" => Flat::Bool(false),
                 b"01" => Flat::Bool(true),
@@ -272,97 +430,108 @@ pub(crate) fn parse<'a>(
             }
             0x8a => {
                 // LONG1: at most 255 bytes; only values that fit an i64 stay on this path.
+                breaks.add(op_at)?;
                 let n = usize::from(array::<1>(input, &mut pos)?[0]);
                 // The general parser's byte cap for the digit budget (~2.41 digits a byte).
                 let max_bytes = limits.max_long_digits.saturating_mul(5) / 12 + 2;
                 if n > 8 || n > max_bytes {
                     return None;
                 }
-                let bytes = take(input, &mut pos, n)?;
+                let bytes = input.get(pos..)?.get(..n)?;
+                pos += n;
                 Flat::Int(small(text::from_twos_complement_le(
                     bytes,
                     limits.max_long_digits,
                 ))?)
             }
-            b'X' | 0x8c | 0x8d | b'U' | b'T' => {
+            0x8d | b'U' | b'T' => {
+                // Their lengths may hold any byte: a break either way.
+                breaks.add(op_at)?;
                 let n: u64 = match op {
-                    b'X' => u64::from(u32::from_le_bytes(array(input, &mut pos)?)),
                     0x8d => u64::from_le_bytes(array(input, &mut pos)?),
                     b'T' => u64::try_from(i32::from_le_bytes(array(input, &mut pos)?)).ok()?,
                     _ => u64::from(array::<1>(input, &mut pos)?[0]),
                 };
-                let n = usize::try_from(n)
-                    .ok()
-                    .filter(|&n| n <= limits.max_str_len)?;
-                let s = utf8.str_at(pos, n)?;
-                pos += n;
+                let n = usize::try_from(n).ok().filter(|&n| n <= max_str_len)?;
+                let bytes = input.get(pos..)?.get(..n)?;
                 // Protocol 0/1 py2 strings must be ASCII (CPython's default encoding).
-                if matches!(op, b'U' | b'T') && !s.is_ascii() {
+                if op != 0x8d && !bytes.is_ascii() {
                     return None;
                 }
-                Flat::Str(s)
+                let at = pos as u32;
+                pos += n;
+                str_bytes += n;
+                breaks.str_since = true;
+                Flat::Raw { at, len: n as u32 }
             }
             _ => return None,
         };
         // A value: only above the dict, and at most a key and its value without a MARK.
-        if !root || mark.is_none() && out.len - committed >= 2 {
+        // Items alternate key, value from the dict's first item, so an even slot is a key.
+        if len >= room {
             return None;
         }
-        pushes += 1;
-        if pushes > limits.max_nodes {
-            return None;
+        if len.is_multiple_of(2) {
+            let Flat::Raw { at, len: n } = value else {
+                return None;
+            };
+            let key = input.get(at as usize..at as usize + n as usize)?;
+            if keys.repeats(input, key, &out.items, len) {
+                return None;
+            }
         }
-        out.push(value)?;
+        *out.items.get_mut(len)? = value;
+        len += 1;
     }
-    // The general parser's expansion budgets and record checks.
-    if 1 + out.len > limits.max_nodes {
+    out.len = len;
+    // The general parser's budgets on values (the dict and each item; pushes never exceed
+    // that here, as nothing is popped) and on expanded bytes.
+    if 1 + len > limits.max_nodes || str_bytes > limits.max_expanded_bytes {
         return None;
     }
-    let mut bytes = 0usize;
-    let items = out.as_slice();
-    for item in items {
-        if let Flat::Str(s) = item {
-            bytes = bytes.saturating_add(s.len());
-        }
-    }
-    if bytes > limits.max_expanded_bytes || has_duplicate_or_non_str_key(items) {
-        return None;
-    }
-    Some(())
+    validate(input, out.items.get_mut(..len)?, &breaks)
 }
 
-/// Whether a key is not a str or appears twice. A 1024-bit filter of key hashes makes the
-/// usual all-distinct record linear; only keys whose hash bit is already set are compared
-/// with the earlier keys.
-fn has_duplicate_or_non_str_key(items: &[Flat<'_>]) -> bool {
-    fn hash(k: &str) -> u16 {
-        // Length and three bytes: enough to spread a record's keys, and no copying.
-        let b = k.as_bytes();
-        let n = b.len();
-        let at = |i: usize| u64::from(b.get(i).copied().unwrap_or(0));
-        let h = (n as u64)
-            ^ (at(0) << 8)
-            ^ (at(n / 2) << 16)
-            ^ (at(n.wrapping_sub(1)) << 24)
-            ^ (at(1) << 32);
-        (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 54) as u16
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PickleValue;
+
+    fn fast(input: &[u8]) -> Option<Vec<Flat<'_>>> {
+        let mut out = FlatRecord::new();
+        parse(input, &DecodeLimits::default(), &mut out)?;
+        Some(out.as_slice().to_vec())
     }
-    let mut seen = [0u64; 16];
-    for (i, pair) in items.chunks(2).enumerate() {
-        let Some(Flat::Str(k)) = pair.first() else {
-            return true;
-        };
-        let h = hash(k);
-        let (word, bit) = (usize::from(h >> 6), 1u64 << (h & 63));
-        if seen[word] & bit != 0
-            && items[..2 * i]
-                .iter()
-                .step_by(2)
-                .any(|other| matches!(other, Flat::Str(o) if o == k))
-        {
-            return true;
-        }
-        seen[word] |= bit;
+
+    /// The usual records stay on this path (a fallback would still be correct, only slow),
+    /// with runs of strs broken by floats and non-ASCII opcodes.
+    #[test]
+    fn usual_records_of_protocols_1_and_4_take_the_fast_path() {
+        let p1 = crate::encode_record_protocol1::<String>(&[
+            ("name".into(), PickleValue::Str("app".into())),
+            ("created".into(), PickleValue::Float(1795298741.51633)),
+            ("msg".into(), PickleValue::Str("héllo ✓".into())),
+            ("msecs".into(), PickleValue::Float(516.0)),
+            ("x".into(), PickleValue::Str("y".repeat(100))),
+        ])
+        .unwrap();
+        let got = fast(&p1).expect("protocol 1 on the fast path");
+        assert_eq!(got[5], Flat::Str("héllo ✓"));
+        let long = "y".repeat(100);
+        assert_eq!(got[9], Flat::Str(long.as_str()));
+        // pickle.dumps({'name': 'app', 'msecs': 516.0, 'k': 'é'}, 4)
+        let p4 = b"\x80\x04\x95,\x00\x00\x00\x00\x00\x00\x00}\x94(\x8c\x04name\x94\x8c\x03app\x94\x8c\x05msecs\x94G@\x80 \x00\x00\x00\x00\x00\x8c\x01k\x94\x8c\x02\xc3\xa9\x94u.";
+        let got = fast(p4).expect("protocol 4 on the fast path");
+        assert_eq!(
+            got,
+            [
+                Flat::Str("name"),
+                Flat::Str("app"),
+                Flat::Str("msecs"),
+                Flat::Float(516.0),
+                Flat::Str("k"),
+                Flat::Str("é"),
+            ]
+        );
     }
-    false
 }

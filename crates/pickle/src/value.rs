@@ -44,7 +44,9 @@ pub enum PickleValue {
     /// (`GLOBAL`/`REDUCE`/`NEWOBJ`/`BUILD`/…). Never resolved: only the dotted class name is
     /// kept, e.g. `datetime.datetime`. Its arguments and state are discarded.
     Opaque {
-        /// `module.qualname` as named in the pickle (`__builtin__` is shown as `builtins`).
+        /// `module.qualname` as `pickle.loads` would resolve it: as named in the pickle, with
+        /// the Python 2 names of protocols 0–2 mapped as CPython's `_compat_pickle` maps them
+        /// (`__builtin__.xrange` is `builtins.range`).
         class: String,
     },
 }
@@ -186,6 +188,8 @@ impl<'a> From<crate::flat::Flat<'a>> for FieldValue<'a> {
             Flat::Int(i) => FieldValue::Int(i),
             Flat::Float(x) => FieldValue::Float(x),
             Flat::Str(s) => FieldValue::Str(s),
+            // Never handed out: `flat::parse` validates every one into a `Str` first.
+            Flat::Raw { .. } => FieldValue::None,
         }
     }
 }
