@@ -25,8 +25,11 @@
 //! lines, written to a temporary file, fsynced and renamed over the old one.
 //!
 //! The one window left: a kill that lands after the handlers wrote a batch and before the
-//! journal line for it. Those records were never acknowledged, so they are resent and
-//! stored a second time: duplicates in that case, never loss.
+//! journal line for it (two adjacent system calls, since the dispatcher writes a batch at
+//! once). Those records were never acknowledged, so they are resent and stored a second
+//! time: duplicates in that case, never loss. Likewise a kill in the middle of a large write
+//! can leave the batch's last line cut short in a file output; its record is resent and
+//! stored whole.
 //!
 //! Loading is bounded (file size, line length, epochs per key as in the live tracker) and
 //! fails closed on a malformed line: forgetting stored seqs would mean duplicates, so the
