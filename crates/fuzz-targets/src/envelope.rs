@@ -144,7 +144,7 @@ pub fn config_envelope(data: &[u8]) {
     }
     let mut tampered = env.clone();
     let at = (tamper as usize) % tampered.len();
-    tampered[at] ^= 1 << (tamper >> 32) % 8;
+    tampered[at] ^= 1 << ((tamper >> 32) % 8);
     assert!(
         verifier.verify(&tampered).is_err(),
         "a flipped bit at {at} still verified"

@@ -30,8 +30,11 @@ pub use format::{format_string, strftime};
 pub use frame::frame_decoder;
 pub use pickle::{pickle_decoder, record_map};
 
+/// A fuzz target: drives one parser with arbitrary bytes and asserts its budgets.
+pub type Target = fn(&[u8]);
+
 /// Every target by its cargo-fuzz name (also the name of its corpus directory).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("frame_decoder", frame_decoder),
     ("pickle_decoder", pickle_decoder),
     ("config_envelope", config_envelope),
