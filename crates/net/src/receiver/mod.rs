@@ -67,6 +67,7 @@
 mod datagram;
 mod dispatch;
 mod ingest;
+mod parallel;
 mod replay_journal;
 mod stats;
 mod stream;
@@ -275,6 +276,7 @@ impl Collector {
             inflight: Arc::new(Semaphore::new(
                 self.options.inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),
+            decode_workers: parallel::decode_workers(),
             next_conn: Arc::new(AtomicU64::new(1)),
             per_peer: Arc::new(stream::PeerTable::new(
                 self.options.max_connections_per_peer,

@@ -5,14 +5,17 @@
 //! length is checked against the cap before anything of the body is read, and is never
 //! preallocated), deadlines (first byte after connect, idle between frames, whole frame once
 //! it started), a global in-flight byte budget for large partial frames, and a writer task
-//! for `LWA1` acks.
+//! for `LWA1` acks. A read with many frames is judged on a worker thread, in read order (see
+//! [`super::parallel`]).
 
 use super::dispatch::{AckRoute, Batch};
 use super::ingest::{Shared, push_outcome};
+use super::parallel::{InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
 use super::stats::RejectReason;
 use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
 use logwire_wire::frame::PREFIX_LEN;
+use logwire_wire::record_envelope::is_record_envelope;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -37,6 +40,8 @@ pub(crate) struct StreamContext {
     pub(crate) dispatch: mpsc::Sender<Batch>,
     pub(crate) active: Arc<AtomicUsize>,
     pub(crate) inflight: Arc<Semaphore>,
+    /// Decode threads free for reads with many frames (see [`super::parallel`]).
+    pub(crate) decode_workers: Arc<Semaphore>,
     pub(crate) next_conn: Arc<AtomicU64>,
     pub(crate) per_peer: Arc<PeerTable>,
     pub(crate) stop: watch::Receiver<bool>,
@@ -113,6 +118,7 @@ impl Clone for StreamContext {
             dispatch: self.dispatch.clone(),
             active: Arc::clone(&self.active),
             inflight: Arc::clone(&self.inflight),
+            decode_workers: Arc::clone(&self.decode_workers),
             next_conn: Arc::clone(&self.next_conn),
             per_peer: Arc::clone(&self.per_peer),
             stop: self.stop.clone(),
@@ -168,6 +174,9 @@ where
 }
 
 /// Reads frames from one connection until EOF, a fatal framing error, a deadline or stop.
+///
+/// Reads with many plain frames are judged on worker threads (see [`super::parallel`]);
+/// batches still reach the dispatcher in read order, through `order`.
 async fn serve_connection<S>(ctx: &StreamContext, stream: S, peer: &str)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
@@ -181,7 +190,9 @@ where
     let shared = &*ctx.shared;
     let opts = &shared.options;
     let counters = &*shared.counters;
+    let peer: Arc<str> = Arc::from(peer);
     let mut mapper = RecordMapper::new(opts.map_limits.clone());
+    let mut order = InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone());
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut stop = ctx.stop.clone();
     let mut first = true;
@@ -190,41 +201,74 @@ where
     let mut draining: Option<Instant> = None;
 
     'conn: loop {
-        // Split every complete frame out of the buffer.
-        let mut pos = 0;
-        let mut batch: Batch = Vec::new();
-        let mut fatal = false;
-        while buf.len() - pos >= PREFIX_LEN {
-            let len = u32::from_be_bytes([buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]]);
-            let Ok(len) = logwire_wire::frame::check_length(len, opts.max_frame) else {
-                shared.reject(
-                    peer,
-                    RejectReason::TooLarge,
-                    &format_args!(
-                        "frame length {len} exceeds the cap of {} bytes",
-                        opts.max_frame
-                    ),
-                );
-                fatal = true;
-                break;
-            };
-            if buf.len() - pos - PREFIX_LEN < len {
-                break;
+        // Judge every complete frame in the buffer: here, or on a worker if there are many.
+        let scan = scan_frames(&buf, opts.max_frame);
+        if scan.frames > 0 {
+            let parallel = scan.frames >= PARALLEL_MIN_FRAMES
+                && !scan.signed
+                && scan.end <= PARALLEL_MAX_BYTES;
+            let worker = if parallel { order.try_worker() } else { None };
+            if parallel && worker.is_none() && !order.is_empty() {
+                // Every worker is busy (likely with this connection's older reads): wait for
+                // the oldest batch instead of decoding on a third thread, then look again.
+                if let Some(batch) = order.next().await
+                    && send_batch(ctx, batch).await.is_err()
+                {
+                    break 'conn;
+                }
+                continue 'conn;
             }
-            let payload = &buf[pos + PREFIX_LEN..pos + PREFIX_LEN + len];
-            let outcome = shared.judge(payload, &mut mapper, peer, Some(&route));
-            push_outcome(outcome, &mut batch, counters);
-            pos += PREFIX_LEN + len;
             frame_started = None;
             permit = None;
+            if let Some(worker) = worker {
+                // The complete frames leave with the buffer holding them (no copy); only the
+                // partial frame after them moves to the next buffer.
+                let mut rest = order.take_buffer(READ_CHUNK);
+                rest.extend_from_slice(&buf[scan.end..]);
+                let mut frames = std::mem::replace(&mut buf, rest);
+                frames.truncate(scan.end);
+                let (shared, peer, route) =
+                    (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
+                order.spawn(worker, frames, move |frames, mapper| {
+                    judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
+                });
+            } else {
+                let frames = &buf[..scan.end];
+                let batch = judge_frames(
+                    shared,
+                    frames,
+                    scan.frames,
+                    &mut mapper,
+                    &peer,
+                    Some(&route),
+                );
+                buf.drain(..scan.end);
+                if !order.is_empty() {
+                    order.push_ready(batch);
+                } else if send_batch(ctx, batch).await.is_err() {
+                    break 'conn;
+                }
+            }
         }
-        if !batch.is_empty() && send_batch(ctx, batch).await.is_err() {
+        if let Some(len) = scan.too_large {
+            shared.reject(
+                &peer,
+                RejectReason::TooLarge,
+                &format_args!(
+                    "frame length {len} exceeds the cap of {} bytes",
+                    opts.max_frame
+                ),
+            );
             break 'conn;
         }
-        if fatal {
-            break 'conn;
+        // A connection queues a bounded number of batches: past it, wait for the oldest.
+        while order.is_full() {
+            if let Some(batch) = order.next().await
+                && send_batch(ctx, batch).await.is_err()
+            {
+                break 'conn;
+            }
         }
-        buf.drain(..pos);
         if !buf.is_empty() && frame_started.is_none() {
             frame_started = Some(Instant::now());
         }
@@ -239,7 +283,7 @@ where
                     Ok(Ok(p)) => permit = Some(p),
                     _ => {
                         shared.reject(
-                            peer,
+                            &peer,
                             RejectReason::Truncated,
                             &"no in-flight budget before the body deadline",
                         );
@@ -267,17 +311,32 @@ where
         }
         let read = tokio::select! {
             biased;
-            r = timeout_at(deadline, reader.read_buf(&mut buf)) => r,
-            _ = super::stopped(&mut stop), if draining.is_none() => {
+            // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
+            // cancel-safe, so the read is simply asked for again.
+            done = order.next(), if !order.is_empty() => Step::Decoded(done),
+            r = timeout_at(deadline, reader.read_buf(&mut buf)) => Step::Read(r),
+            _ = super::stopped(&mut stop), if draining.is_none() => Step::Stop,
+        };
+        let read = match read {
+            Step::Decoded(done) => {
+                if let Some(batch) = done
+                    && send_batch(ctx, batch).await.is_err()
+                {
+                    break 'conn;
+                }
+                continue 'conn;
+            }
+            Step::Stop => {
                 draining = Some(Instant::now() + DRAIN_TOTAL);
                 continue 'conn;
             }
+            Step::Read(r) => r,
         };
         match read {
             Ok(Ok(0)) => {
                 if !buf.is_empty() {
                     let detail = format_args!("stream ended after {} bytes of a frame", buf.len());
-                    shared.reject(peer, RejectReason::Truncated, &detail);
+                    shared.reject(&peer, RejectReason::Truncated, &detail);
                 }
                 break 'conn;
             }
@@ -289,7 +348,7 @@ where
                 // Reset by peer and the like: a partial frame is lost, as on EOF.
                 if !buf.is_empty() {
                     shared.reject(
-                        peer,
+                        &peer,
                         RejectReason::Truncated,
                         &"connection error inside a frame",
                     );
@@ -304,20 +363,98 @@ where
                     .connections_timed_out
                     .fetch_add(1, Ordering::Relaxed);
                 if !buf.is_empty() {
-                    shared.reject(peer, RejectReason::Truncated, &"frame deadline passed");
+                    shared.reject(&peer, RejectReason::Truncated, &"frame deadline passed");
                 }
                 break 'conn;
             }
         }
     }
     drop(permit);
+    // Whatever is still decoding was read in full: it goes out (or, with the dispatcher
+    // gone, is counted dropped), in order.
+    while let Some(batch) = order.next().await {
+        let _ = send_batch(ctx, batch).await;
+    }
     drop(route);
     // The writer ends once the dispatcher has dropped its copies of the route (after the
     // last ack for this connection was queued).
     let _ = writer_task.await;
 }
 
+/// What woke the connection task.
+enum Step<R> {
+    /// The oldest queued batch is done (`None`: nothing was queued).
+    Decoded(Option<Batch>),
+    /// A read finished (or its deadline passed).
+    Read(R),
+    /// The collector is stopping.
+    Stop,
+}
+
+/// The complete frames at the front of a read buffer.
+struct Scan {
+    /// Where they end.
+    end: usize,
+    /// How many there are.
+    frames: usize,
+    /// Whether any is a signed `LWR1` frame.
+    signed: bool,
+    /// The length prefix after them, if it is over the frame cap (the framing is lost).
+    too_large: Option<u32>,
+}
+
+/// Finds the complete frames at the front of `buf` (prefixes only: nothing is judged).
+fn scan_frames(buf: &[u8], max_frame: usize) -> Scan {
+    let mut scan = Scan {
+        end: 0,
+        frames: 0,
+        signed: false,
+        too_large: None,
+    };
+    while let Some((prefix, rest)) = buf[scan.end..].split_first_chunk::<PREFIX_LEN>() {
+        let len = u32::from_be_bytes(*prefix);
+        let Ok(n) = logwire_wire::frame::check_length(len, max_frame) else {
+            scan.too_large = Some(len);
+            break;
+        };
+        let Some(payload) = rest.get(..n) else {
+            break;
+        };
+        scan.signed |= is_record_envelope(payload);
+        scan.end += PREFIX_LEN + n;
+        scan.frames += 1;
+    }
+    scan
+}
+
+/// Judges complete frames (prefixes included, as [`scan_frames`] found them) into a batch.
+fn judge_frames(
+    shared: &Shared,
+    mut frames: &[u8],
+    count: usize,
+    mapper: &mut RecordMapper,
+    peer: &str,
+    route: Option<&AckRoute>,
+) -> Batch {
+    let mut batch = Batch::with_capacity(count);
+    while let Some((prefix, rest)) = frames.split_first_chunk::<PREFIX_LEN>() {
+        let len = u32::from_be_bytes(*prefix) as usize;
+        let Some((payload, rest)) = rest.split_at_checked(len) else {
+            break; // Not reached: the frames were scanned complete.
+        };
+        let outcome = shared.judge(payload, mapper, peer, route);
+        push_outcome(outcome, &mut batch, &shared.counters);
+        frames = rest;
+    }
+    batch
+}
+
+/// Sends a batch to the dispatcher (an empty one is not sent); if the dispatcher is gone, its
+/// records are counted dropped.
 async fn send_batch(ctx: &StreamContext, batch: Batch) -> Result<(), ()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
     let n = batch
         .iter()
         .filter(|w| matches!(w, super::dispatch::Work::Record(..)))
