@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""A/B of `logwire serve` builds on the TCP part of receive_vs_cookbook.py, runs interleaved.
+
+The machine's load moves by more than most changes are worth, so two builds are compared run
+by run in the same minutes: A, B, A, B, ... Each run streams N CPython-made frames over one
+TCP connection into `logwire serve --config` (FileHandler) and reports records/s (first byte
+sent -> last line written) and the process's CPU time per record (/proc, all threads). Every
+output is compared with the cookbook receiver's, which runs once first.
+
+Usage: python3 crates/bench/scripts/receive_ab.py OLD_BINARY NEW_BINARY [--records N] [--runs N]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import receive_vs_cookbook as rvc  # noqa: E402
+
+
+def cpu_seconds(pid):
+    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(exe, frames, n, out, expect_size):
+    """Returns (records/s, CPU ns per record)."""
+    cfg = out + ".json"
+    with open(cfg, "w") as f:
+        json.dump({"version": 1,
+                   "formatters": {"f": {"format": rvc.FORMAT}},
+                   "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "f"}},
+                   "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
+    p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg], stderr=subprocess.PIPE, text=True)
+    port = None
+    while port is None:
+        line = p.stderr.readline()
+        if line.startswith("listening on tcp "):
+            port = int(line.rsplit(":", 1)[1])
+    c0 = cpu_seconds(p.pid)
+    s, t0 = rvc.blast(port, frames)
+    deadline = time.time() + 120
+    while os.path.getsize(out) < expect_size and time.time() < deadline:
+        time.sleep(0.0005)
+    elapsed = time.perf_counter() - t0
+    c1 = cpu_seconds(p.pid)
+    s.close()
+    p.terminate()
+    p.wait()
+    return n / elapsed, (c1 - c0) / n * 1e9
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("binaries", nargs=2)
+    ap.add_argument("--records", type=int, default=200_000)
+    ap.add_argument("--runs", type=int, default=8)
+    args = ap.parse_args()
+    exes = [os.path.abspath(b) for b in args.binaries]
+    med = lambda xs: sorted(xs)[len(xs) // 2]
+    with tempfile.TemporaryDirectory() as d:
+        frames_path = os.path.join(d, "frames.bin")
+        rvc.gen_frames(frames_path, args.records)
+        frames = open(frames_path, "rb").read()
+        ref = os.path.join(d, "cookbook.log")
+        cook = rvc.run_cookbook(frames, args.records, ref)
+        expect = open(ref, "rb").read()
+        rates = {e: [] for e in exes}
+        cpus = {e: [] for e in exes}
+        for i in range(args.runs):
+            for e in exes:
+                out = os.path.join(d, "out-%d.log" % i)
+                if os.path.exists(out):
+                    os.remove(out)
+                rate, cpu = run(e, frames, args.records, out, len(expect))
+                if open(out, "rb").read() != expect:
+                    print("OUTPUT DIFFERS from the cookbook's: %s run %d" % (e, i))
+                rates[e].append(rate)
+                cpus[e].append(cpu)
+        print("frames: %d; cookbook (once): %.0f rec/s" % (args.records, cook))
+        for tag, e in zip("AB", exes):
+            print("%s %s: median %.0f rec/s, CPU %.0f ns/record; runs %s"
+                  % (tag, e, med(rates[e]), med(cpus[e]), " ".join("%.0f" % x for x in rates[e])))
+        a, b = exes
+        print("B/A: %.2fx (medians)" % (med(rates[b]) / med(rates[a])))
+
+
+if __name__ == "__main__":
+    main()
