@@ -122,6 +122,8 @@ pub struct PickleDecoder {
     /// The protocol the last `PROTO` named (0 until one does), as CPython's unpickler keeps
     /// it: class names are mapped from Python 2 below 3.
     proto: u8,
+    /// The fast path's item vector, kept between records (emptied; see `flat::recycle`).
+    flat_items: Vec<Flat<'static>>,
 }
 
 impl Default for PickleDecoder {
@@ -222,6 +224,7 @@ impl PickleDecoder {
             shared_refs: false,
             on_path: Vec::new(),
             proto: 0,
+            flat_items: Vec::new(),
         }
     }
 
@@ -291,15 +294,21 @@ impl PickleDecoder {
         E: From<DecodeError>,
         F: FnMut(&str, FieldValue<'_>) -> Result<(), E>,
     {
-        let mut items = crate::flat::FlatRecord::new();
+        let mut items = crate::flat::recycle(std::mem::take(&mut self.flat_items));
         if crate::flat::parse(input, &self.limits, &mut items).is_some() {
-            for pair in items.as_slice().chunks_exact(2) {
+            let mut result = Ok(());
+            for pair in items.chunks_exact(2) {
                 if let [Flat::Str(k), v] = pair {
-                    visit(k, FieldValue::from(*v))?;
+                    result = visit(k, FieldValue::from(*v));
+                    if result.is_err() {
+                        break;
+                    }
                 }
             }
-            return Ok(());
+            self.flat_items = crate::flat::recycle(items);
+            return result;
         }
+        self.flat_items = crate::flat::recycle(items);
         for (k, v) in self.decode_record_dict(input)? {
             match v {
                 PickleValue::None => visit(&k, FieldValue::None)?,

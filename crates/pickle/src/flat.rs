@@ -38,26 +38,16 @@ pub(crate) enum Flat<'a> {
     },
 }
 
-/// Keys and values, alternating, in stream order: a fixed array on the caller's stack, so a
-/// record costs no allocation and no per-push capacity check.
-pub(crate) struct FlatRecord<'a> {
-    items: [Flat<'a>; MAX_ITEMS],
-    len: usize,
-}
+/// Keys and values, alternating, in stream order. The vector is the decoder's, recycled from
+/// record to record (see [`recycle`]), so a record costs no allocation and no initialisation
+/// of a fixed array.
+pub(crate) type FlatRecord<'a> = Vec<Flat<'a>>;
 
-impl<'a> FlatRecord<'a> {
-    // Inlined so the array is initialised where it lives instead of built and copied.
-    #[inline(always)]
-    pub(crate) fn new() -> Self {
-        FlatRecord {
-            items: [Flat::None; MAX_ITEMS],
-            len: 0,
-        }
-    }
-
-    pub(crate) fn as_slice(&self) -> &[Flat<'a>] {
-        self.items.get(..self.len).unwrap_or(&[])
-    }
+/// An emptied item vector with its allocation kept, for items of another lifetime (in-place
+/// collect of an empty vector: no element is ever converted).
+pub(crate) fn recycle<'b>(mut v: Vec<Flat<'_>>) -> Vec<Flat<'b>> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// Strs are validated as UTF-8 a region at a time, after the opcodes are read: a record's
@@ -216,7 +206,8 @@ pub(crate) fn parse<'a>(
     limits: &DecodeLimits,
     out: &mut FlatRecord<'a>,
 ) -> Option<()> {
-    out.len = 0;
+    out.clear();
+    out.reserve(MAX_ITEMS);
     if input.len() > limits.max_input_len || limits.max_depth == 0 {
         return None;
     }
@@ -245,6 +236,7 @@ pub(crate) fn parse<'a>(
     let max_str_len = limits.max_str_len;
     let mut pos = 0usize;
     let mut len = 0usize;
+    let mut put_after = false;
     loop {
         let op_at = pos;
         let op = *input.get(pos)?;
@@ -269,6 +261,25 @@ pub(crate) fn parse<'a>(
                 pos += n;
                 str_bytes += n;
                 breaks.str_since = true;
+                // Nearly every str is memoized right after it (`q k` in protocols 1-3,
+                // MEMOIZE in 4-5): done here, after the push below, saving a loop turn. The
+                // conditions are the PUT arm's for a str just pushed above the fence.
+                match input.get(pos..) {
+                    Some([b'q', k, ..])
+                        if usize::from(*k) == memo_len
+                            && *k < 0x80
+                            && memo_len < limits.max_memo =>
+                    {
+                        pos += 2;
+                        put_after = true;
+                    }
+                    Some([0x94, ..]) if memo_len < limits.max_memo => {
+                        breaks.add(pos)?;
+                        pos += 1;
+                        put_after = true;
+                    }
+                    _ => {}
+                }
                 Flat::Raw { at, len: n as u32 }
             }
             b'q' | b'r' | 0x94 => {
@@ -397,7 +408,7 @@ pub(crate) fn parse<'a>(
                 if at == ROOT {
                     return None;
                 }
-                let v = *out.items.get(..len)?.get(at as usize)?;
+                let v = *out.get(..len)?.get(at as usize)?;
                 if let Flat::Raw { len, .. } = v {
                     str_bytes += len as usize;
                 }
@@ -476,20 +487,24 @@ pub(crate) fn parse<'a>(
                 return None;
             };
             let key = input.get(at as usize..at as usize + n as usize)?;
-            if keys.repeats(input, key, &out.items, len) {
+            if keys.repeats(input, key, out, len) {
                 return None;
             }
         }
-        *out.items.get_mut(len)? = value;
+        out.push(value);
+        if put_after {
+            put_after = false;
+            *memo.get_mut(memo_len)? = u32::try_from(len).ok()?;
+            memo_len += 1;
+        }
         len += 1;
     }
-    out.len = len;
     // The general parser's budgets on values (the dict and each item; pushes never exceed
     // that here, as nothing is popped) and on expanded bytes.
     if 1 + len > limits.max_nodes || str_bytes > limits.max_expanded_bytes {
         return None;
     }
-    validate(input, out.items.get_mut(..len)?, &breaks)
+    validate(input, out.get_mut(..len)?, &breaks)
 }
 
 #[cfg(test)]
@@ -500,7 +515,7 @@ mod tests {
     fn fast(input: &[u8]) -> Option<Vec<Flat<'_>>> {
         let mut out = FlatRecord::new();
         parse(input, &DecodeLimits::default(), &mut out)?;
-        Some(out.as_slice().to_vec())
+        Some(out)
     }
 
     /// The usual records stay on this path (a fallback would still be correct, only slow),
