@@ -36,3 +36,22 @@ fn short_specs_are_quoted_whole() {
     let err = f.try_format(&record).unwrap_err().to_string();
     assert!(err.contains("'>INFOx'"), "{err}");
 }
+
+/// Regression (found by fuzzing `format_string`, second run): a missing field's name is
+/// quoted with `repr()`, which turns each control byte into four.
+#[test]
+fn a_missing_field_of_control_bytes_gives_a_bounded_error() {
+    let name = "\u{1}".repeat(1_000);
+    let fmt = format!("%({name})s");
+    let f = Formatter::new(Some(&fmt), None, Style::Percent, false, Vec::new()).unwrap();
+    let record = LogRecord::new("app", 20, "/a.py", 1, "hello");
+    let err = f.try_format(&record).unwrap_err().to_string();
+    assert!(err.contains("field not found"), "{err}");
+    assert!(err.contains("more bytes)"), "says it was cut: {err}");
+    assert!(
+        err.len() < 1_200,
+        "error text of {} bytes for a {}-byte name",
+        err.len(),
+        name.len()
+    );
+}

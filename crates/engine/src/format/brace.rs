@@ -229,22 +229,8 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
     Ok(pieces)
 }
 
-/// Longest piece of a format quoted in an error, in bytes: a spec with nested fields is
-/// quoted after expansion, and `{message}` nested many times would otherwise make an error
-/// text many times the size of the format and the message (found by fuzzing).
-const QUOTE_MAX: usize = 256;
-
-/// `repr()` of `s` for an error text, cut to [`QUOTE_MAX`] bytes.
 fn py_repr(s: &str) -> String {
-    let repr = |t: &str| crate::value::Value::Str(t.to_owned()).py_repr();
-    if s.len() <= QUOTE_MAX {
-        return repr(s);
-    }
-    let mut end = QUOTE_MAX;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}... ({} more bytes)", repr(&s[..end]), s.len() - end)
+    super::quote_for_error(s)
 }
 
 /// Our restriction on field names: a plain attribute name, nothing else.

@@ -505,9 +505,7 @@ impl Formatter {
     ) -> Result<R, FormatError> {
         match self.defaults.iter().find(|(k, _)| k == name) {
             Some((_, v)) => f(V::of(v)),
-            None => Err(FormatError::FieldNotFound(
-                Value::Str(name.to_owned()).py_repr(),
-            )),
+            None => Err(FormatError::FieldNotFound(quote_for_error(name))),
         }
     }
 
@@ -724,4 +722,23 @@ fn parse_brace(fmt: &str, validate: bool) -> Result<Vec<Segment>, FormatError> {
             }
         })
         .collect())
+}
+
+/// Longest piece of a format or field name quoted in an error, in bytes. Quoting is
+/// `repr()`, which turns one control byte into four, and a `{` spec is quoted after its
+/// nested fields were expanded: without a cut, an error text could be many times the size
+/// of the format and the message (both found by fuzzing `format_string`).
+const QUOTE_MAX: usize = 256;
+
+/// Python's `repr()` of `s` for an error text, cut to [`QUOTE_MAX`] bytes of `s`.
+pub(crate) fn quote_for_error(s: &str) -> String {
+    let repr = |t: &str| Value::Str(t.to_owned()).py_repr();
+    if s.len() <= QUOTE_MAX {
+        return repr(s);
+    }
+    let mut end = QUOTE_MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... ({} more bytes)", repr(&s[..end]), s.len() - end)
 }

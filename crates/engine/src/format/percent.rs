@@ -298,7 +298,7 @@ fn format_mapping(msg: &str, map: &[(String, Value)], out: &mut String) -> Resul
                             .iter()
                             .find(|(name, _)| name == k)
                             .map(|(_, v)| v)
-                            .ok_or_else(|| FormatError::Key(Value::Str(k.clone()).py_repr()))?;
+                            .ok_or_else(|| FormatError::Key(super::quote_for_error(k)))?;
                         write_conv(&spec, V::of(v), out)?;
                     }
                     None => {
