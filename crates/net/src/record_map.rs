@@ -176,11 +176,11 @@ impl RecordMapper {
         self.decoder.decode_record_with(payload, |key, value| {
             let field = match value {
                 FieldValue::Str(s) => Field::Str(s),
-                FieldValue::None => Field::Value(Value::None),
-                FieldValue::Bool(b) => Field::Value(Value::Bool(b)),
-                FieldValue::Int(i) => Field::Value(Value::Int(i)),
-                FieldValue::Float(x) => Field::Value(Value::Float(x)),
-                FieldValue::Other(v) => Field::Value(pickle_to_value(v)),
+                FieldValue::None => Field::None,
+                FieldValue::Bool(b) => Field::Bool(b),
+                FieldValue::Int(i) => Field::Int(i),
+                FieldValue::Float(x) => Field::Float(x),
+                FieldValue::Other(v) => Field::from_value(pickle_to_value(v)),
             };
             builder.field(key, field)
         })?;
@@ -200,7 +200,7 @@ impl RecordMapper {
         let fields = json::parse_object(payload, &self.limits)?;
         let mut builder = RecordBuilder::new();
         for (key, value) in fields {
-            builder.field(&key, Field::Value(value))?;
+            builder.field(&key, Field::from_value(value))?;
         }
         Ok(builder.finish())
     }
@@ -257,64 +257,99 @@ fn bad(field: &'static str, expected: &str, found: &Value) -> MapError {
     }
 }
 
-/// A top-level value on its way into a record: a str still borrowed from the payload, or
-/// an owned value.
+/// A top-level value on its way into a record: a str still borrowed from the payload, a
+/// scalar, or an owned value. Scalars have their own variants (never `Value(Value::Int)`
+/// etc., see [`Field::from_value`]) so that dropping one costs nothing per field.
 enum Field<'a> {
     Str(&'a str),
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
     Value(Value),
 }
 
 impl Field<'_> {
+    fn from_value(v: Value) -> Self {
+        match v {
+            Value::None => Field::None,
+            Value::Bool(b) => Field::Bool(b),
+            Value::Int(i) => Field::Int(i),
+            Value::Float(x) => Field::Float(x),
+            other => Field::Value(other),
+        }
+    }
+
     fn into_value(self) -> Value {
         match self {
             Field::Str(s) => Value::Str(s.to_owned()),
+            Field::None => Value::None,
+            Field::Bool(b) => Value::Bool(b),
+            Field::Int(i) => Value::Int(i),
+            Field::Float(x) => Value::Float(x),
             Field::Value(v) => v,
+        }
+    }
+
+    /// What a type error names as found.
+    #[cold]
+    fn found(&self) -> std::borrow::Cow<'_, Value> {
+        use std::borrow::Cow;
+        match self {
+            Field::Str(_) => Cow::Owned(Value::Str(String::new())),
+            Field::None => Cow::Owned(Value::None),
+            Field::Bool(b) => Cow::Owned(Value::Bool(*b)),
+            Field::Int(i) => Cow::Owned(Value::Int(*i)),
+            Field::Float(x) => Cow::Owned(Value::Float(*x)),
+            Field::Value(v) => Cow::Borrowed(v),
         }
     }
 }
 
+#[inline]
 fn want_str<'v>(field: &'static str, v: &'v Field<'_>) -> Result<&'v str, MapError> {
     match v {
         Field::Str(s) => Ok(s),
         Field::Value(Value::Str(s)) => Ok(s),
-        Field::Value(other) => Err(bad(field, "str", other)),
+        other => Err(bad(field, "str", &other.found())),
     }
 }
 
+#[inline]
 fn want_opt_str<'v>(field: &'static str, v: &'v Field<'_>) -> Result<Option<&'v str>, MapError> {
     match v {
-        Field::Value(Value::None) => Ok(None),
+        Field::None => Ok(None),
         Field::Str(s) => Ok(Some(s)),
         Field::Value(Value::Str(s)) => Ok(Some(s)),
-        Field::Value(other) => Err(bad(field, "str or None", other)),
+        other => Err(bad(field, "str or None", &other.found())),
     }
 }
 
 /// An `int` (not a `bool`: Python's `bool` is an `int`, but no sender writes one here and a
 /// `True` level is a sign of a forged record).
+#[inline]
 fn want_int(field: &'static str, v: &Field<'_>) -> Result<i64, MapError> {
     match v {
-        Field::Value(Value::Int(i)) => Ok(*i),
+        Field::Int(i) => Ok(*i),
         Field::Value(Value::BigInt(_)) => Err(MapError::BadField {
             field,
             reason: "integer out of range".into(),
         }),
-        Field::Value(other) => Err(bad(field, "int", other)),
-        Field::Str(_) => Err(bad(field, "int", &Value::Str(String::new()))),
+        other => Err(bad(field, "int", &other.found())),
     }
 }
 
 /// A `float` (an `int` is accepted too, as Python arithmetic would).
+#[inline]
 fn want_float(field: &'static str, v: &Field<'_>) -> Result<f64, MapError> {
     match v {
-        Field::Value(Value::Float(x)) if x.is_finite() => Ok(*x),
-        Field::Value(Value::Float(_)) => Err(MapError::BadField {
+        Field::Float(x) if x.is_finite() => Ok(*x),
+        Field::Float(_) => Err(MapError::BadField {
             field,
             reason: "not a finite number".into(),
         }),
-        Field::Value(Value::Int(i)) => Ok(*i as f64),
-        Field::Value(other) => Err(bad(field, "float", other)),
-        Field::Str(_) => Err(bad(field, "float", &Value::Str(String::new()))),
+        Field::Int(i) => Ok(*i as f64),
+        other => Err(bad(field, "float", &other.found())),
     }
 }
 
@@ -512,15 +547,18 @@ impl RecordBuilder {
                 match &value {
                     Field::Str(s) => assign(&mut rec.msg, s),
                     Field::Value(Value::Str(s)) => assign(&mut rec.msg, s),
-                    Field::Value(other) => rec.msg = other.py_str(),
+                    other => rec.msg = other.found().py_str(),
                 }
                 present.msg = true;
             }
-            "args" => match value.into_value() {
-                Value::None => {}
-                Value::Tuple(ref v) | Value::List(ref v) if v.is_empty() => {}
-                Value::Dict(ref d) if d.is_empty() => {}
-                other => self.put_extra(REMOTE_ARGS_FIELD, Field::Value(other)),
+            "args" => match value {
+                Field::None => {}
+                value => match value.into_value() {
+                    Value::None => {}
+                    Value::Tuple(ref v) | Value::List(ref v) if v.is_empty() => {}
+                    Value::Dict(ref d) if d.is_empty() => {}
+                    other => self.put_extra(REMOTE_ARGS_FIELD, Field::from_value(other)),
+                },
             },
             "levelname" => {
                 assign(&mut rec.levelname, want_str("levelname", &value)?);
@@ -566,7 +604,7 @@ impl RecordBuilder {
             "relativeCreated" => self.relative = Some(want_float("relativeCreated", &value)?),
             "thread" => {
                 rec.thread = match value {
-                    Field::Value(Value::None) => None,
+                    Field::None => None,
                     v => Some(u64::try_from(want_int("thread", &v)?).map_err(|_| {
                         MapError::BadField {
                             field: "thread",
@@ -586,7 +624,7 @@ impl RecordBuilder {
             }
             "process" => {
                 rec.process = match value {
-                    Field::Value(Value::None) => None,
+                    Field::None => None,
                     v => Some(u32::try_from(want_int("process", &v)?).map_err(|_| {
                         MapError::BadField {
                             field: "process",
