@@ -485,11 +485,17 @@ impl ReplayWindow {
         }
     }
 
-    /// Rebuilds a window from [`ReplayWindow::state`]; `None` if the state is inconsistent
-    /// (a contiguous point above the highest seq, or a bitmap of the wrong size).
+    /// Rebuilds a window from [`ReplayWindow::state`]; `None` if the state is one no live
+    /// window can reach (a contiguous point above the highest seq or more than a window
+    /// below it, more seqs missing than lie below the contiguous point, or a bitmap of the
+    /// wrong size). Those bounds are what keep `mark`'s loops within one window and its
+    /// counters from overflowing, so a state read from a file must meet them.
     pub fn from_state(state: &WindowState) -> Option<Self> {
         let bits: [u64; WORDS] = state.bits.as_slice().try_into().ok()?;
-        (state.contiguous <= state.highest).then(|| Self {
+        let reachable = state.contiguous <= state.highest
+            && state.highest - state.contiguous <= REPLAY_WINDOW
+            && state.missing <= state.contiguous;
+        reachable.then(|| Self {
             highest: state.highest,
             bits: Box::new(bits),
             contiguous: state.contiguous,
@@ -671,5 +677,39 @@ mod restart_tests {
         bad.contiguous = 0;
         bad.bits.pop();
         assert!(ReplayWindow::from_state(&bad).is_none());
+    }
+
+    /// States a live window never reaches would let `mark` walk ~2^64 seqs (a contiguous
+    /// point far below the highest, every bit set) or overflow `missing`: refused.
+    #[test]
+    fn unreachable_states_are_refused() {
+        let full = WindowState {
+            highest: u64::MAX - 1,
+            contiguous: 0,
+            missing: 0,
+            bits: vec![u64::MAX; WORDS],
+        };
+        assert!(
+            ReplayWindow::from_state(&full).is_none(),
+            "gap over a window"
+        );
+        let edge = WindowState {
+            contiguous: full.highest - REPLAY_WINDOW,
+            ..full.clone()
+        };
+        assert!(
+            ReplayWindow::from_state(&edge).is_some(),
+            "exactly a window"
+        );
+        let overcounted = WindowState {
+            missing: edge.contiguous + 1,
+            ..edge.clone()
+        };
+        assert!(
+            ReplayWindow::from_state(&overcounted).is_none(),
+            "missing > contiguous"
+        );
+        let mut w = ReplayWindow::from_state(&edge).unwrap();
+        assert_eq!(w.mark(u64::MAX), ReplayVerdict::New);
     }
 }
