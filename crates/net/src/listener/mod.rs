@@ -80,7 +80,7 @@ mod gate;
 mod options;
 mod seq_store;
 mod stats;
-pub mod tls;
+mod tls;
 mod unix;
 
 pub use conn::EventCallback;
@@ -92,7 +92,7 @@ pub use options::{
 };
 pub use seq_store::SeqStore;
 pub use stats::{ListenerEvent, ListenerStats};
-pub use tls::{TlsClient, TlsError, TlsServer};
+pub use tls::{TlsClient, TlsClientStream, TlsError, TlsServer};
 
 use conn::Shared;
 use gate::Gate;

@@ -137,7 +137,7 @@ fn roots(p: &Pem<'_>) -> Result<Arc<RootCertStore>, TlsError> {
 }
 
 /// The listener's TLS identity and its client-certificate policy (mandatory, chained to the
-/// given CA bundle). Cheap to clone. See the [module docs](self).
+/// given CA bundle). Cheap to clone. See the TLS section of the [`listener`](crate::listener) docs.
 #[derive(Clone)]
 pub struct TlsServer {
     config: Arc<ServerConfig>,
