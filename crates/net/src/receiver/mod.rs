@@ -72,7 +72,8 @@ mod replay_journal;
 mod stats;
 mod stream;
 
-pub use replay_journal::{JOURNAL_FILE, JournalError, ReplayJournal};
+pub use replay_journal::JournalError;
+use replay_journal::ReplayJournal;
 
 pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
@@ -235,7 +236,9 @@ impl Collector {
         // Before binding: a journal that cannot be read must stop the start, not be ignored.
         let (journal, replay) = match &self.options.state_dir {
             Some(dir) => {
-                let (j, t) = ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY)?;
+                let keys = &self.options.keys;
+                let (j, t) =
+                    ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY, |k| keys.get(k).is_some())?;
                 (Some(j), t)
             }
             None => (None, ReplayTracker::new(REPLAY_EPOCHS_PER_KEY)),

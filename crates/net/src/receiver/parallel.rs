@@ -102,9 +102,15 @@ impl InOrder {
 
     /// An empty read buffer (one a worker handed back, or a new one of `capacity`).
     pub(crate) fn take_buffer(&mut self, capacity: usize) -> Vec<u8> {
-        self.spare_bufs
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(capacity))
+        match self.spare_bufs.pop() {
+            Some(mut buf) => {
+                // A buffer that once held a large frame must not keep that size outside the
+                // in-flight budget while it waits to be reused.
+                buf.shrink_to(capacity);
+                buf
+            }
+            None => Vec::with_capacity(capacity),
+        }
     }
 
     /// Queues a batch judged inline behind the ones still decoding.

@@ -45,10 +45,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Name of the journal file inside the state directory.
-pub const JOURNAL_FILE: &str = "records.replay";
+pub(crate) const JOURNAL_FILE: &str = "records.replay";
 
-/// Largest journal file loaded; a larger one is refused rather than read into memory.
-const MAX_FILE: u64 = 256 << 20;
+/// Largest journal file loaded; a larger one is refused rather than read. Compaction keeps a
+/// live journal at a few MiB per key.
+const MAX_FILE: u64 = 64 << 20;
 /// Longest line (a `w` line is ~1.1 KiB).
 const MAX_LINE: usize = 4096;
 /// The journal is compacted when it grows past this (or past twice its last compaction).
@@ -82,7 +83,7 @@ pub enum JournalError {
 
 /// The on-disk record of stored signed seqs. See the module docs.
 #[derive(Debug)]
-pub struct ReplayJournal {
+pub(crate) struct ReplayJournal {
     dir: PathBuf,
     path: PathBuf,
     file: File,
@@ -97,9 +98,14 @@ impl ReplayJournal {
     /// Opens (creating the directory with mode 0700 and the file with 0600 if needed) the
     /// journal in `dir`, and returns it with the windows it records, kept in a tracker of at
     /// most `max_epochs_per_key` epochs per key.
-    pub fn open(
+    ///
+    /// Lines for keys that `keep` refuses (keys no longer configured) are skipped: their
+    /// state cannot matter, and skipping them bounds what loading can hold to the key ring's
+    /// size times the epochs kept per key.
+    pub(crate) fn open(
         dir: impl Into<PathBuf>,
         max_epochs_per_key: usize,
+        keep: impl Fn(&KeyId) -> bool,
     ) -> Result<(Self, ReplayTracker), JournalError> {
         let dir = dir.into();
         let path = dir.join(JOURNAL_FILE);
@@ -131,7 +137,7 @@ impl ReplayJournal {
             });
         }
         let mut tracker = ReplayTracker::new(max_epochs_per_key);
-        let complete = load(&mut file, &path, &mut tracker)?;
+        let complete = load(&mut file, &path, &mut tracker, &keep)?;
         if complete < size {
             // A torn append: cut it off so the next append starts on a fresh line.
             file.set_len(complete).map_err(io_err(&path))?;
@@ -149,13 +155,14 @@ impl ReplayJournal {
     }
 
     /// The journal file.
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// Notes that a signed record was handed to the handlers (written at the next
     /// [`commit`](Self::commit)).
-    pub fn note(&mut self, key_id: KeyId, epoch: Epoch, seq: u64) {
+    pub(crate) fn note(&mut self, key_id: KeyId, epoch: Epoch, seq: u64) {
         // Records of one stream arrive in seq order, so the range to extend is almost always
         // the last one of its (key, epoch).
         if let Some(r) = self
@@ -171,15 +178,10 @@ impl ReplayJournal {
         self.pending.push((key_id, epoch, seq, seq));
     }
 
-    /// Whether seqs were noted since the last commit.
-    pub fn has_pending(&self) -> bool {
-        !self.pending.is_empty()
-    }
-
     /// Appends the noted ranges in one write, then compacts into `tracker`'s windows if the
     /// file has grown past its threshold. On error the ranges stay noted (retried at the next
     /// commit) and the caller must not acknowledge them.
-    pub fn commit(&mut self, tracker: &ReplayTracker) -> Result<(), JournalError> {
+    pub(crate) fn commit(&mut self, tracker: &ReplayTracker) -> Result<(), JournalError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -203,7 +205,7 @@ impl ReplayJournal {
 
     /// Rewrites the journal as one `w` line per window of `tracker` (which must hold every
     /// range committed so far).
-    pub fn compact(&mut self, tracker: &ReplayTracker) -> Result<(), JournalError> {
+    pub(crate) fn compact(&mut self, tracker: &ReplayTracker) -> Result<(), JournalError> {
         let tmp = self.dir.join(format!(".{JOURNAL_FILE}.tmp"));
         let io_err = |p: &Path| {
             let p = p.to_path_buf();
@@ -249,7 +251,12 @@ impl ReplayJournal {
 }
 
 /// Replays the journal into `tracker`; returns the length of its complete lines.
-fn load(file: &mut File, path: &Path, tracker: &mut ReplayTracker) -> Result<u64, JournalError> {
+fn load(
+    file: &mut File,
+    path: &Path,
+    tracker: &mut ReplayTracker,
+    keep: &dyn Fn(&KeyId) -> bool,
+) -> Result<u64, JournalError> {
     file.rewind().map_err(|source| JournalError::Io {
         path: path.to_path_buf(),
         source,
@@ -284,12 +291,16 @@ fn load(file: &mut File, path: &Path, tracker: &mut ReplayTracker) -> Result<u64
         }
         let text = std::str::from_utf8(&buf[..n - 1])
             .map_err(|_| corrupt("a line that is not UTF-8".into()))?;
-        apply_line(text, tracker).map_err(corrupt)?;
+        apply_line(text, tracker, keep).map_err(corrupt)?;
         complete += n as u64;
     }
 }
 
-fn apply_line(text: &str, tracker: &mut ReplayTracker) -> Result<(), String> {
+fn apply_line(
+    text: &str,
+    tracker: &mut ReplayTracker,
+    keep: &dyn Fn(&KeyId) -> bool,
+) -> Result<(), String> {
     let mut fields = text.split(' ');
     let kind = fields.next().unwrap_or("");
     let key = fields
@@ -306,7 +317,12 @@ fn apply_line(text: &str, tracker: &mut ReplayTracker) -> Result<(), String> {
             .and_then(|f| f.parse::<u64>().ok())
             .ok_or_else(|| format!("a bad {what}"))
     };
+    let kept = keep(&key);
     match kind {
+        "r" if !kept => {
+            num("range start")?;
+            num("range end")?;
+        }
         "r" => {
             let (lo, hi) = (num("range start")?, num("range end")?);
             if lo == 0 || lo > hi {
@@ -340,7 +356,9 @@ fn apply_line(text: &str, tracker: &mut ReplayTracker) -> Result<(), String> {
                 bits,
             };
             let window = ReplayWindow::from_state(&state).ok_or("an inconsistent window")?;
-            tracker.restore(key, epoch, window);
+            if kept {
+                tracker.restore(key, epoch, window);
+            }
         }
         _ => return Err(format!("an unknown line kind {kind:?}")),
     }
@@ -359,7 +377,7 @@ mod tests {
     const E: Epoch = Epoch([9; 16]);
 
     fn open(dir: &Path) -> (ReplayJournal, ReplayTracker) {
-        ReplayJournal::open(dir, 16).unwrap()
+        ReplayJournal::open(dir, 16, |_| true).unwrap()
     }
 
     #[test]
@@ -442,7 +460,7 @@ mod tests {
             format!("r {K} {E} 1 {}\n", "9".repeat(MAX_LINE)),
         ] {
             fs::write(dir.path().join(JOURNAL_FILE), format!("{good}{bad}")).unwrap();
-            match ReplayJournal::open(dir.path(), 16) {
+            match ReplayJournal::open(dir.path(), 16, |_| true) {
                 Err(JournalError::Corrupt { line: 2, .. }) => {}
                 other => panic!("{bad:?}: {other:?}"),
             }
@@ -460,5 +478,29 @@ mod tests {
         let (_, t) = open(dir.path());
         assert_eq!(t.check(K, E, u64::MAX - 2), ReplayVerdict::Duplicate);
         assert_eq!(t.check(K, E, u64::MAX), ReplayVerdict::New);
+    }
+
+    #[test]
+    fn keys_no_longer_configured_are_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, mut t) = open(dir.path());
+        let gone = KeyId([8; 8]);
+        for (k, seq) in [(K, 5), (gone, 6)] {
+            t.mark(k, E, seq);
+            j.note(k, E, seq);
+        }
+        j.commit(&t).unwrap();
+        j.compact(&t).unwrap();
+        t.mark(gone, E, 7);
+        j.note(gone, E, 7);
+        j.commit(&t).unwrap();
+        drop(j);
+        let (_, t) = ReplayJournal::open(dir.path(), 16, |k| *k == K).unwrap();
+        assert_eq!(t.check(K, E, 5), ReplayVerdict::Duplicate);
+        assert_eq!(
+            t.epochs_tracked(gone),
+            0,
+            "neither its w nor its r lines were loaded"
+        );
     }
 }
