@@ -10,4 +10,5 @@ pub mod listener;
 pub mod receiver;
 pub mod record_map;
 pub mod sender;
+mod state_file;
 pub mod syslog;

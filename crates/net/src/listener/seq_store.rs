@@ -11,8 +11,6 @@ use super::ListenerError;
 use logwire_wire::config_envelope::ConfigError as EnvelopeError;
 use logwire_wire::{KeyId, SeqRatchet};
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 const PREFIX: &str = "seq-";
@@ -32,13 +30,7 @@ impl SeqStore {
             path: dir.clone(),
             source,
         };
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(state)?;
-        }
+        crate::state_file::create_private_dir(&dir).map_err(state)?;
         let mut entries = Vec::new();
         for entry in fs::read_dir(&dir).map_err(state)? {
             let entry = entry.map_err(state)?;
@@ -97,28 +89,12 @@ impl SeqStore {
                 path: self.dir.clone(),
                 why: e.to_string(),
             })?;
-        let path = self.dir.join(format!("{PREFIX}{key_id}"));
-        let tmp = self.dir.join(format!(".{PREFIX}{key_id}.tmp"));
-        let io = |p: &Path| {
-            let p = p.to_path_buf();
-            move |source| ListenerError::State { path: p, source }
-        };
-        {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io(&tmp))?;
-            writeln!(f, "{seq}").map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
-        }
-        fs::rename(&tmp, &path).map_err(io(&path))?;
-        // The rename is durable only once the directory entry is.
-        fs::File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io(&self.dir))
+        crate::state_file::replace_atomically(
+            &self.dir,
+            &format!("{PREFIX}{key_id}"),
+            format!("{seq}\n").as_bytes(),
+        )
+        .map_err(|(path, source)| ListenerError::State { path, source })
     }
 }
 

@@ -39,9 +39,9 @@
 use logwire_wire::record_envelope::REPLAY_WINDOW;
 use logwire_wire::{Epoch, KeyId, ReplayTracker, ReplayWindow, WindowState};
 use std::fmt::Write as _;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Name of the journal file inside the state directory.
@@ -113,13 +113,7 @@ impl ReplayJournal {
             let p = p.to_path_buf();
             move |source| JournalError::Io { path: p, source }
         };
-        if !dir.exists() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(&dir)
-                .map_err(io_err(&dir))?;
-        }
+        crate::state_file::create_private_dir(&dir).map_err(io_err(&dir))?;
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -206,7 +200,6 @@ impl ReplayJournal {
     /// Rewrites the journal as one `w` line per window of `tracker` (which must hold every
     /// range committed so far).
     pub(crate) fn compact(&mut self, tracker: &ReplayTracker) -> Result<(), JournalError> {
-        let tmp = self.dir.join(format!(".{JOURNAL_FILE}.tmp"));
         let io_err = |p: &Path| {
             let p = p.to_path_buf();
             move |source| JournalError::Io { path: p, source }
@@ -224,22 +217,8 @@ impl ReplayJournal {
             }
             text.push('\n');
         }
-        {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&tmp)
-                .map_err(io_err(&tmp))?;
-            f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
-            f.sync_all().map_err(io_err(&tmp))?;
-        }
-        fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
-        File::open(&self.dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io_err(&self.dir))?;
+        crate::state_file::replace_atomically(&self.dir, JOURNAL_FILE, text.as_bytes())
+            .map_err(|(path, source)| JournalError::Io { path, source })?;
         self.file = OpenOptions::new()
             .append(true)
             .open(&self.path)
@@ -372,6 +351,7 @@ fn apply_line(
 mod tests {
     use super::*;
     use logwire_wire::ReplayVerdict;
+    use std::fs;
 
     const K: KeyId = KeyId([7; 8]);
     const E: Epoch = Epoch([9; 16]);
