@@ -180,4 +180,8 @@ async fn one_connection_keeps_order_and_exact_counts() {
     assert_eq!((stats.pending, stats.dropped), (0, 0), "{stats}");
     assert!(stats.reconciles(), "{stats}");
     assert!(stats.acks_sent >= 1, "{stats}");
+    assert!(
+        stats.parallel_reads > 0,
+        "the parallel path was taken: {stats:?}"
+    );
 }

@@ -106,6 +106,7 @@ pub(crate) struct Counters {
     pub(crate) connections_timed_out: AtomicU64,
     pub(crate) acks_sent: AtomicU64,
     pub(crate) journal_errors: AtomicU64,
+    pub(crate) parallel_reads: AtomicU64,
 }
 
 impl Counters {
@@ -138,6 +139,7 @@ impl Counters {
             connections_timed_out: load(&self.connections_timed_out),
             acks_sent: load(&self.acks_sent),
             journal_errors: load(&self.journal_errors),
+            parallel_reads: load(&self.parallel_reads),
             received: load(&self.received),
         }
     }
@@ -170,6 +172,8 @@ pub struct ReceiverStats {
     pub acks_sent: u64,
     /// Failed writes of the replay journal (acks were withheld each time).
     pub journal_errors: u64,
+    /// Reads whose frames were decoded on a worker thread (large reads of plain frames).
+    pub parallel_reads: u64,
 }
 
 impl ReceiverStats {

@@ -229,6 +229,7 @@ where
                 frames.truncate(scan.end);
                 let (shared, peer, route) =
                     (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
+                counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
                 order.spawn(worker, frames, move |frames, mapper| {
                     judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
                 });
