@@ -139,7 +139,8 @@ pub fn encode_priority(facility: u32, priority: u32) -> u32 {
 /// Which message format to write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum SyslogFormat {
-    /// CPython's: `<PRI>` ident message [`\0`], no header, no TCP framing.
+    /// CPython's: `<PRI>` ident message, then a NUL byte if `append_nul`; no header, no TCP
+    /// framing.
     #[default]
     Cpython,
     /// RFC 5424 with HOSTNAME, APP-NAME, PROCID; octet counting on TCP.

@@ -45,6 +45,7 @@ pub(crate) type FlatRecord<'a> = Vec<Flat<'a>>;
 
 /// An emptied item vector with its allocation kept, for items of another lifetime (in-place
 /// collect of an empty vector: no element is ever converted).
+#[allow(clippy::unnecessary_filter_map)] // the filter_map is what changes the lifetime
 pub(crate) fn recycle<'b>(mut v: Vec<Flat<'_>>) -> Vec<Flat<'b>> {
     v.clear();
     v.into_iter().filter_map(|_| None).collect()

@@ -483,4 +483,31 @@ mod tests {
             "neither its w nor its r lines were loaded"
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any file content opens as a journal or fails with `Corrupt`: never a panic, never
+        /// unbounded work (each line costs at most one window of marks).
+        #[test]
+        fn any_file_opens_or_fails_closed(
+            lines in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex("r [0-9a-f]{16} [0-9a-f]{32} [0-9]{1,20} [0-9]{1,20}").unwrap(),
+                    proptest::string::string_regex("w [0-9a-f]{16} [0-9a-f]{32} [0-9]{1,5} [0-9]{1,5} [0-9]{1,3} [0-9a-f]{0,1030}").unwrap(),
+                    proptest::string::string_regex("[ -~]{0,80}").unwrap(),
+                ],
+                0..20,
+            ),
+            tail in "[ -~]{0,20}",
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>() + &tail;
+            fs::write(dir.path().join(JOURNAL_FILE), text).unwrap();
+            match ReplayJournal::open(dir.path(), 16, |_| true) {
+                Ok(_) | Err(JournalError::Corrupt { .. }) => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
 }
