@@ -32,7 +32,7 @@ const DEFAULT_FORMAT: &str = "%(asctime)s %(levelname)-8s %(name)s: %(message)s"
 #[derive(clap::Args, Debug)]
 #[command(after_help = SERVE_EXAMPLES)]
 pub(crate) struct ServeArgs {
-    /// Receive SocketHandler frames on this TCP address (repeatable; IPv6 as [::1]:9020).
+    /// Receive SocketHandler frames on this TCP address (repeatable; IPv6 in brackets: `[::1]:9020`).
     /// Any listener flag replaces the defaults (tcp 127.0.0.1:9020 and udp 127.0.0.1:9021).
     #[arg(long, value_name = "ADDR")]
     tcp: Vec<SocketAddr>,
