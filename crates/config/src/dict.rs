@@ -78,9 +78,7 @@ pub fn model_from_doc_collecting(doc: &DocValue, errs: &mut ConfigErrors) -> Opt
             formatter_spec,
         );
         section(get("filters"), "filters", &mut ignored, filter_spec);
-        errs.0.extend(ignored.0.into_iter().filter(|e| {
-            e.message.contains("is not allowed") || e.message.contains("are not allowed")
-        }));
+        errs.0.extend(ignored.0.into_iter().filter(|e| e.refusal));
         (Vec::new(), Vec::new())
     } else {
         (
@@ -179,13 +177,13 @@ fn body<'a>(
         DocValue::Map(m) => {
             for (k, _) in m {
                 if k == "()" {
-                    errs.push(
+                    errs.refuse(
                         format!("{place}.()"),
                         "'()' factories are not allowed: logwire never runs code named in a configuration",
                     );
                 }
                 if k == "." {
-                    errs.push(
+                    errs.refuse(
                         format!("{place}.."),
                         "'.' attribute setting is not allowed: logwire never sets arbitrary attributes",
                     );
@@ -484,7 +482,7 @@ fn doc_to_config_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) -> Op
             Some("sys.stdout") => ConfigValue::Stream(StdStream::Stdout),
             Some("sys.stderr") => ConfigValue::Stream(StdStream::Stderr),
             Some(other) => {
-                errs.push(
+                errs.refuse(
                     place,
                     format!("ext://{other} is not allowed: only ext://sys.stdout and ext://sys.stderr are (nothing is imported)"),
                 );
@@ -503,7 +501,7 @@ fn doc_to_config_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) -> Op
             let mut out = Vec::with_capacity(m.len());
             for (k, item) in m {
                 if k == "()" {
-                    errs.push(format!("{place}.()"), "'()' factories are not allowed: logwire never runs code named in a configuration");
+                    errs.refuse(format!("{place}.()"), "'()' factories are not allowed: logwire never runs code named in a configuration");
                     return None;
                 }
                 out.push((

@@ -10,6 +10,9 @@ pub struct ConfigError {
     pub place: String,
     /// What is wrong.
     pub message: String,
+    /// Whether the config asked for something logwire never does (run code, import, set
+    /// arbitrary attributes), as opposed to something malformed.
+    pub refusal: bool,
 }
 
 impl ConfigError {
@@ -18,6 +21,16 @@ impl ConfigError {
         ConfigError {
             place: place.into(),
             message: message.into(),
+            refusal: false,
+        }
+    }
+
+    /// A refusal at `place`: the config names code to run or a module to import. Refusals
+    /// stand even where CPython would not read the part of the config they are in.
+    pub fn refused(place: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigError {
+            refusal: true,
+            ..ConfigError::new(place, message)
         }
     }
 }
@@ -40,6 +53,10 @@ impl ConfigErrors {
     /// Adds an error.
     pub fn push(&mut self, place: impl Into<String>, message: impl Into<String>) {
         self.0.push(ConfigError::new(place, message));
+    }
+    /// Adds a refusal (see [`ConfigError::refused`]).
+    pub fn refuse(&mut self, place: impl Into<String>, message: impl Into<String>) {
+        self.0.push(ConfigError::refused(place, message));
     }
     /// Whether no error was found.
     pub fn is_empty(&self) -> bool {
