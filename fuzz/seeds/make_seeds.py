@@ -23,8 +23,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "fuzz" / "corpus"
-VECTORS = [ROOT.parent / "shared" / "vectors" / "envelopes.json",
-           ROOT / "shared" / "vectors" / "envelopes.json"]
+VECTORS = [ROOT / "testdata" / "vectors" / "envelopes.json"]
 CONFIG_CORPUS = ROOT / "crates" / "config" / "tests" / "corpus"
 
 

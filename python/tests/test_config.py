@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from logwire_helper import config as lc  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "envelopes.json"
+VECTORS = Path(__file__).resolve().parents[2] / "testdata" / "vectors" / "envelopes.json"
 
 try:
     import cryptography  # noqa: F401

@@ -1,4 +1,4 @@
-"""LWR1 frames from logwire_helper against the independent vectors in shared/vectors."""
+"""LWR1 frames from logwire_helper against the independent vectors in testdata/vectors."""
 
 import base64
 import json
@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import logwire_helper as lh  # noqa: E402
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors" / "envelopes.json"
+VECTORS = Path(__file__).resolve().parents[2] / "testdata" / "vectors" / "envelopes.json"
 
 
 class EnvelopeVectors(unittest.TestCase):

@@ -95,7 +95,7 @@ async fn python_helper_signed_frames() {
 async fn shared_vectors_are_accepted() {
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/envelopes.json"
+        "/../../testdata/vectors/envelopes.json"
     ))
     .unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();

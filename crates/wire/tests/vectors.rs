@@ -1,4 +1,5 @@
-//! The independent implementation's vectors in shared/vectors/envelopes.json.
+//! The independent implementation's vectors (`testdata/vectors/envelopes.json`, a copy of
+//! shared/vectors/envelopes.json that `testdata_matches_shared` keeps in step).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -11,9 +12,9 @@ use serde_json::Value;
 fn vectors() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/vectors/envelopes.json"
+        "/../../testdata/vectors/envelopes.json"
     );
-    let text = std::fs::read_to_string(path).expect("read shared/vectors/envelopes.json");
+    let text = std::fs::read_to_string(path).expect("read testdata/vectors/envelopes.json");
     serde_json::from_str(&text).unwrap()
 }
 
@@ -226,4 +227,19 @@ fn vector_frames_come_through_the_stream_decoder() {
     // The record frames also work as datagrams; a cap below their size stops them early.
     let mut small = FrameDecoder::new(100);
     assert!(small.push(&frames[1]).is_err());
+}
+
+/// The repository carries its own copy of the vectors, so a clean clone tests on its own;
+/// where the shared original sits next to the repository, the copy must not have drifted.
+#[test]
+fn testdata_matches_shared() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let copy = std::fs::read(root.join("testdata/vectors/envelopes.json")).unwrap();
+    match std::fs::read(root.join("../shared/vectors/envelopes.json")) {
+        Ok(shared) => assert!(
+            copy == shared,
+            "testdata/vectors/envelopes.json differs from shared/"
+        ),
+        Err(e) => eprintln!("no shared/ next to the repository ({e}): the copy is the reference"),
+    }
 }

@@ -221,7 +221,7 @@ pub fn b64(s: &str) -> Vec<u8> {
 }
 
 pub fn vectors() -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/vectors/envelopes.json");
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/vectors/envelopes.json");
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
