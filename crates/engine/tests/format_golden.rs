@@ -325,28 +325,12 @@ fn base_record() -> LogRecord {
 
 fn record_json(r: &LogRecord) -> J {
     let mut fields = vec![];
-    for key in [
-        "name",
-        "msg",
-        "args",
-        "levelname",
-        "levelno",
-        "pathname",
-        "filename",
-        "module",
-        "exc_text",
-        "stack_info",
-        "lineno",
-        "funcName",
-        "created",
-        "msecs",
-        "relativeCreated",
-        "thread",
-        "threadName",
-        "processName",
-        "process",
-        "taskName",
-    ] {
+    // Every attribute the record carries itself; exc_info is sent as exc_text (as
+    // SocketHandler does) and message/asctime are made by formatting.
+    for key in logwire_engine::record::STANDARD_ATTRIBUTES
+        .iter()
+        .filter(|k| !matches!(**k, "exc_info" | "message" | "asctime"))
+    {
         fields.push(json!([key, enc(&r.attribute(key).unwrap())]));
     }
     for (k, v) in &r.extra {
