@@ -10,7 +10,7 @@
 //! `--tls-key` are the client certificate a mutual-TLS listener asks for. TLS failures are
 //! explained (no client certificate, untrusted certificate, plain TCP to a TLS port).
 
-use logwire_net::listener::{TlsClient, TlsClientStream};
+use logwire_net::listener::{TlsClient, TlsClientStream, TlsFailure};
 use logwire_wire::config_envelope::sign_config_frame;
 use logwire_wire::frame::encode_frame;
 use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
@@ -187,7 +187,7 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
             .unwrap_or_else(|| host_of(&args.to).to_owned());
         conn = match tls.connect(tcp, &name) {
             Ok(s) => Conn::Tls(Box::new(s)),
-            Err(e) => return fail(explain_tls(&args.to, &e.to_string(), &name)),
+            Err(e) => return fail(explain_tls(&args.to, e.failure(), &e, &name)),
         };
     }
     // A listener that rejects on the length prefix closes early; its reply may still be
@@ -214,7 +214,7 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
                 .map(|e| format!(" (sending failed: {e})"))
                 .unwrap_or_default()
         )),
-        Err(e) if tls.is_some() => fail(explain_tls(&args.to, &e.to_string(), "")),
+        Err(e) if tls.is_some() => fail(explain_tls(&args.to, TlsFailure::of_io(&e), &e, "")),
         Err(e) => fail(format!("no reply from the listener at {}: {e}", args.to)),
     }
 }
@@ -228,22 +228,28 @@ fn host_of(to: &str) -> &str {
 }
 
 /// A TLS failure, with what to do about it when the cause is a common one.
-fn explain_tls(to: &str, err: &str, server_name: &str) -> String {
-    let hint = if err.contains("CertificateRequired") {
-        "the listener requires a client certificate: give --tls-cert and --tls-key (signed by \
-         the listener's --listen-tls-client-ca)"
-    } else if err.contains("UnknownCA") || err.contains("BadCertificate") {
-        "the listener does not trust this client certificate (it is not signed by the \
-         listener's --listen-tls-client-ca)"
-    } else if err.contains("not valid for name") || err.contains("NotValidForName") {
-        "the listener's certificate does not name the host in --to: use --tls-server-name with \
-         a name it carries"
-    } else if err.contains("invalid peer certificate") {
-        "the listener's certificate is not signed by --tls-ca"
-    } else if err.contains("InvalidContentType") || err.contains("corrupt message") {
-        "the listener does not speak TLS here (drop --tls-ca)"
-    } else {
-        "the TLS connection failed"
+fn explain_tls(
+    to: &str,
+    failure: TlsFailure,
+    err: &dyn std::fmt::Display,
+    server_name: &str,
+) -> String {
+    let hint = match failure {
+        TlsFailure::ClientCertificateRequired => {
+            "the listener requires a client certificate: give --tls-cert and --tls-key (signed \
+             by the listener's --listen-tls-client-ca)"
+        }
+        TlsFailure::ClientCertificateUntrusted => {
+            "the listener does not trust this client certificate (it is not signed by the \
+             listener's --listen-tls-client-ca)"
+        }
+        TlsFailure::ServerNameMismatch => {
+            "the listener's certificate does not name the host in --to: use --tls-server-name \
+             with a name it carries"
+        }
+        TlsFailure::ServerUntrusted => "the listener's certificate is not signed by --tls-ca",
+        TlsFailure::NotTls => "the listener does not speak TLS here (drop --tls-ca)",
+        _ => "the TLS connection failed",
     };
     let name = if server_name.is_empty() {
         String::new()

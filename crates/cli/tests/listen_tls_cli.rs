@@ -111,6 +111,20 @@ fn send_config_over_mutual_tls() {
         stderr_of(&o)
     );
 
+    // A CA bundle that did not sign the listener's certificate.
+    let o = send(
+        d,
+        &to,
+        "5",
+        &[&tls_ca, &rogue_cert, &tls_cert, &cert, &tls_key, &key],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("is not signed by --tls-ca"),
+        "{}",
+        stderr_of(&o)
+    );
+
     // With it: applied, exit 0. None of the refused attempts burned seq 5.
     let full = [&tls_ca, &ca, &tls_cert, &cert, &tls_key, &key];
     let o = send(d, &to, "5", &full);
@@ -134,7 +148,7 @@ fn send_config_over_mutual_tls() {
     );
     assert_eq!(
         rest.matches("TLS handshake failed").count(),
-        4,
+        5,
         "every refused handshake is logged: {rest}"
     );
 }

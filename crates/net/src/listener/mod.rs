@@ -92,7 +92,7 @@ pub use options::{
 };
 pub use seq_store::SeqStore;
 pub use stats::{ListenerEvent, ListenerStats};
-pub use tls::{TlsClient, TlsClientStream, TlsError, TlsServer};
+pub use tls::{TlsClient, TlsClientStream, TlsError, TlsFailure, TlsServer};
 
 use conn::Shared;
 use gate::Gate;

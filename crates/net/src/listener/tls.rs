@@ -73,6 +73,62 @@ pub enum TlsError {
     Handshake(#[source] std::io::Error),
 }
 
+/// Why a TLS connection to a listener failed, as far as a sender can tell, for messages that
+/// say what to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The listener requires a client certificate and none was given.
+    ClientCertificateRequired,
+    /// The listener does not trust the client certificate (another CA, or a bad one).
+    ClientCertificateUntrusted,
+    /// The listener's certificate does not name the server name asked for.
+    ServerNameMismatch,
+    /// The listener's certificate does not chain to the CA bundle given.
+    ServerUntrusted,
+    /// The peer does not speak TLS (a plain listener, or TLS spoken to a plain port).
+    NotTls,
+    /// Anything else.
+    Other,
+}
+
+impl TlsFailure {
+    /// Classifies an I/O error from a TLS stream (rustls reports its errors wrapped in
+    /// `io::Error`); errors that are not rustls's are [`TlsFailure::Other`].
+    pub fn of_io(err: &std::io::Error) -> Self {
+        err.get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+            .map_or(TlsFailure::Other, Self::of_rustls)
+    }
+
+    fn of_rustls(err: &rustls::Error) -> Self {
+        use rustls::{AlertDescription as A, CertificateError as C, Error as E};
+        match err {
+            E::AlertReceived(A::CertificateRequired) => TlsFailure::ClientCertificateRequired,
+            E::AlertReceived(A::UnknownCA | A::BadCertificate | A::DecryptError) => {
+                TlsFailure::ClientCertificateUntrusted
+            }
+            E::InvalidCertificate(C::NotValidForName | C::NotValidForNameContext { .. }) => {
+                TlsFailure::ServerNameMismatch
+            }
+            E::InvalidCertificate(_) => TlsFailure::ServerUntrusted,
+            E::InvalidMessage(_) | E::InappropriateMessage { .. } => TlsFailure::NotTls,
+            _ => TlsFailure::Other,
+        }
+    }
+}
+
+impl TlsError {
+    /// What this error means for a sender (see [`TlsFailure`]).
+    pub fn failure(&self) -> TlsFailure {
+        match self {
+            TlsError::Handshake(e) => TlsFailure::of_io(e),
+            TlsError::Rustls { source, .. } => TlsFailure::of_rustls(source),
+            _ => TlsFailure::Other,
+        }
+    }
+}
+
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
