@@ -10,7 +10,6 @@
 use std::collections::HashMap;
 
 use crate::error::{DecodeError, DecodeErrorKind};
-use crate::flat::Flat;
 use crate::text::{self, ParsedInt};
 use crate::value::{FieldValue, PickleValue};
 
@@ -122,8 +121,8 @@ pub struct PickleDecoder {
     /// The protocol the last `PROTO` named (0 until one does), as CPython's unpickler keeps
     /// it: class names are mapped from Python 2 below 3.
     proto: u8,
-    /// The fast path's item vector, kept between records (emptied; see `flat::recycle`).
-    flat_items: Vec<Flat<'static>>,
+    /// The fast path for flat records, with its buffers and shape cache.
+    flat: crate::flat::FlatParser,
 }
 
 impl Default for PickleDecoder {
@@ -224,7 +223,7 @@ impl PickleDecoder {
             shared_refs: false,
             on_path: Vec::new(),
             proto: 0,
-            flat_items: Vec::new(),
+            flat: crate::flat::FlatParser::default(),
         }
     }
 
@@ -294,21 +293,9 @@ impl PickleDecoder {
         E: From<DecodeError>,
         F: FnMut(&str, FieldValue<'_>) -> Result<(), E>,
     {
-        let mut items = crate::flat::recycle(std::mem::take(&mut self.flat_items));
-        if crate::flat::parse(input, &self.limits, &mut items).is_some() {
-            let mut result = Ok(());
-            for pair in items.chunks_exact(2) {
-                if let [Flat::Str(k), v] = pair {
-                    result = visit(k, FieldValue::from(*v));
-                    if result.is_err() {
-                        break;
-                    }
-                }
-            }
-            self.flat_items = crate::flat::recycle(items);
+        if let Some(result) = self.flat.decode_with(input, &self.limits, &mut visit) {
             return result;
         }
-        self.flat_items = crate::flat::recycle(items);
         for (k, v) in self.decode_record_dict(input)? {
             match v {
                 PickleValue::None => visit(&k, FieldValue::None)?,

@@ -178,18 +178,3 @@ pub enum FieldValue<'a> {
     /// Any other value (never one of the variants above).
     Other(PickleValue),
 }
-
-impl<'a> From<crate::flat::Flat<'a>> for FieldValue<'a> {
-    fn from(v: crate::flat::Flat<'a>) -> Self {
-        use crate::flat::Flat;
-        match v {
-            Flat::None => FieldValue::None,
-            Flat::Bool(b) => FieldValue::Bool(b),
-            Flat::Int(i) => FieldValue::Int(i),
-            Flat::Float(x) => FieldValue::Float(x),
-            Flat::Str(s) => FieldValue::Str(s),
-            // Never handed out: `flat::parse` validates every one into a `Str` first.
-            Flat::Raw { .. } => FieldValue::None,
-        }
-    }
-}

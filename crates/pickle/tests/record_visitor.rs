@@ -220,7 +220,7 @@ proptest! {
     /// disagree (and neither panics).
     #[test]
     fn mutated_records_agree(edits in proptest::collection::vec((any::<u16>(), any::<u8>(), 0u8..3), 1..4)) {
-        let mut p = b"}q\x00(X\x04\x00\x00\x00nameq\x01X\x03\x00\x00\x00appq\x02X\x03\x00\x00\x00msgq\x03h\x02X\x07\x00\x00\x00levelnoq\x04K\x14X\x07\x00\x00\x00createdq\x05G\x41\xd9\x00\x00\x00\x00\x00\x00X\x06\x00\x00\x00threadq\x06L140463260420992L\nX\x01\x00\x00\x00tq\x07\x88X\x01\x00\x00\x00nq\x08Nu.".to_vec();
+        let mut p = ORIGINAL.to_vec();
         for (at, byte, kind) in edits {
             let i = usize::from(at) % (p.len() + 1);
             match kind {
@@ -230,10 +230,60 @@ proptest! {
                 _ => p.push(byte),
             }
         }
+        let mut general = PickleDecoder::default();
+        let b = format!("{:?}", general.decode_record_dict(&p));
+        // A cold decoder, and one whose shape cache holds the unmutated record's keys.
+        let mut cold = PickleDecoder::default();
+        prop_assert_eq!(format!("{:?}", visited(&mut cold, &p)), b.clone());
+        let mut warm = PickleDecoder::default();
+        prop_assert!(visited(&mut warm, ORIGINAL).is_ok());
+        prop_assert_eq!(format!("{:?}", visited(&mut warm, &p)), b);
+    }
+
+    /// Streams of records through one decoder (its shape cache carried from record to
+    /// record): keys drawn from a small pool, so orders repeat, change, grow, shrink and
+    /// sometimes repeat a key; values of every flat kind, strs memoized or not, some values
+    /// memo GETs of earlier strs. Every record reads as the general parser reads it.
+    #[test]
+    fn record_streams_agree(stream in proptest::collection::vec(
+        proptest::collection::vec((0usize..12, 0u8..6, any::<bool>()), 0..14), 1..10)) {
+        const KEYS: [&str; 12] = ["name", "msg", "args", "levelno", "thread", "created",
+            "x", "é", "request_id", "a", "ab", "ba"];
         let mut fast = PickleDecoder::default();
         let mut general = PickleDecoder::default();
-        let a = format!("{:?}", visited(&mut fast, &p));
-        let b = format!("{:?}", general.decode_record_dict(&p));
-        prop_assert_eq!(a, b);
+        for pairs in stream {
+            let mut p = b"}q\x00(".to_vec();
+            let mut memo = 1u8;
+            for (k, kind, put) in pairs {
+                let key = KEYS[k];
+                p.push(b'X');
+                p.extend_from_slice(&(key.len() as u32).to_le_bytes());
+                p.extend_from_slice(key.as_bytes());
+                if put {
+                    p.extend_from_slice(&[b'q', memo]);
+                    memo += 1;
+                }
+                match kind {
+                    0 => p.push(b'N'),
+                    1 => p.extend_from_slice(b"K\x07"),
+                    2 => p.extend_from_slice(b"G\x40\x09\x21\xfb\x54\x44\x2d\x18"),
+                    3 => p.extend_from_slice(b"L140191478160256L\n"),
+                    // A memo GET of the last memoized str (or of the dict: a cycle).
+                    4 => p.extend_from_slice(&[b'h', memo - 1]),
+                    _ => {
+                        p.extend_from_slice(b"X\x03\x00\x00\x00v\xc3\xa9");
+                        p.extend_from_slice(&[b'q', memo]);
+                        memo += 1;
+                    }
+                }
+            }
+            p.extend_from_slice(b"u.");
+            let a = format!("{:?}", visited(&mut fast, &p));
+            let b = format!("{:?}", general.decode_record_dict(&p));
+            prop_assert_eq!(a, b);
+        }
     }
 }
+
+/// The protocol-1 record `mutated_records_agree` mutates.
+const ORIGINAL: &[u8] = b"}q\x00(X\x04\x00\x00\x00nameq\x01X\x03\x00\x00\x00appq\x02X\x03\x00\x00\x00msgq\x03h\x02X\x07\x00\x00\x00levelnoq\x04K\x14X\x07\x00\x00\x00createdq\x05G\x41\xd9\x00\x00\x00\x00\x00\x00X\x06\x00\x00\x00threadq\x06L140463260420992L\nX\x01\x00\x00\x00tq\x07\x88X\x01\x00\x00\x00nq\x08Nu.";
