@@ -297,13 +297,14 @@ impl PickleDecoder {
             return result;
         }
         for (k, v) in self.decode_record_dict(input)? {
+            let key = k.as_str();
             match v {
-                PickleValue::None => visit(&k, FieldValue::None)?,
-                PickleValue::Bool(b) => visit(&k, FieldValue::Bool(b))?,
-                PickleValue::Int(i) => visit(&k, FieldValue::Int(i))?,
-                PickleValue::Float(x) => visit(&k, FieldValue::Float(x))?,
-                PickleValue::Str(s) => visit(&k, FieldValue::Str(&s))?,
-                other => visit(&k, FieldValue::Other(other))?,
+                PickleValue::None => visit(key, FieldValue::None)?,
+                PickleValue::Bool(b) => visit(key, FieldValue::Bool(b))?,
+                PickleValue::Int(i) => visit(key, FieldValue::Int(i))?,
+                PickleValue::Float(x) => visit(key, FieldValue::Float(x))?,
+                PickleValue::Str(s) => visit(key, FieldValue::Str(&s))?,
+                other => visit(key, FieldValue::Other(other))?,
             }
         }
         Ok(())

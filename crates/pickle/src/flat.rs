@@ -40,8 +40,8 @@ const ROOT: u32 = u32::MAX;
 /// Longest key the shape cache keeps (record attribute names are short).
 const MAX_SHAPE_KEY: usize = 64;
 
-/// Most bytes of key opcodes the shape cache keeps.
-const MAX_SHAPE_BYTES: usize = 8 * 1024;
+/// Most keys the shape cache keeps.
+const MAX_SHAPE_KEYS: usize = MAX_ITEMS / 2;
 
 /// One top-level key or value.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,7 +51,10 @@ enum Item {
     Int(i64),
     Float(f64),
     /// A str: `len` bytes at `at` in [`FlatParser::text`].
-    Str { at: u32, len: u32 },
+    Str {
+        at: u32,
+        len: u32,
+    },
     /// The shape cache's key number `n`.
     Known(u32),
 }
@@ -67,75 +70,145 @@ struct Span {
 }
 
 /// One cached key.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Seg {
-    /// Its opcode bytes in [`Shape::raw`].
-    raw: (u32, u32),
-    /// Its text in [`Shape::keys`].
-    key: (u32, u32),
+    /// Its bytes in the stream: opcode, length, text and `PUT`.
+    raw: Box<[u8]>,
+    key: Box<str>,
     put: Option<u32>,
 }
 
 /// The last record's keys (see the module docs).
 #[derive(Debug, Default)]
 struct Shape {
-    raw: Vec<u8>,
-    keys: String,
     segs: Vec<Seg>,
 }
 
 impl Shape {
+    #[inline]
     fn key(&self, n: u32) -> Option<&str> {
-        let seg = self.segs.get(n as usize)?;
-        self.keys.get(seg.key.0 as usize..seg.key.1 as usize)
+        self.segs.get(n as usize).map(|s| &*s.key)
     }
 
     fn key_len(&self, n: u32) -> usize {
-        self.segs
-            .get(n as usize)
-            .map_or(0, |s| (s.key.1 - s.key.0) as usize)
+        self.key(n).map_or(0, str::len)
+    }
+
+    /// Cached key `n`, if the stream at `pos` repeats its bytes and its `PUT` (if any) is
+    /// the one due (`memo` entries so far, within `max_memo`), as the ordinary path would
+    /// take it.
+    #[inline(always)]
+    fn hit(
+        &self,
+        n: usize,
+        input: &[u8],
+        pos: usize,
+        memo: usize,
+        limits: &DecodeLimits,
+    ) -> Option<&Seg> {
+        let seg = self.segs.get(n)?;
+        let ok = same_bytes(input, pos, &seg.raw)
+            && seg
+                .put
+                .is_none_or(|k| k as usize == memo && memo < limits.max_memo.min(MAX_MEMO))
+            && seg.key.len() <= limits.max_str_len;
+        ok.then_some(seg)
     }
 
     /// Keeps the first `n` keys.
     fn truncate(&mut self, n: usize) {
-        if let Some(seg) = self.segs.get(n) {
-            self.raw.truncate(seg.raw.0 as usize);
-            self.keys.truncate(seg.key.0 as usize);
-            self.segs.truncate(n);
-        }
+        self.segs.truncate(n);
     }
 
     /// Appends a key; false when the cache is full.
     fn push(&mut self, raw: &[u8], key: &str, put: Option<u32>) -> bool {
-        if key.len() > MAX_SHAPE_KEY || self.raw.len() + raw.len() > MAX_SHAPE_BYTES {
+        if key.len() > MAX_SHAPE_KEY || self.segs.len() >= MAX_SHAPE_KEYS {
             return false;
         }
-        let (r, k) = (self.raw.len() as u32, self.keys.len() as u32);
-        self.raw.extend_from_slice(raw);
-        self.keys.push_str(key);
         self.segs.push(Seg {
-            raw: (r, self.raw.len() as u32),
-            key: (k, self.keys.len() as u32),
+            raw: raw.into(),
+            key: key.into(),
             put,
         });
         true
     }
 }
 
-/// The fast path's state, kept in the decoder from record to record: its buffers (so a
-/// record costs no allocation) and the shape cache.
-#[derive(Debug, Default)]
-pub(crate) struct FlatParser {
-    items: Vec<Item>,
-    /// Memo index to item index (or [`ROOT`]).
-    memo: Vec<u32>,
-    /// Every str read, each followed by `\n`.
-    text: Vec<u8>,
-    shape: Shape,
+/// Whether `input[pos..]` starts with `want` (short: compared a word at a time, without a
+/// call into `memcmp`).
+#[inline(always)]
+fn same_bytes(input: &[u8], pos: usize, want: &[u8]) -> bool {
+    let Some(have) = input.get(pos..).and_then(|r| r.get(..want.len())) else {
+        return false;
+    };
+    let word = |s: &[u8], i: usize| -> u64 {
+        s.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map_or(0, u64::from_le_bytes)
+    };
+    let n = want.len();
+    if n < 8 {
+        return have == want;
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(have, i) != word(want, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(have, n - 8) == word(want, n - 8)
+}
+
+/// Duplicate keys among those the shape cache did not supply, and what the cache learns from
+/// them (see the module docs).
+#[derive(Debug)]
+struct KeyCheck {
     /// The first key the cache did not supply, if any.
     first_miss: Option<usize>,
     /// From `first_miss` on, where each key came from (`None`: not cacheable).
     spans: Vec<Option<Span>>,
+    filter: KeyFilter,
+}
+
+impl Default for KeyCheck {
+    fn default() -> Self {
+        KeyCheck {
+            first_miss: None,
+            spans: Vec::new(),
+            filter: KeyFilter { seen: [0; 64] },
+        }
+    }
+}
+
+impl KeyCheck {
+    fn reset(&mut self) {
+        self.first_miss = None;
+        self.spans.clear();
+    }
+
+    /// A key read by the ordinary path (`items` are the items before it): `None` if it
+    /// repeats an earlier key.
+    fn admit(
+        &mut self,
+        key: Item,
+        span: Option<Span>,
+        items: &[Item],
+        text: &[u8],
+        shape: &Shape,
+    ) -> Option<()> {
+        let bytes = key_bytes(key, text, shape)?;
+        if self.first_miss.is_none() {
+            // The cached keys before it are distinct; from here on the filter checks.
+            self.first_miss = Some(items.len() / 2);
+            self.filter.reset(items, text, shape);
+        }
+        if self.filter.repeats(bytes, items, text, shape) {
+            return None;
+        }
+        self.spans.push(span);
+        Some(())
+    }
 }
 
 /// Reads `N` bytes at `*pos`.
@@ -203,9 +276,53 @@ fn key_bytes<'t>(item: Item, text: &'t [u8], shape: &'t Shape) -> Option<&'t [u8
     }
 }
 
-/// Duplicate keys among those the shape cache did not supply: a 4096-bit filter of key
-/// hashes; only a key whose bit is already set is compared with the earlier keys, so an
-/// all-distinct record costs one hash per key.
+/// Appends a str's bytes to the text buffer, followed by `\n`.
+#[inline(always)]
+fn push_str(text: &mut Vec<u8>, bytes: &[u8]) -> Option<Item> {
+    let at = u32::try_from(text.len()).ok()?;
+    text.extend_from_slice(bytes);
+    text.push(b'\n');
+    Some(Item::Str {
+        at,
+        len: bytes.len() as u32,
+    })
+}
+
+/// [`FlatParser::scan_common`]'s `BINUNICODE` argument at `pos` (after the opcode), with the
+/// `PUT` after it if there is one: the str, its length and the memo index the `PUT` wrote.
+#[inline(always)]
+fn common_str(
+    input: &[u8],
+    pos: &mut usize,
+    memo: &mut usize,
+    text: &mut Vec<u8>,
+    max_memo: usize,
+    max_str_len: usize,
+) -> Option<(Item, usize, Option<u32>)> {
+    let n = u32::from_le_bytes(array(input, pos)?) as usize;
+    if n > max_str_len {
+        return None;
+    }
+    let bytes = input.get(*pos..)?.get(..n)?;
+    *pos += n;
+    let item = push_str(text, bytes)?;
+    let put = match input.get(*pos..) {
+        Some([b'q', k, ..]) => {
+            if usize::from(*k) != *memo || *memo >= max_memo {
+                return None;
+            }
+            *pos += 2;
+            *memo += 1;
+            Some(u32::from(*k))
+        }
+        _ => None,
+    };
+    Some((item, n, put))
+}
+
+/// A 4096-bit filter of key hashes; only a key whose bit is already set is compared with
+/// the earlier keys, so an all-distinct record costs one hash per key.
+#[derive(Debug)]
 struct KeyFilter {
     seen: [u64; 64],
 }
@@ -231,18 +348,17 @@ impl KeyFilter {
         (h >> 6, 1u64 << (h & 63))
     }
 
-    /// A filter holding the keys of `items` (known to be distinct).
-    fn with_keys(items: &[Item], text: &[u8], shape: &Shape) -> Self {
-        let mut f = KeyFilter { seen: [0; 64] };
+    /// Empties the filter and adds the keys of `items` (known to be distinct).
+    fn reset(&mut self, items: &[Item], text: &[u8], shape: &Shape) {
+        self.seen = [0; 64];
         for &k in items.iter().step_by(2) {
             if let Some(b) = key_bytes(k, text, shape) {
                 let (word, bit) = Self::bit(b);
-                if let Some(w) = f.seen.get_mut(word) {
+                if let Some(w) = self.seen.get_mut(word) {
                     *w |= bit;
                 }
             }
         }
-        f
     }
 
     /// Whether `key` repeats a key of `items` (keys at even slots), adding it otherwise.
@@ -264,6 +380,19 @@ impl KeyFilter {
     }
 }
 
+/// The fast path's state, kept in the decoder from record to record: its buffers (so a
+/// record costs no allocation) and the shape cache.
+#[derive(Debug, Default)]
+pub(crate) struct FlatParser {
+    items: Vec<Item>,
+    /// Memo index to item index (or [`ROOT`]); the general scan's only.
+    memo: Vec<u32>,
+    /// Every str read, each followed by `\n`.
+    text: Vec<u8>,
+    shape: Shape,
+    keys: KeyCheck,
+}
+
 impl FlatParser {
     /// Decodes a record of the common shape and hands its pairs to `visit`, or returns
     /// `None` without calling `visit` (see the module docs).
@@ -277,21 +406,21 @@ impl FlatParser {
         E: From<DecodeError>,
         F: FnMut(&str, FieldValue<'_>) -> Result<(), E>,
     {
-        self.scan(input, limits)?;
+        if self.scan_common(input, limits).is_none() {
+            self.scan(input, limits)?;
+        }
         let FlatParser {
             items,
             text,
             shape,
-            first_miss,
-            spans,
+            keys,
             ..
         } = self;
         let text = utf8(text)?;
-        if let Some(first) = *first_miss {
+        if let Some(first) = keys.first_miss {
             // This record's keys from the first miss on become the cached shape.
             shape.truncate(first);
-            let keys = items.iter().step_by(2).skip(first);
-            for (span, &key) in spans.iter().zip(keys) {
+            for (span, &key) in keys.spans.iter().zip(items.iter().step_by(2).skip(first)) {
                 let (Some(span), Item::Str { at, len }) = (span, key) else {
                     break;
                 };
@@ -307,6 +436,8 @@ impl FlatParser {
             }
         }
         let shape = &*shape;
+        // Every str is followed by `\n` in `text`, so a slice of it cannot split a
+        // character; a failure here would be a bug, and rejects the record.
         let str_of = |item: Item| match item {
             Item::Str { at, len } => text.get(at as usize..at as usize + len as usize),
             Item::Known(n) => shape.key(n),
@@ -324,8 +455,6 @@ impl FlatParser {
                     None => return Some(Err(boundary_error())),
                 },
             };
-            // Every str is followed by `\n` in `text`, so a slice of it cannot split a
-            // character; a failure here would be a bug, and rejects the record.
             let Some(key) = str_of(k) else {
                 return Some(Err(boundary_error()));
             };
@@ -336,30 +465,148 @@ impl FlatParser {
         Some(Ok(()))
     }
 
-    /// The first pass: the opcodes into `items`, strs into `text` (see the module docs).
-    fn scan(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
-        let FlatParser {
-            items,
-            memo,
-            text,
-            shape,
-            first_miss,
-            spans,
-        } = self;
-        items.clear();
-        memo.clear();
-        text.clear();
-        spans.clear();
-        *first_miss = None;
+    /// Clears the per-record state; `None` when the input is beyond this path's limits.
+    fn start(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
+        self.items.clear();
+        self.memo.clear();
+        self.text.clear();
+        self.keys.reset();
         if input.len() > limits.max_input_len
             || limits.max_depth == 0
             || u32::try_from(input.len()).is_err()
         {
             return None;
         }
-        items.reserve(MAX_ITEMS);
+        self.items.reserve(MAX_ITEMS);
+        Some(())
+    }
+
+    /// The first pass for what `SocketHandler` sends (protocols 0-3 with binary opcodes):
+    /// `[PROTO] } [PUT] ( key value ... u .`, keys and strs as `BINUNICODE`, each str with
+    /// or without its `PUT`, no memo `GET`s. Small enough to stay in registers; anything
+    /// else returns `None` and [`scan`](Self::scan) reads the record.
+    fn scan_common(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
+        self.start(input, limits)?;
+        let FlatParser {
+            items,
+            text,
+            shape,
+            keys,
+            ..
+        } = self;
         let max_memo = limits.max_memo.min(MAX_MEMO);
-        let mut filter: Option<KeyFilter> = None;
+        let max_str_len = limits.max_str_len;
+        let mut pos = 0usize;
+        if let [0x80, proto, ..] = input {
+            if *proto > 3 {
+                return None;
+            }
+            pos = 2;
+        }
+        if input.get(pos) != Some(&b'}') {
+            return None;
+        }
+        pos += 1;
+        // PUTs so far (their targets are not kept: a GET leaves this path).
+        let mut memo = 0usize;
+        if input.get(pos) == Some(&b'q') {
+            // The dict's own PUT.
+            if input.get(pos + 1) != Some(&0) || max_memo == 0 {
+                return None;
+            }
+            memo = 1;
+            pos += 2;
+        }
+        if input.get(pos) != Some(&b'(') {
+            return None;
+        }
+        pos += 1;
+        let mut str_bytes = 0usize;
+        loop {
+            let len = items.len();
+            if len >= MAX_ITEMS - 1 {
+                return None;
+            }
+            // The key.
+            match input.get(pos) {
+                Some(b'u') => break,
+                Some(b'X') => {}
+                _ => return None,
+            }
+            if keys.first_miss.is_none()
+                && let Some(seg) = shape.hit(len / 2, input, pos, memo, limits)
+            {
+                memo += usize::from(seg.put.is_some());
+                str_bytes += seg.key.len();
+                pos += seg.raw.len();
+                items.push(Item::Known((len / 2) as u32));
+            } else {
+                let start = pos;
+                pos += 1;
+                let (key, n, put) =
+                    common_str(input, &mut pos, &mut memo, text, max_memo, max_str_len)?;
+                str_bytes += n;
+                let span = Span {
+                    start: start as u32,
+                    end: pos as u32,
+                    put,
+                };
+                keys.admit(key, Some(span), items, text, shape)?;
+                items.push(key);
+            }
+            // The value.
+            let op = *input.get(pos)?;
+            pos += 1;
+            let value = match op {
+                b'X' => {
+                    let (item, n, _) =
+                        common_str(input, &mut pos, &mut memo, text, max_memo, max_str_len)?;
+                    str_bytes += n;
+                    item
+                }
+                b'N' => Item::None,
+                b'K' => Item::Int(i64::from(array::<1>(input, &mut pos)?[0])),
+                b'M' => Item::Int(i64::from(u16::from_le_bytes(array(input, &mut pos)?))),
+                b'J' => Item::Int(i64::from(i32::from_le_bytes(array(input, &mut pos)?))),
+                b'G' => Item::Float(f64::from_be_bytes(array(input, &mut pos)?)),
+                0x88 => Item::Bool(true),
+                0x89 => Item::Bool(false),
+                b'I' => match line(input, &mut pos, limits)? {
+                    b"00" => Item::Bool(false),
+                    b"01" => Item::Bool(true),
+                    l => Item::Int(decimal(l, limits, "INT")?),
+                },
+                b'L' => {
+                    let l = line(input, &mut pos, limits)?;
+                    Item::Int(decimal(l.strip_suffix(b"L").unwrap_or(l), limits, "LONG")?)
+                }
+                _ => return None,
+            };
+            items.push(value);
+        }
+        // SETITEMS, then STOP and nothing after it.
+        if input.get(pos + 1) != Some(&b'.') || pos + 2 != input.len() {
+            return None;
+        }
+        // The general parser's budgets on values (the dict and each item) and on bytes.
+        if 1 + items.len() > limits.max_nodes || str_bytes > limits.max_expanded_bytes {
+            return None;
+        }
+        Some(())
+    }
+
+    /// The first pass for any record of the flat kind: the opcodes into `items`, strs into
+    /// `text` (see the module docs).
+    fn scan(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
+        self.start(input, limits)?;
+        let FlatParser {
+            items,
+            memo,
+            text,
+            shape,
+            keys,
+        } = self;
+        let max_memo = limits.max_memo.min(MAX_MEMO);
         let mut root = false;
         // Items up to `committed` are in the dict; the rest are on the stack above it.
         let mut committed = 0usize;
@@ -374,21 +621,17 @@ impl FlatParser {
         loop {
             let len = items.len();
             // A key slot: the cached key, if the bytes are the same (see the module docs).
-            if first_miss.is_none()
+            if keys.first_miss.is_none()
                 && len.is_multiple_of(2)
                 && len < room
-                && let Some(seg) = shape.segs.get(len / 2)
-                && let Some(raw) = shape.raw.get(seg.raw.0 as usize..seg.raw.1 as usize)
-                && input.get(pos..pos + raw.len()) == Some(raw)
-                && seg.put.is_none_or(|k| k as usize == memo.len() && memo.len() < max_memo)
-                && (seg.key.1 - seg.key.0) as usize <= max_str_len
+                && let Some(seg) = shape.hit(len / 2, input, pos, memo.len(), limits)
             {
                 if seg.put.is_some() {
                     memo.push(len as u32);
                 }
-                str_bytes += (seg.key.1 - seg.key.0) as usize;
+                str_bytes += seg.key.len();
                 items.push(Item::Known((len / 2) as u32));
-                pos += raw.len();
+                pos += seg.raw.len();
                 continue;
             }
             let op_at = pos;
@@ -410,9 +653,6 @@ impl FlatParser {
                     let bytes = input.get(pos..pos + n)?;
                     pos += n;
                     str_bytes += n;
-                    let at = u32::try_from(text.len()).ok()?;
-                    text.extend_from_slice(bytes);
-                    text.push(b'\n');
                     // Nearly every str is memoized right after it (`q k` in protocols 1-3,
                     // MEMOIZE in 4-5): done here, with the PUT arm's conditions for a str
                     // just pushed above the fence.
@@ -429,7 +669,7 @@ impl FlatParser {
                         }
                         _ => {}
                     }
-                    Item::Str { at, len: n as u32 }
+                    push_str(text, bytes)?
                 }
                 b'q' | b'r' | 0x94 => {
                     let key = match op {
@@ -540,11 +780,7 @@ impl FlatParser {
                 },
                 b'L' => {
                     let l = line(input, &mut pos, limits)?;
-                    Item::Int(decimal(
-                        l.strip_suffix(b"L").unwrap_or(l),
-                        limits,
-                        "LONG",
-                    )?)
+                    Item::Int(decimal(l.strip_suffix(b"L").unwrap_or(l), limits, "LONG")?)
                 }
                 0x8a => {
                     // LONG1: at most 255 bytes; only values that fit an i64 stay on this path.
@@ -575,10 +811,7 @@ impl FlatParser {
                     }
                     pos += n;
                     str_bytes += n;
-                    let at = u32::try_from(text.len()).ok()?;
-                    text.extend_from_slice(bytes);
-                    text.push(b'\n');
-                    Item::Str { at, len: n as u32 }
+                    push_str(text, bytes)?
                 }
                 _ => return None,
             };
@@ -588,22 +821,13 @@ impl FlatParser {
                 return None;
             }
             if len.is_multiple_of(2) {
-                let key = key_bytes(value, text, shape)?;
-                if filter.is_none() {
-                    // The first key the cache did not supply: the cached ones before it are
-                    // distinct; from here on the filter checks.
-                    *first_miss = Some(len / 2);
-                    filter = Some(KeyFilter::with_keys(items, text, shape));
-                }
-                if filter.as_mut()?.repeats(key, items, text, shape) {
-                    return None;
-                }
                 let cacheable = matches!(value, Item::Str { .. }) && matches!(op, b'X' | 0x8c);
-                spans.push(cacheable.then_some(Span {
+                let span = cacheable.then_some(Span {
                     start: op_at as u32,
                     end: pos as u32,
                     put,
-                }));
+                });
+                keys.admit(value, span, items, text, shape)?;
             }
             items.push(value);
             if put.is_some() {
@@ -680,6 +904,32 @@ mod tests {
         assert_eq!(got, want.map(|(k, v)| (k.to_owned(), v.to_owned())));
     }
 
+    /// What `SocketHandler` sends (protocol 1: strs with their PUTs, floats, small and
+    /// text ints, None, bools) is read by the small first pass, cold and warm; a memo GET
+    /// or a protocol-4 record leaves it for the general scan.
+    #[test]
+    fn socket_handler_records_take_the_common_scan() {
+        let rec = record(&[
+            ("name", PickleValue::Str("app".into())),
+            ("msg", PickleValue::Str("héllo".into())),
+            ("args", PickleValue::None),
+            ("levelno", PickleValue::Int(20)),
+            ("process", PickleValue::Int(12086)),
+            ("created", PickleValue::Float(1795298741.51633)),
+            ("thread", PickleValue::Int(140_191_478_160_256)),
+            ("flag", PickleValue::Bool(true)),
+        ]);
+        let limits = DecodeLimits::default();
+        let mut p = FlatParser::default();
+        assert!(p.scan_common(&rec, &limits).is_some(), "cold");
+        fast(&mut p, &rec).unwrap();
+        assert!(p.scan_common(&rec, &limits).is_some(), "warm");
+        assert_eq!(cached_keys(&p), 8);
+        let get = b"}q\x00(X\x01\x00\x00\x00aq\x01h\x01u.";
+        assert!(p.scan_common(get, &limits).is_none());
+        assert!(p.scan(get, &limits).is_some());
+    }
+
     /// The second record with the same keys takes every key from the cache, and reads the
     /// same as it does with a cold parser.
     #[test]
@@ -727,7 +977,8 @@ mod tests {
     /// value before `b` has no PUT in the second record, so `b`'s index moved.
     #[test]
     fn a_cached_put_must_be_the_next_memo_index() {
-        let first = b"}q\x00(X\x01\x00\x00\x00aq\x01X\x01\x00\x00\x00xq\x02X\x01\x00\x00\x00bq\x03K\x01u.";
+        let first =
+            b"}q\x00(X\x01\x00\x00\x00aq\x01X\x01\x00\x00\x00xq\x02X\x01\x00\x00\x00bq\x03K\x01u.";
         let second = b"}q\x00(X\x01\x00\x00\x00aq\x01K\x05X\x01\x00\x00\x00bq\x03K\x01u.";
         let mut p = FlatParser::default();
         fast(&mut p, first).unwrap();
