@@ -452,12 +452,32 @@ fn blank_record() -> Box<LogRecord> {
     })
 }
 
+/// Spent records a thread took from [`SPENT`], [`LOCAL_RECORDS`] at a time, so a mapper
+/// takes the shared lock (which the dispatcher takes too) once per batch, not per record.
+#[allow(clippy::vec_box)] // the boxes are what gets reused
+mod local {
+    use super::LogRecord;
+    use std::cell::RefCell;
+    thread_local! {
+        pub(super) static RECORDS: RefCell<Vec<Box<LogRecord>>> = const { RefCell::new(Vec::new()) };
+    }
+}
+
+/// Most records a thread keeps aside from the shared pool.
+const LOCAL_RECORDS: usize = 32;
+
 /// A spent record to refill, or a new blank one.
 fn reusable_record() -> Box<LogRecord> {
-    SPENT
-        .lock()
-        .ok()
-        .and_then(|mut pool| pool.pop())
+    local::RECORDS
+        .with_borrow_mut(|mine| {
+            if mine.is_empty()
+                && let Ok(mut pool) = SPENT.lock()
+            {
+                let from = pool.len().saturating_sub(LOCAL_RECORDS);
+                mine.extend(pool.drain(from..));
+            }
+            mine.pop()
+        })
         .unwrap_or_else(blank_record)
 }
 

@@ -7,7 +7,7 @@
 //! not acked.
 
 use super::dispatch::Batch;
-use super::ingest::{Shared, push_outcome};
+use super::ingest::{Shared, Tally};
 use super::stats::RejectReason;
 use crate::record_map::RecordMapper;
 use logwire_wire::frame::{FrameError, split_datagram};
@@ -124,7 +124,9 @@ async fn handle(
     };
     let outcome = shared.judge(payload, mapper, peer, None);
     let mut batch = Vec::with_capacity(1);
-    push_outcome(outcome, &mut batch, counters);
+    let mut tally = Tally::default();
+    tally.push(outcome, &mut batch);
+    tally.publish(counters);
     if batch.is_empty() {
         return true;
     }

@@ -154,22 +154,48 @@ impl Shared {
     }
 }
 
-/// Adds an outcome to the batch for the dispatcher.
-pub(crate) fn push_outcome(outcome: Outcome, batch: &mut Vec<Work>, counters: &Counters) {
-    match outcome {
-        Outcome::Record(rec, signed) => {
-            counters.received.fetch_add(1, Ordering::Relaxed);
-            counters.pending.fetch_add(1, Ordering::Relaxed);
-            batch.push(Work::Record(rec, signed));
-        }
-        Outcome::Duplicate(signed) => {
-            counters.received.fetch_add(1, Ordering::Relaxed);
-            counters.duplicates.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = signed.filter(|s| s.ack.is_some()) {
-                batch.push(Work::AckOnly(s));
+/// Outcomes of one batch, counted locally and added to the shared counters once per batch:
+/// each shared add is an atomic on a cache line the dispatcher's core writes too.
+#[derive(Default)]
+pub(crate) struct Tally {
+    records: u64,
+    duplicates: u64,
+}
+
+impl Tally {
+    /// Adds an outcome to the batch for the dispatcher.
+    pub(crate) fn push(&mut self, outcome: Outcome, batch: &mut Vec<Work>) {
+        match outcome {
+            Outcome::Record(rec, signed) => {
+                self.records += 1;
+                batch.push(Work::Record(rec, signed));
             }
+            Outcome::Duplicate(signed) => {
+                self.duplicates += 1;
+                if let Some(s) = signed.filter(|s| s.ack.is_some()) {
+                    batch.push(Work::AckOnly(s));
+                }
+            }
+            Outcome::Rejected => {}
         }
-        Outcome::Rejected => {}
+    }
+
+    /// Publishes the counts; call before the batch goes to the dispatcher, which counts its
+    /// records out of `pending`.
+    pub(crate) fn publish(self, counters: &Counters) {
+        let received = self.records + self.duplicates;
+        if received == 0 {
+            return;
+        }
+        // `received` first: a snapshot reads it last, so it never sees more outcomes than
+        // frames.
+        counters.received.fetch_add(received, Ordering::Relaxed);
+        counters.pending.fetch_add(self.records, Ordering::Relaxed);
+        if self.duplicates > 0 {
+            counters
+                .duplicates
+                .fetch_add(self.duplicates, Ordering::Relaxed);
+        }
     }
 }
 

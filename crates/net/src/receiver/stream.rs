@@ -9,7 +9,7 @@
 //! [`super::parallel`]).
 
 use super::dispatch::{AckRoute, Batch};
-use super::ingest::{Shared, push_outcome};
+use super::ingest::{Shared, Tally};
 use super::parallel::{InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
 use super::stats::RejectReason;
 use crate::record_map::RecordMapper;
@@ -438,15 +438,17 @@ fn judge_frames(
     route: Option<&AckRoute>,
 ) -> Batch {
     let mut batch = Batch::with_capacity(count);
+    let mut tally = Tally::default();
     while let Some((prefix, rest)) = frames.split_first_chunk::<PREFIX_LEN>() {
         let len = u32::from_be_bytes(*prefix) as usize;
         let Some((payload, rest)) = rest.split_at_checked(len) else {
             break; // Not reached: the frames were scanned complete.
         };
         let outcome = shared.judge(payload, mapper, peer, route);
-        push_outcome(outcome, &mut batch, &shared.counters);
+        tally.push(outcome, &mut batch);
         frames = rest;
     }
+    tally.publish(&shared.counters);
     batch
 }
 
