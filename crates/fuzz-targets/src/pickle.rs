@@ -2,7 +2,7 @@
 
 use logwire_engine::{Args, LogRecord, Value};
 use logwire_net::record_map::{MapError, MapLimits, RecordMapper};
-use logwire_pickle::{DecodeLimits, PickleDecoder, PickleValue};
+use logwire_pickle::{DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue};
 
 /// Budgets small enough that a fuzzer hits every one of them with short inputs.
 fn tight_limits() -> DecodeLimits {
@@ -157,7 +157,58 @@ pub fn pickle_decoder(data: &[u8]) {
         }
         Err(e) => assert!(e.offset <= data.len()),
     }
+    fast_path_agrees(data, &limits);
 }
+
+/// What `decode_record_with` hands out, as owned pairs (the fast path's result).
+fn visited(d: &mut PickleDecoder, input: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
+    let mut out = Vec::new();
+    d.decode_record_with(input, |k, v| {
+        let v = match v {
+            FieldValue::None => PickleValue::None,
+            FieldValue::Bool(b) => PickleValue::Bool(b),
+            FieldValue::Int(i) => PickleValue::Int(i),
+            FieldValue::Float(x) => PickleValue::Float(x),
+            FieldValue::Str(s) => PickleValue::Str(s.to_owned()),
+            FieldValue::Other(v) => v,
+        };
+        out.push((k.to_owned(), format!("{v:?}")));
+        Ok::<_, DecodeError>(())
+    })?;
+    Ok(out)
+}
+
+/// The general parser's record, in [`visited`]'s form.
+fn general(limits: &DecodeLimits, input: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
+    PickleDecoder::new(limits.clone())
+        .decode_record_dict(input)
+        .map(|f| f.into_iter().map(|(k, v)| (k, format!("{v:?}"))).collect())
+}
+
+/// The record fast path (borrowed strs, a key cache carried from record to record) accepts,
+/// rejects and reads exactly as the general parser: cold; after a CPython record filled its
+/// key cache; after the same bytes; and for the input's second half after its first half (so
+/// the fuzzer shapes both the cached keys and the record read against them).
+fn fast_path_agrees(data: &[u8], limits: &DecodeLimits) {
+    let want = general(limits, data);
+    let mut d = PickleDecoder::new(limits.clone());
+    assert_eq!(visited(&mut d, data), want, "cold fast path differs");
+    assert_eq!(visited(&mut d, data), want, "fast path differs on a repeat");
+    let mut warm = PickleDecoder::new(limits.clone());
+    let _ = visited(&mut warm, CPYTHON_RECORD);
+    assert_eq!(visited(&mut warm, data), want, "warm fast path differs");
+    let (a, b) = data.split_at(data.len() / 2);
+    let mut split = PickleDecoder::new(limits.clone());
+    let _ = visited(&mut split, a);
+    assert_eq!(
+        visited(&mut split, b),
+        general(limits, b),
+        "fast path differs after another record"
+    );
+}
+
+/// `SocketHandler.makePickle`'s bytes for a short record (CPython 3.11, protocol 1).
+const CPYTHON_RECORD: &[u8] = b"}q\x00(X\x04\x00\x00\x00nameq\x01X\x03\x00\x00\x00appq\x02X\x03\x00\x00\x00msgq\x03X\x02\x00\x00\x00hiq\x04X\x04\x00\x00\x00argsq\x05NX\x07\x00\x00\x00levelnoq\x06K\x14X\x07\x00\x00\x00createdq\x07G\x41\xda\xbf\x1c\x7f\x1a\xe1\x48X\x06\x00\x00\x00threadq\x08L140191478160256L\nu.";
 
 fn value_text_len(v: &Value) -> usize {
     match v {
