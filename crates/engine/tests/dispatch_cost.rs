@@ -47,14 +47,15 @@ fn records(n: usize) -> Vec<LogRecord> {
 
 #[inline(never)]
 fn handle_all(tree: &LoggerTree, records: &[LogRecord]) {
+    let mut snap = tree.snapshot_cache();
     let mut last: Option<logwire_engine::Logger> = None;
     for (i, r) in records.iter().enumerate() {
-        // The dispatcher's cache of the last logger by name.
+        // The dispatcher's cache of the last logger by name, and its snapshot cache.
         let logger = match &last {
             Some(l) if l.name() == r.name => l,
             _ => last.insert(tree.get_logger(&r.name)),
         };
-        logger.handle(r);
+        logger.handle_in(snap.current(), r);
         if i % 100 == 99 {
             tree.flush();
         }
