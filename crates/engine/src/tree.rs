@@ -35,7 +35,7 @@ use crate::record::{Args, LogRecord};
 use arc_swap::ArcSwap;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Index of the root logger in every snapshot.
@@ -401,6 +401,9 @@ type ChangeHook = Box<dyn Fn(&Snapshot) + Send + Sync>;
 
 struct TreeInner {
     snapshot: ArcSwap<Snapshot>,
+    /// Counts the snapshots swapped in, bumped after each swap: a [`SnapshotCache`] reloads
+    /// only when it moved.
+    generation: AtomicU64,
     /// Serializes writers; readers never take it.
     write: Mutex<()>,
     hooks: Mutex<Vec<ChangeHook>>,
@@ -437,6 +440,7 @@ impl LoggerTree {
         LoggerTree {
             inner: Arc::new(TreeInner {
                 snapshot: ArcSwap::from_pointee(Snapshot::new()),
+                generation: AtomicU64::new(0),
                 write: Mutex::new(()),
                 hooks: Mutex::new(Vec::new()),
                 last_resort: arc_swap::ArcSwapOption::from_pointee(
@@ -455,6 +459,17 @@ impl LoggerTree {
     /// The current state of the whole tree.
     pub fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.snapshot.load_full()
+    }
+
+    /// A snapshot of this tree kept by one thread, refreshed only when the tree changes (see
+    /// [`SnapshotCache`]).
+    pub fn snapshot_cache(&self) -> SnapshotCache {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        SnapshotCache {
+            tree: self.clone(),
+            generation,
+            snap: self.snapshot(),
+        }
     }
 
     /// The root logger.
@@ -507,6 +522,8 @@ impl LoggerTree {
         snap.recompute();
         let snap = Arc::new(snap);
         self.inner.snapshot.store(Arc::clone(&snap));
+        // After the store (Release): a reader that sees the new count loads this snapshot.
+        self.inner.generation.fetch_add(1, Ordering::Release);
         for hook in self
             .inner
             .hooks
@@ -786,6 +803,59 @@ impl Logger {
             return;
         }
         self.tree.call_handlers(&snap, self.index, record);
+    }
+
+    /// [`Logger::handle`] with a snapshot of the tree the caller already holds (from a
+    /// [`SnapshotCache`]), for a thread that hands many records to the tree: it saves
+    /// loading the tree's current state for each one. A snapshot of another tree, or one
+    /// older than this logger, is not used (the record is handled as by `handle`).
+    pub fn handle_in(&self, snap: &Snapshot, record: &LogRecord) {
+        match snap.slots.get(self.index) {
+            Some(slot) if Arc::ptr_eq(slot, &self.slot) => {
+                let node = &snap.nodes[self.index];
+                if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
+                    return;
+                }
+                self.tree.call_handlers(snap, self.index, record);
+            }
+            _ => self.handle(record),
+        }
+    }
+}
+
+/// One thread's copy of a tree's current [`Snapshot`]: [`SnapshotCache::current`] costs one
+/// atomic load while the tree is unchanged, where [`LoggerTree::snapshot`] and
+/// [`Logger::handle`] take a reference on the shared state each time. A change made before
+/// `current` is called is seen by it, as `Logger::handle` would see it.
+pub struct SnapshotCache {
+    tree: LoggerTree,
+    generation: u64,
+    snap: Arc<Snapshot>,
+}
+
+impl fmt::Debug for SnapshotCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SnapshotCache")
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SnapshotCache {
+    /// The tree's current snapshot.
+    #[inline]
+    pub fn current(&mut self) -> &Arc<Snapshot> {
+        let generation = self.tree.inner.generation.load(Ordering::Acquire);
+        if generation != self.generation {
+            self.refresh(generation);
+        }
+        &self.snap
+    }
+
+    #[cold]
+    fn refresh(&mut self, generation: u64) {
+        self.snap = self.tree.snapshot();
+        self.generation = generation;
     }
 }
 

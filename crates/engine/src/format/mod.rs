@@ -27,6 +27,7 @@ pub mod percent;
 pub mod strftime;
 pub mod template;
 pub mod time;
+mod time_cache;
 
 use crate::record::{Args, LogRecord};
 use crate::value::Value;
@@ -35,7 +36,6 @@ pub use num::MAX_WIDTH;
 use num::V;
 use std::borrow::Cow;
 use std::fmt::Write;
-use std::sync::Mutex;
 
 /// The longest format string (or `datefmt`) a formatter accepts, in bytes.
 pub const MAX_FORMAT_LEN: usize = 64 * 1024;
@@ -157,6 +157,20 @@ enum Attr {
     Other(String),
 }
 
+impl Segment {
+    /// The segment for `str(attr)`.
+    fn plain(attr: Attr) -> Segment {
+        match attr {
+            Attr::Name => Segment::Name,
+            Attr::Levelname => Segment::Levelname,
+            Attr::Message => Segment::Message,
+            Attr::Asctime => Segment::Asctime,
+            Attr::Other(name) => Segment::Extra(name),
+            attr => Segment::Str(attr),
+        }
+    }
+}
+
 impl Attr {
     fn of(name: &str) -> Attr {
         match name {
@@ -188,9 +202,25 @@ impl Attr {
     }
 }
 
+/// `repr(u8)`: a one-byte tag is cheaper to dispatch on than a niche in a `String`.
 #[derive(Debug)]
+#[repr(u8)]
 enum Segment {
     Lit(String),
+    /// `str(value)` appended as it is: `%(attr)s` without width or precision, `$attr`,
+    /// `{attr}`. The most used attributes have their own variants (one dispatch, no
+    /// lookup): `Str` holds the others.
+    Str(Attr),
+    /// `str(record.name)`.
+    Name,
+    /// `str(record.levelname)`.
+    Levelname,
+    /// `str(record.message)`.
+    Message,
+    /// `str(record.asctime)`.
+    Asctime,
+    /// `str()` of an extra field (or a `defaults` entry).
+    Extra(String),
     Percent {
         attr: Attr,
         spec: percent::Spec,
@@ -201,7 +231,6 @@ enum Segment {
         spec: brace::SpecSrc,
         nested: Vec<Attr>,
     },
-    Dollar(Attr),
     /// A format that fails on every record (as it would in CPython).
     Fail(FormatError),
 }
@@ -218,8 +247,8 @@ pub struct Formatter {
     utc: bool,
     /// The zone `time.localtime` uses (and `mktime` for `%s`).
     tz: TimeZone,
-    /// The last formatted `asctime` second: its text without milliseconds.
-    cache: Mutex<Option<(i64, String)>>,
+    /// Identifies this formatter's time settings in the per-thread `asctime` cache.
+    time_id: u64,
 }
 
 impl Default for Formatter {
@@ -264,7 +293,7 @@ impl Formatter {
                 .into_iter()
                 .map(|p| match p {
                     template::Piece::Lit(s) => Segment::Lit(s),
-                    template::Piece::Field(name) => Segment::Dollar(Attr::of(&name)),
+                    template::Piece::Field(name) => Segment::plain(Attr::of(&name)),
                 })
                 .collect(),
         };
@@ -282,21 +311,21 @@ impl Formatter {
             uses_time,
             utc: false,
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
-            cache: Mutex::new(None),
+            time_id: time_cache::new_id(),
         })
     }
 
     /// Uses `time.gmtime` instead of `time.localtime` (CPython: `converter = time.gmtime`).
     pub fn with_utc(mut self, utc: bool) -> Formatter {
         self.utc = utc;
-        self.cache = Mutex::new(None);
+        self.time_id = time_cache::new_id();
         self
     }
 
     /// Uses `tz` as the local time zone instead of the system's (`TZ` or `/etc/localtime`).
     pub fn with_time_zone(mut self, tz: TimeZone) -> Formatter {
         self.tz = tz;
-        self.cache = Mutex::new(None);
+        self.time_id = time_cache::new_id();
         self
     }
 
@@ -355,17 +384,34 @@ impl Formatter {
         let mut ctx = Ctx {
             record,
             message: None,
+            second: None,
             asctime: None,
         };
         if self.uses_time {
-            // A per-thread buffer: formatting a record allocates nothing for its time once warm.
-            let mut s = ASCTIME_BUF.with(|b| b.take());
-            s.clear();
-            if let Err(e) = self.format_time_into(record, self.datefmt.as_deref(), true, &mut s) {
-                ASCTIME_BUF.with(|b| b.set(s));
-                return Err(e);
+            // CPython sets `record.asctime` before formatting anything else, so a time that
+            // cannot be converted is the error reported even when a field is missing too.
+            let secs = time::floor_secs(record.created)
+                .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
+            if !time::convertible(secs) {
+                return Err(FormatError::Time(record.created.to_string()));
             }
-            ctx.asctime = Some(s);
+            let msecs = match self.datefmt {
+                Some(_) => Some(""),
+                None => msecs_digits(record.msecs),
+            };
+            if let Some(msecs) = msecs {
+                // Cannot fail now: written straight into `out` at its place.
+                ctx.second = Some(Second { secs, msecs });
+            } else {
+                // Milliseconds `%03d` may reject (NaN) or render long: the general path.
+                let mut s = ASCTIME_BUF.with(|b| b.take());
+                s.clear();
+                if let Err(e) = self.format_time_into(record, self.datefmt.as_deref(), &mut s) {
+                    ASCTIME_BUF.with(|b| b.set(s));
+                    return Err(e);
+                }
+                ctx.asctime = Some(s);
+            }
         }
         let result = self.format_segments(&mut ctx, out);
         if let Some(s) = ctx.asctime.take() {
@@ -379,22 +425,28 @@ impl Formatter {
         for seg in &self.segments {
             match seg {
                 Segment::Lit(s) => out.push_str(s),
-                Segment::Fail(e) => return Err(e.clone()),
-                Segment::Percent { attr, spec } => {
-                    self.with_value(ctx, attr, |v| {
-                        if spec.is_plain_str() {
-                            v.write_str(out);
-                            Ok(())
-                        } else {
-                            percent::write_conv(spec, v, out)
-                        }
-                    })?;
-                }
-                Segment::Dollar(attr) => {
-                    self.with_value(ctx, attr, |v| {
+                Segment::Name => out.push_str(&record.name),
+                Segment::Levelname => out.push_str(&record.levelname),
+                Segment::Message => match (&ctx.message, &record.args) {
+                    (None, Args::None) => out.push_str(&record.msg),
+                    _ => self.write_plain(ctx, &Attr::Message, out)?,
+                },
+                Segment::Asctime => match (ctx.second, &ctx.asctime) {
+                    (Some(second), None) => self.write_asctime(record, second, out)?,
+                    _ => self.write_plain(ctx, &Attr::Asctime, out)?,
+                },
+                Segment::Extra(name) => match record.extra(name) {
+                    Some(Value::Str(s)) => out.push_str(s),
+                    Some(v) => V::of(v).write_str(out),
+                    None => self.default_of(name, |v| {
                         v.write_str(out);
                         Ok(())
-                    })?;
+                    })?,
+                },
+                Segment::Str(attr) => self.write_plain(ctx, attr, out)?,
+                Segment::Fail(e) => return Err(e.clone()),
+                Segment::Percent { attr, spec } => {
+                    self.with_value(ctx, attr, |v| percent::write_conv(spec, v, out))?;
                 }
                 Segment::Brace {
                     attr,
@@ -434,6 +486,32 @@ impl Formatter {
                 out.push_str(text);
             }
         }
+        Ok(())
+    }
+
+    /// `str(value)` of one attribute appended to `out`.
+    fn write_plain(
+        &self,
+        ctx: &mut Ctx<'_>,
+        attr: &Attr,
+        out: &mut String,
+    ) -> Result<(), FormatError> {
+        self.with_value(ctx, attr, |v| {
+            v.write_str(out);
+            Ok(())
+        })
+    }
+
+    /// `asctime` appended to `out`: the cached text of the record's second, then the
+    /// milliseconds (see [`Ctx::second`]).
+    fn write_asctime(
+        &self,
+        record: &LogRecord,
+        second: Second,
+        out: &mut String,
+    ) -> Result<(), FormatError> {
+        self.with_second(record, second.secs, |text| out.push_str(text))?;
+        out.push_str(second.msecs);
         Ok(())
     }
 
@@ -486,10 +564,22 @@ impl Formatter {
                 let msg = ctx.message.get_or_insert_with(|| message_of(r));
                 return f(V::Str(msg));
             }
-            Attr::Asctime => match &ctx.asctime {
-                Some(s) => V::Str(s),
-                None => return self.default_of("asctime", f),
-            },
+            Attr::Asctime => {
+                if ctx.asctime.is_none()
+                    && let Some(second) = ctx.second
+                {
+                    // A spec needs the whole text as one value.
+                    let mut s = ASCTIME_BUF.with(|b| b.take());
+                    s.clear();
+                    let written = self.write_asctime(r, second, &mut s);
+                    ctx.asctime = Some(s);
+                    written?;
+                }
+                match &ctx.asctime {
+                    Some(s) => V::Str(s),
+                    None => return self.default_of("asctime", f),
+                }
+            }
             Attr::Other(name) => match r.extra(name) {
                 Some(v) => V::of(v),
                 None => return self.default_of(name, f),
@@ -514,85 +604,131 @@ impl Formatter {
     /// gives the error text.
     pub fn format_time(&self, record: &LogRecord, datefmt: Option<&str>) -> String {
         let mut out = String::new();
-        if let Err(e) = self.format_time_into(record, datefmt, false, &mut out) {
+        if let Err(e) = self.format_time_into(record, datefmt, &mut out) {
             out = e.to_string();
         }
         out
+    }
+
+    /// Hands `f` the `strftime` text (no milliseconds) of second `secs` with this
+    /// formatter's `datefmt`, from this thread's cache: neither the default format nor
+    /// `strftime` has sub-second fields, so one rendering serves a whole second.
+    fn with_second<R>(
+        &self,
+        record: &LogRecord,
+        secs: i64,
+        f: impl FnOnce(&str) -> R,
+    ) -> Result<R, FormatError> {
+        time_cache::with_text(
+            self.time_id,
+            secs,
+            |text| self.render_second(record, secs, self.datefmt.as_deref(), text),
+            f,
+        )
+    }
+
+    /// `time.strftime(datefmt, converter(secs))` appended to `out`.
+    fn render_second(
+        &self,
+        record: &LogRecord,
+        secs: i64,
+        datefmt: Option<&str>,
+        out: &mut String,
+    ) -> Result<(), FormatError> {
+        let tm = if self.utc {
+            time::gmtime(secs, &self.tz)
+        } else {
+            time::localtime(secs, &self.tz)
+        }
+        .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
+        strftime::strftime_into(datefmt.unwrap_or(DEFAULT_TIME_FORMAT), &tm, out);
+        Ok(())
     }
 
     fn format_time_into(
         &self,
         record: &LogRecord,
         datefmt: Option<&str>,
-        cacheable: bool,
         out: &mut String,
     ) -> Result<(), FormatError> {
         let secs = time::floor_secs(record.created)
             .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
-        let start = out.len();
-        // Neither the default format nor strftime has sub-second fields, so the text for a
-        // second can be reused; the milliseconds are appended afterwards.
-        let cached = cacheable
-            && match self.cache.try_lock() {
-                Ok(guard) => match guard.as_ref() {
-                    Some((s, text)) if *s == secs => {
-                        out.push_str(text);
-                        true
-                    }
-                    _ => false,
-                },
-                Err(_) => false,
-            };
-        if !cached {
-            let tm = if self.utc {
-                time::gmtime(secs, &self.tz)
-            } else {
-                time::localtime(secs, &self.tz)
-            }
-            .ok_or_else(|| FormatError::Time(record.created.to_string()))?;
-            strftime::strftime_into(datefmt.unwrap_or(DEFAULT_TIME_FORMAT), &tm, out);
-            if cacheable && let Ok(mut guard) = self.cache.try_lock() {
-                *guard = Some((secs, out[start..].to_owned()));
-            }
-        }
+        self.render_second(record, secs, datefmt, out)?;
         if datefmt.is_none() {
             // '%s,%03d' % (s, record.msecs): %d truncates the float.
-            let ms = percent::Spec {
-                key: None,
-                left: false,
-                zero: true,
-                space: false,
-                plus: false,
-                alt: false,
-                width: percent::Count::Num(3),
-                prec: percent::Count::None,
-                conv: 'd',
-            };
-            out.push(',');
-            let ms_val = record.msecs;
-            if (0.0..1000.0).contains(&ms_val) {
-                // The usual case, without the general `%03d` machinery.
-                let n = ms_val as u32;
-                out.push(char::from(b'0' + (n / 100) as u8));
-                out.push(char::from(b'0' + (n / 10 % 10) as u8));
-                out.push(char::from(b'0' + (n % 10) as u8));
-            } else {
-                percent::write_conv(&ms, V::Float(ms_val), out)?;
+            match msecs_digits(record.msecs) {
+                Some(ms) => out.push_str(ms),
+                None => {
+                    let ms = percent::Spec {
+                        key: None,
+                        left: false,
+                        zero: true,
+                        space: false,
+                        plus: false,
+                        alt: false,
+                        width: percent::Count::Num(3),
+                        prec: percent::Count::None,
+                        conv: 'd',
+                    };
+                    out.push(',');
+                    percent::write_conv(&ms, V::Float(record.msecs), out)?;
+                }
             }
         }
         Ok(())
     }
 }
 
+/// `',%03d' % msecs` for the usual milliseconds (0 to 999.99…: `%d` truncates the float),
+/// without the general `%03d` machinery; `None` for anything else.
+fn msecs_digits(msecs: f64) -> Option<&'static str> {
+    if !(0.0..1000.0).contains(&msecs) {
+        return None;
+    }
+    let i = msecs as usize * 4;
+    MSECS_TEXT.get(i..i + 4)
+}
+
+/// `",000,001,…,999"`: every milliseconds suffix, sliced by [`msecs_digits`].
+const MSECS_TEXT: &str = {
+    const BYTES: [u8; 4000] = {
+        let mut b = [0u8; 4000];
+        let mut n = 0;
+        while n < 1000 {
+            b[n * 4] = b',';
+            b[n * 4 + 1] = b'0' + (n / 100) as u8;
+            b[n * 4 + 2] = b'0' + (n / 10 % 10) as u8;
+            b[n * 4 + 3] = b'0' + (n % 10) as u8;
+            n += 1;
+        }
+        b
+    };
+    match std::str::from_utf8(&BYTES) {
+        Ok(s) => s,
+        Err(_) => panic!("ASCII digits are UTF-8"),
+    }
+};
+
 thread_local! {
     // Reused for `asctime` so that formatting allocates nothing for it once warm.
     static ASCTIME_BUF: std::cell::Cell<String> = const { std::cell::Cell::new(String::new()) };
+}
+
+/// A record's time, checked: `asctime` is the text of `secs` then `msecs`.
+#[derive(Clone, Copy)]
+struct Second {
+    secs: i64,
+    /// `,%03d` of the milliseconds, or nothing with a `datefmt`.
+    msecs: &'static str,
 }
 
 /// Per-call state: the record and the values CPython sets on it while formatting.
 struct Ctx<'r> {
     record: &'r LogRecord,
     message: Option<Cow<'r, str>>,
+    /// Set when the format uses the time and `asctime` can be written without errors.
+    second: Option<Second>,
+    /// `asctime` as one string: when a spec formats it, or on the general path.
     asctime: Option<String>,
 }
 
@@ -688,9 +824,11 @@ fn parse_percent_segments(fmt: &str) -> Result<Vec<Segment>, FormatError> {
                         "not enough arguments for format string".into(),
                     ));
                 }
-                segments.push(Segment::Percent {
-                    attr: Attr::of(key),
-                    spec,
+                let attr = Attr::of(key);
+                segments.push(if spec.is_plain_str() {
+                    Segment::plain(attr)
+                } else {
+                    Segment::Percent { attr, spec }
                 });
             }
         }
@@ -704,6 +842,12 @@ fn parse_brace(fmt: &str, validate: bool) -> Result<Vec<Segment>, FormatError> {
         .map(|p| match p {
             brace::Piece::Lit(s) => Segment::Lit(s),
             brace::Piece::Field(f) => {
+                // `{name}` and `{name!s}` are `str(value)`, as `format(value, '')` is.
+                if matches!(f.conv, None | Some('s'))
+                    && matches!(&f.spec, brace::SpecSrc::Static(spec) if spec.empty)
+                {
+                    return Segment::plain(Attr::of(&f.name));
+                }
                 let nested = match &f.spec {
                     brace::SpecSrc::Dynamic(parts) => parts
                         .iter()

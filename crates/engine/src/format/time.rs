@@ -42,6 +42,12 @@ pub(crate) fn floor_secs(created: f64) -> Option<i64> {
     if f.abs() > 1e15 { None } else { Some(f as i64) }
 }
 
+/// Whether [`localtime`] and [`gmtime`] can convert `secs` (they fail only outside the
+/// range of timestamps jiff represents).
+pub(crate) fn convertible(secs: i64) -> bool {
+    Timestamp::from_second(secs).is_ok()
+}
+
 /// `time.localtime(secs)` in `tz`.
 pub fn localtime(secs: i64, tz: &TimeZone) -> Option<Tm> {
     let ts = Timestamp::from_second(secs).ok()?;

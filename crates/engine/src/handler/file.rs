@@ -142,8 +142,12 @@ pub(crate) struct FileState {
     pub(crate) line: String,
     /// The encoded line when the encoding is not UTF-8.
     bytes: Vec<u8>,
-    /// Lines a batching queue worker wrote but the OS has not seen yet.
+    /// Lines a batching queue worker wrote but the OS has not seen yet, encoded (a handler
+    /// whose encoding is not UTF-8).
     pending: Vec<u8>,
+    /// The same for a UTF-8 handler: lines are formatted straight into it (no copy through
+    /// `line`). A handler's encoding is fixed, so only one of the two is ever used.
+    pending_text: String,
     /// Next rollover time (TimedRotatingFileHandler).
     pub(crate) rollover_at: i64,
     /// Device and inode of the open file (WatchedFileHandler); -1 when unknown.
@@ -180,6 +184,7 @@ impl FileCore {
                 line: String::new(),
                 bytes: Vec::new(),
                 pending: Vec::new(),
+                pending_text: String::new(),
                 rollover_at: 0,
                 dev: -1,
                 ino: -1,
@@ -256,50 +261,65 @@ impl FileCore {
             line,
             bytes,
             pending,
+            pending_text,
             ..
         } = st;
-        let data: &[u8] = if self.encoding == Encoding::Utf8 {
-            line.as_bytes()
-        } else {
-            self.encoding.encode(line, self.errors, bytes)?;
-            bytes
-        };
         let Some(file) = file.as_mut() else {
             return Err(HandlerError::Closed);
         };
-        let res = if batching() {
-            pending.extend_from_slice(data);
-            if pending.len() < BATCH_LIMIT {
-                return Ok(());
+        let res = if self.encoding == Encoding::Utf8 {
+            if batching() {
+                pending_text.push_str(line);
+                if pending_text.len() < BATCH_LIMIT {
+                    return Ok(());
+                }
+                file.write_all(pending_text.as_bytes())
+            } else if !pending_text.is_empty() {
+                // Keep order with what a worker left in the batch.
+                pending_text.push_str(line);
+                file.write_all(pending_text.as_bytes())
+            } else {
+                file.write_all(line.as_bytes())
             }
-            file.write_all(pending)
-        } else if !pending.is_empty() {
-            // Keep order with what a worker left in the batch.
-            pending.extend_from_slice(data);
-            file.write_all(pending)
         } else {
-            file.write_all(data)
+            self.encoding.encode(line, self.errors, bytes)?;
+            if batching() {
+                pending.extend_from_slice(bytes);
+                if pending.len() < BATCH_LIMIT {
+                    return Ok(());
+                }
+                file.write_all(pending)
+            } else if !pending.is_empty() {
+                pending.extend_from_slice(bytes);
+                file.write_all(pending)
+            } else {
+                file.write_all(bytes)
+            }
         };
         pending.clear();
+        pending_text.clear();
         res.map_err(|e| HandlerError::io(format!("cannot write {}", self.base.display()), e))
     }
 
     /// Writes out a worker's batch.
     pub(crate) fn flush_pending(&self, st: &mut FileState) -> Result<(), HandlerError> {
-        if st.pending.is_empty() {
+        if st.pending.is_empty() && st.pending_text.is_empty() {
             return Ok(());
         }
         let res = match st.file.as_mut() {
-            Some(f) => f.write_all(&st.pending),
+            Some(f) => f
+                .write_all(&st.pending)
+                .and_then(|()| f.write_all(st.pending_text.as_bytes())),
             None => Ok(()),
         };
         st.pending.clear();
+        st.pending_text.clear();
         res.map_err(|e| HandlerError::io(format!("cannot write {}", self.base.display()), e))
     }
 
     /// The stream position (`stream.tell()`), counting a worker's unwritten batch.
     pub(crate) fn tell(&self, st: &mut FileState) -> Result<u64, HandlerError> {
-        let pending = st.pending.len() as u64;
+        let pending = (st.pending.len() + st.pending_text.len()) as u64;
         match st.file.as_mut() {
             Some(f) => f
                 .stream_position()
@@ -342,6 +362,15 @@ impl FileCore {
         formatter: &Formatter,
     ) -> Result<(), HandlerError> {
         self.ensure_open(st)?;
+        if self.encoding == Encoding::Utf8 && batching() {
+            // Straight into the batch: the line is not copied a second time.
+            format_into(formatter, record, &mut st.pending_text);
+            st.pending_text.push_str(&self.terminator);
+            if st.pending_text.len() < BATCH_LIMIT {
+                return Ok(());
+            }
+            return self.flush_pending(st);
+        }
         self.format_line(st, record, formatter);
         self.write_line(st)
     }

@@ -10,11 +10,12 @@
 
 use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
+use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use tokio::sync::mpsc;
 
 /// Loggers the collector creates for remote names at most; beyond this, records whose name
@@ -81,6 +82,8 @@ pub(crate) fn start(
 
 struct Dispatcher {
     tree: LoggerTree,
+    /// The tree's state, reloaded only when it changes (a config reload, a new logger).
+    snap: SnapshotCache,
     counters: Arc<Counters>,
     /// Seqs handed to handlers, per (key, epoch): the cumulative ack is its contiguous point.
     handled: ReplayTracker,
@@ -88,10 +91,10 @@ struct Dispatcher {
     journal: Option<ReplayJournal>,
     created: HashSet<String>,
     /// The last logger used, by name: consecutive records from one logger skip the lookup.
+    /// A logger stays valid across tree changes (it is found again in each snapshot).
     last: Option<Logger>,
-    /// The tree's snapshot generation the cached logger belongs to.
     acks: HashMap<(u64, KeyId, Epoch), AckRoute>,
-    handled_since_flush: AtomicU64,
+    handled_since_flush: u64,
     /// Records whose handlers ran, handed back to the mappers for reuse after each drain.
     /// Boxed: the boxes themselves are what gets reused.
     #[allow(clippy::vec_box)]
@@ -106,6 +109,7 @@ impl Dispatcher {
         journal: Option<ReplayJournal>,
     ) -> Self {
         Dispatcher {
+            snap: tree.snapshot_cache(),
             tree,
             counters,
             handled,
@@ -113,7 +117,7 @@ impl Dispatcher {
             created: HashSet::new(),
             last: None,
             acks: HashMap::new(),
-            handled_since_flush: AtomicU64::new(0),
+            handled_since_flush: 0,
             spent: Vec::new(),
         }
     }
@@ -136,14 +140,13 @@ impl Dispatcher {
     }
 
     fn process(&mut self, batch: Batch) {
+        let mut stored = 0;
         for work in batch {
             match work {
                 Work::Record(rec, signed) => {
                     self.handle(&rec);
                     self.spent.push(rec);
-                    self.counters.pending.fetch_sub(1, Ordering::Relaxed);
-                    self.counters.stored.fetch_add(1, Ordering::Relaxed);
-                    self.handled_since_flush.fetch_add(1, Ordering::Relaxed);
+                    stored += 1;
                     if let Some(s) = signed {
                         if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
                             && let Some(j) = &mut self.journal
@@ -162,6 +165,13 @@ impl Dispatcher {
                 }
             }
         }
+        // Once per batch (one socket read), not per record. `pending` first: a stats read
+        // in between sees `received` larger than the outcomes, never smaller.
+        if stored > 0 {
+            self.counters.pending.fetch_sub(stored, Ordering::Relaxed);
+            self.counters.stored.fetch_add(stored, Ordering::Relaxed);
+            self.handled_since_flush += stored;
+        }
     }
 
     /// `getLogger(record.name).handle(record)`, without letting remote names grow the tree
@@ -170,7 +180,7 @@ impl Dispatcher {
         if let Some(l) = &self.last
             && l.name() == rec.name
         {
-            l.handle(rec);
+            l.handle_in(self.snap.current(), rec);
             return;
         }
         let snap = self.tree.snapshot();
@@ -198,13 +208,13 @@ impl Dispatcher {
                 }
             }
         };
-        logger.handle(rec);
+        logger.handle_in(self.snap.current(), rec);
         // Only cache exact-name loggers; the fallback must be looked up again next time.
         self.last = (logger.name() == rec.name).then_some(logger);
     }
 
     fn flush_and_ack(&mut self) {
-        if self.handled_since_flush.swap(0, Ordering::Relaxed) > 0 {
+        if std::mem::take(&mut self.handled_since_flush) > 0 {
             self.tree.flush();
         }
         crate::record_map::recycle(&mut self.spent);

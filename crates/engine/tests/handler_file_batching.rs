@@ -1,0 +1,121 @@
+//! A thread that batches handler writes (`batch_writes_on_this_thread`, as the collector's
+//! dispatcher does): file handlers keep the lines in memory until flushed, and what reaches
+//! the file is exactly what unbatched writes produce — in order, including a record whose
+//! format fails, with UTF-8 and Latin-1 files, and with a rotating file that measures
+//! `tell()` while lines are still batched.
+
+use logwire_engine::format::Style;
+use logwire_engine::handler::{
+    Encoding, FileHandler, FileOptions, RotatingFileHandler, batch_writes_on_this_thread,
+};
+use logwire_engine::{Emitter, Formatter, Handler, LogRecord, level};
+use std::path::Path;
+use std::sync::Arc;
+
+fn records() -> Vec<LogRecord> {
+    (0..50)
+        .map(|i| {
+            let mut r = LogRecord::new("app", level::INFO, "p.py", 1, format!("naïve line {i}"));
+            // Every 7th record lacks the field the format needs: its line is the fallback.
+            if i % 7 != 0 {
+                r.set_extra("rid", format!("r{i}"));
+            }
+            r
+        })
+        .collect()
+}
+
+fn formatter() -> Arc<Formatter> {
+    Arc::new(
+        Formatter::new(
+            Some("%(name)s %(message)s %(rid)s"),
+            None,
+            Style::Percent,
+            true,
+            vec![],
+        )
+        .unwrap(),
+    )
+}
+
+/// Writes `records` through a handler made by `make` for `path`, batching or not.
+fn write_all(path: &Path, batch: bool, make: impl Fn(&Path) -> Box<dyn Emitter>) -> Vec<u8> {
+    let h = Handler::from_boxed(make(path)).with_formatter(formatter());
+    batch_writes_on_this_thread(batch);
+    let mut flushed = 0;
+    for (i, r) in records().iter().enumerate() {
+        h.handle(r);
+        if batch {
+            // Nothing of a batch reaches the file before the flush.
+            let len = std::fs::read(path).unwrap().len();
+            assert_eq!(len, flushed, "batched lines were written early");
+        }
+        if i % 10 == 9 {
+            h.flush();
+            flushed = std::fs::read(path).unwrap().len();
+        }
+    }
+    h.flush();
+    batch_writes_on_this_thread(false);
+    h.close();
+    std::fs::read(path).unwrap()
+}
+
+fn same_with_and_without_batching(name: &str, make: impl Fn(&Path) -> Box<dyn Emitter>) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write_all(&dir.path().join(format!("{name}-plain.log")), false, &make);
+    let batched = write_all(&dir.path().join(format!("{name}-batched.log")), true, &make);
+    assert_eq!(
+        String::from_utf8_lossy(&batched),
+        String::from_utf8_lossy(&plain),
+        "{name}"
+    );
+    plain
+}
+
+#[test]
+fn utf8_file_handler_batches_the_same_bytes() {
+    let out = same_with_and_without_batching("utf8", |p| {
+        Box::new(FileHandler::new(p, FileOptions::default()).unwrap())
+    });
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.lines().count(), 50);
+    assert!(text.starts_with("naïve line 0 [logwire: Formatting field not found in record: 'rid']\napp naïve line 1 r1\n"), "{text}");
+}
+
+#[test]
+fn latin1_file_handler_batches_the_same_bytes() {
+    let out = same_with_and_without_batching("latin1", |p| {
+        let options = FileOptions {
+            encoding: Some(Encoding::Latin1),
+            ..FileOptions::default()
+        };
+        Box::new(FileHandler::new(p, options).unwrap())
+    });
+    assert!(out.starts_with(b"na\xefve line 0 "));
+}
+
+#[test]
+fn rotating_handler_counts_batched_lines_in_its_size() {
+    // maxBytes small enough to roll over many times within one batch.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rot.log");
+    let h = Handler::new(RotatingFileHandler::new(&path, 200, 3, FileOptions::default()).unwrap())
+        .with_formatter(formatter());
+    batch_writes_on_this_thread(true);
+    for r in records() {
+        h.handle(&r);
+    }
+    h.flush();
+    batch_writes_on_this_thread(false);
+    h.close();
+    for p in [
+        path.clone(),
+        dir.path().join("rot.log.1"),
+        dir.path().join("rot.log.2"),
+        dir.path().join("rot.log.3"),
+    ] {
+        let len = std::fs::metadata(&p).unwrap().len();
+        assert!(len > 0 && len <= 200, "{} is {len} bytes", p.display());
+    }
+}
