@@ -11,7 +11,9 @@
 //! bytes are appended to one text buffer, each followed by `\n`. The second validates that
 //! buffer as UTF-8 in one (SIMD) call and hands the pairs out: each str is a sub-slice of the
 //! validated text, and since a `\n` ends every one, each slice begins and ends on a character
-//! boundary. (Validating short strs one by one costs several times more.)
+//! boundary. (Validating short strs one by one costs several times more.) The first pass has
+//! two versions: `scan_common` for exactly what `SocketHandler` sends (protocols 0-3, no memo
+//! `GET`s), small enough to keep its state in registers, and `scan` for any flat record.
 //!
 //! A sender's records repeat their keys in the same order, so the parser keeps the last
 //! record's *shape*: for each key, the exact bytes from its opcode through its memo `PUT`, and
