@@ -260,6 +260,32 @@ fn decimal(digits: &[u8], limits: &DecodeLimits, what: &'static str) -> Option<i
     small(text::parse_decimal(digits, limits.max_long_digits, what))
 }
 
+/// A scalar value's opcode at `pos` (after the opcode byte): `None`, ints that fit an `i64`,
+/// floats and bools, in their binary and text forms. `None` for any other opcode, or a value
+/// this path leaves to the general parser.
+#[inline(always)]
+fn scalar(op: u8, input: &[u8], pos: &mut usize, limits: &DecodeLimits) -> Option<Item> {
+    Some(match op {
+        b'N' => Item::None,
+        b'K' => Item::Int(i64::from(array::<1>(input, pos)?[0])),
+        b'M' => Item::Int(i64::from(u16::from_le_bytes(array(input, pos)?))),
+        b'J' => Item::Int(i64::from(i32::from_le_bytes(array(input, pos)?))),
+        b'G' => Item::Float(f64::from_be_bytes(array(input, pos)?)),
+        0x88 => Item::Bool(true),
+        0x89 => Item::Bool(false),
+        b'I' => match line(input, pos, limits)? {
+            b"00" => Item::Bool(false),
+            b"01" => Item::Bool(true),
+            l => Item::Int(decimal(l, limits, "INT")?),
+        },
+        b'L' => {
+            let l = line(input, pos, limits)?;
+            Item::Int(decimal(l.strip_suffix(b"L").unwrap_or(l), limits, "LONG")?)
+        }
+        _ => return None,
+    })
+}
+
 /// Validates the text buffer: SIMD for anything but short text.
 fn utf8(bytes: &[u8]) -> Option<&str> {
     if bytes.len() < 32 {
@@ -566,23 +592,7 @@ impl FlatParser {
                     str_bytes += n;
                     item
                 }
-                b'N' => Item::None,
-                b'K' => Item::Int(i64::from(array::<1>(input, &mut pos)?[0])),
-                b'M' => Item::Int(i64::from(u16::from_le_bytes(array(input, &mut pos)?))),
-                b'J' => Item::Int(i64::from(i32::from_le_bytes(array(input, &mut pos)?))),
-                b'G' => Item::Float(f64::from_be_bytes(array(input, &mut pos)?)),
-                0x88 => Item::Bool(true),
-                0x89 => Item::Bool(false),
-                b'I' => match line(input, &mut pos, limits)? {
-                    b"00" => Item::Bool(false),
-                    b"01" => Item::Bool(true),
-                    l => Item::Int(decimal(l, limits, "INT")?),
-                },
-                b'L' => {
-                    let l = line(input, &mut pos, limits)?;
-                    Item::Int(decimal(l.strip_suffix(b"L").unwrap_or(l), limits, "LONG")?)
-                }
-                _ => return None,
+                _ => scalar(op, input, &mut pos, limits)?,
             };
             items.push(value);
         }
@@ -693,13 +703,6 @@ impl FlatParser {
                     memo.push(target);
                     continue;
                 }
-                b'N' => Item::None,
-                b'K' => Item::Int(i64::from(array::<1>(input, &mut pos)?[0])),
-                b'M' => Item::Int(i64::from(u16::from_le_bytes(array(input, &mut pos)?))),
-                b'J' => Item::Int(i64::from(i32::from_le_bytes(array(input, &mut pos)?))),
-                b'G' => Item::Float(f64::from_be_bytes(array(input, &mut pos)?)),
-                0x88 => Item::Bool(true),
-                0x89 => Item::Bool(false),
                 0x80 => {
                     // PROTO
                     if array::<1>(input, &mut pos)?[0] > 5 {
@@ -775,15 +778,6 @@ impl FlatParser {
                     }
                     break;
                 }
-                b'I' => match line(input, &mut pos, limits)? {
-                    b"00" => Item::Bool(false),
-                    b"01" => Item::Bool(true),
-                    l => Item::Int(decimal(l, limits, "INT")?),
-                },
-                b'L' => {
-                    let l = line(input, &mut pos, limits)?;
-                    Item::Int(decimal(l.strip_suffix(b"L").unwrap_or(l), limits, "LONG")?)
-                }
                 0x8a => {
                     // LONG1: at most 255 bytes; only values that fit an i64 stay on this path.
                     let n = usize::from(array::<1>(input, &mut pos)?[0]);
@@ -815,7 +809,7 @@ impl FlatParser {
                     str_bytes += n;
                     push_str(text, bytes)?
                 }
-                _ => return None,
+                _ => scalar(op, input, &mut pos, limits)?,
             };
             // A value: only above the dict, and at most a key and its value without a MARK.
             // Items alternate key, value from the dict's first item, so an even slot is a key.
