@@ -2,7 +2,7 @@
 
 use logwire_engine::{Args, LogRecord, Value};
 use logwire_net::record_map::{MapError, MapLimits, RecordMapper};
-use logwire_pickle::{DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue};
+use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue};
 
 /// Budgets small enough that a fuzzer hits every one of them with short inputs.
 fn tight_limits() -> DecodeLimits {
@@ -164,15 +164,7 @@ pub fn pickle_decoder(data: &[u8]) {
 fn visited(d: &mut PickleDecoder, input: &[u8]) -> Result<Vec<(String, String)>, DecodeError> {
     let mut out = Vec::new();
     d.decode_record_with(input, |k, v| {
-        let v = match v {
-            FieldValue::None => PickleValue::None,
-            FieldValue::Bool(b) => PickleValue::Bool(b),
-            FieldValue::Int(i) => PickleValue::Int(i),
-            FieldValue::Float(x) => PickleValue::Float(x),
-            FieldValue::Str(s) => PickleValue::Str(s.to_owned()),
-            FieldValue::Other(v) => v,
-        };
-        out.push((k.to_owned(), format!("{v:?}")));
+        out.push((k.to_owned(), format!("{:?}", PickleValue::from(v))));
         Ok::<_, DecodeError>(())
     })?;
     Ok(out)

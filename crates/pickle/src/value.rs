@@ -178,3 +178,17 @@ pub enum FieldValue<'a> {
     /// Any other value (never one of the variants above).
     Other(PickleValue),
 }
+
+impl From<FieldValue<'_>> for PickleValue {
+    /// The owned value (a borrowed str is copied).
+    fn from(v: FieldValue<'_>) -> Self {
+        match v {
+            FieldValue::None => PickleValue::None,
+            FieldValue::Bool(b) => PickleValue::Bool(b),
+            FieldValue::Int(i) => PickleValue::Int(i),
+            FieldValue::Float(x) => PickleValue::Float(x),
+            FieldValue::Str(s) => PickleValue::Str(s.to_owned()),
+            FieldValue::Other(v) => v,
+        }
+    }
+}

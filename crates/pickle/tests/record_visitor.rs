@@ -13,27 +13,20 @@ use proptest::prelude::*;
 fn visited(d: &mut PickleDecoder, input: &[u8]) -> Result<Vec<(String, PickleValue)>, DecodeError> {
     let mut out = Vec::new();
     d.decode_record_with(input, |k, v| {
-        let v = match v {
-            FieldValue::None => PickleValue::None,
-            FieldValue::Bool(b) => PickleValue::Bool(b),
-            FieldValue::Int(i) => PickleValue::Int(i),
-            FieldValue::Float(x) => PickleValue::Float(x),
-            FieldValue::Str(s) => PickleValue::Str(s.to_owned()),
-            FieldValue::Other(v) => {
-                assert!(
-                    !matches!(
-                        v,
-                        PickleValue::None
-                            | PickleValue::Bool(_)
-                            | PickleValue::Int(_)
-                            | PickleValue::Float(_)
-                            | PickleValue::Str(_)
-                    ),
-                    "a common value came as Other: {v:?}"
-                );
-                v
-            }
-        };
+        if let FieldValue::Other(v) = &v {
+            assert!(
+                !matches!(
+                    v,
+                    PickleValue::None
+                        | PickleValue::Bool(_)
+                        | PickleValue::Int(_)
+                        | PickleValue::Float(_)
+                        | PickleValue::Str(_)
+                ),
+                "a common value came as Other: {v:?}"
+            );
+        }
+        let v = PickleValue::from(v);
         out.push((k.to_owned(), v));
         Ok::<_, DecodeError>(())
     })?;
