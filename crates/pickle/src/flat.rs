@@ -813,7 +813,9 @@ impl FlatParser {
             };
             // A value: only above the dict, and at most a key and its value without a MARK.
             // Items alternate key, value from the dict's first item, so an even slot is a key.
-            if len >= room {
+            // And never more than MAX_ITEMS: `SETITEM`s (no MARK) move the room up with every
+            // pair, and the duplicate check compares colliding keys pairwise.
+            if len >= room || len >= MAX_ITEMS {
                 return None;
             }
             if len.is_multiple_of(2) {
@@ -924,6 +926,30 @@ mod tests {
         let get = b"}q\x00(X\x01\x00\x00\x00aq\x01h\x01u.";
         assert!(p.scan_common(get, &limits).is_none());
         assert!(p.scan(get, &limits).is_some());
+    }
+
+    /// A dict built with `SETITEM`s (no MARK) grows its room with every pair; the fast path
+    /// still holds at most MAX_ITEMS items and leaves wider dicts to the general parser.
+    #[test]
+    fn setitem_dicts_are_capped_at_max_items() {
+        let dict = |pairs: usize| {
+            let mut p = b"}".to_vec();
+            for i in 0..pairs {
+                let k = format!("k{i}");
+                p.push(b'X');
+                p.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                p.extend_from_slice(k.as_bytes());
+                p.extend_from_slice(b"Ns");
+            }
+            p.push(b'.');
+            p
+        };
+        let limits = DecodeLimits::default();
+        let mut p = FlatParser::default();
+        assert!(p.scan(&dict(MAX_ITEMS / 2), &limits).is_some());
+        assert_eq!(p.items.len(), MAX_ITEMS);
+        assert!(p.scan(&dict(MAX_ITEMS / 2 + 1), &limits).is_none());
+        assert!(p.scan(&dict(50_000), &limits).is_none());
     }
 
     /// The second record with the same keys takes every key from the cache, and reads the
