@@ -206,6 +206,30 @@ fn wide_records_and_late_duplicates_agree() {
     }
 }
 
+/// A dict built with `SETITEM`s of 20 000 keys that all look alike to the fast path's
+/// duplicate filter (same length and the same first, second, middle and last byte): read as
+/// the general parser reads it, and without comparing every key with every other one (the
+/// fast path leaves dicts wider than its item cap to the general parser).
+#[test]
+fn wide_setitem_dicts_of_colliding_keys_agree() {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut p = b"}".to_vec();
+    for i in 0..20_000usize {
+        let d = |n: usize| DIGITS[(i / 36usize.pow(n as u32)) % 36];
+        // Length 9: bytes 0, 1, 4 (the middle) and 8 are fixed.
+        let key = [b'a', b'b', d(0), d(1), b'M', d(2), d(3), b'z', b'Z'];
+        p.push(b'X');
+        p.extend_from_slice(&9u32.to_le_bytes());
+        p.extend_from_slice(&key);
+        p.extend_from_slice(b"Ns");
+    }
+    p.push(b'.');
+    let mut fast = PickleDecoder::default();
+    let mut general = PickleDecoder::default();
+    assert_same(&mut fast, &mut general, &p);
+    assert_eq!(visited(&mut fast, &p).unwrap().len(), 20_000);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
