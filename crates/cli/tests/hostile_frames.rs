@@ -1,6 +1,7 @@
 //! Hostile record frames against the built `logwire serve`, on all four listener kinds (TCP,
 //! Unix stream, UDP, Unix datagram): a 4 GiB length prefix, truncated frames, pickle bombs
-//! (memo bomb, 200 000-deep nesting, a million-digit LONG) and a REDUCE calling
+//! (memo bomb, 200 000-deep nesting, a million-digit LONG, 60 000 keys that defeat the
+//! record fast path's duplicate filter) and a REDUCE calling
 //! `os.system("touch …")`. Each is rejected with its reason on stderr and in the counters, the
 //! marker file never appears, a good record sent after each one is stored, and afterwards the
 //! process is alive, idle and within its memory budget, and its final counters account for
@@ -53,6 +54,25 @@ fn million_digit_long() -> Vec<u8> {
     p
 }
 
+/// A dict of 60 000 `SETITEM`s (no MARK) whose keys all have the same length and the same
+/// first, second, middle and last bytes, the bytes the record fast path's duplicate filter
+/// hashes: before that path capped its items, every key was compared with every earlier one
+/// (a 1 MiB frame of these held a decode thread for 16 s in a release build). Past the node
+/// budget, so rejected.
+fn colliding_keys() -> Vec<u8> {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut p = b"}".to_vec();
+    for i in 0..60_000usize {
+        let d = |n: u32| DIGITS[(i / 36usize.pow(n)) % 36];
+        p.push(b'X');
+        p.extend_from_slice(&9u32.to_le_bytes());
+        p.extend_from_slice(&[b'a', b'b', d(0), d(1), b'M', d(2), d(3), b'z', b'Z']);
+        p.extend_from_slice(b"Ns");
+    }
+    p.push(b'.');
+    p
+}
+
 /// The hostile payloads whose framing is intact, with the reason each is counted under.
 fn cases(marker: &Path) -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
@@ -64,6 +84,7 @@ fn cases(marker: &Path) -> Vec<(&'static str, Vec<u8>, &'static str)> {
         ("memo bomb", memo_bomb(), "bad_pickle"),
         ("200 000-deep nesting", deep_nesting(), "bad_pickle"),
         ("million-digit LONG", million_digit_long(), "bad_pickle"),
+        ("60 000 colliding keys", colliding_keys(), "bad_pickle"),
         ("zero-length frame", Vec::new(), "empty"),
     ]
 }
