@@ -26,8 +26,12 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
-/// Bytes read per `read` call (and the buffer size kept per connection).
-const READ_CHUNK: usize = 64 * 1024;
+/// Bytes read per `read` call (and the buffer size kept per connection). 128 KiB rather than
+/// 64: a busy `SocketHandler` stream then costs half the reads, batches and dispatcher wake-ups
+/// (1.09-1.14x records/s and 2-9 % less CPU per record over four A/B sets of
+/// `crates/bench/scripts/receive_ab.py`, round 5 of `crates/bench/README-receive.md`); an
+/// idle connection's buffer is never touched, so it costs address space, not memory.
+const READ_CHUNK: usize = 128 * 1024;
 
 /// How long a stopping collector keeps reading a connection that still delivers data, per
 /// read; bounded overall by [`DRAIN_TOTAL`].
