@@ -166,8 +166,8 @@ impl RecordMapper {
 
     /// [`map_pickle`](Self::map_pickle), boxed (see [`map_payload_boxed`](Self::map_payload_boxed)).
     ///
-    /// The parser hands the top-level pairs over with strs borrowed from the payload, so
-    /// the only copies made are into the record's own (reused) strings.
+    /// The parser hands the top-level pairs over with strs borrowed from its own buffer, so
+    /// the only copies made here are into the record's own (reused) strings.
     pub fn map_pickle_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
         if payload.is_empty() {
             return Err(MapError::Empty);
@@ -257,7 +257,7 @@ fn bad(field: &'static str, expected: &str, found: &Value) -> MapError {
     }
 }
 
-/// A top-level value on its way into a record: a str still borrowed from the payload, a
+/// A top-level value on its way into a record: a str still borrowed from the decoder, a
 /// scalar, or an owned value. Scalars have their own variants (never `Value(Value::Int)`
 /// etc., see [`Field::from_value`]) so that dropping one costs nothing per field.
 enum Field<'a> {

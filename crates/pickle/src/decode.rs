@@ -270,9 +270,10 @@ impl PickleDecoder {
     /// once the whole pickle is known to be good.
     ///
     /// Records of the usual shape (str keys to `None`, bools, ints, floats and strs, any
-    /// protocol) are read without building a tree or copying a string: strs are borrowed from
-    /// `input`. Anything else (containers, bytes, placeholders, huge ints) goes through the
-    /// general parser and arrives as [`FieldValue::Other`].
+    /// protocol) are read without building a tree or allocating: strs are borrowed from one
+    /// buffer the decoder keeps and validates in a single pass, and keys that repeat the last
+    /// record's are taken from its cache. Anything else (containers, bytes, placeholders, huge
+    /// ints) goes through the general parser and arrives as [`FieldValue::Other`].
     ///
     /// ```
     /// use logwire_pickle::{DecodeError, FieldValue, PickleDecoder};

@@ -162,7 +162,7 @@ impl fmt::Display for PickleValue {
 
 /// One top-level value of a record, as [`PickleDecoder::decode_record_with`](crate::PickleDecoder::decode_record_with)
 /// hands it over: the common scalars and strs without allocation (strs borrowed from the
-/// input), anything else as an owned [`PickleValue`].
+/// decoder), anything else as an owned [`PickleValue`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldValue<'a> {
     /// `None`.
