@@ -92,6 +92,9 @@ enum Node {
 /// huge `PUT` index allocates nothing.
 const DENSE_MEMO: u64 = 1024;
 
+/// Entries a reused decoder keeps allocated in each of its buffers between pickles.
+const KEPT_ENTRIES: usize = 4096;
+
 /// A reusable pickle parser. Reusing one decoder across records keeps its buffers.
 ///
 /// ```
@@ -315,6 +318,13 @@ impl PickleDecoder {
         self.stack.clear();
         self.marks.clear();
         self.arena.clear();
+        // A reused decoder (one per connection) keeps its buffers, but not the size one large
+        // pickle gave them: up to `max_nodes` entries each, on every connection.
+        self.stack.shrink_to(KEPT_ENTRIES);
+        self.marks.shrink_to(KEPT_ENTRIES);
+        self.arena.shrink_to(KEPT_ENTRIES);
+        self.on_path.shrink_to(KEPT_ENTRIES);
+        self.memo_sparse.shrink_to(KEPT_ENTRIES);
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
             // Wrapped: stale tags could look current again.
@@ -1386,5 +1396,35 @@ impl<'a> Expander<'a> {
                 },
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// After a large pickle, a reused decoder (one per connection in the receivers) gives
+    /// back what that pickle made it allocate, keeping at most KEPT_ENTRIES of each buffer.
+    #[test]
+    fn a_large_pickle_does_not_keep_its_buffers() {
+        // pickle.dumps([[0] * 50_000], 1) without the memo: a list of 50 000 ints in a list.
+        let mut big = b"]](".to_vec();
+        for _ in 0..50_000 {
+            big.extend_from_slice(b"K\x00");
+        }
+        big.extend_from_slice(b"ea.");
+        let mut d = PickleDecoder::new(DecodeLimits {
+            max_nodes: 100_000,
+            ..DecodeLimits::default()
+        });
+        assert!(d.decode(&big).is_ok());
+        assert!(d.decode(b"K\x01.").is_ok());
+        assert!(d.arena.capacity() <= KEPT_ENTRIES, "{}", d.arena.capacity());
+        assert!(d.stack.capacity() <= KEPT_ENTRIES, "{}", d.stack.capacity());
+        assert!(
+            d.on_path.capacity() <= KEPT_ENTRIES,
+            "{}",
+            d.on_path.capacity()
+        );
     }
 }

@@ -45,6 +45,9 @@ const MAX_SHAPE_KEY: usize = 64;
 /// Most keys the shape cache keeps.
 const MAX_SHAPE_KEYS: usize = MAX_ITEMS / 2;
 
+/// Bytes of text buffer a decoder keeps between records (a usual record needs well under 1 KiB).
+const TEXT_KEPT: usize = 64 * 1024;
+
 /// One top-level key or value.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Item {
@@ -498,6 +501,8 @@ impl FlatParser {
         self.items.clear();
         self.memo.clear();
         self.text.clear();
+        // One large record must not leave every connection's decoder holding its size.
+        self.text.shrink_to(TEXT_KEPT);
         self.keys.reset();
         if input.len() > limits.max_input_len
             || limits.max_depth == 0
@@ -950,6 +955,19 @@ mod tests {
         assert_eq!(p.items.len(), MAX_ITEMS);
         assert!(p.scan(&dict(MAX_ITEMS / 2 + 1), &limits).is_none());
         assert!(p.scan(&dict(50_000), &limits).is_none());
+    }
+
+    /// A record with a large str grows the text buffer for that record only: the next one
+    /// leaves at most TEXT_KEPT of it behind.
+    #[test]
+    fn a_large_record_does_not_keep_its_buffer() {
+        let big = record(&[("msg", PickleValue::Str("x".repeat(1 << 20)))]);
+        let small = record(&[("msg", PickleValue::Str("y".into()))]);
+        let mut p = FlatParser::default();
+        fast(&mut p, &big).unwrap();
+        assert!(p.text.capacity() > 1 << 20);
+        fast(&mut p, &small).unwrap();
+        assert!(p.text.capacity() <= TEXT_KEPT, "{}", p.text.capacity());
     }
 
     /// The second record with the same keys takes every key from the cache, and reads the
