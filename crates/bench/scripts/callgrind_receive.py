@@ -13,7 +13,6 @@ Two measures, each the difference of two runs so that start-up and shutdown canc
 """
 
 import argparse
-import json
 import os
 import re
 import signal
@@ -24,7 +23,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from receive_vs_cookbook import FORMAT, gen_frames  # noqa: E402
+from receive_vs_cookbook import gen_frames, serve_port, write_file_config  # noqa: E402
 
 
 def total_ir(out_file):
@@ -60,22 +59,11 @@ def frames_prefix(data, n):
 
 def pipeline_run(exe, data, n, d):
     log = os.path.join(d, "pipe-%d.log" % n)
-    cfg = log + ".json"
-    with open(cfg, "w") as f:
-        json.dump({"version": 1,
-                   "formatters": {"f": {"format": FORMAT}},
-                   "handlers": {"file": {"class": "logging.FileHandler", "filename": log, "formatter": "f"}},
-                   "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
+    cfg = write_file_config(log)
     out = os.path.join(d, "cg.pipe.%d" % n)
     p = callgrind([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg], out,
                   stderr=subprocess.PIPE, text=True)
-    port = None
-    while port is None:
-        line = p.stderr.readline()
-        if not line:
-            raise RuntimeError("serve exited")
-        if line.startswith("listening on tcp "):
-            port = int(line.rsplit(":", 1)[1])
+    port = serve_port(p)
     s = socket.create_connection(("127.0.0.1", port))
     s.sendall(data)
     deadline = time.time() + 600

@@ -11,7 +11,6 @@ Usage: python3 crates/bench/scripts/receive_ab.py OLD_BINARY NEW_BINARY [--recor
 """
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -29,18 +28,9 @@ def cpu_seconds(pid):
 
 def run(exe, frames, n, out, expect_size):
     """Returns (records/s, CPU ns per record)."""
-    cfg = out + ".json"
-    with open(cfg, "w") as f:
-        json.dump({"version": 1,
-                   "formatters": {"f": {"format": rvc.FORMAT}},
-                   "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "f"}},
-                   "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
+    cfg = rvc.write_file_config(out)
     p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg], stderr=subprocess.PIPE, text=True)
-    port = None
-    while port is None:
-        line = p.stderr.readline()
-        if line.startswith("listening on tcp "):
-            port = int(line.rsplit(":", 1)[1])
+    port = rvc.serve_port(p)
     c0 = cpu_seconds(p.pid)
     s, t0 = rvc.blast(port, frames)
     deadline = time.time() + 120

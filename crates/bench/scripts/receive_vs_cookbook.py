@@ -112,19 +112,32 @@ def run_cookbook(frames, n, out):
     return n / float(line.split()[1])
 
 
-def run_logwire(exe, frames, n, out, expect_size):
+def write_file_config(out):
+    """A dictConfig (JSON) that writes every record to a FileHandler on `out` with FORMAT, the
+    cookbook receiver's line; returns its path."""
     cfg = out + ".json"
     with open(cfg, "w") as f:
         json.dump({"version": 1,
                    "formatters": {"f": {"format": FORMAT}},
                    "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "f"}},
                    "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
+    return cfg
+
+
+def serve_port(proc, kind="tcp"):
+    """The port a starting `logwire serve` (stderr piped as text) says it listens on."""
+    while True:
+        line = proc.stderr.readline()
+        if not line:
+            raise RuntimeError("logwire serve exited before listening")
+        if line.startswith("listening on %s " % kind):
+            return int(line.rsplit(":", 1)[1])
+
+
+def run_logwire(exe, frames, n, out, expect_size):
+    cfg = write_file_config(out)
     p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg], stderr=subprocess.PIPE, text=True)
-    port = None
-    while port is None:
-        line = p.stderr.readline()
-        if line.startswith("listening on tcp "):
-            port = int(line.rsplit(":", 1)[1])
+    port = serve_port(p)
     s, t0 = blast(port, frames)
     deadline = time.time() + 120
     while os.path.getsize(out) < expect_size and time.time() < deadline:
@@ -165,11 +178,7 @@ def udp_loss(exe, frames_path, rates, count):
     for rate in rates:
         p = subprocess.Popen([exe, "serve", "--udp", "127.0.0.1:0", "--stats", "1"],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        port = None
-        while port is None:
-            line = p.stderr.readline()
-            if line.startswith("listening on udp "):
-                port = int(line.rsplit(":", 1)[1])
+        port = serve_port(p, "udp")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         t0 = time.perf_counter()
         for i in range(0, len(dgrams), 10):
