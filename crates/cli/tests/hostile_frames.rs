@@ -73,6 +73,10 @@ fn colliding_keys() -> Vec<u8> {
     p
 }
 
+/// CPU time (clock ticks of 10 ms) the collector may spend on this whole test: 60 s, where a
+/// debug build needs well under 1 s here.
+const CPU_BUDGET_TICKS: u64 = 6_000;
+
 /// The hostile payloads whose framing is intact, with the reason each is counted under.
 fn cases(marker: &Path) -> Vec<(&'static str, Vec<u8>, &'static str)> {
     vec![
@@ -190,6 +194,14 @@ fn hostile_frames_on_every_listener_are_rejected_and_accounted_for() {
     good_sent += 1;
     assert!(serve.wait_stdout("still serving"));
     serve.assert_healthy("after the hostile frames");
+    // Every case is cheap to reject: the whole run costs the (debug) collector a few seconds
+    // of CPU. A parser that does quadratic work on hostile input (the colliding keys took
+    // over three minutes before the fast path capped its items) blows this budget.
+    let cpu = serve.cpu_ticks();
+    assert!(
+        cpu <= CPU_BUDGET_TICKS,
+        "{cpu} ticks of CPU for the hostile frames, over the budget of {CPU_BUDGET_TICKS}"
+    );
     assert!(!marker.exists(), "nothing from the wire ran");
     // Rejections are said on stderr with their reason (rate-limited, so not every one).
     for reason in ["too_large", "truncated"] {
