@@ -437,8 +437,14 @@ impl FlatParser {
         E: From<DecodeError>,
         F: FnMut(&str, FieldValue<'_>) -> Result<(), E>,
     {
-        if self.scan_common(input, limits).is_none() {
-            self.scan(input, limits)?;
+        let str_bytes = match self.scan_common(input, limits) {
+            Some(n) => n,
+            None => self.scan(input, limits)?,
+        };
+        // The general parser's budgets on values (the dict and each item; pushes never exceed
+        // that here, as nothing is popped) and on the bytes of strs after memo expansion.
+        if 1 + self.items.len() > limits.max_nodes || str_bytes > limits.max_expanded_bytes {
+            return None;
         }
         let FlatParser {
             items,
@@ -517,8 +523,9 @@ impl FlatParser {
     /// The first pass for what `SocketHandler` sends (protocols 0-3 with binary opcodes):
     /// `[PROTO] } [PUT] ( key value ... u .`, keys and strs as `BINUNICODE`, each str with
     /// or without its `PUT`, no memo `GET`s. Small enough to stay in registers; anything
-    /// else returns `None` and [`scan`](Self::scan) reads the record.
-    fn scan_common(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
+    /// else returns `None` and [`scan`](Self::scan) reads the record. Both return the bytes
+    /// of strs read (a memo `GET` counts its str again), for the budget check.
+    fn scan_common(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<usize> {
         self.start(input, limits)?;
         let FlatParser {
             items,
@@ -605,16 +612,12 @@ impl FlatParser {
         if input.get(pos + 1) != Some(&b'.') || pos + 2 != input.len() {
             return None;
         }
-        // The general parser's budgets on values (the dict and each item) and on bytes.
-        if 1 + items.len() > limits.max_nodes || str_bytes > limits.max_expanded_bytes {
-            return None;
-        }
-        Some(())
+        Some(str_bytes)
     }
 
     /// The first pass for any record of the flat kind: the opcodes into `items`, strs into
     /// `text` (see the module docs).
-    fn scan(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
+    fn scan(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<usize> {
         self.start(input, limits)?;
         let FlatParser {
             items,
@@ -837,12 +840,7 @@ impl FlatParser {
                 memo.push(len as u32);
             }
         }
-        // The general parser's budgets on values (the dict and each item; pushes never exceed
-        // that here, as nothing is popped) and on expanded bytes.
-        if 1 + items.len() > limits.max_nodes || str_bytes > limits.max_expanded_bytes {
-            return None;
-        }
-        Some(())
+        Some(str_bytes)
     }
 }
 
