@@ -797,12 +797,7 @@ impl Logger {
     /// The logger's own level is not checked; `disabled`, the logger's filters, the handlers'
     /// levels and filters and propagation are.
     pub fn handle(&self, record: &LogRecord) {
-        let snap = self.tree.inner.snapshot.load();
-        let node = &snap.nodes[self.index];
-        if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
-            return;
-        }
-        self.tree.call_handlers(&snap, self.index, record);
+        self.handle_at(&self.tree.inner.snapshot.load(), record);
     }
 
     /// [`Logger::handle`] with a snapshot of the tree the caller already holds (from a
@@ -811,15 +806,18 @@ impl Logger {
     /// older than this logger, is not used (the record is handled as by `handle`).
     pub fn handle_in(&self, snap: &Snapshot, record: &LogRecord) {
         match snap.slots.get(self.index) {
-            Some(slot) if Arc::ptr_eq(slot, &self.slot) => {
-                let node = &snap.nodes[self.index];
-                if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
-                    return;
-                }
-                self.tree.call_handlers(snap, self.index, record);
-            }
+            Some(slot) if Arc::ptr_eq(slot, &self.slot) => self.handle_at(snap, record),
             _ => self.handle(record),
         }
+    }
+
+    /// `Logger.handle` against `snap`, which holds this logger.
+    fn handle_at(&self, snap: &Snapshot, record: &LogRecord) {
+        let node = &snap.nodes[self.index];
+        if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
+            return;
+        }
+        self.tree.call_handlers(snap, self.index, record);
     }
 }
 
