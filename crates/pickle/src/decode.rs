@@ -318,8 +318,11 @@ impl PickleDecoder {
         self.stack.clear();
         self.marks.clear();
         self.arena.clear();
+        self.memo_sparse.clear();
+        self.on_path.clear();
         // A reused decoder (one per connection) keeps its buffers, but not the size one large
-        // pickle gave them: up to `max_nodes` entries each, on every connection.
+        // pickle gave them: up to `max_nodes` entries each, on every connection. (`shrink_to`
+        // never goes below the length, so this comes after the clears.)
         self.stack.shrink_to(KEPT_ENTRIES);
         self.marks.shrink_to(KEPT_ENTRIES);
         self.arena.shrink_to(KEPT_ENTRIES);
@@ -331,11 +334,9 @@ impl PickleDecoder {
             self.memo_dense.clear();
             self.generation = 1;
         }
-        self.memo_sparse.clear();
         self.memo_len = 0;
         self.pushes = 0;
         self.shared_refs = false;
-        self.on_path.clear();
         self.proto = 0;
     }
 
@@ -1404,27 +1405,52 @@ mod tests {
     use super::*;
 
     /// After a large pickle, a reused decoder (one per connection in the receivers) gives
-    /// back what that pickle made it allocate, keeping at most KEPT_ENTRIES of each buffer.
+    /// back what that pickle made it allocate right away, keeping at most KEPT_ENTRIES of
+    /// each buffer, not only once the next pickle comes.
     #[test]
     fn a_large_pickle_does_not_keep_its_buffers() {
+        let limits = DecodeLimits {
+            max_nodes: 200_000,
+            max_memo: 100_000,
+            ..DecodeLimits::default()
+        };
+        let kept = |d: &PickleDecoder| {
+            [
+                ("arena", d.arena.capacity()),
+                ("stack", d.stack.capacity()),
+                ("marks", d.marks.capacity()),
+                ("on_path", d.on_path.capacity()),
+                ("memo_sparse", d.memo_sparse.capacity()),
+            ]
+        };
+        let check = |d: &PickleDecoder, what: &str| {
+            for (buffer, capacity) in kept(d) {
+                // A hash table's capacity is 7/8 of a power of two of buckets.
+                let most = if buffer == "memo_sparse" { 2 * KEPT_ENTRIES } else { KEPT_ENTRIES };
+                assert!(capacity <= most, "{what}: {buffer} keeps {capacity}");
+            }
+        };
         // pickle.dumps([[0] * 50_000], 1) without the memo: a list of 50 000 ints in a list.
         let mut big = b"]](".to_vec();
         for _ in 0..50_000 {
             big.extend_from_slice(b"K\x00");
         }
         big.extend_from_slice(b"ea.");
-        let mut d = PickleDecoder::new(DecodeLimits {
-            max_nodes: 100_000,
-            ..DecodeLimits::default()
-        });
-        assert!(d.decode(&big).is_ok());
-        assert!(d.decode(b"K\x01.").is_ok());
-        assert!(d.arena.capacity() <= KEPT_ENTRIES, "{}", d.arena.capacity());
-        assert!(d.stack.capacity() <= KEPT_ENTRIES, "{}", d.stack.capacity());
-        assert!(
-            d.on_path.capacity() <= KEPT_ENTRIES,
-            "{}",
-            d.on_path.capacity()
-        );
+        // A list of 50 000 ints each memoized with LONG_BINPUT at keys past the dense memo.
+        let mut memoized = b"](".to_vec();
+        for i in 0..50_000u32 {
+            big_put(&mut memoized, 2_000 + i);
+        }
+        memoized.extend_from_slice(b"e.");
+        for (what, pickle) in [("nested list", &big), ("memo-heavy list", &memoized)] {
+            let mut d = PickleDecoder::new(limits.clone());
+            assert!(d.decode(pickle).is_ok(), "{what}");
+            check(&d, what);
+        }
+
+        fn big_put(out: &mut Vec<u8>, key: u32) {
+            out.extend_from_slice(b"K\x00r");
+            out.extend_from_slice(&key.to_le_bytes());
+        }
     }
 }
