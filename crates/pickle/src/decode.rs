@@ -273,9 +273,10 @@ impl PickleDecoder {
     /// once the whole pickle is known to be good.
     ///
     /// Records of the usual shape (str keys to `None`, bools, ints, floats and strs, any
-    /// protocol) are read without building a tree or allocating: strs are borrowed from one
-    /// buffer the decoder keeps and validates in a single pass, and keys that repeat the last
-    /// record's are taken from its cache. Anything else (containers, bytes, placeholders, huge
+    /// protocol) are read without building a tree, and without allocating once a sender's
+    /// key shape is cached (a new shape allocates its keys once; a larger record grows the
+    /// text buffer): strs are borrowed from one buffer the decoder keeps and validates in a
+    /// single pass, and keys that repeat the last record's are taken from its cache. Anything else (containers, bytes, placeholders, huge
     /// ints) goes through the general parser and arrives as [`FieldValue::Other`].
     ///
     /// ```
@@ -1426,7 +1427,11 @@ mod tests {
         let check = |d: &PickleDecoder, what: &str| {
             for (buffer, capacity) in kept(d) {
                 // A hash table's capacity is 7/8 of a power of two of buckets.
-                let most = if buffer == "memo_sparse" { 2 * KEPT_ENTRIES } else { KEPT_ENTRIES };
+                let most = if buffer == "memo_sparse" {
+                    2 * KEPT_ENTRIES
+                } else {
+                    KEPT_ENTRIES
+                };
                 assert!(capacity <= most, "{what}: {buffer} keeps {capacity}");
             }
         };

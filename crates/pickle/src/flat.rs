@@ -101,7 +101,9 @@ impl Shape {
 
     /// Cached key `n`, if the stream at `pos` repeats its bytes and its `PUT` (if any) is
     /// the one due (`memo` entries so far, within `max_memo`), as the ordinary path would
-    /// take it.
+    /// take it. (The `max_memo` and `max_str_len` checks cannot fail while a decoder's limits
+    /// stay those the key was first accepted under; they are kept so that the cache never
+    /// relies on that.)
     #[inline(always)]
     fn hit(
         &self,
@@ -125,7 +127,9 @@ impl Shape {
         self.segs.truncate(n);
     }
 
-    /// Appends a key; false when the cache is full.
+    /// Appends a key; false when the cache is full. (A shape is one record's keys, at most
+    /// `MAX_ITEMS / 2`, so the count check only states the bound that keeps every
+    /// `Known(n)` below `MAX_ITEMS`.)
     fn push(&mut self, raw: &[u8], key: &str, put: Option<u32>) -> bool {
         if key.len() > MAX_SHAPE_KEY || self.segs.len() >= MAX_SHAPE_KEYS {
             return false;
@@ -412,7 +416,8 @@ impl KeyFilter {
 }
 
 /// The fast path's state, kept in the decoder from record to record: its buffers (so a
-/// record costs no allocation) and the shape cache.
+/// record of a cached shape, within the kept text size, costs no allocation) and the shape
+/// cache.
 #[derive(Debug, Default)]
 pub(crate) struct FlatParser {
     items: Vec<Item>,
@@ -428,6 +433,33 @@ impl FlatParser {
     /// Decodes a record of the common shape and hands its pairs to `visit`, or returns
     /// `None` without calling `visit` (see the module docs).
     pub(crate) fn decode_with<E, F>(
+        &mut self,
+        input: &[u8],
+        limits: &DecodeLimits,
+        visit: &mut F,
+    ) -> Option<Result<(), E>>
+    where
+        E: From<DecodeError>,
+        F: FnMut(&str, FieldValue<'_>) -> Result<(), E>,
+    {
+        if input.len() > limits.max_input_len
+            || limits.max_depth == 0
+            || u32::try_from(input.len()).is_err()
+        {
+            return None;
+        }
+        let result = self.read_and_visit(input, limits, visit);
+        // One large record must not leave every connection's decoder holding its size until
+        // the next record comes.
+        if self.text.capacity() > TEXT_KEPT {
+            self.text.clear();
+            self.text.shrink_to(TEXT_KEPT);
+        }
+        result
+    }
+
+    /// [`decode_with`](Self::decode_with) for an input within this path's limits.
+    fn read_and_visit<E, F>(
         &mut self,
         input: &[u8],
         limits: &DecodeLimits,
@@ -502,22 +534,13 @@ impl FlatParser {
         Some(Ok(()))
     }
 
-    /// Clears the per-record state; `None` when the input is beyond this path's limits.
-    fn start(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<()> {
+    /// Clears the per-record state (each scan starts with it).
+    fn start(&mut self) {
         self.items.clear();
         self.memo.clear();
         self.text.clear();
-        // One large record must not leave every connection's decoder holding its size.
-        self.text.shrink_to(TEXT_KEPT);
         self.keys.reset();
-        if input.len() > limits.max_input_len
-            || limits.max_depth == 0
-            || u32::try_from(input.len()).is_err()
-        {
-            return None;
-        }
         self.items.reserve(MAX_ITEMS);
-        Some(())
     }
 
     /// The first pass for what `SocketHandler` sends (protocols 0-3 with binary opcodes):
@@ -526,7 +549,7 @@ impl FlatParser {
     /// else returns `None` and [`scan`](Self::scan) reads the record. Both return the bytes
     /// of strs read (a memo `GET` counts its str again), for the budget check.
     fn scan_common(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<usize> {
-        self.start(input, limits)?;
+        self.start();
         let FlatParser {
             items,
             text,
@@ -564,13 +587,10 @@ impl FlatParser {
         let mut str_bytes = 0usize;
         loop {
             let len = items.len();
-            if len >= MAX_ITEMS - 1 {
-                return None;
-            }
-            // The key.
+            // The key (or the end: a record of exactly MAX_ITEMS / 2 keys stays here).
             match input.get(pos) {
                 Some(b'u') => break,
-                Some(b'X') => {}
+                Some(b'X') if len + 2 <= MAX_ITEMS => {}
                 _ => return None,
             }
             if keys.first_miss.is_none()
@@ -618,7 +638,7 @@ impl FlatParser {
     /// The first pass for any record of the flat kind: the opcodes into `items`, strs into
     /// `text` (see the module docs).
     fn scan(&mut self, input: &[u8], limits: &DecodeLimits) -> Option<usize> {
-        self.start(input, limits)?;
+        self.start();
         let FlatParser {
             items,
             memo,
@@ -844,8 +864,15 @@ impl FlatParser {
     }
 }
 
+/// The one error this path reports itself, for a slice of the validated text that cannot
+/// be taken. It cannot happen: every `Str` item was pushed into `text` by this record's scan
+/// (whole, and followed by `\n`, so its ends are character boundaries), and every `Known(n)`
+/// was read from the cache before the first miss, which `shape.truncate(first_miss)` keeps.
+/// If it ever did, some pairs may already have been visited, so it is reported, not handed
+/// to the general parser; debug builds (tests, fuzzing) stop on it.
 #[cold]
 fn boundary_error<E: From<DecodeError>>() -> E {
+    debug_assert!(false, "a validated text slice could not be taken");
     E::from(DecodeError::new(0, DecodeErrorKind::BadUtf8))
 }
 
@@ -931,6 +958,23 @@ mod tests {
         assert!(p.scan(get, &limits).is_some());
     }
 
+    /// A record of exactly MAX_ITEMS / 2 keys (the most this path holds) stays on the small
+    /// first pass; one more key sends it to the general parser.
+    #[test]
+    fn the_common_scan_takes_records_up_to_max_items() {
+        let wide = |keys: usize| {
+            let pairs: Vec<(String, PickleValue)> = (0..keys)
+                .map(|i| (format!("k{i}"), PickleValue::Int(1)))
+                .collect();
+            crate::encode_record_protocol1(&pairs).unwrap()
+        };
+        let limits = DecodeLimits::default();
+        let mut p = FlatParser::default();
+        assert!(p.scan_common(&wide(MAX_ITEMS / 2), &limits).is_some());
+        assert_eq!(p.items.len(), MAX_ITEMS);
+        assert!(p.scan_common(&wide(MAX_ITEMS / 2 + 1), &limits).is_none());
+    }
+
     /// A dict built with `SETITEM`s (no MARK) grows its room with every pair; the fast path
     /// still holds at most MAX_ITEMS items and leaves wider dicts to the general parser.
     #[test]
@@ -960,11 +1004,15 @@ mod tests {
     #[test]
     fn a_large_record_does_not_keep_its_buffer() {
         let big = record(&[("msg", PickleValue::Str("x".repeat(1 << 20)))]);
-        let small = record(&[("msg", PickleValue::Str("y".into()))]);
+        // Read by this path up to the list, which sends it to the general parser.
+        let big_then_list = record(&[
+            ("msg", PickleValue::Str("x".repeat(1 << 20))),
+            ("args", PickleValue::List(vec![])),
+        ]);
         let mut p = FlatParser::default();
-        fast(&mut p, &big).unwrap();
-        assert!(p.text.capacity() > 1 << 20);
-        fast(&mut p, &small).unwrap();
+        assert!(fast(&mut p, &big).is_some());
+        assert!(p.text.capacity() <= TEXT_KEPT, "{}", p.text.capacity());
+        assert!(fast(&mut p, &big_then_list).is_none());
         assert!(p.text.capacity() <= TEXT_KEPT, "{}", p.text.capacity());
     }
 

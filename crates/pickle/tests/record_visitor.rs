@@ -207,9 +207,10 @@ fn wide_records_and_late_duplicates_agree() {
 }
 
 /// A dict built with `SETITEM`s of 20 000 keys that all look alike to the fast path's
-/// duplicate filter (same length and the same first, second, middle and last byte): read as
-/// the general parser reads it, and without comparing every key with every other one (the
-/// fast path leaves dicts wider than its item cap to the general parser).
+/// duplicate filter (same length and the same first, second, middle and last byte) reads as
+/// the general parser reads it. (Quadratic work on it would only make this test slow; the
+/// item cap that prevents it is pinned by `setitem_dicts_are_capped_at_max_items` in
+/// `flat.rs` and by the CPU budget of `crates/cli/tests/hostile_frames.rs`.)
 #[test]
 fn wide_setitem_dicts_of_colliding_keys_agree() {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
@@ -260,48 +261,187 @@ proptest! {
     /// Streams of records through one decoder (its shape cache carried from record to
     /// record): keys drawn from a small pool, so orders repeat, change, grow, shrink and
     /// sometimes repeat a key; values of every flat kind, strs memoized or not, some values
-    /// memo GETs of earlier strs. Every record reads as the general parser reads it.
+    /// memo GETs of earlier strs (keys included). Each stream has one encoding (protocol 1's
+    /// `X` + `q`, protocol 4's `0x8c` + MEMOIZE, or `X` + LONG_BINPUT), builds its dicts with
+    /// SETITEMS or one SETITEM per pair, and runs under one of a few limits, default or tight.
+    /// Every record reads as the general parser reads it.
     #[test]
-    fn record_streams_agree(stream in proptest::collection::vec(
-        proptest::collection::vec((0usize..12, 0u8..8, any::<bool>()), 0..14), 1..10)) {
-        const KEYS: [&str; 12] = ["name", "msg", "args", "levelno", "thread", "created",
-            "x", "é", "request_id", "a", "ab", "ba"];
-        let mut fast = PickleDecoder::default();
-        let mut general = PickleDecoder::default();
+    fn record_streams_agree(
+        stream in proptest::collection::vec(
+            proptest::collection::vec((0usize..12, 0u8..8, any::<bool>()), 0..14), 1..10),
+        style in 0u8..3,
+        setitem in any::<bool>(),
+        limits in 0usize..STREAM_LIMITS.len(),
+    ) {
+        let limits = STREAM_LIMITS[limits]();
+        let mut fast = PickleDecoder::new(limits.clone());
+        let mut general = PickleDecoder::new(limits);
         for pairs in stream {
-            let mut p = b"}q\x00(".to_vec();
-            let mut memo = 1u8;
-            for (k, kind, put) in pairs {
-                let key = KEYS[k];
-                p.push(b'X');
-                p.extend_from_slice(&(key.len() as u32).to_le_bytes());
-                p.extend_from_slice(key.as_bytes());
-                if put {
-                    p.extend_from_slice(&[b'q', memo]);
-                    memo += 1;
-                }
-                match kind {
-                    0 => p.push(b'N'),
-                    1 => p.extend_from_slice(b"K\x07"),
-                    2 => p.extend_from_slice(b"G\x40\x09\x21\xfb\x54\x44\x2d\x18"),
-                    3 => p.extend_from_slice(b"L140191478160256L\n"),
-                    // A memo GET of the last memoized str (or of the dict: a cycle).
-                    4 => p.extend_from_slice(&[b'h', memo - 1]),
-                    // Protocol 1's bools, and a text INT the general decimal parser reads.
-                    6 => p.extend_from_slice(b"I01\n"),
-                    7 => p.extend_from_slice(b"I-5\n"),
-                    _ => {
-                        p.extend_from_slice(b"X\x03\x00\x00\x00v\xc3\xa9");
-                        p.extend_from_slice(&[b'q', memo]);
-                        memo += 1;
-                    }
-                }
-            }
-            p.extend_from_slice(b"u.");
+            let p = stream_record(&pairs, style, setitem);
             let a = format!("{:?}", visited(&mut fast, &p));
             let b = format!("{:?}", general.decode_record_dict(&p));
             prop_assert_eq!(a, b);
         }
+    }
+}
+
+/// The limits `record_streams_agree` runs under: the default, and one tight budget each.
+const STREAM_LIMITS: [fn() -> DecodeLimits; 7] = [
+    DecodeLimits::default,
+    || DecodeLimits {
+        max_memo: 0,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_memo: 3,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_expanded_bytes: 16,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_expanded_bytes: 40,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_nodes: 9,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_str_len: 4,
+        ..DecodeLimits::default()
+    },
+];
+
+/// One record of `record_streams_agree`: `(key, value kind, memoize the key)` per pair.
+fn stream_record(pairs: &[(usize, u8, bool)], style: u8, setitem: bool) -> Vec<u8> {
+    const KEYS: [&str; 12] = [
+        "name",
+        "msg",
+        "args",
+        "levelno",
+        "thread",
+        "created",
+        "x",
+        "é",
+        "request_id",
+        "a",
+        "ab",
+        "ba",
+    ];
+    // Memo entries so far (the dict's own is 0).
+    let mut memo = 0u32;
+    let put = |p: &mut Vec<u8>, memo: &mut u32| {
+        match style {
+            0 => p.extend_from_slice(&[b'q', *memo as u8]),
+            1 => p.push(0x94),
+            _ => {
+                p.push(b'r');
+                p.extend_from_slice(&memo.to_le_bytes());
+            }
+        }
+        *memo += 1;
+    };
+    let text = |p: &mut Vec<u8>, s: &[u8]| {
+        if style == 1 {
+            p.extend_from_slice(&[0x8c, s.len() as u8]);
+        } else {
+            p.push(b'X');
+            p.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        }
+        p.extend_from_slice(s);
+    };
+    let mut p = if style == 1 {
+        b"\x80\x04}".to_vec()
+    } else {
+        b"}".to_vec()
+    };
+    put(&mut p, &mut memo);
+    if !setitem {
+        p.push(b'(');
+    }
+    for &(k, kind, memoize) in pairs {
+        text(&mut p, KEYS[k].as_bytes());
+        if memoize {
+            put(&mut p, &mut memo);
+        }
+        match kind {
+            0 => p.push(b'N'),
+            1 => p.extend_from_slice(b"K\x07"),
+            2 => p.extend_from_slice(b"G\x40\x09\x21\xfb\x54\x44\x2d\x18"),
+            3 => p.extend_from_slice(b"L140191478160256L\n"),
+            // A memo GET of the last memoized str (or of the dict: a cycle).
+            4 if style == 2 => {
+                p.push(b'j');
+                p.extend_from_slice(&(memo - 1).to_le_bytes());
+            }
+            4 => p.extend_from_slice(&[b'h', (memo - 1) as u8]),
+            // Protocol 1's bools, and a text INT the general decimal parser reads.
+            6 => p.extend_from_slice(b"I01\n"),
+            7 => p.extend_from_slice(b"I-5\n"),
+            _ => {
+                text(&mut p, "vé".as_bytes());
+                put(&mut p, &mut memo);
+            }
+        }
+        if setitem {
+            p.push(b's');
+        }
+    }
+    if !setitem {
+        p.push(b'u');
+    }
+    p.push(b'.');
+    p
+}
+
+/// Inputs on which earlier versions of the fast path's guards, each loosened in turn,
+/// accepted what the general parser rejects (found by mutating the guards). Each runs after
+/// a warm-up record that fills the shape cache, as in a receiver.
+#[test]
+fn guards_of_the_fast_path_agree_on_a_warm_decoder() {
+    struct Case {
+        limits: DecodeLimits,
+        warm_up: &'static [u8],
+        input: &'static [u8],
+    }
+    let cases = [
+        // A GET of a cached key's str counts its bytes again against the expanded-bytes
+        // budget: 5 (the key) + 5 (the GET) > 9.
+        Case {
+            limits: DecodeLimits {
+                max_expanded_bytes: 9,
+                ..DecodeLimits::default()
+            },
+            warm_up: b"}q\x00(X\x05\x00\x00\x00abcdeq\x01K\x01u.",
+            input: b"}q\x00(X\x05\x00\x00\x00abcdeq\x01h\x01u.",
+        },
+        // No memo at all: the dict's own PUT is already over the limit.
+        Case {
+            limits: DecodeLimits {
+                max_memo: 0,
+                ..DecodeLimits::default()
+            },
+            warm_up: b"}(X\x01\x00\x00\x00aK\x01u.",
+            input: b"}q\x00(X\x01\x00\x00\x00aK\x01u.",
+        },
+        // A cached key pushed before the dict exists: SETITEM then finds no dict below it.
+        Case {
+            limits: DecodeLimits::default(),
+            warm_up: b"}X\x01\x00\x00\x00aq\x00K\x01s.",
+            input: b"X\x01\x00\x00\x00aq\x00}K\x01s.",
+        },
+    ];
+    for (i, c) in cases.iter().enumerate() {
+        let mut fast = PickleDecoder::new(c.limits.clone());
+        let mut general = PickleDecoder::new(c.limits.clone());
+        assert!(visited(&mut fast, c.warm_up).is_ok(), "case {i}: warm-up");
+        assert!(
+            general.decode_record_dict(c.input).is_err(),
+            "case {i}: meant to be refused"
+        );
+        assert_same(&mut fast, &mut general, c.input);
     }
 }
 
