@@ -5,6 +5,9 @@
 //! them than the cache holds), milliseconds at their edges and out of range, times that
 //! cannot be converted, and several threads sharing the formatters.
 
+mod common;
+
+use common::golden::{compare, float_hex};
 use jiff::tz::TimeZone;
 use logwire_engine::format::{Formatter, Style};
 use logwire_engine::{LogRecord, Value};
@@ -33,10 +36,6 @@ for ri, fi in spec["order"]:
         out.append({"err": type(e).__name__})
 json.dump(out, sys.stdout)
 "#;
-
-fn hex(x: f64) -> String {
-    x.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// (format, datefmt, style, utc)
 fn formatter_specs() -> Vec<(&'static str, Option<&'static str>, Style, bool)> {
@@ -182,7 +181,7 @@ fn reused_formatters_match_cpython_record_after_record() {
             "fmt": fmt, "datefmt": datefmt, "style": style.symbol(), "utc": utc,
         })).collect::<Vec<_>>(),
         "records": recs.iter().map(|r| json!({
-            "created": hex(r.created), "msecs": hex(r.msecs), "msg": r.msg,
+            "created": float_hex(r.created), "msecs": float_hex(r.msecs), "msg": r.msg,
             "rid": match r.extra("rid") { Some(Value::Str(s)) => s.clone(), _ => String::new() },
         })).collect::<Vec<_>>(),
         "order": order,
@@ -195,22 +194,12 @@ fn reused_formatters_match_cpython_record_after_record() {
     let theirs: Vec<J> = serde_json::from_slice(&out).unwrap();
     assert_eq!(theirs.len(), order.len());
 
+    let labels: Vec<String> = order
+        .iter()
+        .map(|(r, f)| format!("record {r} formatter {f}"))
+        .collect();
     let check = |got: &[Result<String, String>], label: &str| {
-        let mut failures = Vec::new();
-        for ((&(r, f), o), t) in order.iter().zip(got).zip(&theirs) {
-            match (o, t.get("ok")) {
-                (Ok(o), Some(J::String(t))) if o == t => {}
-                (Err(_), None) => {}
-                _ => failures.push(format!("record {r} formatter {f}: ours {o:?}, python {t}")),
-            }
-        }
-        assert!(
-            failures.is_empty(),
-            "{label}: {} of {} differ:\n{}",
-            failures.len(),
-            order.len(),
-            failures.join("\n")
-        );
+        compare(label, &labels, got, &theirs, false);
     };
     check(&ours(&fs, &recs, &order), "one thread");
 
@@ -227,4 +216,25 @@ fn reused_formatters_match_cpython_record_after_record() {
     for t in threads {
         check(&t.join().unwrap(), "shared across threads");
     }
+}
+
+/// A formatter whose time settings change after it has formatted (`with_time_zone`,
+/// `with_utc`) renders the same second with the new settings, not from the text cached
+/// under the old ones.
+#[test]
+fn changed_time_settings_are_not_served_from_the_cache() {
+    let mut r = LogRecord::new("app", 20, "/srv/web.py", 1, "hit");
+    // 2023-11-14 22:13:20.250 UTC.
+    r.created = 1_700_000_000.25;
+    r.msecs = 250.0;
+    let plus9 = TimeZone::fixed(jiff::tz::offset(9));
+    let minus5 = TimeZone::fixed(jiff::tz::offset(-5));
+    let f = Formatter::new(Some("%(asctime)s"), None, Style::Percent, false, vec![])
+        .unwrap()
+        .with_time_zone(plus9);
+    assert_eq!(f.try_format(&r).unwrap(), "2023-11-15 07:13:20,250");
+    let f = f.with_utc(true);
+    assert_eq!(f.try_format(&r).unwrap(), "2023-11-14 22:13:20,250");
+    let f = f.with_utc(false).with_time_zone(minus5);
+    assert_eq!(f.try_format(&r).unwrap(), "2023-11-14 17:13:20,250");
 }

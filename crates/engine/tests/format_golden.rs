@@ -3,6 +3,9 @@
 //!
 //! Skipped (with a message) when `python3` is not installed.
 
+mod common;
+
+use common::golden::{compare, float_hex};
 use jiff::tz::TimeZone;
 use logwire_engine::format::strftime::strftime;
 use logwire_engine::format::time::{gmtime, localtime};
@@ -77,8 +80,7 @@ fn enc(v: &Value) -> J {
         Value::Int(n) => json!({"t": "int", "v": n.to_string()}),
         Value::BigInt(s) => json!({"t": "int", "v": s}),
         Value::Float(x) => {
-            let hex: String = x.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
-            json!({"t": "float", "v": hex})
+            json!({"t": "float", "v": float_hex(*x)})
         }
         Value::Str(s) => json!({"t": "str", "v": s}),
         Value::Bytes(b) => json!({"t": "bytes", "v": b}),
@@ -90,38 +92,6 @@ fn enc(v: &Value) -> J {
             json!({"t": "dict", "v": pairs.iter().map(|(k, v)| json!([enc(k), enc(v)])).collect::<Vec<_>>()})
         }
     }
-}
-
-/// Compares results; errors must be errors on both sides (with the same text where
-/// `exact_errors`).
-fn compare(
-    what: &str,
-    inputs: &[String],
-    ours: &[Result<String, String>],
-    theirs: &[J],
-    exact_errors: bool,
-) {
-    let mut failures = Vec::new();
-    for ((input, o), t) in inputs.iter().zip(ours).zip(theirs) {
-        match (o, t.get("ok")) {
-            (Ok(o), Some(J::String(t))) if o == t => {}
-            (Err(e), None) => {
-                let msg = t["msg"].as_str().unwrap_or("");
-                if exact_errors && e != msg {
-                    failures.push(format!("{input}: error text: ours {e:?}, python {msg:?}"));
-                }
-            }
-            _ => failures.push(format!("{input}: ours {o:?}, python {t}")),
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{what}: {} of {} differ:\n{}",
-        failures.len(),
-        inputs.len(),
-        failures.join("\n")
-    );
-    eprintln!("{what}: {} golden cases match", inputs.len());
 }
 
 fn sample_values() -> Vec<Value> {

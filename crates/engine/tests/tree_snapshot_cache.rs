@@ -18,11 +18,13 @@ fn msgs(c: &RecordCollector) -> Vec<String> {
 #[test]
 fn changes_apply_to_the_next_record() {
     let tree = LoggerTree::new();
-    let mut cache = tree.snapshot_cache();
     let root_keep = RecordCollector::new();
     let root_handler = Arc::new(Handler::new(root_keep.clone()));
     tree.root().add_handler(root_handler.clone());
     let app = tree.get_logger("app");
+    // Taken once `app` exists, so every snapshot below fits it and is used: one the cache
+    // failed to refresh would route by the old tree.
+    let mut cache = tree.snapshot_cache();
     app.handle_in(cache.current(), &rec("app", "one"));
 
     let app_keep = RecordCollector::new();

@@ -5,7 +5,7 @@
 //! positional fields (`{}`, `{0}`) are rejected when the formatter is built: a format string
 //! may come from the network and must not walk objects.
 
-use super::FormatError;
+use super::{FormatError, quote_for_error};
 use super::num::{
     FloatKind, MAX_WIDTH, V, char_len, push_n, take_chars, write_float_body, write_grouped,
 };
@@ -177,7 +177,7 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
                     if !field_spec_matches(name) {
                         return Err(inv(format!(
                             "invalid field name/expression: {}",
-                            py_repr(name)
+                            quote_for_error(name)
                         )));
                     }
                     any = true;
@@ -187,11 +187,11 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
                 {
                     return Err(inv(format!(
                         "invalid conversion: {}",
-                        py_repr(&c.to_string())
+                        quote_for_error(&c.to_string())
                     )));
                 }
                 if !spec.is_empty() && !fmt_spec_matches(spec) {
-                    return Err(inv(format!("bad specifier: {}", py_repr(spec))));
+                    return Err(inv(format!("bad specifier: {}", quote_for_error(spec))));
                 }
             }
         }
@@ -216,7 +216,7 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
         {
             return Err(inv(format!(
                 "invalid conversion: {}",
-                py_repr(&c.to_string())
+                quote_for_error(&c.to_string())
             )));
         }
         let spec = if spec.contains('{') {
@@ -229,22 +229,18 @@ pub(crate) fn parse(fmt: &str, validate: bool) -> Result<Vec<Piece>, FormatError
     Ok(pieces)
 }
 
-fn py_repr(s: &str) -> String {
-    super::quote_for_error(s)
-}
-
 /// Our restriction on field names: a plain attribute name, nothing else.
 fn check_name(name: &str) -> Result<(), FormatError> {
     if name.is_empty() || name.chars().all(|c| c.is_ascii_digit()) {
         return Err(inv(format!(
             "positional fields are not supported, name the record attribute: {}",
-            py_repr(name)
+            quote_for_error(name)
         )));
     }
     if name.contains(['.', '[']) {
         return Err(inv(format!(
             "attribute and index lookups are not supported in field names: {}",
-            py_repr(name)
+            quote_for_error(name)
         )));
     }
     Ok(())
@@ -364,7 +360,7 @@ fn parse_nested(spec: &str) -> Result<Vec<String>, FormatError> {
                         _ => {
                             return Err(inv(format!(
                                 "nested fields in a format spec must be plain names: {}",
-                                py_repr(spec)
+                                quote_for_error(spec)
                             )));
                         }
                     }
@@ -373,7 +369,7 @@ fn parse_nested(spec: &str) -> Result<Vec<String>, FormatError> {
                 parts.push(name);
                 parts.push(String::new());
             }
-            '}' => return Err(inv(format!("bad specifier: {}", py_repr(spec)))),
+            '}' => return Err(inv(format!("bad specifier: {}", quote_for_error(spec)))),
             c => {
                 if let Some(last) = parts.last_mut() {
                     last.push(c);
@@ -447,7 +443,7 @@ pub(crate) fn parse_spec(spec: &str) -> Result<FmtSpec, FormatError> {
         }
     }
     if c.len() - i > 1 {
-        return Err(inv(format!("bad specifier: {}", py_repr(spec))));
+        return Err(inv(format!("bad specifier: {}", quote_for_error(spec))));
     }
     if i < c.len() {
         f.ty = Some(c[i]);

@@ -510,7 +510,12 @@ impl Formatter {
         second: Second,
         out: &mut String,
     ) -> Result<(), FormatError> {
-        self.with_second(record, second.secs, |text| out.push_str(text))?;
+        time_cache::append_text(
+            self.time_id,
+            second.secs,
+            |text| self.render_second(record, second.secs, self.datefmt.as_deref(), text),
+            out,
+        )?;
         out.push_str(second.msecs);
         Ok(())
     }
@@ -608,23 +613,6 @@ impl Formatter {
             out = e.to_string();
         }
         out
-    }
-
-    /// Hands `f` the `strftime` text (no milliseconds) of second `secs` with this
-    /// formatter's `datefmt`, from this thread's cache: neither the default format nor
-    /// `strftime` has sub-second fields, so one rendering serves a whole second.
-    fn with_second<R>(
-        &self,
-        record: &LogRecord,
-        secs: i64,
-        f: impl FnOnce(&str) -> R,
-    ) -> Result<R, FormatError> {
-        time_cache::with_text(
-            self.time_id,
-            secs,
-            |text| self.render_second(record, secs, self.datefmt.as_deref(), text),
-            f,
-        )
     }
 
     /// `time.strftime(datefmt, converter(secs))` appended to `out`.

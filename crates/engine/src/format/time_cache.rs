@@ -10,7 +10,9 @@ use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Formatters a thread keeps a second for at once (a collector writing one format to a
-/// file and another to the console uses two).
+/// file and another to the console uses two). More formatters used in turn on one thread
+/// evict each other (round robin), and then every record renders its second again: slower,
+/// never wrong.
 const WAYS: usize = 4;
 
 /// Ids start at 1: an entry with id 0 is empty.
@@ -48,17 +50,22 @@ thread_local! {
     };
 }
 
-/// Hands `use_text` the text of second `secs` for formatter `id`, calling `render` to
-/// produce it (into an empty string) when this thread does not have it.
-pub(super) fn with_text<R, E>(
+/// Longest text a thread keeps. A usual `asctime` is about 20 bytes; a `datefmt` from a
+/// config may render far more (`%999Y` repeated), and such text is rendered every time
+/// rather than kept by every thread after its formatter is gone.
+const MAX_KEPT: usize = 256;
+
+/// Appends to `out` the text of second `secs` for formatter `id`, calling `render` to
+/// produce it (into an empty string) when this thread does not have it. On an error,
+/// nothing is appended.
+pub(super) fn append_text<E>(
     id: u64,
     secs: i64,
     render: impl FnOnce(&mut String) -> Result<(), E>,
-    use_text: impl FnOnce(&str) -> R,
-) -> Result<R, E> {
-    // Taken by whichever path runs.
+    out: &mut String,
+) -> Result<(), E> {
+    // Taken by whichever path renders.
     let mut render = Some(render);
-    let mut use_text = Some(use_text);
     let cached = CACHE.try_with(|cache| {
         let Ok(mut cache) = cache.try_borrow_mut() else {
             return None;
@@ -66,7 +73,8 @@ pub(super) fn with_text<R, E>(
         let cache = &mut *cache;
         let slot = match cache.entries.iter().position(|e| e.id == id) {
             Some(i) if cache.entries[i].secs == secs => {
-                return use_text.take().map(|f| Ok(f(&cache.entries[i].text)));
+                out.push_str(&cache.entries[i].text);
+                return Some(Ok(()));
             }
             Some(i) => i,
             None => {
@@ -82,9 +90,14 @@ pub(super) fn with_text<R, E>(
         if let Err(e) = render.take()?(&mut entry.text) {
             return Some(Err(e));
         }
-        entry.id = id;
-        entry.secs = secs;
-        use_text.take().map(|f| Ok(f(&entry.text)))
+        out.push_str(&entry.text);
+        if entry.text.len() <= MAX_KEPT {
+            entry.id = id;
+            entry.secs = secs;
+        } else {
+            entry.text = String::new();
+        }
+        Some(Ok(()))
     });
     if let Ok(Some(result)) = cached {
         return result;
@@ -94,8 +107,61 @@ pub(super) fn with_text<R, E>(
     if let Some(render) = render {
         render(&mut text)?;
     }
-    match use_text {
-        Some(f) => Ok(f(&text)),
-        None => unreachable!("use_text runs last, after every way to fail"),
+    out.push_str(&text);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render_x(n: usize, calls: &mut usize) -> impl FnOnce(&mut String) -> Result<(), ()> + '_ {
+        move |s: &mut String| {
+            *calls += 1;
+            s.push_str(&"x".repeat(n));
+            Ok(())
+        }
+    }
+
+    /// A usual text is rendered once per second; one longer than MAX_KEPT is rendered every
+    /// time and not kept by the thread.
+    #[test]
+    fn only_short_texts_are_kept() {
+        for (len, renders) in [(20, 1), (MAX_KEPT + 1, 3)] {
+            let id = new_id();
+            let mut calls = 0;
+            for _ in 0..3 {
+                let mut out = String::new();
+                append_text(id, 7, render_x(len, &mut calls), &mut out).unwrap();
+                assert_eq!(out.len(), len);
+            }
+            assert_eq!(calls, renders, "text of {len} bytes");
+            let kept: usize =
+                CACHE.with_borrow(|c| c.entries.iter().map(|e| e.text.capacity()).sum());
+            assert!(kept <= WAYS * 2 * MAX_KEPT, "{kept}");
+        }
+    }
+
+    /// A failed render appends nothing and leaves nothing cached.
+    #[test]
+    fn a_failed_render_appends_nothing() {
+        let id = new_id();
+        let mut out = String::from("a");
+        assert!(
+            append_text(
+                id,
+                7,
+                |s| {
+                    s.push_str("half");
+                    Err(())
+                },
+                &mut out
+            )
+            .is_err()
+        );
+        assert_eq!(out, "a");
+        let mut calls = 0;
+        append_text(id, 7, render_x(2, &mut calls), &mut out).unwrap();
+        assert_eq!((out.as_str(), calls), ("axx", 1));
     }
 }

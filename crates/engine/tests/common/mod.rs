@@ -1,6 +1,8 @@
 //! Shared test helpers: a handler that remembers what it was given.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod golden;
+
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use std::sync::{Arc, Mutex};
 
