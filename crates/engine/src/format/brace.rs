@@ -5,11 +5,11 @@
 //! positional fields (`{}`, `{0}`) are rejected when the formatter is built: a format string
 //! may come from the network and must not walk objects.
 
-use super::{FormatError, quote_for_error};
 use super::num::{
     FloatKind, MAX_WIDTH, V, char_len, push_n, take_chars, write_float_body, write_grouped,
 };
 use super::percent::check_cap;
+use super::{FormatError, quote_for_error};
 
 /// A parsed format spec (`[[fill]align][sign][z][#][0][width][grouping][.precision][type]`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
