@@ -371,8 +371,9 @@ fn assign_opt(slot: &mut Option<String>, s: Option<&str>) {
 // ---- record reuse ----
 
 /// Records the dispatcher is done with, kept for the mappers to refill: a warm receiver then
-/// maps a record without allocating (its strings keep their buffers). Bounded in count, and
-/// records that hold much memory or nested extras are freed instead of kept.
+/// maps a record without allocating (its strings keep their buffers). Bounded in count
+/// ([`POOL_RECORDS`] here, plus up to [`LOCAL_RECORDS`] taken aside by each mapping thread),
+/// and records that hold much memory or nested extras are freed instead of kept.
 // Boxed: the boxes travel through the receiver's channels and are what gets reused.
 #[allow(clippy::vec_box)]
 static SPENT: Mutex<Vec<Box<LogRecord>>> = Mutex::new(Vec::new());
@@ -573,12 +574,9 @@ impl RecordBuilder {
             }
             "args" => match value {
                 Field::None => {}
-                value => match value.into_value() {
-                    Value::None => {}
-                    Value::Tuple(ref v) | Value::List(ref v) if v.is_empty() => {}
-                    Value::Dict(ref d) if d.is_empty() => {}
-                    other => self.put_extra(REMOTE_ARGS_FIELD, Field::from_value(other)),
-                },
+                Field::Value(Value::Tuple(ref v) | Value::List(ref v)) if v.is_empty() => {}
+                Field::Value(Value::Dict(ref d)) if d.is_empty() => {}
+                other => self.put_extra(REMOTE_ARGS_FIELD, other),
             },
             "levelname" => {
                 assign(&mut rec.levelname, want_str("levelname", &value)?);
@@ -1003,6 +1001,22 @@ mod tests {
             r.extra(REMOTE_ARGS_FIELD),
             Some(&Value::Tuple(vec![Value::Int(1)]))
         );
+        // Empty args (and None) are no args; any other value is kept as it came.
+        for (args, kept) in [
+            (PickleValue::None, None),
+            (PickleValue::Tuple(vec![]), None),
+            (PickleValue::List(vec![]), None),
+            (PickleValue::Dict(vec![]), None),
+            (PickleValue::Int(5), Some(Value::Int(5))),
+            (PickleValue::Str("a".into()), Some(Value::Str("a".into()))),
+        ] {
+            let p = pk(&[
+                ("msg", PickleValue::Str("m".into())),
+                ("args", args.clone()),
+            ]);
+            let r = RecordMapper::default().map_payload(&p).unwrap();
+            assert_eq!(r.extra(REMOTE_ARGS_FIELD), kept.as_ref(), "{args:?}");
+        }
     }
 
     #[test]

@@ -15,6 +15,9 @@ use std::path::{Path, PathBuf};
 
 const PREFIX: &str = "seq-";
 
+/// Largest seq file read (a u64 in decimal and a newline is 21 bytes).
+const MAX_SEQ_FILE: u64 = 64;
+
 /// The persisted seq ratchet of a config listener.
 #[derive(Debug)]
 pub struct SeqStore {
@@ -39,17 +42,21 @@ impl SeqStore {
                 continue;
             };
             let path = entry.path();
-            let Some(key_id) = KeyId::from_hex(hex) else {
+            // Lowercase only, as written: `seq-AB…` and `seq-ab…` would be the same key, and
+            // which of the two counted would depend on the directory's order.
+            let Some(key_id) = KeyId::from_hex(hex).filter(|k| k.to_string() == hex) else {
                 return Err(ListenerError::CorruptState {
                     path,
-                    why: "the name is not seq-<16 hex digits>".into(),
+                    why: "the name is not seq-<16 lowercase hex digits>".into(),
                 });
             };
-            let text = fs::read_to_string(&path).map_err(|source| ListenerError::State {
-                path: path.clone(),
-                source,
+            let bytes = crate::state_file::read_small(&path, MAX_SEQ_FILE).map_err(|source| {
+                ListenerError::State {
+                    path: path.clone(),
+                    source,
+                }
             })?;
-            let seq = text
+            let seq = String::from_utf8_lossy(&bytes)
                 .trim()
                 .parse::<u64>()
                 .map_err(|e| ListenerError::CorruptState {
@@ -123,6 +130,39 @@ mod tests {
         assert!(matches!(
             SeqStore::open(dir.path()),
             Err(ListenerError::CorruptState { .. })
+        ));
+    }
+
+    /// A name in capitals (the same key as its lowercase twin), a huge file and a link are
+    /// refused with the file named, not loaded or read without end.
+    #[test]
+    fn odd_files_fail_closed() {
+        let upper = tempfile::tempdir().unwrap();
+        fs::write(upper.path().join("seq-0102030405060708"), "5\n").unwrap();
+        fs::write(upper.path().join("seq-0102030405060A0B"), "9\n").unwrap();
+        match SeqStore::open(upper.path()) {
+            Err(ListenerError::CorruptState { path, why }) => {
+                assert!(path.ends_with("seq-0102030405060A0B"), "{}", path.display());
+                assert!(why.contains("lowercase"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let big = tempfile::tempdir().unwrap();
+        fs::write(big.path().join("seq-0102030405060708"), "1".repeat(10_000)).unwrap();
+        assert!(matches!(
+            SeqStore::open(big.path()),
+            Err(ListenerError::State { .. })
+        ));
+        let link = tempfile::tempdir().unwrap();
+        fs::write(link.path().join("target"), "5\n").unwrap();
+        std::os::unix::fs::symlink(
+            link.path().join("target"),
+            link.path().join("seq-0102030405060708"),
+        )
+        .unwrap();
+        assert!(matches!(
+            SeqStore::open(link.path()),
+            Err(ListenerError::State { .. })
         ));
     }
 }

@@ -133,7 +133,7 @@ async fn handle(
     let n = batch.len() as u64;
     if dispatch.send(batch).await.is_err() {
         counters.pending.fetch_sub(n, Ordering::Relaxed);
-        counters.dropped.fetch_add(n, Ordering::Relaxed);
+        counters.dropped.fetch_add(n, Ordering::Release);
         return false;
     }
     true

@@ -165,11 +165,12 @@ impl Dispatcher {
                 }
             }
         }
-        // Once per batch (one socket read), not per record. `pending` first: a stats read
-        // in between sees `received` larger than the outcomes, never smaller.
+        // Once per batch (one socket read), not per record. `pending` first, `stored` after
+        // it with Release: a stats read in between sees `received` larger than the outcomes,
+        // never smaller (see `Counters::snapshot`).
         if stored > 0 {
             self.counters.pending.fetch_sub(stored, Ordering::Relaxed);
-            self.counters.stored.fetch_add(stored, Ordering::Relaxed);
+            self.counters.stored.fetch_add(stored, Ordering::Release);
             self.handled_since_flush += stored;
         }
     }

@@ -187,14 +187,14 @@ impl Tally {
         if received == 0 {
             return;
         }
-        // `received` first: a snapshot reads it last, so it never sees more outcomes than
-        // frames.
+        // `received` first, outcomes after it with Release: a snapshot reads the outcomes
+        // (Acquire) and `received` last, so it never sees more outcomes than frames.
         counters.received.fetch_add(received, Ordering::Relaxed);
-        counters.pending.fetch_add(self.records, Ordering::Relaxed);
+        counters.pending.fetch_add(self.records, Ordering::Release);
         if self.duplicates > 0 {
             counters
                 .duplicates
-                .fetch_add(self.duplicates, Ordering::Relaxed);
+                .fetch_add(self.duplicates, Ordering::Release);
         }
     }
 }

@@ -237,8 +237,9 @@ impl Collector {
         let (journal, replay) = match &self.options.state_dir {
             Some(dir) => {
                 let keys = &self.options.keys;
-                let (j, t) =
-                    ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY, |k| keys.get(k).is_some())?;
+                let (j, t) = ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY, keys.len(), |k| {
+                    keys.get(k).is_some()
+                })?;
                 (Some(j), t)
             }
             None => (None, ReplayTracker::new(REPLAY_EPOCHS_PER_KEY)),

@@ -39,23 +39,33 @@
 use logwire_wire::record_envelope::REPLAY_WINDOW;
 use logwire_wire::{Epoch, KeyId, ReplayTracker, ReplayWindow, WindowState};
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// Name of the journal file inside the state directory.
 pub(crate) const JOURNAL_FILE: &str = "records.replay";
 
-/// Largest journal file loaded; a larger one is refused rather than read. Compaction keeps a
-/// live journal at a few MiB per key.
-const MAX_FILE: u64 = 64 << 20;
-/// Longest line (a `w` line is ~1.1 KiB).
+/// Longest line (a `w` line is at most [`W_LINE`] bytes).
 const MAX_LINE: usize = 4096;
 /// The journal is compacted when it grows past this (or past twice its last compaction).
 const COMPACT_AT: u64 = 4 << 20;
 /// Bitmap words of a window.
 const WORDS: usize = (REPLAY_WINDOW / 64) as usize;
+/// Longest `w` line: `w`, key id (16 hex), epoch (32 hex), three u64s, the bitmap, spaces
+/// and the newline.
+const W_LINE: u64 = (2 + 16 + 1 + 32 + 3 * 21 + 1 + WORDS * 16 + 1) as u64;
+/// Smallest size limit of a journal file (see [`max_file`]).
+const MIN_MAX_FILE: u64 = 64 << 20;
+
+/// Largest journal file loaded for `keys` keys of `epochs` windows each; a larger one is
+/// refused rather than read. A compacted journal holds at most one `w` line per window, and
+/// the next compaction comes at twice that (or at [`COMPACT_AT`]), so a healthy collector's
+/// journal stays under half of this whatever its keys.
+fn max_file(keys: usize, epochs: usize) -> u64 {
+    let windows = (keys as u64).saturating_mul(epochs as u64);
+    MIN_MAX_FILE.max(windows.saturating_mul(W_LINE).saturating_mul(4))
+}
 
 /// Why the journal could not be opened or written.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +115,7 @@ impl ReplayJournal {
     pub(crate) fn open(
         dir: impl Into<PathBuf>,
         max_epochs_per_key: usize,
+        max_keys: usize,
         keep: impl Fn(&KeyId) -> bool,
     ) -> Result<(Self, ReplayTracker), JournalError> {
         let dir = dir.into();
@@ -114,20 +125,21 @@ impl ReplayJournal {
             move |source| JournalError::Io { path: p, source }
         };
         crate::state_file::create_private_dir(&dir).map_err(io_err(&dir))?;
-        let mut file = OpenOptions::new()
+        let mut file = crate::state_file::private_file()
             .read(true)
             .append(true)
             .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
             .open(&path)
             .map_err(io_err(&path))?;
         let size = file.metadata().map_err(io_err(&path))?.len();
-        if size > MAX_FILE {
+        let max = max_file(max_keys, max_epochs_per_key);
+        if size > max {
             return Err(JournalError::Corrupt {
                 path,
                 line: 0,
-                why: format!("{size} bytes, more than the {MAX_FILE} a journal may have"),
+                why: format!(
+                    "{size} bytes, more than the {max} a journal of {max_keys} keys may have"
+                ),
             });
         }
         let mut tracker = ReplayTracker::new(max_epochs_per_key);
@@ -183,12 +195,15 @@ impl ReplayJournal {
         for (k, e, lo, hi) in &self.pending {
             let _ = writeln!(self.line, "r {k} {e} {lo} {hi}");
         }
-        self.file
-            .write_all(self.line.as_bytes())
-            .map_err(|source| JournalError::Io {
+        if let Err(source) = self.file.write_all(self.line.as_bytes()) {
+            // A part written (a full disk) would leave half a line in the middle of the
+            // file once the next commit appends: cut it off.
+            let _ = self.file.set_len(self.len);
+            return Err(JournalError::Io {
                 path: self.path.clone(),
                 source,
-            })?;
+            });
+        }
         self.pending.clear();
         self.len += self.line.len() as u64;
         if self.len > self.compact_at {
@@ -219,7 +234,7 @@ impl ReplayJournal {
         }
         crate::state_file::replace_atomically(&self.dir, JOURNAL_FILE, text.as_bytes())
             .map_err(|(path, source)| JournalError::Io { path, source })?;
-        self.file = OpenOptions::new()
+        self.file = crate::state_file::private_file()
             .append(true)
             .open(&self.path)
             .map_err(io_err(&self.path))?;
@@ -324,10 +339,21 @@ fn apply_line(
             if hex.len() != WORDS * 16 {
                 return Err("a bitmap of the wrong size".into());
             }
-            let bits = (0..WORDS)
-                .map(|i| u64::from_str_radix(&hex[i * 16..i * 16 + 16], 16))
-                .collect::<Result<Vec<u64>, _>>()
-                .map_err(|_| "a bitmap that is not hex")?;
+            // Digits only (from_str_radix also takes a sign), and then every cut below is on
+            // a character boundary.
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err("a bitmap that is not hex".into());
+            }
+            let bits = hex
+                .as_bytes()
+                .chunks_exact(16)
+                .map(|word| {
+                    std::str::from_utf8(word)
+                        .ok()
+                        .and_then(|w| u64::from_str_radix(w, 16).ok())
+                })
+                .collect::<Option<Vec<u64>>>()
+                .ok_or("a bitmap that is not hex")?;
             let state = WindowState {
                 highest,
                 contiguous,
@@ -351,13 +377,13 @@ fn apply_line(
 mod tests {
     use super::*;
     use logwire_wire::ReplayVerdict;
-    use std::fs;
+    use std::fs::{self, OpenOptions};
 
     const K: KeyId = KeyId([7; 8]);
     const E: Epoch = Epoch([9; 16]);
 
     fn open(dir: &Path) -> (ReplayJournal, ReplayTracker) {
-        ReplayJournal::open(dir, 16, |_| true).unwrap()
+        ReplayJournal::open(dir, 16, 4, |_| true).unwrap()
     }
 
     #[test]
@@ -440,7 +466,7 @@ mod tests {
             format!("r {K} {E} 1 {}\n", "9".repeat(MAX_LINE)),
         ] {
             fs::write(dir.path().join(JOURNAL_FILE), format!("{good}{bad}")).unwrap();
-            match ReplayJournal::open(dir.path(), 16, |_| true) {
+            match ReplayJournal::open(dir.path(), 16, 4, |_| true) {
                 Err(JournalError::Corrupt { line: 2, .. }) => {}
                 other => panic!("{bad:?}: {other:?}"),
             }
@@ -475,12 +501,80 @@ mod tests {
         j.note(gone, E, 7);
         j.commit(&t).unwrap();
         drop(j);
-        let (_, t) = ReplayJournal::open(dir.path(), 16, |k| *k == K).unwrap();
+        let (_, t) = ReplayJournal::open(dir.path(), 16, 4, |k| *k == K).unwrap();
         assert_eq!(t.check(K, E, 5), ReplayVerdict::Duplicate);
         assert_eq!(
             t.epochs_tracked(gone),
             0,
             "neither its w nor its r lines were loaded"
+        );
+    }
+
+    /// A bitmap of the right length in bytes but with a non-ASCII character, or with a
+    /// sign that `from_str_radix` would take, fails closed (it used to panic on the
+    /// character: a cut inside it).
+    #[test]
+    fn a_bitmap_that_is_not_plain_hex_fails_closed() {
+        let hex = "0".repeat(WORDS * 16);
+        for bitmap in [
+            // Across the end of the first 16-digit word.
+            format!("{}é{}", &hex[..15], &hex[17..]),
+            format!("+{}", &hex[1..]),
+            format!("{}é", &hex[..hex.len() - 2]),
+        ] {
+            assert_eq!(bitmap.len(), WORDS * 16);
+            let dir = tempfile::tempdir().unwrap();
+            fs::write(
+                dir.path().join(JOURNAL_FILE),
+                format!("w {K} {E} 1 1 0 {bitmap}\n"),
+            )
+            .unwrap();
+            match ReplayJournal::open(dir.path(), 16, 4, |_| true) {
+                Err(JournalError::Corrupt { line: 1, why, .. }) => {
+                    assert_eq!(why, "a bitmap that is not hex")
+                }
+                other => panic!("{bitmap:?}: {other:?}"),
+            }
+        }
+    }
+
+    /// Every `w` line fits [`W_LINE`], which sizes the file limit: a compacted journal of
+    /// the most windows its keys may have, with the longest numbers, opens again.
+    #[test]
+    fn a_full_compacted_journal_fits_its_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut j, mut t) = open(dir.path());
+        let keys = [K, KeyId([1; 8]), KeyId([2; 8]), KeyId([3; 8])];
+        for (i, k) in keys.iter().enumerate() {
+            for e in 0..16u8 {
+                let epoch = Epoch([e; 16]);
+                // Far apart: the window slides, `missing` counts up, numbers are long.
+                for seq in [1, u64::MAX / 2, u64::MAX - 1 - i as u64] {
+                    t.mark(*k, epoch, seq);
+                    j.note(*k, epoch, seq);
+                }
+            }
+        }
+        j.commit(&t).unwrap();
+        j.compact(&t).unwrap();
+        let text = fs::read_to_string(dir.path().join(JOURNAL_FILE)).unwrap();
+        assert_eq!(text.lines().count(), keys.len() * 16);
+        for line in text.lines() {
+            assert!(
+                line.len() as u64 < W_LINE,
+                "{} > {W_LINE}",
+                line.len() + 1
+            );
+        }
+        assert!(text.len() as u64 * 4 <= max_file(keys.len(), 16));
+        drop(j);
+        let (_, t) = open(dir.path());
+        let first = Epoch([0; 16]);
+        assert_eq!(t.check(K, first, u64::MAX - 1), ReplayVerdict::Duplicate);
+        assert_eq!(t.check(K, first, u64::MAX - 5), ReplayVerdict::New);
+        assert_eq!(
+            t.check(keys[3], Epoch([15; 16]), u64::MAX - 4),
+            ReplayVerdict::Duplicate
         );
     }
 
@@ -495,6 +589,9 @@ mod tests {
                 proptest::prop_oneof![
                     proptest::string::string_regex("r [0-9a-f]{16} [0-9a-f]{32} [0-9]{1,20} [0-9]{1,20}").unwrap(),
                     proptest::string::string_regex("w [0-9a-f]{16} [0-9a-f]{32} [0-9]{1,5} [0-9]{1,5} [0-9]{1,3} [0-9a-f]{0,1030}").unwrap(),
+                    // Bitmaps of about the right length, some of them not plain hex.
+                    proptest::string::string_regex("w [0-9a-f]{16} [0-9a-f]{32} [0-9]{1,5} [0-9]{1,5} [0-9]{1,3} [0-9a-f]{1020,1024}[0-9a-f+é]{0,4}").unwrap(),
+                    proptest::string::string_regex("w [0-9a-f]{16} [0-9a-f]{32} [0-9]{1,5} [0-9]{1,5} [0-9]{1,3} [0-9a-f+é ]{1022,1024}").unwrap(),
                     proptest::string::string_regex("[ -~]{0,80}").unwrap(),
                 ],
                 0..20,
@@ -504,7 +601,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let text = lines.iter().map(|l| format!("{l}\n")).collect::<String>() + &tail;
             fs::write(dir.path().join(JOURNAL_FILE), text).unwrap();
-            match ReplayJournal::open(dir.path(), 16, |_| true) {
+            match ReplayJournal::open(dir.path(), 16, 4, |_| true) {
                 Ok(_) | Err(JournalError::Corrupt { .. }) => {}
                 Err(e) => panic!("{e}"),
             }

@@ -112,13 +112,15 @@ pub(crate) struct Counters {
 impl Counters {
     pub(crate) fn reject(&self, reason: RejectReason) {
         self.received.fetch_add(1, Ordering::Relaxed);
-        self.rejected[reason.index()].fetch_add(1, Ordering::Relaxed);
+        self.rejected[reason.index()].fetch_add(1, Ordering::Release);
     }
 
     pub(crate) fn snapshot(&self) -> ReceiverStats {
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let load = |a: &AtomicU64| a.load(Ordering::Acquire);
         // Outcomes first, `received` last: a frame in flight between the two reads makes
-        // `received` larger, never smaller, than the sum of outcomes.
+        // `received` larger, never smaller, than the sum of outcomes. Every outcome is
+        // counted (Release) after what it moves from (`received`, or `pending` for a stored
+        // or dropped record), so an outcome read here brings that earlier count with it.
         let stored = load(&self.stored);
         let pending = load(&self.pending);
         let duplicates = load(&self.duplicates);

@@ -30,7 +30,8 @@ use tokio::time::{Instant, timeout_at};
 /// 64: a busy `SocketHandler` stream then costs half the reads, batches and dispatcher wake-ups
 /// (1.09-1.14x records/s and 2-9 % less CPU per record over four A/B sets of
 /// `crates/bench/scripts/receive_ab.py`, round 5 of `crates/bench/README-receive.md`); an
-/// idle connection's buffer is never touched, so it costs address space, not memory.
+/// idle connection's buffer is never touched, so it costs address space, not memory (and one
+/// that a large frame grew is shrunk back once the frame is judged).
 const READ_CHUNK: usize = 128 * 1024;
 
 /// How long a stopping collector keeps reading a connection that still delivers data, per
@@ -247,7 +248,7 @@ where
                     &peer,
                     Some(&route),
                 );
-                buf.drain(..scan.end);
+                drain_frames(&mut buf, scan.end);
                 if !order.is_empty() {
                     order.push_ready(batch);
                 } else if send_batch(ctx, batch).await.is_err() {
@@ -409,6 +410,17 @@ struct Scan {
 }
 
 /// Finds the complete frames at the front of `buf` (prefixes only: nothing is judged).
+/// Drops the judged frames (`..end`) from a connection's buffer. A buffer a large frame grew
+/// (up to the frame cap) goes back to [`READ_CHUNK`]: the in-flight budget paid for it only
+/// while the frame was read, and an idle connection must not keep it for its whole idle
+/// timeout.
+fn drain_frames(buf: &mut Vec<u8>, end: usize) {
+    buf.drain(..end);
+    if buf.capacity() > 2 * READ_CHUNK {
+        buf.shrink_to(READ_CHUNK);
+    }
+}
+
 fn scan_frames(buf: &[u8], max_frame: usize) -> Scan {
     let mut scan = Scan {
         end: 0,
@@ -469,7 +481,7 @@ async fn send_batch(ctx: &StreamContext, batch: Batch) -> Result<(), ()> {
     if ctx.dispatch.send(batch).await.is_err() {
         let c = &ctx.shared.counters;
         c.pending.fetch_sub(n, Ordering::Relaxed);
-        c.dropped.fetch_add(n, Ordering::Relaxed);
+        c.dropped.fetch_add(n, Ordering::Release);
         return Err(());
     }
     Ok(())
@@ -489,6 +501,20 @@ async fn write_acks<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_buffer_grown_by_a_large_frame_is_given_back() {
+        let mut buf = vec![7u8; 1 << 20];
+        // The large frame, then the start of the next one.
+        drain_frames(&mut buf, (1 << 20) - 10);
+        assert_eq!(buf, [7u8; 10]);
+        assert!(buf.capacity() <= READ_CHUNK, "{}", buf.capacity());
+        // A usual buffer keeps its capacity (no reallocation per read).
+        let mut usual = Vec::with_capacity(READ_CHUNK);
+        usual.extend_from_slice(&[1u8; 100]);
+        drain_frames(&mut usual, 60);
+        assert_eq!(usual.capacity(), READ_CHUNK);
+    }
 
     #[test]
     fn one_address_cannot_take_more_than_its_share() {
