@@ -561,7 +561,7 @@ mod tests {
         assert_eq!(text.lines().count(), keys.len() * 16);
         for line in text.lines() {
             assert!(
-                line.len() as u64 < W_LINE,
+                (line.len() as u64) < W_LINE,
                 "{} > {W_LINE}",
                 line.len() + 1
             );
