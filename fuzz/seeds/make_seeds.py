@@ -23,7 +23,7 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "fuzz" / "corpus"
-VECTORS = [ROOT / "testdata" / "vectors" / "envelopes.json"]
+VECTORS = ROOT / "testdata" / "vectors" / "envelopes.json"
 CONFIG_CORPUS = ROOT / "crates" / "config" / "tests" / "corpus"
 
 
@@ -112,19 +112,18 @@ def main():
     put("frame_decoder", bytes([0, 0]))
 
     # Envelopes: byte 0 = mode (bit 0 clear: raw bytes; set: build and sign from fields).
-    vec_path = next((p for p in VECTORS if p.exists()), None)
-    if vec_path:
-        vec = json.loads(vec_path.read_text())
-        for f in vec["config_frames"]:
+    # The vectors are in the repo: a missing file is an error, not a smaller corpus.
+    vec = json.loads(VECTORS.read_text())
+    for f in vec["config_frames"]:
+        put("config_envelope", b"\x00" + base64.b64decode(f["frame"]))
+        put("config_json" if f["payload"] and base64.b64decode(f["payload"]).lstrip()[:1] == b"{" else "config_ini",
+            base64.b64decode(f["payload"]))
+    for f in vec["record_frames"]:
+        put("record_envelope", b"\x00" + base64.b64decode(f["frame"]))
+        put("record_map", base64.b64decode(f["payload"]))
+    for f in vec.get("must_reject", []):
+        if "frame" in f:
             put("config_envelope", b"\x00" + base64.b64decode(f["frame"]))
-            put("config_json" if f["payload"] and base64.b64decode(f["payload"]).lstrip()[:1] == b"{" else "config_ini",
-                base64.b64decode(f["payload"]))
-        for f in vec["record_frames"]:
-            put("record_envelope", b"\x00" + base64.b64decode(f["frame"]))
-            put("record_map", base64.b64decode(f["payload"]))
-        for f in vec.get("must_reject", []):
-            if "frame" in f:
-                put("config_envelope", b"\x00" + base64.b64decode(f["frame"]))
     for mode in (1, 3, 0x21, 0x29, 0x31):
         fields = struct.pack(">QqqQ", 7, 0, 3_600_000, 0x0102030405060708)
         put("config_envelope", bytes([mode]) + fields + b'{"version": 1}')

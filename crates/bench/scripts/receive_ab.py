@@ -12,36 +12,11 @@ Usage: python3 crates/bench/scripts/receive_ab.py OLD_BINARY NEW_BINARY [--recor
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import receive_vs_cookbook as rvc  # noqa: E402
-
-
-def cpu_seconds(pid):
-    fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def run(exe, frames, n, out, expect_size):
-    """Returns (records/s, CPU ns per record)."""
-    cfg = rvc.write_file_config(out)
-    p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg], stderr=subprocess.PIPE, text=True)
-    port = rvc.serve_port(p)
-    c0 = cpu_seconds(p.pid)
-    s, t0 = rvc.blast(port, frames)
-    deadline = time.time() + 120
-    while os.path.getsize(out) < expect_size and time.time() < deadline:
-        time.sleep(0.0005)
-    elapsed = time.perf_counter() - t0
-    c1 = cpu_seconds(p.pid)
-    s.close()
-    p.terminate()
-    p.wait()
-    return n / elapsed, (c1 - c0) / n * 1e9
 
 
 def main():
@@ -66,7 +41,7 @@ def main():
                 out = os.path.join(d, "out-%d.log" % i)
                 if os.path.exists(out):
                     os.remove(out)
-                rate, cpu = run(e, frames, args.records, out, len(expect))
+                rate, cpu = rvc.run_logwire_measured(e, frames, args.records, out, len(expect))
                 if open(out, "rb").read() != expect:
                     print("OUTPUT DIFFERS from the cookbook's: %s run %d" % (e, i))
                 rates[e].append(rate)
