@@ -48,9 +48,9 @@ pub(crate) fn convertible(secs: i64) -> bool {
     Timestamp::from_second(secs).is_ok()
 }
 
-/// `time.localtime(secs)` in `tz`. It fails only where [`convertible`] is false (the
-/// formatter checks that first, and then writes `asctime` into the line with no error left
-/// to come), and so does [`gmtime`].
+/// `time.localtime(secs)` in `tz`; `None` only for a time outside the range of timestamps
+/// jiff represents, as for [`gmtime`]. (The formatter checks that range first, with
+/// `convertible`, and then writes `asctime` into the line with no error left to come.)
 pub fn localtime(secs: i64, tz: &TimeZone) -> Option<Tm> {
     let ts = Timestamp::from_second(secs).ok()?;
     let info = tz.to_offset_info(ts);
