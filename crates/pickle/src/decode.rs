@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::template::RecordTemplate;
 use crate::text::{self, ParsedInt};
 use crate::value::{FieldValue, PickleValue};
 
@@ -313,6 +314,42 @@ impl PickleDecoder {
             }
         }
         Ok(())
+    }
+
+    /// [`decode_record_with`](Self::decode_record_with) through a [`RecordTemplate`]: a
+    /// record with the layout the template learned is read by comparing bytes; any other
+    /// goes through the flat path or the general parser, and (when it is accepted) may
+    /// become the template. `classify` gives each key of a learned layout its tag, which
+    /// `visit` receives with the key; on the other paths each key is classified as it comes.
+    ///
+    /// `skip` lets a caller that keeps what it was handed under the template's current
+    /// [`generation`](RecordTemplate::generation) leave out pairs it already has: on a record
+    /// read through the template, a pair whose value is the learned one and whose tag `skip`
+    /// accepts is not visited. (Every other pair is visited.) Returns whether the record was
+    /// read through the template, of the generation it had before the call.
+    ///
+    /// The pairs, their values and the errors are exactly those of `decode_record_with`.
+    pub fn decode_record_tagged<T, E, C, S, F>(
+        &mut self,
+        input: &[u8],
+        template: &mut RecordTemplate<T>,
+        mut classify: C,
+        skip: S,
+        mut visit: F,
+    ) -> Result<bool, E>
+    where
+        T: Copy,
+        E: From<DecodeError>,
+        C: FnMut(&str) -> T,
+        S: Fn(T) -> bool,
+        F: FnMut(T, &str, FieldValue<'_>) -> Result<(), E>,
+    {
+        if let Some(result) = template.decode(input, &self.limits, &skip, &mut visit) {
+            return result.map(|()| true);
+        }
+        self.decode_record_with(input, |key, value| visit(classify(key), key, value))?;
+        template.missed(input, &self.limits, &mut classify);
+        Ok(false)
     }
 
     fn reset(&mut self) {

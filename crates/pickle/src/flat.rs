@@ -33,7 +33,7 @@ use crate::value::FieldValue;
 pub(crate) const MAX_ITEMS: usize = 128;
 
 /// Memo entries this path handles (CPython memoizes the dict and each str once).
-const MAX_MEMO: usize = MAX_ITEMS + 32;
+pub(crate) const MAX_MEMO: usize = MAX_ITEMS + 32;
 
 /// A memo entry that names the top-level dict itself (a `GET` of it is left to the general
 /// parser, which reports the cycle).
@@ -50,7 +50,7 @@ const TEXT_KEPT: usize = 64 * 1024;
 
 /// One top-level key or value.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Item {
+pub(crate) enum Item {
     None,
     Bool(bool),
     Int(i64),
@@ -146,7 +146,7 @@ impl Shape {
 /// Whether `input[pos..]` starts with `want` (short: compared a word at a time, without a
 /// call into `memcmp`).
 #[inline(always)]
-fn same_bytes(input: &[u8], pos: usize, want: &[u8]) -> bool {
+pub(crate) fn same_bytes(input: &[u8], pos: usize, want: &[u8]) -> bool {
     let Some(have) = input.get(pos..).and_then(|r| r.get(..want.len())) else {
         return false;
     };
@@ -271,7 +271,7 @@ fn decimal(digits: &[u8], limits: &DecodeLimits, what: &'static str) -> Option<i
 /// floats and bools, in their binary and text forms. `None` for any other opcode, or a value
 /// this path leaves to the general parser.
 #[inline(always)]
-fn scalar(op: u8, input: &[u8], pos: &mut usize, limits: &DecodeLimits) -> Option<Item> {
+pub(crate) fn scalar(op: u8, input: &[u8], pos: &mut usize, limits: &DecodeLimits) -> Option<Item> {
     Some(match op {
         b'N' => Item::None,
         b'K' => Item::Int(i64::from(array::<1>(input, pos)?[0])),
@@ -294,7 +294,7 @@ fn scalar(op: u8, input: &[u8], pos: &mut usize, limits: &DecodeLimits) -> Optio
 }
 
 /// Validates the text buffer: SIMD for anything but short text.
-fn utf8(bytes: &[u8]) -> Option<&str> {
+pub(crate) fn utf8(bytes: &[u8]) -> Option<&str> {
     if bytes.len() < 32 {
         std::str::from_utf8(bytes).ok()
     } else {
@@ -313,7 +313,7 @@ fn key_bytes<'t>(item: Item, text: &'t [u8], shape: &'t Shape) -> Option<&'t [u8
 
 /// Appends a str's bytes to the text buffer, followed by `\n`.
 #[inline(always)]
-fn push_str(text: &mut Vec<u8>, bytes: &[u8]) -> Option<Item> {
+pub(crate) fn push_str(text: &mut Vec<u8>, bytes: &[u8]) -> Option<Item> {
     let at = u32::try_from(text.len()).ok()?;
     text.extend_from_slice(bytes);
     text.push(b'\n');
@@ -871,7 +871,7 @@ impl FlatParser {
 /// If it ever did, some pairs may already have been visited, so it is reported, not handed
 /// to the general parser; debug builds (tests, fuzzing) stop on it.
 #[cold]
-fn boundary_error<E: From<DecodeError>>() -> E {
+pub(crate) fn boundary_error<E: From<DecodeError>>() -> E {
     debug_assert!(false, "a validated text slice could not be taken");
     E::from(DecodeError::new(0, DecodeErrorKind::BadUtf8))
 }

@@ -57,6 +57,7 @@ mod decode;
 pub mod encode;
 mod error;
 mod flat;
+mod template;
 mod text;
 mod value;
 
@@ -65,4 +66,5 @@ pub use encode::{
     Protocol1Encoder, encode_protocol1, encode_record_protocol1, encode_socket_frame,
 };
 pub use error::{DecodeError, DecodeErrorKind, EncodeError};
+pub use template::RecordTemplate;
 pub use value::{FieldValue, PickleValue};

@@ -10,6 +10,7 @@
 
 use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
+use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
@@ -50,7 +51,7 @@ pub(crate) struct Signed {
 /// One item of a batch.
 pub(crate) enum Work {
     /// A record to hand to the handlers.
-    Record(Box<LogRecord>, Option<Signed>),
+    Record(Box<MappedRecord>, Option<Signed>),
     /// A duplicate that asked for an ack: ack again, store nothing.
     AckOnly(Signed),
 }
@@ -98,7 +99,7 @@ struct Dispatcher {
     /// Records whose handlers ran, handed back to the mappers for reuse after each drain.
     /// Boxed: the boxes themselves are what gets reused.
     #[allow(clippy::vec_box)]
-    spent: Vec<Box<LogRecord>>,
+    spent: Vec<Box<MappedRecord>>,
 }
 
 impl Dispatcher {

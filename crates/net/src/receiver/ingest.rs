@@ -6,8 +6,8 @@
 use super::ReceiverOptions;
 use super::dispatch::{AckRoute, Signed, Work};
 use super::stats::{Counters, RejectReason};
+use crate::record_map::MappedRecord;
 use crate::record_map::{MapError, RecordMapper};
-use logwire_engine::LogRecord;
 use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
 use logwire_wire::{ReplayTracker, ReplayVerdict};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,7 @@ pub(crate) struct Shared {
 /// What became of one frame.
 pub(crate) enum Outcome {
     /// A record for the handlers (with its envelope facts if it was signed).
-    Record(Box<LogRecord>, Option<Signed>),
+    Record(Box<MappedRecord>, Option<Signed>),
     /// A signed record already seen: not stored again, but acked again if asked.
     Duplicate(Option<Signed>),
     /// Rejected (already counted and logged).

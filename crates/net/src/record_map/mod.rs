@@ -50,9 +50,16 @@
 
 use logwire_engine::record::{LogRecord, now_secs};
 use logwire_engine::{Args, Value, level};
-use logwire_pickle::{DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue};
+use logwire_pickle::{
+    DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue, RecordTemplate,
+};
 use std::fmt;
-use std::sync::Mutex;
+use std::ops::Deref;
+
+mod pool;
+
+use pool::Spare;
+pub use pool::recycle;
 
 /// The extra field that holds a non-empty `args` a peer sent (kept as data, never applied).
 pub const REMOTE_ARGS_FIELD: &str = "remote_args";
@@ -129,13 +136,25 @@ impl MapError {
 pub struct RecordMapper {
     limits: MapLimits,
     decoder: PickleDecoder,
+    /// The layout of this sender's records, with each key's attribute.
+    template: RecordTemplate<Attr>,
+    /// Spent records taken from the shared pool to refill, [`pool::SPARE_RECORDS`] at a time, so
+    /// the pool's lock (which the dispatcher takes too) is taken once per batch, not per
+    /// record. Kept here, not per thread: a mapper moves between the receiver's decode
+    /// threads, and its records should be the ones it filled (see [`pool`]).
+    spare: Spare,
 }
 
 impl RecordMapper {
     /// A mapper with these limits.
     pub fn new(limits: MapLimits) -> Self {
         let decoder = PickleDecoder::new(limits.pickle.clone());
-        RecordMapper { limits, decoder }
+        RecordMapper {
+            limits,
+            decoder,
+            template: RecordTemplate::default(),
+            spare: Spare::default(),
+        }
     }
 
     /// The limits in force.
@@ -146,12 +165,13 @@ impl RecordMapper {
     /// A plain frame's payload: JSON if its first byte is `{`, otherwise pickle (a protocol
     /// 0/1 record pickle starts with `}` or `(`, protocol 2+ with `\x80`).
     pub fn map_payload(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
-        self.map_payload_boxed(payload).map(|r| *r)
+        self.map_payload_boxed(payload)
+            .map(MappedRecord::into_record)
     }
 
     /// [`map_payload`](Self::map_payload), boxed: the receiver's path, which refills records
     /// its dispatcher is done with instead of allocating new ones.
-    pub fn map_payload_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
+    pub fn map_payload_boxed(&mut self, payload: &[u8]) -> Result<Box<MappedRecord>, MapError> {
         match payload.first() {
             None => Err(MapError::Empty),
             Some(b'{') => self.map_json_boxed(payload),
@@ -161,48 +181,92 @@ impl RecordMapper {
 
     /// A pickled record dict (`SocketHandler.makePickle` without the length prefix).
     pub fn map_pickle(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
-        self.map_pickle_boxed(payload).map(|r| *r)
+        self.map_pickle_boxed(payload)
+            .map(MappedRecord::into_record)
     }
 
     /// [`map_pickle`](Self::map_pickle), boxed (see [`map_payload_boxed`](Self::map_payload_boxed)).
     ///
     /// The parser hands the top-level pairs over with strs borrowed from its own buffer, so
     /// the only copies made here are into the record's own (reused) strings.
-    pub fn map_pickle_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
+    pub fn map_pickle_boxed(&mut self, payload: &[u8]) -> Result<Box<MappedRecord>, MapError> {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
-        let mut builder = RecordBuilder::new();
-        self.decoder.decode_record_with(payload, |key, value| {
-            let field = match value {
-                FieldValue::Str(s) => Field::Str(s),
-                FieldValue::None => Field::None,
-                FieldValue::Bool(b) => Field::Bool(b),
-                FieldValue::Int(i) => Field::Int(i),
-                FieldValue::Float(x) => Field::Float(x),
-                FieldValue::Other(v) => Field::from_value(pickle_to_value(v)),
-            };
-            builder.field(key, field)
-        })?;
-        Ok(builder.finish())
+        let generation = self.template.generation();
+        let mut builder = RecordBuilder::new(self.spare.take(generation));
+        // The record holds this generation's learned values from its last fill: those need
+        // not be stored again (see `MappedRecord`).
+        let holds_learned = generation != 0 && builder.rec.filled_by == generation;
+        let template = &mut self.template;
+        let matched = self.decoder.decode_record_tagged(
+            payload,
+            template,
+            Attr::of,
+            |attr| holds_learned && !matches!(attr, Attr::Args | Attr::Extra),
+            |attr, key, value| {
+                let field = match value {
+                    FieldValue::Str(s) => Field::Str(s),
+                    FieldValue::None => Field::None,
+                    FieldValue::Bool(b) => Field::Bool(b),
+                    FieldValue::Int(i) => Field::Int(i),
+                    FieldValue::Float(x) => Field::Float(x),
+                    FieldValue::Other(v) => Field::from_value(pickle_to_value(v)),
+                };
+                builder.field_at(attr, key, field)
+            },
+        )?;
+        if matched && holds_learned {
+            builder.holding_learned();
+        }
+        Ok(builder.finish(if matched { generation } else { 0 }))
     }
 
     /// A JSON object with the same keys as the pickled dict.
     pub fn map_json(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
-        self.map_json_boxed(payload).map(|r| *r)
+        self.map_json_boxed(payload).map(MappedRecord::into_record)
     }
 
     /// [`map_json`](Self::map_json), boxed (see [`map_payload_boxed`](Self::map_payload_boxed)).
-    pub fn map_json_boxed(&mut self, payload: &[u8]) -> Result<Box<LogRecord>, MapError> {
+    pub fn map_json_boxed(&mut self, payload: &[u8]) -> Result<Box<MappedRecord>, MapError> {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
         let fields = json::parse_object(payload, &self.limits)?;
-        let mut builder = RecordBuilder::new();
+        let mut builder = RecordBuilder::new(self.spare.take(0));
         for (key, value) in fields {
             builder.field(&key, Field::from_value(value))?;
         }
-        Ok(builder.finish())
+        Ok(builder.finish(0))
+    }
+}
+
+/// A record a [`RecordMapper`] filled, on its way to the handlers. It reads as a
+/// [`LogRecord`] (through `Deref`) but cannot be changed: [`recycle`] gives it back to the
+/// mappers as it was filled, which is what lets a mapper that refills it with a record of
+/// the same learned layout skip storing the values that did not change (the logger name,
+/// the level, the source file, the thread, …).
+#[derive(Debug)]
+pub struct MappedRecord {
+    record: LogRecord,
+    /// The [`RecordTemplate::generation`] whose learned values the record holds in every
+    /// attribute the template's records set (0: none).
+    filled_by: u64,
+    /// The attributes its last fill set (the same for every record of a generation).
+    filled_present: Present,
+}
+
+impl MappedRecord {
+    /// The record, to own and change.
+    pub fn into_record(self: Box<Self>) -> LogRecord {
+        self.record
+    }
+}
+
+impl Deref for MappedRecord {
+    type Target = LogRecord;
+    fn deref(&self) -> &LogRecord {
+        &self.record
     }
 }
 
@@ -280,14 +344,15 @@ impl Field<'_> {
         }
     }
 
-    fn into_value(self) -> Value {
+    /// The value, owned (a nested one is copied).
+    fn to_value(&self) -> Value {
         match self {
-            Field::Str(s) => Value::Str(s.to_owned()),
+            Field::Str(s) => Value::Str((*s).to_owned()),
             Field::None => Value::None,
-            Field::Bool(b) => Value::Bool(b),
-            Field::Int(i) => Value::Int(i),
-            Field::Float(x) => Value::Float(x),
-            Field::Value(v) => v,
+            Field::Bool(b) => Value::Bool(*b),
+            Field::Int(i) => Value::Int(*i),
+            Field::Float(x) => Value::Float(*x),
+            Field::Value(v) => v.clone(),
         }
     }
 
@@ -368,124 +433,75 @@ fn assign_opt(slot: &mut Option<String>, s: Option<&str>) {
     }
 }
 
-// ---- record reuse ----
+/// What a record dict's key sets: a `LogRecord` attribute, nothing, or an extra field.
+/// Classified once per key of a learned [`RecordTemplate`], so a record of that layout is
+/// mapped without comparing its keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Attr {
+    Name,
+    Msg,
+    Args,
+    Levelname,
+    Levelno,
+    Pathname,
+    Filename,
+    Module,
+    ExcText,
+    StackInfo,
+    Lineno,
+    FuncName,
+    Created,
+    Msecs,
+    RelativeCreated,
+    Thread,
+    ThreadName,
+    ProcessName,
+    Process,
+    TaskName,
+    /// `exc_info` (always None on the wire: the formatted text travels in `exc_text`),
+    /// `message` and `asctime` (derived by formatters: a peer's copy could disagree with
+    /// `msg`).
+    Ignored,
+    Extra,
+}
 
-/// Records the dispatcher is done with, kept for the mappers to refill: a warm receiver then
-/// maps a record without allocating (its strings keep their buffers). Bounded in count
-/// ([`POOL_RECORDS`] here, plus up to [`LOCAL_RECORDS`] taken aside by each mapping thread),
-/// and records that hold much memory or nested extras are freed instead of kept.
-// Boxed: the boxes travel through the receiver's channels and are what gets reused.
-#[allow(clippy::vec_box)]
-static SPENT: Mutex<Vec<Box<LogRecord>>> = Mutex::new(Vec::new());
-
-/// Most records kept in [`SPENT`].
-const POOL_RECORDS: usize = 1024;
-
-/// Most bytes of string buffers a kept record may hold.
-const POOL_RECORD_BYTES: usize = 16 * 1024;
-
-fn poolable(rec: &LogRecord) -> bool {
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
-    let mut bytes = rec.name.capacity()
-        + rec.msg.capacity()
-        + rec.levelname.capacity()
-        + rec.pathname.capacity()
-        + rec.filename.capacity()
-        + rec.module.capacity()
-        + opt(&rec.exc_text)
-        + opt(&rec.stack_info)
-        + opt(&rec.func_name)
-        + opt(&rec.thread_name)
-        + opt(&rec.process_name)
-        + opt(&rec.task_name)
-        + rec.extra.capacity() * std::mem::size_of::<(String, Value)>();
-    for (k, v) in &rec.extra {
-        bytes += k.capacity();
-        match v {
-            Value::Str(s) | Value::BigInt(s) => bytes += s.capacity(),
-            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => {}
-            _ => return false,
+impl Attr {
+    fn of(key: &str) -> Attr {
+        match key {
+            "name" => Attr::Name,
+            "msg" => Attr::Msg,
+            "args" => Attr::Args,
+            "levelname" => Attr::Levelname,
+            "levelno" => Attr::Levelno,
+            "pathname" => Attr::Pathname,
+            "filename" => Attr::Filename,
+            "module" => Attr::Module,
+            "exc_text" => Attr::ExcText,
+            "stack_info" => Attr::StackInfo,
+            "lineno" => Attr::Lineno,
+            "funcName" => Attr::FuncName,
+            "created" => Attr::Created,
+            "msecs" => Attr::Msecs,
+            "relativeCreated" => Attr::RelativeCreated,
+            "thread" => Attr::Thread,
+            "threadName" => Attr::ThreadName,
+            "processName" => Attr::ProcessName,
+            "process" => Attr::Process,
+            "taskName" => Attr::TaskName,
+            "exc_info" | "message" | "asctime" => Attr::Ignored,
+            _ => Attr::Extra,
         }
     }
-    bytes <= POOL_RECORD_BYTES
-}
-
-/// Hands records whose handlers have run back for reuse by [`RecordMapper`]'s `*_boxed`
-/// methods (the receiver's dispatcher calls it once per drain, so the lock is taken once per
-/// burst). `spent` is left empty.
-pub fn recycle(spent: &mut Vec<Box<LogRecord>>) {
-    if let Ok(mut pool) = SPENT.lock() {
-        while pool.len() < POOL_RECORDS {
-            match spent.pop() {
-                Some(rec) if poolable(&rec) => pool.push(rec),
-                Some(_) => {}
-                None => break,
-            }
-        }
-    }
-    // Whatever did not fit is freed outside the lock.
-    spent.clear();
-}
-
-fn blank_record() -> Box<LogRecord> {
-    Box::new(LogRecord {
-        name: String::new(),
-        msg: String::new(),
-        args: Args::None,
-        levelname: String::new(),
-        levelno: 0,
-        pathname: String::new(),
-        filename: String::new(),
-        module: String::new(),
-        exc_text: None,
-        stack_info: None,
-        lineno: 0,
-        func_name: None,
-        created: 0.0,
-        msecs: 0.0,
-        relative_created: 0.0,
-        thread: None,
-        thread_name: None,
-        process_name: None,
-        process: None,
-        task_name: None,
-        extra: Vec::new(),
-    })
-}
-
-/// Spent records a thread took from [`SPENT`], [`LOCAL_RECORDS`] at a time, so a mapper
-/// takes the shared lock (which the dispatcher takes too) once per batch, not per record.
-#[allow(clippy::vec_box)] // the boxes are what gets reused
-mod local {
-    use super::LogRecord;
-    use std::cell::RefCell;
-    thread_local! {
-        pub(super) static RECORDS: RefCell<Vec<Box<LogRecord>>> = const { RefCell::new(Vec::new()) };
-    }
-}
-
-/// Most records a thread keeps aside from the shared pool.
-const LOCAL_RECORDS: usize = 32;
-
-/// A spent record to refill, or a new blank one.
-fn reusable_record() -> Box<LogRecord> {
-    local::RECORDS
-        .with_borrow_mut(|mine| {
-            if mine.is_empty()
-                && let Ok(mut pool) = SPENT.lock()
-            {
-                let from = pool.len().saturating_sub(LOCAL_RECORDS);
-                mine.extend(pool.drain(from..));
-            }
-            mine.pop()
-        })
-        .unwrap_or_else(blank_record)
 }
 
 /// Which attributes the dict set; the others get `makeLogRecord`'s defaults at the end.
-#[derive(Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Present {
     name: bool,
+    levelno: bool,
+    created: bool,
+    msecs: bool,
+    relative: bool,
     msg: bool,
     levelname: bool,
     pathname: bool,
@@ -508,55 +524,69 @@ struct Present {
 /// for time, thread and process defaults only for the attributes the dict did not carry
 /// (CPython's senders carry them all).
 struct RecordBuilder {
-    rec: Box<LogRecord>,
-    levelno: Option<i32>,
-    created: Option<f64>,
-    msecs: Option<f64>,
-    relative: Option<f64>,
+    rec: Box<MappedRecord>,
     present: Present,
     /// Extra slots of the reused record filled so far.
     extra_used: usize,
 }
 
 impl RecordBuilder {
-    fn new() -> Self {
+    /// A builder refilling `rec` (a spent record, or a blank one).
+    fn new(rec: Box<MappedRecord>) -> Self {
         RecordBuilder {
-            rec: reusable_record(),
-            levelno: None,
-            created: None,
-            msecs: None,
-            relative: None,
+            rec,
             present: Present::default(),
             extra_used: 0,
         }
     }
 
     /// `LogRecord::set_extra`, reusing the old record's extra slots and str buffers.
-    fn put_extra(&mut self, key: &str, value: Field<'_>) {
+    ///
+    /// `value` is taken by reference: moving the `Field` whole reloads it with wider loads
+    /// than the stores that just wrote it, which stalls (`perf annotate` put half of
+    /// `field_at`'s samples on that copy).
+    fn put_extra(&mut self, key: &str, value: &Field<'_>) {
         let used = self.extra_used;
-        let extra = &mut self.rec.extra;
-        if let Some(slot) = extra.iter_mut().take(used).find(|(k, _)| k == key) {
-            slot.1 = value.into_value();
-            return;
-        }
-        match extra.get_mut(used) {
-            Some(slot) => {
-                assign(&mut slot.0, key);
-                match (&mut slot.1, value) {
-                    (Value::Str(buf), Field::Str(s)) => assign(buf, s),
-                    (old, value) => *old = value.into_value(),
+        let extra = &mut self.rec.record.extra;
+        let slot = match extra.iter().take(used).position(|(k, _)| k == key) {
+            Some(i) => &mut extra[i].1,
+            None => {
+                self.extra_used += 1;
+                match extra.get_mut(used) {
+                    Some((k, v)) => {
+                        assign(k, key);
+                        v
+                    }
+                    None => {
+                        extra.push((key.to_owned(), Value::None));
+                        &mut extra[used].1
+                    }
                 }
             }
-            None => extra.push((key.to_owned(), value.into_value())),
+        };
+        // Same kinds are overwritten in place: building a new `Value` and moving it into the
+        // slot stalls the same way.
+        match (slot, value) {
+            (Value::Str(buf), Field::Str(s)) => assign(buf, s),
+            (Value::Int(old), Field::Int(i)) => *old = *i,
+            (Value::Float(old), Field::Float(x)) => *old = *x,
+            (Value::Bool(old), Field::Bool(b)) => *old = *b,
+            (Value::None, Field::None) => {}
+            (slot, value) => *slot = value.to_value(),
         }
-        self.extra_used += 1;
     }
 
+    /// One pair of the record dict.
     fn field(&mut self, key: &str, value: Field<'_>) -> Result<(), MapError> {
-        let rec = &mut *self.rec;
+        self.field_at(Attr::of(key), key, value)
+    }
+
+    /// One pair of the record dict, its key already classified.
+    fn field_at(&mut self, attr: Attr, key: &str, value: Field<'_>) -> Result<(), MapError> {
+        let rec = &mut self.rec.record;
         let present = &mut self.present;
-        match key {
-            "name" => {
+        match attr {
+            Attr::Name => {
                 assign(
                     &mut rec.name,
                     want_opt_str("name", &value)?.unwrap_or("root"),
@@ -564,7 +594,7 @@ impl RecordBuilder {
                 present.name = true;
             }
             // CPython's str(msg): the sender already merged the args.
-            "msg" => {
+            Attr::Msg => {
                 match &value {
                     Field::Str(s) => assign(&mut rec.msg, s),
                     Field::Value(Value::Str(s)) => assign(&mut rec.msg, s),
@@ -572,55 +602,65 @@ impl RecordBuilder {
                 }
                 present.msg = true;
             }
-            "args" => match value {
+            Attr::Args => match value {
                 Field::None => {}
                 Field::Value(Value::Tuple(ref v) | Value::List(ref v)) if v.is_empty() => {}
                 Field::Value(Value::Dict(ref d)) if d.is_empty() => {}
-                other => self.put_extra(REMOTE_ARGS_FIELD, other),
+                ref other => self.put_extra(REMOTE_ARGS_FIELD, other),
             },
-            "levelname" => {
+            Attr::Levelname => {
                 assign(&mut rec.levelname, want_str("levelname", &value)?);
                 present.levelname = true;
             }
-            "levelno" => {
+            Attr::Levelno => {
                 let n = want_int("levelno", &value)?;
-                self.levelno = Some(i32::try_from(n).map_err(|_| MapError::BadField {
+                rec.levelno = i32::try_from(n).map_err(|_| MapError::BadField {
                     field: "levelno",
                     reason: format!("{n} is out of range"),
-                })?);
+                })?;
+                present.levelno = true;
             }
-            "pathname" => {
+            Attr::Pathname => {
                 assign(&mut rec.pathname, want_str("pathname", &value)?);
                 present.pathname = true;
             }
-            "filename" => {
+            Attr::Filename => {
                 assign(&mut rec.filename, want_str("filename", &value)?);
                 present.filename = true;
             }
-            "module" => {
+            Attr::Module => {
                 assign(&mut rec.module, want_str("module", &value)?);
                 present.module = true;
             }
-            "exc_text" => {
+            Attr::ExcText => {
                 assign_opt(&mut rec.exc_text, want_opt_str("exc_text", &value)?);
                 present.exc_text = true;
             }
-            "stack_info" => {
+            Attr::StackInfo => {
                 assign_opt(&mut rec.stack_info, want_opt_str("stack_info", &value)?);
                 present.stack_info = true;
             }
-            "lineno" => {
+            Attr::Lineno => {
                 rec.lineno = want_int("lineno", &value)?;
                 present.lineno = true;
             }
-            "funcName" => {
+            Attr::FuncName => {
                 assign_opt(&mut rec.func_name, want_opt_str("funcName", &value)?);
                 present.func_name = true;
             }
-            "created" => self.created = Some(want_float("created", &value)?),
-            "msecs" => self.msecs = Some(want_float("msecs", &value)?),
-            "relativeCreated" => self.relative = Some(want_float("relativeCreated", &value)?),
-            "thread" => {
+            Attr::Created => {
+                rec.created = want_float("created", &value)?;
+                present.created = true;
+            }
+            Attr::Msecs => {
+                rec.msecs = want_float("msecs", &value)?;
+                present.msecs = true;
+            }
+            Attr::RelativeCreated => {
+                rec.relative_created = want_float("relativeCreated", &value)?;
+                present.relative = true;
+            }
+            Attr::Thread => {
                 rec.thread = match value {
                     Field::None => None,
                     v => Some(u64::try_from(want_int("thread", &v)?).map_err(|_| {
@@ -632,15 +672,15 @@ impl RecordBuilder {
                 };
                 present.thread = true;
             }
-            "threadName" => {
+            Attr::ThreadName => {
                 assign_opt(&mut rec.thread_name, want_opt_str("threadName", &value)?);
                 present.thread_name = true;
             }
-            "processName" => {
+            Attr::ProcessName => {
                 assign_opt(&mut rec.process_name, want_opt_str("processName", &value)?);
                 present.process_name = true;
             }
-            "process" => {
+            Attr::Process => {
                 rec.process = match value {
                     Field::None => None,
                     v => Some(u32::try_from(want_int("process", &v)?).map_err(|_| {
@@ -652,29 +692,38 @@ impl RecordBuilder {
                 };
                 present.process = true;
             }
-            "taskName" => {
+            Attr::TaskName => {
                 assign_opt(&mut rec.task_name, want_opt_str("taskName", &value)?);
                 present.task_name = true;
             }
-            // Always None on the wire; the formatted text travels in exc_text.
-            "exc_info" => {}
-            // Derived by formatters; a peer's copy could disagree with msg.
-            "message" | "asctime" => {}
-            _ => self.put_extra(key, value),
+            Attr::Ignored => {}
+            Attr::Extra => self.put_extra(key, &value),
         }
         Ok(())
     }
 
-    fn finish(self) -> Box<LogRecord> {
+    /// After a record read through the template generation the reused record was last
+    /// filled under, with its learned values left out (see [`MappedRecord`]): the record
+    /// sets the same attributes as that fill did (the same keys), and the ones not handed
+    /// over already hold their values. (Extra fields are always handed over: they fill
+    /// their slots in order.)
+    fn holding_learned(&mut self) {
+        self.present = self.rec.filled_present;
+    }
+
+    /// The record, every attribute set; `filled_by` is the template generation whose learned
+    /// values it now holds (0 if it was not read through a template).
+    fn finish(self, filled_by: u64) -> Box<MappedRecord> {
         let RecordBuilder {
             mut rec,
-            levelno,
-            created,
-            msecs,
-            relative,
             present: p,
             extra_used,
         } = self;
+        rec.filled_by = filled_by;
+        rec.filled_present = p;
+        let rec_box = rec;
+        let mut rec_box = rec_box;
+        let rec = &mut rec_box.record;
         rec.extra.truncate(extra_used);
         if !p.name {
             assign(&mut rec.name, "root");
@@ -729,22 +778,27 @@ impl RecordBuilder {
                 rec.process = d.process;
             }
         }
-        rec.set_created(created.unwrap_or_else(now_secs));
-        if let Some(m) = msecs {
-            rec.msecs = m;
+        // msecs and relativeCreated follow created unless the dict set them.
+        let (msecs, relative) = (rec.msecs, rec.relative_created);
+        rec.set_created(if p.created { rec.created } else { now_secs() });
+        if p.msecs {
+            rec.msecs = msecs;
         }
-        if let Some(r) = relative {
-            rec.relative_created = r;
+        if p.relative {
+            rec.relative_created = relative;
         }
-        rec.levelno = levelno.unwrap_or(level::NOTSET);
+        if !p.levelno {
+            rec.levelno = level::NOTSET;
+        }
         if !p.levelname {
-            rec.levelname = match levelno {
-                Some(n) => level::level_name(n),
-                None => "Level None".to_owned(),
+            rec.levelname = if p.levelno {
+                level::level_name(rec.levelno)
+            } else {
+                "Level None".to_owned()
             };
         }
         rec.args = Args::None;
-        rec
+        rec_box
     }
 }
 
@@ -974,7 +1028,7 @@ mod tests {
                 }
                 let got = mapper.map_payload_boxed(p).unwrap();
                 // Defaults that depend on the receiving thread are the same on this thread.
-                assert_eq!(*got, fresh[i], "payload {i}");
+                assert_eq!(**got, fresh[i], "payload {i}");
             }
         }
     }
