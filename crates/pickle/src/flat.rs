@@ -323,6 +323,34 @@ pub(crate) fn push_str(text: &mut Vec<u8>, bytes: &[u8]) -> Option<Item> {
     })
 }
 
+/// The opening of what `SocketHandler` sends, `[PROTO <= 3] } [PUT 0] (`: the position of
+/// the first key and the memo entries written (the dict's own `PUT`, within `max_memo`).
+pub(crate) fn common_head(input: &[u8], max_memo: usize) -> Option<(usize, usize)> {
+    let mut pos = 0usize;
+    if let [0x80, proto, ..] = input {
+        if *proto > 3 {
+            return None;
+        }
+        pos = 2;
+    }
+    if input.get(pos) != Some(&b'}') {
+        return None;
+    }
+    pos += 1;
+    let mut memo = 0usize;
+    if input.get(pos) == Some(&b'q') {
+        if input.get(pos + 1) != Some(&0) || max_memo == 0 {
+            return None;
+        }
+        memo = 1;
+        pos += 2;
+    }
+    if input.get(pos) != Some(&b'(') {
+        return None;
+    }
+    Some((pos + 1, memo))
+}
+
 /// [`FlatParser::scan_common`]'s `BINUNICODE` argument at `pos` (after the opcode), with the
 /// `PUT` after it if there is one: the str, its length and the memo index the `PUT` wrote.
 #[inline(always)]
@@ -559,31 +587,8 @@ impl FlatParser {
         } = self;
         let max_memo = limits.max_memo.min(MAX_MEMO);
         let max_str_len = limits.max_str_len;
-        let mut pos = 0usize;
-        if let [0x80, proto, ..] = input {
-            if *proto > 3 {
-                return None;
-            }
-            pos = 2;
-        }
-        if input.get(pos) != Some(&b'}') {
-            return None;
-        }
-        pos += 1;
         // PUTs so far (their targets are not kept: a GET leaves this path).
-        let mut memo = 0usize;
-        if input.get(pos) == Some(&b'q') {
-            // The dict's own PUT.
-            if input.get(pos + 1) != Some(&0) || max_memo == 0 {
-                return None;
-            }
-            memo = 1;
-            pos += 2;
-        }
-        if input.get(pos) != Some(&b'(') {
-            return None;
-        }
-        pos += 1;
+        let (mut pos, mut memo) = common_head(input, max_memo)?;
         let mut str_bytes = 0usize;
         loop {
             let len = items.len();

@@ -502,29 +502,7 @@ impl<T: Copy> RecordTemplate<T> {
         }
         let max_memo = limits.max_memo.min(MAX_MEMO);
         let max_str_len = limits.max_str_len;
-        let mut pos = 0usize;
-        if let [0x80, proto, ..] = input {
-            if *proto > 3 {
-                return None;
-            }
-            pos = 2;
-        }
-        if input.get(pos) != Some(&b'}') {
-            return None;
-        }
-        pos += 1;
-        let mut memo = 0usize;
-        if input.get(pos) == Some(&b'q') {
-            if input.get(pos + 1) != Some(&0) || max_memo == 0 {
-                return None;
-            }
-            memo = 1;
-            pos += 2;
-        }
-        if input.get(pos) != Some(&b'(') {
-            return None;
-        }
-        pos += 1;
+        let (mut pos, mut memo) = flat::common_head(input, max_memo)?;
         let head_len = pos;
         // A str's bytes and its PUT, if any (the index due, within the memo limit).
         let put = |pos: &mut usize, memo: &mut usize| -> Option<()> {
