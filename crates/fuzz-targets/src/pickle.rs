@@ -2,7 +2,7 @@
 
 use logwire_engine::{Args, LogRecord, Value};
 use logwire_net::record_map::{MapError, MapLimits, RecordMapper};
-use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue};
+use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue, RecordTemplate};
 
 /// Budgets small enough that a fuzzer hits every one of them with short inputs.
 fn tight_limits() -> DecodeLimits {
@@ -158,6 +158,7 @@ pub fn pickle_decoder(data: &[u8]) {
         Err(e) => assert!(e.offset <= data.len()),
     }
     fast_path_agrees(data, &limits);
+    template_path_agrees(data, &limits);
 }
 
 /// What `decode_record_with` hands out, as owned pairs (the fast path's result).
@@ -197,6 +198,134 @@ fn fast_path_agrees(data: &[u8], limits: &DecodeLimits) {
         general(limits, b),
         "fast path differs after another record"
     );
+}
+
+/// What `decode_record_tagged` hands out (tagged by key length), as owned pairs, and whether
+/// the record was read through the template. `skip_all` skips every learned value.
+fn tagged(
+    d: &mut PickleDecoder,
+    t: &mut RecordTemplate<usize>,
+    input: &[u8],
+    skip_all: bool,
+) -> Result<(bool, Vec<(String, String)>), DecodeError> {
+    let mut out = Vec::new();
+    let hit = d.decode_record_tagged(
+        input,
+        t,
+        str::len,
+        |_| skip_all,
+        |tag, k, v| {
+            assert_eq!(tag, k.len(), "tag of {k:?}");
+            out.push((k.to_owned(), format!("{:?}", PickleValue::from(v))));
+            Ok::<_, DecodeError>(())
+        },
+    )?;
+    Ok((hit, out))
+}
+
+/// Where `CPYTHON_RECORD`'s message (`"hi"`, then its `PUT`) sits.
+fn message_at() -> usize {
+    CPYTHON_RECORD
+        .windows(4)
+        .position(|w| w == b"hiq\x04")
+        .expect("the message of CPYTHON_RECORD")
+}
+
+/// The record template path ([`PickleDecoder::decode_record_tagged`]) reads exactly as the
+/// general parser, on the input and on CPython records it changes (its bytes as the message,
+/// spliced in, or XORed over the record: records a warm template nearly matches); each on a
+/// template warmed by two CPython records. Then on the input after itself, and the input's
+/// second half after its first half (which the template may have learned).
+fn template_path_agrees(data: &[u8], limits: &DecodeLimits) {
+    let msg = message_at() - 5;
+    let as_message = [
+        &CPYTHON_RECORD[..msg],
+        b"X",
+        &(data.len() as u32).to_le_bytes(),
+        data,
+        &CPYTHON_RECORD[msg + 7..],
+    ]
+    .concat();
+    let (first, rest) = data.split_first().unwrap_or((&0, &[]));
+    let at = usize::from(*first) % (CPYTHON_RECORD.len() + 1);
+    let spliced = [&CPYTHON_RECORD[..at], rest, &CPYTHON_RECORD[at..]].concat();
+    let mut xored = CPYTHON_RECORD.to_vec();
+    for (i, b) in rest.iter().enumerate() {
+        let n = xored.len();
+        xored[(at + i) % n] ^= b;
+    }
+    for input in [data, &as_message, &spliced, &xored] {
+        warm_template_agrees(input, limits);
+    }
+
+    let want = general(limits, data);
+    let mut d = PickleDecoder::new(limits.clone());
+    let mut t = RecordTemplate::default();
+    for _ in 0..2 {
+        let got = tagged(&mut d, &mut t, data, false).map(|r| r.1);
+        assert_eq!(got, want, "template path differs on a repeat");
+    }
+    let (a, b) = data.split_at(data.len() / 2);
+    let mut d = PickleDecoder::new(limits.clone());
+    let mut t = RecordTemplate::default();
+    let _ = tagged(&mut d, &mut t, a, false);
+    assert_eq!(
+        tagged(&mut d, &mut t, b, false).map(|r| r.1),
+        general(limits, b),
+        "template path differs after another record"
+    );
+}
+
+/// `input` on a template learned from `CPYTHON_RECORD` and warmed by a copy with another
+/// message (so the message is read on every record), with every learned value visited and
+/// with every learned value skipped (the pairs handed over, put in the learned record, must
+/// give the general parser's); then `CPYTHON_RECORD` again (the template's state after it).
+fn warm_template_agrees(input: &[u8], limits: &DecodeLimits) {
+    let want = general(limits, input);
+    let mut second = CPYTHON_RECORD.to_vec();
+    second[message_at() + 1] = b'o';
+    let learned = general(limits, CPYTHON_RECORD).expect("CPYTHON_RECORD is within the limits");
+    for skip_all in [false, true] {
+        let mut d = PickleDecoder::new(limits.clone());
+        let mut t = RecordTemplate::default();
+        assert_eq!(
+            tagged(&mut d, &mut t, CPYTHON_RECORD, skip_all).map(|r| r.0),
+            Ok(false)
+        );
+        let generation = t.generation();
+        assert_ne!(generation, 0, "CPYTHON_RECORD was not learned");
+        let warm = tagged(&mut d, &mut t, &second, false);
+        assert_eq!(
+            warm.map(|r| r.1),
+            general(limits, &second),
+            "warm-up record differs"
+        );
+        let got = match tagged(&mut d, &mut t, input, skip_all) {
+            Ok((true, handed)) if skip_all => {
+                assert_eq!(t.generation(), generation);
+                // The learned record, with the pairs handed over in place (in its order).
+                let mut record = learned.clone();
+                let mut next = 0;
+                for (k, v) in handed {
+                    let i = next
+                        + record[next..]
+                            .iter()
+                            .position(|(key, _)| *key == k)
+                            .expect("a handed key is the next ones of the learned record");
+                    record[i].1 = v;
+                    next = i + 1;
+                }
+                Ok(record)
+            }
+            got => got.map(|(_, pairs)| pairs),
+        };
+        assert_eq!(got, want, "template path differs (skip_all {skip_all})");
+        assert_eq!(
+            tagged(&mut d, &mut t, CPYTHON_RECORD, false).map(|r| r.1),
+            Ok(learned.clone()),
+            "template path differs after the input"
+        );
+    }
 }
 
 /// `SocketHandler.makePickle`'s bytes for a short record (CPython 3.11, protocol 1).
