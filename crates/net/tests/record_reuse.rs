@@ -19,10 +19,22 @@ fn payload(layout: u8, variant: u8) -> Vec<u8> {
     let s = |x: &str| PickleValue::Str(x.to_owned());
     let mut pairs: Vec<(&str, PickleValue)> = vec![
         ("name", s(if v == 3 { "app.db" } else { "app.http" })),
-        ("msg", s(&format!("request {variant} {}", "é".repeat(usize::from(variant % 3))))),
+        (
+            "msg",
+            s(&format!(
+                "request {variant} {}",
+                "é".repeat(usize::from(variant % 3))
+            )),
+        ),
         ("args", PickleValue::None),
-        ("levelname", s(if variant % 5 == 0 { "WARNING" } else { "INFO" })),
-        ("levelno", PickleValue::Int(if variant % 5 == 0 { 30 } else { 20 })),
+        (
+            "levelname",
+            s(if variant.is_multiple_of(5) { "WARNING" } else { "INFO" }),
+        ),
+        (
+            "levelno",
+            PickleValue::Int(if variant.is_multiple_of(5) { 30 } else { 20 }),
+        ),
         ("pathname", s("/srv/app/handlers.py")),
         ("filename", s("handlers.py")),
         ("module", s("handlers")),
@@ -38,9 +50,15 @@ fn payload(layout: u8, variant: u8) -> Vec<u8> {
         ("stack_info", PickleValue::None),
         ("lineno", PickleValue::Int(214 + v)),
         ("funcName", s("handle")),
-        ("created", PickleValue::Float(1.7e9 + f64::from(variant) / 7.0)),
+        (
+            "created",
+            PickleValue::Float(1.7e9 + f64::from(variant) / 7.0),
+        ),
         ("msecs", PickleValue::Float(f64::from(variant % 10) * 100.0)),
-        ("relativeCreated", PickleValue::Float(12.5 * f64::from(variant))),
+        (
+            "relativeCreated",
+            PickleValue::Float(12.5 * f64::from(variant)),
+        ),
         ("thread", PickleValue::Int(140_191_478_160_256)),
         ("threadName", s("MainThread")),
         ("processName", s("MainProcess")),

@@ -24,8 +24,9 @@
 //! Why this is exact: every byte of a record that takes this path is either equal to a byte
 //! of the learned record (so it decodes to what it decoded to then) or read by the same
 //! functions as the flat path (`scalar`, the `BINUNICODE` reader, one UTF-8 validation). The
-//! learned record passed the general parser's checks; the limits are checked again on every
-//! record; the memo layout cannot change (a str keeps its `PUT`, a scalar has none), so no key
+//! learned record passed the general parser's checks, under the limits the template is then
+//! used under (and only those); what varies by record (the input's length, the read values'
+//! sizes) is checked on every record; the memo layout cannot change (a str keeps its `PUT`, a scalar has none), so no key
 //! can end up with a different memo index; and the keys are the learned record's, which were
 //! distinct. Memo `GET`s are never learned (a `GET`'s meaning depends on other values), nor
 //! anything but protocols 0-3's binary opcodes for strs and scalars.
@@ -156,10 +157,8 @@ pub struct RecordTemplate<T> {
     plan: Vec<Part>,
     /// Bytes of strs in the keys and the values that are not volatile.
     fixed_str_bytes: usize,
-    /// Longest str among the learned keys and values, and the memo entries the record
-    /// writes: checked against the limits on every record.
-    longest_str: usize,
-    memo: usize,
+    /// The limits the layout was learned under, the only ones it is used under.
+    limits: DecodeLimits,
     /// This record's volatile strs, each followed by `\n` (as in the flat path).
     text: Vec<u8>,
     /// This record's volatile values, in step order.
@@ -180,8 +179,7 @@ impl<T> Default for RecordTemplate<T> {
             steps: Vec::new(),
             plan: Vec::new(),
             fixed_str_bytes: 0,
-            longest_str: 0,
-            memo: 0,
+            limits: DecodeLimits::default(),
             text: Vec::new(),
             changes: Vec::new(),
             replan: false,
@@ -278,13 +276,14 @@ impl<T: Copy> RecordTemplate<T> {
     }
 
     /// The limits that do not depend on the volatile values, for this input.
+    ///
+    /// A template is used only under the limits it was learned under: its learned values
+    /// passed those (every str, text int and memo index, the node count), and a decoder with
+    /// other limits learns its own.
     fn within(&self, input: &[u8], limits: &DecodeLimits) -> bool {
         input.len() <= limits.max_input_len
             && u32::try_from(input.len()).is_ok()
-            && limits.max_depth > 0
-            && self.longest_str <= limits.max_str_len
-            && self.memo <= limits.max_memo.min(MAX_MEMO)
-            && 2 * self.steps.len() < limits.max_nodes
+            && *limits == self.limits
     }
 
     /// A volatile value at `pos`, read as the step's learned kind allows: a str (with the
@@ -482,11 +481,10 @@ impl<T: Copy> RecordTemplate<T> {
     where
         C: FnMut(&str) -> T,
     {
+        // A record that cannot be learned (a memo GET, another protocol) leaves the template
+        // as it was: the sender's next record may well match it again.
         if self.misses <= EAGER_RELEARNS || self.misses.is_multiple_of(RELEARN_EVERY) {
-            self.clear();
-            if self.learn(input, limits, classify).is_none() {
-                self.clear();
-            }
+            let _ = self.learn(input, limits, classify);
         }
     }
 
@@ -516,7 +514,6 @@ impl<T: Copy> RecordTemplate<T> {
             Some(())
         };
         let mut expanded = 0usize;
-        let mut longest = 0usize;
         let mut steps = Vec::new();
         loop {
             match input.get(pos) {
@@ -536,14 +533,12 @@ impl<T: Copy> RecordTemplate<T> {
                 let text_end = pos;
                 put(&mut pos, &mut memo)?;
                 expanded += s.len();
-                longest = longest.max(s.len());
                 (Learned::Str(s.into()), pos - text_end)
             } else {
                 let item = flat::scalar(op, input, &mut pos, limits)?;
                 (Learned::of(item, "")?, 0)
             };
             expanded += key.len();
-            longest = longest.max(key.len());
             steps.push(Step {
                 tag: classify(key),
                 key: key.into(),
@@ -572,8 +567,7 @@ impl<T: Copy> RecordTemplate<T> {
         self.steps = steps;
         self.compile();
         self.generation = GENERATIONS.fetch_add(1, Ordering::Relaxed);
-        self.longest_str = longest;
-        self.memo = memo;
+        self.limits = limits.clone();
         Some(())
     }
 }
@@ -754,6 +748,21 @@ mod tests {
         let skip = b"}q\x00(X\x01\x00\x00\x00aq\x05K\x01u.";
         let mut t = RecordTemplate::<usize>::default();
         assert!(t.learn(skip, &limits, &mut str::len).is_none());
+    }
+
+    /// A record the template cannot hold (here a memo GET, as CPython writes when two values
+    /// are one str object) does not cost the sender's usual layout its template.
+    #[test]
+    fn a_record_that_cannot_be_learned_keeps_the_template() {
+        let limits = DecodeLimits::default();
+        let mut t = learned(&access(1, "INFO"));
+        let generation = t.generation();
+        let get = b"}q\x00(X\x01\x00\x00\x00aq\x01h\x01u.";
+        let mut visit = |_: usize, _: &str, _: FieldValue<'_>| Ok::<_, DecodeError>(());
+        assert!(t.decode(get, &limits, &|_| false, &mut visit).is_none());
+        t.missed(get, &limits, &mut str::len);
+        assert_eq!(t.generation(), generation);
+        assert!(matched(&mut t, &access(2, "INFO")).is_some());
     }
 
     #[test]
