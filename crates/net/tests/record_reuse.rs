@@ -29,7 +29,11 @@ fn payload(layout: u8, variant: u8) -> Vec<u8> {
         ("args", PickleValue::None),
         (
             "levelname",
-            s(if variant.is_multiple_of(5) { "WARNING" } else { "INFO" }),
+            s(if variant.is_multiple_of(5) {
+                "WARNING"
+            } else {
+                "INFO"
+            }),
         ),
         (
             "levelno",

@@ -882,7 +882,7 @@ pub(crate) fn boundary_error<E: From<DecodeError>>() -> E {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::PickleValue;
 
@@ -897,7 +897,8 @@ mod tests {
         Some(out)
     }
 
-    fn record(pairs: &[(&str, PickleValue)]) -> Vec<u8> {
+    /// A protocol-1 record of these pairs, as CPython's `makePickle` writes one.
+    pub(crate) fn record(pairs: &[(&str, PickleValue)]) -> Vec<u8> {
         let pairs: Vec<(String, PickleValue)> = pairs
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.clone()))

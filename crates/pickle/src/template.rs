@@ -576,14 +576,7 @@ impl<T: Copy> RecordTemplate<T> {
 mod tests {
     use super::*;
     use crate::PickleValue;
-
-    fn record(pairs: &[(&str, PickleValue)]) -> Vec<u8> {
-        let pairs: Vec<(String, PickleValue)> = pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), v.clone()))
-            .collect();
-        crate::encode_record_protocol1(&pairs).unwrap()
-    }
+    use crate::flat::tests::record;
 
     fn access(i: i64, level: &str) -> Vec<u8> {
         record(&[

@@ -6,27 +6,14 @@
 mod common;
 
 use common::{python, unhex};
-use logwire_pickle::{DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue};
+use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue};
 use proptest::prelude::*;
 
 /// What the visitor saw, as owned pairs.
 fn visited(d: &mut PickleDecoder, input: &[u8]) -> Result<Vec<(String, PickleValue)>, DecodeError> {
     let mut out = Vec::new();
     d.decode_record_with(input, |k, v| {
-        if let FieldValue::Other(v) = &v {
-            assert!(
-                !matches!(
-                    v,
-                    PickleValue::None
-                        | PickleValue::Bool(_)
-                        | PickleValue::Int(_)
-                        | PickleValue::Float(_)
-                        | PickleValue::Str(_)
-                ),
-                "a common value came as Other: {v:?}"
-            );
-        }
-        let v = PickleValue::from(v);
+        let v = common::owned_field(v);
         out.push((k.to_owned(), v));
         Ok::<_, DecodeError>(())
     })?;

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use logwire_pickle::PickleValue;
+use logwire_pickle::{FieldValue, PickleValue};
 
 /// The Python side of [`canon`]: `canon(v)` renders a value the same way.
 pub(crate) const PY_CANON: &str = r#"
@@ -95,4 +95,23 @@ pub(crate) fn python(script: &str, stdin: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf-8 stdout")
+}
+
+/// A value a record visitor was handed, owned; the common kinds must never come as `Other`
+/// (the visitor API promises their own variants).
+pub(crate) fn owned_field(v: FieldValue<'_>) -> PickleValue {
+    if let FieldValue::Other(v) = &v {
+        assert!(
+            !matches!(
+                v,
+                PickleValue::None
+                    | PickleValue::Bool(_)
+                    | PickleValue::Int(_)
+                    | PickleValue::Float(_)
+                    | PickleValue::Str(_)
+            ),
+            "a common value came as Other: {v:?}"
+        );
+    }
+    PickleValue::from(v)
 }
