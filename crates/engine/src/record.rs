@@ -210,7 +210,7 @@ impl LogRecord {
     /// key-value, a `tracing` field): a name that would shadow a `LogRecord` attribute (CPython
     /// raises `KeyError` for those) is stored with a trailing `_` instead (`name` → `name_`).
     pub fn set_foreign_extra(&mut self, key: &str, value: Value) {
-        if STANDARD_ATTRIBUTES.contains(&key) {
+        if Attribute::of(key).is_some() {
             self.set_extra(format!("{key}_"), value);
         } else {
             self.set_extra(key, value);
@@ -223,10 +223,10 @@ impl LogRecord {
         fn opt_str(s: &Option<String>) -> Value {
             s.as_ref().map_or(Value::None, |s| Value::Str(s.clone()))
         }
-        Some(match key {
-            "name" => Value::Str(self.name.clone()),
-            "msg" => Value::Str(self.msg.clone()),
-            "args" => match &self.args {
+        Some(match Attribute::of(key) {
+            Some(Attribute::Name) => Value::Str(self.name.clone()),
+            Some(Attribute::Msg) => Value::Str(self.msg.clone()),
+            Some(Attribute::Args) => match &self.args {
                 Args::None => Value::None,
                 Args::Tuple(v) => Value::Tuple(v.clone()),
                 Args::Mapping(m) => Value::Dict(
@@ -235,28 +235,120 @@ impl LogRecord {
                         .collect(),
                 ),
             },
-            "levelname" => Value::Str(self.levelname.clone()),
-            "levelno" => Value::Int(self.levelno.into()),
-            "pathname" => Value::Str(self.pathname.clone()),
-            "filename" => Value::Str(self.filename.clone()),
-            "module" => Value::Str(self.module.clone()),
-            "exc_info" => Value::None,
-            "exc_text" => opt_str(&self.exc_text),
-            "stack_info" => opt_str(&self.stack_info),
-            "lineno" => Value::Int(self.lineno),
-            "funcName" => opt_str(&self.func_name),
-            "created" => Value::Float(self.created),
-            "msecs" => Value::Float(self.msecs),
-            "relativeCreated" => Value::Float(self.relative_created),
-            "thread" => self.thread.map_or(Value::None, |t| {
+            Some(Attribute::Levelname) => Value::Str(self.levelname.clone()),
+            Some(Attribute::Levelno) => Value::Int(self.levelno.into()),
+            Some(Attribute::Pathname) => Value::Str(self.pathname.clone()),
+            Some(Attribute::Filename) => Value::Str(self.filename.clone()),
+            Some(Attribute::Module) => Value::Str(self.module.clone()),
+            Some(Attribute::ExcInfo) => Value::None,
+            Some(Attribute::ExcText) => opt_str(&self.exc_text),
+            Some(Attribute::StackInfo) => opt_str(&self.stack_info),
+            Some(Attribute::Lineno) => Value::Int(self.lineno),
+            Some(Attribute::FuncName) => opt_str(&self.func_name),
+            Some(Attribute::Created) => Value::Float(self.created),
+            Some(Attribute::Msecs) => Value::Float(self.msecs),
+            Some(Attribute::RelativeCreated) => Value::Float(self.relative_created),
+            Some(Attribute::Thread) => self.thread.map_or(Value::None, |t| {
                 i64::try_from(t).map_or_else(|_| Value::BigInt(t.to_string()), Value::Int)
             }),
-            "threadName" => opt_str(&self.thread_name),
-            "processName" => opt_str(&self.process_name),
-            "process" => self.process.map_or(Value::None, |p| Value::Int(p.into())),
-            "taskName" => opt_str(&self.task_name),
-            other => return self.extra(other).cloned(),
+            Some(Attribute::ThreadName) => opt_str(&self.thread_name),
+            Some(Attribute::ProcessName) => opt_str(&self.process_name),
+            Some(Attribute::Process) => self.process.map_or(Value::None, |p| Value::Int(p.into())),
+            Some(Attribute::TaskName) => opt_str(&self.task_name),
+            Some(Attribute::Message | Attribute::Asctime) | None => {
+                return self.extra(key).cloned();
+            }
         })
+    }
+}
+
+/// One of CPython's own `LogRecord` attributes, named as in [`STANDARD_ATTRIBUTES`] (in the
+/// same order); any other name is an extra field. The one place a name is told from an
+/// attribute: formatters, [`LogRecord::attribute`] and the receivers' record mapping use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attribute {
+    /// `name`
+    Name,
+    /// `msg`
+    Msg,
+    /// `args`
+    Args,
+    /// `levelname`
+    Levelname,
+    /// `levelno`
+    Levelno,
+    /// `pathname`
+    Pathname,
+    /// `filename`
+    Filename,
+    /// `module`
+    Module,
+    /// `exc_info`
+    ExcInfo,
+    /// `exc_text`
+    ExcText,
+    /// `stack_info`
+    StackInfo,
+    /// `lineno`
+    Lineno,
+    /// `funcName`
+    FuncName,
+    /// `created`
+    Created,
+    /// `msecs`
+    Msecs,
+    /// `relativeCreated`
+    RelativeCreated,
+    /// `thread`
+    Thread,
+    /// `threadName`
+    ThreadName,
+    /// `processName`
+    ProcessName,
+    /// `process`
+    Process,
+    /// `taskName`
+    TaskName,
+    /// `message`
+    Message,
+    /// `asctime`
+    Asctime,
+}
+
+impl Attribute {
+    /// The attribute named `name`, or `None` for an extra field's name.
+    pub fn of(name: &str) -> Option<Attribute> {
+        Some(match name {
+            "name" => Attribute::Name,
+            "msg" => Attribute::Msg,
+            "args" => Attribute::Args,
+            "levelname" => Attribute::Levelname,
+            "levelno" => Attribute::Levelno,
+            "pathname" => Attribute::Pathname,
+            "filename" => Attribute::Filename,
+            "module" => Attribute::Module,
+            "exc_info" => Attribute::ExcInfo,
+            "exc_text" => Attribute::ExcText,
+            "stack_info" => Attribute::StackInfo,
+            "lineno" => Attribute::Lineno,
+            "funcName" => Attribute::FuncName,
+            "created" => Attribute::Created,
+            "msecs" => Attribute::Msecs,
+            "relativeCreated" => Attribute::RelativeCreated,
+            "thread" => Attribute::Thread,
+            "threadName" => Attribute::ThreadName,
+            "processName" => Attribute::ProcessName,
+            "process" => Attribute::Process,
+            "taskName" => Attribute::TaskName,
+            "message" => Attribute::Message,
+            "asctime" => Attribute::Asctime,
+            _ => return None,
+        })
+    }
+
+    /// Its CPython name.
+    pub fn name(self) -> &'static str {
+        STANDARD_ATTRIBUTES[self as usize]
     }
 }
 
@@ -311,4 +403,23 @@ pub fn current_thread_id() -> u64 {
 /// Whether the current thread is the process's main thread (named `MainThread`, as in CPython).
 fn is_main_thread() -> bool {
     std::thread::current().name() == Some("main")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every standard name is one attribute, in the list's order (which `name` relies on),
+    /// and nothing else is.
+    #[test]
+    fn attributes_and_their_names_agree() {
+        for (i, name) in STANDARD_ATTRIBUTES.iter().enumerate() {
+            let attr = Attribute::of(name).expect(name);
+            assert_eq!(attr as usize, i, "{name}");
+            assert_eq!(attr.name(), *name);
+        }
+        for other in ["", "Name", "request_id", "exc_info_", "remote_args"] {
+            assert_eq!(Attribute::of(other), None, "{other}");
+        }
+    }
 }

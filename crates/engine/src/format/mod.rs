@@ -29,7 +29,7 @@ pub mod template;
 pub mod time;
 mod time_cache;
 
-use crate::record::{Args, LogRecord};
+use crate::record::{Args, Attribute, LogRecord};
 use crate::value::Value;
 use jiff::tz::TimeZone;
 pub use num::MAX_WIDTH;
@@ -127,33 +127,11 @@ pub enum FormatError {
     Time(String),
 }
 
-/// A record attribute the formatter reads directly from [`LogRecord`]'s fields.
+/// What a format field names: a record attribute (read from [`LogRecord`]'s fields), or
+/// an extra field (or a `defaults` entry).
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Attr {
-    Name,
-    Msg,
-    Args,
-    Levelname,
-    Levelno,
-    Pathname,
-    Filename,
-    Module,
-    ExcInfo,
-    ExcText,
-    StackInfo,
-    Lineno,
-    FuncName,
-    Created,
-    Msecs,
-    RelativeCreated,
-    Thread,
-    ThreadName,
-    ProcessName,
-    Process,
-    TaskName,
-    Message,
-    Asctime,
-    /// An extra field (or a `defaults` entry).
+    Record(Attribute),
     Other(String),
 }
 
@@ -161,10 +139,10 @@ impl Segment {
     /// The segment for `str(attr)`.
     fn plain(attr: Attr) -> Segment {
         match attr {
-            Attr::Name => Segment::Name,
-            Attr::Levelname => Segment::Levelname,
-            Attr::Message => Segment::Message,
-            Attr::Asctime => Segment::Asctime,
+            Attr::Record(Attribute::Name) => Segment::Name,
+            Attr::Record(Attribute::Levelname) => Segment::Levelname,
+            Attr::Record(Attribute::Message) => Segment::Message,
+            Attr::Record(Attribute::Asctime) => Segment::Asctime,
             Attr::Other(name) => Segment::Extra(name),
             attr => Segment::Str(attr),
         }
@@ -173,32 +151,7 @@ impl Segment {
 
 impl Attr {
     fn of(name: &str) -> Attr {
-        match name {
-            "name" => Attr::Name,
-            "msg" => Attr::Msg,
-            "args" => Attr::Args,
-            "levelname" => Attr::Levelname,
-            "levelno" => Attr::Levelno,
-            "pathname" => Attr::Pathname,
-            "filename" => Attr::Filename,
-            "module" => Attr::Module,
-            "exc_info" => Attr::ExcInfo,
-            "exc_text" => Attr::ExcText,
-            "stack_info" => Attr::StackInfo,
-            "lineno" => Attr::Lineno,
-            "funcName" => Attr::FuncName,
-            "created" => Attr::Created,
-            "msecs" => Attr::Msecs,
-            "relativeCreated" => Attr::RelativeCreated,
-            "thread" => Attr::Thread,
-            "threadName" => Attr::ThreadName,
-            "processName" => Attr::ProcessName,
-            "process" => Attr::Process,
-            "taskName" => Attr::TaskName,
-            "message" => Attr::Message,
-            "asctime" => Attr::Asctime,
-            other => Attr::Other(other.to_owned()),
-        }
+        Attribute::of(name).map_or_else(|| Attr::Other(name.to_owned()), Attr::Record)
     }
 }
 
@@ -429,11 +382,11 @@ impl Formatter {
                 Segment::Levelname => out.push_str(&record.levelname),
                 Segment::Message => match (&ctx.message, &record.args) {
                     (None, Args::None) => out.push_str(&record.msg),
-                    _ => self.write_plain(ctx, &Attr::Message, out)?,
+                    _ => self.write_plain(ctx, &Attr::Record(Attribute::Message), out)?,
                 },
                 Segment::Asctime => match (ctx.second, &ctx.asctime) {
                     (Some(second), None) => self.write_asctime(record, second, out)?,
-                    _ => self.write_plain(ctx, &Attr::Asctime, out)?,
+                    _ => self.write_plain(ctx, &Attr::Record(Attribute::Asctime), out)?,
                 },
                 Segment::Extra(name) => match record.extra(name) {
                     Some(Value::Str(s)) => out.push_str(s),
@@ -529,29 +482,29 @@ impl Formatter {
     ) -> Result<R, FormatError> {
         let r = ctx.record;
         let v = match attr {
-            Attr::Name => V::Str(&r.name),
-            Attr::Msg => V::Str(&r.msg),
-            Attr::Args => {
+            Attr::Record(Attribute::Name) => V::Str(&r.name),
+            Attr::Record(Attribute::Msg) => V::Str(&r.msg),
+            Attr::Record(Attribute::Args) => {
                 let args = match &r.args {
                     Args::None => Value::None,
                     _ => r.attribute("args").unwrap_or(Value::None),
                 };
                 return f(V::of(&args));
             }
-            Attr::Levelname => V::Str(&r.levelname),
-            Attr::Levelno => V::Int(r.levelno.into()),
-            Attr::Pathname => V::Str(&r.pathname),
-            Attr::Filename => V::Str(&r.filename),
-            Attr::Module => V::Str(&r.module),
-            Attr::ExcInfo => V::None,
-            Attr::ExcText => V::opt_str(&r.exc_text),
-            Attr::StackInfo => V::opt_str(&r.stack_info),
-            Attr::Lineno => V::Int(r.lineno),
-            Attr::FuncName => V::opt_str(&r.func_name),
-            Attr::Created => V::Float(r.created),
-            Attr::Msecs => V::Float(r.msecs),
-            Attr::RelativeCreated => V::Float(r.relative_created),
-            Attr::Thread => match r.thread {
+            Attr::Record(Attribute::Levelname) => V::Str(&r.levelname),
+            Attr::Record(Attribute::Levelno) => V::Int(r.levelno.into()),
+            Attr::Record(Attribute::Pathname) => V::Str(&r.pathname),
+            Attr::Record(Attribute::Filename) => V::Str(&r.filename),
+            Attr::Record(Attribute::Module) => V::Str(&r.module),
+            Attr::Record(Attribute::ExcInfo) => V::None,
+            Attr::Record(Attribute::ExcText) => V::opt_str(&r.exc_text),
+            Attr::Record(Attribute::StackInfo) => V::opt_str(&r.stack_info),
+            Attr::Record(Attribute::Lineno) => V::Int(r.lineno),
+            Attr::Record(Attribute::FuncName) => V::opt_str(&r.func_name),
+            Attr::Record(Attribute::Created) => V::Float(r.created),
+            Attr::Record(Attribute::Msecs) => V::Float(r.msecs),
+            Attr::Record(Attribute::RelativeCreated) => V::Float(r.relative_created),
+            Attr::Record(Attribute::Thread) => match r.thread {
                 None => V::None,
                 Some(t) => match i64::try_from(t) {
                     Ok(t) => V::Int(t),
@@ -561,15 +514,15 @@ impl Formatter {
                     }
                 },
             },
-            Attr::ThreadName => V::opt_str(&r.thread_name),
-            Attr::ProcessName => V::opt_str(&r.process_name),
-            Attr::Process => r.process.map_or(V::None, |p| V::Int(p.into())),
-            Attr::TaskName => V::opt_str(&r.task_name),
-            Attr::Message => {
+            Attr::Record(Attribute::ThreadName) => V::opt_str(&r.thread_name),
+            Attr::Record(Attribute::ProcessName) => V::opt_str(&r.process_name),
+            Attr::Record(Attribute::Process) => r.process.map_or(V::None, |p| V::Int(p.into())),
+            Attr::Record(Attribute::TaskName) => V::opt_str(&r.task_name),
+            Attr::Record(Attribute::Message) => {
                 let msg = ctx.message.get_or_insert_with(|| message_of(r));
                 return f(V::Str(msg));
             }
-            Attr::Asctime => {
+            Attr::Record(Attribute::Asctime) => {
                 if ctx.asctime.is_none()
                     && let Some(second) = ctx.second
                 {

@@ -48,7 +48,7 @@
 //! assert_eq!(err.to_string(), "field levelno: expected int, found str");
 //! ```
 
-use logwire_engine::record::{LogRecord, now_secs};
+use logwire_engine::record::{Attribute, LogRecord, now_secs};
 use logwire_engine::{Args, Value, level};
 use logwire_pickle::{
     DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue, RecordTemplate,
@@ -202,8 +202,8 @@ impl RecordMapper {
         let matched = self.decoder.decode_record_tagged(
             payload,
             template,
-            Attr::of,
-            |attr| holds_learned && !matches!(attr, Attr::Args | Attr::Extra),
+            Attribute::of,
+            |attr| holds_learned && !matches!(attr, Some(Attribute::Args) | None),
             |attr, key, value| {
                 let field = match value {
                     FieldValue::Str(s) => Field::Str(s),
@@ -433,66 +433,10 @@ fn assign_opt(slot: &mut Option<String>, s: Option<&str>) {
     }
 }
 
-/// What a record dict's key sets: a `LogRecord` attribute, nothing, or an extra field.
+/// What a record dict's key sets: a `LogRecord` attribute, or an extra field (`None`).
 /// Classified once per key of a learned [`RecordTemplate`], so a record of that layout is
 /// mapped without comparing its keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Attr {
-    Name,
-    Msg,
-    Args,
-    Levelname,
-    Levelno,
-    Pathname,
-    Filename,
-    Module,
-    ExcText,
-    StackInfo,
-    Lineno,
-    FuncName,
-    Created,
-    Msecs,
-    RelativeCreated,
-    Thread,
-    ThreadName,
-    ProcessName,
-    Process,
-    TaskName,
-    /// `exc_info` (always None on the wire: the formatted text travels in `exc_text`),
-    /// `message` and `asctime` (derived by formatters: a peer's copy could disagree with
-    /// `msg`).
-    Ignored,
-    Extra,
-}
-
-impl Attr {
-    fn of(key: &str) -> Attr {
-        match key {
-            "name" => Attr::Name,
-            "msg" => Attr::Msg,
-            "args" => Attr::Args,
-            "levelname" => Attr::Levelname,
-            "levelno" => Attr::Levelno,
-            "pathname" => Attr::Pathname,
-            "filename" => Attr::Filename,
-            "module" => Attr::Module,
-            "exc_text" => Attr::ExcText,
-            "stack_info" => Attr::StackInfo,
-            "lineno" => Attr::Lineno,
-            "funcName" => Attr::FuncName,
-            "created" => Attr::Created,
-            "msecs" => Attr::Msecs,
-            "relativeCreated" => Attr::RelativeCreated,
-            "thread" => Attr::Thread,
-            "threadName" => Attr::ThreadName,
-            "processName" => Attr::ProcessName,
-            "process" => Attr::Process,
-            "taskName" => Attr::TaskName,
-            "exc_info" | "message" | "asctime" => Attr::Ignored,
-            _ => Attr::Extra,
-        }
-    }
-}
+type Attr = Option<Attribute>;
 
 /// Which attributes the dict set; the others get `makeLogRecord`'s defaults at the end.
 #[derive(Clone, Copy, Debug, Default)]
@@ -578,7 +522,7 @@ impl RecordBuilder {
 
     /// One pair of the record dict.
     fn field(&mut self, key: &str, value: Field<'_>) -> Result<(), MapError> {
-        self.field_at(Attr::of(key), key, value)
+        self.field_at(Attribute::of(key), key, value)
     }
 
     /// One pair of the record dict, its key already classified.
@@ -586,7 +530,7 @@ impl RecordBuilder {
         let rec = &mut self.rec.record;
         let present = &mut self.present;
         match attr {
-            Attr::Name => {
+            Some(Attribute::Name) => {
                 assign(
                     &mut rec.name,
                     want_opt_str("name", &value)?.unwrap_or("root"),
@@ -594,7 +538,7 @@ impl RecordBuilder {
                 present.name = true;
             }
             // CPython's str(msg): the sender already merged the args.
-            Attr::Msg => {
+            Some(Attribute::Msg) => {
                 match &value {
                     Field::Str(s) => assign(&mut rec.msg, s),
                     Field::Value(Value::Str(s)) => assign(&mut rec.msg, s),
@@ -602,17 +546,17 @@ impl RecordBuilder {
                 }
                 present.msg = true;
             }
-            Attr::Args => match value {
+            Some(Attribute::Args) => match value {
                 Field::None => {}
                 Field::Value(Value::Tuple(ref v) | Value::List(ref v)) if v.is_empty() => {}
                 Field::Value(Value::Dict(ref d)) if d.is_empty() => {}
                 ref other => self.put_extra(REMOTE_ARGS_FIELD, other),
             },
-            Attr::Levelname => {
+            Some(Attribute::Levelname) => {
                 assign(&mut rec.levelname, want_str("levelname", &value)?);
                 present.levelname = true;
             }
-            Attr::Levelno => {
+            Some(Attribute::Levelno) => {
                 let n = want_int("levelno", &value)?;
                 rec.levelno = i32::try_from(n).map_err(|_| MapError::BadField {
                     field: "levelno",
@@ -620,47 +564,47 @@ impl RecordBuilder {
                 })?;
                 present.levelno = true;
             }
-            Attr::Pathname => {
+            Some(Attribute::Pathname) => {
                 assign(&mut rec.pathname, want_str("pathname", &value)?);
                 present.pathname = true;
             }
-            Attr::Filename => {
+            Some(Attribute::Filename) => {
                 assign(&mut rec.filename, want_str("filename", &value)?);
                 present.filename = true;
             }
-            Attr::Module => {
+            Some(Attribute::Module) => {
                 assign(&mut rec.module, want_str("module", &value)?);
                 present.module = true;
             }
-            Attr::ExcText => {
+            Some(Attribute::ExcText) => {
                 assign_opt(&mut rec.exc_text, want_opt_str("exc_text", &value)?);
                 present.exc_text = true;
             }
-            Attr::StackInfo => {
+            Some(Attribute::StackInfo) => {
                 assign_opt(&mut rec.stack_info, want_opt_str("stack_info", &value)?);
                 present.stack_info = true;
             }
-            Attr::Lineno => {
+            Some(Attribute::Lineno) => {
                 rec.lineno = want_int("lineno", &value)?;
                 present.lineno = true;
             }
-            Attr::FuncName => {
+            Some(Attribute::FuncName) => {
                 assign_opt(&mut rec.func_name, want_opt_str("funcName", &value)?);
                 present.func_name = true;
             }
-            Attr::Created => {
+            Some(Attribute::Created) => {
                 rec.created = want_float("created", &value)?;
                 present.created = true;
             }
-            Attr::Msecs => {
+            Some(Attribute::Msecs) => {
                 rec.msecs = want_float("msecs", &value)?;
                 present.msecs = true;
             }
-            Attr::RelativeCreated => {
+            Some(Attribute::RelativeCreated) => {
                 rec.relative_created = want_float("relativeCreated", &value)?;
                 present.relative = true;
             }
-            Attr::Thread => {
+            Some(Attribute::Thread) => {
                 rec.thread = match value {
                     Field::None => None,
                     v => Some(u64::try_from(want_int("thread", &v)?).map_err(|_| {
@@ -672,15 +616,15 @@ impl RecordBuilder {
                 };
                 present.thread = true;
             }
-            Attr::ThreadName => {
+            Some(Attribute::ThreadName) => {
                 assign_opt(&mut rec.thread_name, want_opt_str("threadName", &value)?);
                 present.thread_name = true;
             }
-            Attr::ProcessName => {
+            Some(Attribute::ProcessName) => {
                 assign_opt(&mut rec.process_name, want_opt_str("processName", &value)?);
                 present.process_name = true;
             }
-            Attr::Process => {
+            Some(Attribute::Process) => {
                 rec.process = match value {
                     Field::None => None,
                     v => Some(u32::try_from(want_int("process", &v)?).map_err(|_| {
@@ -692,12 +636,14 @@ impl RecordBuilder {
                 };
                 present.process = true;
             }
-            Attr::TaskName => {
+            Some(Attribute::TaskName) => {
                 assign_opt(&mut rec.task_name, want_opt_str("taskName", &value)?);
                 present.task_name = true;
             }
-            Attr::Ignored => {}
-            Attr::Extra => self.put_extra(key, &value),
+            // Always None on the wire (the formatted text travels in exc_text), and derived by
+            // formatters (a peer's copy could disagree with msg).
+            Some(Attribute::ExcInfo | Attribute::Message | Attribute::Asctime) => {}
+            None => self.put_extra(key, &value),
         }
         Ok(())
     }
