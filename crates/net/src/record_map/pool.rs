@@ -79,26 +79,26 @@ impl Pool {
     /// Moves up to [`SPARE_RECORDS`] records into the empty `mine`: those of `generation`
     /// (the last popped first), topped up from the other generations, oldest first.
     fn take(&mut self, generation: u64, mine: &mut Vec<Box<MappedRecord>>) {
-        if let Some((_, own)) = self.lists.iter_mut().find(|(g, _)| *g == generation) {
-            let from = own.len().saturating_sub(SPARE_RECORDS);
-            mine.extend(own.drain(from..));
-        }
-        let mut others = Vec::new();
+        let own = self.lists.iter().position(|(g, _)| *g == generation);
+        let own_count = own.map_or(0, |i| self.lists[i].1.len().min(SPARE_RECORDS));
+        // Popped last, so taken first: the records of other generations.
         for (g, list) in &mut self.lists {
-            let want = SPARE_RECORDS - mine.len() - others.len();
+            let want = SPARE_RECORDS - own_count - mine.len();
             if want == 0 {
                 break;
             }
             if *g != generation {
                 let from = list.len().saturating_sub(want);
-                others.extend(list.drain(from..));
+                mine.extend(list.drain(from..));
             }
+        }
+        if let Some((_, list)) = own.and_then(|i| self.lists.get_mut(i)) {
+            let from = list.len() - own_count;
+            mine.extend(list.drain(from..));
         }
         self.lists
             .retain(|(g, list)| *g == generation || !list.is_empty());
-        self.count -= mine.len() + others.len();
-        // Popped last: the records of other generations.
-        mine.splice(0..0, others);
+        self.count -= mine.len();
     }
 }
 
@@ -200,4 +200,57 @@ fn blank_record() -> Box<MappedRecord> {
             extra: Vec::new(),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled(generation: u64) -> Box<MappedRecord> {
+        let mut r = blank_record();
+        r.filled_by = generation;
+        r
+    }
+
+    fn pool_of(records: impl IntoIterator<Item = Box<MappedRecord>>) -> Pool {
+        let mut pool = Pool {
+            lists: Vec::new(),
+            count: 0,
+        };
+        let (mut last, mut freed) = (usize::MAX, Vec::new());
+        for r in records {
+            pool.put(r, &mut last, &mut freed);
+        }
+        pool
+    }
+
+    /// A mapper gets its own generation's records first (popped first), topped up with
+    /// others; the pool's count follows.
+    #[test]
+    fn a_mapper_gets_its_own_generations_records_first() {
+        let mut pool = pool_of((0..40).map(|i| filled(1 + i % 2)));
+        let mut mine = Vec::new();
+        pool.take(2, &mut mine);
+        assert_eq!(mine.len(), SPARE_RECORDS);
+        let popped: Vec<u64> = mine.iter().rev().map(|r| r.filled_by).collect();
+        assert!(popped[..20].iter().all(|&g| g == 2), "{popped:?}");
+        assert!(popped[20..].iter().all(|&g| g == 1), "{popped:?}");
+        assert_eq!(pool.count, 40 - SPARE_RECORDS);
+        assert_eq!(
+            pool.lists.iter().map(|(_, l)| l.len()).sum::<usize>(),
+            pool.count
+        );
+    }
+
+    /// At most POOL_RECORDS records over POOL_GENERATIONS generations; the oldest
+    /// generation's records go first when a new one comes.
+    #[test]
+    fn the_pool_is_bounded_in_records_and_generations() {
+        let mut pool = pool_of((0..POOL_RECORDS as u64 + 10).map(|i| filled(i % 3)));
+        assert_eq!(pool.count, POOL_RECORDS);
+        pool = pool_of((0..POOL_GENERATIONS as u64 + 5).map(filled));
+        assert_eq!(pool.lists.len(), POOL_GENERATIONS);
+        assert_eq!(pool.lists[0].0, 5);
+        assert_eq!(pool.count, POOL_GENERATIONS);
+    }
 }
