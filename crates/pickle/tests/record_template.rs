@@ -601,80 +601,6 @@ fn stream() -> impl Strategy<Value = Stream> {
         .prop_map(|(head, first, next)| Stream { head, first, next })
 }
 
-/// The limits streams run under: the default, and tight budgets that the generated records
-/// cross now and then (a record is 50 to 400 bytes, with 2 to 10 pairs).
-const LIMITS: [fn() -> DecodeLimits; 17] = [
-    DecodeLimits::default,
-    || DecodeLimits {
-        max_memo: 0,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_memo: 3,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_memo: 9,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_expanded_bytes: 40,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_expanded_bytes: 90,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_expanded_bytes: 160,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_nodes: 9,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_nodes: 15,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_str_len: 4,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_str_len: 12,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_input_len: 120,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_input_len: 220,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_long_digits: 4,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_depth: 0,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_depth: 1,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_memo: 6,
-        max_expanded_bytes: 120,
-        max_str_len: 16,
-        max_input_len: 300,
-        max_nodes: 17,
-        ..DecodeLimits::default()
-    },
-];
-
 /// Runs a stream's records through a [`Checker`].
 fn check_stream(s: &Stream, limits: &DecodeLimits) -> Stats {
     let mut c = Checker::new(limits);
@@ -690,8 +616,8 @@ proptest! {
     /// Generated streams under every limit set: each record reads as the general parser
     /// reads it, with or without skipping.
     #[test]
-    fn generated_streams_agree(s in stream(), limits in 0..LIMITS.len()) {
-        check_stream(&s, &LIMITS[limits]());
+    fn generated_streams_agree(s in stream(), limits in 0..common::STREAM_LIMITS.len()) {
+        check_stream(&s, &common::STREAM_LIMITS[limits]());
     }
 }
 

@@ -258,9 +258,9 @@ proptest! {
             proptest::collection::vec((0usize..12, 0u8..8, any::<bool>()), 0..14), 1..10),
         style in 0u8..3,
         setitem in any::<bool>(),
-        limits in 0usize..STREAM_LIMITS.len(),
+        limits in 0usize..common::STREAM_LIMITS.len(),
     ) {
-        let limits = STREAM_LIMITS[limits]();
+        let limits = common::STREAM_LIMITS[limits]();
         let mut fast = PickleDecoder::new(limits.clone());
         let mut general = PickleDecoder::new(limits);
         for pairs in stream {
@@ -271,35 +271,6 @@ proptest! {
         }
     }
 }
-
-/// The limits `record_streams_agree` runs under: the default, and one tight budget each.
-const STREAM_LIMITS: [fn() -> DecodeLimits; 7] = [
-    DecodeLimits::default,
-    || DecodeLimits {
-        max_memo: 0,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_memo: 3,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_expanded_bytes: 16,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_expanded_bytes: 40,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_nodes: 9,
-        ..DecodeLimits::default()
-    },
-    || DecodeLimits {
-        max_str_len: 4,
-        ..DecodeLimits::default()
-    },
-];
 
 /// One record of `record_streams_agree`: `(key, value kind, memoize the key)` per pair.
 fn stream_record(pairs: &[(usize, u8, bool)], style: u8, setitem: bool) -> Vec<u8> {

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use logwire_pickle::{FieldValue, PickleValue};
+use logwire_pickle::{DecodeLimits, FieldValue, PickleValue};
 
 /// The Python side of [`canon`]: `canon(v)` renders a value the same way.
 pub(crate) const PY_CANON: &str = r#"
@@ -115,3 +115,81 @@ pub(crate) fn owned_field(v: FieldValue<'_>) -> PickleValue {
     }
     PickleValue::from(v)
 }
+
+/// The limits the record-stream tests run under: the default, and tight budgets that their
+/// generated records cross now and then (a record is 50 to 400 bytes, with 2 to 10 pairs).
+pub(crate) const STREAM_LIMITS: [fn() -> DecodeLimits; 18] = [
+    DecodeLimits::default,
+    || DecodeLimits {
+        max_expanded_bytes: 16,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_memo: 0,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_memo: 3,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_memo: 9,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_expanded_bytes: 40,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_expanded_bytes: 90,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_expanded_bytes: 160,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_nodes: 9,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_nodes: 15,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_str_len: 4,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_str_len: 12,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_input_len: 120,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_input_len: 220,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_long_digits: 4,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_depth: 0,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_depth: 1,
+        ..DecodeLimits::default()
+    },
+    || DecodeLimits {
+        max_memo: 6,
+        max_expanded_bytes: 120,
+        max_str_len: 16,
+        max_input_len: 300,
+        max_nodes: 17,
+        ..DecodeLimits::default()
+    },
+];
