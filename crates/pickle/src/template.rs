@@ -47,11 +47,13 @@ const EAGER_RELEARNS: u32 = 4;
 /// See [`EAGER_RELEARNS`].
 const RELEARN_EVERY: u32 = 64;
 
-/// Bytes of text buffer a template keeps between records.
-const TEXT_KEPT: usize = 64 * 1024;
+/// Bytes of text buffer a template keeps between records. (A receiver has a template per
+/// mapper, several per busy connection: what one keeps adds up.)
+const TEXT_KEPT: usize = 16 * 1024;
 
-/// Largest record a template learns (it keeps the record's bytes; a usual one is under 1 KiB).
-const MAX_LEARNED: usize = 64 * 1024;
+/// Largest record a template learns (it keeps the record's bytes; a usual one is under 1 KiB,
+/// one with a traceback a few KiB). Larger ones take the flat path.
+const MAX_LEARNED: usize = 16 * 1024;
 
 /// A learned value.
 #[derive(Debug, Clone, PartialEq)]
@@ -741,6 +743,29 @@ mod tests {
         let skip = b"}q\x00(X\x01\x00\x00\x00aq\x05K\x01u.";
         let mut t = RecordTemplate::<usize>::default();
         assert!(t.learn(skip, &limits, &mut str::len).is_none());
+    }
+
+    /// A template keeps at most MAX_LEARNED bytes of a learned record and TEXT_KEPT of text
+    /// after a record with a large changed value.
+    #[test]
+    fn a_template_keeps_no_large_buffers() {
+        let limits = DecodeLimits::default();
+        let big = |msg: String| {
+            record(&[
+                ("name", PickleValue::Str("app".into())),
+                ("msg", PickleValue::Str(msg)),
+            ])
+        };
+        let mut t = RecordTemplate::<usize>::default();
+        assert!(
+            t.learn(&big("x".repeat(MAX_LEARNED)), &limits, &mut str::len)
+                .is_none()
+        );
+        let mut t = learned(&big("small".into()));
+        let got = matched(&mut t, &big("y".repeat(1 << 20))).expect("same layout");
+        assert_eq!(got.len(), 2);
+        assert!(t.text.capacity() <= TEXT_KEPT, "{}", t.text.capacity());
+        assert!(t.learned.capacity() <= MAX_LEARNED);
     }
 
     /// A record the template cannot hold (here a memo GET, as CPython writes when two values
