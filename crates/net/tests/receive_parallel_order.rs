@@ -1,13 +1,13 @@
 //! One connection carrying thousands of frames in large writes, so that reads hold many
-//! frames and are judged on worker threads: records still reach the handlers in the order
-//! they were sent, every frame is counted once under the right outcome (good, rejected with
-//! its reason, signed, duplicate), and the signed record asking for an ack gets its
-//! cumulative ack.
+//! frames and are judged off the connection's task (by decode threads, or by the dispatcher
+//! itself): records still reach the handlers in the order they were sent, every frame is
+//! counted once under the right outcome (good, rejected with its reason, signed, duplicate),
+//! and the signed record asking for an ack gets its cumulative ack.
 
 mod common_recv;
 
 use common_recv::{start, tcp0, wait_for};
-use logwire_net::receiver::{ListenAddr, ReceiverOptions, RejectReason};
+use logwire_net::receiver::{BulkDecode, ListenAddr, ReceiverOptions, ReceiverStats, RejectReason};
 use logwire_pickle::{PickleValue, encode_record_protocol1};
 use logwire_wire::record_envelope::{Epoch, PayloadFormat, seal_record_frame};
 use logwire_wire::{HmacKey, KeyRing, RecordAck, SigningKey, VerifyKey};
@@ -107,7 +107,27 @@ fn build(key: &SigningKey, epoch: Epoch) -> Expect {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_connection_keeps_order_and_exact_counts() {
+async fn decode_threads_keep_order_and_exact_counts() {
+    let stats = one_connection(BulkDecode::Threads(2)).await;
+    assert!(
+        stats.parallel_reads > 0,
+        "decode threads were used: {stats:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_keeps_order_and_exact_counts() {
+    let stats = one_connection(BulkDecode::Dispatcher).await;
+    assert!(
+        stats.dispatcher_reads > 0,
+        "the dispatcher judged reads: {stats:?}"
+    );
+    assert_eq!(stats.parallel_reads, 0, "{stats:?}");
+}
+
+/// Sends the stream over one connection to a collector judging bulk reads as `bulk` says,
+/// checks order, counts and the ack, and returns the final stats.
+async fn one_connection(bulk: BulkDecode) -> ReceiverStats {
     let secret = HmacKey::from_bytes(&[7u8; 32]).unwrap();
     let key = SigningKey::Hmac(secret.clone());
     let keys: KeyRing = [VerifyKey::Hmac(secret)].into_iter().collect();
@@ -115,6 +135,7 @@ async fn one_connection_keeps_order_and_exact_counts() {
         keys,
         allow_unsigned: true,
         log_rejects: false,
+        bulk_decode: bulk,
         ..ReceiverOptions::default()
     };
     let epoch = Epoch([3u8; 16]);
@@ -180,8 +201,5 @@ async fn one_connection_keeps_order_and_exact_counts() {
     assert_eq!((stats.pending, stats.dropped), (0, 0), "{stats}");
     assert!(stats.reconciles(), "{stats}");
     assert!(stats.acks_sent >= 1, "{stats}");
-    assert!(
-        stats.parallel_reads > 0,
-        "the parallel path was taken: {stats:?}"
-    );
+    stats
 }

@@ -8,8 +8,11 @@
 //! cookbook receiver's routing), flushes the handlers once per drain, and only then writes
 //! the cumulative `LWA1` acks: an ack promises the record is in its handlers and flushed.
 
+use super::ingest::{Outcome, Shared};
+use super::parallel::DispatcherSide;
 use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
+use super::stream::payloads;
 use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
@@ -54,6 +57,23 @@ pub(crate) enum Work {
     Record(Box<MappedRecord>, Option<Signed>),
     /// A duplicate that asked for an ack: ack again, store nothing.
     AckOnly(Signed),
+    /// A read's frames, not yet judged: the dispatcher judges them itself (see [`ReadFrames`]).
+    Frames(Box<ReadFrames>),
+}
+
+/// A read's complete frames (prefixes included) for the dispatcher to judge and handle one by
+/// one, with the connection's mapper: each record is handled where it was mapped and refilled
+/// by the next frame while still in this core's cache, instead of crossing to the dispatcher's
+/// core and back (see `parallel`'s docs for when a connection sends these).
+pub(crate) struct ReadFrames {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) frames: Vec<u8>,
+    /// Complete frames in `frames`.
+    pub(crate) count: usize,
+    pub(crate) peer: Arc<str>,
+    pub(crate) route: AckRoute,
+    /// The connection's mapper for such reads, and where the buffer goes back.
+    pub(crate) side: Arc<DispatcherSide>,
 }
 
 /// A batch from one read; `Vec` so that the channel carries one message per read.
@@ -141,38 +161,93 @@ impl Dispatcher {
     }
 
     fn process(&mut self, batch: Batch) {
-        let mut stored = 0;
+        // Records judged by the connection (counted `pending` there), and all records stored.
+        let (mut from_pending, mut stored) = (0, 0);
         for work in batch {
             match work {
                 Work::Record(rec, signed) => {
-                    self.handle(&rec);
+                    self.store(&rec, signed);
                     self.spent.push(rec);
+                    from_pending += 1;
                     stored += 1;
-                    if let Some(s) = signed {
-                        if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
-                            && let Some(j) = &mut self.journal
-                        {
-                            j.note(s.key_id, s.epoch, s.seq);
-                        }
-                        if let Some(route) = s.ack {
-                            self.acks.insert((route.conn, s.key_id, s.epoch), route);
-                        }
-                    }
                 }
-                Work::AckOnly(s) => {
-                    if let Some(route) = s.ack {
-                        self.acks.insert((route.conn, s.key_id, s.epoch), route);
-                    }
-                }
+                Work::AckOnly(s) => self.ack_later(s),
+                Work::Frames(read) => stored += self.judge_read(*read),
             }
         }
         // Once per batch (one socket read), not per record. `pending` first, `stored` after
         // it with Release: a stats read in between sees `received` larger than the outcomes,
         // never smaller (see `Counters::snapshot`).
+        if from_pending > 0 {
+            self.counters
+                .pending
+                .fetch_sub(from_pending, Ordering::Relaxed);
+        }
         if stored > 0 {
-            self.counters.pending.fetch_sub(stored, Ordering::Relaxed);
             self.counters.stored.fetch_add(stored, Ordering::Release);
             self.handled_since_flush += stored;
+        }
+    }
+
+    /// Judges a read's frames and stores each record as soon as it is mapped; returns the
+    /// records stored, with `received` already counted (the caller counts `stored` after it).
+    fn judge_read(&mut self, read: ReadFrames) -> u64 {
+        let ReadFrames {
+            shared,
+            frames,
+            count: _,
+            peer,
+            route,
+            side,
+        } = read;
+        let (mut stored, mut duplicates) = (0, 0);
+        // Only this thread locks it, and a connection's reads come here one after another.
+        let mut mapper = side.mapper.lock().unwrap_or_else(|e| e.into_inner());
+        for payload in payloads(&frames) {
+            match shared.judge(payload, &mut mapper, &peer, Some(&route)) {
+                Outcome::Record(rec, signed) => {
+                    self.store(&rec, signed);
+                    mapper.give_back(rec);
+                    stored += 1;
+                }
+                Outcome::Duplicate(signed) => {
+                    duplicates += 1;
+                    if let Some(s) = signed {
+                        self.ack_later(s);
+                    }
+                }
+                Outcome::Rejected => {}
+            }
+        }
+        let counters = &self.counters;
+        counters
+            .received
+            .fetch_add(stored + duplicates, Ordering::Relaxed);
+        if duplicates > 0 {
+            counters.duplicates.fetch_add(duplicates, Ordering::Release);
+        }
+        drop(mapper);
+        side.give_back(frames);
+        stored
+    }
+
+    /// Hands a record to its handlers and notes its envelope facts (seq handled, ack owed).
+    fn store(&mut self, rec: &LogRecord, signed: Option<Signed>) {
+        self.handle(rec);
+        if let Some(s) = signed {
+            if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
+                && let Some(j) = &mut self.journal
+            {
+                j.note(s.key_id, s.epoch, s.seq);
+            }
+            self.ack_later(s);
+        }
+    }
+
+    /// Owes the sender an ack after the next flush, if it asked for one.
+    fn ack_later(&mut self, s: Signed) {
+        if let Some(route) = s.ack {
+            self.acks.insert((route.conn, s.key_id, s.epoch), route);
         }
     }
 

@@ -151,6 +151,8 @@ pub struct ReceiverOptions {
     pub inflight_bytes: usize,
     /// Batches (one per socket read) queued for the dispatcher thread.
     pub queue_batches: usize,
+    /// Who judges a stream read holding many plain frames.
+    pub bulk_decode: BulkDecode,
     /// `SO_RCVBUF` asked for on datagram sockets.
     pub datagram_recv_buffer: usize,
     /// HMAC keys for `LWR1` records. Empty: signed records are rejected (`unknown_key`).
@@ -178,6 +180,7 @@ impl Default for ReceiverOptions {
             max_connections_per_peer: 64,
             inflight_bytes: 64 << 20,
             queue_batches: 256,
+            bulk_decode: BulkDecode::Auto,
             datagram_recv_buffer: 8 << 20,
             keys: KeyRing::new(),
             allow_unsigned: false,
@@ -186,6 +189,26 @@ impl Default for ReceiverOptions {
             state_dir: None,
         }
     }
+}
+
+/// Who judges (parses, maps and dedupes) a stream read that holds many plain frames: at
+/// least 32 complete unsigned frames, at most 256 KiB of them. Other reads are judged by their
+/// connection's task. Whatever judges them, a connection's records reach the handlers in the
+/// order they were sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BulkDecode {
+    /// The dispatcher thread, frame by frame, each record handled as soon as it is mapped;
+    /// decode threads (one per core beyond two) only while the dispatcher's queue is backed
+    /// up. Records mapped where they are handled never cross cores, which on two cores beats
+    /// spreading the decoding (see `crates/bench/README-receive.md`, round 8).
+    #[default]
+    Auto,
+    /// Always the dispatcher thread.
+    Dispatcher,
+    /// Decode threads, at most this many busy at once over all connections; a read that
+    /// finds none free is judged by its connection's task.
+    Threads(usize),
 }
 
 /// Why a collector could not start.
@@ -280,7 +303,7 @@ impl Collector {
             inflight: Arc::new(Semaphore::new(
                 self.options.inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),
-            decode_workers: parallel::decode_workers(),
+            decode_workers: parallel::decode_workers(self.options.bulk_decode),
             next_conn: Arc::new(AtomicU64::new(1)),
             per_peer: Arc::new(stream::PeerTable::new(
                 self.options.max_connections_per_peer,

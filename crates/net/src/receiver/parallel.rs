@@ -1,33 +1,48 @@
-//! Decoding one stream connection's frames on more than one core, in read order.
+//! Judging a stream connection's bulk reads off its task, in read order: on the dispatcher
+//! thread itself, or on decode threads.
 //!
-//! Why: a connection's task used to judge (parse + map) every frame it read itself, so one
-//! busy `SocketHandler` connection, the usual case of a single application logging a lot,
-//! could use one core at most, and decoding is most of the collector's work (≈ 80 % of its
-//! CPU against ≈ 17 % for the dispatcher's handlers, see `crates/bench/README-receive.md`).
+//! Why: a connection's task used to judge (parse + map) every frame it read itself, and then
+//! the records crossed to the dispatcher's core to be handled, and back to be refilled. One
+//! busy `SocketHandler` connection, the usual case of a single application logging a lot, is
+//! most of a collector's work, and moving each record's cache lines between cores cost about
+//! a third of its CPU.
 //!
 //! How: the connection task still reads and splits frames (cheap: length prefixes only). When
 //! one read yields many complete plain frames ([`PARALLEL_MIN_FRAMES`]), the buffer holding
-//! them is handed, without copying, to a blocking-pool thread that judges them with its own
-//! [`RecordMapper`] into a batch, while the task goes on reading. [`InOrder`] keeps this
-//! connection's batches, decoding or done, in read order, and the task sends them to the
-//! dispatcher strictly in that order; so records of one connection still reach the handlers
-//! in the order they were sent, as with CPython's cookbook receiver.
+//! them leaves the task without being copied, in one of two ways ([`BulkDecode`]):
+//!
+//! * **to the dispatcher** (the default while it keeps up), which judges the frames one by
+//!   one and hands each record to its handlers at once, then back to the same mapper: the
+//!   next frame refills a record still in that core's cache, and records never cross cores.
+//!   The connection's mapper for these reads and the buffers handed back are its
+//!   [`DispatcherSide`].
+//! * **to a decode thread** (a blocking-pool thread) that judges them with its own
+//!   [`RecordMapper`] into a batch of records, while the task goes on reading. This spreads
+//!   the decoding over cores, which pays only when there are cores to spare beyond the
+//!   dispatcher's and the readers' (with [`BulkDecode::Auto`]: more than two, and only while
+//!   the dispatcher's queue is backed up).
+//!
+//! [`InOrder`] keeps the connection's batches, decoding or ready, in read order, and the task
+//! sends them to the dispatcher strictly in that order; so records of one connection still
+//! reach the handlers in the order they were sent, as with CPython's cookbook receiver.
 //!
 //! Bounds: decode threads busy at once, over all connections, are limited by a semaphore
-//! ([`decode_workers`]: one per core); a connection that gets none decodes inline, as before.
-//! A connection queues at most [`MAX_QUEUED`] batches, each from one read of at most
-//! [`PARALLEL_MAX_BYTES`]; when the queue is full the task waits for its oldest batch and sends
-//! it, and a send waits while the dispatcher's channel is full, so a slow dispatcher still
-//! stops the reading (TCP flow control) instead of growing memory.
+//! ([`decode_workers`]); a connection that gets none hands the read to the dispatcher
+//! ([`BulkDecode::Auto`]) or judges it inline ([`BulkDecode::Threads`]). A connection queues
+//! at most [`MAX_QUEUED`] batches, each from one read of at most [`PARALLEL_MAX_BYTES`]; when
+//! the queue is full the task waits for its oldest batch and sends it, and a send waits while
+//! the dispatcher's channel is full, so a slow dispatcher still stops the reading (TCP flow
+//! control) instead of growing memory.
 //!
 //! What stays inline: reads with few frames (no hand-off latency for light traffic), reads
 //! holding a large frame, and reads holding any signed `LWR1` frame, so the ingest replay
 //! tracker marks a connection's signed frames in the order they were sent, exactly as before.
 
+use super::BulkDecode;
 use super::dispatch::Batch;
 use crate::record_map::{MapLimits, RecordMapper};
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 
@@ -42,10 +57,19 @@ pub(crate) const PARALLEL_MAX_BYTES: usize = 256 * 1024;
 /// Batches one connection keeps queued (decoding or done, not yet sent).
 pub(crate) const MAX_QUEUED: usize = 8;
 
-/// The semaphore bounding decode threads over all connections: one per core.
-pub(crate) fn decode_workers() -> Arc<Semaphore> {
+/// Batches waiting in the dispatcher's queue from which, with [`BulkDecode::Auto`], a bulk
+/// read goes to a decode thread (if one is free) instead of to the dispatcher.
+pub(crate) const DISPATCHER_BACKLOG: usize = 16;
+
+/// The semaphore bounding decode threads over all connections: with [`BulkDecode::Auto`],
+/// one per core beyond the two that the dispatcher and the connection tasks keep busy.
+pub(crate) fn decode_workers(bulk: BulkDecode) -> Arc<Semaphore> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Arc::new(Semaphore::new(cores))
+    Arc::new(Semaphore::new(match bulk {
+        BulkDecode::Auto => cores.saturating_sub(2),
+        BulkDecode::Dispatcher => 0,
+        BulkDecode::Threads(n) => n,
+    }))
 }
 
 /// One connection's batches not yet sent to the dispatcher, oldest first, and the mappers and
@@ -57,6 +81,29 @@ pub(crate) struct InOrder {
     limits: MapLimits,
     spare_mappers: Vec<RecordMapper>,
     spare_bufs: Vec<Vec<u8>>,
+    /// What this connection shares with the dispatcher for the reads it hands it.
+    dispatcher_side: Arc<DispatcherSide>,
+}
+
+/// What a connection shares with the dispatcher for the reads it hands it to judge: one
+/// mapper (so its template keeps the connection's layout from read to read, and the records
+/// it refills stay on the dispatcher's core), and the read buffers handed back.
+pub(crate) struct DispatcherSide {
+    pub(crate) mapper: Mutex<RecordMapper>,
+    spent_bufs: Mutex<Vec<Vec<u8>>>,
+}
+
+impl DispatcherSide {
+    /// Hands a read's buffer back to its connection.
+    pub(crate) fn give_back(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let mut bufs = self.spent_bufs.lock().unwrap_or_else(|e| e.into_inner());
+        // No more than a connection keeps itself: a burst that queued many reads at the
+        // dispatcher must not leave as many idle buffers behind.
+        if bufs.len() < MAX_QUEUED {
+            bufs.push(buf);
+        }
+    }
 }
 
 enum Pending {
@@ -78,10 +125,19 @@ impl InOrder {
         InOrder {
             queue: VecDeque::new(),
             workers,
-            limits,
             spare_mappers: Vec::new(),
             spare_bufs: Vec::new(),
+            dispatcher_side: Arc::new(DispatcherSide {
+                mapper: Mutex::new(RecordMapper::new(limits.clone())),
+                spent_bufs: Mutex::default(),
+            }),
+            limits,
         }
+    }
+
+    /// This connection's part of a read it hands the dispatcher (see [`DispatcherSide`]).
+    pub(crate) fn dispatcher_side(&self) -> Arc<DispatcherSide> {
+        Arc::clone(&self.dispatcher_side)
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -102,6 +158,14 @@ impl InOrder {
 
     /// An empty read buffer (one a worker handed back, or a new one of `capacity`).
     pub(crate) fn take_buffer(&mut self, capacity: usize) -> Vec<u8> {
+        if self.spare_bufs.is_empty() {
+            // The ones the dispatcher handed back.
+            let side = &self.dispatcher_side;
+            std::mem::swap(
+                &mut self.spare_bufs,
+                &mut side.spent_bufs.lock().unwrap_or_else(|e| e.into_inner()),
+            );
+        }
         match self.spare_bufs.pop() {
             Some(mut buf) => {
                 // A buffer that once held a large frame must not keep that size outside the

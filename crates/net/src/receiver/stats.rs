@@ -107,6 +107,7 @@ pub(crate) struct Counters {
     pub(crate) acks_sent: AtomicU64,
     pub(crate) journal_errors: AtomicU64,
     pub(crate) parallel_reads: AtomicU64,
+    pub(crate) dispatcher_reads: AtomicU64,
 }
 
 impl Counters {
@@ -142,6 +143,7 @@ impl Counters {
             acks_sent: load(&self.acks_sent),
             journal_errors: load(&self.journal_errors),
             parallel_reads: load(&self.parallel_reads),
+            dispatcher_reads: load(&self.dispatcher_reads),
             received: load(&self.received),
         }
     }
@@ -176,6 +178,8 @@ pub struct ReceiverStats {
     pub journal_errors: u64,
     /// Reads whose frames were decoded on a worker thread (large reads of plain frames).
     pub parallel_reads: u64,
+    /// Reads whose frames the dispatcher judged itself (large reads of plain frames).
+    pub dispatcher_reads: u64,
 }
 
 impl ReceiverStats {

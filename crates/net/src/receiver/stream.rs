@@ -8,9 +8,10 @@
 //! for `LWA1` acks. A read with many frames is judged on a worker thread, in read order (see
 //! [`super::parallel`]).
 
-use super::dispatch::{AckRoute, Batch};
+use super::BulkDecode;
+use super::dispatch::{AckRoute, Batch, ReadFrames, Work};
 use super::ingest::{Shared, Tally};
-use super::parallel::{InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
+use super::parallel::{DISPATCHER_BACKLOG, InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
 use super::stats::RejectReason;
 use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
@@ -206,16 +207,19 @@ where
     let mut draining: Option<Instant> = None;
 
     'conn: loop {
-        // Judge every complete frame in the buffer: here, or on a worker if there are many.
+        // Judge every complete frame in the buffer: here, or, if there are many, on the
+        // dispatcher or a decode thread (see `parallel`).
         let scan = scan_frames(&buf, opts.max_frame);
         if scan.frames > 0 {
-            let parallel = scan.frames >= PARALLEL_MIN_FRAMES
+            let bulk = scan.frames >= PARALLEL_MIN_FRAMES
                 && !scan.signed
                 && scan.end <= PARALLEL_MAX_BYTES;
-            let worker = if parallel { order.try_worker() } else { None };
-            if parallel && worker.is_none() && !order.is_empty() {
-                // Every worker is busy (likely with this connection's older reads): wait for
-                // the oldest batch instead of decoding on a third thread, then look again.
+            let judge = if bulk {
+                pick_judge(opts.bulk_decode, &ctx.dispatch, &order)
+            } else {
+                Judge::Here
+            };
+            if let Judge::Wait = judge {
                 if let Some(batch) = order.next().await
                     && send_batch(ctx, batch).await.is_err()
                 {
@@ -225,19 +229,37 @@ where
             }
             frame_started = None;
             permit = None;
-            if let Some(worker) = worker {
+            if let Judge::Dispatcher | Judge::Thread(_) = judge {
                 // The complete frames leave with the buffer holding them (no copy); only the
                 // partial frame after them moves to the next buffer.
                 let mut rest = order.take_buffer(READ_CHUNK);
                 rest.extend_from_slice(&buf[scan.end..]);
                 let mut frames = std::mem::replace(&mut buf, rest);
                 frames.truncate(scan.end);
-                let (shared, peer, route) =
-                    (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
-                counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
-                order.spawn(worker, frames, move |frames, mapper| {
-                    judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
-                });
+                if let Judge::Thread(worker) = judge {
+                    let (shared, peer, route) =
+                        (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
+                    counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
+                    order.spawn(worker, frames, move |frames, mapper| {
+                        judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
+                    });
+                } else {
+                    let read = ReadFrames {
+                        shared: Arc::clone(&ctx.shared),
+                        frames,
+                        count: scan.frames,
+                        peer: Arc::clone(&peer),
+                        route: route.clone(),
+                        side: order.dispatcher_side(),
+                    };
+                    counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
+                    let batch = vec![Work::Frames(Box::new(read))];
+                    if !order.is_empty() {
+                        order.push_ready(batch);
+                    } else if send_batch(ctx, batch).await.is_err() {
+                        break 'conn;
+                    }
+                }
             } else {
                 let frames = &buf[..scan.end];
                 let batch = judge_frames(
@@ -447,7 +469,7 @@ fn scan_frames(buf: &[u8], max_frame: usize) -> Scan {
 /// Judges complete frames (prefixes included, as [`scan_frames`] found them) into a batch.
 fn judge_frames(
     shared: &Shared,
-    mut frames: &[u8],
+    frames: &[u8],
     count: usize,
     mapper: &mut RecordMapper,
     peer: &str,
@@ -455,17 +477,56 @@ fn judge_frames(
 ) -> Batch {
     let mut batch = Batch::with_capacity(count);
     let mut tally = Tally::default();
-    while let Some((prefix, rest)) = frames.split_first_chunk::<PREFIX_LEN>() {
-        let len = u32::from_be_bytes(*prefix) as usize;
-        let Some((payload, rest)) = rest.split_at_checked(len) else {
-            break; // Not reached: the frames were scanned complete.
-        };
+    for payload in payloads(frames) {
         let outcome = shared.judge(payload, mapper, peer, route);
         tally.push(outcome, &mut batch);
-        frames = rest;
     }
     tally.publish(&shared.counters);
     batch
+}
+
+/// The payloads of complete frames (prefixes included, as [`scan_frames`] found them).
+pub(crate) fn payloads(mut frames: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (prefix, rest) = frames.split_first_chunk::<PREFIX_LEN>()?;
+        let len = u32::from_be_bytes(*prefix) as usize;
+        // Always there: the frames were scanned complete.
+        let (payload, rest) = rest.split_at_checked(len)?;
+        frames = rest;
+        Some(payload)
+    })
+}
+
+/// Who judges a read: see [`super::parallel`].
+enum Judge {
+    /// The connection's task, now.
+    Here,
+    /// The dispatcher thread (a bulk read).
+    Dispatcher,
+    /// A decode thread (a bulk read).
+    Thread(tokio::sync::OwnedSemaphorePermit),
+    /// Every decode thread is busy, likely with this connection's older reads: wait for the
+    /// oldest batch instead of decoding on a third thread, then look again.
+    Wait,
+}
+
+fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder) -> Judge {
+    match bulk {
+        BulkDecode::Dispatcher => Judge::Dispatcher,
+        BulkDecode::Auto => {
+            let queued = dispatch.max_capacity() - dispatch.capacity();
+            if queued < DISPATCHER_BACKLOG {
+                Judge::Dispatcher
+            } else {
+                order.try_worker().map_or(Judge::Dispatcher, Judge::Thread)
+            }
+        }
+        BulkDecode::Threads(_) => match order.try_worker() {
+            Some(worker) => Judge::Thread(worker),
+            None if !order.is_empty() => Judge::Wait,
+            None => Judge::Here,
+        },
+    }
 }
 
 /// Sends a batch to the dispatcher (an empty one is not sent); if the dispatcher is gone, its
@@ -474,14 +535,20 @@ async fn send_batch(ctx: &StreamContext, batch: Batch) -> Result<(), ()> {
     if batch.is_empty() {
         return Ok(());
     }
-    let n = batch
-        .iter()
-        .filter(|w| matches!(w, super::dispatch::Work::Record(..)))
-        .count() as u64;
+    let (mut records, mut unjudged) = (0, 0);
+    for work in &batch {
+        match work {
+            Work::Record(..) => records += 1,
+            Work::Frames(read) => unjudged += read.count as u64,
+            Work::AckOnly(_) => {}
+        }
+    }
     if ctx.dispatch.send(batch).await.is_err() {
+        // Frames nobody judged are counted received and dropped: they may have held records.
         let c = &ctx.shared.counters;
-        c.pending.fetch_sub(n, Ordering::Relaxed);
-        c.dropped.fetch_add(n, Ordering::Release);
+        c.received.fetch_add(unjudged, Ordering::Relaxed);
+        c.pending.fetch_sub(records, Ordering::Relaxed);
+        c.dropped.fetch_add(records + unjudged, Ordering::Release);
         return Err(());
     }
     Ok(())

@@ -222,6 +222,14 @@ impl RecordMapper {
         Ok(builder.finish(if matched { generation } else { 0 }))
     }
 
+    /// Takes back a record whose handlers have run, to be refilled by this mapper's next
+    /// record, instead of through [`recycle`]'s shared pool. For a caller that maps and
+    /// handles on one thread (the receiver's dispatcher judging a read itself): the next
+    /// record then refills memory still in this core's cache.
+    pub fn give_back(&mut self, rec: Box<MappedRecord>) {
+        self.spare.give_back(rec);
+    }
+
     /// A JSON object with the same keys as the pickled dict.
     pub fn map_json(&mut self, payload: &[u8]) -> Result<LogRecord, MapError> {
         self.map_json_boxed(payload).map(MappedRecord::into_record)

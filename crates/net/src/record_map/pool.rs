@@ -164,6 +164,15 @@ impl Spare {
         }
         self.0.pop().unwrap_or_else(blank_record)
     }
+
+    /// Keeps a spent record to be taken next (the pool gets it when the stash is full).
+    pub(super) fn give_back(&mut self, rec: Box<MappedRecord>) {
+        if self.0.len() < SPARE_RECORDS {
+            self.0.push(rec);
+        } else {
+            recycle(&mut vec![rec]);
+        }
+    }
 }
 
 impl Drop for Spare {
