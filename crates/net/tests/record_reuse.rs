@@ -5,8 +5,10 @@
 //! changed (`MappedRecord`). Here several mappers share the pool, payloads switch layouts
 //! (other keys, a str that becomes None, extra fields that come and go, JSON, a record that
 //! fails), values change from record to record or stay put for a while, and spent records
-//! are recycled at once or held back and recycled later in another order. Every record
-//! must equal what `RecordMapper::default().map_payload` gives for the same bytes.
+//! are recycled at once, held back and recycled later in another order, or given straight
+//! back to the mapper that filled them (`RecordMapper::give_back`, the dispatcher's path).
+//! Every record must equal what `RecordMapper::default().map_payload` gives for the same
+//! bytes.
 
 use logwire_net::record_map::{MappedRecord, RecordMapper, recycle};
 use logwire_pickle::{PickleValue, encode_record_protocol1};
@@ -107,22 +109,33 @@ fn frame(kind: u8, variant: u8) -> Vec<u8> {
     }
 }
 
-fn check(stream: &[(u8, u8, u8, bool)]) {
+/// What becomes of a record once it was checked.
+const HOLD: u8 = 0;
+/// Hold it, then recycle every held record through the shared pool.
+const RECYCLE_HELD: u8 = 1;
+/// Give it straight back to the mapper that filled it.
+const GIVE_BACK: u8 = 2;
+
+fn check(stream: &[(u8, u8, u8, u8)]) {
     let mut mappers: Vec<RecordMapper> = (0..3).map(|_| RecordMapper::default()).collect();
     let mut held: Vec<Box<MappedRecord>> = Vec::new();
-    for &(kind, variant, mapper, recycle_now) in stream {
+    for &(kind, variant, mapper, then) in stream {
         let p = frame(kind, variant);
         let want = RecordMapper::default().map_payload(&p);
-        let got = mappers[usize::from(mapper) % 3].map_payload_boxed(&p);
-        match (got, want) {
+        let mapper = &mut mappers[usize::from(mapper) % 3];
+        match (mapper.map_payload_boxed(&p), want) {
             (Ok(got), Ok(want)) => {
                 assert_eq!(**got, want, "kind {kind} variant {variant}");
-                held.push(got);
+                if then == GIVE_BACK {
+                    mapper.give_back(got);
+                } else {
+                    held.push(got);
+                }
             }
             (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
             (got, want) => panic!("kind {kind} variant {variant}: {got:?} against {want:?}"),
         }
-        if recycle_now {
+        if then == RECYCLE_HELD {
             // Oldest last: the pool hands the newest back first.
             held.reverse();
             recycle(&mut held);
@@ -135,7 +148,7 @@ proptest! {
 
     #[test]
     fn refilled_records_equal_fresh_ones(
-        stream in proptest::collection::vec((0u8..6, 0u8..12, 0u8..3, any::<bool>()), 1..80),
+        stream in proptest::collection::vec((0u8..6, 0u8..12, 0u8..3, HOLD..=GIVE_BACK), 1..80),
     ) {
         check(&stream);
     }
@@ -148,7 +161,20 @@ fn a_long_stream_of_one_layout_with_rare_changes() {
     let mut stream = Vec::new();
     for i in 0..400u32 {
         let kind = if (150..170).contains(&i) { 1 } else { 0 };
-        stream.push((kind, (i % 12) as u8, 0, i % 32 == 31));
+        let then = if i % 32 == 31 { RECYCLE_HELD } else { HOLD };
+        stream.push((kind, (i % 12) as u8, 0, then));
+    }
+    check(&stream);
+}
+
+/// The dispatcher's path: each record given back to its mapper at once, so one record is
+/// refilled over and over, across a layout switch and back.
+#[test]
+fn one_record_given_back_and_refilled() {
+    let mut stream = Vec::new();
+    for i in 0..400u32 {
+        let kind = if (150..170).contains(&i) { 1 } else { 0 };
+        stream.push((kind, (i % 12) as u8, 0, GIVE_BACK));
     }
     check(&stream);
 }
