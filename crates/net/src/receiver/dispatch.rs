@@ -20,7 +20,7 @@ use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 /// Loggers the collector creates for remote names at most; beyond this, records whose name
 /// has no logger yet enter at the nearest existing ancestor (same handlers: a fresh logger
@@ -74,6 +74,8 @@ pub(crate) struct ReadFrames {
     pub(crate) route: AckRoute,
     /// The connection's mapper for such reads, and where the buffer goes back.
     pub(crate) side: Arc<DispatcherSide>,
+    /// Held until the read is judged (the connection's reads at the dispatcher are bounded).
+    pub(crate) slot: OwnedSemaphorePermit,
 }
 
 /// A batch from one read; `Vec` so that the channel carries one message per read.
@@ -199,6 +201,7 @@ impl Dispatcher {
             peer,
             route,
             side,
+            slot,
         } = read;
         let (mut stored, mut duplicates) = (0, 0);
         // Only this thread locks it, and a connection's reads come here one after another.
@@ -228,6 +231,7 @@ impl Dispatcher {
         }
         drop(mapper);
         side.give_back(frames);
+        drop(slot);
         stored
     }
 

@@ -83,6 +83,9 @@ pub(crate) struct InOrder {
     spare_bufs: Vec<Vec<u8>>,
     /// What this connection shares with the dispatcher for the reads it hands it.
     dispatcher_side: Arc<DispatcherSide>,
+    /// One permit per read of this connection at the dispatcher, not yet judged: at most
+    /// [`MAX_QUEUED`], so a connection keeps a few buffers busy there, not a queue's worth.
+    dispatcher_slots: Arc<Semaphore>,
 }
 
 /// What a connection shares with the dispatcher for the reads it hands it to judge: one
@@ -131,8 +134,24 @@ impl InOrder {
                 mapper: Mutex::new(RecordMapper::new(limits.clone())),
                 spent_bufs: Mutex::default(),
             }),
+            dispatcher_slots: Arc::new(Semaphore::new(MAX_QUEUED)),
             limits,
         }
+    }
+
+    /// A slot for one more read at the dispatcher, if this connection has fewer than
+    /// [`MAX_QUEUED`] there.
+    pub(crate) fn try_dispatcher_slot(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.dispatcher_slots).try_acquire_owned().ok()
+    }
+
+    /// Waits for a slot at the dispatcher. Send every batch queued here first: some of them
+    /// may be the reads holding the slots.
+    pub(crate) async fn dispatcher_slot(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.dispatcher_slots)
+            .acquire_owned()
+            .await
+            .ok()
     }
 
     /// This connection's part of a read it hands the dispatcher (see [`DispatcherSide`]).

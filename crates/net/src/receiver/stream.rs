@@ -219,38 +219,51 @@ where
             } else {
                 Judge::Here
             };
-            if let Judge::Wait = judge {
-                if let Some(batch) = order.next().await
-                    && send_batch(ctx, batch).await.is_err()
-                {
-                    break 'conn;
+            let judge = match judge {
+                Judge::Wait => {
+                    if let Some(batch) = order.next().await
+                        && send_batch(ctx, batch).await.is_err()
+                    {
+                        break 'conn;
+                    }
+                    continue 'conn;
                 }
-                continue 'conn;
-            }
+                Judge::Dispatcher(None) => {
+                    // This connection's reads fill the dispatcher's slots: send what is
+                    // queued here (some of them may be among it), then wait for one.
+                    while let Some(batch) = order.next().await {
+                        if send_batch(ctx, batch).await.is_err() {
+                            break 'conn;
+                        }
+                    }
+                    match order.dispatcher_slot().await {
+                        Some(slot) => Judge::Dispatcher(Some(slot)),
+                        None => break 'conn,
+                    }
+                }
+                judge => judge,
+            };
             frame_started = None;
             permit = None;
-            if let Judge::Dispatcher | Judge::Thread(_) = judge {
-                // The complete frames leave with the buffer holding them (no copy); only the
-                // partial frame after them moves to the next buffer.
-                let mut rest = order.take_buffer(READ_CHUNK);
-                rest.extend_from_slice(&buf[scan.end..]);
-                let mut frames = std::mem::replace(&mut buf, rest);
-                frames.truncate(scan.end);
-                if let Judge::Thread(worker) = judge {
+            match judge {
+                Judge::Thread(worker) => {
+                    let frames = take_frames(&mut buf, scan.end, &mut order);
                     let (shared, peer, route) =
                         (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
                     counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
                     order.spawn(worker, frames, move |frames, mapper| {
                         judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
                     });
-                } else {
+                }
+                Judge::Dispatcher(Some(slot)) => {
                     let read = ReadFrames {
                         shared: Arc::clone(&ctx.shared),
-                        frames,
+                        frames: take_frames(&mut buf, scan.end, &mut order),
                         count: scan.frames,
                         peer: Arc::clone(&peer),
                         route: route.clone(),
                         side: order.dispatcher_side(),
+                        slot,
                     };
                     counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
                     let batch = vec![Work::Frames(Box::new(read))];
@@ -260,21 +273,22 @@ where
                         break 'conn;
                     }
                 }
-            } else {
-                let frames = &buf[..scan.end];
-                let batch = judge_frames(
-                    shared,
-                    frames,
-                    scan.frames,
-                    &mut mapper,
-                    &peer,
-                    Some(&route),
-                );
-                drain_frames(&mut buf, scan.end);
-                if !order.is_empty() {
-                    order.push_ready(batch);
-                } else if send_batch(ctx, batch).await.is_err() {
-                    break 'conn;
+                _ => {
+                    let frames = &buf[..scan.end];
+                    let batch = judge_frames(
+                        shared,
+                        frames,
+                        scan.frames,
+                        &mut mapper,
+                        &peer,
+                        Some(&route),
+                    );
+                    drain_frames(&mut buf, scan.end);
+                    if !order.is_empty() {
+                        order.push_ready(batch);
+                    } else if send_batch(ctx, batch).await.is_err() {
+                        break 'conn;
+                    }
                 }
             }
         }
@@ -466,6 +480,16 @@ fn scan_frames(buf: &[u8], max_frame: usize) -> Scan {
     scan
 }
 
+/// The complete frames at the front of `buf` (up to `end`), leaving with the buffer that holds
+/// them (no copy): only the partial frame after them moves, to a fresh buffer.
+fn take_frames(buf: &mut Vec<u8>, end: usize, order: &mut InOrder) -> Vec<u8> {
+    let mut rest = order.take_buffer(READ_CHUNK);
+    rest.extend_from_slice(&buf[end..]);
+    let mut frames = std::mem::replace(buf, rest);
+    frames.truncate(end);
+    frames
+}
+
 /// Judges complete frames (prefixes included, as [`scan_frames`] found them) into a batch.
 fn judge_frames(
     shared: &Shared,
@@ -501,8 +525,8 @@ pub(crate) fn payloads(mut frames: &[u8]) -> impl Iterator<Item = &[u8]> {
 enum Judge {
     /// The connection's task, now.
     Here,
-    /// The dispatcher thread (a bulk read).
-    Dispatcher,
+    /// The dispatcher thread (a bulk read), with a slot there if one was free.
+    Dispatcher(Option<tokio::sync::OwnedSemaphorePermit>),
     /// A decode thread (a bulk read).
     Thread(tokio::sync::OwnedSemaphorePermit),
     /// Every decode thread is busy, likely with this connection's older reads: wait for the
@@ -511,14 +535,14 @@ enum Judge {
 }
 
 fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder) -> Judge {
+    let dispatcher = || Judge::Dispatcher(order.try_dispatcher_slot());
     match bulk {
-        BulkDecode::Dispatcher => Judge::Dispatcher,
+        BulkDecode::Dispatcher => dispatcher(),
         BulkDecode::Auto => {
             let queued = dispatch.max_capacity() - dispatch.capacity();
-            if queued < DISPATCHER_BACKLOG {
-                Judge::Dispatcher
-            } else {
-                order.try_worker().map_or(Judge::Dispatcher, Judge::Thread)
+            match order.try_worker() {
+                Some(worker) if queued >= DISPATCHER_BACKLOG => Judge::Thread(worker),
+                _ => dispatcher(),
             }
         }
         BulkDecode::Threads(_) => match order.try_worker() {
