@@ -157,7 +157,8 @@ pub(crate) fn same_bytes(input: &[u8], pos: usize, want: &[u8]) -> bool {
     };
     let n = want.len();
     if n < 8 {
-        return have == want;
+        // A byte loop: `==` on slices would call `bcmp` for a memo PUT's two bytes.
+        return have.iter().zip(want).all(|(a, b)| a == b);
     }
     let mut i = 0;
     while i + 8 < n {
