@@ -1,12 +1,14 @@
 //! The dispatcher: one dedicated thread that hands records to the logger tree's handlers.
 //!
 //! Handlers do blocking I/O (files, stdout, sockets), so they never run on a tokio worker:
-//! connection tasks parse frames and send *batches* (one per socket read) over a bounded
-//! channel; when the channel is full the tasks wait, which stops reading and lets TCP's own
-//! flow control push back on the senders instead of growing memory. The thread drains
-//! whatever is queued, hands each record to `getLogger(record.name).handle(record)` (the
-//! cookbook receiver's routing), flushes the handlers once per drain, and only then writes
-//! the cumulative `LWA1` acks: an ack promises the record is in its handlers and flushed.
+//! connection tasks send *batches* (one per socket read) over a bounded channel; when the
+//! channel is full the tasks wait, which stops reading and lets TCP's own flow control push
+//! back on the senders instead of growing memory. A batch holds records judged already, or a
+//! bulk read's frames for this thread to judge itself ([`ReadFrames`], see `parallel`): then
+//! each record is handled on the core that mapped it. The thread drains whatever is queued,
+//! hands each record to `getLogger(record.name).handle(record)` (the cookbook receiver's
+//! routing), flushes the handlers once per drain, and only then writes the cumulative `LWA1`
+//! acks: an ack promises the record is in its handlers and flushed.
 
 use super::ingest::{Outcome, Shared};
 use super::parallel::DispatcherSide;

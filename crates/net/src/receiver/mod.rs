@@ -32,7 +32,7 @@
 //! * Connection cap (1024): connections beyond it are closed at once and counted. At most
 //!   64 of them from one remote IP address (loopback and Unix peers are exempt: all local
 //!   processes share their address), so one address cannot take every slot.
-//! * In-flight budget (64 MiB): a frame larger than one read (64 KiB) reserves its length
+//! * In-flight budget (64 MiB): a frame larger than one read (128 KiB) reserves its length
 //!   from a global budget before its body is buffered.
 //! * Datagrams: `SO_RCVBUF` of 8 MiB asked for (the kernel default holds ~92 records; the
 //!   kernel caps the value at `net.core.rmem_max`).
