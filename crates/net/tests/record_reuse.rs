@@ -154,27 +154,28 @@ proptest! {
     }
 }
 
-/// The common case, spelled out: one sender's layout, one mapper, records recycled in
-/// bursts, a value that changes only now and then (the level) and a layout switch midway.
+/// One sender's layout through one mapper, 400 records, with a layout switch midway; `then`
+/// says what becomes of record `i`.
+fn one_layout_with_a_switch(then: impl Fn(u32) -> u8) {
+    let stream: Vec<_> = (0..400u32)
+        .map(|i| {
+            let kind = u8::from((150..170).contains(&i));
+            (kind, (i % 12) as u8, 0, then(i))
+        })
+        .collect();
+    check(&stream);
+}
+
+/// The common case, spelled out: records recycled in bursts, a value that changes only now
+/// and then (the level) and a layout switch midway.
 #[test]
 fn a_long_stream_of_one_layout_with_rare_changes() {
-    let mut stream = Vec::new();
-    for i in 0..400u32 {
-        let kind = if (150..170).contains(&i) { 1 } else { 0 };
-        let then = if i % 32 == 31 { RECYCLE_HELD } else { HOLD };
-        stream.push((kind, (i % 12) as u8, 0, then));
-    }
-    check(&stream);
+    one_layout_with_a_switch(|i| if i % 32 == 31 { RECYCLE_HELD } else { HOLD });
 }
 
 /// The dispatcher's path: each record given back to its mapper at once, so one record is
 /// refilled over and over, across a layout switch and back.
 #[test]
 fn one_record_given_back_and_refilled() {
-    let mut stream = Vec::new();
-    for i in 0..400u32 {
-        let kind = if (150..170).contains(&i) { 1 } else { 0 };
-        stream.push((kind, (i % 12) as u8, 0, GIVE_BACK));
-    }
-    check(&stream);
+    one_layout_with_a_switch(|_| GIVE_BACK);
 }
