@@ -28,11 +28,13 @@
 //!
 //! Bounds: decode threads busy at once, over all connections, are limited by a semaphore
 //! ([`decode_workers`]); a connection that gets none hands the read to the dispatcher
-//! ([`BulkDecode::Auto`]) or judges it inline ([`BulkDecode::Threads`]). A connection queues
-//! at most [`MAX_QUEUED`] batches, each from one read of at most [`PARALLEL_MAX_BYTES`]; when
-//! the queue is full the task waits for its oldest batch and sends it, and a send waits while
-//! the dispatcher's channel is full, so a slow dispatcher still stops the reading (TCP flow
-//! control) instead of growing memory.
+//! ([`BulkDecode::Auto`]), or waits for its oldest batch, or with none queued judges the read
+//! itself ([`BulkDecode::Threads`]). A connection has at most [`MAX_QUEUED`] reads at the
+//! dispatcher not yet judged (a slot each), and queues at most [`MAX_QUEUED`] batches, each
+//! from one read of at most [`PARALLEL_MAX_BYTES`]; when either is full the task waits (for a
+//! slot, or for its oldest batch, which it sends), and a send waits while the dispatcher's
+//! channel is full, so a slow dispatcher still stops the reading (TCP flow control) instead of
+//! growing memory.
 //!
 //! What stays inline: reads with few frames (no hand-off latency for light traffic), reads
 //! holding a large frame, and reads holding any signed `LWR1` frame, so the ingest replay

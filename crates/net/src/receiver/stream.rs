@@ -5,8 +5,8 @@
 //! length is checked against the cap before anything of the body is read, and is never
 //! preallocated), deadlines (first byte after connect, idle between frames, whole frame once
 //! it started), a global in-flight byte budget for large partial frames, and a writer task
-//! for `LWA1` acks. A read with many frames is judged on a worker thread, in read order (see
-//! [`super::parallel`]).
+//! for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
+//! decode thread, in read order (see [`super::parallel`]).
 
 use super::BulkDecode;
 use super::dispatch::{AckRoute, Batch, ReadFrames, Work};
