@@ -10,7 +10,7 @@
 //! routing), flushes the handlers once per drain, and only then writes the cumulative `LWA1`
 //! acks: an ack promises the record is in its handlers and flushed.
 
-use super::ingest::{Outcome, Shared};
+use super::ingest::{Shared, Tally};
 use super::parallel::DispatcherSide;
 use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
@@ -205,32 +205,21 @@ impl Dispatcher {
             side,
             slot,
         } = read;
-        let (mut stored, mut duplicates) = (0, 0);
+        let (mut tally, mut stored) = (Tally::default(), 0);
         // Only this thread locks it, and a connection's reads come here one after another.
         let mut mapper = side.mapper.lock().unwrap_or_else(|e| e.into_inner());
         for payload in payloads(&frames) {
-            match shared.judge(payload, &mut mapper, &peer, Some(&route)) {
-                Outcome::Record(rec, signed) => {
+            match tally.count(shared.judge(payload, &mut mapper, &peer, Some(&route))) {
+                Some(Work::Record(rec, signed)) => {
                     self.store(&rec, signed);
                     mapper.give_back(rec);
                     stored += 1;
                 }
-                Outcome::Duplicate(signed) => {
-                    duplicates += 1;
-                    if let Some(s) = signed {
-                        self.ack_later(s);
-                    }
-                }
-                Outcome::Rejected => {}
+                Some(Work::AckOnly(s)) => self.ack_later(s),
+                Some(Work::Frames(_)) | None => {}
             }
         }
-        let counters = &self.counters;
-        counters
-            .received
-            .fetch_add(stored + duplicates, Ordering::Relaxed);
-        if duplicates > 0 {
-            counters.duplicates.fetch_add(duplicates, Ordering::Release);
-        }
+        tally.publish_handled(&self.counters);
         drop(mapper);
         side.give_back(frames);
         drop(slot);

@@ -163,26 +163,40 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
-    /// Adds an outcome to the batch for the dispatcher.
-    pub(crate) fn push(&mut self, outcome: Outcome, batch: &mut Vec<Work>) {
+    /// Counts an outcome and returns what the dispatcher is to do with it, if anything: a
+    /// record to store, or an ack owed for a duplicate.
+    pub(crate) fn count(&mut self, outcome: Outcome) -> Option<Work> {
         match outcome {
             Outcome::Record(rec, signed) => {
                 self.records += 1;
-                batch.push(Work::Record(rec, signed));
+                Some(Work::Record(rec, signed))
             }
             Outcome::Duplicate(signed) => {
                 self.duplicates += 1;
-                if let Some(s) = signed.filter(|s| s.ack.is_some()) {
-                    batch.push(Work::AckOnly(s));
-                }
+                signed.filter(|s| s.ack.is_some()).map(Work::AckOnly)
             }
-            Outcome::Rejected => {}
+            Outcome::Rejected => None,
         }
+    }
+
+    /// Adds an outcome to the batch for the dispatcher.
+    pub(crate) fn push(&mut self, outcome: Outcome, batch: &mut Vec<Work>) {
+        batch.extend(self.count(outcome));
     }
 
     /// Publishes the counts; call before the batch goes to the dispatcher, which counts its
     /// records out of `pending`.
     pub(crate) fn publish(self, counters: &Counters) {
+        self.publish_with_pending(counters, self.records);
+    }
+
+    /// Publishes the counts of outcomes the dispatcher judged and handled itself: its records
+    /// were never `pending` (the caller counts them `stored` after this).
+    pub(crate) fn publish_handled(self, counters: &Counters) {
+        self.publish_with_pending(counters, 0);
+    }
+
+    fn publish_with_pending(&self, counters: &Counters, pending: u64) {
         let received = self.records + self.duplicates;
         if received == 0 {
             return;
@@ -190,7 +204,9 @@ impl Tally {
         // `received` first, outcomes after it with Release: a snapshot reads the outcomes
         // (Acquire) and `received` last, so it never sees more outcomes than frames.
         counters.received.fetch_add(received, Ordering::Relaxed);
-        counters.pending.fetch_add(self.records, Ordering::Release);
+        if pending > 0 {
+            counters.pending.fetch_add(pending, Ordering::Release);
+        }
         if self.duplicates > 0 {
             counters
                 .duplicates
