@@ -593,6 +593,27 @@ async fn write_acks<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver
 mod tests {
     use super::*;
 
+    /// `Auto` sends bulk reads to the dispatcher, and to a free decode thread only once the
+    /// dispatcher's queue is backed up; `Threads` uses threads, then waits, then judges here.
+    #[tokio::test]
+    async fn who_judges_a_bulk_read() {
+        let (tx, _rx) = mpsc::channel::<Batch>(64);
+        let with_threads = |n| InOrder::new(Arc::new(Semaphore::new(n)), Default::default());
+        let (one, none) = (with_threads(1), with_threads(0));
+        let auto = |order: &InOrder| pick_judge(BulkDecode::Auto, &tx, order);
+        assert!(matches!(auto(&one), Judge::Dispatcher(Some(_))));
+        for _ in 0..DISPATCHER_BACKLOG {
+            tx.try_send(Batch::new()).unwrap();
+        }
+        assert!(matches!(auto(&one), Judge::Thread(_)));
+        assert!(matches!(auto(&none), Judge::Dispatcher(Some(_))));
+        let dispatcher = pick_judge(BulkDecode::Dispatcher, &tx, &one);
+        assert!(matches!(dispatcher, Judge::Dispatcher(Some(_))));
+        let threads = |order: &InOrder| pick_judge(BulkDecode::Threads(1), &tx, order);
+        assert!(matches!(threads(&one), Judge::Thread(_)));
+        assert!(matches!(threads(&none), Judge::Here));
+    }
+
     #[test]
     fn a_buffer_grown_by_a_large_frame_is_given_back() {
         let mut buf = vec![7u8; 1 << 20];
