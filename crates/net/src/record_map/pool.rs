@@ -183,6 +183,7 @@ impl Drop for Spare {
 
 fn blank_record() -> Box<MappedRecord> {
     Box::new(MappedRecord {
+        counted: 0,
         filled_by: 0,
         filled_present: Present::default(),
         record: LogRecord {
