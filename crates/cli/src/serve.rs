@@ -66,7 +66,8 @@ pub(crate) struct ServeArgs {
     /// drops).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
     stats: Option<u64>,
-    /// Largest frame accepted, in bytes; a larger length prefix closes the connection.
+    /// Largest frame accepted, in bytes; a larger frame is skipped and counted too_large (the
+    /// connection is closed once it has skipped 64 MiB, or on a larger length prefix).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_frame: usize,
     /// Stream connections open at once; more are closed immediately (and counted).
@@ -76,9 +77,10 @@ pub(crate) struct ServeArgs {
     /// and Unix-socket peers are exempt, since every local process shares their address.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_connections_per_peer: usize,
-    /// Seconds a connection may stay silent between frames (CPython keeps its connection
-    /// open for the life of the process, and loses the next record if it is closed).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    /// Close a connection silent this many seconds between frames (0, the default: never).
+    /// CPython keeps its connection for the life of the process and learns of a close only
+    /// when a later send fails, losing that record; TCP keepalive finds dead peers instead.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     idle_timeout: u64,
     /// Do not log rejected frames on stderr (they are still counted).
     #[arg(long)]
@@ -281,7 +283,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         max_frame: args.max_frame,
         max_connections: args.max_connections.max(1),
         max_connections_per_peer: args.max_connections_per_peer,
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         keys,
         allow_unsigned: args.allow_unsigned,
         log_rejects: !args.quiet_rejects,

@@ -57,7 +57,9 @@ fn json_object(n: usize, pair: impl Fn(usize) -> String) -> Vec<u8> {
 
 /// Hostile shapes of one class (many or long keys, nested or repeated, pickle and JSON), each
 /// as a function of a size.
-fn shapes() -> Vec<(&'static str, fn(usize) -> Vec<u8>)> {
+type Shape = (&'static str, fn(usize) -> Vec<u8>);
+
+fn shapes() -> Vec<Shape> {
     vec![
         ("json: many short keys", |n| {
             json_object(n, |i| format!("\"k{i}\": 0"))

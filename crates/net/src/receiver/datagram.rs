@@ -131,6 +131,7 @@ async fn handle(
         return true;
     }
     let n = batch.len() as u64;
+    shared.queue.charge(&mut batch).await;
     if dispatch.send(batch).await.is_err() {
         counters.pending.fetch_sub(n, Ordering::Relaxed);
         counters.dropped.fetch_add(n, Ordering::Release);

@@ -22,7 +22,7 @@ use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Loggers the collector creates for remote names at most; beyond this, records whose name
 /// has no logger yet enter at the nearest existing ancestor (same handlers: a fresh logger
@@ -61,6 +61,51 @@ pub(crate) enum Work {
     AckOnly(Signed),
     /// A read's frames, not yet judged: the dispatcher judges them itself (see [`ReadFrames`]).
     Frames(Box<ReadFrames>),
+    /// The batch's share of the queue's byte budget (see [`charge`]), last in its batch:
+    /// given back once the dispatcher is done with the items before it.
+    Charge(OwnedSemaphorePermit),
+}
+
+/// The bytes queued between the receivers and the dispatcher, over all of them
+/// ([`ReceiverOptions::queue_bytes`](super::ReceiverOptions::queue_bytes)). Records are
+/// charged what they hold ([`MappedRecord::cost_bytes`]), a read's frames for the dispatcher
+/// to judge their bytes. So a stalled handler (a stdout nobody reads) stops the receivers,
+/// and TCP pushes back on the senders, once this many bytes wait, not once a number of
+/// batches does: a batch may hold one record of megabytes or a thousand small ones.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueBudget {
+    sem: Arc<Semaphore>,
+    size: u32,
+}
+
+impl QueueBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        let size = bytes.clamp(1, u32::MAX as usize) as u32;
+        QueueBudget {
+            sem: Arc::new(Semaphore::new(size as usize)),
+            size,
+        }
+    }
+
+    /// Takes the batch's share of the budget and puts it last in the batch; waits while the
+    /// budget is spent. A batch larger than the whole budget waits for all of it.
+    pub(crate) async fn charge(&self, batch: &mut Batch) {
+        let bytes: usize = batch
+            .iter()
+            .map(|w| match w {
+                Work::Record(rec, _) => rec.cost_bytes(),
+                Work::Frames(read) => read.frames.len(),
+                Work::AckOnly(_) | Work::Charge(_) => 0,
+            })
+            .sum();
+        let want = bytes.min(self.size as usize) as u32;
+        if want == 0 {
+            return;
+        }
+        if let Ok(permit) = Arc::clone(&self.sem).acquire_many_owned(want).await {
+            batch.push(Work::Charge(permit));
+        }
+    }
 }
 
 /// A read's complete frames (prefixes included) for the dispatcher to judge and handle one by
@@ -177,6 +222,8 @@ impl Dispatcher {
                 }
                 Work::AckOnly(s) => self.ack_later(s),
                 Work::Frames(read) => stored += self.judge_read(*read),
+                // Last in the batch: everything before it is handled.
+                Work::Charge(permit) => drop(permit),
             }
         }
         // Once per batch (one socket read), not per record. `pending` first, `stored` after
@@ -216,7 +263,7 @@ impl Dispatcher {
                     stored += 1;
                 }
                 Some(Work::AckOnly(s)) => self.ack_later(s),
-                Some(Work::Frames(_)) | None => {}
+                Some(Work::Frames(_) | Work::Charge(_)) | None => {}
             }
         }
         tally.publish_handled(&self.counters);

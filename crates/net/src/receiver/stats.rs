@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum RejectReason {
-    /// The length prefix announced more than the frame cap (the connection is closed: the
-    /// framing is lost).
+    /// The length prefix announced more than the frame cap: the body is skipped, or, past
+    /// the connection's cap on skipped bytes, the connection is closed.
     TooLarge,
     /// The stream ended, or the body deadline passed, part-way through a frame.
     Truncated,

@@ -35,6 +35,13 @@ use tokio::time::{Instant, timeout_at};
 /// that a large frame grew is shrunk back once the frame is judged).
 const READ_CHUNK: usize = 128 * 1024;
 
+/// Bytes of oversized frames one connection may have skipped (read and dropped, see
+/// [`serve_connection`]): a `SocketHandler` that logs a record over the frame cap keeps its
+/// connection and its next records, but a peer that sends little else than oversized frames
+/// is closed, and a length prefix announcing more than what is left of this (a 4 GiB prefix)
+/// closes the connection at once, as a lost framing would.
+pub(crate) const MAX_SKIPPED_PER_CONNECTION: u64 = 64 << 20;
+
 /// How long a stopping collector keeps reading a connection that still delivers data, per
 /// read; bounded overall by [`DRAIN_TOTAL`].
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
@@ -205,8 +212,21 @@ where
     let mut frame_started: Option<Instant> = None;
     let mut permit: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let mut draining: Option<Instant> = None;
+    // Body bytes of an oversized frame still to be read and dropped, and all skipped so far.
+    let mut skipping: usize = 0;
+    let mut skipped: u64 = 0;
 
     'conn: loop {
+        if skipping > 0 {
+            // Nothing of an oversized body is kept: what arrived of it is dropped at once.
+            let n = skipping.min(buf.len());
+            buf.drain(..n);
+            skipping -= n;
+            if skipping == 0 {
+                // Its deadline ends with it; the next frame gets its own.
+                frame_started = None;
+            }
+        }
         // Judge every complete frame in the buffer: here, or, if there are many, on the
         // dispatcher or a decode thread (see `parallel`).
         let scan = scan_frames(&buf, opts.max_frame);
@@ -292,16 +312,31 @@ where
                 }
             }
         }
-        if let Some(len) = scan.too_large {
+        if let Some(len) = scan.too_large
+            && skipping == 0
+        {
+            // The frames before it are judged (and drained): `buf` starts with its prefix.
+            let allowed = skipped + u64::from(len) <= MAX_SKIPPED_PER_CONNECTION;
+            let outcome = if allowed {
+                "skipped"
+            } else {
+                "connection closed"
+            };
             shared.reject(
                 &peer,
                 RejectReason::TooLarge,
                 &format_args!(
-                    "frame length {len} exceeds the cap of {} bytes",
+                    "frame length {len} exceeds the cap of {} bytes ({outcome})",
                     opts.max_frame
                 ),
             );
-            break 'conn;
+            if !allowed {
+                break 'conn;
+            }
+            skipped += u64::from(len);
+            buf.drain(..PREFIX_LEN);
+            skipping = len as usize;
+            continue 'conn;
         }
         // A connection queues a bounded number of batches: past it, wait for the oldest.
         while order.is_full() {
@@ -311,7 +346,7 @@ where
                 break 'conn;
             }
         }
-        if !buf.is_empty() && frame_started.is_none() {
+        if (skipping > 0 || !buf.is_empty()) && frame_started.is_none() {
             frame_started = Some(Instant::now());
         }
         // A large partial frame: reserve its bytes from the global budget before reading it.
@@ -338,11 +373,15 @@ where
             }
         }
 
+        // Between frames, an established connection has no deadline unless one is set: a
+        // CPython sender learns of a close only when a later send fails, and that record is
+        // lost. TCP keepalive finds dead peers instead (see `super::bind`).
         let deadline = match (frame_started, first) {
-            (Some(t), _) => t + opts.body_timeout,
-            (None, true) => Instant::now() + opts.header_timeout,
-            (None, false) => Instant::now() + opts.idle_timeout,
+            (Some(t), _) => Some(t + opts.body_timeout),
+            (None, true) => Some(Instant::now() + opts.header_timeout),
+            (None, false) => opts.idle_timeout.map(|t| Instant::now() + t),
         };
+        let deadline = deadline.unwrap_or_else(far_future);
         let deadline = match draining {
             Some(end) => deadline.min(end).min(Instant::now() + DRAIN_QUIET),
             None => deadline,
@@ -421,6 +460,11 @@ where
     // The writer ends once the dispatcher has dropped its copies of the route (after the
     // last ack for this connection was queued).
     let _ = writer_task.await;
+}
+
+/// A deadline that never comes (tokio's timers take an instant, not an `Option`).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
 }
 
 /// What woke the connection task.
@@ -555,16 +599,18 @@ fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder)
 
 /// Sends a batch to the dispatcher (an empty one is not sent); if the dispatcher is gone, its
 /// records are counted dropped.
-async fn send_batch(ctx: &StreamContext, batch: Batch) -> Result<(), ()> {
+async fn send_batch(ctx: &StreamContext, mut batch: Batch) -> Result<(), ()> {
     if batch.is_empty() {
         return Ok(());
     }
+    // Waits while the queue's byte budget is spent: the connection stops reading.
+    ctx.shared.queue.charge(&mut batch).await;
     let (mut records, mut unjudged) = (0, 0);
     for work in &batch {
         match work {
             Work::Record(..) => records += 1,
             Work::Frames(read) => unjudged += read.count as u64,
-            Work::AckOnly(_) => {}
+            Work::AckOnly(_) | Work::Charge(_) => {}
         }
     }
     if ctx.dispatch.send(batch).await.is_err() {

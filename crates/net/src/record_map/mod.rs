@@ -967,8 +967,10 @@ mod json {
                         .position(|(ok, _)| matches!(ok, Value::Str(s) if *s == k))
                 } else {
                     if index.is_empty() {
-                        index.extend(out.iter().enumerate().filter_map(|(i, (ok, _))| {
-                            matches!(ok, Value::Str(_)).then(|| (ok.py_str().into(), i))
+                        // Every key so far is a str (JSON keys are).
+                        index.extend(out.iter().enumerate().filter_map(|(i, (ok, _))| match ok {
+                            Value::Str(s) => Some((s.as_str().into(), i)),
+                            _ => None,
                         }));
                     }
                     let found = index.get(k.as_str()).copied();
