@@ -9,7 +9,12 @@
 //! message cannot forge a line, ESC cannot drive the terminal) and indents traceback and
 //! stack lines with `  | `, so every line that starts in column 0 is a real record. With
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
-//! behaviour, no escaping). `disable_existing_loggers` does not apply to the loggers remote
+//! behaviour, no escaping).
+//!
+//! When the default printer's stdout is closed by its reader (`logwire serve | head -1`),
+//! serve stops as a Unix tool does on `SIGPIPE`: no error per record, the records it could
+//! not write counted `dropped` (never `stored`) on the final stderr line, exit status 141
+//! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
 use logwire_config::{ConfigErrors, Configurator, SourceFormat};
@@ -22,8 +27,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Exit status when stdout was closed by its reader: 128 + SIGPIPE, as the shell reports a
+/// tool that `SIGPIPE` ended.
+const EXIT_STDOUT_CLOSED: u8 = 141;
 
 /// The default stdout format.
 const DEFAULT_FORMAT: &str = "%(asctime)s %(levelname)-8s %(name)s: %(message)s";
@@ -239,6 +249,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     let tree = LoggerTree::new();
+    let stdout_closed = StdoutClosed::default();
     match &args.config {
         Some(path) => {
             if let Err(e) = load_config(&tree, path) {
@@ -246,7 +257,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-        None => install_stdout(&tree),
+        None => install_stdout(&tree, stdout_closed.clone()),
     }
     // ---- config listener (optional; see `start_config_listener`) ----
     let config_listener = match start_config_listener(&args, &tree) {
@@ -288,6 +299,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         allow_unsigned: args.allow_unsigned,
         log_rejects: !args.quiet_rejects,
         state_dir: record_state_dir,
+        output_closed: args
+            .config
+            .is_none()
+            .then(|| Arc::clone(&stdout_closed.flag)),
         ..ReceiverOptions::default()
     };
     let running = match Collector::new(tree.clone(), options).start(&addrs).await {
@@ -319,10 +334,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
     ticker.tick().await;
     let mut last = (Instant::now(), 0u64);
+    let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = stdout_closed.wake.notified() => {
+                eprintln!("logwire serve: stdout was closed, stopping");
+                code = ExitCode::from(EXIT_STDOUT_CLOSED);
+                break;
+            }
             _ = hup.recv() => match &args.config {
                 Some(path) => match load_config(&tree, path) {
                     Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
@@ -349,7 +370,30 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
-    ExitCode::SUCCESS
+    code
+}
+
+/// Raised by the default printer when its stdout's reader is gone (`EPIPE`): the receiver
+/// counts the records it can no longer write `dropped` (`ReceiverOptions::output_closed`),
+/// and serve stops.
+#[derive(Clone, Default)]
+struct StdoutClosed {
+    flag: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl StdoutClosed {
+    /// Whether `e` means stdout is closed for good; if so, says so once to the receiver and
+    /// to serve's main loop.
+    fn check(&self, e: &std::io::Error) -> bool {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return false;
+        }
+        if !self.flag.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+        true
+    }
 }
 
 /// Errors from loading a config file.
@@ -383,11 +427,12 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
 }
 
 /// The default routing: every record to stdout, escaped (see the module docs).
-fn install_stdout(tree: &LoggerTree) {
+fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
     let formatter = Formatter::new(Some(DEFAULT_FORMAT), None, Style::Percent, true, Vec::new())
         .unwrap_or_default();
     let handler = Handler::new(SafeStdout {
         out: Mutex::new(std::io::stdout()),
+        closed,
     })
     .with_formatter(Arc::new(formatter));
     tree.root().add_handler(Arc::new(handler));
@@ -398,6 +443,7 @@ fn install_stdout(tree: &LoggerTree) {
 /// tracebacks indented, so a remote peer cannot forge or hide lines.
 struct SafeStdout {
     out: Mutex<std::io::Stdout>,
+    closed: StdoutClosed,
 }
 
 impl Emitter for SafeStdout {
@@ -423,16 +469,26 @@ impl Emitter for SafeStdout {
             line.push_str(part);
         }
         line.push('\n');
+        if self.closed.flag.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.write_all(line.as_bytes())
-            .map_err(|e| HandlerError::io("cannot write to stdout", e))?;
-        out.flush()
-            .map_err(|e| HandlerError::io("cannot flush stdout", e))
+        // A closed stdout is the end of this output, not an error per record: the receiver
+        // counts this record and the later ones dropped, and serve stops.
+        match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if self.closed.check(&e) => Ok(()),
+            res => res.map_err(|e| HandlerError::io("cannot write to stdout", e)),
+        }
     }
     fn flush(&self) -> Result<(), HandlerError> {
+        if self.closed.flag.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.flush()
-            .map_err(|e| HandlerError::io("cannot flush stdout", e))
+        match out.flush() {
+            Err(e) if self.closed.check(&e) => Ok(()),
+            res => res.map_err(|e| HandlerError::io("cannot flush stdout", e)),
+        }
     }
     fn kind(&self) -> &'static str {
         "logwire.SafeStdout"

@@ -21,7 +21,7 @@ use logwire_engine::{LogRecord, Logger, LoggerTree};
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Loggers the collector creates for remote names at most; beyond this, records whose name
@@ -137,6 +137,7 @@ pub(crate) fn start(
     capacity: usize,
     handled: ReplayTracker,
     journal: Option<ReplayJournal>,
+    output_closed: Option<Arc<AtomicBool>>,
 ) -> std::io::Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel::<Batch>(capacity.max(1));
     let handle = std::thread::Builder::new()
@@ -145,7 +146,9 @@ pub(crate) fn start(
             // Handlers keep a drain's lines in memory and write them at the flush that ends
             // the drain (one write per burst, not per record); acks follow that flush.
             logwire_engine::handler::batch_writes_on_this_thread(true);
-            Dispatcher::new(tree, counters, handled, journal).run(rx)
+            let mut d = Dispatcher::new(tree, counters, handled, journal);
+            d.output_closed = output_closed;
+            d.run(rx)
         })?;
     Ok((tx, handle))
 }
@@ -159,6 +162,8 @@ struct Dispatcher {
     handled: ReplayTracker,
     /// Persists `handled` (see `replay_journal`): written after the flush, before the acks.
     journal: Option<ReplayJournal>,
+    /// See `ReceiverOptions::output_closed`.
+    output_closed: Option<Arc<AtomicBool>>,
     created: HashSet<String>,
     /// The last logger used, by name: consecutive records from one logger skip the lookup.
     /// A logger stays valid across tree changes (it is found again in each snapshot).
@@ -169,7 +174,12 @@ struct Dispatcher {
     /// Boxed: the boxes themselves are what gets reused.
     #[allow(clippy::vec_box)]
     spent: Vec<Box<MappedRecord>>,
+    /// What `spent` holds ([`MappedRecord::cost_bytes`]).
+    spent_bytes: usize,
 }
+
+/// Bytes of spent records the dispatcher keeps until the end of a drain (see `process`).
+const SPENT_BYTES_HELD: usize = 4 << 20;
 
 impl Dispatcher {
     fn new(
@@ -184,11 +194,13 @@ impl Dispatcher {
             counters,
             handled,
             journal,
+            output_closed: None,
             created: HashSet::new(),
             last: None,
             acks: HashMap::new(),
             handled_since_flush: 0,
             spent: Vec::new(),
+            spent_bytes: 0,
         }
     }
 
@@ -210,18 +222,27 @@ impl Dispatcher {
     }
 
     fn process(&mut self, batch: Batch) {
-        // Records judged by the connection (counted `pending` there), and all records stored.
-        let (mut from_pending, mut stored) = (0, 0);
+        // Records judged by the connection (counted `pending` there), and all records stored
+        // or dropped (see `ReceiverOptions::output_closed`).
+        let (mut from_pending, mut stored, mut dropped) = (0, 0, 0);
         for work in batch {
             match work {
                 Work::Record(rec, signed) => {
-                    self.store(&rec, signed);
+                    if self.store(&rec, signed) {
+                        stored += 1;
+                    } else {
+                        dropped += 1;
+                    }
+                    self.spent_bytes += rec.cost_bytes();
                     self.spent.push(rec);
                     from_pending += 1;
-                    stored += 1;
                 }
                 Work::AckOnly(s) => self.ack_later(s),
-                Work::Frames(read) => stored += self.judge_read(*read),
+                Work::Frames(read) => {
+                    let (s, d) = self.judge_read(*read);
+                    stored += s;
+                    dropped += d;
+                }
                 // Last in the batch: everything before it is handled.
                 Work::Charge(permit) => drop(permit),
             }
@@ -238,11 +259,29 @@ impl Dispatcher {
             self.counters.stored.fetch_add(stored, Ordering::Release);
             self.handled_since_flush += stored;
         }
+        if dropped > 0 {
+            self.counters.dropped.fetch_add(dropped, Ordering::Release);
+        }
+        // The batch's queue charge is given back now, its records' memory only when they
+        // are recycled: large ones go at once, not at the end of a drain of 256 batches
+        // (256 records of 1 MB held 250 MB outside the queue's budget).
+        if self.spent_bytes > SPENT_BYTES_HELD {
+            crate::record_map::recycle(&mut self.spent);
+            self.spent_bytes = 0;
+        }
+    }
+
+    /// Whether the output can no longer write (see `ReceiverOptions::output_closed`).
+    fn output_closed(&self) -> bool {
+        self.output_closed
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Acquire))
     }
 
     /// Judges a read's frames and stores each record as soon as it is mapped; returns the
-    /// records stored, with `received` already counted (the caller counts `stored` after it).
-    fn judge_read(&mut self, read: ReadFrames) -> u64 {
+    /// records stored and dropped, with `received` already counted (the caller counts the
+    /// outcomes after it).
+    fn judge_read(&mut self, read: ReadFrames) -> (u64, u64) {
         let ReadFrames {
             shared,
             frames,
@@ -252,15 +291,18 @@ impl Dispatcher {
             side,
             slot,
         } = read;
-        let (mut tally, mut stored) = (Tally::default(), 0);
+        let (mut tally, mut stored, mut dropped) = (Tally::default(), 0, 0);
         // Only this thread locks it, and a connection's reads come here one after another.
         let mut mapper = side.mapper.lock().unwrap_or_else(|e| e.into_inner());
         for payload in payloads(&frames) {
             match tally.count(shared.judge(payload, &mut mapper, &peer, Some(&route))) {
                 Some(Work::Record(rec, signed)) => {
-                    self.store(&rec, signed);
+                    if self.store(&rec, signed) {
+                        stored += 1;
+                    } else {
+                        dropped += 1;
+                    }
                     mapper.give_back(rec);
-                    stored += 1;
                 }
                 Some(Work::AckOnly(s)) => self.ack_later(s),
                 Some(Work::Frames(_) | Work::Charge(_)) | None => {}
@@ -270,12 +312,20 @@ impl Dispatcher {
         drop(mapper);
         side.give_back(frames);
         drop(slot);
-        stored
+        (stored, dropped)
     }
 
     /// Hands a record to its handlers and notes its envelope facts (seq handled, ack owed).
-    fn store(&mut self, rec: &LogRecord, signed: Option<Signed>) {
+    /// False if the output is closed (before, or by this record's write): the record is not
+    /// stored, and neither marked handled nor acknowledged.
+    fn store(&mut self, rec: &LogRecord, signed: Option<Signed>) -> bool {
+        if self.output_closed() {
+            return false;
+        }
         self.handle(rec);
+        if self.output_closed() {
+            return false;
+        }
         if let Some(s) = signed {
             if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
                 && let Some(j) = &mut self.journal
@@ -284,6 +334,7 @@ impl Dispatcher {
             }
             self.ack_later(s);
         }
+        true
     }
 
     /// Owes the sender an ack after the next flush, if it asked for one.
@@ -337,6 +388,7 @@ impl Dispatcher {
             self.tree.flush();
         }
         crate::record_map::recycle(&mut self.spent);
+        self.spent_bytes = 0;
         // An ack promises the record is stored, also to a restarted collector: the journal
         // line goes first. If it cannot be written, no ack: the sender resends (and a record
         // stored twice beats one acknowledged and forgotten).

@@ -194,6 +194,12 @@ pub struct ReceiverOptions {
     /// restarted collector stores a resent record once. `None`: in memory only, and records
     /// stored but not yet acknowledged when the process stops are stored again when resent.
     pub state_dir: Option<PathBuf>,
+    /// Set (by the application) once the output can no longer write any record, e.g. a
+    /// stdout whose reader is gone (`logwire serve | head -1`). From then on the dispatcher
+    /// hands no record to the handlers and counts each one `dropped`, the record whose write
+    /// failed included (the flag is read after each record), and acknowledges none: no
+    /// counter calls a record stored that was not written.
+    pub output_closed: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ReceiverOptions {
@@ -215,6 +221,7 @@ impl Default for ReceiverOptions {
             log_rejects: true,
             map_limits: MapLimits::default(),
             state_dir: None,
+            output_closed: None,
         }
     }
 }
@@ -316,6 +323,7 @@ impl Collector {
             self.options.queue_batches,
             replay.clone(),
             journal,
+            self.options.output_closed.clone(),
         )
         .map_err(ReceiverError::Dispatcher)?;
         let (stop_tx, stop_rx) = watch::channel(false);

@@ -165,9 +165,11 @@ impl Spare {
         self.0.pop().unwrap_or_else(blank_record)
     }
 
-    /// Keeps a spent record to be taken next (the pool gets it when the stash is full).
+    /// Keeps a spent record to be taken next (the pool gets it when the stash is full, and
+    /// frees it if it holds much memory: a stash of records that once held megabytes would
+    /// keep them outside every budget).
     pub(super) fn give_back(&mut self, rec: Box<MappedRecord>) {
-        if self.0.len() < SPARE_RECORDS {
+        if self.0.len() < SPARE_RECORDS && poolable(&rec) {
             self.0.push(rec);
         } else {
             recycle(&mut vec![rec]);
