@@ -80,9 +80,12 @@ pub(crate) struct ServeArgs {
     /// connection is closed once it has skipped 64 MiB, or on a larger length prefix).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_frame: usize,
-    /// Stream connections open at once; more are closed immediately (and counted).
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    max_connections: usize,
+    /// Stream connections open at once. At the cap, a connection that has not sent a
+    /// complete frame is shed to make room; with none, the new one is refused (counted).
+    /// Default: the open-file limit (raised to its hard limit at start) less 256, at most
+    /// 65 536.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
     /// Stream connections open at once from one remote IP address (0: no limit); loopback
     /// and Unix-socket peers are exempt, since every local process shares their address.
     #[arg(long, value_name = "N", default_value_t = 64)]
@@ -236,6 +239,11 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let open_files = raise_open_file_limit();
+    let max_connections = args
+        .max_connections
+        .unwrap_or_else(|| connection_cap(open_files))
+        .max(1);
     let mut keys = KeyRing::new();
     for path in &args.record_key {
         match VerifyKey::load(path) {
@@ -292,7 +300,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     let options = ReceiverOptions {
         max_frame: args.max_frame,
-        max_connections: args.max_connections.max(1),
+        max_connections,
         max_connections_per_peer: args.max_connections_per_peer,
         idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         keys,
@@ -371,6 +379,48 @@ async fn serve(args: ServeArgs) -> ExitCode {
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
     code
+}
+
+/// Descriptors kept for everything but record connections: listeners, handler files, the
+/// journal, the config listener's connections, the runtime's own.
+const RESERVED_FILES: u64 = 256;
+
+/// Largest default connection cap: an idle connection costs little (no read buffer), but
+/// its task and parser state still add up.
+const MAX_DEFAULT_CONNECTIONS: u64 = 65_536;
+
+/// Raises the soft open-file limit to the hard limit (a 1 024 soft limit is the usual default,
+/// and each connection is a descriptor); returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    // An unlimited hard limit cannot be the soft one (the kernel caps it at fs.nr_open).
+    let Some(hard) = limit.maximum else {
+        return current;
+    };
+    if current >= hard {
+        return current;
+    }
+    let raised = Rlimit {
+        current: Some(hard),
+        maximum: Some(hard),
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => hard,
+        Err(e) => {
+            eprintln!("logwire serve: note: cannot raise the open-file limit to {hard}: {e}");
+            current
+        }
+    }
+}
+
+/// The default connection cap for an open-file limit (see `--max-connections`).
+fn connection_cap(open_files: u64) -> usize {
+    let cap = open_files
+        .saturating_sub(RESERVED_FILES)
+        .clamp(64, MAX_DEFAULT_CONNECTIONS);
+    usize::try_from(cap).unwrap_or(64)
 }
 
 /// Raised by the default printer when its stdout's reader is gone (`EPIPE`): the receiver

@@ -34,9 +34,16 @@
 //!   connections can cost.
 //! * Body deadline (30 s): a frame must be complete this long after its first byte arrived
 //!   (slowloris); it applies to a skipped oversized frame too.
-//! * Connection cap (1024): connections beyond it are closed at once and counted. At most
-//!   64 of them from one remote IP address (loopback and Unix peers are exempt: all local
-//!   processes share their address), so one address cannot take every slot.
+//! * Connection cap (1024; `logwire serve` sizes it from its open-file limit, which it raises
+//!   to the hard limit). At the cap, the oldest connection that has not sent a complete frame
+//!   is shed to make room (counted `shed`): a `SocketHandler` sends as soon as it connects,
+//!   and refusing a real sender loses its record. With none to shed, the new connection is
+//!   closed at once and counted `refused`. At most 64 connections from one remote IP address
+//!   (loopback and Unix peers are exempt: all local processes share their address), so one
+//!   address cannot take every slot.
+//! * An idle connection holds no read buffer: after 1 s between frames its buffers are freed
+//!   and it waits for its next byte with a one-byte read (10 000 idle connections: about
+//!   7 KB each, `crates/cli/tests/hostile_connection_slots.rs`).
 //! * In-flight budget (64 MiB): a frame larger than one read (128 KiB) reserves its length
 //!   from a global budget before its body is buffered.
 //! * Record budget: a mapped record holds at most 8 bytes per payload byte + 4 KiB
@@ -344,6 +351,7 @@ impl Collector {
             per_peer: Arc::new(stream::PeerTable::new(
                 self.options.max_connections_per_peer,
             )),
+            unproven: Arc::default(),
             stop: stop_rx.clone(),
         };
         let mut tasks = JoinSet::new();

@@ -17,13 +17,13 @@ use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
 use logwire_wire::frame::PREFIX_LEN;
 use logwire_wire::record_envelope::is_record_envelope;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
@@ -42,6 +42,11 @@ const READ_CHUNK: usize = 128 * 1024;
 /// closes the connection at once, as a lost framing would.
 pub(crate) const MAX_SKIPPED_PER_CONNECTION: u64 = 64 << 20;
 
+/// How long a connection waits between frames before it gives its read buffers back: an idle
+/// connection then holds none, and waits for its next first byte with a one-byte read (one
+/// more syscall when it wakes). A busy connection reads again long before this.
+const BUFFER_RELEASE: Duration = Duration::from_secs(1);
+
 /// How long a stopping collector keeps reading a connection that still delivers data, per
 /// read; bounded overall by [`DRAIN_TOTAL`].
 const DRAIN_QUIET: Duration = Duration::from_millis(100);
@@ -57,7 +62,73 @@ pub(crate) struct StreamContext {
     pub(crate) decode_workers: Arc<Semaphore>,
     pub(crate) next_conn: Arc<AtomicU64>,
     pub(crate) per_peer: Arc<PeerTable>,
+    pub(crate) unproven: Arc<Unproven>,
     pub(crate) stop: watch::Receiver<bool>,
+}
+
+/// Connections that have not sent a complete frame yet, oldest first. At the connection cap
+/// the oldest of them is shed to make room, rather than refusing the new connection: a
+/// `SocketHandler` sends its record as soon as it connects, so a connection that has sent
+/// nothing for a while is not a logging client, and refusing a real sender loses its record
+/// (2 000 idle connections once filled the cap and a CPython record was lost). Connections
+/// that sent a frame are never shed.
+#[derive(Debug, Default)]
+pub(crate) struct Unproven {
+    /// By connection number (given in accept order, so the first is the oldest).
+    waiting: Mutex<BTreeMap<u64, Arc<Notify>>>,
+}
+
+/// A connection's entry in [`Unproven`], removed when it proves itself or ends.
+pub(crate) struct ShedHandle {
+    table: Arc<Unproven>,
+    conn: u64,
+    notify: Arc<Notify>,
+}
+
+impl Unproven {
+    pub(crate) fn enter(self: &Arc<Self>, conn: u64) -> ShedHandle {
+        let notify = Arc::new(Notify::new());
+        self.lock().insert(conn, Arc::clone(&notify));
+        ShedHandle {
+            table: Arc::clone(self),
+            conn,
+            notify,
+        }
+    }
+
+    /// Tells the oldest connection that has not sent a complete frame to close; false if
+    /// there is none.
+    pub(crate) fn shed_oldest(&self) -> bool {
+        match self.lock().pop_first() {
+            Some((_, notify)) => {
+                notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Notify>>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ShedHandle {
+    /// The connection sent a complete frame: it is never shed.
+    pub(crate) fn prove(&self) {
+        self.table.lock().remove(&self.conn);
+    }
+
+    /// Resolves once the connection is shed.
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await
+    }
+}
+
+impl Drop for ShedHandle {
+    fn drop(&mut self) {
+        self.prove();
+    }
 }
 
 /// Open connections per remote IP address, so that one address cannot take every slot of
@@ -134,6 +205,7 @@ impl Clone for StreamContext {
             decode_workers: Arc::clone(&self.decode_workers),
             next_conn: Arc::clone(&self.next_conn),
             per_peer: Arc::clone(&self.per_peer),
+            unproven: Arc::clone(&self.unproven),
             stop: self.stop.clone(),
         }
     }
@@ -155,16 +227,20 @@ where
             res = accept() => match res {
                 Ok((stream, peer, ip)) => {
                     let counters = &ctx.shared.counters;
-                    if ctx.active.load(Ordering::Relaxed) >= ctx.shared.options.max_connections {
-                        counters.connections_refused.fetch_add(1, Ordering::Relaxed);
-                        drop(stream);
-                        continue;
-                    }
                     let Some(slot) = ctx.per_peer.admit(ip) else {
                         counters.connections_refused.fetch_add(1, Ordering::Relaxed);
                         drop(stream);
                         continue;
                     };
+                    // At the cap, a connection that never sent a frame makes room (it closes
+                    // as soon as its task runs); with none, the new one is refused.
+                    if ctx.active.load(Ordering::Relaxed) >= ctx.shared.options.max_connections
+                        && !ctx.unproven.shed_oldest()
+                    {
+                        counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
+                    }
                     counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
                     ctx.active.fetch_add(1, Ordering::Relaxed);
                     let c = ctx.clone();
@@ -206,7 +282,10 @@ where
     let peer: Arc<str> = Arc::from(peer);
     let mut mapper = RecordMapper::new(opts.map_limits.clone());
     let mut order = InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone());
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
+    let mut buf: Vec<u8> = Vec::new();
+    let shed = ctx.unproven.enter(conn);
+    let mut proven = false;
     let mut stop = ctx.stop.clone();
     let mut first = true;
     let mut frame_started: Option<Instant> = None;
@@ -230,6 +309,10 @@ where
         // Judge every complete frame in the buffer: here, or, if there are many, on the
         // dispatcher or a decode thread (see `parallel`).
         let scan = scan_frames(&buf, opts.max_frame);
+        if scan.frames > 0 && !proven {
+            proven = true;
+            shed.prove();
+        }
         if scan.frames > 0 {
             let bulk = scan.frames >= PARALLEL_MIN_FRAMES
                 && !scan.signed
@@ -386,19 +469,55 @@ where
             Some(end) => deadline.min(end).min(Instant::now() + DRAIN_QUIET),
             None => deadline,
         };
+        // Between frames with no buffer (see `BUFFER_RELEASE`): wait for one byte first.
+        let bufferless = buf.capacity() == 0;
+        let between_frames = buf.is_empty() && skipping == 0;
         // Grow with what arrives, a chunk at a time: never the announced length.
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        if !bufferless && buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
+        let mut one = [0u8; 1];
+        let read_more = async {
+            if bufferless {
+                timeout_at(deadline, reader.read(&mut one)).await
+            } else {
+                timeout_at(deadline, reader.read_buf(&mut buf)).await
+            }
+        };
         let read = tokio::select! {
             biased;
             // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
             // cancel-safe, so the read is simply asked for again.
             done = order.next(), if !order.is_empty() => Step::Decoded(done),
-            r = timeout_at(deadline, reader.read_buf(&mut buf)) => Step::Read(r),
+            r = read_more => Step::Read(r),
+            _ = tokio::time::sleep(BUFFER_RELEASE), if between_frames && !bufferless && order.is_empty() => Step::Release,
+            _ = shed.notified(), if !proven => Step::Shed,
             _ = super::stopped(&mut stop), if draining.is_none() => Step::Stop,
         };
         let read = match read {
+            Step::Release => {
+                buf = Vec::new();
+                order.release_buffers();
+                continue 'conn;
+            }
+            Step::Shed => {
+                // Never sent a complete frame, and the connection cap was reached: this slot
+                // goes to a new connection (see `Unproven`).
+                counters.connections_shed.fetch_add(1, Ordering::Relaxed);
+                if !buf.is_empty() {
+                    shared.reject(
+                        &peer,
+                        RejectReason::Truncated,
+                        &"shed at the connection cap",
+                    );
+                }
+                break 'conn;
+            }
+            Step::Read(Ok(Ok(1))) if bufferless => {
+                buf.reserve(READ_CHUNK);
+                buf.push(one[0]);
+                Ok(Ok(1))
+            }
             Step::Decoded(done) => {
                 if let Some(batch) = done
                     && send_batch(ctx, batch).await.is_err()
@@ -475,6 +594,10 @@ enum Step<R> {
     Read(R),
     /// The collector is stopping.
     Stop,
+    /// Quiet between frames for [`BUFFER_RELEASE`]: give the buffers back.
+    Release,
+    /// Shed at the connection cap (see [`Unproven`]).
+    Shed,
 }
 
 /// The complete frames at the front of a read buffer.
