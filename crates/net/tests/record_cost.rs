@@ -7,6 +7,10 @@
 //! against (every new key compared with every earlier one) makes it 16 (and cost 7 s for a
 //! 539 KB JSON frame). Costs are the thread's CPU time, the least of a few runs.
 //!
+//! The same shapes must also stay within 17 key comparisons per payload byte
+//! (`RecordMapper::key_comparisons`, deterministic; the old lookups made 1.25 billion for
+//! 50 000 keys).
+//!
 //! The memory rule is deterministic: a record may hold at most its budget
 //! (`MapLimits::record_budget`, 8 bytes per payload byte plus 4 KiB), so memo-shared strs
 //! repeated in many fields are refused before they are copied.
@@ -29,6 +33,13 @@ fn cost(payload: &[u8]) -> (Duration, Result<usize, MapError>) {
         let start = cpu_now();
         let res = mapper.map_payload_boxed(payload);
         best = best.min(cpu_now() - start);
+        // The deterministic half of the rule: keys compared, per payload byte.
+        let compared = mapper.key_comparisons();
+        assert!(
+            compared <= 17 * payload.len() + 32,
+            "{compared} key comparisons for {} bytes",
+            payload.len()
+        );
         outcome = res.map(|r| r.cost_bytes());
     }
     (best, outcome)

@@ -169,6 +169,8 @@ pub struct RecordMapper {
     /// record. Kept here, not per thread: a mapper moves between the receiver's decode
     /// threads, and its records should be the ones it filled (see [`pool`]).
     spare: Spare,
+    /// See [`RecordMapper::key_comparisons`].
+    compared: usize,
 }
 
 impl Default for RecordMapper {
@@ -187,6 +189,7 @@ impl RecordMapper {
             decoder,
             template: RecordTemplate::default(),
             spare: Spare::default(),
+            compared: 0,
         }
     }
 
@@ -249,7 +252,9 @@ impl RecordMapper {
                 };
                 builder.field_at(attr, key, field)
             },
-        )?;
+        );
+        self.compared = builder.compared;
+        let matched = matched?;
         if matched && holds_learned {
             builder.holding_learned();
         }
@@ -274,13 +279,23 @@ impl RecordMapper {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
-        let fields = json::parse_object(payload, &self.limits)?;
+        self.compared = 0;
+        let fields = json::parse_object(payload, &self.limits, &mut self.compared)?;
         let budget = self.limits.record_budget(payload.len());
         let mut builder = RecordBuilder::new(self.spare.take(0), budget, payload.len());
         for (key, value) in fields {
-            builder.field(&key, Field::from_value(value))?;
+            let stored = builder.field(&key, Field::from_value(value));
+            self.compared += std::mem::take(&mut builder.compared);
+            stored?;
         }
         Ok(builder.finish(0))
+    }
+
+    /// Keys compared with other keys while mapping the last payload (JSON's last-wins
+    /// dedupe, `remote_args`): at most 17 per payload byte, where comparing every key with
+    /// every earlier one was quadratic. A deterministic cost measure for tests and fuzzing.
+    pub fn key_comparisons(&self) -> usize {
+        self.compared
     }
 }
 
@@ -544,6 +559,8 @@ struct RecordBuilder {
     extra_used: usize,
     /// Bytes the fields stored so far count (see [`MapLimits::record_budget`]).
     counted: usize,
+    /// See [`RecordMapper::key_comparisons`].
+    compared: usize,
     budget: usize,
     payload: usize,
 }
@@ -556,6 +573,7 @@ impl RecordBuilder {
             present: Present::default(),
             extra_used: 0,
             counted: 0,
+            compared: 0,
             budget,
             payload,
         }
@@ -592,6 +610,7 @@ impl RecordBuilder {
         // same name: the peer's `args` is kept under that name. Looking every key up among
         // the extras so far cost time quadratic in a record's keys (50 000 extras: seconds).
         let existing = if key == REMOTE_ARGS_FIELD {
+            self.compared += used;
             extra.iter().take(used).position(|(k, _)| k == key)
         } else {
             None
@@ -872,6 +891,8 @@ mod json {
     struct Budget {
         max_depth: usize,
         values: Cell<usize>,
+        /// Keys compared (see `RecordMapper::key_comparisons`).
+        compared: Cell<usize>,
     }
 
     struct Seed<'b> {
@@ -962,11 +983,15 @@ mod json {
             while let Some(k) = map.next_key::<String>()? {
                 let v = map.next_value_seed(Seed { ..child })?;
                 // JSON's last-wins for duplicate keys, as Python's json module does.
+                let compared = &self.budget.compared;
                 let found = if out.len() < INDEX_FROM {
+                    compared.set(compared.get() + out.len());
                     out.iter()
                         .position(|(ok, _)| matches!(ok, Value::Str(s) if *s == k))
                 } else {
+                    compared.set(compared.get() + 1);
                     if index.is_empty() {
+                        compared.set(compared.get() + out.len());
                         // Every key so far is a str (JSON keys are).
                         index.extend(out.iter().enumerate().filter_map(|(i, (ok, _))| match ok {
                             Value::Str(s) => Some((s.as_str().into(), i)),
@@ -1038,15 +1063,27 @@ mod json {
         }
     }
 
+    /// Hands the count over whatever way the parse ends.
+    struct CountOnDrop<'a>(&'a Cell<usize>, &'a mut usize);
+
+    impl Drop for CountOnDrop<'_> {
+        fn drop(&mut self) {
+            *self.1 += self.0.get();
+        }
+    }
+
     /// Parses a top-level JSON object into its (key, value) pairs, in order.
     pub(super) fn parse_object(
         bytes: &[u8],
         limits: &MapLimits,
+        compared: &mut usize,
     ) -> Result<Vec<(String, Value)>, MapError> {
         let budget = Budget {
             max_depth: limits.json_max_depth.max(1),
             values: Cell::new(limits.json_max_values),
+            compared: Cell::new(0),
         };
+        let _count = CountOnDrop(&budget.compared, compared);
         let bytes = replace_lone_surrogates(bytes);
         let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = Seed {
