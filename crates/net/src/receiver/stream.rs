@@ -3,9 +3,11 @@
 //!
 //! Per connection: a read buffer that grows only with bytes that arrived (an announced
 //! length is checked against the cap before anything of the body is read, and is never
-//! preallocated), deadlines (first byte after connect, idle between frames, whole frame once
-//! it started), a global in-flight byte budget for large partial frames, and a writer task
-//! for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
+//! preallocated) and is freed after [`BUFFER_RELEASE`] between frames; deadlines (first byte
+//! after connect, between frames only if asked, whole frame once it started); oversized frames
+//! skipped as they arrive, up to [`MAX_SKIPPED_PER_CONNECTION`]; a global in-flight byte
+//! budget for large partial frames; a place in [`Unproven`] until its first complete frame
+//! (shed at the connection cap); and a writer task for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
 //! decode thread, in read order (see [`super::parallel`]).
 
 use super::BulkDecode;
