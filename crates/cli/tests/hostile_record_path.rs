@@ -358,13 +358,24 @@ fn a_closed_stdout_ends_serve_with_honest_counters() {
     }
     assert!(String::from_utf8_lossy(&first).contains("the first record"));
     drop(out);
-    // The records after the reader left: the first of them meets the closed pipe.
-    for i in 0..5 {
-        if s.write_all(&good(&format!("unread {i}"))).is_err() {
-            break;
+    // The records after the reader left: the first of them meets the closed pipe. One a
+    // tenth of a second until serve ends: a child another test forks at that moment holds
+    // the read end until its exec, and a write in that window still goes into the pipe.
+    let mut sent = 1;
+    let status = loop {
+        if let Some(status) = serve.child.try_wait().unwrap() {
+            break status;
         }
-    }
-    let status = logwire_test_support::process::wait_exit(&mut serve.child, WAIT, "serve");
+        assert!(
+            sent < 300,
+            "serve did not exit: {:?}",
+            serve.stderr.snapshot()
+        );
+        if s.write_all(&good(&format!("unread {sent}"))).is_ok() {
+            sent += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     assert_eq!(status.code(), Some(141), "{status:?}");
     let lines = serve.stderr.until_end(WAIT).expect("stderr ends");
     assert!(
@@ -384,8 +395,14 @@ fn a_closed_stdout_ends_serve_with_honest_counters() {
         .map(Counters)
         .unwrap_or_else(|| panic!("{lines:?}"));
     assert!(fin.reconciles(), "{fin:?}");
-    assert_eq!(fin.get("stored"), 1, "only the record written: {fin:?}");
+    // The first record, and (rarely, see above) one written while a forked child held the
+    // pipe: never one that met the closed pipe or came after it.
+    assert!(
+        (1..=2).contains(&fin.get("stored")),
+        "only the records written: {fin:?}"
+    );
     assert!(fin.get("dropped") >= 1, "{fin:?}");
+    assert!(fin.get("received") <= sent, "{fin:?}");
 }
 
 /// Items 5 and 6 with CPython's own `SocketHandler`: a record, a pause, a record over the
