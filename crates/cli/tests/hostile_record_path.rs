@@ -332,6 +332,88 @@ fn a_stalled_stdout_slows_senders_and_memory_stays_bounded() {
     assert_eq!(fin.get("dropped"), 0, "{fin:?}");
 }
 
+/// A 120 KB frame whose 110 KiB str is re-used by 6 more keys: within the record budget (8
+/// bytes per payload byte), a 780 KB record.
+fn expanding_record(tag: &str) -> Vec<u8> {
+    let mut p = b"}(".to_vec();
+    for (k, v) in [("name", "big"), ("msg", tag)] {
+        binunicode(&mut p, k.as_bytes());
+        binunicode(&mut p, v.as_bytes());
+    }
+    binunicode(&mut p, b"exc_text");
+    binunicode(&mut p, &vec![b'e'; 110 << 10]);
+    p.extend_from_slice(b"q\x00");
+    for i in 0..6 {
+        binunicode(&mut p, format!("copy{i}").as_bytes());
+        p.extend_from_slice(b"h\x00");
+    }
+    p.extend_from_slice(b"u.");
+    frame(&p)
+}
+
+/// Item 3 across many connections: 200 of them send records that expand 6.5 times (within
+/// the record budget) while stdout is stalled. Each connection reserves what its records may
+/// hold before it maps them, so the waiting connections hold no records outside the queue's
+/// budget (before, each held its last record: 200 x 780 KB on top of the queue).
+#[test]
+fn many_connections_of_expanding_records_stay_within_the_budget() {
+    const CONNS: usize = 200;
+    const PEAK_BUDGET_KIB: u64 = 160 * 1024;
+    let mut serve = Piped::start(&["--tcp", "127.0.0.1:0", "--stats", "1"]);
+    let addr = serve.tcp();
+    let senders: Vec<_> = (0..CONNS)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).unwrap();
+                for i in 0..3 {
+                    if s.write_all(&expanding_record(&format!("exp-{c}-{i}")))
+                        .is_err()
+                    {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut last = (u64::MAX, 0);
+    let settled = wait_until(|| {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = serve.latest_stats().map_or(0, |c| c.get("received"));
+        let same = now == last.0;
+        last = (now, if same { last.1 + 1 } else { 0 });
+        last.1 >= 4
+    });
+    assert!(settled, "{:?}", serve.latest_stats());
+    let peak = serve.status_kib("VmHWM:");
+    eprintln!(
+        "{CONNS} connections of expanding records, stdout stalled: peak RSS {peak} KiB, {:?}",
+        serve.latest_stats()
+    );
+    assert!(
+        peak < PEAK_BUDGET_KIB,
+        "peak RSS {peak} KiB with stdout stalled, over {PEAK_BUDGET_KIB} KiB"
+    );
+    // Read stdout: every record arrives.
+    let mut out = serve.child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut sink = vec![0u8; 1 << 20];
+        while matches!(out.read(&mut sink), Ok(n) if n > 0) {}
+    });
+    for s in senders {
+        s.join().unwrap();
+    }
+    let want = (CONNS * 3) as u64;
+    assert!(
+        wait_until(|| serve
+            .latest_stats()
+            .is_some_and(|c| c.get("stored") == want)),
+        "{:?}",
+        serve.latest_stats()
+    );
+    test_support_terminate(&mut serve);
+    reader.join().unwrap();
+}
+
 fn test_support_terminate(serve: &mut Piped) {
     logwire_test_support::process::signal(serve.child.id(), "TERM");
     let status = logwire_test_support::process::wait_exit(&mut serve.child, WAIT, "serve");

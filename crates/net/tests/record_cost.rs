@@ -12,7 +12,7 @@
 //! 50 000 keys).
 //!
 //! The memory rule is deterministic: a record may hold at most its budget
-//! (`MapLimits::record_budget`, 8 bytes per payload byte plus 4 KiB), so memo-shared strs
+//! (`MapLimits::record_budget`, 8 bytes per payload byte plus 1 KiB), so memo-shared strs
 //! repeated in many fields are refused before they are copied.
 
 use logwire_net::record_map::{MapError, MapLimits, RecordMapper};

@@ -122,11 +122,15 @@ async fn handle(
             return true;
         }
     };
+    // What the record may hold, from the queue's budget before it is built (see `stream`).
+    let most = shared.options.map_limits.records_budget(payload.len(), 1);
+    let reserved = shared.queue.reserve(most).await;
     let outcome = shared.judge(payload, mapper, peer, None);
     let mut batch = Vec::with_capacity(1);
     let mut tally = Tally::default();
     tally.push(outcome, &mut batch);
     tally.publish(counters);
+    shared.queue.settle(reserved, &mut batch);
     if batch.is_empty() {
         return true;
     }

@@ -87,22 +87,50 @@ impl QueueBudget {
         }
     }
 
-    /// Takes the batch's share of the budget and puts it last in the batch; waits while the
-    /// budget is spent. A batch larger than the whole budget waits for all of it.
-    pub(crate) async fn charge(&self, batch: &mut Batch) {
-        let bytes: usize = batch
+    /// What a batch is charged.
+    fn cost(batch: &Batch) -> usize {
+        batch
             .iter()
             .map(|w| match w {
                 Work::Record(rec, _) => rec.cost_bytes(),
                 Work::Frames(read) => read.frames.len(),
                 Work::AckOnly(_) | Work::Charge(_) => 0,
             })
-            .sum();
-        let want = bytes.min(self.size as usize) as u32;
-        if want == 0 {
+            .sum()
+    }
+
+    /// Takes the batch's share of the budget and puts it last in the batch; waits while the
+    /// budget is spent. A batch larger than the whole budget waits for all of it. A batch
+    /// already charged (see [`QueueBudget::settle`]) is left as it is.
+    pub(crate) async fn charge(&self, batch: &mut Batch) {
+        if matches!(batch.last(), Some(Work::Charge(_))) {
             return;
         }
-        if let Ok(permit) = Arc::clone(&self.sem).acquire_many_owned(want).await {
+        if let Some(permit) = self.reserve(Self::cost(batch)).await {
+            batch.push(Work::Charge(permit));
+        }
+    }
+
+    /// Takes `bytes` of the budget (at most all of it) before records are built: what they
+    /// can hold at most, so that records waiting for the queue are inside the budget too.
+    /// Waits while the budget is spent (the connection stops reading). `None` for 0 bytes.
+    pub(crate) async fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let want = bytes.min(self.size as usize) as u32;
+        if want == 0 {
+            return None;
+        }
+        Arc::clone(&self.sem).acquire_many_owned(want).await.ok()
+    }
+
+    /// Charges a batch built under `reserved` (see [`QueueBudget::reserve`]) what it holds,
+    /// and gives the rest of the reservation back.
+    pub(crate) fn settle(&self, reserved: Option<OwnedSemaphorePermit>, batch: &mut Batch) {
+        let Some(mut permit) = reserved else {
+            return;
+        };
+        let keep = Self::cost(batch).min(permit.num_permits());
+        drop(permit.split(permit.num_permits() - keep));
+        if keep > 0 && !batch.is_empty() {
             batch.push(Work::Charge(permit));
         }
     }

@@ -46,15 +46,18 @@
 //!   7 KB each, `crates/cli/tests/hostile_connection_slots.rs`).
 //! * In-flight budget (64 MiB): a frame larger than one read (128 KiB) reserves its length
 //!   from a global budget before its body is buffered.
-//! * Record budget: a mapped record holds at most 8 bytes per payload byte + 4 KiB
+//! * Record budget: a mapped record holds at most 8 bytes per payload byte + 1 KiB
 //!   ([`MapLimits::record_budget`]), so memo-shared strs cannot multiply a frame; and the cost
 //!   of mapping a frame is linear in its bytes whatever its shape (many, long or repeated
 //!   keys; `crates/net/tests/record_cost.rs`).
 //! * Queue budget (64 MiB, [`ReceiverOptions::queue_bytes`]): records (by what they hold) and
-//!   reads waiting for the dispatcher thread, over all connections. When handlers stall (a
-//!   stdout nobody reads), receivers wait for it and stop reading, and TCP pushes back on
-//!   the senders: memory stays bounded, nothing is dropped. While it waits, a connection holds
-//!   at most the records of its last read outside the budget.
+//!   reads waiting for the dispatcher thread, over all connections. A connection takes what a
+//!   read's records may hold at most ([`MapLimits::records_budget`]) before it maps them, and
+//!   gives back the rest once they are built. When handlers stall (a stdout nobody reads),
+//!   receivers wait for it and stop reading, and TCP pushes back on the senders: memory stays
+//!   bounded, nothing is dropped. (Reads judged on decode threads, with more than two cores or
+//!   [`BulkDecode::Threads`], are charged when sent: a connection holds at most 8 of them,
+//!   each of at most 256 KiB of frames, outside the budget.)
 //! * Datagrams: `SO_RCVBUF` of 8 MiB asked for (the kernel default holds ~92 records; the
 //!   kernel caps the value at `net.core.rmem_max`).
 //!

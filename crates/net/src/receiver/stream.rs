@@ -379,8 +379,19 @@ where
                     }
                 }
                 _ => {
+                    // What the records may hold at most is taken from the queue's budget
+                    // before they are built (and the rest given back once they are), so a
+                    // connection waiting for the queue holds no records outside it. Not while
+                    // older reads of this connection are decoding: their batches wait behind
+                    // this task, which must not wait for a budget they may hold.
+                    let reserved = if order.is_empty() {
+                        let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                        shared.queue.reserve(most).await
+                    } else {
+                        None
+                    };
                     let frames = &buf[..scan.end];
-                    let batch = judge_frames(
+                    let mut batch = judge_frames(
                         shared,
                         frames,
                         scan.frames,
@@ -388,6 +399,7 @@ where
                         &peer,
                         Some(&route),
                     );
+                    shared.queue.settle(reserved, &mut batch);
                     drain_frames(&mut buf, scan.end);
                     if !order.is_empty() {
                         order.push_ready(batch);

@@ -106,7 +106,7 @@ impl Default for MapLimits {
             json_max_depth: 32,
             json_max_values: 100_000,
             record_bytes_per_payload_byte: 8,
-            record_bytes_slack: 4096,
+            record_bytes_slack: 1024,
         }
     }
 }
@@ -1116,6 +1116,17 @@ impl MapLimits {
         payload_len
             .saturating_mul(self.record_bytes_per_payload_byte)
             .saturating_add(self.record_bytes_slack)
+    }
+
+    /// The most `frames` records mapped from `bytes` bytes of payloads may cost together
+    /// ([`MappedRecord::cost_bytes`]): what a receiver reserves before it maps them.
+    pub fn records_budget(&self, bytes: usize, frames: usize) -> usize {
+        bytes
+            .saturating_mul(self.record_bytes_per_payload_byte)
+            .saturating_add(
+                frames
+                    .saturating_mul(self.record_bytes_slack + std::mem::size_of::<MappedRecord>()),
+            )
     }
 }
 
