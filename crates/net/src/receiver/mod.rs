@@ -55,9 +55,8 @@
 //!   read's records may hold at most ([`MapLimits::records_budget`]) before it maps them, and
 //!   gives back the rest once they are built. When handlers stall (a stdout nobody reads),
 //!   receivers wait for it and stop reading, and TCP pushes back on the senders: memory stays
-//!   bounded, nothing is dropped. (Reads judged on decode threads, with more than two cores or
-//!   [`BulkDecode::Threads`], are charged when sent: a connection holds at most 8 of them,
-//!   each of at most 256 KiB of frames, outside the budget.)
+//!   bounded, nothing is dropped. A connection waiting for the budget still sends the batches
+//!   it has ready (from decode threads), which may be what holds it.
 //! * Datagrams: `SO_RCVBUF` of 8 MiB asked for (the kernel default holds ~92 records; the
 //!   kernel caps the value at `net.core.rmem_max`).
 //!

@@ -352,12 +352,20 @@ where
             permit = None;
             match judge {
                 Judge::Thread(worker) => {
+                    // As below: the records' most, reserved before they are built.
+                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
+                        break 'conn;
+                    };
                     let frames = take_frames(&mut buf, scan.end, &mut order);
                     let (shared, peer, route) =
                         (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
                     counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
                     order.spawn(worker, frames, move |frames, mapper| {
-                        judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
+                        let mut batch =
+                            judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route));
+                        shared.queue.settle(reserved, &mut batch);
+                        batch
                     });
                 }
                 Judge::Dispatcher(Some(slot)) => {
@@ -381,14 +389,10 @@ where
                 _ => {
                     // What the records may hold at most is taken from the queue's budget
                     // before they are built (and the rest given back once they are), so a
-                    // connection waiting for the queue holds no records outside it. Not while
-                    // older reads of this connection are decoding: their batches wait behind
-                    // this task, which must not wait for a budget they may hold.
-                    let reserved = if order.is_empty() {
-                        let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                        shared.queue.reserve(most).await
-                    } else {
-                        None
+                    // connection waiting for the queue holds no records outside it.
+                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
+                        break 'conn;
                     };
                     let frames = &buf[..scan.end];
                     let mut batch = judge_frames(
@@ -731,6 +735,31 @@ fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder)
             None if !order.is_empty() => Judge::Wait,
             None => Judge::Here,
         },
+    }
+}
+
+/// Reserves `bytes` of the queue's budget (see [`QueueBudget::reserve`]), sending this
+/// connection's finished batches meanwhile: they may hold the budget it waits for, and only
+/// this task sends them. `Err` if the dispatcher is gone.
+///
+/// [`QueueBudget::reserve`]: super::dispatch::QueueBudget::reserve
+async fn reserve_sending(
+    ctx: &StreamContext,
+    order: &mut InOrder,
+    bytes: usize,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ()> {
+    let reserve = ctx.shared.queue.reserve(bytes);
+    tokio::pin!(reserve);
+    loop {
+        tokio::select! {
+            biased;
+            permit = &mut reserve => return Ok(permit),
+            done = order.next(), if !order.is_empty() => {
+                if let Some(batch) = done {
+                    send_batch(ctx, batch).await?;
+                }
+            }
+        }
     }
 }
 
