@@ -91,6 +91,23 @@ def pickles():
     return out
 
 
+def hostile_record_shapes():
+    """Issue 13's classes, small: many keys (JSON and pickle), one key repeated, keys named
+    remote_args/args, a memoized str re-used by many keys, and lone surrogates in JSON."""
+    many = {"k%d" % i: 0 for i in range(400)}
+    out = [
+        json.dumps(dict(many, msg="x")),
+        "{" + ",".join('"k": %d' % i for i in range(400)) + "}",
+        json.dumps({"remote_args": 1, "args": [2], "x": 0}),
+        json.dumps({"msg": "caf\udce9 \ud800x \ud83d\ude00"}),
+        '{"msg": "\\udcff \\\udcff"}',
+        pickle.dumps(dict(many, msg="x"), 1),
+    ]
+    shared = "s" * 2000
+    out.append(pickle.dumps({"exc_text": shared, **{"copy%d" % i: shared for i in range(30)}}, 1))
+    return out
+
+
 def main():
     for p in pickles():
         put("pickle_decoder", p)
@@ -99,6 +116,8 @@ def main():
     put("record_map", '{"name": "a", "levelno": "INFO"}')
     put("record_map", '{"msg": "%0100000000d", "args": [1]}')
     put("record_map", "[" * 100)
+    for p in hostile_record_shapes():
+        put("record_map", p)
 
     # Frames: byte 0 = cap/4, byte 1 = chunking, then the stream.
     rec = pickle.dumps(record_dict(), 1)

@@ -9,7 +9,12 @@
 //! message cannot forge a line, ESC cannot drive the terminal) and indents traceback and
 //! stack lines with `  | `, so every line that starts in column 0 is a real record. With
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
-//! behaviour, no escaping). `disable_existing_loggers` does not apply to the loggers remote
+//! behaviour, no escaping).
+//!
+//! When the default printer's stdout is closed by its reader (`logwire serve | head -1`),
+//! serve stops as a Unix tool does on `SIGPIPE`: no error per record, the records it could
+//! not write counted `dropped` (never `stored`) on the final stderr line, exit status 141
+//! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
 use logwire_config::{ConfigErrors, Configurator, SourceFormat};
@@ -22,8 +27,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Exit status when stdout was closed by its reader: 128 + SIGPIPE, as the shell reports a
+/// tool that `SIGPIPE` ended.
+const EXIT_STDOUT_CLOSED: u8 = 141;
 
 /// The default stdout format.
 const DEFAULT_FORMAT: &str = "%(asctime)s %(levelname)-8s %(name)s: %(message)s";
@@ -66,19 +76,24 @@ pub(crate) struct ServeArgs {
     /// drops).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
     stats: Option<u64>,
-    /// Largest frame accepted, in bytes; a larger length prefix closes the connection.
+    /// Largest frame accepted, in bytes; a larger frame is skipped and counted too_large (the
+    /// connection is closed once it has skipped 64 MiB, or on a larger length prefix).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
     max_frame: usize,
-    /// Stream connections open at once; more are closed immediately (and counted).
-    #[arg(long, value_name = "N", default_value_t = 1024)]
-    max_connections: usize,
+    /// Stream connections open at once. At the cap, a connection that has not sent a
+    /// complete frame is shed to make room; with none, the new one is refused (counted).
+    /// Default: the open-file limit (raised to its hard limit at start) less 256, at most
+    /// 65 536.
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
     /// Stream connections open at once from one remote IP address (0: no limit); loopback
     /// and Unix-socket peers are exempt, since every local process shares their address.
     #[arg(long, value_name = "N", default_value_t = 64)]
     max_connections_per_peer: usize,
-    /// Seconds a connection may stay silent between frames (CPython keeps its connection
-    /// open for the life of the process, and loses the next record if it is closed).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    /// Close a connection silent this many seconds between frames (0, the default: never).
+    /// CPython keeps its connection for the life of the process and learns of a close only
+    /// when a later send fails, losing that record; TCP keepalive finds dead peers instead.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     idle_timeout: u64,
     /// Do not log rejected frames on stderr (they are still counted).
     #[arg(long)]
@@ -224,6 +239,11 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
+    let open_files = raise_open_file_limit();
+    let max_connections = args
+        .max_connections
+        .unwrap_or_else(|| connection_cap(open_files))
+        .max(1);
     let mut keys = KeyRing::new();
     for path in &args.record_key {
         match VerifyKey::load(path) {
@@ -237,6 +257,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     let tree = LoggerTree::new();
+    let stdout_closed = StdoutClosed::default();
     match &args.config {
         Some(path) => {
             if let Err(e) = load_config(&tree, path) {
@@ -244,7 +265,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-        None => install_stdout(&tree),
+        None => install_stdout(&tree, stdout_closed.clone()),
     }
     // ---- config listener (optional; see `start_config_listener`) ----
     let config_listener = match start_config_listener(&args, &tree) {
@@ -279,13 +300,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     let options = ReceiverOptions {
         max_frame: args.max_frame,
-        max_connections: args.max_connections.max(1),
+        max_connections,
         max_connections_per_peer: args.max_connections_per_peer,
-        idle_timeout: Duration::from_secs(args.idle_timeout.max(1)),
+        idle_timeout: (args.idle_timeout > 0).then(|| Duration::from_secs(args.idle_timeout)),
         keys,
         allow_unsigned: args.allow_unsigned,
         log_rejects: !args.quiet_rejects,
         state_dir: record_state_dir,
+        output_closed: args
+            .config
+            .is_none()
+            .then(|| Arc::clone(&stdout_closed.flag)),
         ..ReceiverOptions::default()
     };
     let running = match Collector::new(tree.clone(), options).start(&addrs).await {
@@ -317,10 +342,16 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
     ticker.tick().await;
     let mut last = (Instant::now(), 0u64);
+    let mut code = ExitCode::SUCCESS;
     loop {
         tokio::select! {
             _ = term.recv() => break,
             _ = int.recv() => break,
+            _ = stdout_closed.wake.notified() => {
+                eprintln!("logwire serve: stdout was closed, stopping");
+                code = ExitCode::from(EXIT_STDOUT_CLOSED);
+                break;
+            }
             _ = hup.recv() => match &args.config {
                 Some(path) => match load_config(&tree, path) {
                     Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
@@ -347,7 +378,72 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
-    ExitCode::SUCCESS
+    code
+}
+
+/// Descriptors kept for everything but record connections: listeners, handler files, the
+/// journal, the config listener's connections, the runtime's own.
+const RESERVED_FILES: u64 = 256;
+
+/// Largest default connection cap: an idle connection costs little (no read buffer), but
+/// its task and parser state still add up.
+const MAX_DEFAULT_CONNECTIONS: u64 = 65_536;
+
+/// Raises the soft open-file limit to the hard limit (a 1 024 soft limit is the usual default,
+/// and each connection is a descriptor); returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    let current = limit.current.unwrap_or(u64::MAX);
+    // An unlimited hard limit cannot be the soft one (the kernel caps it at fs.nr_open).
+    let Some(hard) = limit.maximum else {
+        return current;
+    };
+    if current >= hard {
+        return current;
+    }
+    let raised = Rlimit {
+        current: Some(hard),
+        maximum: Some(hard),
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => hard,
+        Err(e) => {
+            eprintln!("logwire serve: note: cannot raise the open-file limit to {hard}: {e}");
+            current
+        }
+    }
+}
+
+/// The default connection cap for an open-file limit (see `--max-connections`).
+fn connection_cap(open_files: u64) -> usize {
+    let cap = open_files
+        .saturating_sub(RESERVED_FILES)
+        .clamp(64, MAX_DEFAULT_CONNECTIONS);
+    usize::try_from(cap).unwrap_or(64)
+}
+
+/// Raised by the default printer when its stdout's reader is gone (`EPIPE`): the receiver
+/// counts the records it can no longer write `dropped` (`ReceiverOptions::output_closed`),
+/// and serve stops.
+#[derive(Clone, Default)]
+struct StdoutClosed {
+    flag: Arc<AtomicBool>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl StdoutClosed {
+    /// Whether `e` means stdout is closed for good; if so, says so once to the receiver and
+    /// to serve's main loop.
+    fn check(&self, e: &std::io::Error) -> bool {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return false;
+        }
+        if !self.flag.swap(true, Ordering::AcqRel) {
+            self.wake.notify_one();
+        }
+        true
+    }
 }
 
 /// Errors from loading a config file.
@@ -381,11 +477,12 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
 }
 
 /// The default routing: every record to stdout, escaped (see the module docs).
-fn install_stdout(tree: &LoggerTree) {
+fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
     let formatter = Formatter::new(Some(DEFAULT_FORMAT), None, Style::Percent, true, Vec::new())
         .unwrap_or_default();
     let handler = Handler::new(SafeStdout {
         out: Mutex::new(std::io::stdout()),
+        closed,
     })
     .with_formatter(Arc::new(formatter));
     tree.root().add_handler(Arc::new(handler));
@@ -396,6 +493,7 @@ fn install_stdout(tree: &LoggerTree) {
 /// tracebacks indented, so a remote peer cannot forge or hide lines.
 struct SafeStdout {
     out: Mutex<std::io::Stdout>,
+    closed: StdoutClosed,
 }
 
 impl Emitter for SafeStdout {
@@ -421,16 +519,26 @@ impl Emitter for SafeStdout {
             line.push_str(part);
         }
         line.push('\n');
+        if self.closed.flag.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.write_all(line.as_bytes())
-            .map_err(|e| HandlerError::io("cannot write to stdout", e))?;
-        out.flush()
-            .map_err(|e| HandlerError::io("cannot flush stdout", e))
+        // A closed stdout is the end of this output, not an error per record: the receiver
+        // counts this record and the later ones dropped, and serve stops.
+        match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if self.closed.check(&e) => Ok(()),
+            res => res.map_err(|e| HandlerError::io("cannot write to stdout", e)),
+        }
     }
     fn flush(&self) -> Result<(), HandlerError> {
+        if self.closed.flag.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        out.flush()
-            .map_err(|e| HandlerError::io("cannot flush stdout", e))
+        match out.flush() {
+            Err(e) if self.closed.check(&e) => Ok(()),
+            res => res.map_err(|e| HandlerError::io("cannot flush stdout", e)),
+        }
     }
     fn kind(&self) -> &'static str {
         "logwire.SafeStdout"

@@ -1,7 +1,8 @@
 //! Abusive connections against the built `logwire serve`: slow senders (one byte a second,
 //! and clients announcing 1 MiB frames they never finish) must not hold up other clients,
 //! and a flood of 1000 connections meets the `--max-connections` cap (the collector's
-//! descriptors stay bounded) while later clients are still served. Afterwards the process
+//! descriptors stay bounded; silent connections are shed for newer ones at the cap) while
+//! later clients are still served. Afterwards the process
 //! is alive, idle and within its memory budget, and its counters account for every frame.
 
 mod common;
@@ -96,12 +97,14 @@ fn a_connection_flood_meets_the_cap_and_later_clients_are_served() {
                 .unwrap_or_else(|e| panic!("connection {i} refused by the kernel: {e}"))
         })
         .collect();
-    // Every connection is either holding one of the CAP slots or was closed at once.
+    // Every connection is either holding one of the CAP slots, or was closed at once, or
+    // was shed at the cap for a newer one (none of them sent a frame: see `Unproven`).
+    let open = |c: &Counters| c.get("connections") - c.get("shed") - c.get("timed_out");
     let c = serve
-        .wait_stats(|c| c.get("connections") + c.get("refused") >= FLOOD)
+        .wait_stats(|c| c.get("connections") + c.get("refused") >= FLOOD && open(c) <= CAP)
         .unwrap_or_else(|| panic!("{:?}", serve.latest_stats()));
-    assert_eq!(c.get("connections"), CAP, "the cap holds: {c:?}");
-    assert_eq!(c.get("refused"), FLOOD - CAP, "{c:?}");
+    assert_eq!(open(&c), CAP, "the cap holds: {c:?}");
+    assert_eq!(c.get("connections") + c.get("refused"), FLOOD, "{c:?}");
     let fds = serve.fds();
     assert!(
         fds <= fds_before + CAP as usize + 8,
@@ -123,6 +126,5 @@ fn a_connection_flood_meets_the_cap_and_later_clients_are_served() {
     let fin = serve.stop();
     let c = &fin.receiver;
     assert_eq!((c.get("received"), c.get("stored")), (1, 1), "{c:?}");
-    assert_eq!(c.get("connections"), CAP + 1, "{c:?}");
-    assert_eq!(c.get("refused"), FLOOD - CAP, "{c:?}");
+    assert_eq!(c.get("connections") + c.get("refused"), FLOOD + 1, "{c:?}");
 }

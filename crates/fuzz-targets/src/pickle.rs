@@ -387,29 +387,43 @@ fn record_text_len(r: &LogRecord) -> usize {
         + args
 }
 
+/// Key comparisons a mapping may make per payload byte (see
+/// [`RecordMapper::key_comparisons`]): JSON's last-wins check compares a key with at most 15
+/// earlier ones before it uses a hash index, and a key takes 3 bytes at least.
+const COMPARISONS_PER_BYTE: usize = 17;
+
 /// The receiver's payload-to-record mapping ([`RecordMapper::map_payload`]): JSON when the
 /// payload starts with `{`, otherwise a pickled dict, both with the receiver's default limits.
 ///
-/// A mapped record holds no more text than the payload carried (nothing is formatted with
-/// remote `args`); `get_message` is the message as sent; errors are classified.
+/// Budgets per input byte (issue 13): the key comparisons the mapping made are linear in the
+/// payload (comparing every key with every earlier one cost seconds for 50 000 keys); a
+/// mapped record holds no more than its payload's budget ([`MapLimits::record_budget`]: memo
+/// references repeat strings for two bytes each) plus fixed defaults. Nothing is formatted
+/// with remote `args`; `get_message` is the message as sent; errors are classified.
 pub fn record_map(data: &[u8]) {
     let limits = MapLimits::default();
     let mut mapper = RecordMapper::new(limits.clone());
-    match mapper.map_payload(data) {
-        Ok(record) => {
-            // Text can only come from the payload (JSON: no sharing; pickle: memo references
-            // may repeat a string, within max_expanded_bytes), plus fixed defaults ("root",
-            // the receiver's process name …) and placeholders like `<datetime.datetime>`.
+    let mapped = mapper.map_payload_boxed(data);
+    let compared = mapper.key_comparisons();
+    assert!(
+        compared <= COMPARISONS_PER_BYTE * data.len() + 32,
+        "{compared} key comparisons for {} input bytes",
+        data.len()
+    );
+    match mapped.map(|r| (r.cost_bytes(), r.into_record())) {
+        Ok((cost, record)) => {
+            // Text can only come from the payload, within its budget, plus fixed defaults
+            // ("root", the receiver's process name …).
             let text = record_text_len(&record);
-            let shared = if data.first() == Some(&b'{') {
-                0
-            } else {
-                limits.pickle.max_expanded_bytes
-            };
-            let bound = shared + 3 * data.len() + 4096;
+            let bound = limits.record_budget(data.len()) + 4096;
             assert!(
                 text <= bound,
                 "record holds {text} bytes from {} input bytes",
+                data.len()
+            );
+            assert!(
+                cost <= limits.record_budget(data.len()) + 1024,
+                "record costs {cost} bytes from {} input bytes",
                 data.len()
             );
             assert!(

@@ -104,6 +104,12 @@ impl Serve {
         Serve(serve::Serve::start(BIN, args))
     }
 
+    /// As [`Serve::start`], through another executable that runs the built binary (a
+    /// wrapper script setting limits, say) with the same arguments.
+    pub fn start_via<S: AsRef<std::ffi::OsStr>>(wrapper: &Path, args: &[S]) -> Serve {
+        Serve(serve::Serve::start(wrapper, args))
+    }
+
     /// The counters of the latest `--stats` line (`None` before the first one).
     pub fn latest_stats(&self) -> Option<Counters> {
         self.stderr_lines()

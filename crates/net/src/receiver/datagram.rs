@@ -122,15 +122,20 @@ async fn handle(
             return true;
         }
     };
+    // What the record may hold, from the queue's budget before it is built (see `stream`).
+    let most = shared.options.map_limits.records_budget(payload.len(), 1);
+    let reserved = shared.queue.reserve(most).await;
     let outcome = shared.judge(payload, mapper, peer, None);
     let mut batch = Vec::with_capacity(1);
     let mut tally = Tally::default();
     tally.push(outcome, &mut batch);
     tally.publish(counters);
+    shared.queue.settle(reserved, &mut batch);
     if batch.is_empty() {
         return true;
     }
     let n = batch.len() as u64;
+    shared.queue.charge(&mut batch).await;
     if dispatch.send(batch).await.is_err() {
         counters.pending.fetch_sub(n, Ordering::Relaxed);
         counters.dropped.fetch_add(n, Ordering::Release);

@@ -21,8 +21,8 @@ use logwire_engine::{LogRecord, Logger, LoggerTree};
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 /// Loggers the collector creates for remote names at most; beyond this, records whose name
 /// has no logger yet enter at the nearest existing ancestor (same handlers: a fresh logger
@@ -61,6 +61,79 @@ pub(crate) enum Work {
     AckOnly(Signed),
     /// A read's frames, not yet judged: the dispatcher judges them itself (see [`ReadFrames`]).
     Frames(Box<ReadFrames>),
+    /// The batch's share of the queue's byte budget (see [`charge`]), last in its batch:
+    /// given back once the dispatcher is done with the items before it.
+    Charge(OwnedSemaphorePermit),
+}
+
+/// The bytes queued between the receivers and the dispatcher, over all of them
+/// ([`ReceiverOptions::queue_bytes`](super::ReceiverOptions::queue_bytes)). Records are
+/// charged what they hold ([`MappedRecord::cost_bytes`]), a read's frames for the dispatcher
+/// to judge their bytes. So a stalled handler (a stdout nobody reads) stops the receivers,
+/// and TCP pushes back on the senders, once this many bytes wait, not once a number of
+/// batches does: a batch may hold one record of megabytes or a thousand small ones.
+#[derive(Clone, Debug)]
+pub(crate) struct QueueBudget {
+    sem: Arc<Semaphore>,
+    size: u32,
+}
+
+impl QueueBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        let size = bytes.clamp(1, u32::MAX as usize) as u32;
+        QueueBudget {
+            sem: Arc::new(Semaphore::new(size as usize)),
+            size,
+        }
+    }
+
+    /// What a batch is charged.
+    fn cost(batch: &Batch) -> usize {
+        batch
+            .iter()
+            .map(|w| match w {
+                Work::Record(rec, _) => rec.cost_bytes(),
+                Work::Frames(read) => read.frames.len(),
+                Work::AckOnly(_) | Work::Charge(_) => 0,
+            })
+            .sum()
+    }
+
+    /// Takes the batch's share of the budget and puts it last in the batch; waits while the
+    /// budget is spent. A batch larger than the whole budget waits for all of it. A batch
+    /// already charged (see [`QueueBudget::settle`]) is left as it is.
+    pub(crate) async fn charge(&self, batch: &mut Batch) {
+        if matches!(batch.last(), Some(Work::Charge(_))) {
+            return;
+        }
+        if let Some(permit) = self.reserve(Self::cost(batch)).await {
+            batch.push(Work::Charge(permit));
+        }
+    }
+
+    /// Takes `bytes` of the budget (at most all of it) before records are built: what they
+    /// can hold at most, so that records waiting for the queue are inside the budget too.
+    /// Waits while the budget is spent (the connection stops reading). `None` for 0 bytes.
+    pub(crate) async fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        let want = bytes.min(self.size as usize) as u32;
+        if want == 0 {
+            return None;
+        }
+        Arc::clone(&self.sem).acquire_many_owned(want).await.ok()
+    }
+
+    /// Charges a batch built under `reserved` (see [`QueueBudget::reserve`]) what it holds,
+    /// and gives the rest of the reservation back.
+    pub(crate) fn settle(&self, reserved: Option<OwnedSemaphorePermit>, batch: &mut Batch) {
+        let Some(mut permit) = reserved else {
+            return;
+        };
+        let keep = Self::cost(batch).min(permit.num_permits());
+        drop(permit.split(permit.num_permits() - keep));
+        if keep > 0 && !batch.is_empty() {
+            batch.push(Work::Charge(permit));
+        }
+    }
 }
 
 /// A read's complete frames (prefixes included) for the dispatcher to judge and handle one by
@@ -92,6 +165,7 @@ pub(crate) fn start(
     capacity: usize,
     handled: ReplayTracker,
     journal: Option<ReplayJournal>,
+    output_closed: Option<Arc<AtomicBool>>,
 ) -> std::io::Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
     let (tx, rx) = mpsc::channel::<Batch>(capacity.max(1));
     let handle = std::thread::Builder::new()
@@ -100,7 +174,9 @@ pub(crate) fn start(
             // Handlers keep a drain's lines in memory and write them at the flush that ends
             // the drain (one write per burst, not per record); acks follow that flush.
             logwire_engine::handler::batch_writes_on_this_thread(true);
-            Dispatcher::new(tree, counters, handled, journal).run(rx)
+            let mut d = Dispatcher::new(tree, counters, handled, journal);
+            d.output_closed = output_closed;
+            d.run(rx)
         })?;
     Ok((tx, handle))
 }
@@ -114,6 +190,8 @@ struct Dispatcher {
     handled: ReplayTracker,
     /// Persists `handled` (see `replay_journal`): written after the flush, before the acks.
     journal: Option<ReplayJournal>,
+    /// See `ReceiverOptions::output_closed`.
+    output_closed: Option<Arc<AtomicBool>>,
     created: HashSet<String>,
     /// The last logger used, by name: consecutive records from one logger skip the lookup.
     /// A logger stays valid across tree changes (it is found again in each snapshot).
@@ -124,7 +202,12 @@ struct Dispatcher {
     /// Boxed: the boxes themselves are what gets reused.
     #[allow(clippy::vec_box)]
     spent: Vec<Box<MappedRecord>>,
+    /// What `spent` holds ([`MappedRecord::cost_bytes`]).
+    spent_bytes: usize,
 }
+
+/// Bytes of spent records the dispatcher keeps until the end of a drain (see `process`).
+const SPENT_BYTES_HELD: usize = 4 << 20;
 
 impl Dispatcher {
     fn new(
@@ -139,11 +222,13 @@ impl Dispatcher {
             counters,
             handled,
             journal,
+            output_closed: None,
             created: HashSet::new(),
             last: None,
             acks: HashMap::new(),
             handled_since_flush: 0,
             spent: Vec::new(),
+            spent_bytes: 0,
         }
     }
 
@@ -165,18 +250,29 @@ impl Dispatcher {
     }
 
     fn process(&mut self, batch: Batch) {
-        // Records judged by the connection (counted `pending` there), and all records stored.
-        let (mut from_pending, mut stored) = (0, 0);
+        // Records judged by the connection (counted `pending` there), and all records stored
+        // or dropped (see `ReceiverOptions::output_closed`).
+        let (mut from_pending, mut stored, mut dropped) = (0, 0, 0);
         for work in batch {
             match work {
                 Work::Record(rec, signed) => {
-                    self.store(&rec, signed);
+                    if self.store(&rec, signed) {
+                        stored += 1;
+                    } else {
+                        dropped += 1;
+                    }
+                    self.spent_bytes += rec.cost_bytes();
                     self.spent.push(rec);
                     from_pending += 1;
-                    stored += 1;
                 }
                 Work::AckOnly(s) => self.ack_later(s),
-                Work::Frames(read) => stored += self.judge_read(*read),
+                Work::Frames(read) => {
+                    let (s, d) = self.judge_read(*read);
+                    stored += s;
+                    dropped += d;
+                }
+                // Last in the batch: everything before it is handled.
+                Work::Charge(permit) => drop(permit),
             }
         }
         // Once per batch (one socket read), not per record. `pending` first, `stored` after
@@ -191,11 +287,29 @@ impl Dispatcher {
             self.counters.stored.fetch_add(stored, Ordering::Release);
             self.handled_since_flush += stored;
         }
+        if dropped > 0 {
+            self.counters.dropped.fetch_add(dropped, Ordering::Release);
+        }
+        // The batch's queue charge is given back now, its records' memory only when they
+        // are recycled: large ones go at once, not at the end of a drain of 256 batches
+        // (256 records of 1 MB held 250 MB outside the queue's budget).
+        if self.spent_bytes > SPENT_BYTES_HELD {
+            crate::record_map::recycle(&mut self.spent);
+            self.spent_bytes = 0;
+        }
+    }
+
+    /// Whether the output can no longer write (see `ReceiverOptions::output_closed`).
+    fn output_closed(&self) -> bool {
+        self.output_closed
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Acquire))
     }
 
     /// Judges a read's frames and stores each record as soon as it is mapped; returns the
-    /// records stored, with `received` already counted (the caller counts `stored` after it).
-    fn judge_read(&mut self, read: ReadFrames) -> u64 {
+    /// records stored and dropped, with `received` already counted (the caller counts the
+    /// outcomes after it).
+    fn judge_read(&mut self, read: ReadFrames) -> (u64, u64) {
         let ReadFrames {
             shared,
             frames,
@@ -205,30 +319,41 @@ impl Dispatcher {
             side,
             slot,
         } = read;
-        let (mut tally, mut stored) = (Tally::default(), 0);
+        let (mut tally, mut stored, mut dropped) = (Tally::default(), 0, 0);
         // Only this thread locks it, and a connection's reads come here one after another.
         let mut mapper = side.mapper.lock().unwrap_or_else(|e| e.into_inner());
         for payload in payloads(&frames) {
             match tally.count(shared.judge(payload, &mut mapper, &peer, Some(&route))) {
                 Some(Work::Record(rec, signed)) => {
-                    self.store(&rec, signed);
+                    if self.store(&rec, signed) {
+                        stored += 1;
+                    } else {
+                        dropped += 1;
+                    }
                     mapper.give_back(rec);
-                    stored += 1;
                 }
                 Some(Work::AckOnly(s)) => self.ack_later(s),
-                Some(Work::Frames(_)) | None => {}
+                Some(Work::Frames(_) | Work::Charge(_)) | None => {}
             }
         }
         tally.publish_handled(&self.counters);
         drop(mapper);
         side.give_back(frames);
         drop(slot);
-        stored
+        (stored, dropped)
     }
 
     /// Hands a record to its handlers and notes its envelope facts (seq handled, ack owed).
-    fn store(&mut self, rec: &LogRecord, signed: Option<Signed>) {
+    /// False if the output is closed (before, or by this record's write): the record is not
+    /// stored, and neither marked handled nor acknowledged.
+    fn store(&mut self, rec: &LogRecord, signed: Option<Signed>) -> bool {
+        if self.output_closed() {
+            return false;
+        }
         self.handle(rec);
+        if self.output_closed() {
+            return false;
+        }
         if let Some(s) = signed {
             if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
                 && let Some(j) = &mut self.journal
@@ -237,6 +362,7 @@ impl Dispatcher {
             }
             self.ack_later(s);
         }
+        true
     }
 
     /// Owes the sender an ack after the next flush, if it asked for one.
@@ -290,6 +416,7 @@ impl Dispatcher {
             self.tree.flush();
         }
         crate::record_map::recycle(&mut self.spent);
+        self.spent_bytes = 0;
         // An ack promises the record is stored, also to a restarted collector: the journal
         // line goes first. If it cannot be written, no ack: the sender resends (and a record
         // stored twice beats one acknowledged and forgotten).

@@ -4,7 +4,7 @@
 //! carried it.
 
 use super::ReceiverOptions;
-use super::dispatch::{AckRoute, Signed, Work};
+use super::dispatch::{AckRoute, QueueBudget, Signed, Work};
 use super::stats::{Counters, RejectReason};
 use crate::record_map::MappedRecord;
 use crate::record_map::{MapError, RecordMapper};
@@ -18,6 +18,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub(crate) struct Shared {
     pub(crate) options: ReceiverOptions,
     pub(crate) counters: Arc<Counters>,
+    /// Bytes queued for the dispatcher (see [`QueueBudget`]).
+    pub(crate) queue: QueueBudget,
     /// Seqs seen at ingest (dedupe). Acks use the dispatcher's own tracker of *handled* seqs.
     replay: Mutex<ReplayTracker>,
     log: RejectLog,
@@ -41,6 +43,7 @@ impl Shared {
         replay: ReplayTracker,
     ) -> Self {
         Shared {
+            queue: QueueBudget::new(options.queue_bytes),
             options,
             counters,
             replay: Mutex::new(replay),

@@ -17,23 +17,46 @@
 //! # Bounds and deadlines (defaults in [`ReceiverOptions::default`])
 //!
 //! * Frame cap (1 MiB), checked on the 4-byte prefix before any of the body is read; the
-//!   buffer grows with the bytes that arrive, never with the announced length. A prefix over
-//!   the cap closes the connection (the framing is lost) and is counted `too_large`.
+//!   buffer grows with the bytes that arrive, never with the announced length. A frame over
+//!   the cap is counted `too_large` and its body skipped (read and dropped as it arrives,
+//!   nothing buffered, under the body deadline): the sender's next records on the connection
+//!   are still read. At most 64 MiB of skipped frames per connection
+//!   (`MAX_SKIPPED_PER_CONNECTION`); a prefix past what is left of that (a 4 GiB length)
+//!   closes the connection at once.
 //! * Header deadline (10 s): the first byte of the first frame after connect. CPython's
 //!   `SocketHandler` connects when it has a record to send, so a silent new connection is
 //!   not a logging client.
-//! * Idle deadline (1 h) between frames. `SocketHandler` keeps its connection for the life of
-//!   the process, and when a collector closes an idle connection the *next* record the
-//!   application logs is lost silently (CPython's first `sendall` after the close succeeds
-//!   into the void). So the idle deadline is long; the connection cap bounds what idle
+//! * No deadline between frames by default ([`ReceiverOptions::idle_timeout`]).
+//!   `SocketHandler` keeps its connection for the life of the process, and when a collector
+//!   closes a quiet connection the *next* record the application logs is lost silently
+//!   (CPython's first `sendall` after the close succeeds into the void). TCP keepalive
+//!   ([`TCP_KEEPALIVE`]) finds dead peers instead; the connection cap bounds what quiet
 //!   connections can cost.
 //! * Body deadline (30 s): a frame must be complete this long after its first byte arrived
-//!   (slowloris).
-//! * Connection cap (1024): connections beyond it are closed at once and counted. At most
-//!   64 of them from one remote IP address (loopback and Unix peers are exempt: all local
-//!   processes share their address), so one address cannot take every slot.
+//!   (slowloris); it applies to a skipped oversized frame too.
+//! * Connection cap (1024; `logwire serve` sizes it from its open-file limit, which it raises
+//!   to the hard limit). At the cap, the oldest connection that has not sent a complete frame
+//!   is shed to make room (counted `shed`): a `SocketHandler` sends as soon as it connects,
+//!   and refusing a real sender loses its record. With none to shed, the new connection is
+//!   closed at once and counted `refused`. At most 64 connections from one remote IP address
+//!   (loopback and Unix peers are exempt: all local processes share their address), so one
+//!   address cannot take every slot.
+//! * An idle connection holds no read buffer: after 1 s between frames its buffers are freed
+//!   and it waits for its next byte with a one-byte read (10 000 idle connections: about
+//!   7 KB each, `crates/cli/tests/hostile_connection_slots.rs`).
 //! * In-flight budget (64 MiB): a frame larger than one read (128 KiB) reserves its length
 //!   from a global budget before its body is buffered.
+//! * Record budget: a mapped record holds at most 8 bytes per payload byte + 1 KiB
+//!   ([`MapLimits::record_budget`]), so memo-shared strs cannot multiply a frame; and the cost
+//!   of mapping a frame is linear in its bytes whatever its shape (many, long or repeated
+//!   keys; `crates/net/tests/record_cost.rs`).
+//! * Queue budget (64 MiB, [`ReceiverOptions::queue_bytes`]): records (by what they hold) and
+//!   reads waiting for the dispatcher thread, over all connections. A connection takes what a
+//!   read's records may hold at most ([`MapLimits::records_budget`]) before it maps them, and
+//!   gives back the rest once they are built. When handlers stall (a stdout nobody reads),
+//!   receivers wait for it and stop reading, and TCP pushes back on the senders: memory stays
+//!   bounded, nothing is dropped. A connection waiting for the budget still sends the batches
+//!   it has ready (from decode threads), which may be what holds it.
 //! * Datagrams: `SO_RCVBUF` of 8 MiB asked for (the kernel default holds ~92 records; the
 //!   kernel caps the value at `net.core.rmem_max`).
 //!
@@ -102,6 +125,14 @@ pub const DEFAULT_UDP_PORT: u16 = 9021;
 /// is forgotten beyond this.
 const REPLAY_EPOCHS_PER_KEY: usize = 1024;
 
+/// TCP keepalive of accepted connections: first probe after this much silence, then every
+/// 10 s, 6 times. A peer that vanished (a crashed
+/// host, a dropped NAT entry) is found in about two minutes of silence, without closing a
+/// quiet but live `SocketHandler` connection.
+pub const TCP_KEEPALIVE: Duration = Duration::from_secs(60);
+const TCP_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const TCP_KEEPALIVE_PROBES: u32 = 6;
+
 /// Listen backlog of stream sockets.
 const STREAM_BACKLOG: i32 = 4096;
 
@@ -137,8 +168,10 @@ pub struct ReceiverOptions {
     pub max_frame: usize,
     /// Deadline for the first byte after a connection is accepted.
     pub header_timeout: Duration,
-    /// Deadline for the first byte of the next frame, between frames.
-    pub idle_timeout: Duration,
+    /// Deadline for the first byte of the next frame, between frames. `None` (the default):
+    /// an established connection is never closed for being quiet, TCP keepalive
+    /// ([`TCP_KEEPALIVE`]) finds dead peers.
+    pub idle_timeout: Option<Duration>,
     /// Deadline for a whole frame once its first byte arrived.
     pub body_timeout: Duration,
     /// Stream connections open at once, over all stream listeners.
@@ -151,6 +184,9 @@ pub struct ReceiverOptions {
     pub inflight_bytes: usize,
     /// Batches (one per socket read) queued for the dispatcher thread.
     pub queue_batches: usize,
+    /// Bytes of records (and of reads for the dispatcher to judge) queued for the dispatcher
+    /// thread, over all connections: past it, receivers stop reading (backpressure).
+    pub queue_bytes: usize,
     /// Who judges a stream read holding many plain frames.
     pub bulk_decode: BulkDecode,
     /// `SO_RCVBUF` asked for on datagram sockets.
@@ -167,6 +203,12 @@ pub struct ReceiverOptions {
     /// restarted collector stores a resent record once. `None`: in memory only, and records
     /// stored but not yet acknowledged when the process stops are stored again when resent.
     pub state_dir: Option<PathBuf>,
+    /// Set (by the application) once the output can no longer write any record, e.g. a
+    /// stdout whose reader is gone (`logwire serve | head -1`). From then on the dispatcher
+    /// hands no record to the handlers and counts each one `dropped`, the record whose write
+    /// failed included (the flag is read after each record), and acknowledges none: no
+    /// counter calls a record stored that was not written.
+    pub output_closed: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl Default for ReceiverOptions {
@@ -174,12 +216,13 @@ impl Default for ReceiverOptions {
         ReceiverOptions {
             max_frame: 1 << 20,
             header_timeout: Duration::from_secs(10),
-            idle_timeout: Duration::from_secs(3600),
+            idle_timeout: None,
             body_timeout: Duration::from_secs(30),
             max_connections: 1024,
             max_connections_per_peer: 64,
             inflight_bytes: 64 << 20,
             queue_batches: 256,
+            queue_bytes: 64 << 20,
             bulk_decode: BulkDecode::Auto,
             datagram_recv_buffer: 8 << 20,
             keys: KeyRing::new(),
@@ -187,6 +230,7 @@ impl Default for ReceiverOptions {
             log_rejects: true,
             map_limits: MapLimits::default(),
             state_dir: None,
+            output_closed: None,
         }
     }
 }
@@ -288,6 +332,7 @@ impl Collector {
             self.options.queue_batches,
             replay.clone(),
             journal,
+            self.options.output_closed.clone(),
         )
         .map_err(ReceiverError::Dispatcher)?;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -308,6 +353,7 @@ impl Collector {
             per_peer: Arc::new(stream::PeerTable::new(
                 self.options.max_connections_per_peer,
             )),
+            unproven: Arc::default(),
             stop: stop_rx.clone(),
         };
         let mut tasks = JoinSet::new();
@@ -318,9 +364,16 @@ impl Collector {
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
                         async move {
-                            l.accept()
-                                .await
-                                .map(|(s, a)| (s, a.to_string(), Some(a.ip())))
+                            l.accept().await.map(|(s, a)| {
+                                let keepalive = socket2::TcpKeepalive::new()
+                                    .with_time(TCP_KEEPALIVE)
+                                    .with_interval(TCP_KEEPALIVE_INTERVAL)
+                                    .with_retries(TCP_KEEPALIVE_PROBES);
+                                // Best effort: without it a dead peer's slot is held until
+                                // a send to it fails.
+                                let _ = socket2::SockRef::from(&s).set_tcp_keepalive(&keepalive);
+                                (s, a.to_string(), Some(a.ip()))
+                            })
                         }
                     }));
                 }

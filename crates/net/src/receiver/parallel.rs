@@ -177,6 +177,16 @@ impl InOrder {
         Arc::clone(&self.workers).try_acquire_owned().ok()
     }
 
+    /// Frees the read buffers kept for reuse (the connection is idle: it keeps none).
+    pub(crate) fn release_buffers(&mut self) {
+        self.spare_bufs = Vec::new();
+        *self
+            .dispatcher_side
+            .spent_bufs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Vec::new();
+    }
+
     /// An empty read buffer (one a worker handed back, or a new one of `capacity`).
     pub(crate) fn take_buffer(&mut self, capacity: usize) -> Vec<u8> {
         if self.spare_bufs.is_empty() {

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum RejectReason {
-    /// The length prefix announced more than the frame cap (the connection is closed: the
-    /// framing is lost).
+    /// The length prefix announced more than the frame cap: the body is skipped, or, past
+    /// the connection's cap on skipped bytes, the connection is closed.
     TooLarge,
     /// The stream ended, or the body deadline passed, part-way through a frame.
     Truncated,
@@ -103,6 +103,7 @@ pub(crate) struct Counters {
     pub(crate) bytes: AtomicU64,
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
+    pub(crate) connections_shed: AtomicU64,
     pub(crate) connections_timed_out: AtomicU64,
     pub(crate) acks_sent: AtomicU64,
     pub(crate) journal_errors: AtomicU64,
@@ -139,6 +140,7 @@ impl Counters {
             bytes_received: load(&self.bytes),
             connections_accepted: load(&self.connections_accepted),
             connections_refused: load(&self.connections_refused),
+            connections_shed: load(&self.connections_shed),
             connections_timed_out: load(&self.connections_timed_out),
             acks_sent: load(&self.acks_sent),
             journal_errors: load(&self.journal_errors),
@@ -168,8 +170,12 @@ pub struct ReceiverStats {
     pub bytes_received: u64,
     /// Stream connections accepted.
     pub connections_accepted: u64,
-    /// Stream connections closed at once because the connection cap was reached.
+    /// Stream connections closed at once because the connection cap was reached (and no
+    /// connection could be shed), or their address held its share of it.
     pub connections_refused: u64,
+    /// Stream connections closed at the connection cap to make room for a new one, because
+    /// they had not sent a complete frame.
+    pub connections_shed: u64,
     /// Stream connections closed by a header, idle or body deadline.
     pub connections_timed_out: u64,
     /// `LWA1` acks written.
@@ -230,9 +236,10 @@ impl fmt::Display for ReceiverStats {
         }
         write!(
             f,
-            " connections={} refused={} timed_out={} acks={}",
+            " connections={} refused={} shed={} timed_out={} acks={}",
             self.connections_accepted,
             self.connections_refused,
+            self.connections_shed,
             self.connections_timed_out,
             self.acks_sent
         )?;

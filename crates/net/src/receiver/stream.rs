@@ -3,9 +3,11 @@
 //!
 //! Per connection: a read buffer that grows only with bytes that arrived (an announced
 //! length is checked against the cap before anything of the body is read, and is never
-//! preallocated), deadlines (first byte after connect, idle between frames, whole frame once
-//! it started), a global in-flight byte budget for large partial frames, and a writer task
-//! for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
+//! preallocated) and is freed after [`BUFFER_RELEASE`] between frames; deadlines (first byte
+//! after connect, between frames only if asked, whole frame once it started); oversized frames
+//! skipped as they arrive, up to [`MAX_SKIPPED_PER_CONNECTION`]; a global in-flight byte
+//! budget for large partial frames; a place in [`Unproven`] until its first complete frame
+//! (shed at the connection cap); and a writer task for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
 //! decode thread, in read order (see [`super::parallel`]).
 
 use super::BulkDecode;
@@ -17,13 +19,13 @@ use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
 use logwire_wire::frame::PREFIX_LEN;
 use logwire_wire::record_envelope::is_record_envelope;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
@@ -34,6 +36,18 @@ use tokio::time::{Instant, timeout_at};
 /// idle connection's buffer is never touched, so it costs address space, not memory (and one
 /// that a large frame grew is shrunk back once the frame is judged).
 const READ_CHUNK: usize = 128 * 1024;
+
+/// Bytes of oversized frames one connection may have skipped (read and dropped, see
+/// [`serve_connection`]): a `SocketHandler` that logs a record over the frame cap keeps its
+/// connection and its next records, but a peer that sends little else than oversized frames
+/// is closed, and a length prefix announcing more than what is left of this (a 4 GiB prefix)
+/// closes the connection at once, as a lost framing would.
+pub(crate) const MAX_SKIPPED_PER_CONNECTION: u64 = 64 << 20;
+
+/// How long a connection waits between frames before it gives its read buffers back: an idle
+/// connection then holds none, and waits for its next first byte with a one-byte read (one
+/// more syscall when it wakes). A busy connection reads again long before this.
+const BUFFER_RELEASE: Duration = Duration::from_secs(1);
 
 /// How long a stopping collector keeps reading a connection that still delivers data, per
 /// read; bounded overall by [`DRAIN_TOTAL`].
@@ -50,7 +64,73 @@ pub(crate) struct StreamContext {
     pub(crate) decode_workers: Arc<Semaphore>,
     pub(crate) next_conn: Arc<AtomicU64>,
     pub(crate) per_peer: Arc<PeerTable>,
+    pub(crate) unproven: Arc<Unproven>,
     pub(crate) stop: watch::Receiver<bool>,
+}
+
+/// Connections that have not sent a complete frame yet, oldest first. At the connection cap
+/// the oldest of them is shed to make room, rather than refusing the new connection: a
+/// `SocketHandler` sends its record as soon as it connects, so a connection that has sent
+/// nothing for a while is not a logging client, and refusing a real sender loses its record
+/// (2 000 idle connections once filled the cap and a CPython record was lost). Connections
+/// that sent a frame are never shed.
+#[derive(Debug, Default)]
+pub(crate) struct Unproven {
+    /// By connection number (given in accept order, so the first is the oldest).
+    waiting: Mutex<BTreeMap<u64, Arc<Notify>>>,
+}
+
+/// A connection's entry in [`Unproven`], removed when it proves itself or ends.
+pub(crate) struct ShedHandle {
+    table: Arc<Unproven>,
+    conn: u64,
+    notify: Arc<Notify>,
+}
+
+impl Unproven {
+    pub(crate) fn enter(self: &Arc<Self>, conn: u64) -> ShedHandle {
+        let notify = Arc::new(Notify::new());
+        self.lock().insert(conn, Arc::clone(&notify));
+        ShedHandle {
+            table: Arc::clone(self),
+            conn,
+            notify,
+        }
+    }
+
+    /// Tells the oldest connection that has not sent a complete frame to close; false if
+    /// there is none.
+    pub(crate) fn shed_oldest(&self) -> bool {
+        match self.lock().pop_first() {
+            Some((_, notify)) => {
+                notify.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Notify>>> {
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl ShedHandle {
+    /// The connection sent a complete frame: it is never shed.
+    pub(crate) fn prove(&self) {
+        self.table.lock().remove(&self.conn);
+    }
+
+    /// Resolves once the connection is shed.
+    pub(crate) async fn notified(&self) {
+        self.notify.notified().await
+    }
+}
+
+impl Drop for ShedHandle {
+    fn drop(&mut self) {
+        self.prove();
+    }
 }
 
 /// Open connections per remote IP address, so that one address cannot take every slot of
@@ -127,6 +207,7 @@ impl Clone for StreamContext {
             decode_workers: Arc::clone(&self.decode_workers),
             next_conn: Arc::clone(&self.next_conn),
             per_peer: Arc::clone(&self.per_peer),
+            unproven: Arc::clone(&self.unproven),
             stop: self.stop.clone(),
         }
     }
@@ -148,16 +229,20 @@ where
             res = accept() => match res {
                 Ok((stream, peer, ip)) => {
                     let counters = &ctx.shared.counters;
-                    if ctx.active.load(Ordering::Relaxed) >= ctx.shared.options.max_connections {
-                        counters.connections_refused.fetch_add(1, Ordering::Relaxed);
-                        drop(stream);
-                        continue;
-                    }
                     let Some(slot) = ctx.per_peer.admit(ip) else {
                         counters.connections_refused.fetch_add(1, Ordering::Relaxed);
                         drop(stream);
                         continue;
                     };
+                    // At the cap, a connection that never sent a frame makes room (it closes
+                    // as soon as its task runs); with none, the new one is refused.
+                    if ctx.active.load(Ordering::Relaxed) >= ctx.shared.options.max_connections
+                        && !ctx.unproven.shed_oldest()
+                    {
+                        counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        drop(stream);
+                        continue;
+                    }
                     counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
                     ctx.active.fetch_add(1, Ordering::Relaxed);
                     let c = ctx.clone();
@@ -199,17 +284,37 @@ where
     let peer: Arc<str> = Arc::from(peer);
     let mut mapper = RecordMapper::new(opts.map_limits.clone());
     let mut order = InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone());
-    let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
+    let mut buf: Vec<u8> = Vec::new();
+    let shed = ctx.unproven.enter(conn);
+    let mut proven = false;
     let mut stop = ctx.stop.clone();
     let mut first = true;
     let mut frame_started: Option<Instant> = None;
     let mut permit: Option<tokio::sync::OwnedSemaphorePermit> = None;
     let mut draining: Option<Instant> = None;
+    // Body bytes of an oversized frame still to be read and dropped, and all skipped so far.
+    let mut skipping: usize = 0;
+    let mut skipped: u64 = 0;
 
     'conn: loop {
+        if skipping > 0 {
+            // Nothing of an oversized body is kept: what arrived of it is dropped at once.
+            let n = skipping.min(buf.len());
+            buf.drain(..n);
+            skipping -= n;
+            if skipping == 0 {
+                // Its deadline ends with it; the next frame gets its own.
+                frame_started = None;
+            }
+        }
         // Judge every complete frame in the buffer: here, or, if there are many, on the
         // dispatcher or a decode thread (see `parallel`).
         let scan = scan_frames(&buf, opts.max_frame);
+        if scan.frames > 0 && !proven {
+            proven = true;
+            shed.prove();
+        }
         if scan.frames > 0 {
             let bulk = scan.frames >= PARALLEL_MIN_FRAMES
                 && !scan.signed
@@ -247,12 +352,20 @@ where
             permit = None;
             match judge {
                 Judge::Thread(worker) => {
+                    // As below: the records' most, reserved before they are built.
+                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
+                        break 'conn;
+                    };
                     let frames = take_frames(&mut buf, scan.end, &mut order);
                     let (shared, peer, route) =
                         (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
                     counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
                     order.spawn(worker, frames, move |frames, mapper| {
-                        judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route))
+                        let mut batch =
+                            judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route));
+                        shared.queue.settle(reserved, &mut batch);
+                        batch
                     });
                 }
                 Judge::Dispatcher(Some(slot)) => {
@@ -274,8 +387,15 @@ where
                     }
                 }
                 _ => {
+                    // What the records may hold at most is taken from the queue's budget
+                    // before they are built (and the rest given back once they are), so a
+                    // connection waiting for the queue holds no records outside it.
+                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
+                        break 'conn;
+                    };
                     let frames = &buf[..scan.end];
-                    let batch = judge_frames(
+                    let mut batch = judge_frames(
                         shared,
                         frames,
                         scan.frames,
@@ -283,6 +403,7 @@ where
                         &peer,
                         Some(&route),
                     );
+                    shared.queue.settle(reserved, &mut batch);
                     drain_frames(&mut buf, scan.end);
                     if !order.is_empty() {
                         order.push_ready(batch);
@@ -292,16 +413,31 @@ where
                 }
             }
         }
-        if let Some(len) = scan.too_large {
+        if let Some(len) = scan.too_large
+            && skipping == 0
+        {
+            // The frames before it are judged (and drained): `buf` starts with its prefix.
+            let allowed = skipped + u64::from(len) <= MAX_SKIPPED_PER_CONNECTION;
+            let outcome = if allowed {
+                "skipped"
+            } else {
+                "connection closed"
+            };
             shared.reject(
                 &peer,
                 RejectReason::TooLarge,
                 &format_args!(
-                    "frame length {len} exceeds the cap of {} bytes",
+                    "frame length {len} exceeds the cap of {} bytes ({outcome})",
                     opts.max_frame
                 ),
             );
-            break 'conn;
+            if !allowed {
+                break 'conn;
+            }
+            skipped += u64::from(len);
+            buf.drain(..PREFIX_LEN);
+            skipping = len as usize;
+            continue 'conn;
         }
         // A connection queues a bounded number of batches: past it, wait for the oldest.
         while order.is_full() {
@@ -311,7 +447,7 @@ where
                 break 'conn;
             }
         }
-        if !buf.is_empty() && frame_started.is_none() {
+        if (skipping > 0 || !buf.is_empty()) && frame_started.is_none() {
             frame_started = Some(Instant::now());
         }
         // A large partial frame: reserve its bytes from the global budget before reading it.
@@ -338,28 +474,68 @@ where
             }
         }
 
+        // Between frames, an established connection has no deadline unless one is set: a
+        // CPython sender learns of a close only when a later send fails, and that record is
+        // lost. TCP keepalive finds dead peers instead (see `super::bind`).
         let deadline = match (frame_started, first) {
-            (Some(t), _) => t + opts.body_timeout,
-            (None, true) => Instant::now() + opts.header_timeout,
-            (None, false) => Instant::now() + opts.idle_timeout,
+            (Some(t), _) => Some(t + opts.body_timeout),
+            (None, true) => Some(Instant::now() + opts.header_timeout),
+            (None, false) => opts.idle_timeout.map(|t| Instant::now() + t),
         };
+        let deadline = deadline.unwrap_or_else(far_future);
         let deadline = match draining {
             Some(end) => deadline.min(end).min(Instant::now() + DRAIN_QUIET),
             None => deadline,
         };
+        // Between frames with no buffer (see `BUFFER_RELEASE`): wait for one byte first.
+        let bufferless = buf.capacity() == 0;
+        let between_frames = buf.is_empty() && skipping == 0;
         // Grow with what arrives, a chunk at a time: never the announced length.
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        if !bufferless && buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
+        let mut one = [0u8; 1];
+        let read_more = async {
+            if bufferless {
+                timeout_at(deadline, reader.read(&mut one)).await
+            } else {
+                timeout_at(deadline, reader.read_buf(&mut buf)).await
+            }
+        };
         let read = tokio::select! {
             biased;
             // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
             // cancel-safe, so the read is simply asked for again.
             done = order.next(), if !order.is_empty() => Step::Decoded(done),
-            r = timeout_at(deadline, reader.read_buf(&mut buf)) => Step::Read(r),
+            r = read_more => Step::Read(r),
+            _ = tokio::time::sleep(BUFFER_RELEASE), if between_frames && !bufferless && order.is_empty() => Step::Release,
+            _ = shed.notified(), if !proven => Step::Shed,
             _ = super::stopped(&mut stop), if draining.is_none() => Step::Stop,
         };
         let read = match read {
+            Step::Release => {
+                buf = Vec::new();
+                order.release_buffers();
+                continue 'conn;
+            }
+            Step::Shed => {
+                // Never sent a complete frame, and the connection cap was reached: this slot
+                // goes to a new connection (see `Unproven`).
+                counters.connections_shed.fetch_add(1, Ordering::Relaxed);
+                if !buf.is_empty() {
+                    shared.reject(
+                        &peer,
+                        RejectReason::Truncated,
+                        &"shed at the connection cap",
+                    );
+                }
+                break 'conn;
+            }
+            Step::Read(Ok(Ok(1))) if bufferless => {
+                buf.reserve(READ_CHUNK);
+                buf.push(one[0]);
+                Ok(Ok(1))
+            }
             Step::Decoded(done) => {
                 if let Some(batch) = done
                     && send_batch(ctx, batch).await.is_err()
@@ -423,6 +599,11 @@ where
     let _ = writer_task.await;
 }
 
+/// A deadline that never comes (tokio's timers take an instant, not an `Option`).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+}
+
 /// What woke the connection task.
 enum Step<R> {
     /// The oldest queued batch is done (`None`: nothing was queued).
@@ -431,6 +612,10 @@ enum Step<R> {
     Read(R),
     /// The collector is stopping.
     Stop,
+    /// Quiet between frames for [`BUFFER_RELEASE`]: give the buffers back.
+    Release,
+    /// Shed at the connection cap (see [`Unproven`]).
+    Shed,
 }
 
 /// The complete frames at the front of a read buffer.
@@ -553,18 +738,45 @@ fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder)
     }
 }
 
+/// Reserves `bytes` of the queue's budget (see [`QueueBudget::reserve`]), sending this
+/// connection's finished batches meanwhile: they may hold the budget it waits for, and only
+/// this task sends them. `Err` if the dispatcher is gone.
+///
+/// [`QueueBudget::reserve`]: super::dispatch::QueueBudget::reserve
+async fn reserve_sending(
+    ctx: &StreamContext,
+    order: &mut InOrder,
+    bytes: usize,
+) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, ()> {
+    let reserve = ctx.shared.queue.reserve(bytes);
+    tokio::pin!(reserve);
+    loop {
+        tokio::select! {
+            biased;
+            permit = &mut reserve => return Ok(permit),
+            done = order.next(), if !order.is_empty() => {
+                if let Some(batch) = done {
+                    send_batch(ctx, batch).await?;
+                }
+            }
+        }
+    }
+}
+
 /// Sends a batch to the dispatcher (an empty one is not sent); if the dispatcher is gone, its
 /// records are counted dropped.
-async fn send_batch(ctx: &StreamContext, batch: Batch) -> Result<(), ()> {
+async fn send_batch(ctx: &StreamContext, mut batch: Batch) -> Result<(), ()> {
     if batch.is_empty() {
         return Ok(());
     }
+    // Waits while the queue's byte budget is spent: the connection stops reading.
+    ctx.shared.queue.charge(&mut batch).await;
     let (mut records, mut unjudged) = (0, 0);
     for work in &batch {
         match work {
             Work::Record(..) => records += 1,
             Work::Frames(read) => unjudged += read.count as u64,
-            Work::AckOnly(_) => {}
+            Work::AckOnly(_) | Work::Charge(_) => {}
         }
     }
     if ctx.dispatch.send(batch).await.is_err() {

@@ -73,7 +73,21 @@ pub struct MapLimits {
     pub json_max_depth: usize,
     /// Maximum number of JSON values (after parsing) in one record.
     pub json_max_values: usize,
+    /// What one record may hold, per byte of its payload: the bytes of its text (strs,
+    /// bytes, big ints, keys) plus [`NODE_BYTES`] per value, counted as its fields are
+    /// stored, before they are copied. A pickle memo `GET` repeats a str for two bytes, so
+    /// without this a 512 KB frame re-using a 500 KiB str in 30 keys became a 15 MB record,
+    /// and a queue of such records gigabytes. CPython's records hold less text than their
+    /// payload (their strs are not shared), a list of `None`s about 8 units per byte.
+    pub record_bytes_per_payload_byte: usize,
+    /// Added to the per-byte allowance of every record, so that short records with a few
+    /// shared strs still map.
+    pub record_bytes_slack: usize,
 }
+
+/// What a value counts against a record's budget on top of its text (see
+/// [`MapLimits::record_bytes_per_payload_byte`]): about the memory of a `Value` slot.
+pub const NODE_BYTES: usize = 8;
 
 impl Default for MapLimits {
     fn default() -> Self {
@@ -91,6 +105,8 @@ impl Default for MapLimits {
             },
             json_max_depth: 32,
             json_max_values: 100_000,
+            record_bytes_per_payload_byte: 8,
+            record_bytes_slack: 1024,
         }
     }
 }
@@ -116,6 +132,16 @@ pub enum MapError {
     /// The payload is empty (a zero-length frame).
     #[error("empty payload")]
     Empty,
+    /// The record would hold more than its payload's budget (shared strs expanded).
+    #[error(
+        "record would hold more than {budget} bytes (its {payload}-byte payload repeats shared values)"
+    )]
+    TooExpanded {
+        /// The budget for this payload.
+        budget: usize,
+        /// The payload's length.
+        payload: usize,
+    },
 }
 
 impl MapError {
@@ -124,7 +150,7 @@ impl MapError {
         match self {
             MapError::BadPickle(_) => "bad_pickle",
             MapError::BadJson(_) => "bad_json",
-            MapError::BadField { .. } => "bad_record",
+            MapError::BadField { .. } | MapError::TooExpanded { .. } => "bad_record",
             MapError::Empty => "empty",
         }
     }
@@ -132,7 +158,7 @@ impl MapError {
 
 /// Turns received record dicts into [`LogRecord`]s. One per connection or worker: it keeps
 /// the pickle parser's buffers between records.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RecordMapper {
     limits: MapLimits,
     decoder: PickleDecoder,
@@ -143,6 +169,15 @@ pub struct RecordMapper {
     /// record. Kept here, not per thread: a mapper moves between the receiver's decode
     /// threads, and its records should be the ones it filled (see [`pool`]).
     spare: Spare,
+    /// See [`RecordMapper::key_comparisons`].
+    compared: usize,
+}
+
+impl Default for RecordMapper {
+    /// A mapper with [`MapLimits::default`] (its pickle parser too).
+    fn default() -> Self {
+        RecordMapper::new(MapLimits::default())
+    }
 }
 
 impl RecordMapper {
@@ -154,6 +189,7 @@ impl RecordMapper {
             decoder,
             template: RecordTemplate::default(),
             spare: Spare::default(),
+            compared: 0,
         }
     }
 
@@ -194,7 +230,8 @@ impl RecordMapper {
             return Err(MapError::Empty);
         }
         let generation = self.template.generation();
-        let mut builder = RecordBuilder::new(self.spare.take(generation));
+        let budget = self.limits.record_budget(payload.len());
+        let mut builder = RecordBuilder::new(self.spare.take(generation), budget, payload.len());
         // The record holds this generation's learned values from its last fill: those need
         // not be stored again (see `MappedRecord`).
         let holds_learned = generation != 0 && builder.rec.filled_by == generation;
@@ -215,7 +252,9 @@ impl RecordMapper {
                 };
                 builder.field_at(attr, key, field)
             },
-        )?;
+        );
+        self.compared = builder.compared;
+        let matched = matched?;
         if matched && holds_learned {
             builder.holding_learned();
         }
@@ -240,12 +279,23 @@ impl RecordMapper {
         if payload.is_empty() {
             return Err(MapError::Empty);
         }
-        let fields = json::parse_object(payload, &self.limits)?;
-        let mut builder = RecordBuilder::new(self.spare.take(0));
+        self.compared = 0;
+        let fields = json::parse_object(payload, &self.limits, &mut self.compared)?;
+        let budget = self.limits.record_budget(payload.len());
+        let mut builder = RecordBuilder::new(self.spare.take(0), budget, payload.len());
         for (key, value) in fields {
-            builder.field(&key, Field::from_value(value))?;
+            let stored = builder.field(&key, Field::from_value(value));
+            self.compared += std::mem::take(&mut builder.compared);
+            stored?;
         }
         Ok(builder.finish(0))
+    }
+
+    /// Keys compared with other keys while mapping the last payload (JSON's last-wins
+    /// dedupe, `remote_args`): at most 17 per payload byte, where comparing every key with
+    /// every earlier one was quadratic. A deterministic cost measure for tests and fuzzing.
+    pub fn key_comparisons(&self) -> usize {
+        self.compared
     }
 }
 
@@ -262,9 +312,18 @@ pub struct MappedRecord {
     filled_by: u64,
     /// The attributes its last fill set (the same for every record of a generation).
     filled_present: Present,
+    /// What its fields counted against the budget (see [`MapLimits::record_budget`]).
+    counted: usize,
 }
 
 impl MappedRecord {
+    /// About the heap bytes the record holds: its fields as counted against the budget
+    /// (see [`MapLimits::record_bytes_per_payload_byte`]) plus the record itself. What a
+    /// receiver charges a queued record to its queue's byte budget.
+    pub fn cost_bytes(&self) -> usize {
+        self.counted + std::mem::size_of::<MappedRecord>()
+    }
+
     /// The record, to own and change.
     pub fn into_record(self: Box<Self>) -> LogRecord {
         self.record
@@ -304,6 +363,24 @@ fn pickle_to_value(v: PickleValue) -> Value {
                 .collect(),
         ),
         opaque @ PickleValue::Opaque { .. } => Value::Str(opaque.placeholder().unwrap_or_default()),
+    }
+}
+
+/// What a nested value counts against a record's budget: its text, and [`NODE_BYTES`] for
+/// each value inside it (the value itself is counted by the caller). Linear in its nodes,
+/// which the parsers bound.
+fn value_cost(v: &Value) -> usize {
+    match v {
+        Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
+        Value::BigInt(s) | Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::List(items) | Value::Tuple(items) => {
+            items.iter().map(|v| NODE_BYTES + value_cost(v)).sum()
+        }
+        Value::Dict(pairs) => pairs
+            .iter()
+            .map(|(k, v)| 2 * NODE_BYTES + value_cost(k) + value_cost(v))
+            .sum(),
     }
 }
 
@@ -480,16 +557,44 @@ struct RecordBuilder {
     present: Present,
     /// Extra slots of the reused record filled so far.
     extra_used: usize,
+    /// Bytes the fields stored so far count (see [`MapLimits::record_budget`]).
+    counted: usize,
+    /// See [`RecordMapper::key_comparisons`].
+    compared: usize,
+    budget: usize,
+    payload: usize,
 }
 
 impl RecordBuilder {
     /// A builder refilling `rec` (a spent record, or a blank one).
-    fn new(rec: Box<MappedRecord>) -> Self {
+    fn new(rec: Box<MappedRecord>, budget: usize, payload: usize) -> Self {
         RecordBuilder {
             rec,
             present: Present::default(),
             extra_used: 0,
+            counted: 0,
+            compared: 0,
+            budget,
+            payload,
         }
+    }
+
+    /// Counts a field against the record's budget before it is stored (copied).
+    #[inline]
+    fn count(&mut self, key: &str, value: &Field<'_>) -> Result<(), MapError> {
+        let text = match value {
+            Field::Str(s) => s.len(),
+            Field::Value(v) => value_cost(v),
+            _ => 0,
+        };
+        self.counted += key.len() + text + NODE_BYTES;
+        if self.counted > self.budget {
+            return Err(MapError::TooExpanded {
+                budget: self.budget,
+                payload: self.payload,
+            });
+        }
+        Ok(())
     }
 
     /// `LogRecord::set_extra`, reusing the old record's extra slots and str buffers.
@@ -500,7 +605,17 @@ impl RecordBuilder {
     fn put_extra(&mut self, key: &str, value: &Field<'_>) {
         let used = self.extra_used;
         let extra = &mut self.rec.record.extra;
-        let slot = match extra.iter().take(used).position(|(k, _)| k == key) {
+        // A record dict's keys are distinct (the pickle parser refuses a repeated key, the
+        // JSON reader keeps the last of each), so only `remote_args` can meet an extra of the
+        // same name: the peer's `args` is kept under that name. Looking every key up among
+        // the extras so far cost time quadratic in a record's keys (50 000 extras: seconds).
+        let existing = if key == REMOTE_ARGS_FIELD {
+            self.compared += used;
+            extra.iter().take(used).position(|(k, _)| k == key)
+        } else {
+            None
+        };
+        let slot = match existing {
             Some(i) => &mut extra[i].1,
             None => {
                 self.extra_used += 1;
@@ -535,6 +650,7 @@ impl RecordBuilder {
 
     /// One pair of the record dict, its key already classified.
     fn field_at(&mut self, attr: Attr, key: &str, value: Field<'_>) -> Result<(), MapError> {
+        self.count(key, &value)?;
         let rec = &mut self.rec.record;
         let present = &mut self.present;
         match attr {
@@ -672,7 +788,10 @@ impl RecordBuilder {
             mut rec,
             present: p,
             extra_used,
+            counted,
+            ..
         } = self;
+        rec.counted = counted;
         rec.filled_by = filled_by;
         rec.filled_present = p;
         let rec_box = rec;
@@ -762,11 +881,18 @@ mod json {
     use super::{MapError, MapLimits, Value};
     use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
     use std::cell::Cell;
+    use std::collections::HashMap;
     use std::fmt;
+
+    /// Keys of one object from which duplicates are found through a hash index instead of by
+    /// comparing with every earlier key.
+    const INDEX_FROM: usize = 16;
 
     struct Budget {
         max_depth: usize,
         values: Cell<usize>,
+        /// Keys compared (see `RecordMapper::key_comparisons`).
+        compared: Cell<usize>,
     }
 
     struct Seed<'b> {
@@ -850,14 +976,36 @@ mod json {
             self.count()?;
             let child = self.child()?;
             let mut out: Vec<(Value, Value)> = Vec::new();
+            // Where each key is in `out`, once the object has more than a few keys: a
+            // linear search for every key cost time quadratic in the keys (a 539 KB record
+            // of 50 000 keys took 7 s of CPU).
+            let mut index: HashMap<Box<str>, usize> = HashMap::new();
             while let Some(k) = map.next_key::<String>()? {
                 let v = map.next_value_seed(Seed { ..child })?;
                 // JSON's last-wins for duplicate keys, as Python's json module does.
-                match out
-                    .iter_mut()
-                    .find(|(ok, _)| matches!(ok, Value::Str(s) if *s == k))
-                {
-                    Some(slot) => slot.1 = v,
+                let compared = &self.budget.compared;
+                let found = if out.len() < INDEX_FROM {
+                    compared.set(compared.get() + out.len());
+                    out.iter()
+                        .position(|(ok, _)| matches!(ok, Value::Str(s) if *s == k))
+                } else {
+                    compared.set(compared.get() + 1);
+                    if index.is_empty() {
+                        compared.set(compared.get() + out.len());
+                        // Every key so far is a str (JSON keys are).
+                        index.extend(out.iter().enumerate().filter_map(|(i, (ok, _))| match ok {
+                            Value::Str(s) => Some((s.as_str().into(), i)),
+                            _ => None,
+                        }));
+                    }
+                    let found = index.get(k.as_str()).copied();
+                    if found.is_none() {
+                        index.insert(k.as_str().into(), out.len());
+                    }
+                    found
+                };
+                match found {
+                    Some(i) => out[i].1 = v,
                     None => out.push((Value::Str(k), v)),
                 }
             }
@@ -874,16 +1022,70 @@ mod json {
         }
     }
 
+    /// The JSON text with every escaped lone surrogate (`\udcff`: what `json.dumps` writes
+    /// for text decoded with `surrogateescape`, such as an undecodable file name) replaced by
+    /// `\ufffd`, the U+FFFD the pickle path shows for the same text; `serde_json` refuses
+    /// lone surrogates, and the record would be lost. Escaped pairs are kept (they are one
+    /// character). One pass, and a copy only when something is replaced (the escapes are the
+    /// same length). A backslash outside a string is a syntax error either way.
+    pub(super) fn replace_lone_surrogates(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+        fn unit(b: &[u8], at: usize) -> Option<u16> {
+            let hex = b.get(at..at + 6)?;
+            if hex[0] != b'\\' || hex[1] != b'u' {
+                return None;
+            }
+            u16::from_str_radix(std::str::from_utf8(&hex[2..]).ok()?, 16).ok()
+        }
+        let mut out: Option<Vec<u8>> = None;
+        let mut i = 0;
+        while let Some(off) = bytes[i..].iter().position(|&b| b == b'\\') {
+            i += off;
+            match unit(bytes, i) {
+                Some(0xd800..=0xdbff) if matches!(unit(bytes, i + 6), Some(0xdc00..=0xdfff)) => {
+                    i += 12;
+                }
+                Some(0xd800..=0xdfff) => {
+                    let out = out.get_or_insert_with(|| bytes.to_vec());
+                    out[i..i + 6].copy_from_slice(b"\\ufffd");
+                    i += 6;
+                }
+                // Any other escape is two bytes at least, and its second byte is never a
+                // backslash that starts another escape (`\\` is skipped whole).
+                _ => i += 2,
+            }
+            if i >= bytes.len() {
+                break;
+            }
+        }
+        match out {
+            Some(v) => std::borrow::Cow::Owned(v),
+            None => std::borrow::Cow::Borrowed(bytes),
+        }
+    }
+
+    /// Hands the count over whatever way the parse ends.
+    struct CountOnDrop<'a>(&'a Cell<usize>, &'a mut usize);
+
+    impl Drop for CountOnDrop<'_> {
+        fn drop(&mut self) {
+            *self.1 += self.0.get();
+        }
+    }
+
     /// Parses a top-level JSON object into its (key, value) pairs, in order.
     pub(super) fn parse_object(
         bytes: &[u8],
         limits: &MapLimits,
+        compared: &mut usize,
     ) -> Result<Vec<(String, Value)>, MapError> {
         let budget = Budget {
             max_depth: limits.json_max_depth.max(1),
             values: Cell::new(limits.json_max_values),
+            compared: Cell::new(0),
         };
-        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let _count = CountOnDrop(&budget.compared, compared);
+        let bytes = replace_lone_surrogates(bytes);
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
         let value = Seed {
             budget: &budget,
             depth: 1,
@@ -904,6 +1106,27 @@ mod json {
                 super::type_name(&other)
             ))),
         }
+    }
+}
+
+impl MapLimits {
+    /// The most a record mapped from a payload of `payload_len` bytes may hold (see
+    /// [`MapLimits::record_bytes_per_payload_byte`]).
+    pub fn record_budget(&self, payload_len: usize) -> usize {
+        payload_len
+            .saturating_mul(self.record_bytes_per_payload_byte)
+            .saturating_add(self.record_bytes_slack)
+    }
+
+    /// The most `frames` records mapped from `bytes` bytes of payloads may cost together
+    /// ([`MappedRecord::cost_bytes`]): what a receiver reserves before it maps them.
+    pub fn records_budget(&self, bytes: usize, frames: usize) -> usize {
+        bytes
+            .saturating_mul(self.record_bytes_per_payload_byte)
+            .saturating_add(
+                frames
+                    .saturating_mul(self.record_bytes_slack + std::mem::size_of::<MappedRecord>()),
+            )
     }
 }
 
@@ -1025,6 +1248,40 @@ mod tests {
             let r = RecordMapper::default().map_payload(&p).unwrap();
             assert_eq!(r.extra(REMOTE_ARGS_FIELD), kept.as_ref(), "{args:?}");
         }
+    }
+
+    /// Keys are not looked up among the extras (that was quadratic), except `remote_args`,
+    /// the one extra name two keys can share: the later one wins, as in a dict update.
+    #[test]
+    fn remote_args_and_args_share_one_extra() {
+        let args = ("args", PickleValue::Tuple(vec![PickleValue::Int(1)]));
+        let own = ("remote_args", PickleValue::Int(5));
+        let other = ("other", PickleValue::Int(2));
+        for (fields, want) in [
+            (
+                vec![args.clone(), other.clone(), own.clone()],
+                Value::Int(5),
+            ),
+            (
+                vec![own.clone(), other.clone(), args.clone()],
+                Value::Tuple(vec![Value::Int(1)]),
+            ),
+        ] {
+            let r = RecordMapper::default().map_payload(&pk(&fields)).unwrap();
+            let named: Vec<_> = r.extra.iter().filter(|(k, _)| k == "remote_args").collect();
+            assert_eq!(named.len(), 1, "{fields:?}");
+            assert_eq!(named[0].1, want);
+            assert_eq!(r.extra.len(), 2);
+        }
+        // JSON keeps a repeated key's last value at its first place, before `args` here.
+        let r = RecordMapper::default()
+            .map_payload(br#"{"remote_args": 1, "args": [2], "x": 0, "remote_args": 3}"#)
+            .unwrap();
+        let args = Value::List(vec![Value::Int(2)]);
+        assert_eq!(
+            r.extra,
+            vec![("remote_args".into(), args), ("x".into(), Value::Int(0))]
+        );
     }
 
     #[test]

@@ -165,9 +165,13 @@ impl Spare {
         self.0.pop().unwrap_or_else(blank_record)
     }
 
-    /// Keeps a spent record to be taken next (the pool gets it when the stash is full).
+    /// Keeps a spent record to be taken next (the pool gets it when the stash is full, and
+    /// frees it if its last fill was large: a stash of records that once held megabytes
+    /// would keep them outside every budget). What the fill counted is the O(1) check (this
+    /// is the dispatcher's path, once per record); a record only grows by a fill, and one
+    /// that a large fill grew goes to the pool, which frees it.
     pub(super) fn give_back(&mut self, rec: Box<MappedRecord>) {
-        if self.0.len() < SPARE_RECORDS {
+        if self.0.len() < SPARE_RECORDS && rec.counted <= POOL_RECORD_BYTES {
             self.0.push(rec);
         } else {
             recycle(&mut vec![rec]);
@@ -183,6 +187,7 @@ impl Drop for Spare {
 
 fn blank_record() -> Box<MappedRecord> {
     Box::new(MappedRecord {
+        counted: 0,
         filled_by: 0,
         filled_present: Present::default(),
         record: LogRecord {
