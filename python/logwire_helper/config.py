@@ -295,8 +295,7 @@ def send_config(payload, address, key_file=None, seq=None, ttl=300, audience=Non
 
 # --------------------------------------------------------------------------- policy
 
-class PolicyError(ValueError):
-    """A config the content policy refuses; the message says where and why."""
+from .policy import PolicyError, check_pushed  # noqa: E402  (one PolicyError for both)
 
 
 def _check_dict_node(node, where, allowed, errors):
@@ -323,7 +322,7 @@ def _check_dict_node(node, where, allowed, errors):
 def _check_dict_config(d, allowed, errors):
     _check_dict_node(d, "", allowed, errors)
     handlers = d.get("handlers") or {}
-    if isinstance(handlers, dict):
+    if isinstance(handlers, dict) and d.get("incremental") is not True:
         for hid, h in handlers.items():
             # A cfg:// string here would let the class come from elsewhere in the document.
             if not isinstance(h, dict):
@@ -491,6 +490,50 @@ def _confine_dict(d, root):
             h["filename"] = _resolve_beneath(h["filename"], root, place)
 
 
+def _int_value(n):
+    """The value of integer arithmetic that ``_int_expr`` accepted (``10*1024*1024``),
+    bounded so that a hostile product cannot grow without limit."""
+    if isinstance(n, ast.Constant):
+        v = n.value
+    elif isinstance(n, ast.UnaryOp):
+        v = _int_value(n.operand)
+        v = -v if isinstance(n.op, ast.USub) else v
+    elif isinstance(n, ast.BinOp):
+        a, b = _int_value(n.left), _int_value(n.right)
+        v = a + b if isinstance(n.op, ast.Add) else a - b if isinstance(n.op, ast.Sub) else a * b
+    else:
+        raise PolicyError("not integer arithmetic: %s" % type(n).__name__)
+    if type(v) is not int and not isinstance(v, (float, complex)):
+        raise PolicyError("not integer arithmetic")
+    if isinstance(v, int) and abs(v) >= 2 ** 64:
+        raise PolicyError("integer %s is out of range" % v)
+    return v
+
+
+def _unparse_literal(n):
+    """Source text for a literal expression tree that ``_literal`` accepted (``ast.unparse``
+    only exists from Python 3.9; the helper supports 3.8)."""
+    if isinstance(n, ast.Constant):
+        return repr(n.value)
+    if isinstance(n, ast.Tuple):
+        inner = ", ".join(_unparse_literal(e) for e in n.elts)
+        return "(" + inner + ("," if len(n.elts) == 1 else "") + ")"
+    if isinstance(n, ast.List):
+        return "[" + ", ".join(_unparse_literal(e) for e in n.elts) + "]"
+    if isinstance(n, ast.Set):
+        return "{" + ", ".join(_unparse_literal(e) for e in n.elts) + "}"
+    if isinstance(n, ast.Dict):
+        return "{" + ", ".join("%s: %s" % (_unparse_literal(k), _unparse_literal(v))
+                               for k, v in zip(n.keys, n.values)) + "}"
+    if isinstance(n, ast.Name):
+        return n.id
+    if isinstance(n, ast.Attribute):
+        return _unparse_literal(n.value) + "." + n.attr
+    if isinstance(n, (ast.UnaryOp, ast.BinOp)):
+        return repr(_int_value(n))
+    raise PolicyError("not a plain literal: %s" % type(n).__name__)
+
+
 def _confine_ini(text, root):
     cp = configparser.ConfigParser()
     cp.read_file(io.StringIO(text))
@@ -520,10 +563,10 @@ def _confine_ini(text, root):
         full = ast.Constant(_resolve_beneath(target.value, root, place + " file name"))
         if key is None:
             node.elts[0] = full
-            s["args"] = ast.unparse(args.body)
+            s["args"] = _unparse_literal(args.body)
         else:
             node.values[key] = full
-            s["kwargs"] = ast.unparse(kwargs.body)
+            s["kwargs"] = _unparse_literal(kwargs.body)
         changed = True
     if not changed:
         return text
@@ -572,7 +615,7 @@ class ConfigVerifier:
 
     def __init__(self, keys, audience=None, state_file=None,
                  allowed_classes=DEFAULT_ALLOWED_CLASSES, clock=time.time, on_reject=None,
-                 max_bytes=1 << 20, file_root=None):
+                 max_bytes=1 << 20, file_root=None, allow_destinations=()):
         self.keys = {}
         for k in keys:
             k = _key(k)
@@ -591,6 +634,9 @@ class ConfigVerifier:
         if file_root is not None and not os.path.isdir(file_root):
             raise ValueError("file root %r is not a directory" % (file_root,))
         self.file_root = None if file_root is None else os.path.realpath(file_root)
+        self.allow_destinations = list(allow_destinations)
+        from .policy import _parse_destinations
+        _parse_destinations(self.allow_destinations)  # a bad entry fails here, not per config
         self.last_reason = None
         # CPython serves each connection on its own thread.
         self._lock = threading.Lock()
@@ -682,8 +728,13 @@ class ConfigVerifier:
             raise PolicyError("seq %d is not greater than the last applied seq %d for key %s"
                               % (seq, last, key_id.hex()))
         payload = signed[HEADER_LEN:]
+        # The listener's whole content policy (logwire_helper.policy, the twin of the Rust
+        # listener's, held to the same corpus testdata/pushed-policy), then this verifier's
+        # own class allow-list: a config CPython would fail half-way through is refused here,
+        # before the seq is burned.
+        payload = check_pushed(payload, self.file_root,
+                               self.allow_destinations).encode("utf-8")
         check_config_policy(payload, self.allowed_classes)
-        payload = confine_files(payload, self.file_root)
         # Only now, with every check passed, is the seq burned: a config any check refused
         # leaves the ratchet where it was (as the Rust listener does). CPython applies after
         # verify returns and cannot tell us whether that worked, so the seq is persisted
@@ -703,7 +754,7 @@ class ConfigVerifier:
 
 
 def verifier(keys, audience=None, state_file=None, allowed_classes=DEFAULT_ALLOWED_CLASSES,
-             clock=time.time, on_reject=None, file_root=None):
+             clock=time.time, on_reject=None, file_root=None, allow_destinations=()):
     """A ``verify=`` callable for CPython's ``logging.config.listen``: checks the ``LWC1``
     envelope and the content policy, returns the inner config bytes or ``None``.
 
@@ -715,4 +766,4 @@ def verifier(keys, audience=None, state_file=None, allowed_classes=DEFAULT_ALLOW
     with file handlers are refused, like ``logwire serve --listen`` without ``--file-root``."""
     return ConfigVerifier(keys, audience=audience, state_file=state_file,
                           allowed_classes=allowed_classes, clock=clock, on_reject=on_reject,
-                          file_root=file_root)
+                          file_root=file_root, allow_destinations=allow_destinations)
