@@ -202,5 +202,19 @@ class Bug5Keygen(unittest.TestCase):
             self.assertTrue(pub.verify(lc.SIGNING_CONTEXT + env[:-64], env[-64:]))
 
 
+class Ed25519NeedsCryptography(unittest.TestCase):
+    def test_the_error_names_the_package(self):
+        saved = {k: v for k, v in sys.modules.items() if k.split(".")[0] == "cryptography"}
+        for k in saved:
+            del sys.modules[k]
+        sys.modules["cryptography"] = None     # import cryptography now fails
+        try:
+            with self.assertRaisesRegex(ValueError, r"pip install cryptography"):
+                lc.Key("ed25519-public", bytes(32))
+        finally:
+            del sys.modules["cryptography"]
+            sys.modules.update(saved)
+
+
 if __name__ == "__main__":
     unittest.main()
