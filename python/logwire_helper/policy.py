@@ -998,3 +998,46 @@ def check_pushed(text: Any, file_root: Optional[str] = None,
     buf = io.StringIO()
     cp.write(buf)
     return buf.getvalue()
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """``python3 -m logwire_helper.policy FILE``: checks a config as a pushed one, as the
+    verifier and ``logwire check --pushed`` do. Exit status 0 valid, 1 invalid, 2 unreadable.
+    """
+    import argparse
+    p = argparse.ArgumentParser(
+        prog="python3 -m logwire_helper.policy",
+        description="Check a logging config (dictConfig JSON or fileConfig INI) against the "
+                    "policy for pushed configs, as logwire_helper's verifier and "
+                    "`logwire check --pushed` apply it. Nothing is imported or run.",
+        epilog="examples:\n  python3 -m logwire_helper.policy logging.json\n"
+               "  python3 -m logwire_helper.policy --file-root /var/log/app logging.ini",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("file", help="the config file")
+    p.add_argument("--file-root", metavar="DIR",
+                   help="pushed file handlers may write beneath DIR (none without it)")
+    p.add_argument("--allow-host", metavar="HOST:PORT", action="append", default=[],
+                   help="a destination network handlers may reach besides loopback")
+    a = p.parse_args(argv)
+    try:
+        with open(a.file, "rb") as f:
+            data = f.read(Limits.max_document_bytes + 1)
+        if a.file_root is not None and not os.path.isdir(a.file_root):
+            raise OSError("file root %s is not a directory" % a.file_root)
+    except OSError as e:
+        print("cannot read %s" % e, file=sys.stderr)
+        return 2
+    try:
+        check_pushed(data, a.file_root, a.allow_host)
+    except PolicyError as e:
+        for err in e.errors:
+            print("%s: %s" % (a.file, err))
+        print("%s: invalid: %d error%s" % (a.file, len(e.errors), "" if len(e.errors) == 1
+                                           else "s"), file=sys.stderr)
+        return 1
+    print("%s: valid as a pushed config" % a.file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

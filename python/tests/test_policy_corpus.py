@@ -3,7 +3,6 @@ logwire_helper.policy.check_pushed and the verifier give every config the verdic
 gives it -- the same verdicts crates/cli/tests/pushed_policy_corpus.rs demands from
 `logwire check --pushed`. A refused config leaves the verifier's seq ratchet where it was."""
 
-import doctest
 import json
 import os
 import sys
@@ -19,11 +18,6 @@ from logwire_helper import policy  # noqa: E402
 CORPUS = Path(__file__).resolve().parents[2] / "testdata" / "pushed-policy"
 HMAC_LINE = "hmac:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY="
 NOW_MS = 1_800_000_000_000
-
-
-def load_tests(loader, tests, pattern):
-    tests.addTests(doctest.DocTestSuite(policy))
-    return tests
 
 
 class Corpus(unittest.TestCase):
