@@ -84,7 +84,8 @@ def load_key(path: str) -> bytes:
 
     >>> import tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "k")
-    >>> _ = open(p, "w").write("hmac:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=")
+    >>> with open(p, "w") as f:
+    ...     _ = f.write("hmac:" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=")
     >>> load_key(p)[:4]
     b'ABCD'
     """
@@ -366,11 +367,16 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         self._pid = os.getpid()
         self._lock_ = threading.Lock()
         self._cond = threading.Condition(self._lock_)
-        # (seq, frame) not yet written on the current connection; seq 0: a payload not
-        # yet sealed (its seq is given when it is first sent, so drops leave no gap).
-        self._unsent: Deque[Tuple[int, bytes]] = collections.deque()
-        self._unacked: Deque[Tuple[int, bytes]] = collections.deque()  # sent, awaiting ack
-        self._bytes = 0
+        # Payloads not sealed yet: a record gets its seq when it is first sent, so a drop
+        # leaves no gap in the seqs (the collector's acks are cumulative).
+        self._unsent: Deque[bytes] = collections.deque()
+        # Sealed batches [first_seq, last_seq, frames, bytes]: sent on the current connection
+        # and awaiting the ack, and (after a reconnect) waiting to be sent again.
+        self._unacked: Deque[list] = collections.deque()
+        self._resend: Deque[list] = collections.deque()
+        self._held = 0            # records in _unacked and _resend
+        self._in_flight_n = 0     # records in _unacked
+        self._bytes = 0           # bytes of every buffered record, as frames
         self._seq = 0
         self.acked = 0            # highest seq the collector acknowledged (cumulative)
         self._emitted = self._sent = self._dropped = self._resent = self._reconnects = 0
@@ -442,10 +448,10 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
             # The common case: room, and a running sender that is not asleep.
             unsent = self._unsent
             if (not self._sleeping and self._thread is not None and not self._closing
-                    and len(unsent) + len(self._unacked) < self.buffer_records
+                    and len(unsent) + self._held < self.buffer_records
                     and self._bytes + size <= self.buffer_bytes):
                 self._emitted += 1
-                unsent.append((0, payload))
+                unsent.append(payload)
                 self._bytes += size
                 return
             self._enqueue_locked(payload, size)
@@ -478,9 +484,9 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
                     self._waiters -= 1
             if not self._has_room(size):
                 self._drop(1, "the buffer is full (%d records, %d bytes)"
-                           % (len(self._unsent) + len(self._unacked), self._bytes))
+                           % (len(self._unsent) + self._held, self._bytes))
                 return
-        self._unsent.append((0, payload))
+        self._unsent.append(payload)
         self._bytes += size
         if self._thread is None:
             self._start_thread()
@@ -492,17 +498,16 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
                 pass
 
     def _has_room(self, size: int) -> bool:
-        n = len(self._unsent) + len(self._unacked)
+        n = len(self._unsent) + self._held
         return n == 0 or (n < self.buffer_records and self._bytes + size <= self.buffer_bytes)
 
     def _drop_oldest_unsent(self) -> bool:
-        for i, (seq, data) in enumerate(self._unsent):
-            if seq == 0:
-                del self._unsent[i]
-                self._bytes -= len(data) + 80
-                self._drop(1, "the buffer is full (overflow='drop_oldest')")
-                return True
-        return False
+        if not self._unsent:
+            return False     # everything buffered is in flight: keep the seqs contiguous
+        data = self._unsent.popleft()
+        self._bytes -= len(data) + 80
+        self._drop(1, "the buffer is full (overflow='drop_oldest')")
+        return True
 
     def _drop(self, n: int, why: str) -> None:
         self._dropped += n
@@ -547,7 +552,7 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         """
         with self._cond:
             return DeliveryReport(self._emitted, self.acked if self.ack else 0, self._sent,
-                                  len(self._unsent) + len(self._unacked), self._dropped,
+                                  len(self._unsent) + self._held, self._dropped,
                                   self._resent, self._reconnects)
 
     def wait_acked(self, timeout: Optional[float] = None) -> bool:
@@ -557,7 +562,7 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         with self._cond:
             self._waiters += 1
             try:
-                while self._unsent or self._unacked:
+                while self._unsent or self._held:
                     left = None if end is None else end - time.monotonic()
                     if left is not None and left <= 0:
                         return False
@@ -594,11 +599,13 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         if thread is not None and thread is not threading.current_thread():
             thread.join(wait + self.connect_timeout + 1.0)
         with self._cond:
-            left = len(self._unsent) + len(self._unacked)
+            left = len(self._unsent) + self._held
             if left:
                 self._dropped += left
                 self._unsent.clear()
                 self._unacked.clear()
+                self._resend.clear()
+                self._held = self._in_flight_n = 0
                 self._bytes = 0
             self._closed = True
             dropped = self._dropped
@@ -659,7 +666,7 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         while True:
             with cond:
                 if self._closing:
-                    done = not self._unsent and not self._unacked and not out
+                    done = not self._unsent and not self._held and not out
                     if done or time.monotonic() >= (self._deadline or 0):
                         break
                 if conn is None:
@@ -679,9 +686,10 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
                     connected_once = True
                     # Resend everything not acknowledged, in seq order, with its seq.
                     if self._unacked:
-                        self._resent += len(self._unacked)
-                        self._unacked.extend(self._unsent)
-                        self._unsent, self._unacked = self._unacked, collections.deque()
+                        self._resent += self._in_flight_n
+                        self._unacked.extend(self._resend)
+                        self._resend, self._unacked = self._unacked, collections.deque()
+                        self._in_flight_n = 0
                 out, out_n, acks = b"", 0, bytearray()
             if not out:
                 with cond:
@@ -772,57 +780,69 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
             pass
 
     def _next_batch(self) -> Tuple[bytes, int]:
-        """Seals (first send) and takes frames from the buffer, up to 256 KiB and the
-        in-flight limit. Called with the lock held; the sender's hot loop.
+        """The next bytes to write: a batch to resend after a reconnect, or records sealed
+        now (up to 256 KiB and the in-flight limit). Called with the lock held; the sender's
+        hot loop.
 
         Only the last frame of a batch asks for an ack: the collector's acks are cumulative
         (every record of the epoch up to that seq is stored), so one ack per batch says what
         one per record would, at a fraction of the collector's and this thread's work. A
-        resent frame that ends a batch without the flag is sealed again with it (same epoch
-        and seq: the collector stores it once)."""
-        seqs: List[int] = []
+        resent batch is sent whole, as it was sealed, its last frame still asking."""
+        ack = self.ack
+        if ack:
+            room = self.in_flight - self._in_flight_n
+            if room <= 0:
+                return b"", 0
+            if self._resend:
+                batch = self._resend[0]
+                n = len(batch[2])
+                if n > room and self._in_flight_n:
+                    return b"", 0      # wait for acks to make room for it
+                self._resend.popleft()
+                self._unacked.append(batch)
+                self._in_flight_n += n
+                return b"".join(batch[2]), n
+        unsent = self._unsent
+        if not unsent:
+            return b"", 0
+        room = room if ack else len(unsent)
         parts: List[bytes] = []
         append = parts.append
         size = 0
-        unsent = self._unsent
         popleft = unsent.popleft
-        ack = self.ack
-        room = self.in_flight - len(self._unacked) if ack else len(unsent)
-        seq = self._seq
+        first = seq = self._seq + 1
         sealer = self._sealer
-        frame, epoch, fmt = sealer.frame, self.epoch, self.payload_format
+        epoch, fmt = self.epoch, self.payload_format
         pack, kid = sealer._HEAD.pack, sealer.key_id
         inner, outer = sealer._inner.copy, sealer._outer.copy
         while unsent and size < 262144 and room > 0:
-            s, data = popleft()
-            if s == 0:
-                # _Sealer.frame(epoch, seq, data, fmt, False), inlined.
-                seq += 1
-                s = seq
-                n = len(data)
-                head = pack(n + 76, MAGIC, ALG_HMAC_SHA256, fmt, 0, 0, kid, epoch, seq, n)
-                i = inner()
-                i.update(memoryview(head)[4:])
-                i.update(data)
-                o = outer()
-                o.update(i.digest())
-                data = b"".join((head, data, o.digest()))
+            data = popleft()
+            # _Sealer.frame(epoch, seq, data, fmt, False), inlined.
+            n = len(data)
+            head = pack(n + 76, MAGIC, ALG_HMAC_SHA256, fmt, 0, 0, kid, epoch, seq, n)
+            i = inner()
+            i.update(memoryview(head)[4:])
+            i.update(data)
+            o = outer()
+            o.update(i.digest())
+            data = b"".join((head, data, o.digest()))
             append(data)
-            seqs.append(s)
-            size += len(data)
+            size += n + 80
             room -= 1
-        self._sent += seq - self._seq
-        self._seq = seq
-        if not parts:
-            return b"", 0
+            seq += 1
+        last = seq - 1
+        count = last - first + 1
+        self._sent += count
+        self._seq = last
         if ack:
-            last = parts[-1]
-            if not last[10] & FLAG_ACK:
-                parts[-1] = frame(epoch, seqs[-1], last[48:-32], last[9], True)
-            self._unacked.extend(zip(seqs, parts))
+            f = parts[-1]
+            parts[-1] = sealer.frame(epoch, last, f[48:-32], fmt, True)
+            self._unacked.append([first, last, parts, size])
+            self._held += count
+            self._in_flight_n += count
         else:
             self._bytes -= size          # ack=False: forgotten once taken for writing
-        return b"".join(parts), len(parts)
+        return b"".join(parts), count
 
     _ACK_UNIT = b"\0\0\0\x1c" + ACK_MAGIC   # every LWA1 frame: 4 + 28 bytes
 
@@ -858,9 +878,24 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
             if best > self.acked:
                 self.acked = best
             unacked = self._unacked
-            while unacked and unacked[0][0] <= best:
-                _, data = unacked.popleft()
-                self._bytes -= len(data)
+            while unacked and unacked[0][1] <= best:
+                batch = unacked.popleft()
+                n = len(batch[2])
+                self._bytes -= batch[3]
+                self._held -= n
+                self._in_flight_n -= n
+            if unacked and unacked[0][0] <= best:
+                # An ack inside a batch (not one this sender asked for): keep the rest.
+                batch = unacked[0]
+                k = best - batch[0] + 1
+                done = batch[2][:k]
+                batch[2] = batch[2][k:]
+                batch[0] = best + 1
+                nb = sum(len(f) for f in done)
+                batch[3] -= nb
+                self._bytes -= nb
+                self._held -= k
+                self._in_flight_n -= k
             if self._waiters or self._closing:
                 self._cond.notify_all()
 
