@@ -526,13 +526,22 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         t.start()
 
     def makePickle(self, record: logging.LogRecord) -> bytes:
-        """The record's LWR1 payload (sealing happens on the sender thread, when the record
-        gets its seq)."""
-        return encode_payload(self, record, self.payload_format)
+        """The length-prefixed LWR1 frame for ``record`` with this handler's epoch and the
+        next seq, for a caller that sends frames itself (as CPython's ``makePickle`` is used
+        with ``send``). ``emit`` does not use it: records logged through the handler are
+        sealed by its sender thread. Do not mix the two on one handler."""
+        payload = encode_payload(self, record, self.payload_format)
+        with self._cond:
+            self._seq += 1
+            seq = self._seq
+        return self._sealer.frame(self.epoch, seq, payload, self.payload_format, self.ack)
 
     def send(self, s: bytes) -> None:
-        """Buffers an already encoded payload (``makePickle``'s output) for sending."""
-        self._enqueue(bytes(s))
+        """Not used: the sender thread writes. Raises ``TypeError`` (CPython's
+        ``SocketHandler.send`` would write ``s`` to the socket synchronously, bypassing the
+        buffer, the acks and the resends)."""
+        raise TypeError("SignedSocketHandler sends from its own thread: log through it "
+                        "(handler.handle(record) or a logger), do not call send()")
 
     def flush(self) -> None:
         """Wakes the sender; does not wait (``wait_acked`` and ``close`` wait)."""
