@@ -72,7 +72,7 @@ MIN_KEY_LEN = 16
 #: reads 0-5; 4 is a quarter smaller, but the collector's parse of it measured slower).
 PICKLE_PROTOCOL = 1
 #: How long the busy sender lets records gather between batches (seconds).
-LINGER = 0.004
+LINGER = 0.005
 #: The collector remembers the last 4096 seqs of an epoch (its replay window): a record
 #: resent from further back would be refused as too old, so at most this many records are
 #: ever in flight unacknowledged.
@@ -790,7 +790,7 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
 
     def _next_batch(self) -> Tuple[bytes, int]:
         """The next bytes to write: a batch to resend after a reconnect, or records sealed
-        now (up to 256 KiB and the in-flight limit). Called with the lock held; the sender's
+        now (up to 1 MiB and the in-flight limit). Called with the lock held; the sender's
         hot loop.
 
         Only the last frame of a batch asks for an ack: the collector's acks are cumulative
@@ -824,7 +824,7 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         epoch, fmt = self.epoch, self.payload_format
         pack, kid = sealer._HEAD.pack, sealer.key_id
         inner, outer = sealer._inner.copy, sealer._outer.copy
-        while unsent and size < 262144 and room > 0:
+        while unsent and size < 1048576 and room > 0:
             data = popleft()
             # _Sealer.frame(epoch, seq, data, fmt, False), inlined.
             n = len(data)

@@ -54,6 +54,16 @@ def start_collector(binary, workdir):
     raise SystemExit("serve did not start")
 
 
+def cpu_of(pid):
+    """CPU seconds (user + system) a process has used, from /proc (Linux)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return float("nan")
+
+
 def run(handler, n, name):
     log = logging.getLogger("bench." + name)
     log.propagate = False
@@ -77,13 +87,22 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--binary", default=os.path.join(REPO, "target", "debug", "logwire"))
     ap.add_argument("--payload", default="pickle", choices=["pickle", "json"])
+    ap.add_argument("--pin", action="store_true",
+                    help="run this process on CPU 0 and the collector on the last CPU, so the "
+                         "collector's work (more for signed records) does not take the "
+                         "sender's CPU")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="lw-pybench-")
     coll, key, port = start_collector(a.binary, work)
+    if a.pin:
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(coll.pid, {cpus[-1]})
+        os.sched_setaffinity(0, {cpus[0]})
     try:
         rates = {"plain": [], "signed": []}
         emit_rates = {"plain": [], "signed": []}
         cpu_rates = {"plain": [], "signed": []}
+        coll_cpu = {"plain": [], "signed": []}
         for r in range(a.rounds):
             order = ["plain", "signed"] if r % 2 == 0 else ["signed", "plain"]
             for name in order:
@@ -92,7 +111,10 @@ def main():
                 else:
                     h = lh.SignedSocketHandler("127.0.0.1", port, key, ack=True,
                                                payload=a.payload)
+                c0 = cpu_of(coll.pid)
                 total, emit, cpu = run(h, a.records, name)
+                coll_us = (cpu_of(coll.pid) - c0) / a.records * 1e6
+                coll_cpu[name].append(coll_us)
                 if name == "signed":
                     rep = h.report()
                     assert rep.acked == a.records and rep.dropped == 0, rep
@@ -100,16 +122,21 @@ def main():
                 emit_rates[name].append(emit)
                 cpu_rates[name].append(cpu)
                 print("round %d %-6s %9.0f records/s end to end, %9.0f in the logging calls, "
-                      "%9.0f per CPU second of this process" % (r + 1, name, total, emit, cpu),
-                      flush=True)
+                      "%9.0f per CPU second of this process; collector %.1f us CPU/record"
+                      % (r + 1, name, total, emit, cpu, coll_us), flush=True)
         p, s = statistics.median(rates["plain"]), statistics.median(rates["signed"])
         pe, se = statistics.median(emit_rates["plain"]), statistics.median(emit_rates["signed"])
-        print("python %s, %d records x %d rounds, payload %s" % (
-            sys.version.split()[0], a.records, a.rounds, a.payload))
+        print("python %s, %d records x %d rounds, payload %s%s" % (
+            sys.version.split()[0], a.records, a.rounds, a.payload,
+            ", pinned (sender CPU 0, collector CPU %d)" % max(os.sched_getaffinity(coll.pid))
+            if a.pin else ""))
         print("median plain SocketHandler:        %9.0f records/s (%9.0f in the calls)" % (p, pe))
         print("median SignedSocketHandler(ack):   %9.0f records/s (%9.0f in the calls)" % (s, se))
         pc, sc = statistics.median(cpu_rates["plain"]), statistics.median(cpu_rates["signed"])
         print("median per CPU second of the sender process: plain %.0f, signed %.0f" % (pc, sc))
+        print("median collector CPU per record: plain %.1f us, signed %.1f us (%s)" % (
+            statistics.median(coll_cpu["plain"]), statistics.median(coll_cpu["signed"]),
+            os.path.basename(a.binary)))
         print("ratio signed/plain: %.2f end to end, %.2f in the logging calls, %.2f per CPU "
               "second" % (s / p, se / pe, sc / pc))
     finally:
