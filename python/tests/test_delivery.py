@@ -150,5 +150,46 @@ class Fork(unittest.TestCase):
         self.assertEqual(got["p"][-2], parent_epoch)
 
 
+DGRAM_FORKER = r"""
+import logging, os, sys
+import logwire_helper as lh
+port, key = int(sys.argv[1]), sys.argv[2]
+h = lh.SignedDatagramHandler("127.0.0.1", port, key)
+log = logging.getLogger("dgram")
+log.propagate = False
+log.addHandler(h)
+log.warning("before")
+pid = os.fork()
+log.warning("child" if pid == 0 else "parent")
+if pid == 0:
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+class DatagramFork(unittest.TestCase):
+    def test_a_forked_child_signs_under_its_own_epoch(self):
+        import socket
+        import struct
+        from support import HMAC_LINE
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        key = os.path.join(tmp.name, "k")
+        with open(key, "w") as f:
+            f.write(HMAC_LINE + "\n")
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.addCleanup(rx.close)
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(10)
+        r = run_python(DGRAM_FORKER, rx.getsockname()[1], key, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        frames = [rx.recv(65536) for _ in range(3)]
+        ids = sorted((f[4 + 16:4 + 32].hex(), struct.unpack(">Q", f[4 + 32:4 + 40])[0])
+                     for f in frames)
+        epochs = {e for e, _ in ids}
+        self.assertEqual(len(epochs), 2, ids)          # parent's and child's
+        self.assertEqual(len(set(ids)), 3, ids)        # no (epoch, seq) sent twice
+
+
 if __name__ == "__main__":
     unittest.main()
