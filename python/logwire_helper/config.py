@@ -50,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable, Dict, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Union
 
 KeyLike = Union[str, "os.PathLike[str]", "Key"]
 

@@ -45,8 +45,7 @@ import socket
 import struct
 import threading
 import time
-import traceback
-from typing import Any, Callable, Iterable, List, Optional, Union
+from typing import Any, Callable, Iterable, List, Optional
 
 from .config import verifier as _verifier
 
@@ -81,8 +80,7 @@ class ConfigListener(threading.Thread):
         self._apply_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(self.max_connections)
         self._clients: List[threading.Thread] = []
-        self._sock = socket.create_server((host, port)) if hasattr(socket, "create_server") \
-            else _bind(host, port)
+        self._sock = socket.create_server((host, port))
         self._sock.setblocking(False)
         self.port = self._sock.getsockname()[1]
 
@@ -167,7 +165,6 @@ class ConfigListener(threading.Thread):
             self._slots.release()
 
     def _verify_and_apply(self, body: bytes):
-        reasons: List[str] = []
         v = self.verify
         payload = v(body)
         if payload is None:
@@ -178,8 +175,7 @@ class ConfigListener(threading.Thread):
             self.apply(payload.decode("utf-8"))
         except Exception as e:
             self.rejected += 1
-            reasons.append("CPython could not apply it: %s: %s" % (type(e).__name__, e))
-            return "rejected", reasons[0]
+            return "rejected", "CPython could not apply it: %s: %s" % (type(e).__name__, e)
         self.applied += 1
         return "applied", None
 
@@ -198,16 +194,6 @@ class ConfigListener(threading.Thread):
             conn.sendall(struct.pack(">L", len(data)) + data)
         except OSError:
             pass
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-    family, _, _, _, addr = infos[0]
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(addr)
-    s.listen(16)
-    return s
 
 
 def _apply_cpython(text: str) -> None:
