@@ -175,7 +175,11 @@ class ConfigListener(threading.Thread):
             self.apply(payload.decode("utf-8"))
         except Exception as e:
             self.rejected += 1
-            return "rejected", "CPython could not apply it: %s: %s" % (type(e).__name__, e)
+            why = "%s: %s" % (type(e).__name__, e)
+            cause = e.__cause__ or e.__context__
+            if cause is not None:   # dictConfig wraps the real error ("Unable to configure")
+                why += " (%s: %s)" % (type(cause).__name__, cause)
+            return "rejected", "CPython could not apply it: " + why
         self.applied += 1
         return "applied", None
 

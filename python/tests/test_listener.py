@@ -111,6 +111,18 @@ class Listen(unittest.TestCase):
         self.assertFalse(os.path.exists(self.state), "a refused config burned its seq")
         self.assertEqual(self.send({"version": 1}, 20), {"status": "applied", "seq": 20})
 
+    def test_a_config_cpython_fails_on_is_answered_with_its_error(self):
+        # Passes every check, but the directory beneath the root does not exist: CPython's
+        # FileHandler fails to open it. The sender learns why; the seq was burned.
+        doc = file_config("missing-dir/app.log")
+        doc["handlers"]["f"]["delay"] = False
+        reply = self.send(doc, 40)
+        self.assertEqual(reply["status"], "rejected", reply)
+        self.assertIn("CPython could not apply it", reply["reason"])
+        self.assertIn("FileNotFoundError", reply["reason"] + str(reply))
+        self.assertEqual(self.send(doc, 40)["status"], "rejected")   # replay refused
+        self.assertIn("not greater than", self.t.last_reply["reason"])
+
     def test_unsigned_is_refused(self):
         reply = self.send({"version": 1}, 1, key=False)
         self.assertEqual(reply["status"], "rejected")
