@@ -92,5 +92,29 @@ class Corpus(unittest.TestCase):
                     self.assertEqual(last, seq)
 
 
+class Destinations(unittest.TestCase):
+    """allow_destinations (the listener's --allow-host), which `logwire check` has no flag for:
+    the Rust rules of ContentPolicy::check_destination (policy.rs's unit test)."""
+
+    def doc(self, host, port):
+        return json.dumps({"version": 1, "handlers": {"s": {
+            "class": "logging.handlers.SysLogHandler", "address": [host, port]}}})
+
+    def test_allow_list(self):
+        allow = ["logs.example:514", "[2001:db8::1]:*"]
+        for host, port, ok in [("127.0.0.1", 9020, True), ("::1", 9020, True),
+                               ("localhost", 1, True), ("logs.example", 514, True),
+                               ("LOGS.example", 514, True), ("logs.example", 515, False),
+                               ("2001:db8::1", 6514, True), ("169.254.169.254", 80, False)]:
+            with self.subTest(host=host, port=port):
+                if ok:
+                    policy.check_pushed(self.doc(host, port), None, allow)
+                else:
+                    with self.assertRaisesRegex(policy.PolicyError, "is not allowed"):
+                        policy.check_pushed(self.doc(host, port), None, allow)
+        with self.assertRaisesRegex(ValueError, "no host"):
+            policy.check_pushed(self.doc("x", 1), None, [":514"])
+
+
 if __name__ == "__main__":
     unittest.main()
