@@ -166,6 +166,21 @@ class CloseAndReports(Base):
         self.assertGreater(len(got), 10 * 80)
 
 
+class NoAcks(Base):
+    def test_ack_false_sends_and_reports_nothing_as_acknowledged(self):
+        self.c.start()
+        h = self.handler(ack=False)
+        for i in range(300):
+            self.log.info("<n %03d>", i)
+        self.assertTrue(h.wait_acked(30))      # here: everything written
+        h.close()
+        r = h.report()
+        self.assertEqual((r.sent, r.acked, r.dropped, r.pending), (300, 0, 0, 0))
+        self.c.stop()
+        seen, _ = count_exact(self.c.lines(), r"<n (\d{3})>")
+        self.assertEqual(len(seen), 300)
+
+
 class Payloads(Base):
     def test_json_payload_carries_an_extra_pickle_cannot(self):
         self.quiet()
