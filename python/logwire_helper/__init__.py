@@ -30,6 +30,10 @@ CPython's backoff and resends what was not acknowledged.
 
 import base64
 import collections
+# socket.create_connection encodes host names with the idna codec; imported on first use
+# from the sender thread of a freshly forked child, the lookup can fail ("unknown encoding:
+# idna", a CPython race between imports and fork). Import it now, once.
+import encodings.idna  # noqa: F401
 import hashlib
 import hmac
 import json
@@ -360,6 +364,14 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         self.connect_timeout = float(connect_timeout)
         self._fresh_state()
         _register(self)
+        # A multiprocessing child (fork) leaves through os._exit, which skips atexit and so
+        # logging.shutdown(): close the handler (waiting for the acks) in its exit function.
+        import multiprocessing.util as mp_util
+        mp_util.register_after_fork(self, SignedSocketHandler._after_mp_fork)
+
+    def _after_mp_fork(self) -> None:
+        import multiprocessing.util as mp_util
+        mp_util.Finalize(self, self.close, exitpriority=100)
 
     # ----------------------------------------------------------------- state
     def _fresh_state(self) -> None:
@@ -391,6 +403,7 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._conn: Optional[socket.socket] = None
+        self._connect_error_reported = False
         self.retryTime = None
 
     def _fork_acquire(self) -> None:
@@ -651,7 +664,12 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
             else:
                 s = socket.create_connection((self.host, self.port), self.connect_timeout)
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
+        except Exception as e:   # OSError, and whatever name resolution may raise
+            if not isinstance(e, OSError) and not self._connect_error_reported:
+                self._connect_error_reported = True
+                sys.stderr.write("logwire_helper: %s to %s: cannot connect: %s: %s (retrying "
+                                 "with backoff)\n" % (type(self).__name__, self._where(),
+                                                       type(e).__name__, e))
             # CPython's backoff (SocketHandler.createSocket).
             now = time.monotonic()
             if self.retryTime is None:
@@ -665,6 +683,30 @@ class SignedSocketHandler(logging.handlers.SocketHandler):
         return s
 
     def _run(self) -> None:
+        """The sender thread. A bug must not silently stop delivery: an unexpected error is
+        reported on stderr and the loop starts again on a fresh connection (what was not
+        acknowledged is resent)."""
+        while True:
+            try:
+                self._loop()
+                return
+            except Exception:
+                import traceback
+                sys.stderr.write("logwire_helper: %s to %s: sender thread error (restarting "
+                                 "it):\n%s" % (type(self).__name__, self._where(),
+                                               traceback.format_exc()))
+                with self._cond:
+                    conn, self._conn = self._conn, None
+                    if self._closed:
+                        return
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except OSError:
+                        pass
+                time.sleep(0.5)
+
+    def _loop(self) -> None:
         cond = self._cond
         conn: Optional[socket.socket] = None
         out = b""                   # bytes of the batch being written

@@ -150,6 +150,58 @@ class Fork(unittest.TestCase):
         self.assertEqual(got["p"][-2], parent_epoch)
 
 
+MP_SENDER = r"""
+import json, logging, multiprocessing, os, sys
+import logwire_helper as lh
+host, port, key = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+h = lh.SignedSocketHandler(host, port, key, ack=True)
+log = logging.getLogger("mp")
+log.propagate = False
+log.setLevel(logging.INFO)
+log.addHandler(h)
+log.info("<mp parent 00000>")
+
+def work(i):
+    # Returns straight after logging: multiprocessing ends the child with os._exit, which
+    # skips logging.shutdown; the handler must still deliver what it buffered.
+    for j in range(200):
+        log.info("<mp w%d %05d>", i, j)
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("fork")
+    ps = [ctx.Process(target=work, args=(i,)) for i in range(3)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join(60)
+    h.close()
+    sys.exit(0 if all(p.exitcode == 0 for p in ps) and h.report().acked == 1 else 5)
+"""
+
+
+class Multiprocessing(unittest.TestCase):
+    def test_fork_workers_that_exit_through_os_exit_deliver_everything(self):
+        tmp = tempfile.TemporaryDirectory()
+        self.addCleanup(tmp.cleanup)
+        c = Collector(tmp.name).start()
+        self.addCleanup(c.close)
+        script = os.path.join(tmp.name, "mp_sender.py")
+        with open(script, "w") as f:
+            f.write(MP_SENDER)
+        r = run_python("import runpy, sys; sys.argv = sys.argv[1:]; "
+                       "runpy.run_path(sys.argv[0], run_name='__main__')",
+                       script, "127.0.0.1", c.port, c.key, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        c.stop(signal.SIGTERM)
+        lines = c.lines()
+        for i in range(3):
+            seen, _ = count_exact(lines, "<mp w%d " % i + r"(\d{5})>")
+            self.assertEqual(sorted(seen), ["%05d" % j for j in range(200)],
+                             "worker %d: %s" % (i, r.stderr[-3000:]))
+            self.assertEqual(set(seen.values()), {1})
+        self.assertEqual(lines.count("<mp parent 00000>"), 1)
+
+
 DGRAM_FORKER = r"""
 import logging, os, sys
 import logwire_helper as lh
