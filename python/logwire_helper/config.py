@@ -50,6 +50,9 @@ import sys
 import tempfile
 import threading
 import time
+from typing import Any, Callable, Dict, Iterable, Optional, Union
+
+KeyLike = Union[str, "os.PathLike[str]", "Key"]
 
 __all__ = [
     "Key",
@@ -116,9 +119,16 @@ FILE_HANDLER_CLASSES = frozenset([
 
 class Key:
     """A key from a ``<kind>:<base64>`` key file: ``hmac``, ``ed25519-private`` (signs and
-    verifies) or ``ed25519-public`` (verifies only)."""
+    verifies) or ``ed25519-public`` (verifies only). Ed25519 keys need the ``cryptography``
+    package (``pip install cryptography``, or ``pip install ./python[ed25519]``); without it
+    they raise a ``ValueError`` that says so. HMAC keys need only the standard library.
 
-    def __init__(self, kind, material):
+    >>> k = Key("hmac", bytes(32))
+    >>> k.verify(b"m", k.sign(b"m")), k.key_id.hex()
+    (True, 'a8da08b92da19cd7')
+    """
+
+    def __init__(self, kind: str, material: bytes) -> None:
         self.kind = kind
         self._private = None
         if kind == "hmac":
@@ -145,14 +155,14 @@ class Key:
                                         serialization.PublicFormat.Raw)
         self.key_id = hashlib.sha256(raw).digest()[:8]
 
-    def sign(self, message):
+    def sign(self, message: bytes) -> bytes:
         if self.alg == ALG_HMAC_SHA256:
             return hmac.new(self.secret, message, hashlib.sha256).digest()
         if self._private is None:
             raise ValueError("this is an ed25519-public key; signing needs the private key")
         return self._private.sign(message)
 
-    def verify(self, message, signature):
+    def verify(self, message: bytes, signature: bytes) -> bool:
         if self.alg == ALG_HMAC_SHA256:
             expected = hmac.new(self.secret, message, hashlib.sha256).digest()
             return hmac.compare_digest(expected, signature)
@@ -175,8 +185,12 @@ def _ed25519():
     return ed25519
 
 
-def load_key_file(path):
-    """Reads a logwire key file (at most 4 KiB) into a ``Key``."""
+def load_key_file(path: str) -> Key:
+    """Reads a logwire key file (at most 4 KiB) into a ``Key``.
+
+    >>> load_key_file("ops.pub")   # doctest: +SKIP
+    Key(kind='ed25519-public', key_id=...)
+    """
     with open(path, "rb") as f:
         data = f.read(MAX_KEY_FILE_BYTES + 1)
     if len(data) > MAX_KEY_FILE_BYTES:
@@ -191,8 +205,12 @@ def _key(k):
     return k if isinstance(k, Key) else load_key_file(k)
 
 
-def audience_bytes(name):
-    """The 16 audience bytes for a listener group name (``None``: any listener)."""
+def audience_bytes(name: Optional[str]) -> bytes:
+    """The 16 audience bytes for a listener group name (``None``: any listener).
+
+    >>> audience_bytes(None) == bytes(16), len(audience_bytes("payments-prod"))
+    (True, 16)
+    """
     if name is None:
         return bytes(16)
     return hashlib.sha256(name.encode("utf-8")).digest()[:16]
@@ -200,9 +218,14 @@ def audience_bytes(name):
 
 # --------------------------------------------------------------------------- signing
 
-def sign_config(payload, key_file, seq, ttl=300, audience=None, issued_at_ms=None,
-                expires_at_ms=None):
+def sign_config(payload: Union[str, bytes], key_file: KeyLike, seq: int, ttl: float = 300,
+                audience: Optional[str] = None, issued_at_ms: Optional[int] = None,
+                expires_at_ms: Optional[int] = None) -> bytes:
     """The ``LWC1`` envelope (without the 4-byte length prefix) for ``payload``.
+
+    >>> env = sign_config('{"version": 1}', Key("hmac", bytes(32)), 7, issued_at_ms=0)
+    >>> env[:4], len(env)
+    (b'LWC1', 106)
 
     ``key_file`` is a path or a ``Key``; ``ttl`` is in seconds; ``issued_at_ms`` defaults to
     now. ``expires_at_ms`` overrides ``ttl`` (to reproduce a frame exactly)."""
@@ -222,8 +245,13 @@ def sign_config(payload, key_file, seq, ttl=300, audience=None, issued_at_ms=Non
     return signed + key.sign(SIGNING_CONTEXT + signed)
 
 
-def sign_config_frame(payload, key_file, seq, **kw):
-    """``sign_config`` with the length prefix in front: ready for ``sendall``."""
+def sign_config_frame(payload: Union[str, bytes], key_file: KeyLike, seq: int,
+                      **kw: Any) -> bytes:
+    """``sign_config`` with the length prefix in front: ready for ``sendall``.
+
+    >>> len(sign_config_frame("{}", Key("hmac", bytes(32)), 1))
+    98
+    """
     env = sign_config(payload, key_file, seq, **kw)
     return struct.pack(">L", len(env)) + env
 
@@ -238,10 +266,16 @@ def _recv_exact(sock, n):
     return buf
 
 
-def send_config(payload, address, key_file=None, seq=None, ttl=300, audience=None,
-                timeout=10.0, ssl_context=None, server_hostname=None):
+def send_config(payload: Union[str, bytes], address: Any, key_file: Optional[KeyLike] = None,
+                seq: Optional[int] = None, ttl: float = 300, audience: Optional[str] = None,
+                timeout: float = 10.0, ssl_context: Any = None,
+                server_hostname: Optional[str] = None) -> Optional[Dict[str, Any]]:
     """Sends a config and returns the listener's reply as a dict, or ``None`` if the
     listener closed without replying (CPython's ``listen()`` never replies).
+
+    >>> send_config(open("logging.json").read(), ("127.0.0.1", 9030),
+    ...             "ops.key")                                   # doctest: +SKIP
+    {'status': 'applied', 'seq': 1765100000000}
 
     ``address`` is ``(host, port)`` or a Unix socket path. Without ``key_file`` the frame is
     sent unsigned (as CPython's cookbook does). ``seq`` defaults to the Unix time in ms.
@@ -295,8 +329,7 @@ def send_config(payload, address, key_file=None, seq=None, ttl=300, audience=Non
 
 # --------------------------------------------------------------------------- policy
 
-class PolicyError(ValueError):
-    """A config the content policy refuses; the message says where and why."""
+from .policy import PolicyError, check_pushed  # noqa: E402  (one PolicyError for both)
 
 
 def _check_dict_node(node, where, allowed, errors):
@@ -323,7 +356,7 @@ def _check_dict_node(node, where, allowed, errors):
 def _check_dict_config(d, allowed, errors):
     _check_dict_node(d, "", allowed, errors)
     handlers = d.get("handlers") or {}
-    if isinstance(handlers, dict):
+    if isinstance(handlers, dict) and d.get("incremental") is not True:
         for hid, h in handlers.items():
             # A cfg:// string here would let the class come from elsewhere in the document.
             if not isinstance(h, dict):
@@ -416,9 +449,18 @@ def _check_ini_config(text, allowed, errors):
         errors.append("INI interpolation: %s" % e)
 
 
-def check_config_policy(payload, allowed_classes=DEFAULT_ALLOWED_CLASSES):
+def check_config_policy(payload: Union[str, bytes],
+                        allowed_classes: Iterable[str] = DEFAULT_ALLOWED_CLASSES) -> None:
     """Raises ``PolicyError`` listing every problem if CPython's listen() would run code
-    (or touch something outside the policy) when applying ``payload`` (bytes or str)."""
+    (or touch something outside the policy) when applying ``payload`` (bytes or str).
+    The verifier runs this after ``logwire_helper.policy.check_pushed`` (the complete
+    policy), to apply its own class allow-list.
+
+    >>> check_config_policy('{"version": 1, "handlers": {"h": {"()": "os.system"}}}')
+    Traceback (most recent call last):
+    ...
+    logwire_helper.policy.PolicyError: handlers.h.(): '()' factories are not allowed
+    """
     if isinstance(payload, bytes):
         try:
             text = payload.decode("utf-8")
@@ -491,6 +533,50 @@ def _confine_dict(d, root):
             h["filename"] = _resolve_beneath(h["filename"], root, place)
 
 
+def _int_value(n):
+    """The value of integer arithmetic that ``_int_expr`` accepted (``10*1024*1024``),
+    bounded so that a hostile product cannot grow without limit."""
+    if isinstance(n, ast.Constant):
+        v = n.value
+    elif isinstance(n, ast.UnaryOp):
+        v = _int_value(n.operand)
+        v = -v if isinstance(n.op, ast.USub) else v
+    elif isinstance(n, ast.BinOp):
+        a, b = _int_value(n.left), _int_value(n.right)
+        v = a + b if isinstance(n.op, ast.Add) else a - b if isinstance(n.op, ast.Sub) else a * b
+    else:
+        raise PolicyError("not integer arithmetic: %s" % type(n).__name__)
+    if type(v) is not int and not isinstance(v, (float, complex)):
+        raise PolicyError("not integer arithmetic")
+    if isinstance(v, int) and abs(v) >= 2 ** 64:
+        raise PolicyError("integer %s is out of range" % v)
+    return v
+
+
+def _unparse_literal(n):
+    """Source text for a literal expression tree that ``_literal`` accepted (``ast.unparse``
+    only exists from Python 3.9; the helper supports 3.8)."""
+    if isinstance(n, ast.Constant):
+        return repr(n.value)
+    if isinstance(n, ast.Tuple):
+        inner = ", ".join(_unparse_literal(e) for e in n.elts)
+        return "(" + inner + ("," if len(n.elts) == 1 else "") + ")"
+    if isinstance(n, ast.List):
+        return "[" + ", ".join(_unparse_literal(e) for e in n.elts) + "]"
+    if isinstance(n, ast.Set):
+        return "{" + ", ".join(_unparse_literal(e) for e in n.elts) + "}"
+    if isinstance(n, ast.Dict):
+        return "{" + ", ".join("%s: %s" % (_unparse_literal(k), _unparse_literal(v))
+                               for k, v in zip(n.keys, n.values)) + "}"
+    if isinstance(n, ast.Name):
+        return n.id
+    if isinstance(n, ast.Attribute):
+        return _unparse_literal(n.value) + "." + n.attr
+    if isinstance(n, (ast.UnaryOp, ast.BinOp)):
+        return repr(_int_value(n))
+    raise PolicyError("not a plain literal: %s" % type(n).__name__)
+
+
 def _confine_ini(text, root):
     cp = configparser.ConfigParser()
     cp.read_file(io.StringIO(text))
@@ -520,10 +606,10 @@ def _confine_ini(text, root):
         full = ast.Constant(_resolve_beneath(target.value, root, place + " file name"))
         if key is None:
             node.elts[0] = full
-            s["args"] = ast.unparse(args.body)
+            s["args"] = _unparse_literal(args.body)
         else:
             node.values[key] = full
-            s["kwargs"] = ast.unparse(kwargs.body)
+            s["kwargs"] = _unparse_literal(kwargs.body)
         changed = True
     if not changed:
         return text
@@ -532,7 +618,7 @@ def _confine_ini(text, root):
     return out.getvalue()
 
 
-def confine_files(payload, file_root):
+def confine_files(payload: Union[str, bytes], file_root: Optional[str]) -> Union[str, bytes]:
     """``payload`` with every file handler's file name resolved beneath ``file_root``
     (relative names are made absolute there, so CPython opens the same file whatever its
     working directory). Raises ``PolicyError`` for a name outside the root, with ``..``,
@@ -570,9 +656,13 @@ class ConfigVerifier:
     ``last_reason`` holds why the last config was rejected (``None`` after an accept);
     ``on_reject(reason)`` is called for every rejection (default: a line on stderr)."""
 
-    def __init__(self, keys, audience=None, state_file=None,
-                 allowed_classes=DEFAULT_ALLOWED_CLASSES, clock=time.time, on_reject=None,
-                 max_bytes=1 << 20, file_root=None):
+    def __init__(self, keys: Iterable[KeyLike], audience: Optional[str] = None,
+                 state_file: Optional[str] = None,
+                 allowed_classes: Iterable[str] = DEFAULT_ALLOWED_CLASSES,
+                 clock: Callable[[], float] = time.time,
+                 on_reject: Optional[Callable[[str], None]] = None,
+                 max_bytes: int = 1 << 20, file_root: Optional[str] = None,
+                 allow_destinations: Iterable[str] = ()) -> None:
         self.keys = {}
         for k in keys:
             k = _key(k)
@@ -591,6 +681,9 @@ class ConfigVerifier:
         if file_root is not None and not os.path.isdir(file_root):
             raise ValueError("file root %r is not a directory" % (file_root,))
         self.file_root = None if file_root is None else os.path.realpath(file_root)
+        self.allow_destinations = list(allow_destinations)
+        from .policy import _parse_destinations
+        _parse_destinations(self.allow_destinations)  # a bad entry fails here, not per config
         self.last_reason = None
         # CPython serves each connection on its own thread.
         self._lock = threading.Lock()
@@ -626,7 +719,7 @@ class ConfigVerifier:
         finally:
             os.close(dfd)
 
-    def __call__(self, data):
+    def __call__(self, data: bytes) -> Optional[bytes]:
         with self._lock:
             try:
                 payload = self._verify(bytes(data))
@@ -682,8 +775,13 @@ class ConfigVerifier:
             raise PolicyError("seq %d is not greater than the last applied seq %d for key %s"
                               % (seq, last, key_id.hex()))
         payload = signed[HEADER_LEN:]
+        # The listener's whole content policy (logwire_helper.policy, the twin of the Rust
+        # listener's, held to the same corpus testdata/pushed-policy), then this verifier's
+        # own class allow-list: a config CPython would fail half-way through is refused here,
+        # before the seq is burned.
+        payload = check_pushed(payload, self.file_root,
+                               self.allow_destinations).encode("utf-8")
         check_config_policy(payload, self.allowed_classes)
-        payload = confine_files(payload, self.file_root)
         # Only now, with every check passed, is the seq burned: a config any check refused
         # leaves the ratchet where it was (as the Rust listener does). CPython applies after
         # verify returns and cannot tell us whether that worked, so the seq is persisted
@@ -702,8 +800,13 @@ class ConfigVerifier:
         return payload
 
 
-def verifier(keys, audience=None, state_file=None, allowed_classes=DEFAULT_ALLOWED_CLASSES,
-             clock=time.time, on_reject=None, file_root=None):
+def verifier(keys: Iterable[KeyLike], audience: Optional[str] = None,
+             state_file: Optional[str] = None,
+             allowed_classes: Iterable[str] = DEFAULT_ALLOWED_CLASSES,
+             clock: Callable[[], float] = time.time,
+             on_reject: Optional[Callable[[str], None]] = None,
+             file_root: Optional[str] = None,
+             allow_destinations: Iterable[str] = ()) -> ConfigVerifier:
     """A ``verify=`` callable for CPython's ``logging.config.listen``: checks the ``LWC1``
     envelope and the content policy, returns the inner config bytes or ``None``.
 
@@ -712,7 +815,15 @@ def verifier(keys, audience=None, state_file=None, allowed_classes=DEFAULT_ALLOW
     ratchet is kept (JSON; written atomically before the config is handed to CPython).
     ``clock``: seconds since the epoch, like ``time.time``. ``file_root``: the directory
     pushed file handlers may write beneath (see ``confine_files``); without it, configs
-    with file handlers are refused, like ``logwire serve --listen`` without ``--file-root``."""
+    with file handlers are refused, like ``logwire serve --listen`` without ``--file-root``.
+    ``allow_destinations``: ``"HOST:PORT"`` network handlers may reach besides loopback
+    (``--allow-host``). ``.pub`` (Ed25519) keys need the ``cryptography`` package.
+
+    >>> import logging.config                                         # doctest: +SKIP
+    >>> v = verifier(["ops.pub"], state_file="/var/lib/app/seq.json",
+    ...              file_root="/var/log/app")                        # doctest: +SKIP
+    >>> logging.config.listen(9030, verify=v).start()                 # doctest: +SKIP
+    """
     return ConfigVerifier(keys, audience=audience, state_file=state_file,
                           allowed_classes=allowed_classes, clock=clock, on_reject=on_reject,
-                          file_root=file_root)
+                          file_root=file_root, allow_destinations=allow_destinations)

@@ -58,7 +58,7 @@ class HandlerFrames(unittest.TestCase):
         os.unlink(self.key_file)
 
     def test_make_pickle_layout_and_seq(self):
-        h = lh.SignedSocketHandler("127.0.0.1", 9, self.key_file, ack=True)
+        h = lh.SignedDatagramHandler("127.0.0.1", 9, self.key_file, ack=True)
         rec = logging.LogRecord("app", logging.INFO, __file__, 1, "n=%d", (5,), None)
         frames = [h.makePickle(rec), h.makePickle(rec)]
         key = bytes(range(32))

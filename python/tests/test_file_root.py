@@ -104,7 +104,8 @@ class FileRoot(unittest.TestCase):
         text = INI.replace("ARGS", "('app.log', 'a', 10*1024*1024, 5)")
         lc.check_config_policy(text)
         out = lc.confine_files(text, self.root)
-        self.assertIn("args = ('%s', 'a', 10 * 1024 * 1024, 5)"
+        # Integer arithmetic is written out as its value (10*1024*1024).
+        self.assertIn("args = ('%s', 'a', 10485760, 5)"
                       % os.path.join(self.root, "app.log"), out)
         # fileConfig reads the rewritten text (the %% of the format survives).
         self.assertIn("%%(levelname)s", out)
