@@ -970,12 +970,18 @@ impl<'t> Analysis<'t> {
                                 .iter()
                                 .any(|m| self.classes[*d].methods.contains_key(*m))
                         });
+                        let restricted = local
+                            .iter()
+                            .any(|d| self.classes[*d].methods.contains_key("find_class"));
                         match foreign
                             .iter()
                             .find(|q| is_unpickler_class(q) || is_sender_class(q))
                         {
                             // A subclass that frames or signs records itself is not plain pickle.
                             Some(q) if is_sender_class(q) && overrides => continue,
+                            // An Unpickler whose find_class decides what may be loaded is the
+                            // pickle documentation's "restricting globals": not reported.
+                            Some(q) if is_unpickler_class(q) && restricted => continue,
                             Some(q) => format!("{q} ({})", self.classes[*c].name),
                             None => continue,
                         }
