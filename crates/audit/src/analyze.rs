@@ -93,6 +93,13 @@ enum Fact<'t> {
         target: Node<'t>,
         value: Node<'t>,
     },
+    /// A parameter's default value, evaluated in the scope around the def.
+    Default {
+        outer: usize,
+        body: usize,
+        name: String,
+        value: Node<'t>,
+    },
     /// `return value` in function `func`.
     Return {
         func: usize,
@@ -200,7 +207,22 @@ pub(crate) struct Analysis<'t> {
     /// Parameters bound from call sites, kept apart so that a function's own assignments
     /// and its callers' arguments both count.
     changed: bool,
+    /// Nodes still to visit in pass 1, with their scope, function and class.
+    work: Vec<(Node<'t>, usize, Option<usize>, Option<usize>)>,
+    /// How deep `eval` is nested: past [`MAX_EVAL_DEPTH`] an expression is unknown.
+    depth: std::cell::Cell<usize>,
+    /// `eval` results by node id, valid for one round of the fixpoint (values only grow, so
+    /// a stale entry only delays convergence by a round; the last round, in which nothing
+    /// changes, sees exact values). Without it a chain of calls is evaluated exponentially.
+    cache: std::cell::RefCell<HashMap<usize, Vals>>,
 }
+
+/// Deeper expressions than this (a 300-term `+` chain) evaluate to "unknown" rather than
+/// overflow the stack; no real data flow needs more.
+const MAX_EVAL_DEPTH: usize = 200;
+
+/// At most this many values per name before further string values are dropped.
+const MAX_STRINGS: usize = 16;
 
 /// Parses `src` as Python. `None` only if tree-sitter itself fails (no language, cancelled),
 /// never for a syntax error.
@@ -222,9 +244,13 @@ pub(crate) fn findings(tree: &Tree, src: &[u8], path: &str) -> Vec<Finding> {
         facts: Vec::new(),
         calls: Vec::new(),
         changed: false,
+        work: Vec::new(),
+        depth: std::cell::Cell::new(0),
+        cache: Default::default(),
     };
-    a.collect(tree.root_node(), 0, None, None);
+    a.collect(tree.root_node());
     a.solve();
+    a.cache.borrow_mut().clear();
     let mut out = a.judge(path);
     out.sort_by_key(|f| (f.line, f.column, f.rule));
     out.dedup_by(|x, y| x.line == y.line && x.column == y.column && x.rule == y.rule);
@@ -253,7 +279,15 @@ impl<'t> Analysis<'t> {
             .entry(name.to_string())
             .or_default();
         let before = slot.len();
-        slot.extend(vals);
+        for v in vals {
+            // A name assigned hundreds of strings (tables, test data) would make every
+            // lookup copy them all; strings only matter as a sender's host, where a handful
+            // is plenty.
+            if slot.len() >= MAX_STRINGS && matches!(v, Val::Str(_)) {
+                continue;
+            }
+            slot.insert(v);
+        }
         if slot.len() != before {
             self.changed = true;
         }
@@ -263,7 +297,16 @@ impl<'t> Analysis<'t> {
 
     /// `func`: the function whose body this is (for returns); `class`: the class whose body
     /// this node is directly in (for methods).
-    fn collect(&mut self, node: Node<'t>, scope: usize, func: Option<usize>, class: Option<usize>) {
+    /// Walks the whole tree with an explicit stack: real files nest deeply enough (long
+    /// operator chains, generated code) to overflow a walker thread's stack by recursion.
+    fn collect(&mut self, root: Node<'t>) {
+        self.work.push((root, 0, None, None));
+        while let Some((node, scope, func, class)) = self.work.pop() {
+            self.visit(node, scope, func, class);
+        }
+    }
+
+    fn visit(&mut self, node: Node<'t>, scope: usize, func: Option<usize>, class: Option<usize>) {
         match node.kind() {
             "import_statement" => return self.import(node, scope),
             "import_from_statement" => return self.import_from(node, scope),
@@ -277,7 +320,7 @@ impl<'t> Analysis<'t> {
                         scope: body_scope,
                         value: body,
                     });
-                    self.collect(body, body_scope, Some(f), None);
+                    self.work.push((body, body_scope, Some(f), None));
                 }
                 return;
             }
@@ -347,7 +390,7 @@ impl<'t> Analysis<'t> {
         let mut cursor = node.walk();
         let children: Vec<_> = node.children(&mut cursor).collect();
         for child in children {
-            self.collect(child, scope, func, class);
+            self.work.push((child, scope, func, class));
         }
     }
 
@@ -426,7 +469,20 @@ impl<'t> Analysis<'t> {
                     _ => None, // *args, **kwargs, tuple parameters (Python 2), `/`, `*`
                 };
                 match name_node.filter(|n| n.kind() == "identifier") {
-                    Some(n) => params.push(self.text(n).to_string()),
+                    Some(n) => {
+                        params.push(self.text(n).to_string());
+                        // The default is one more value the parameter may have (evaluated
+                        // where the def is: `verify=None` makes a wrapper's listen() unsafe
+                        // for the callers that pass nothing).
+                        if let Some(value) = p.child_by_field_name("value") {
+                            self.facts.push(Fact::Default {
+                                outer: scope,
+                                body: body_scope,
+                                name: self.text(n).to_string(),
+                                value,
+                            });
+                        }
+                    }
                     None => params.push(String::new()),
                 }
             }
@@ -477,7 +533,7 @@ impl<'t> Analysis<'t> {
             }
         }
         if let Some(body) = node.child_by_field_name("body") {
-            self.collect(body, body_scope, Some(f), None);
+            self.work.push((body, body_scope, Some(f), None));
         }
     }
 
@@ -508,7 +564,7 @@ impl<'t> Analysis<'t> {
             let mut cursor = body.walk();
             let children: Vec<_> = body.children(&mut cursor).collect();
             for child in children {
-                self.collect(child, body_scope, None, Some(c));
+                self.work.push((child, body_scope, None, Some(c)));
             }
         }
     }
@@ -520,6 +576,7 @@ impl<'t> Analysis<'t> {
         // guard against a pathological file, far above what real code needs (3-4 rounds).
         for _ in 0..32 {
             self.changed = false;
+            self.cache.borrow_mut().clear();
             for i in 0..self.facts.len() {
                 match self.facts[i] {
                     Fact::Bind {
@@ -529,6 +586,16 @@ impl<'t> Analysis<'t> {
                     } => {
                         let v = self.eval(value, scope);
                         self.bind_target(target, v, scope);
+                    }
+                    Fact::Default {
+                        outer,
+                        body,
+                        ref name,
+                        value,
+                    } => {
+                        let v = self.eval(value, outer);
+                        let name = name.clone();
+                        self.bind(body, &name, v);
                     }
                     Fact::Return { func, scope, value } => {
                         let v = self.eval(value, scope);
@@ -552,6 +619,16 @@ impl<'t> Analysis<'t> {
     }
 
     fn bind_target(&mut self, target: Node<'t>, vals: Vals, scope: usize) {
+        let d = self.depth.get();
+        if d >= MAX_EVAL_DEPTH {
+            return;
+        }
+        self.depth.set(d + 1);
+        self.bind_target_node(target, vals, scope);
+        self.depth.set(d);
+    }
+
+    fn bind_target_node(&mut self, target: Node<'t>, vals: Vals, scope: usize) {
         match target.kind() {
             "identifier" => self.bind(scope, self.text(target), vals),
             "attribute" => {
@@ -683,7 +760,7 @@ impl<'t> Analysis<'t> {
         let skip = usize::from(self.funcs[f].is_method && bound);
         let body = self.funcs[f].scope;
         for (i, a) in args.positional.iter().enumerate() {
-            let v: Vals = self.eval(*a, scope).into_iter().filter(is_net).collect();
+            let v = self.eval(*a, scope);
             if let Some(p) = self.funcs[f].params.get(i + skip).cloned() {
                 if !p.is_empty() {
                     self.bind(body, &p, v);
@@ -691,7 +768,7 @@ impl<'t> Analysis<'t> {
             }
         }
         for (name, a) in &args.keywords {
-            let v: Vals = self.eval(*a, scope).into_iter().filter(is_net).collect();
+            let v = self.eval(*a, scope);
             if self.funcs[f].params.iter().any(|p| p == name) {
                 self.bind(body, name, v);
             }
@@ -778,6 +855,21 @@ impl<'t> Analysis<'t> {
     }
 
     fn eval(&self, n: Node<'t>, scope: usize) -> Vals {
+        let d = self.depth.get();
+        if d >= MAX_EVAL_DEPTH {
+            return Vals::new();
+        }
+        if let Some(v) = self.cache.borrow().get(&n.id()) {
+            return v.clone();
+        }
+        self.depth.set(d + 1);
+        let out = self.eval_node(n, scope);
+        self.depth.set(d);
+        self.cache.borrow_mut().insert(n.id(), out.clone());
+        out
+    }
+
+    fn eval_node(&self, n: Node<'t>, scope: usize) -> Vals {
         match n.kind() {
             "identifier" => self.lookup(scope, self.text(n)),
             "none" => Vals::from([Val::None]),
@@ -1042,15 +1134,20 @@ impl<'t> Analysis<'t> {
             );
         };
         let vals = self.eval(verify, scope);
-        if !vals.is_empty() && vals.iter().all(|v| *v == Val::None) {
-            return self.finding(
-                Rule::ListenNoVerify,
-                call,
-                path,
+        if vals.contains(&Val::None) {
+            let message = if vals.len() == 1 {
                 "logging.config.listen() with verify=None: anyone who can connect to the port runs \
                  code in this process"
-                    .into(),
-            );
+                    .to_string()
+            } else {
+                format!(
+                    "logging.config.listen() with verify={} that may be None (a default, an \
+                     initial value or a caller passes None): then anyone who can connect to the \
+                     port runs code in this process",
+                    self.text(verify)
+                )
+            };
+            return self.finding(Rule::ListenNoVerify, call, path, message);
         }
         let funcs: Vec<usize> = vals
             .iter()
@@ -1190,7 +1287,10 @@ impl<'t> Analysis<'t> {
                 }
             })
             .collect();
-        let known = !vals.is_empty() && strs.len() == vals.len();
+        // A parameter of the enclosing function takes whatever its callers pass, and they
+        // may live in other files: its default says nothing about where records go.
+        let parameter = host.kind() == "identifier" && self.is_parameter(call, self.text(host));
+        let known = !parameter && !vals.is_empty() && strs.len() == vals.len();
         if known && strs.iter().all(|h| is_loopback(h)) {
             return None;
         }
@@ -1215,6 +1315,23 @@ impl<'t> Analysis<'t> {
                  unpickles"
             ),
         ))
+    }
+}
+
+impl Analysis<'_> {
+    /// Whether `name` is a parameter of the function `node` is in.
+    fn is_parameter(&self, node: Node<'_>, name: &str) -> bool {
+        let mut n = node.parent();
+        while let Some(p) = n {
+            if p.kind() == "function_definition" {
+                return self
+                    .funcs
+                    .iter()
+                    .any(|f| f.node.id() == p.id() && f.params.iter().any(|x| x == name));
+            }
+            n = p.parent();
+        }
+        false
     }
 }
 
@@ -1253,16 +1370,17 @@ fn string_literal(n: Node<'_>, src: &[u8]) -> Option<String> {
 }
 
 /// Return statements of a function body, not of functions or classes nested in it.
-fn gather_returns<'t>(n: Node<'t>, out: &mut Vec<Node<'t>>, raises: &mut bool) {
-    match n.kind() {
-        "function_definition" | "class_definition" | "lambda" => return,
-        "return_statement" => out.push(n),
-        "raise_statement" => *raises = true,
-        _ => {}
-    }
-    let mut c = n.walk();
-    for child in n.children(&mut c) {
-        gather_returns(child, out, raises);
+fn gather_returns<'t>(body: Node<'t>, out: &mut Vec<Node<'t>>, raises: &mut bool) {
+    let mut stack = vec![body];
+    while let Some(n) = stack.pop() {
+        match n.kind() {
+            "function_definition" | "class_definition" | "lambda" => continue,
+            "return_statement" => out.push(n),
+            "raise_statement" => *raises = true,
+            _ => {}
+        }
+        let mut c = n.walk();
+        stack.extend(n.children(&mut c));
     }
 }
 

@@ -306,13 +306,18 @@ pub fn audit_source(path: &str, src: &[u8]) -> Vec<Finding> {
 /// Whether `src` parses with no more syntax errors than `before` had (used by the fixer to
 /// make sure a rewrite keeps a file valid).
 pub fn syntax_errors(src: &[u8]) -> usize {
-    fn count(n: tree_sitter::Node<'_>) -> usize {
-        let own = usize::from(n.is_error() || n.is_missing());
-        if !n.has_error() {
-            return own;
+    // Iterative: a deeply nested file must not overflow the stack.
+    fn count(root: tree_sitter::Node<'_>) -> usize {
+        let mut n = 0;
+        let mut stack = vec![root];
+        while let Some(node) = stack.pop() {
+            n += usize::from(node.is_error() || node.is_missing());
+            if node.has_error() {
+                let mut c = node.walk();
+                stack.extend(node.children(&mut c));
+            }
         }
-        let mut c = n.walk();
-        own + n.children(&mut c).map(count).sum::<usize>()
+        n
     }
     analyze::parse(src).map_or(usize::MAX, |t| count(t.root_node()))
 }

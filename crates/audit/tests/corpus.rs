@@ -15,7 +15,8 @@ fn corpus_dir() -> PathBuf {
 type Site = (String, usize, usize);
 
 fn expected() -> BTreeMap<String, BTreeSet<Site>> {
-    let text = std::fs::read_to_string(corpus_dir().join("expected.json")).expect("expected.json is readable");
+    let text = std::fs::read_to_string(corpus_dir().join("expected.json"))
+        .expect("expected.json is readable");
     let v: serde_json::Value = serde_json::from_str(&text).expect("expected.json is JSON");
     let mut out = BTreeMap::new();
     for (file, list) in v.as_object().expect("an object of files") {
@@ -41,12 +42,20 @@ fn every_corpus_file_has_expectations_and_meets_them() {
     let expected = expected();
     let mut files: Vec<String> = std::fs::read_dir(corpus_dir())
         .expect("testdata/audit exists")
-        .map(|e| e.expect("readable entry").file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            e.expect("readable entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
         .filter(|n| n.ends_with(".py"))
         .collect();
     files.sort();
     let listed: Vec<String> = expected.keys().cloned().collect();
-    assert_eq!(files, listed, "the corpus files and the entries of expected.json differ");
+    assert_eq!(
+        files, listed,
+        "the corpus files and the entries of expected.json differ"
+    );
 
     let mut failures = Vec::new();
     let (mut positives, mut negatives) = (0, 0);
@@ -69,15 +78,31 @@ fn every_corpus_file_has_expectations_and_meets_them() {
             failures.push(format!("{file}: unexpected {extra:?}"));
         }
     }
-    assert!(failures.is_empty(), "corpus mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "corpus mismatches:\n{}",
+        failures.join("\n")
+    );
     // The corpus must keep both kinds, or the test proves only half of the claim.
-    assert!(positives >= 10 && negatives >= 5, "{positives} positive and {negatives} negative files");
+    assert!(
+        positives >= 10 && negatives >= 5,
+        "{positives} positive and {negatives} negative files"
+    );
 }
 
 #[test]
 fn every_rule_of_the_corpus_kinds_is_exercised() {
-    let rules: BTreeSet<String> = expected().values().flatten().map(|(r, _, _)| r.clone()).collect();
-    for r in ["listen-no-verify", "listen-weak-verify", "pickle-receiver", "cleartext-record-sender"] {
+    let rules: BTreeSet<String> = expected()
+        .values()
+        .flatten()
+        .map(|(r, _, _)| r.clone())
+        .collect();
+    for r in [
+        "listen-no-verify",
+        "listen-weak-verify",
+        "pickle-receiver",
+        "cleartext-record-sender",
+    ] {
         assert!(rules.contains(r), "no corpus file expects {r}");
     }
 }
