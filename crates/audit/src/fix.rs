@@ -166,6 +166,8 @@ fn import_position(root: tree_sitter::Node<'_>, src: &[u8]) -> Option<usize> {
 
 /// A unified diff of one file's rewrite, `a/PATH` to `b/PATH`.
 pub fn diff(path: &str, before: &[u8], after: &[u8]) -> String {
+    // git's a/ b/ prefixes; an absolute path loses its leading slash there, as in git.
+    let path = path.trim_start_matches('/');
     let old = String::from_utf8_lossy(before);
     let new = String::from_utf8_lossy(after);
     similar::TextDiff::from_lines(old.as_ref(), new.as_ref())

@@ -1,5 +1,6 @@
 //! `logwire audit`: the command-line face of `logwire-audit`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -79,7 +80,7 @@ pub(crate) fn run(args: AuditArgs) -> ExitCode {
                     fixed_any = true;
                     let d = fix::diff(&path, &before, &after);
                     match args.format {
-                        Format::Text => print!("{d}"),
+                        Format::Text => emit(&d),
                         _ => eprint!("{d}"),
                     }
                 }
@@ -92,17 +93,20 @@ pub(crate) fn run(args: AuditArgs) -> ExitCode {
             let again = audit_paths(&paths);
             audit.findings = again.findings;
             if matches!(args.format, Format::Text) {
-                println!(
-                    "Fixed listen() calls now need a key file and a state file: search for {}.\n",
+                emit(&format!(
+                    "Fixed listen() calls now need a key file and a state file: search for {}.\n\n",
                     fix::PLACEHOLDER
-                );
+                ));
             }
         }
     }
     match args.format {
-        Format::Text => print!("{}", report::text(&audit.findings, audit.files)),
-        Format::Json => println!("{:#}", report::json(&audit.findings, audit.files, &errors)),
-        Format::Sarif => println!("{:#}", report::sarif(&audit.findings)),
+        Format::Text => emit(&report::text(&audit.findings, audit.files)),
+        Format::Json => emit(&format!(
+            "{:#}\n",
+            report::json(&audit.findings, audit.files, &errors)
+        )),
+        Format::Sarif => emit(&format!("{:#}\n", report::sarif(&audit.findings))),
     }
     for e in &errors {
         eprintln!("logwire audit: {e}");
@@ -114,4 +118,10 @@ pub(crate) fn run(args: AuditArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Writes to stdout; a closed pipe (`logwire audit | head`) ends the output quietly instead
+/// of panicking.
+fn emit(text: &str) {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
