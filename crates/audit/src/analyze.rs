@@ -525,10 +525,10 @@ impl<'t> Analysis<'t> {
                 if let Some(first) = self.funcs[f].params.first().cloned() {
                     self.bind(body_scope, &first, Vals::from([Val::Instance(c)]));
                 }
-                if DATA_CALLBACKS.contains(&name) {
-                    if let Some(data) = self.funcs[f].params.get(1).cloned() {
-                        self.bind(body_scope, &data, Vals::from([Val::Tainted]));
-                    }
+                if DATA_CALLBACKS.contains(&name)
+                    && let Some(data) = self.funcs[f].params.get(1).cloned()
+                {
+                    self.bind(body_scope, &data, Vals::from([Val::Tainted]));
                 }
             }
         }
@@ -653,10 +653,10 @@ impl<'t> Analysis<'t> {
             }
             "subscript" => {
                 // `buf[n:] = data` makes `buf` hold network bytes.
-                if tainted(&vals) {
-                    if let Some(v) = target.child_by_field_name("value") {
-                        self.bind_target(v, Vals::from([Val::Tainted]), scope);
-                    }
+                if tainted(&vals)
+                    && let Some(v) = target.child_by_field_name("value")
+                {
+                    self.bind_target(v, Vals::from([Val::Tainted]), scope);
                 }
             }
             "pattern_list"
@@ -686,33 +686,30 @@ impl<'t> Analysis<'t> {
             return;
         };
         let args = call_args(call, self.src);
-        if callee.kind() == "attribute" {
-            if let (Some(obj), Some(attr)) = (
+        if callee.kind() == "attribute"
+            && let (Some(obj), Some(attr)) = (
                 callee.child_by_field_name("object"),
                 callee.child_by_field_name("attribute"),
-            ) {
-                match self.text(attr) {
-                    "append" | "extend" | "write" | "insert" | "appendleft" | "put"
-                    | "put_nowait" | "feed" => {
-                        if args
-                            .positional
-                            .iter()
-                            .any(|a| tainted(&self.eval(*a, scope)))
-                        {
-                            self.bind_target(obj, Vals::from([Val::Tainted]), scope);
-                        }
-                    }
-                    "recv_into" | "recvfrom_into" | "readinto" | "recvmsg_into" => {
-                        let from_net = self.text(attr).starts_with("recv")
-                            || self.eval(obj, scope).iter().any(is_net);
-                        if from_net {
-                            if let Some(buf) = args.positional.first() {
-                                self.bind_target(*buf, Vals::from([Val::Tainted]), scope);
-                            }
-                        }
-                    }
-                    _ => {}
+            )
+        {
+            match self.text(attr) {
+                "append" | "extend" | "write" | "insert" | "appendleft" | "put" | "put_nowait"
+                | "feed"
+                    if args
+                        .positional
+                        .iter()
+                        .any(|a| tainted(&self.eval(*a, scope))) =>
+                {
+                    self.bind_target(obj, Vals::from([Val::Tainted]), scope);
                 }
+                "recv_into" | "recvfrom_into" | "readinto" | "recvmsg_into" => {
+                    let from_net = self.text(attr).starts_with("recv")
+                        || self.eval(obj, scope).iter().any(is_net);
+                    if from_net && let Some(buf) = args.positional.first() {
+                        self.bind_target(*buf, Vals::from([Val::Tainted]), scope);
+                    }
+                }
+                _ => {}
             }
         }
         let callees = self.eval(callee, scope);
@@ -761,10 +758,10 @@ impl<'t> Analysis<'t> {
         let body = self.funcs[f].scope;
         for (i, a) in args.positional.iter().enumerate() {
             let v = self.eval(*a, scope);
-            if let Some(p) = self.funcs[f].params.get(i + skip).cloned() {
-                if !p.is_empty() {
-                    self.bind(body, &p, v);
-                }
+            if let Some(p) = self.funcs[f].params.get(i + skip).cloned()
+                && !p.is_empty()
+            {
+                self.bind(body, &p, v);
             }
         }
         for (name, a) in &args.keywords {
@@ -971,39 +968,38 @@ impl<'t> Analysis<'t> {
         let args = call_args(n, self.src);
         let mut out = Vals::new();
         let mut receiver = Vals::new();
-        if callee.kind() == "attribute" {
-            if let (Some(obj), Some(attr)) = (
+        if callee.kind() == "attribute"
+            && let (Some(obj), Some(attr)) = (
                 callee.child_by_field_name("object"),
                 callee.child_by_field_name("attribute"),
-            ) {
-                receiver = self.eval(obj, scope);
-                match self.text(attr) {
-                    // Socket receives: whatever the object, these names mean bytes from a peer.
-                    "recv" | "recvfrom" | "recv_bytes" | "recvmsg" => {
-                        out.insert(Val::Tainted);
-                    }
-                    "accept" => {
-                        out.insert(Val::Socket);
-                    }
-                    "makefile" => {
-                        out.insert(Val::Stream);
-                    }
-                    "wrap_socket" => {
-                        if args
-                            .all()
-                            .any(|a| self.eval(a, scope).contains(&Val::Socket))
-                        {
-                            out.insert(Val::Socket);
-                        }
-                    }
-                    "read" | "readline" | "readlines" | "read1" | "readall" | "readexactly"
-                    | "readuntil" | "getvalue" | "getbuffer" => {
-                        if receiver.iter().any(is_net) {
-                            out.insert(Val::Tainted);
-                        }
-                    }
-                    _ => {}
+            )
+        {
+            receiver = self.eval(obj, scope);
+            match self.text(attr) {
+                // Socket receives: whatever the object, these names mean bytes from a peer.
+                "recv" | "recvfrom" | "recv_bytes" | "recvmsg" => {
+                    out.insert(Val::Tainted);
                 }
+                "accept" => {
+                    out.insert(Val::Socket);
+                }
+                "makefile" => {
+                    out.insert(Val::Stream);
+                }
+                "wrap_socket"
+                    if args
+                        .all()
+                        .any(|a| self.eval(a, scope).contains(&Val::Socket)) =>
+                {
+                    out.insert(Val::Socket);
+                }
+                "read" | "readline" | "readlines" | "read1" | "readall" | "readexactly"
+                | "readuntil" | "getvalue" | "getbuffer"
+                    if receiver.iter().any(is_net) =>
+                {
+                    out.insert(Val::Tainted);
+                }
+                _ => {}
             }
         }
         let mut opaque = true;
@@ -1087,10 +1083,10 @@ impl<'t> Analysis<'t> {
                     if let Some(f) = self.pickle(call, scope, path, &q) {
                         out.push(f);
                     }
-                } else if is_sender_class(&base) {
-                    if let Some(f) = self.sender(call, scope, path, &q) {
-                        out.push(f);
-                    }
+                } else if is_sender_class(&base)
+                    && let Some(f) = self.sender(call, scope, path, &q)
+                {
+                    out.push(f);
                 }
             }
         }
