@@ -22,6 +22,7 @@ Examples:
   logwire audit --format sarif > audit.sarif   # for GitHub code scanning (upload-sarif)
   logwire audit --format json | jq '.findings[] | select(.severity == \"error\")'
   logwire audit --fix app/               # rewrite listen() to logwire_helper.listen(), print the diff
+  logwire audit --errors-only            # leave out the informational notes (pre-commit, CI gates)
 
 Exit status: 0 no findings, 1 findings (after --fix: findings left), 2 usage or I/O error.")]
 pub(crate) struct AuditArgs {
@@ -36,6 +37,10 @@ pub(crate) struct AuditArgs {
     /// `import logwire_helper`, and print the diff (to stderr with --format json/sarif).
     #[arg(long)]
     fix: bool,
+    /// Report only error-severity findings (leave out the notes: listen-verified and
+    /// cleartext-record-sender), so exit status 1 means something exploitable as written.
+    #[arg(long)]
+    errors_only: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -99,6 +104,11 @@ pub(crate) fn run(args: AuditArgs) -> ExitCode {
                 ));
             }
         }
+    }
+    if args.errors_only {
+        audit
+            .findings
+            .retain(|f| f.severity == logwire_audit::Severity::Error);
     }
     match args.format {
         Format::Text => emit(&report::text(&audit.findings, audit.files)),

@@ -214,3 +214,32 @@ fn fix_rewrites_listen_prints_a_diff_and_is_idempotent() {
         "a second --fix changed the file"
     );
 }
+
+#[test]
+fn errors_only_leaves_out_the_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "s.py",
+        "import logging.handlers\nh = logging.handlers.SocketHandler('logs.example.com', 9020)\n",
+    );
+    assert_eq!(code(&logwire(&["audit", f.to_str().unwrap()])), 1);
+    let quiet = logwire(&["audit", "--errors-only", f.to_str().unwrap()]);
+    assert_eq!(code(&quiet), 0, "{}", stdout(&quiet));
+    write(dir.path(), "l.py", UNSAFE);
+    let out = logwire(&[
+        "audit",
+        "--errors-only",
+        "--format",
+        "json",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code(&out), 1);
+    let rules: Vec<String> = json(&out)["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(rules, ["listen-no-verify"]);
+}
