@@ -41,7 +41,7 @@ pub mod fix;
 pub mod report;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 
@@ -278,23 +278,23 @@ fn position(src: &[u8], offset: usize) -> (usize, usize, usize) {
     (line, column, line_start)
 }
 
-/// Words one of which every finding's source must contain (a module, function or class name
-/// the rules resolve to). A file with none of them is not parsed at all: this only skips
-/// work, the parser still decides every finding.
-const NEEDLES: &[&[u8]] = &[
-    b"listen",
-    b"ickle",
-    b"dill",
-    b"SocketHandler",
-    b"DatagramHandler",
-];
+/// Whether the file's text names anything a finding needs: `listen` together with `logging`
+/// (the import any spelling of logging.config.listen needs), a pickle module (`pickle`,
+/// `cPickle`, `_pickle`, `cloudpickle`, `Unpickler` all contain "ickle"), `dill`, or a sender
+/// class. A file without any is not parsed at all: this only skips work, the parser still
+/// decides every finding (in CPython's Lib/, 10% of the files are parsed).
+fn worth_parsing(src: &[u8]) -> bool {
+    let has = |needle: &[u8]| memchr::memmem::find(src, needle).is_some();
+    (has(b"listen") && has(b"logging"))
+        || has(b"ickle")
+        || has(b"dill")
+        || has(b"SocketHandler")
+        || has(b"DatagramHandler")
+}
 
 /// Audits one file's bytes. `path` is only copied into the findings.
 pub fn audit_source(path: &str, src: &[u8]) -> Vec<Finding> {
-    if !NEEDLES
-        .iter()
-        .any(|n| memchr::memmem::find(src, n).is_some())
-    {
+    if !worth_parsing(src) {
         return Vec::new();
     }
     match analyze::parse(src) {
@@ -335,21 +335,38 @@ pub struct Audit {
 
 /// Audits files and directories. A named file is audited whatever its extension; directories
 /// are walked recursively for `*.py` and `*.pyw`, honouring `.gitignore`, `.ignore` and
-/// hidden-file conventions, on all cores.
+/// hidden-file conventions. Files are parsed and analysed on all cores.
 pub fn audit_paths(paths: &[PathBuf]) -> Audit {
-    let out = Mutex::new(Audit::default());
+    let mut audit = Audit::default();
+    let mut files = Vec::new();
     for p in paths {
         match std::fs::metadata(p) {
-            Err(e) => out
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .errors
-                .push(io_error(p, &e)),
-            Ok(m) if m.is_file() => audit_file(p, &out),
-            Ok(_) => walk(p, &out),
+            Err(e) => audit.errors.push(io_error(p, &e)),
+            Ok(m) if m.is_file() => files.push(p.clone()),
+            Ok(_) => walk(p, &mut files, &mut audit.errors),
         }
     }
-    let mut audit = out.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Walking is cheap next to parsing; the files are then shared out through one counter,
+    // so a big file on one core does not hold up the rest (per directory walker threads left
+    // the top-level modules of a tree like CPython's Lib/ on one core).
+    let next = AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, files.len().max(1));
+    let parts: Vec<Audit> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(s, || audit_files(&files, &next))
+                    .expect("a worker thread starts")
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+    });
+    for part in parts {
+        audit.files += part.files;
+        audit.findings.extend(part.findings);
+        audit.errors.extend(part.errors);
+    }
     audit.findings.sort_by(|a, b| {
         (&a.path, a.line, a.column, a.rule).cmp(&(&b.path, b.line, b.column, b.rule))
     });
@@ -357,7 +374,30 @@ pub fn audit_paths(paths: &[PathBuf]) -> Audit {
     audit
 }
 
-fn walk(root: &Path, out: &Mutex<Audit>) {
+fn audit_files(files: &[PathBuf], next: &AtomicUsize) -> Audit {
+    let mut out = Audit::default();
+    while let Some(path) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+        let name = path.to_string_lossy();
+        match std::fs::read(path) {
+            Ok(src) => {
+                // A bug on one odd file must not cost the findings of all the others.
+                match std::panic::catch_unwind(|| audit_source(&name, &src)) {
+                    Ok(found) => {
+                        out.files += 1;
+                        out.findings.extend(found);
+                    }
+                    Err(_) => out.errors.push(format!(
+                        "internal error while auditing {name} (please report it with the file)"
+                    )),
+                }
+            }
+            Err(e) => out.errors.push(io_error(path, &e)),
+        }
+    }
+    out
+}
+
+fn walk(root: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<String>) {
     let mut types = ignore::types::TypesBuilder::new();
     types.add_defaults();
     // "py" in ignore's defaults covers *.py and *.pyi; stubs hold no calls worth auditing,
@@ -367,37 +407,13 @@ fn walk(root: &Path, out: &Mutex<Audit>) {
     types.select("pysrc");
     let walker = ignore::WalkBuilder::new(root)
         .types(types.build().expect("fixed globs are valid"))
-        .build_parallel();
-    walker.run(|| {
-        Box::new(|entry| {
-            match entry {
-                Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => audit_file(e.path(), out),
-                Ok(_) => {}
-                Err(e) => out
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .errors
-                    .push(walk_error(&e)),
-            }
-            ignore::WalkState::Continue
-        })
-    });
-}
-
-fn audit_file(path: &Path, out: &Mutex<Audit>) {
-    let name = path.to_string_lossy();
-    match std::fs::read(path) {
-        Ok(src) => {
-            let found = audit_source(&name, &src);
-            let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
-            o.files += 1;
-            o.findings.extend(found);
+        .build();
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_some_and(|t| t.is_file()) => files.push(e.into_path()),
+            Ok(_) => {}
+            Err(e) => errors.push(walk_error(&e)),
         }
-        Err(e) => out
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .errors
-            .push(io_error(path, &e)),
     }
 }
 
