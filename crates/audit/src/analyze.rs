@@ -29,6 +29,52 @@ use tree_sitter::{Node, Parser, Tree};
 
 use crate::{Finding, Rule};
 
+/// The grammar's field ids, looked up once. `child_by_field_name` compares the name with the
+/// grammar's field names on every call: that was a quarter of the analysis time.
+struct Fields {
+    alias: u16,
+    arguments: u16,
+    attribute: u16,
+    body: u16,
+    function: u16,
+    left: u16,
+    module_name: u16,
+    name: u16,
+    object: u16,
+    parameters: u16,
+    right: u16,
+    subscript: u16,
+    superclasses: u16,
+    value: u16,
+}
+
+static F: std::sync::LazyLock<Fields> = std::sync::LazyLock::new(|| {
+    let language: tree_sitter::Language = tree_sitter_python::LANGUAGE.into();
+    // 0 is no field: a lookup with it finds nothing, which a grammar change would show in
+    // every test at once.
+    let id = |name: &str| language.field_id_for_name(name).map_or(0, |f| f.get());
+    Fields {
+        alias: id("alias"),
+        arguments: id("arguments"),
+        attribute: id("attribute"),
+        body: id("body"),
+        function: id("function"),
+        left: id("left"),
+        module_name: id("module_name"),
+        name: id("name"),
+        object: id("object"),
+        parameters: id("parameters"),
+        right: id("right"),
+        subscript: id("subscript"),
+        superclasses: id("superclasses"),
+        value: id("value"),
+    }
+});
+
+fn nz(id: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(id).unwrap_or(std::num::NonZeroU16::MIN)
+}
+
 /// An abstract value a Python expression may have.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Val {
@@ -215,6 +261,8 @@ pub(crate) struct Analysis<'t> {
     /// a stale entry only delays convergence by a round; the last round, in which nothing
     /// changes, sees exact values). Without it a chain of calls is evaluated exponentially.
     cache: std::cell::RefCell<HashMap<usize, Vals>>,
+    /// Each call's arguments, split once (they were re-split on every round).
+    args: HashMap<usize, std::rc::Rc<Args<'t>>>,
 }
 
 /// Deeper expressions than this (a 300-term `+` chain) evaluate to "unknown" rather than
@@ -247,6 +295,7 @@ pub(crate) fn findings(tree: &Tree, src: &[u8], path: &str) -> Vec<Finding> {
         work: Vec::new(),
         depth: std::cell::Cell::new(0),
         cache: Default::default(),
+        args: HashMap::new(),
     };
     a.collect(tree.root_node());
     a.solve();
@@ -260,6 +309,13 @@ pub(crate) fn findings(tree: &Tree, src: &[u8], path: &str) -> Vec<Finding> {
 impl<'t> Analysis<'t> {
     fn text(&self, n: Node<'_>) -> &'t str {
         std::str::from_utf8(&self.src[n.byte_range()]).unwrap_or("")
+    }
+
+    fn args(&self, call: Node<'t>) -> std::rc::Rc<Args<'t>> {
+        match self.args.get(&call.id()) {
+            Some(a) => a.clone(),
+            None => std::rc::Rc::new(call_args(call, self.src)),
+        }
     }
 
     fn new_scope(&mut self, parent: usize) -> usize {
@@ -314,7 +370,7 @@ impl<'t> Analysis<'t> {
             "lambda" => {
                 let f = self.define_func(node, scope, false);
                 let body_scope = self.funcs[f].scope;
-                if let Some(body) = node.child_by_field_name("body") {
+                if let Some(body) = node.child_by_field_id(F.body) {
                     self.facts.push(Fact::Return {
                         func: f,
                         scope: body_scope,
@@ -327,8 +383,8 @@ impl<'t> Analysis<'t> {
             "class_definition" => return self.class(node, scope),
             "assignment" | "augmented_assignment" => {
                 if let (Some(t), Some(v)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("right"),
+                    node.child_by_field_id(F.left),
+                    node.child_by_field_id(F.right),
                 ) {
                     self.facts.push(Fact::Bind {
                         scope,
@@ -339,8 +395,8 @@ impl<'t> Analysis<'t> {
             }
             "named_expression" => {
                 if let (Some(t), Some(v)) = (
-                    node.child_by_field_name("name"),
-                    node.child_by_field_name("value"),
+                    node.child_by_field_id(F.name),
+                    node.child_by_field_id(F.value),
                 ) {
                     self.facts.push(Fact::Bind {
                         scope,
@@ -351,8 +407,8 @@ impl<'t> Analysis<'t> {
             }
             "for_statement" | "for_in_clause" => {
                 if let (Some(t), Some(v)) = (
-                    node.child_by_field_name("left"),
-                    node.child_by_field_name("right"),
+                    node.child_by_field_id(F.left),
+                    node.child_by_field_id(F.right),
                 ) {
                     self.facts.push(Fact::Bind {
                         scope,
@@ -365,7 +421,7 @@ impl<'t> Analysis<'t> {
                 // `with EXPR as NAME` (and `except E as e`, harmless: a class is no taint).
                 let value = node.named_child(0);
                 let alias = node
-                    .child_by_field_name("alias")
+                    .child_by_field_id(F.alias)
                     .and_then(|a| a.named_child(0));
                 if let (Some(v), Some(t)) = (value, alias) {
                     self.facts.push(Fact::Bind {
@@ -384,7 +440,11 @@ impl<'t> Analysis<'t> {
                     });
                 }
             }
-            "call" => self.calls.push((node, scope)),
+            "call" => {
+                self.calls.push((node, scope));
+                let args = std::rc::Rc::new(call_args(node, self.src));
+                self.args.insert(node.id(), args);
+            }
             _ => {}
         }
         let mut cursor = node.walk();
@@ -396,7 +456,7 @@ impl<'t> Analysis<'t> {
 
     fn import(&mut self, node: Node<'t>, scope: usize) {
         let mut cursor = node.walk();
-        let names: Vec<_> = node.children_by_field_name("name", &mut cursor).collect();
+        let names: Vec<_> = node.children_by_field_id(nz(F.name), &mut cursor).collect();
         for n in names {
             match n.kind() {
                 "dotted_name" => {
@@ -406,8 +466,8 @@ impl<'t> Analysis<'t> {
                 }
                 "aliased_import" => {
                     if let (Some(m), Some(a)) = (
-                        n.child_by_field_name("name"),
-                        n.child_by_field_name("alias"),
+                        n.child_by_field_id(F.name),
+                        n.child_by_field_id(F.alias),
                     ) {
                         let q = canonical(&dotted(self.text(m)));
                         self.bind(scope, self.text(a), Vals::from([Val::Qual(q)]));
@@ -419,7 +479,7 @@ impl<'t> Analysis<'t> {
     }
 
     fn import_from(&mut self, node: Node<'t>, scope: usize) {
-        let Some(module) = node.child_by_field_name("module_name") else {
+        let Some(module) = node.child_by_field_id(F.module_name) else {
             return;
         };
         if module.kind() != "dotted_name" {
@@ -436,13 +496,13 @@ impl<'t> Analysis<'t> {
                 }
             }
         }
-        let names: Vec<_> = node.children_by_field_name("name", &mut cursor).collect();
+        let names: Vec<_> = node.children_by_field_id(nz(F.name), &mut cursor).collect();
         for n in names {
             let (name, alias) = match n.kind() {
                 "dotted_name" => (self.text(n), self.text(n)),
                 "aliased_import" => match (
-                    n.child_by_field_name("name"),
-                    n.child_by_field_name("alias"),
+                    n.child_by_field_id(F.name),
+                    n.child_by_field_id(F.alias),
                 ) {
                     (Some(m), Some(a)) => (self.text(m), self.text(a)),
                     _ => continue,
@@ -457,13 +517,13 @@ impl<'t> Analysis<'t> {
     fn define_func(&mut self, node: Node<'t>, scope: usize, is_method: bool) -> usize {
         let body_scope = self.new_scope(scope);
         let mut params = Vec::new();
-        if let Some(ps) = node.child_by_field_name("parameters") {
+        if let Some(ps) = node.child_by_field_id(F.parameters) {
             let mut cursor = ps.walk();
             for p in ps.named_children(&mut cursor) {
                 let name_node = match p.kind() {
                     "identifier" => Some(p),
                     "default_parameter" | "typed_default_parameter" => {
-                        p.child_by_field_name("name")
+                        p.child_by_field_id(F.name)
                     }
                     "typed_parameter" => p.named_child(0),
                     _ => None, // *args, **kwargs, tuple parameters (Python 2), `/`, `*`
@@ -474,7 +534,7 @@ impl<'t> Analysis<'t> {
                         // The default is one more value the parameter may have (evaluated
                         // where the def is: `verify=None` makes a wrapper's listen() unsafe
                         // for the callers that pass nothing).
-                        if let Some(value) = p.child_by_field_name("value") {
+                        if let Some(value) = p.child_by_field_id(F.value) {
                             self.facts.push(Fact::Default {
                                 outer: scope,
                                 body: body_scope,
@@ -514,7 +574,7 @@ impl<'t> Analysis<'t> {
         };
         let f = self.define_func(node, outer, is_method);
         let name = node
-            .child_by_field_name("name")
+            .child_by_field_id(F.name)
             .map(|n| self.text(n))
             .unwrap_or("");
         self.bind(scope, name, Vals::from([Val::Func(f)]));
@@ -532,18 +592,18 @@ impl<'t> Analysis<'t> {
                 }
             }
         }
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.child_by_field_id(F.body) {
             self.work.push((body, body_scope, Some(f), None));
         }
     }
 
     fn class(&mut self, node: Node<'t>, scope: usize) {
         let name = node
-            .child_by_field_name("name")
+            .child_by_field_id(F.name)
             .map(|n| self.text(n))
             .unwrap_or("");
         let mut bases = Vec::new();
-        if let Some(sup) = node.child_by_field_name("superclasses") {
+        if let Some(sup) = node.child_by_field_id(F.superclasses) {
             let mut c = sup.walk();
             bases.extend(
                 sup.named_children(&mut c)
@@ -560,7 +620,7 @@ impl<'t> Analysis<'t> {
         let c = self.classes.len() - 1;
         self.bind(scope, name, Vals::from([Val::Class(c)]));
         let body_scope = self.new_scope(scope);
-        if let Some(body) = node.child_by_field_name("body") {
+        if let Some(body) = node.child_by_field_id(F.body) {
             let mut cursor = body.walk();
             let children: Vec<_> = body.children(&mut cursor).collect();
             for child in children {
@@ -633,8 +693,8 @@ impl<'t> Analysis<'t> {
             "identifier" => self.bind(scope, self.text(target), vals),
             "attribute" => {
                 let (Some(obj), Some(attr)) = (
-                    target.child_by_field_name("object"),
-                    target.child_by_field_name("attribute"),
+                    target.child_by_field_id(F.object),
+                    target.child_by_field_id(F.attribute),
                 ) else {
                     return;
                 };
@@ -654,7 +714,7 @@ impl<'t> Analysis<'t> {
             "subscript" => {
                 // `buf[n:] = data` makes `buf` hold network bytes.
                 if tainted(&vals)
-                    && let Some(v) = target.child_by_field_name("value")
+                    && let Some(v) = target.child_by_field_id(F.value)
                 {
                     self.bind_target(v, Vals::from([Val::Tainted]), scope);
                 }
@@ -682,14 +742,14 @@ impl<'t> Analysis<'t> {
     /// parameters, and `x.append(data)` / `x.write(data)` / `sock.recv_into(buf)` make the
     /// container hold network bytes.
     fn propagate_call(&mut self, call: Node<'t>, scope: usize) {
-        let Some(callee) = call.child_by_field_name("function") else {
+        let Some(callee) = call.child_by_field_id(F.function) else {
             return;
         };
-        let args = call_args(call, self.src);
+        let args = self.args(call);
         if callee.kind() == "attribute"
             && let (Some(obj), Some(attr)) = (
-                callee.child_by_field_name("object"),
-                callee.child_by_field_name("attribute"),
+                callee.child_by_field_id(F.object),
+                callee.child_by_field_id(F.attribute),
             )
         {
             match self.text(attr) {
@@ -883,12 +943,12 @@ impl<'t> Analysis<'t> {
                 .collect(),
             "parenthesized_expression" | "await" | "named_expression" => {
                 let inner = n
-                    .child_by_field_name("value")
+                    .child_by_field_id(F.value)
                     .or_else(|| n.named_child(n.named_child_count().saturating_sub(1) as u32));
                 inner.map(|i| self.eval(i, scope)).unwrap_or_default()
             }
             "assignment" => n
-                .child_by_field_name("right")
+                .child_by_field_id(F.right)
                 .map(|r| self.eval(r, scope))
                 .unwrap_or_default(),
             "conditional_expression" | "boolean_operator" => {
@@ -905,8 +965,8 @@ impl<'t> Analysis<'t> {
             }
             "attribute" => {
                 let (Some(obj), Some(attr)) = (
-                    n.child_by_field_name("object"),
-                    n.child_by_field_name("attribute"),
+                    n.child_by_field_id(F.object),
+                    n.child_by_field_id(F.attribute),
                 ) else {
                     return Vals::new();
                 };
@@ -929,7 +989,7 @@ impl<'t> Analysis<'t> {
                 out
             }
             "subscript" | "slice" => {
-                let base = n.child_by_field_name("value").or_else(|| n.named_child(0));
+                let base = n.child_by_field_id(F.value).or_else(|| n.named_child(0));
                 match base {
                     Some(b) if tainted(&self.eval(b, scope)) => Vals::from([Val::Tainted]),
                     _ => Vals::new(),
@@ -962,16 +1022,16 @@ impl<'t> Analysis<'t> {
     }
 
     fn eval_call(&self, n: Node<'t>, scope: usize) -> Vals {
-        let Some(callee) = n.child_by_field_name("function") else {
+        let Some(callee) = n.child_by_field_id(F.function) else {
             return Vals::new();
         };
-        let args = call_args(n, self.src);
+        let args = self.args(n);
         let mut out = Vals::new();
         let mut receiver = Vals::new();
         if callee.kind() == "attribute"
             && let (Some(obj), Some(attr)) = (
-                callee.child_by_field_name("object"),
-                callee.child_by_field_name("attribute"),
+                callee.child_by_field_id(F.object),
+                callee.child_by_field_id(F.attribute),
             )
         {
             receiver = self.eval(obj, scope);
@@ -1044,7 +1104,7 @@ impl<'t> Analysis<'t> {
     fn judge(&self, path: &str) -> Vec<Finding> {
         let mut out = Vec::new();
         for &(call, scope) in &self.calls {
-            let Some(callee) = call.child_by_field_name("function") else {
+            let Some(callee) = call.child_by_field_id(F.function) else {
                 continue;
             };
             let callees = self.eval(callee, scope);
@@ -1105,7 +1165,7 @@ impl<'t> Analysis<'t> {
     }
 
     fn listen(&self, call: Node<'t>, scope: usize, path: &str) -> Finding {
-        let args = call_args(call, self.src);
+        let args = self.args(call);
         let verify = args
             .keyword("verify")
             .or_else(|| args.positional.get(1).copied());
@@ -1190,10 +1250,10 @@ impl<'t> Analysis<'t> {
         if func.node.kind() == "lambda" {
             return func
                 .node
-                .child_by_field_name("body")
+                .child_by_field_id(F.body)
                 .is_some_and(|b| self.is_identity(b, param));
         }
-        let Some(body) = func.node.child_by_field_name("body") else {
+        let Some(body) = func.node.child_by_field_id(F.body) else {
             return false;
         };
         let mut returns = Vec::new();
@@ -1215,14 +1275,14 @@ impl<'t> Analysis<'t> {
             "subscript" => {
                 // data[:]
                 let whole = n
-                    .child_by_field_name("subscript")
+                    .child_by_field_id(F.subscript)
                     .is_some_and(|s| s.kind() == "slice" && s.named_child_count() == 0);
                 whole
-                    && n.child_by_field_name("value")
+                    && n.child_by_field_id(F.value)
                         .is_some_and(|v| self.is_identity(v, param))
             }
             "call" => {
-                let f = n.child_by_field_name("function").map(|f| self.text(f));
+                let f = n.child_by_field_id(F.function).map(|f| self.text(f));
                 let args = call_args(n, self.src);
                 matches!(f, Some("bytes"))
                     && args.positional.len() == 1
@@ -1234,7 +1294,7 @@ impl<'t> Analysis<'t> {
     }
 
     fn pickle(&self, call: Node<'t>, scope: usize, path: &str, q: &str) -> Option<Finding> {
-        let args = call_args(call, self.src);
+        let args = self.args(call);
         let data = args
             .positional
             .first()
@@ -1257,7 +1317,7 @@ impl<'t> Analysis<'t> {
     }
 
     fn sender(&self, call: Node<'t>, scope: usize, path: &str, q: &str) -> Option<Finding> {
-        let args = call_args(call, self.src);
+        let args = self.args(call);
         let host = args
             .positional
             .first()
@@ -1407,7 +1467,7 @@ fn call_args<'t>(call: Node<'t>, src: &[u8]) -> Args<'t> {
         keywords: Vec::new(),
         has_double_splat: false,
     };
-    let Some(list) = call.child_by_field_name("arguments") else {
+    let Some(list) = call.child_by_field_id(F.arguments) else {
         return args;
     };
     if list.kind() == "generator_expression" {
@@ -1419,8 +1479,8 @@ fn call_args<'t>(call: Node<'t>, src: &[u8]) -> Args<'t> {
         match a.kind() {
             "keyword_argument" => {
                 if let (Some(k), Some(v)) = (
-                    a.child_by_field_name("name"),
-                    a.child_by_field_name("value"),
+                    a.child_by_field_id(F.name),
+                    a.child_by_field_id(F.value),
                 ) {
                     let name = std::str::from_utf8(&src[k.byte_range()]).unwrap_or("");
                     args.keywords.push((name.to_string(), v));
