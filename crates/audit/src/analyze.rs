@@ -269,8 +269,12 @@ pub(crate) struct Analysis<'t> {
 /// overflow the stack; no real data flow needs more.
 const MAX_EVAL_DEPTH: usize = 200;
 
-/// At most this many values per name before further string values are dropped.
+/// At most this many values per name before further string and dotted-name values are
+/// dropped.
 const MAX_STRINGS: usize = 16;
+
+/// Dotted names longer than this are not built (`logging.handlers.SocketHandler` has 2 dots).
+const MAX_QUAL_DOTS: usize = 4;
 
 /// Parses `src` as Python. `None` only if tree-sitter itself fails (no language, cancelled),
 /// never for a syntax error.
@@ -339,7 +343,7 @@ impl<'t> Analysis<'t> {
             // A name assigned hundreds of strings (tables, test data) would make every
             // lookup copy them all; strings only matter as a sender's host, where a handful
             // is plenty.
-            if slot.len() >= MAX_STRINGS && matches!(v, Val::Str(_)) {
+            if slot.len() >= MAX_STRINGS && matches!(v, Val::Str(_) | Val::Qual(_)) {
                 continue;
             }
             slot.insert(v);
@@ -465,10 +469,9 @@ impl<'t> Analysis<'t> {
                     self.bind(scope, first, Vals::from([Val::Qual(canonical(first))]));
                 }
                 "aliased_import" => {
-                    if let (Some(m), Some(a)) = (
-                        n.child_by_field_id(F.name),
-                        n.child_by_field_id(F.alias),
-                    ) {
+                    if let (Some(m), Some(a)) =
+                        (n.child_by_field_id(F.name), n.child_by_field_id(F.alias))
+                    {
                         let q = canonical(&dotted(self.text(m)));
                         self.bind(scope, self.text(a), Vals::from([Val::Qual(q)]));
                     }
@@ -500,13 +503,12 @@ impl<'t> Analysis<'t> {
         for n in names {
             let (name, alias) = match n.kind() {
                 "dotted_name" => (self.text(n), self.text(n)),
-                "aliased_import" => match (
-                    n.child_by_field_id(F.name),
-                    n.child_by_field_id(F.alias),
-                ) {
-                    (Some(m), Some(a)) => (self.text(m), self.text(a)),
-                    _ => continue,
-                },
+                "aliased_import" => {
+                    match (n.child_by_field_id(F.name), n.child_by_field_id(F.alias)) {
+                        (Some(m), Some(a)) => (self.text(m), self.text(a)),
+                        _ => continue,
+                    }
+                }
                 _ => continue,
             };
             let q = canonical(&format!("{module}.{}", dotted(name)));
@@ -522,9 +524,7 @@ impl<'t> Analysis<'t> {
             for p in ps.named_children(&mut cursor) {
                 let name_node = match p.kind() {
                     "identifier" => Some(p),
-                    "default_parameter" | "typed_default_parameter" => {
-                        p.child_by_field_id(F.name)
-                    }
+                    "default_parameter" | "typed_default_parameter" => p.child_by_field_id(F.name),
                     "typed_parameter" => p.named_child(0),
                     _ => None, // *args, **kwargs, tuple parameters (Python 2), `/`, `*`
                 };
@@ -974,7 +974,9 @@ impl<'t> Analysis<'t> {
                 let mut out = Vals::new();
                 for v in self.eval(obj, scope) {
                     match v {
-                        Val::Qual(q) => {
+                        // `x = x.parent` in a loop would otherwise grow names without end
+                        // (and the fixpoint with them); every name the rules know is short.
+                        Val::Qual(q) if q.matches('.').count() < MAX_QUAL_DOTS => {
                             out.insert(Val::Qual(canonical(&format!("{q}.{attr}"))));
                         }
                         Val::Instance(c) => out.extend(self.instance_attr(c, attr)),
@@ -1478,10 +1480,9 @@ fn call_args<'t>(call: Node<'t>, src: &[u8]) -> Args<'t> {
     for a in list.named_children(&mut c) {
         match a.kind() {
             "keyword_argument" => {
-                if let (Some(k), Some(v)) = (
-                    a.child_by_field_id(F.name),
-                    a.child_by_field_id(F.value),
-                ) {
+                if let (Some(k), Some(v)) =
+                    (a.child_by_field_id(F.name), a.child_by_field_id(F.value))
+                {
                     let name = std::str::from_utf8(&src[k.byte_range()]).unwrap_or("");
                     args.keywords.push((name.to_string(), v));
                 }

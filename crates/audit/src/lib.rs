@@ -350,7 +350,9 @@ pub fn audit_paths(paths: &[PathBuf]) -> Audit {
     // so a big file on one core does not hold up the rest (per directory walker threads left
     // the top-level modules of a tree like CPython's Lib/ on one core).
     let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, files.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, files.len().max(1));
     let parts: Vec<Audit> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
@@ -360,7 +362,10 @@ pub fn audit_paths(paths: &[PathBuf]) -> Audit {
                     .expect("a worker thread starts")
             })
             .collect();
-        workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_default())
+            .collect()
     });
     for part in parts {
         audit.files += part.files;
