@@ -75,6 +75,27 @@ fn nz(id: u16) -> std::num::NonZeroU16 {
     std::num::NonZeroU16::new(id).unwrap_or(std::num::NonZeroU16::MIN)
 }
 
+/// A map keyed by tree-sitter node ids (addresses: distinct, so one multiply spreads them);
+/// SipHash was a visible share of the analysis time.
+type IdMap<V> = HashMap<usize, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
 /// An abstract value a Python expression may have.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Val {
@@ -260,9 +281,13 @@ pub(crate) struct Analysis<'t> {
     /// `eval` results by node id, valid for one round of the fixpoint (values only grow, so
     /// a stale entry only delays convergence by a round; the last round, in which nothing
     /// changes, sees exact values). Without it a chain of calls is evaluated exponentially.
-    cache: std::cell::RefCell<HashMap<usize, Vals>>,
+    cache: std::cell::RefCell<IdMap<Vals>>,
     /// Each call's arguments, split once (they were re-split on every round).
-    args: HashMap<usize, std::rc::Rc<Args<'t>>>,
+    args: IdMap<std::rc::Rc<Args<'t>>>,
+    /// Whether the file imports a module a finding needs (logging, a pickle module, six).
+    /// Every name the rules resolve to starts at such an import, so without one there is
+    /// nothing to solve.
+    relevant: bool,
 }
 
 /// Deeper expressions than this (a 300-term `+` chain) evaluate to "unknown" rather than
@@ -299,9 +324,13 @@ pub(crate) fn findings(tree: &Tree, src: &[u8], path: &str) -> Vec<Finding> {
         work: Vec::new(),
         depth: std::cell::Cell::new(0),
         cache: Default::default(),
-        args: HashMap::new(),
+        args: IdMap::default(),
+        relevant: false,
     };
     a.collect(tree.root_node());
+    if !a.relevant {
+        return Vec::new();
+    }
     a.solve();
     a.cache.borrow_mut().clear();
     let mut out = a.judge(path);
@@ -458,6 +487,13 @@ impl<'t> Analysis<'t> {
         }
     }
 
+    fn note_module(&mut self, module: &str) {
+        let root = module.split('.').next().unwrap_or(module).trim();
+        if matches!(root, "logging" | "six") || PICKLE_MODULES.contains(&root) {
+            self.relevant = true;
+        }
+    }
+
     fn import(&mut self, node: Node<'t>, scope: usize) {
         let mut cursor = node.walk();
         let names: Vec<_> = node.children_by_field_id(nz(F.name), &mut cursor).collect();
@@ -465,6 +501,7 @@ impl<'t> Analysis<'t> {
             match n.kind() {
                 "dotted_name" => {
                     let full = self.text(n);
+                    self.note_module(full);
                     let first = full.split('.').next().unwrap_or(full).trim();
                     self.bind(scope, first, Vals::from([Val::Qual(canonical(first))]));
                 }
@@ -473,6 +510,7 @@ impl<'t> Analysis<'t> {
                         (n.child_by_field_id(F.name), n.child_by_field_id(F.alias))
                     {
                         let q = canonical(&dotted(self.text(m)));
+                        self.note_module(&q);
                         self.bind(scope, self.text(a), Vals::from([Val::Qual(q)]));
                     }
                 }
@@ -489,6 +527,7 @@ impl<'t> Analysis<'t> {
             return; // relative imports name this project's modules, none the rules know
         }
         let module = dotted(self.text(module));
+        self.note_module(&module);
         let mut cursor = node.walk();
         let children: Vec<_> = node.children(&mut cursor).collect();
         for n in children {

@@ -278,18 +278,34 @@ fn position(src: &[u8], offset: usize) -> (usize, usize, usize) {
     (line, column, line_start)
 }
 
-/// Whether the file's text names anything a finding needs: `listen` together with `logging`
-/// (the import any spelling of logging.config.listen needs), a pickle module (`pickle`,
-/// `cPickle`, `_pickle`, `cloudpickle`, `Unpickler` all contain "ickle"), `dill`, or a sender
-/// class. A file without any is not parsed at all: this only skips work, the parser still
-/// decides every finding (in CPython's Lib/, 10% of the files are parsed).
+/// Whether the file's text names everything some finding needs: `listen` together with
+/// `logging` (the import any spelling of logging.config.listen needs); a sender class; or a
+/// pickle module (`pickle`, `cPickle`, `_pickle`, `cloudpickle`, `Unpickler` all contain
+/// "ickle", or `dill`) together with a name that network bytes start from in the analysis
+/// (`recv*`, `makefile`, a socket, `accept`, socketserver's `rfile`/`packet`/`request`/
+/// `connection`, protocol callbacks' `*eceived`, asyncio's `start_*server`). A file without
+/// them is not parsed at all: this only skips work, the parser still decides every finding
+/// (in CPython's Lib/, 4% of the files are parsed).
 fn worth_parsing(src: &[u8]) -> bool {
     let has = |needle: &[u8]| memchr::memmem::find(src, needle).is_some();
+    const SOURCES: &[&[u8]] = &[
+        b"recv",
+        b"makefile",
+        b"socket",
+        b"Socket",
+        b"accept",
+        b"rfile",
+        b"packet",
+        b"request",
+        b"connection",
+        b"eceived",
+        b"start_server",
+        b"start_unix_server",
+    ];
     (has(b"listen") && has(b"logging"))
-        || has(b"ickle")
-        || has(b"dill")
         || has(b"SocketHandler")
         || has(b"DatagramHandler")
+        || ((has(b"ickle") || has(b"dill")) && SOURCES.iter().any(|n| has(n)))
 }
 
 /// Audits one file's bytes. `path` is only copied into the findings.
