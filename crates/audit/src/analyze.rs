@@ -1011,6 +1011,18 @@ impl<'t> Analysis<'t> {
                 };
                 let attr = self.text(attr);
                 let mut out = Vals::new();
+                // socketserver's names for a request's bytes, on whatever object holds the
+                // request: handlers are often handed to callbacks (`def handle(self,
+                // request): request.packet`, as in CPython's test_logging).
+                match attr {
+                    "rfile" => {
+                        out.insert(Val::Stream);
+                    }
+                    "packet" => {
+                        out.insert(Val::Tainted);
+                    }
+                    _ => {}
+                }
                 for v in self.eval(obj, scope) {
                     match v {
                         // `x = x.parent` in a loop would otherwise grow names without end

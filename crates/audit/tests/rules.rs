@@ -198,6 +198,10 @@ fn pickle_data_flow_through_assignments_slices_and_functions() {
     let rfile = "import pickle\nfrom .base import Handler\nclass H(Handler):\n    def handle(self):\n        \
                  return pickle.load(self.rfile)\n";
     one(rfile, Rule::PickleReceiver, 5);
+    // A handler passed to a callback: socketserver's `packet` on the request parameter.
+    let callback = "import pickle, struct\nclass T:\n    def handle_datagram(self, request):\n        \
+                    packet = request.packet[4:]\n        return pickle.loads(packet)\n";
+    one(callback, Rule::PickleReceiver, 5);
     // A socket kept on self in __init__, read in another method.
     let attr = "import pickle, socket\nclass C:\n    def __init__(self):\n        self.sock = socket.socket()\n    \
                 def get(self):\n        raw = self.sock.recv(100)\n        return pickle.loads(raw)\n";
