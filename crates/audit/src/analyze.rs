@@ -781,16 +781,11 @@ impl<'t> Analysis<'t> {
     /// parameters, and `x.append(data)` / `x.write(data)` / `sock.recv_into(buf)` make the
     /// container hold network bytes.
     fn propagate_call(&mut self, call: Node<'t>, scope: usize) {
-        let Some(callee) = call.child_by_field_id(F.function) else {
+        let args = self.args(call);
+        let Some(callee) = args.callee else {
             return;
         };
-        let args = self.args(call);
-        if callee.kind() == "attribute"
-            && let (Some(obj), Some(attr)) = (
-                callee.child_by_field_id(F.object),
-                callee.child_by_field_id(F.attribute),
-            )
-        {
+        if let Some((obj, attr)) = args.method {
             match self.text(attr) {
                 "append" | "extend" | "write" | "insert" | "appendleft" | "put" | "put_nowait"
                 | "feed"
@@ -1075,18 +1070,13 @@ impl<'t> Analysis<'t> {
     }
 
     fn eval_call(&self, n: Node<'t>, scope: usize) -> Vals {
-        let Some(callee) = n.child_by_field_id(F.function) else {
+        let args = self.args(n);
+        let Some(callee) = args.callee else {
             return Vals::new();
         };
-        let args = self.args(n);
         let mut out = Vals::new();
         let mut receiver = Vals::new();
-        if callee.kind() == "attribute"
-            && let (Some(obj), Some(attr)) = (
-                callee.child_by_field_id(F.object),
-                callee.child_by_field_id(F.attribute),
-            )
-        {
+        if let Some((obj, attr)) = args.method {
             receiver = self.eval(obj, scope);
             match self.text(attr) {
                 // Socket receives: whatever the object, these names mean bytes from a peer.
@@ -1157,7 +1147,7 @@ impl<'t> Analysis<'t> {
     fn judge(&self, path: &str) -> Vec<Finding> {
         let mut out = Vec::new();
         for &(call, scope) in &self.calls {
-            let Some(callee) = call.child_by_field_id(F.function) else {
+            let Some(callee) = self.args(call).callee else {
                 continue;
             };
             let callees = self.eval(callee, scope);
@@ -1494,6 +1484,10 @@ fn gather_returns<'t>(body: Node<'t>, out: &mut Vec<Node<'t>>, raises: &mut bool
 }
 
 struct Args<'t> {
+    /// The called expression.
+    callee: Option<Node<'t>>,
+    /// For a method call `obj.name(...)`: `obj` and `name`.
+    method: Option<(Node<'t>, Node<'t>)>,
     positional: Vec<Node<'t>>,
     keywords: Vec<(String, Node<'t>)>,
     has_double_splat: bool,
@@ -1515,7 +1509,16 @@ impl<'t> Args<'t> {
 }
 
 fn call_args<'t>(call: Node<'t>, src: &[u8]) -> Args<'t> {
+    let callee = call.child_by_field_id(F.function);
+    let method = callee.filter(|c| c.kind() == "attribute").and_then(|c| {
+        Some((
+            c.child_by_field_id(F.object)?,
+            c.child_by_field_id(F.attribute)?,
+        ))
+    });
     let mut args = Args {
+        callee,
+        method,
         positional: Vec::new(),
         keywords: Vec::new(),
         has_double_splat: false,
