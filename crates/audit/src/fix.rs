@@ -148,17 +148,22 @@ fn import_position(root: tree_sitter::Node<'_>, src: &[u8]) -> Option<usize> {
             .map_or(0, |i| i + 1)
     };
     let mut after = None;
-    for (i, n) in top.iter().enumerate() {
+    // The docstring is the first statement; comments before it (a licence header, a coding
+    // line) do not count as statements.
+    let mut first_statement = true;
+    for n in &top {
         match n.kind() {
-            "comment" | "future_import_statement" => {}
+            "comment" => continue,
+            "future_import_statement" => after = Some(line_after(n.end_byte())),
             "expression_statement"
-                if i == 0 && n.named_child(0).is_some_and(|s| s.kind() == "string") =>
+                if first_statement && n.named_child(0).is_some_and(|s| s.kind() == "string") =>
             {
                 after = Some(line_after(n.end_byte()));
             }
             "import_statement" | "import_from_statement" => after = Some(line_after(n.end_byte())),
             _ => return Some(after.unwrap_or_else(|| line_start(n.start_byte()))),
         }
+        first_statement = false;
     }
     // A file of nothing but imports and comments: at the end.
     Some(after.unwrap_or(src.len()))
