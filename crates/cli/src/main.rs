@@ -1,5 +1,6 @@
 //! The `logwire` command: a thin layer over the library crates.
 
+mod audit;
 mod check;
 mod keygen;
 mod send_config;
@@ -35,6 +36,9 @@ enum Command {
     SendConfig(send_config::SendConfigArgs),
     /// Make signing keys: an Ed25519 pair (PREFIX.key, PREFIX.pub) or an HMAC key file.
     Keygen(keygen::KeygenArgs),
+    /// Find Python's unsafe remote logging (logging.config.listen, pickle receivers, cleartext
+    /// SocketHandler senders) in source trees; --fix rewrites listen() to the signed drop-in.
+    Audit(audit::AuditArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +48,6 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(*args),
         Command::SendConfig(args) => send_config::run(args),
         Command::Keygen(args) => keygen::run(args),
+        Command::Audit(args) => audit::run(args),
     }
 }
