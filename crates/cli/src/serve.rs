@@ -128,7 +128,10 @@ pub(crate) struct ServeArgs {
         help_heading = "Config listener"
     )]
     listen_audience: Option<String>,
-    /// Pushed file handlers may only write beneath this directory.
+    /// Pushed file handlers may only write beneath this directory. Every open, rename and
+    /// unlink they make is resolved from a handle of it at that moment, following no symlink;
+    /// only regular files with one link are written. Must not contain, nor lie inside, the
+    /// state directories.
     #[arg(
         long = "listen-file-root",
         visible_alias = "file-root",
@@ -276,6 +279,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
         eprintln!(
             "logwire serve: note: no --record-state-dir: after a restart, signed records that were stored but not yet acknowledged are stored again when resent"
         );
+    }
+    // A pushed file handler must not be able to write the replay journal (nor the config
+    // listener's seq ratchet, which the listener checks itself).
+    if let (Some(state), Some(root)) = (&record_state_dir, &args.listen_file_root) {
+        let apart = std::fs::create_dir_all(state)
+            .map_err(|e| format!("{}: {e}", state.display()))
+            .and_then(|()| logwire_net::listener::check_apart(state, root));
+        if let Err(e) = apart {
+            eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
     }
     let options = ReceiverOptions {
         max_frame: args.max_frame,

@@ -3,12 +3,15 @@
 //! Configs an operator wrote locally are [`ContentPolicy::trusted`]: files anywhere, any
 //! destination, as CPython allows. Configs that arrive from outside (a pushed config) get
 //! [`ContentPolicy::pushed`]: file handlers only beneath a file root (relative names resolve
-//! there; `..`, NUL and symlinks are refused and files are opened without following links),
+//! there; `..`, NUL and symlinks are refused here, and the handlers built keep every open,
+//! rename and unlink beneath the root's directory handle afterwards, at the moment it happens),
 //! network handlers only to allow-listed destinations (loopback by default). Both apply the
 //! same [`ConfigLimits`].
 
+use logwire_engine::handler::FileRoot;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// Caps on the size of a configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,8 +99,10 @@ impl Destination {
 pub enum FileAccess {
     /// Anywhere, following symlinks (CPython's behaviour; for local, trusted configs).
     Anywhere,
-    /// Only beneath this (canonical) directory, never through a symlink.
-    Beneath(PathBuf),
+    /// Only beneath this directory, held open as a handle: the handlers built for the config
+    /// make every open, rename and unlink relative to it, following no symlink in any
+    /// component, at the moment of the operation (see `logwire_engine::handler::FileRoot`).
+    Beneath(Arc<FileRoot>),
     /// Nowhere: file handlers are refused.
     Denied,
 }
@@ -135,8 +140,7 @@ impl ContentPolicy {
         let files = match file_root {
             None => FileAccess::Denied,
             Some(root) => FileAccess::Beneath(
-                root.canonicalize()
-                    .map_err(|e| format!("file root {}: {e}", root.display()))?,
+                FileRoot::open(root).map_err(|e| format!("file root {}: {e}", root.display()))?,
             ),
         };
         Ok(ContentPolicy {
@@ -167,6 +171,7 @@ impl ContentPolicy {
                     .into(),
             ),
             FileAccess::Beneath(root) => {
+                let root = root.path();
                 let p = Path::new(raw);
                 if p.components().any(|c| matches!(c, Component::ParentDir)) {
                     return Err(format!("'{raw}' contains '..': files must stay beneath {}", root.display()));
@@ -177,7 +182,7 @@ impl ContentPolicy {
                 })?;
                 // Refuse a symlink at any level beneath the root: the open itself also refuses
                 // to follow one at the last component.
-                let mut cur = root.clone();
+                let mut cur = root.to_path_buf();
                 for c in rel.components() {
                     if let Component::Normal(part) = c {
                         cur.push(part);

@@ -187,6 +187,9 @@ impl ConfigListener {
     }
 
     /// Checks the options, binds every address and starts serving on a thread of its own.
+    /// Refuses a file root that contains the state directory or lies inside it: a pushed
+    /// file handler could otherwise overwrite the seq ratchet (a replay door, or a listener
+    /// that no longer starts).
     /// When this returns `Ok` the listener is bound and ready (CPython's `ready` event).
     pub fn start(self) -> Result<ListenerHandle, ListenerError> {
         let mut o = self.options;
@@ -223,6 +226,9 @@ impl ConfigListener {
         let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
         let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())
             .map_err(ListenerError::Policy)?;
+        if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
+            check_apart(state, root).map_err(ListenerError::Policy)?;
+        }
         let registry = self.registry.unwrap_or_else(|| {
             let mut r = HandlerRegistry::with_builtins();
             crate::kinds::register_network_handlers(&mut r);
@@ -424,4 +430,23 @@ impl Drop for ListenerHandle {
     fn drop(&mut self) {
         self.stop.send_replace(true);
     }
+}
+
+/// Refuses a state directory and a file root that overlap (one inside the other, or the
+/// same), compared as canonical paths (both exist by now: the state directory was opened).
+pub fn check_apart(state_dir: &std::path::Path, file_root: &std::path::Path) -> Result<(), String> {
+    let canon = |p: &std::path::Path| {
+        p.canonicalize()
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let (state, root) = (canon(state_dir)?, canon(file_root)?);
+    if state.starts_with(&root) || root.starts_with(&state) {
+        return Err(format!(
+            "the file root {} and the state directory {} overlap: pushed file handlers could \
+             write the listener's state; keep them apart",
+            root.display(),
+            state.display()
+        ));
+    }
+    Ok(())
 }
