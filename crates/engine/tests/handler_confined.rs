@@ -9,9 +9,8 @@
 //! that the handler reports an error instead of writing through.
 
 use logwire_engine::handler::{
-    FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, ManualClock,
-    RotatingFileHandler, TimedRotatingFileHandler, TimedRotation, WatchedFileHandler,
-    truncate_for_write,
+    FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, ManualClock, RotatingFileHandler,
+    TimedRotatingFileHandler, TimedRotation, WatchedFileHandler, truncate_for_write,
 };
 use logwire_engine::{Emitter, Formatter, LogRecord, level};
 use std::path::{Path, PathBuf};
@@ -125,7 +124,11 @@ fn a_directory_swapped_for_a_symlink_after_the_handler_was_made_is_never_written
             }
         }
         h.close();
-        assert!(fx.outside().is_empty(), "{kind}: files appeared outside the root: {:?}", fx.outside());
+        assert!(
+            fx.outside().is_empty(),
+            "{kind}: files appeared outside the root: {:?}",
+            fx.outside()
+        );
         // Each had to open, stat or rename through the swapped path, and said it could not.
         assert!(errors > 0, "{kind}: no error reported");
     }
@@ -154,7 +157,10 @@ fn a_file_swapped_for_a_symlink_is_refused() {
     std::fs::remove_file(&wpath).unwrap();
     std::os::unix::fs::symlink(&target, &wpath).unwrap();
     assert!(wh.emit(&rec("through the link?"), &f).is_err());
-    assert_eq!(fx.outside(), vec![("target".into(), "precious target\n".into())]);
+    assert_eq!(
+        fx.outside(),
+        vec![("target".into(), "precious target\n".into())]
+    );
 }
 
 #[test]
@@ -172,7 +178,10 @@ fn a_hard_link_to_a_file_outside_is_neither_truncated_nor_written() {
     assert!(FileHandler::new(&path, fx.options(false)).is_err());
     let r = RotatingFileHandler::new(&path, 0, 0, fx.options(true)).unwrap();
     assert!(r.emit(&rec("x"), &f).is_err());
-    assert_eq!(fx.outside(), vec![("target".into(), "precious target\n".into())]);
+    assert_eq!(
+        fx.outside(),
+        vec![("target".into(), "precious target\n".into())]
+    );
 }
 
 /// Runs `f` on a thread and fails (instead of hanging) if it does not return.
@@ -207,7 +216,9 @@ fn a_fifo_is_refused_without_blocking_with_or_without_a_reader() {
     let (p, o) = (path.clone(), fx.options(true));
     let err = returns("opening a FIFO with a reader", move || {
         let h = FileHandler::new(&p, o).unwrap();
-        h.emit(&rec("x"), &Formatter::default()).unwrap_err().to_string()
+        h.emit(&rec("x"), &Formatter::default())
+            .unwrap_err()
+            .to_string()
     });
     assert!(err.contains("not a regular file"), "{err}");
 }
@@ -257,7 +268,11 @@ fn timed_cleanup_deletes_only_beneath_the_root() {
         clock.advance(2);
         h.emit(&rec(&format!("r{i}")), &f).unwrap();
     }
-    assert_eq!(fx.outside(), before, "cleanup touched files outside the root");
+    assert_eq!(
+        fx.outside(),
+        before,
+        "cleanup touched files outside the root"
+    );
     // Old links were unlinked (cleanup did run), beneath the root.
     let left = std::fs::read_dir(fx.root.join("logs")).unwrap().count();
     assert!(left <= 3, "{left} files left in logs/");

@@ -189,12 +189,7 @@ impl FileLoc {
     /// Opens the file for writing: appending, or (mode `'w'`) truncated. See the module docs
     /// for what a confined open accepts. `follow` and `create_mode` apply to plain paths
     /// (a confined open never follows a symlink).
-    pub(crate) fn open(
-        &self,
-        truncate: bool,
-        follow: bool,
-        create_mode: u32,
-    ) -> io::Result<File> {
+    pub(crate) fn open(&self, truncate: bool, follow: bool, create_mode: u32) -> io::Result<File> {
         self.dir()?.open(&self.base, truncate, follow, create_mode)
     }
 }
@@ -369,10 +364,9 @@ impl DirRef<'_> {
                     .map(|e| e.map(|e| e.file_name()))
                     .collect()
             }
-            DirRef::Confined { dir, .. } => dir
-                .entries()?
-                .map(|e| e.map(|e| e.file_name()))
-                .collect(),
+            DirRef::Confined { dir, .. } => {
+                dir.entries()?.map(|e| e.map(|e| e.file_name())).collect()
+            }
         }
     }
 }

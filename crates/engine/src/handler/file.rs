@@ -152,7 +152,9 @@ impl FileOptions {
 /// For configuration layers that defer mode `'w'`'s truncation until a config is committed.
 pub fn truncate_for_write(filename: &Path, policy: &FileOpenPolicy) -> Result<(), HandlerError> {
     let loc = match &policy.root {
-        Some(root) => FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?,
+        Some(root) => {
+            FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
+        }
         None => FileLoc::plain(abspath(filename)?),
     };
     let dir = loc

@@ -1,8 +1,8 @@
 //! `TimedRotatingFileHandler`: CPython 3.13's time-based rotation, with an injectable clock
 //! and time zone.
 
-use super::file::{FileCore, FileOptions, FileState};
 use super::confined::DirRef;
+use super::file::{FileCore, FileOptions, FileState};
 use super::rotating::{RotationHooks, dir_of, with_suffix};
 use super::{Emitter, HandlerError};
 use crate::format::Formatter;
