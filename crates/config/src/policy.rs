@@ -34,6 +34,17 @@ pub struct ConfigLimits {
     pub max_format_len: usize,
     /// Largest `backupCount` of a rotating handler.
     pub max_backup_count: u32,
+    /// Smallest non-zero `maxBytes` of a `RotatingFileHandler`: a rollover renames up to
+    /// `backupCount` files, and a file that fills with every record rolls over at every
+    /// record, so this bounds renames per byte written (`backupCount / min_rotation_bytes`).
+    pub min_rotation_bytes: u64,
+    /// Most bytes a formatter may render whatever the record holds: literal text, widths and
+    /// precisions, and each `asctime` at its `datefmt`'s longest
+    /// (`logwire_engine::format::RenderBound::fixed`).
+    pub max_render_bytes: usize,
+    /// Most times a formatter may copy text from the record into its output
+    /// (`RenderBound::record_fields`): what one record's size is multiplied by, at most.
+    pub max_record_fields: usize,
 }
 
 impl Default for ConfigLimits {
@@ -48,6 +59,24 @@ impl Default for ConfigLimits {
             max_name_len: 256,
             max_format_len: 4096,
             max_backup_count: 1000,
+            min_rotation_bytes: 0,
+            max_render_bytes: 64 * 1024,
+            max_record_fields: 64,
+        }
+    }
+}
+
+impl ConfigLimits {
+    /// The caps for configs from outside: what one record may cost to render and write is
+    /// bounded (see [`ConfigLimits`]'s fields). With these, one record renders at most
+    /// 16 KiB plus 64 copies of its own text, and a rotating file renames at most 100 files
+    /// per 64 KiB written.
+    pub fn pushed() -> Self {
+        ConfigLimits {
+            max_backup_count: 100,
+            min_rotation_bytes: 64 * 1024,
+            max_render_bytes: 16 * 1024,
+            ..ConfigLimits::default()
         }
     }
 }
@@ -146,7 +175,7 @@ impl ContentPolicy {
         Ok(ContentPolicy {
             files,
             destinations: Some(allowed),
-            limits: ConfigLimits::default(),
+            limits: ConfigLimits::pushed(),
         })
     }
 

@@ -614,6 +614,17 @@ impl HandlerKind for RotatingKind {
             .int("maxBytes", i64::MIN, i64::MAX, errs)
             .unwrap_or(0)
             .max(0) as u64;
+        let min = ctx.policy.limits.min_rotation_bytes;
+        if max_bytes > 0 && max_bytes < min {
+            errs.push(
+                a.place_of("maxBytes"),
+                format!(
+                    "maxBytes {max_bytes} is below the minimum of {min}: a file that fills with \
+                     every record would rename up to backupCount files per record (use 0 to \
+                     never roll over)"
+                ),
+            );
+        }
         // CPython: `if maxBytes > 0: mode = 'a'`, whatever mode said (even a wrong type).
         let options = file_options_with_mode(a, ctx, max_bytes == 0, errs);
         let cap = i64::from(ctx.policy.limits.max_backup_count);

@@ -113,6 +113,9 @@ pub enum FormatError {
     /// A format string longer than [`MAX_FORMAT_LEN`].
     #[error("format string of {0} bytes exceeds the limit of {MAX_FORMAT_LEN}")]
     FormatTooLong(usize),
+    /// A `datefmt` that cannot render for every time (see [`strftime::check`]).
+    #[error("{0}")]
+    Datefmt(String),
     /// Python's `TypeError` (`not enough arguments for format string`, …).
     #[error("{0}")]
     Type(String),
@@ -188,6 +191,22 @@ enum Segment {
     Fail(FormatError),
 }
 
+/// An upper bound on what formatting one record can produce, for a content policy to cap:
+/// formatting costs time linear in its output, so bounding the output bounds the cost.
+///
+/// The output of one record is at most `fixed + record_fields × S`, where `S` is the size of
+/// the longest text the record holds (its message, name, exception text…; a number renders
+/// at most ~330 characters). `fixed` is what the format renders whatever the record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenderBound {
+    /// Literal text, field widths and precisions, and every `asctime` at its `datefmt`'s
+    /// longest ([`strftime::max_len`]), in bytes.
+    pub fixed: usize,
+    /// How many times text from the record is copied into the output (each field, each
+    /// nested `{}` spec field, and the exception and stack texts appended at the end).
+    pub record_fields: usize,
+}
+
 /// A formatter (CPython's `logging.Formatter`). Immutable once built; share it freely.
 #[derive(Debug)]
 pub struct Formatter {
@@ -234,10 +253,13 @@ impl Formatter {
         if fmt.len() > MAX_FORMAT_LEN {
             return Err(FormatError::FormatTooLong(fmt.len()));
         }
-        if let Some(d) = datefmt
-            && d.len() > MAX_FORMAT_LEN
-        {
-            return Err(FormatError::FormatTooLong(d.len()));
+        if let Some(d) = datefmt {
+            if d.len() > MAX_FORMAT_LEN {
+                return Err(FormatError::FormatTooLong(d.len()));
+            }
+            // CPython renders an empty asctime, silently, when a width makes the time too
+            // long for its buffer; refuse such a datefmt here, with the reason.
+            strftime::check(d).map_err(FormatError::Datefmt)?;
         }
         let segments = match style {
             Style::Percent => parse_percent(fmt, validate)?,
@@ -266,6 +288,60 @@ impl Formatter {
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             time_id: time_cache::new_id(),
         })
+    }
+
+    /// An upper bound on what formatting one record produces (see [`RenderBound`]).
+    pub fn render_bound(&self) -> RenderBound {
+        let asctime = match &self.datefmt {
+            Some(d) => strftime::max_len(d),
+            // The default time format, then `,%03d` of the milliseconds.
+            None => strftime::max_len(DEFAULT_TIME_FORMAT) + 4,
+        };
+        let mut b = RenderBound {
+            fixed: 0,
+            record_fields: 0,
+        };
+        let field = |b: &mut RenderBound, attr: Option<&Attr>, pad: usize| {
+            b.fixed = b.fixed.saturating_add(pad);
+            if matches!(attr, Some(Attr::Record(Attribute::Asctime))) {
+                b.fixed = b.fixed.saturating_add(asctime);
+            } else {
+                b.record_fields += 1;
+            }
+        };
+        for seg in &self.segments {
+            match seg {
+                Segment::Lit(s) => b.fixed = b.fixed.saturating_add(s.len()),
+                Segment::Asctime => field(&mut b, Some(&Attr::Record(Attribute::Asctime)), 0),
+                Segment::Str(a) => field(&mut b, Some(a), 0),
+                Segment::Name | Segment::Levelname | Segment::Message | Segment::Extra(_) => {
+                    field(&mut b, None, 0)
+                }
+                Segment::Percent { attr, spec } => {
+                    let n = |c: &percent::Count| match c {
+                        percent::Count::Num(n) => *n,
+                        percent::Count::None => 0,
+                        percent::Count::Star => MAX_WIDTH,
+                    };
+                    field(&mut b, Some(attr), n(&spec.width) + n(&spec.prec))
+                }
+                Segment::Brace {
+                    attr, spec, nested, ..
+                } => {
+                    let pad = match spec {
+                        brace::SpecSrc::Static(s) => s.width.unwrap_or(0) + s.prec.unwrap_or(0),
+                        // Width and precision come from the record: each at most MAX_WIDTH.
+                        brace::SpecSrc::Dynamic(_) => 2 * MAX_WIDTH,
+                    };
+                    field(&mut b, Some(attr), pad);
+                    b.record_fields += nested.len();
+                }
+                Segment::Fail(_) => {}
+            }
+        }
+        // `Formatter.format` appends exc_text and stack_info once each.
+        b.record_fields += 2;
+        b
     }
 
     /// Uses `time.gmtime` instead of `time.localtime` (CPython: `converter = time.gmtime`).
