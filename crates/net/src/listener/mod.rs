@@ -39,8 +39,11 @@
 //!
 //! # Bounds
 //! Size cap (1 MiB), header deadline (10 s from accept; with TLS it covers the handshake
-//! too), body deadline (30 s from the prefix), a cap on connections served at once (64;
-//! more are closed at once and counted; a TLS handshake holds a slot).
+//! too), body deadline (30 s from the prefix), a cap on connections served at once (64; a
+//! TLS handshake holds a slot). When the slots are full, a newcomer sheds the oldest
+//! connection that has sent nothing, and only when every slot is sending is it closed at once
+//! and counted; peers whose credentials are known (Unix uid, verified TLS client
+//! certificate) have 8 more slots of their own (see `slots`).
 //! End of stream mid-frame closes that connection and nothing else; nothing spins.
 //! [`ListenerHandle::stop`] returns at once and never waits for a client.
 //!
@@ -79,6 +82,7 @@ mod error;
 mod gate;
 mod options;
 mod seq_store;
+mod slots;
 mod stats;
 mod tls;
 mod unix;
@@ -103,7 +107,7 @@ use stats::Counters;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// A config listener, not yet started. See the [module docs](self).
 pub struct ConfigListener {
@@ -264,7 +268,7 @@ impl ConfigListener {
             .thread_name("logwire-config-apply")
             .build()
             .map_err(ListenerError::Runtime)?;
-        let sem = Arc::new(Semaphore::new(o.max_connections.max(1)));
+        let slots = slots::Slots::new(o.max_connections);
         let mut bound = Vec::new();
         let mut unix_paths = Vec::new();
         let mut loops: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
@@ -286,7 +290,7 @@ impl ConfigListener {
                         loops.push(Box::pin(conn::accept_tcp(
                             l,
                             shared.clone(),
-                            sem.clone(),
+                            slots.clone(),
                             o.tls.as_ref().map(tls::TlsServer::acceptor),
                         )));
                     }
@@ -300,7 +304,11 @@ impl ConfigListener {
                         l.set_nonblocking(true).map_err(bind_err)?;
                         let l = tokio::net::UnixListener::from_std(l).map_err(bind_err)?;
                         bound.push(ListenerAddr::Unix(path.clone()));
-                        loops.push(Box::pin(conn::accept_unix(l, shared.clone(), sem.clone())));
+                        loops.push(Box::pin(conn::accept_unix(
+                            l,
+                            shared.clone(),
+                            slots.clone(),
+                        )));
                     }
                 }
             }
