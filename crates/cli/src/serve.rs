@@ -94,7 +94,9 @@ pub(crate) struct ServeArgs {
     // ---- config listener flags (see `start_config_listener` at the end of this file) ----
     /// Also run a config listener (CPython's logging.config.listen, made safe) on this TCP
     /// address, or on a Unix socket with `unix:PATH`; pushed configs replace the routing
-    /// (repeatable; CPython's port is 9030).
+    /// (repeatable; CPython's port is 9030). It serves 64 connections at once: when they are
+    /// all taken, one that has sent nothing is shed for a newcomer, and known peers (Unix uid,
+    /// verified TLS client certificate) have 8 more slots.
     #[arg(long = "listen", value_name = "ADDR|unix:PATH", value_parser = parse_listen_target, help_heading = "Config listener")]
     listen: Vec<ListenTarget>,
     /// Config listener on a Unix socket (0600; without keys the directory must be yours).

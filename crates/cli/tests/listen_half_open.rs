@@ -42,6 +42,7 @@ fn a_push_is_answered_while_300_half_open_connections_are_held() {
     drop(idle);
     let fin = serve.stop();
     let listener = fin.listener.expect("listener counters");
+    eprintln!("listener after 300 half-open connections and a push: {listener:?}");
     assert_eq!(listener.get("applied"), 1, "{listener:?}");
     assert_eq!(listener.get("refused_over_cap"), 0, "{listener:?}");
     assert!(listener.get("shed_idle") >= 300 - 64, "{listener:?}");
