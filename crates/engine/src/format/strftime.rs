@@ -44,7 +44,8 @@ struct TooLong;
 const CONVERSION_MAX: usize = 64;
 
 /// An upper bound on the bytes `strftime(fmt, tm)` can render for any time: literal text as
-/// it is, each conversion at `max(width, 64)` (conversions render ASCII in the C locale).
+/// it is, each conversion at `2 × width + 64` (conversions render ASCII in the C locale; the
+/// width counts twice because glibc's `%z` pads its sign and its digits to the width each).
 /// Linear in `fmt`; walks it as [`strftime`] does.
 pub fn max_len(fmt: &str) -> usize {
     let f: Vec<char> = fmt.chars().collect();
@@ -74,7 +75,8 @@ pub fn max_len(fmt: &str) -> usize {
         // The conversion character (a trailing lone `%…` is copied as it is).
         let end = (i + 1).min(f.len());
         let text: usize = f[start..end].iter().map(|c| c.len_utf8()).sum();
-        total = total.saturating_add(width.max(CONVERSION_MAX).max(text));
+        let conversion = width.saturating_mul(2).saturating_add(CONVERSION_MAX);
+        total = total.saturating_add(conversion.max(text));
         i = end;
     }
     total
