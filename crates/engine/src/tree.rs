@@ -249,10 +249,13 @@ pub struct Snapshot {
     all_handlers: Arc<Vec<Arc<Handler>>>,
     disable: i32,
     min_threshold: i32,
+    /// Which tree this is a snapshot of (see [`Logger::handle_in`]).
+    tree_id: u64,
 }
 
 impl Snapshot {
     fn new() -> Self {
+        static NEXT_TREE: AtomicU64 = AtomicU64::new(0);
         let mut root = LoggerNode::new(
             Name {
                 full: Arc::from("root"),
@@ -274,6 +277,7 @@ impl Snapshot {
             all_handlers: Arc::new(Vec::new()),
             disable: level::NOTSET,
             min_threshold: level::WARNING,
+            tree_id: NEXT_TREE.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -348,12 +352,10 @@ impl Snapshot {
     /// that led to it (`(ROOT, 0)` if none), and the nearest logger (not placeholder) among
     /// them. Costs one hash of each part: linear in the name.
     fn walk(&self, name: &str) -> (Option<usize>, (usize, usize), usize) {
-        let mut buf = Vec::with_capacity(64);
         let (mut cur, mut depth, mut logger) = (ROOT, 0, ROOT);
         for (part, _) in parts(name) {
-            edge_key(&mut buf, cur, part);
-            match self.edges.get(buf.as_slice()) {
-                Some(&next) => {
+            match self.edge(cur, part) {
+                Some(next) => {
                     cur = next;
                     depth += 1;
                     if !self.nodes[next].placeholder {
@@ -364,6 +366,22 @@ impl Snapshot {
             }
         }
         (Some(cur), (cur, depth), logger)
+    }
+
+    /// The child `part` of node `up`. The key is built on the stack for the usual short part:
+    /// a lookup on the record path allocates nothing.
+    fn edge(&self, up: usize, part: &str) -> Option<usize> {
+        let mut stack = [0u8; 64];
+        let n = 8 + part.len();
+        if n <= stack.len() {
+            stack[..8].copy_from_slice(&(up as u64).to_le_bytes());
+            stack[8..n].copy_from_slice(part.as_bytes());
+            self.edges.get(&stack[..n]).copied()
+        } else {
+            let mut buf = Vec::with_capacity(n);
+            edge_key(&mut buf, up, part);
+            self.edges.get(buf.as_slice()).copied()
+        }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
@@ -727,6 +745,7 @@ impl LoggerTree {
     fn logger_at(&self, snap: &Snapshot, index: usize) -> Logger {
         Logger {
             tree: self.clone(),
+            tree_id: snap.tree_id,
             index,
             slot: Arc::clone(&snap.slots[index]),
             name: Arc::from(snap.nodes[index].name()),
@@ -824,12 +843,17 @@ impl LoggerTree {
         }));
     }
 
-    fn call_handlers(&self, snap: &Snapshot, start: usize, record: &LogRecord) {
+    /// Calls the handlers from `node` (at index `start`, which the caller has looked up
+    /// already: one lookup less on the record path) up the propagation chain.
+    fn call_handlers(&self, snap: &Snapshot, start: usize, node: &LoggerNode, record: &LogRecord) {
         let mut found = 0usize;
         let mut c = start;
+        let mut node = node;
         // A chain longer than the tree would be a bug; the bound keeps it from looping.
-        for _ in 0..=snap.nodes.len() {
-            let node = &snap.nodes[c];
+        for step in 0..=snap.nodes.len() {
+            if step > 0 {
+                node = &snap.nodes[c];
+            }
             for h in &node.handlers {
                 found += 1;
                 if record.levelno >= h.level() {
@@ -866,6 +890,7 @@ impl Drop for ShutdownGuard {
 #[derive(Clone)]
 pub struct Logger {
     tree: LoggerTree,
+    tree_id: u64,
     index: usize,
     slot: Arc<LoggerSlot>,
     name: Arc<str>,
@@ -1038,9 +1063,12 @@ impl Logger {
     /// loading the tree's current state for each one. A snapshot of another tree, or one
     /// older than this logger, is not used (the record is handled as by `handle`).
     pub fn handle_in(&self, snap: &Snapshot, record: &LogRecord) {
-        match snap.slots.get(self.index) {
-            Some(slot) if Arc::ptr_eq(slot, &self.slot) => self.handle_at(snap, record),
-            _ => self.handle(record),
+        // Indices are never reused within a tree, so a snapshot of this tree that is long
+        // enough holds this logger (cheaper than looking its slot up to compare).
+        if snap.tree_id == self.tree_id && self.index < snap.nodes.len() {
+            self.handle_at(snap, record)
+        } else {
+            self.handle(record)
         }
     }
 
@@ -1050,7 +1078,7 @@ impl Logger {
         if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
             return;
         }
-        self.tree.call_handlers(snap, self.index, record);
+        self.tree.call_handlers(snap, self.index, node, record);
     }
 }
 
