@@ -202,8 +202,9 @@ pub struct RenderBound {
     /// Literal text, field widths and precisions, and every `asctime` at its `datefmt`'s
     /// longest ([`strftime::max_len`]), in bytes.
     pub fixed: usize,
-    /// How many times text from the record is copied into the output (each field, each
-    /// nested `{}` spec field, and the exception and stack texts appended at the end).
+    /// How many times text from the record is copied into the output (each field, four for
+    /// a field shown with `repr()`/`ascii()`, each nested `{}` spec field, and the exception
+    /// and stack texts appended at the end).
     pub record_fields: usize,
 }
 
@@ -301,21 +302,28 @@ impl Formatter {
             fixed: 0,
             record_fields: 0,
         };
-        let field = |b: &mut RenderBound, attr: Option<&Attr>, pad: usize| {
-            b.fixed = b.fixed.saturating_add(pad);
+        // `repr()`/`ascii()` of a text escapes each byte into at most 4 characters (`\x00`;
+        // `\U0001f600` is 10 for 4 bytes), plus the quotes: one field counts as 4 copies.
+        let field = |b: &mut RenderBound, attr: Option<&Attr>, pad: usize, repr: bool| {
+            b.fixed = b
+                .fixed
+                .saturating_add(pad)
+                .saturating_add(if repr { 2 } else { 0 });
             if matches!(attr, Some(Attr::Record(Attribute::Asctime))) {
                 b.fixed = b.fixed.saturating_add(asctime);
             } else {
-                b.record_fields += 1;
+                b.record_fields += if repr { 4 } else { 1 };
             }
         };
         for seg in &self.segments {
             match seg {
                 Segment::Lit(s) => b.fixed = b.fixed.saturating_add(s.len()),
-                Segment::Asctime => field(&mut b, Some(&Attr::Record(Attribute::Asctime)), 0),
-                Segment::Str(a) => field(&mut b, Some(a), 0),
+                Segment::Asctime => {
+                    field(&mut b, Some(&Attr::Record(Attribute::Asctime)), 0, false)
+                }
+                Segment::Str(a) => field(&mut b, Some(a), 0, false),
                 Segment::Name | Segment::Levelname | Segment::Message | Segment::Extra(_) => {
-                    field(&mut b, None, 0)
+                    field(&mut b, None, 0, false)
                 }
                 Segment::Percent { attr, spec } => {
                     let n = |c: &percent::Count| match c {
@@ -323,17 +331,21 @@ impl Formatter {
                         percent::Count::None => 0,
                         percent::Count::Star => MAX_WIDTH,
                     };
-                    field(&mut b, Some(attr), n(&spec.width) + n(&spec.prec))
+                    let repr = matches!(spec.conv, 'r' | 'a');
+                    field(&mut b, Some(attr), n(&spec.width) + n(&spec.prec), repr)
                 }
                 Segment::Brace {
-                    attr, spec, nested, ..
+                    attr,
+                    spec,
+                    nested,
+                    conv,
                 } => {
                     let pad = match spec {
                         brace::SpecSrc::Static(s) => s.width.unwrap_or(0) + s.prec.unwrap_or(0),
                         // Width and precision come from the record: each at most MAX_WIDTH.
                         brace::SpecSrc::Dynamic(_) => 2 * MAX_WIDTH,
                     };
-                    field(&mut b, Some(attr), pad);
+                    field(&mut b, Some(attr), pad, matches!(conv, Some('r' | 'a')));
                     b.record_fields += nested.len();
                 }
                 Segment::Fail(_) => {}
