@@ -174,3 +174,81 @@ fn serve_refuses_a_file_root_that_overlaps_its_state_directory() {
         assert!(err.contains("overlap"), "{case}: {err}");
     }
 }
+
+/// Rotation after a push: the rotated names planted as a symlink and a hard link to files
+/// outside, and the timed handler's directory swapped for a symlink to a directory outside
+/// holding rotated-looking files. Renames and the timed cleanup act on entries beneath the
+/// root only; nothing outside is written, renamed or deleted.
+#[test]
+fn rotation_and_timed_cleanup_after_a_push_stay_beneath_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let root = d.join("root");
+    let out = d.join("out");
+    std::fs::create_dir_all(root.join("logs")).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    for name in [
+        "one",
+        "two",
+        "app.log.2000-01-01_00-00-00",
+        "app.log.2000-01-02_00-00-00",
+    ] {
+        std::fs::write(out.join(name), format!("precious {name}\n")).unwrap();
+    }
+    std::os::unix::fs::symlink(out.join("one"), root.join("rot.log.1")).unwrap();
+    std::fs::hard_link(out.join("two"), root.join("rot.log.2")).unwrap();
+    std::os::unix::fs::symlink(
+        out.join("app.log.2000-01-01_00-00-00"),
+        root.join("logs/app.log.2000-01-01_00-00-00"),
+    )
+    .unwrap();
+    let before = listing(&out);
+    keygen("ed25519", &d.join("ops"));
+    let serve = Serve::start(&args(d, &root, &d.join("state")));
+    let config = serde_json::json!({
+        "version": 1,
+        "handlers": {
+            "out": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"},
+            "rot": {"class": "logging.handlers.RotatingFileHandler", "filename": "rot.log",
+                    "maxBytes": 65536, "backupCount": 3},
+            "timed": {"class": "logging.handlers.TimedRotatingFileHandler",
+                      "filename": "logs/app.log", "when": "S", "backupCount": 1, "utc": true}
+        },
+        "root": {"level": "DEBUG", "handlers": ["out", "rot", "timed"]}
+    })
+    .to_string();
+    let (code, o) = send_config(&config, d, serve.bound.config_tcp[0], 1);
+    assert_eq!(code, 0, "{o}");
+    let filler = "x".repeat(200);
+    let mut sent = 0u64;
+    let mut burst = |serve: &Serve, tag: &str| {
+        let mut bytes = Vec::new();
+        for i in 0..400 {
+            bytes.extend(good(&format!("{tag} {i} {filler}")));
+        }
+        send_tcp(serve.tcp(), &bytes);
+        sent += 400;
+        assert!(serve.wait_stdout(&format!("{tag} 399 ")), "{tag}");
+    };
+    // Two bursts a second or more apart: each fills rot.log past 64 KiB (a rollover through
+    // the planted links) and starts a new second for the timed handler (a rollover and a
+    // cleanup with the planted link in logs/).
+    burst(&serve, "first");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    burst(&serve, "second");
+    // Now logs/ becomes a symlink to out/, which holds rotated-looking files.
+    std::fs::rename(root.join("logs"), root.join("logs.moved")).unwrap();
+    std::os::unix::fs::symlink(&out, root.join("logs")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    burst(&serve, "third");
+    let fin = serve.stop();
+    assert_eq!(fin.receiver.get("stored"), sent, "{:?}", fin.receiver);
+    assert_eq!(listing(&out), before, "something outside the root changed");
+    // The rotations did happen, beneath the root: rot.log.1 is now a rotated file.
+    let rotated = std::fs::read_to_string(root.join("rot.log.1")).unwrap();
+    assert!(rotated.contains(&filler), "rot.log.1 was not rotated");
+    assert!(
+        std::fs::symlink_metadata(root.join("logs.moved/app.log.2000-01-01_00-00-00")).is_err(),
+        "the timed cleanup did not run beneath the root"
+    );
+}
