@@ -260,11 +260,14 @@ impl Dispatcher {
             l.handle_in(self.snap.current(), rec);
             return;
         }
-        let own = if rec.name.len() <= MAX_REMOTE_NAME_LEN {
-            self.tree.get_logger_within(&rec.name, &mut self.budget)
+        // A name over the length cap may still use a logger that exists; it makes none.
+        let mut none_for_long_names = 0;
+        let budget = if rec.name.len() <= MAX_REMOTE_NAME_LEN {
+            &mut self.budget
         } else {
-            None
+            &mut none_for_long_names
         };
+        let own = self.tree.get_logger_within(&rec.name, budget);
         let logger = own.unwrap_or_else(|| {
             self.counters.at_ancestor.fetch_add(1, Ordering::Relaxed);
             self.tree.nearest_logger(&rec.name)
