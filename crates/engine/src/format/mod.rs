@@ -310,7 +310,9 @@ impl Formatter {
                 .saturating_add(pad)
                 .saturating_add(if repr { 2 } else { 0 });
             if matches!(attr, Some(Attr::Record(Attribute::Asctime))) {
-                b.fixed = b.fixed.saturating_add(asctime);
+                // A datefmt's literal text may hold control characters that repr() escapes.
+                let copies = if repr { 4 } else { 1 };
+                b.fixed = b.fixed.saturating_add(asctime.saturating_mul(copies));
             } else {
                 b.record_fields += if repr { 4 } else { 1 };
             }
