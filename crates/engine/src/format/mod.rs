@@ -194,9 +194,12 @@ enum Segment {
 /// An upper bound on what formatting one record can produce, for a content policy to cap:
 /// formatting costs time linear in its output, so bounding the output bounds the cost.
 ///
-/// The output of one record is at most `fixed + record_fields × S`, where `S` is the size of
-/// the longest text the record holds (its message, name, exception text…; a number renders
-/// at most ~330 characters). `fixed` is what the format renders whatever the record holds.
+/// The output of one record is at most `fixed + record_fields × S`, where `S` is the longest
+/// `str()` of a field of the record (its message, name, exception text…; a number renders
+/// at most ~330 characters; a container such as `args` renders its `repr()`, at most four
+/// times its text plus its punctuation). `fixed` is what the format renders whatever the
+/// record holds. Both are linear in the format and datefmt, so a cap on them bounds the cost
+/// of formatting one record by the record's own size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RenderBound {
     /// Literal text, field widths and precisions, and every `asctime` at its `datefmt`'s
