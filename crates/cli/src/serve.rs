@@ -109,7 +109,9 @@ pub(crate) struct ServeArgs {
     // ---- config listener flags (see `start_config_listener` at the end of this file) ----
     /// Also run a config listener (CPython's logging.config.listen, made safe) on this TCP
     /// address, or on a Unix socket with `unix:PATH`; pushed configs replace the routing
-    /// (repeatable; CPython's port is 9030).
+    /// (repeatable; CPython's port is 9030). It serves 64 connections at once: when they are
+    /// all taken, one that has sent nothing is shed for a newcomer, and known peers (Unix uid,
+    /// verified TLS client certificate) have 8 more slots.
     #[arg(long = "listen", value_name = "ADDR|unix:PATH", value_parser = parse_listen_target, help_heading = "Config listener")]
     listen: Vec<ListenTarget>,
     /// Config listener on a Unix socket (0600; without keys the directory must be yours).
@@ -143,7 +145,10 @@ pub(crate) struct ServeArgs {
         help_heading = "Config listener"
     )]
     listen_audience: Option<String>,
-    /// Pushed file handlers may only write beneath this directory.
+    /// Pushed file handlers may only write beneath this directory. Every open, rename and
+    /// unlink they make is resolved from a handle of it at that moment, following no symlink;
+    /// only regular files with one link are written. Must not contain, nor lie inside, the
+    /// state directories.
     #[arg(
         long = "listen-file-root",
         visible_alias = "file-root",
@@ -297,6 +302,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
         eprintln!(
             "logwire serve: note: no --record-state-dir: after a restart, signed records that were stored but not yet acknowledged are stored again when resent"
         );
+    }
+    // A pushed file handler must not be able to write the replay journal (nor the config
+    // listener's seq ratchet, which the listener checks itself).
+    if let (Some(state), Some(root)) = (&record_state_dir, &args.listen_file_root) {
+        let apart = std::fs::create_dir_all(state)
+            .map_err(|e| format!("{}: {e}", state.display()))
+            .and_then(|()| logwire_net::listener::check_apart(state, root));
+        if let Err(e) = apart {
+            eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
     }
     let options = ReceiverOptions {
         max_frame: args.max_frame,

@@ -200,6 +200,16 @@ impl Configurator {
                     );
                     continue;
                 }
+                if f.datefmt
+                    .as_ref()
+                    .is_some_and(|s| s.len() > lim.max_format_len)
+                {
+                    errs.push(
+                        format!("{}.datefmt", place_f(id)),
+                        format!("datefmt longer than {} bytes", lim.max_format_len),
+                    );
+                    continue;
+                }
                 match Formatter::new(
                     f.format.as_deref(),
                     f.datefmt.as_deref(),
@@ -208,7 +218,30 @@ impl Configurator {
                     f.defaults.clone(),
                 ) {
                     Ok(fm) => {
-                        formatters.insert(id.clone(), Arc::new(fm));
+                        // What one record may cost to render (see `ConfigLimits`).
+                        let b = fm.render_bound();
+                        if b.fixed > lim.max_render_bytes {
+                            errs.push(
+                                place_f(id),
+                                format!(
+                                    "format and datefmt can render {} bytes for every record \
+                                     (each asctime at its datefmt's longest), more than the \
+                                     limit of {}",
+                                    b.fixed, lim.max_render_bytes
+                                ),
+                            );
+                        } else if b.record_fields > lim.max_record_fields {
+                            errs.push(
+                                format!("{}.format", place_f(id)),
+                                format!(
+                                    "format copies record text {} times, more than the limit \
+                                     of {}",
+                                    b.record_fields, lim.max_record_fields
+                                ),
+                            );
+                        } else {
+                            formatters.insert(id.clone(), Arc::new(fm));
+                        }
                     }
                     Err(e) => errs.push(place_f(id), e.to_string()),
                 }

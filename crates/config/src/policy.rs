@@ -3,12 +3,15 @@
 //! Configs an operator wrote locally are [`ContentPolicy::trusted`]: files anywhere, any
 //! destination, as CPython allows. Configs that arrive from outside (a pushed config) get
 //! [`ContentPolicy::pushed`]: file handlers only beneath a file root (relative names resolve
-//! there; `..`, NUL and symlinks are refused and files are opened without following links),
+//! there; `..`, NUL and symlinks are refused here, and the handlers built keep every open,
+//! rename and unlink beneath the root's directory handle afterwards, at the moment it happens),
 //! network handlers only to allow-listed destinations (loopback by default). Both apply the
 //! same [`ConfigLimits`].
 
+use logwire_engine::handler::FileRoot;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 /// Caps on the size of a configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +34,17 @@ pub struct ConfigLimits {
     pub max_format_len: usize,
     /// Largest `backupCount` of a rotating handler.
     pub max_backup_count: u32,
+    /// Smallest non-zero `maxBytes` of a `RotatingFileHandler`: a rollover renames up to
+    /// `backupCount` files, and a file that fills with every record rolls over at every
+    /// record, so this bounds renames per byte written (`backupCount / min_rotation_bytes`).
+    pub min_rotation_bytes: u64,
+    /// Most bytes a formatter may render whatever the record holds: literal text, widths and
+    /// precisions, and each `asctime` at its `datefmt`'s longest
+    /// (`logwire_engine::format::RenderBound::fixed`).
+    pub max_render_bytes: usize,
+    /// Most times a formatter may copy text from the record into its output
+    /// (`RenderBound::record_fields`): what one record's size is multiplied by, at most.
+    pub max_record_fields: usize,
 }
 
 impl Default for ConfigLimits {
@@ -45,6 +59,24 @@ impl Default for ConfigLimits {
             max_name_len: 256,
             max_format_len: 4096,
             max_backup_count: 1000,
+            min_rotation_bytes: 0,
+            max_render_bytes: 64 * 1024,
+            max_record_fields: 64,
+        }
+    }
+}
+
+impl ConfigLimits {
+    /// The caps for configs from outside: what one record may cost to render and write is
+    /// bounded (see [`ConfigLimits`]'s fields). With these, one record renders at most
+    /// 16 KiB plus 64 copies of its own text, and a rotating file renames at most 100 files
+    /// per 64 KiB written.
+    pub fn pushed() -> Self {
+        ConfigLimits {
+            max_backup_count: 100,
+            min_rotation_bytes: 64 * 1024,
+            max_render_bytes: 16 * 1024,
+            ..ConfigLimits::default()
         }
     }
 }
@@ -96,8 +128,10 @@ impl Destination {
 pub enum FileAccess {
     /// Anywhere, following symlinks (CPython's behaviour; for local, trusted configs).
     Anywhere,
-    /// Only beneath this (canonical) directory, never through a symlink.
-    Beneath(PathBuf),
+    /// Only beneath this directory, held open as a handle: the handlers built for the config
+    /// make every open, rename and unlink relative to it, following no symlink in any
+    /// component, at the moment of the operation (see `logwire_engine::handler::FileRoot`).
+    Beneath(Arc<FileRoot>),
     /// Nowhere: file handlers are refused.
     Denied,
 }
@@ -135,14 +169,13 @@ impl ContentPolicy {
         let files = match file_root {
             None => FileAccess::Denied,
             Some(root) => FileAccess::Beneath(
-                root.canonicalize()
-                    .map_err(|e| format!("file root {}: {e}", root.display()))?,
+                FileRoot::open(root).map_err(|e| format!("file root {}: {e}", root.display()))?,
             ),
         };
         Ok(ContentPolicy {
             files,
             destinations: Some(allowed),
-            limits: ConfigLimits::default(),
+            limits: ConfigLimits::pushed(),
         })
     }
 
@@ -167,6 +200,7 @@ impl ContentPolicy {
                     .into(),
             ),
             FileAccess::Beneath(root) => {
+                let root = root.path();
                 let p = Path::new(raw);
                 if p.components().any(|c| matches!(c, Component::ParentDir)) {
                     return Err(format!("'{raw}' contains '..': files must stay beneath {}", root.display()));
@@ -177,7 +211,7 @@ impl ContentPolicy {
                 })?;
                 // Refuse a symlink at any level beneath the root: the open itself also refuses
                 // to follow one at the last component.
-                let mut cur = root.clone();
+                let mut cur = root.to_path_buf();
                 for c in rel.components() {
                     if let Component::Normal(part) = c {
                         cur.push(part);

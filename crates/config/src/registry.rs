@@ -12,7 +12,7 @@
 
 use crate::error::ConfigErrors;
 use crate::model::{ConfigValue, StdStream};
-use crate::policy::ContentPolicy;
+use crate::policy::{ContentPolicy, FileAccess};
 use logwire_engine::handler::{FileHandler, FileMode};
 use logwire_engine::handler::{
     FileOpenPolicy, FileOptions, MemoryHandler, NullHandler, OverflowPolicy, QueueHandler,
@@ -266,10 +266,10 @@ impl PrepareContext<'_> {
 
     /// How files are opened under the policy.
     pub fn open_policy(&self) -> FileOpenPolicy {
-        if self.policy.no_follow() {
-            FileOpenPolicy::no_follow()
-        } else {
-            FileOpenPolicy::default()
+        match &self.policy.files {
+            FileAccess::Beneath(root) => FileOpenPolicy::beneath(Arc::clone(root)),
+            _ if self.policy.no_follow() => FileOpenPolicy::no_follow(),
+            _ => FileOpenPolicy::default(),
         }
     }
 }
@@ -577,20 +577,8 @@ fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Resu
     if options.mode != FileMode::Write {
         return Ok(());
     }
-    let mut open = std::fs::OpenOptions::new();
-    open.write(true).truncate(true);
-    if !options.open_policy.follow_symlinks {
-        use std::os::unix::fs::OpenOptionsExt;
-        open.custom_flags(libc::O_NOFOLLOW);
-    }
-    let abs = logwire_engine::handler::abspath(path).map_err(|e| e.to_string())?;
-    match open.open(&abs) {
-        Ok(_) => Ok(()),
-        // `delay`: not created yet, so nothing to truncate (CPython opens it with 'w' at the
-        // first record; the handler will create it then).
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("truncating {}: {e}", abs.display())),
-    }
+    logwire_engine::handler::truncate_for_write(path, &options.open_policy)
+        .map_err(|e| e.to_string())
 }
 
 struct RotatingKind;
@@ -626,6 +614,17 @@ impl HandlerKind for RotatingKind {
             .int("maxBytes", i64::MIN, i64::MAX, errs)
             .unwrap_or(0)
             .max(0) as u64;
+        let min = ctx.policy.limits.min_rotation_bytes;
+        if max_bytes > 0 && max_bytes < min {
+            errs.push(
+                a.place_of("maxBytes"),
+                format!(
+                    "maxBytes {max_bytes} is below the minimum of {min}: a file that fills with \
+                     every record would rename up to backupCount files per record (use 0 to \
+                     never roll over)"
+                ),
+            );
+        }
         // CPython: `if maxBytes > 0: mode = 'a'`, whatever mode said (even a wrong type).
         let options = file_options_with_mode(a, ctx, max_bytes == 0, errs);
         let cap = i64::from(ctx.policy.limits.max_backup_count);

@@ -7,6 +7,19 @@
 //! on reconfiguration and never see half of a change. Each logger also keeps its effective
 //! threshold in an atomic, so a call that the level filters out costs one atomic load.
 //!
+//! **Cost of making a logger.** Names can come from the network (a collector calls
+//! `getLogger(record.name)`), so making a logger must not cost more than its name: it costs
+//! time and memory linear in the name, never in the size of the tree. Three things make that
+//! hold: the snapshot is built of persistent structures (`imbl`), so the copy a change starts
+//! from shares every node instead of copying them; names are found through the tree's edges
+//! (one hash per dotted part, not one per dotted prefix); and a placeholder's name is a slice
+//! of the string of the logger that made it. Making a logger keeps parents and effective
+//! levels right incrementally (CPython's `_fixupParents`/`_fixupChildren`), with no pass over
+//! the tree; a configuration change still recomputes the whole tree once (one linear pass).
+//! [`LoggerTree::get_logger_within`] lets a caller bound how many nodes (placeholders
+//! included) names may make, and [`LoggerTree::nearest_logger`] says where a record enters
+//! beyond that bound.
+//!
 //! ```
 //! use logwire_engine::{level, Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 //! use std::sync::{Arc, Mutex};
@@ -44,13 +57,37 @@ const ROOT: usize = 0;
 /// A threshold no level reaches: the value cached for disabled loggers.
 const OFF: i32 = i32::MAX;
 
+/// A node's dotted name. A placeholder's name is a prefix of the name of the logger that made
+/// it, so it shares that logger's string instead of holding a copy: the placeholders of a
+/// name of `L` bytes and `D` parts cost `O(D)` memory, not the `O(L·D)` of one string each.
+#[derive(Clone)]
+struct Name {
+    full: Arc<str>,
+    len: usize,
+}
+
+impl Name {
+    fn as_str(&self) -> &str {
+        &self.full[..self.len]
+    }
+}
+
 /// One logger's state inside a [`Snapshot`].
 #[derive(Clone)]
 pub struct LoggerNode {
-    name: String,
+    name: Name,
     placeholder: bool,
     level: i32,
+    /// The nearest ancestor that is a logger, not a placeholder (CPython's `Logger.parent`);
+    /// kept for placeholders too, so that a logger made beneath one finds its parent in O(1).
     parent: usize,
+    /// The node of the name's dotted prefix one part shorter (a placeholder or a logger;
+    /// the root for a one-part name). Every prefix of a node's name is itself a node, and it
+    /// was made before it: `up < index`.
+    up: usize,
+    /// Nodes whose `up` is this one (the tree's edges, walked downwards only when a
+    /// placeholder becomes a logger). Persistent, so that adding one copies nothing.
+    kids: imbl::Vector<usize>,
     propagate: bool,
     disabled: bool,
     handlers: Vec<Arc<Handler>>,
@@ -61,7 +98,7 @@ pub struct LoggerNode {
 impl fmt::Debug for LoggerNode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoggerNode")
-            .field("name", &self.name)
+            .field("name", &self.name())
             .field("placeholder", &self.placeholder)
             .field("level", &self.level)
             .field("propagate", &self.propagate)
@@ -73,12 +110,14 @@ impl fmt::Debug for LoggerNode {
 }
 
 impl LoggerNode {
-    fn new(name: &str, placeholder: bool) -> Self {
+    fn new(name: Name, placeholder: bool, up: usize, parent: usize) -> Self {
         LoggerNode {
-            name: name.to_owned(),
+            name,
             placeholder,
             level: level::NOTSET,
-            parent: ROOT,
+            parent,
+            up,
+            kids: imbl::Vector::new(),
             propagate: true,
             disabled: false,
             handlers: Vec::new(),
@@ -89,7 +128,7 @@ impl LoggerNode {
 
     /// The logger's dotted name (`root` for the root logger).
     pub fn name(&self) -> &str {
-        &self.name
+        self.name.as_str()
     }
     /// Whether this name exists only as the ancestor of a logger (CPython's `PlaceHolder`).
     pub fn is_placeholder(&self) -> bool {
@@ -155,31 +194,90 @@ struct LoggerSlot {
     threshold: AtomicI32,
 }
 
+/// The dotted parts of a name, as CPython's `Manager` splits it: at every `.` except one at
+/// offset 0 (`_fixupParents` stops at `i > 0`), so `.a` is one part and `a..b` is `a`, ``, `b`.
+/// Yields `(part, end)`: the part, and the byte length of the prefix it ends.
+fn parts(name: &str) -> impl Iterator<Item = (&str, usize)> {
+    let bytes = name.as_bytes();
+    let mut start = 0;
+    let mut done = name.is_empty();
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let from = if start == 0 {
+            1.min(bytes.len())
+        } else {
+            start
+        };
+        let end = match bytes[from..].iter().position(|&b| b == b'.') {
+            Some(off) => from + off,
+            None => {
+                done = true;
+                bytes.len()
+            }
+        };
+        let part = &name[start..end];
+        start = end + 1;
+        Some((part, end))
+    })
+}
+
+/// The key of the edge from node `up` to its child part `part`: `up` (8 bytes) then the part.
+/// One small key per node: looking a name up hashes each part once, so it costs linear time
+/// in the name, where hashing every dotted prefix (a map keyed by full names) is quadratic.
+fn edge_key(buf: &mut Vec<u8>, up: usize, part: &str) {
+    buf.clear();
+    buf.extend_from_slice(&(up as u64).to_le_bytes());
+    buf.extend_from_slice(part.as_bytes());
+}
+
 /// An immutable view of the whole tree. Obtained from [`LoggerTree::snapshot`].
+///
+/// Its parts are persistent structures (`imbl`): cloning a snapshot to change it copies no
+/// node, so creating a logger costs time and memory linear in its name (plus a logarithmic
+/// path copy), not in the size of the tree.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    nodes: Vec<LoggerNode>,
-    slots: Vec<Arc<LoggerSlot>>,
-    by_name: HashMap<String, usize>,
-    named_handlers: HashMap<String, Arc<Handler>>,
+    nodes: imbl::Vector<LoggerNode>,
+    slots: imbl::Vector<Arc<LoggerSlot>>,
+    /// The tree's edges: `edge_key(up, part)` → node.
+    edges: imbl::HashMap<Box<[u8]>, usize>,
+    named_handlers: Arc<HashMap<String, Arc<Handler>>>,
+    /// Every distinct handler attached or registered by name, worked out when handlers change
+    /// (flushing walks this, not every node of a tree that may hold thousands of loggers).
+    all_handlers: Arc<Vec<Arc<Handler>>>,
     disable: i32,
     min_threshold: i32,
+    /// Which tree this is a snapshot of (see [`Logger::handle_in`]).
+    tree_id: u64,
 }
 
 impl Snapshot {
     fn new() -> Self {
-        let mut root = LoggerNode::new("root", false);
+        static NEXT_TREE: AtomicU64 = AtomicU64::new(0);
+        let mut root = LoggerNode::new(
+            Name {
+                full: Arc::from("root"),
+                len: 4,
+            },
+            false,
+            ROOT,
+            ROOT,
+        );
         root.level = level::WARNING;
         root.effective_level = level::WARNING;
         Snapshot {
-            nodes: vec![root],
-            slots: vec![Arc::new(LoggerSlot {
+            nodes: imbl::Vector::unit(root),
+            slots: imbl::Vector::unit(Arc::new(LoggerSlot {
                 threshold: AtomicI32::new(level::WARNING),
-            })],
-            by_name: HashMap::new(),
-            named_handlers: HashMap::new(),
+            })),
+            edges: imbl::HashMap::new(),
+            named_handlers: Arc::new(HashMap::new()),
+            all_handlers: Arc::new(Vec::new()),
             disable: level::NOTSET,
             min_threshold: level::WARNING,
+            tree_id: NEXT_TREE.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -191,7 +289,20 @@ impl Snapshot {
     /// A logger or placeholder by name (`root` is not looked up by name, as in CPython's
     /// `loggerDict`).
     pub fn get(&self, name: &str) -> Option<&LoggerNode> {
-        self.by_name.get(name).map(|&i| &self.nodes[i])
+        if name.is_empty() {
+            return None;
+        }
+        self.walk(name).0.map(|i| &self.nodes[i])
+    }
+
+    /// Number of nodes (loggers and placeholders, the root included).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the tree holds only the root (never: the root is always there).
+    pub fn is_empty(&self) -> bool {
+        false
     }
 
     /// Every named logger and placeholder, in creation order (the root excluded).
@@ -233,68 +344,107 @@ impl Snapshot {
 
     /// Every distinct handler attached to a logger or registered by name.
     pub fn all_handlers(&self) -> Vec<Arc<Handler>> {
-        let mut out: Vec<Arc<Handler>> = Vec::new();
-        let attached = self.nodes.iter().flat_map(|n| n.handlers.iter());
-        for h in attached.chain(self.named_handlers.values()) {
-            if !out.iter().any(|o| Arc::ptr_eq(o, h)) {
-                out.push(Arc::clone(h));
+        self.all_handlers.to_vec()
+    }
+
+    /// Walks `name`'s parts from the root as far as nodes exist. Returns the node of the
+    /// whole name (if it exists), the deepest node found on the way with the number of parts
+    /// that led to it (`(ROOT, 0)` if none), and the nearest logger (not placeholder) among
+    /// them. Costs one hash of each part: linear in the name.
+    fn walk(&self, name: &str) -> (Option<usize>, (usize, usize), usize) {
+        let (mut cur, mut depth, mut logger) = (ROOT, 0, ROOT);
+        for (part, _) in parts(name) {
+            match self.edge(cur, part) {
+                Some(next) => {
+                    cur = next;
+                    depth += 1;
+                    if !self.nodes[next].placeholder {
+                        logger = next;
+                    }
+                }
+                None => return (None, (cur, depth), logger),
             }
         }
-        out
+        (Some(cur), (cur, depth), logger)
+    }
+
+    /// The child `part` of node `up`. The key is built on the stack for the usual short part:
+    /// a lookup on the record path allocates nothing.
+    fn edge(&self, up: usize, part: &str) -> Option<usize> {
+        let mut stack = [0u8; 64];
+        let n = 8 + part.len();
+        if n <= stack.len() {
+            stack[..8].copy_from_slice(&(up as u64).to_le_bytes());
+            stack[8..n].copy_from_slice(part.as_bytes());
+            self.edges.get(&stack[..n]).copied()
+        } else {
+            let mut buf = Vec::with_capacity(n);
+            edge_key(&mut buf, up, part);
+            self.edges.get(buf.as_slice()).copied()
+        }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
         if name == "root" || name.is_empty() {
             Some(ROOT)
         } else {
-            self.by_name.get(name).copied()
+            self.walk(name).0
         }
     }
 
-    /// Recomputes parents, effective levels and the minimum threshold after a change.
+    /// The threshold cached for node `i`, from its state and the tree's disable level.
+    fn threshold_of(&self, node: &LoggerNode) -> i32 {
+        if node.disabled || node.placeholder {
+            OFF
+        } else {
+            node.effective_level.max(self.disable.saturating_add(1))
+        }
+    }
+
+    /// Recomputes parents, effective levels, the handler list and the minimum threshold after
+    /// a change: one pass in index order (every node's `up` and parent come before it), so
+    /// linear in the tree.
     fn recompute(&mut self) {
+        let root_level = self.nodes[ROOT].level;
+        self.nodes[ROOT].effective_level = root_level;
         for i in 1..self.nodes.len() {
-            if self.nodes[i].placeholder {
-                continue;
+            let up = self.nodes[i].up;
+            let parent = if self.nodes[up].placeholder {
+                self.nodes[up].parent
+            } else {
+                up
+            };
+            let eff = match self.nodes[i].level {
+                level::NOTSET => self.nodes[parent].effective_level,
+                l => l,
+            };
+            let node = &self.nodes[i];
+            if node.parent != parent || node.effective_level != eff {
+                let node = &mut self.nodes[i];
+                node.parent = parent;
+                node.effective_level = eff;
             }
-            let mut parent = ROOT;
-            let name = self.nodes[i].name.clone();
-            let mut prefix = name.as_str();
-            while let Some(dot) = prefix.rfind('.') {
-                prefix = &prefix[..dot];
-                if let Some(&j) = self.by_name.get(prefix)
-                    && !self.nodes[j].placeholder
-                {
-                    parent = j;
-                    break;
-                }
-            }
-            self.nodes[i].parent = parent;
         }
         let mut min = OFF;
-        for i in 0..self.nodes.len() {
-            let mut j = i;
-            let mut depth = 0;
-            let eff = loop {
-                let n = &self.nodes[j];
-                if n.level != level::NOTSET || j == ROOT || depth > self.nodes.len() {
-                    break n.level;
-                }
-                j = n.parent;
-                depth += 1;
-            };
-            let node = &mut self.nodes[i];
-            node.effective_level = eff;
-            // `logging.disable(level)` is folded into every threshold so that `is_enabled_for`
-            // stays one atomic load.
-            let threshold = if node.disabled || node.placeholder {
-                OFF
-            } else {
-                eff.max(self.disable.saturating_add(1))
-            };
-            self.slots[i].threshold.store(threshold, Ordering::Relaxed);
+        let mut all: Vec<Arc<Handler>> = Vec::new();
+        for (node, slot) in self.nodes.iter().zip(self.slots.iter()) {
+            // `logging.disable(level)` is folded into every threshold so that
+            // `is_enabled_for` stays one atomic load.
+            let threshold = self.threshold_of(node);
+            slot.threshold.store(threshold, Ordering::Relaxed);
             min = min.min(threshold);
+            for h in &node.handlers {
+                if !all.iter().any(|o| Arc::ptr_eq(o, h)) {
+                    all.push(Arc::clone(h));
+                }
+            }
         }
+        for h in self.named_handlers.values() {
+            if !all.iter().any(|o| Arc::ptr_eq(o, h)) {
+                all.push(Arc::clone(h));
+            }
+        }
+        self.all_handlers = Arc::new(all);
         self.min_threshold = min;
     }
 }
@@ -331,12 +481,12 @@ impl TreeDraft {
 
     /// Names of every existing logger and placeholder (CPython's `loggerDict` keys).
     pub fn existing_names(&self) -> Vec<String> {
-        self.snap.loggers().map(|n| n.name.clone()).collect()
+        self.snap.loggers().map(|n| n.name().to_owned()).collect()
     }
 
     /// Replaces the registry of handlers by name.
     pub fn set_named_handlers(&mut self, handlers: HashMap<String, Arc<Handler>>) {
-        self.snap.named_handlers = handlers;
+        self.snap.named_handlers = Arc::new(handlers);
     }
 
     /// Sets CPython's `logging.disable(level)`.
@@ -345,33 +495,90 @@ impl TreeDraft {
     }
 }
 
-/// Creates `name` (and placeholders for its missing ancestors) and returns its index.
-fn ensure_logger(snap: &mut Snapshot, name: &str) -> usize {
-    if let Some(i) = snap.index_of(name) {
-        if snap.nodes[i].placeholder {
-            snap.nodes[i] = LoggerNode::new(name, false);
-        }
-        return i;
+/// How many nodes [`ensure_logger`] would add or change for `name`: one per missing part,
+/// or one if the name exists as a placeholder; 0 if the logger exists.
+fn creation_cost(snap: &Snapshot, name: &str) -> usize {
+    if name == "root" || name.is_empty() {
+        return 0;
     }
-    let mut prefix = name;
-    while let Some(dot) = prefix.rfind('.') {
-        prefix = &prefix[..dot];
-        if snap.by_name.contains_key(prefix) {
-            break;
-        }
-        push_node(snap, LoggerNode::new(prefix, true));
+    match snap.walk(name) {
+        (Some(i), _, _) => usize::from(snap.nodes[i].placeholder),
+        (None, (_, depth), _) => parts(name).count() - depth,
     }
-    push_node(snap, LoggerNode::new(name, false))
 }
 
-fn push_node(snap: &mut Snapshot, node: LoggerNode) -> usize {
-    let i = snap.nodes.len();
-    snap.by_name.insert(node.name.clone(), i);
-    snap.nodes.push(node);
-    snap.slots.push(Arc::new(LoggerSlot {
-        threshold: AtomicI32::new(OFF),
-    }));
-    i
+/// Creates `name` (and placeholders for its missing prefixes) and returns its index, keeping
+/// parents, effective levels and thresholds right as it goes (CPython's `_fixupParents` and
+/// `_fixupChildren`), so that no whole-tree recompute is needed. Costs time linear in the
+/// name, plus, when a placeholder becomes a logger, one step per placeholder beneath it down
+/// to the first loggers (whose parent it becomes).
+fn ensure_logger(snap: &mut Snapshot, name: &str) -> usize {
+    if name == "root" || name.is_empty() {
+        return ROOT;
+    }
+    let (found, (mut cur, depth), _) = snap.walk(name);
+    let index = match found {
+        Some(i) => i,
+        None => {
+            let full: Arc<str> = Arc::from(name);
+            let mut buf = Vec::with_capacity(64);
+            // Prefixes are made before the names they prefix, so `up < index` holds.
+            for (part, end) in parts(name).skip(depth) {
+                let parent = if snap.nodes[cur].placeholder {
+                    snap.nodes[cur].parent
+                } else {
+                    cur
+                };
+                let placeholder = end != name.len();
+                let mut node = LoggerNode::new(
+                    Name {
+                        full: Arc::clone(&full),
+                        len: end,
+                    },
+                    placeholder,
+                    cur,
+                    parent,
+                );
+                node.effective_level = snap.nodes[parent].effective_level;
+                let threshold = snap.threshold_of(&node);
+                let i = snap.nodes.len();
+                snap.nodes.push_back(node);
+                snap.slots.push_back(Arc::new(LoggerSlot {
+                    threshold: AtomicI32::new(threshold),
+                }));
+                edge_key(&mut buf, cur, part);
+                snap.edges.insert(buf.as_slice().into(), i);
+                snap.nodes[cur].kids.push_back(i);
+                cur = i;
+            }
+            return cur;
+        }
+    };
+    if snap.nodes[index].placeholder {
+        // `_fixupChildren`: every node beneath it reached through placeholders only had the
+        // logger above it as parent; now this one is nearer. Their effective levels do not
+        // change: this logger is NOTSET, so its effective level is that same parent's.
+        let parent = snap.nodes[index].parent;
+        let eff = snap.nodes[parent].effective_level;
+        {
+            let node = &mut snap.nodes[index];
+            node.placeholder = false;
+            node.effective_level = eff;
+        }
+        let threshold = snap.threshold_of(&snap.nodes[index]);
+        snap.slots[index]
+            .threshold
+            .store(threshold, Ordering::Relaxed);
+        let mut stack: Vec<usize> = snap.nodes[index].kids.iter().copied().collect();
+        while let Some(k) = stack.pop() {
+            let node = &mut snap.nodes[k];
+            node.parent = index;
+            if node.placeholder {
+                stack.extend(node.kids.iter().copied());
+            }
+        }
+    }
+    index
 }
 
 /// CPython's `lastResort`: records that find no handler at all still reach stderr (WARNING
@@ -480,23 +687,68 @@ impl LoggerTree {
     /// CPython's `getLogger(name)`: the logger called `name`, created if needed. `root` and
     /// `""` give the root logger.
     pub fn get_logger(&self, name: &str) -> Logger {
+        let mut unbounded = usize::MAX;
+        self.get_logger_within(name, &mut unbounded)
+            .unwrap_or_else(|| self.root())
+    }
+
+    /// [`LoggerTree::get_logger`] with a budget of nodes it may add: if the logger exists,
+    /// or making it (with its missing placeholders, or from a placeholder) adds or changes at
+    /// most `*budget` nodes, it is returned and `*budget` goes down by that number; otherwise
+    /// nothing changes and `None` is returned (see [`LoggerTree::nearest_logger`]). This is
+    /// how a collector bounds the loggers that names from the network make, placeholders
+    /// included: a name of `D` parts may make `D` nodes.
+    ///
+    /// Making a logger costs time and memory linear in its name (plus a logarithmic path copy
+    /// of the persistent tree), never in the size of the tree.
+    pub fn get_logger_within(&self, name: &str, budget: &mut usize) -> Option<Logger> {
         let snap = self.snapshot();
         if let Some(i) = snap.index_of(name)
             && !snap.nodes[i].placeholder
         {
-            return self.logger_at(&snap, i);
+            return Some(self.logger_at(&snap, i));
         }
-        let mut index = ROOT;
-        self.update(|d| index = ensure_logger(&mut d.snap, name));
-        self.logger_at(&self.snapshot(), index)
+        drop(snap);
+        let _guard = self.inner.write.lock().unwrap_or_else(|e| e.into_inner());
+        // Under the writers' lock: another writer may have made it meanwhile.
+        let mut snap = Snapshot::clone(&self.snapshot());
+        let cost = creation_cost(&snap, name);
+        if cost > *budget {
+            return None;
+        }
+        *budget -= cost;
+        let index = ensure_logger(&mut snap, name);
+        if cost == 0 {
+            return Some(self.logger_at(&snap, index));
+        }
+        // No recompute and no change hooks: `ensure_logger` kept every invariant, and a new
+        // logger is NOTSET with no handlers, so no effective level, threshold minimum or
+        // handler list changed.
+        let snap = Arc::new(snap);
+        self.inner.snapshot.store(Arc::clone(&snap));
+        self.inner.generation.fetch_add(1, Ordering::Release);
+        Some(self.logger_at(&snap, index))
+    }
+
+    /// The logger a record named `name` enters at when `name` has no logger of its own: the
+    /// logger of its longest dotted prefix that has one, or the root. Creates nothing; costs
+    /// one hash of each part of `name` that exists in the tree.
+    pub fn nearest_logger(&self, name: &str) -> Logger {
+        let snap = self.snapshot();
+        let (found, _, logger) = snap.walk(name);
+        match found {
+            Some(i) if !snap.nodes[i].placeholder => self.logger_at(&snap, i),
+            _ => self.logger_at(&snap, logger),
+        }
     }
 
     fn logger_at(&self, snap: &Snapshot, index: usize) -> Logger {
         Logger {
             tree: self.clone(),
+            tree_id: snap.tree_id,
             index,
             slot: Arc::clone(&snap.slots[index]),
-            name: Arc::from(snap.nodes[index].name.as_str()),
+            name: Arc::from(snap.nodes[index].name()),
         }
     }
 
@@ -591,12 +843,17 @@ impl LoggerTree {
         }));
     }
 
-    fn call_handlers(&self, snap: &Snapshot, start: usize, record: &LogRecord) {
+    /// Calls the handlers from `node` (at index `start`, which the caller has looked up
+    /// already: one lookup less on the record path) up the propagation chain.
+    fn call_handlers(&self, snap: &Snapshot, start: usize, node: &LoggerNode, record: &LogRecord) {
         let mut found = 0usize;
         let mut c = start;
+        let mut node = node;
         // A chain longer than the tree would be a bug; the bound keeps it from looping.
-        for _ in 0..=snap.nodes.len() {
-            let node = &snap.nodes[c];
+        for step in 0..=snap.nodes.len() {
+            if step > 0 {
+                node = &snap.nodes[c];
+            }
             for h in &node.handlers {
                 found += 1;
                 if record.levelno >= h.level() {
@@ -633,6 +890,7 @@ impl Drop for ShutdownGuard {
 #[derive(Clone)]
 pub struct Logger {
     tree: LoggerTree,
+    tree_id: u64,
     index: usize,
     slot: Arc<LoggerSlot>,
     name: Arc<str>,
@@ -805,9 +1063,12 @@ impl Logger {
     /// loading the tree's current state for each one. A snapshot of another tree, or one
     /// older than this logger, is not used (the record is handled as by `handle`).
     pub fn handle_in(&self, snap: &Snapshot, record: &LogRecord) {
-        match snap.slots.get(self.index) {
-            Some(slot) if Arc::ptr_eq(slot, &self.slot) => self.handle_at(snap, record),
-            _ => self.handle(record),
+        // Indices are never reused within a tree, so a snapshot of this tree that is long
+        // enough holds this logger (cheaper than looking its slot up to compare).
+        if snap.tree_id == self.tree_id && self.index < snap.nodes.len() {
+            self.handle_at(snap, record)
+        } else {
+            self.handle(record)
         }
     }
 
@@ -817,7 +1078,7 @@ impl Logger {
         if node.disabled || !node.filters.iter().all(|f| f.filter(record)) {
             return;
         }
-        self.tree.call_handlers(snap, self.index, record);
+        self.tree.call_handlers(snap, self.index, node, record);
     }
 }
 

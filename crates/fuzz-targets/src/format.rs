@@ -80,12 +80,24 @@ pub fn format_string(data: &[u8]) {
     let time_text = 4 * (1024usize).max(256 * datefmt.map_or(0, str::len)) + 16;
     let field = 2 * MAX_WIDTH + message.len() + time_text + 4096;
     let bound = fmt.len().max(16) * field;
+    // The bound a content policy caps (issue 13, item 10): fixed bytes plus the record's
+    // longest text (its message, `msg`, `args` shown as text, a float's ~330 digits) per copy.
+    let rb = formatter.render_bound();
+    let longest = message.len().max(msg.len()).max(1024);
+    let policy_bound = rb.fixed + rb.record_fields * longest;
     match formatter.try_format(&record) {
-        Ok(out) => assert!(
-            out.len() <= bound,
-            "formatted {} bytes, bound {bound}",
-            out.len()
-        ),
+        Ok(out) => {
+            assert!(
+                out.len() <= bound,
+                "formatted {} bytes, bound {bound}",
+                out.len()
+            );
+            assert!(
+                out.len() <= policy_bound,
+                "formatted {} bytes, render bound {rb:?} with record text of {longest}",
+                out.len()
+            );
+        }
         Err(e) => assert!(
             e.to_string().len() <= fmt.len() + msg.len() + 1024,
             "error text: {e}"
@@ -119,6 +131,14 @@ pub fn strftime(data: &[u8]) {
             out.chars().count() < limit,
             "strftime gave {} chars, limit {limit}",
             out.chars().count()
+        );
+        // The bound the content policy caps, and the refusal of what cannot render: a format
+        // `check` accepts never renders empty for lack of room.
+        assert!(
+            out.len() <= strf::max_len(&fmt),
+            "strftime gave {} bytes, max_len {}",
+            out.len(),
+            strf::max_len(&fmt)
         );
     }
     // The same through a formatter, with a timestamp that may be out of range or not finite.

@@ -158,9 +158,11 @@ fn a_thousand_half_open_connections_are_capped_then_cleared() {
     // slots; either way at most 16 are ever served at once and the rest closed at once.
     let s = h.stats();
     assert!(s.refused_over_cap >= 900, "{s}");
+    // Each had sent 3 bytes, so none should be shed to make room; any that the machine
+    // accepted before its bytes arrived may be, which clears it too.
     wait_until("the header deadline clears every accepted one", || {
         let s = h.stats();
-        s.timed_out == s.connections
+        s.timed_out + s.shed_idle == s.connections
     });
     drop(conns);
     // Served again.

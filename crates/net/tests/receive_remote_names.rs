@@ -65,3 +65,48 @@ async fn huge_dotted_names_do_not_create_loggers() {
     );
     running.shutdown().await;
 }
+
+/// A name of `parts` dotted parts sharing no prefix with the others: `parts` new nodes.
+fn deep_name(i: usize, parts: usize) -> String {
+    let mut s = format!("{i:06}");
+    for _ in 1..parts {
+        s.push_str(".a");
+    }
+    s
+}
+
+/// The cap on remote loggers counts their placeholders (issue 13, item 2): 10 000 loggers
+/// of 125 parts were 1.25 million nodes. Past the budget, records enter at the nearest
+/// existing ancestor, counted, and are still stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_names_make_at_most_the_node_budget_placeholders_included() {
+    use logwire_net::receiver::MAX_REMOTE_LOGGERS;
+    let (running, keep) = start(ReceiverOptions::default(), &[tcp0()]).await;
+    let ListenAddr::Tcp(addr) = running.local_addrs()[0].clone() else {
+        unreachable!()
+    };
+    let nodes_before = running.tree().snapshot().len();
+    let (names, parts) = (200, 125);
+    let frames: Vec<Vec<u8>> = (0..names)
+        .map(|i| json_frame(&deep_name(i, parts), &format!("deep {i}")))
+        .collect();
+    tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        for f in frames {
+            s.write_all(&f).unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    assert!(
+        wait_for(|| running.stats().stored == names as u64).await,
+        "{}",
+        running.stats()
+    );
+    let made = running.tree().snapshot().len() - nodes_before;
+    let fitted = MAX_REMOTE_LOGGERS / parts;
+    assert_eq!(made, fitted * parts, "nodes made by remote names");
+    assert_eq!(running.stats().at_ancestor, (names - fitted) as u64);
+    assert_eq!(keep.records().len(), names);
+    running.shutdown().await;
+}

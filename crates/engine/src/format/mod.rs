@@ -113,6 +113,9 @@ pub enum FormatError {
     /// A format string longer than [`MAX_FORMAT_LEN`].
     #[error("format string of {0} bytes exceeds the limit of {MAX_FORMAT_LEN}")]
     FormatTooLong(usize),
+    /// A `datefmt` that cannot render for every time (see [`strftime::check`]).
+    #[error("{0}")]
+    Datefmt(String),
     /// Python's `TypeError` (`not enough arguments for format string`, …).
     #[error("{0}")]
     Type(String),
@@ -188,6 +191,26 @@ enum Segment {
     Fail(FormatError),
 }
 
+/// An upper bound on what formatting one record can produce, for a content policy to cap:
+/// formatting costs time linear in its output, so bounding the output bounds the cost.
+///
+/// The output of one record is at most `fixed + record_fields × S`, where `S` is the longest
+/// `str()` of a field of the record (its message, name, exception text…; a number renders
+/// at most ~330 characters; a container such as `args` renders its `repr()`, at most four
+/// times its text plus its punctuation). `fixed` is what the format renders whatever the
+/// record holds. Both are linear in the format and datefmt, so a cap on them bounds the cost
+/// of formatting one record by the record's own size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenderBound {
+    /// Literal text, field widths and precisions, and every `asctime` at its `datefmt`'s
+    /// longest ([`strftime::max_len`]), in bytes.
+    pub fixed: usize,
+    /// How many times text from the record is copied into the output (each field, four for
+    /// a field shown with `repr()`/`ascii()`, each nested `{}` spec field, and the exception
+    /// and stack texts appended at the end).
+    pub record_fields: usize,
+}
+
 /// A formatter (CPython's `logging.Formatter`). Immutable once built; share it freely.
 #[derive(Debug)]
 pub struct Formatter {
@@ -234,10 +257,13 @@ impl Formatter {
         if fmt.len() > MAX_FORMAT_LEN {
             return Err(FormatError::FormatTooLong(fmt.len()));
         }
-        if let Some(d) = datefmt
-            && d.len() > MAX_FORMAT_LEN
-        {
-            return Err(FormatError::FormatTooLong(d.len()));
+        if let Some(d) = datefmt {
+            if d.len() > MAX_FORMAT_LEN {
+                return Err(FormatError::FormatTooLong(d.len()));
+            }
+            // CPython renders an empty asctime, silently, when a width makes the time too
+            // long for its buffer; refuse such a datefmt here, with the reason.
+            strftime::check(d).map_err(FormatError::Datefmt)?;
         }
         let segments = match style {
             Style::Percent => parse_percent(fmt, validate)?,
@@ -266,6 +292,73 @@ impl Formatter {
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             time_id: time_cache::new_id(),
         })
+    }
+
+    /// An upper bound on what formatting one record produces (see [`RenderBound`]).
+    pub fn render_bound(&self) -> RenderBound {
+        let asctime = match &self.datefmt {
+            Some(d) => strftime::max_len(d),
+            // The default time format, then `,%03d` of the milliseconds.
+            None => strftime::max_len(DEFAULT_TIME_FORMAT) + 4,
+        };
+        let mut b = RenderBound {
+            fixed: 0,
+            record_fields: 0,
+        };
+        // `repr()`/`ascii()` of a text escapes each byte into at most 4 characters (`\x00`;
+        // `\U0001f600` is 10 for 4 bytes), plus the quotes: one field counts as 4 copies.
+        let field = |b: &mut RenderBound, attr: Option<&Attr>, pad: usize, repr: bool| {
+            b.fixed = b
+                .fixed
+                .saturating_add(pad)
+                .saturating_add(if repr { 2 } else { 0 });
+            if matches!(attr, Some(Attr::Record(Attribute::Asctime))) {
+                // A datefmt's literal text may hold control characters that repr() escapes.
+                let copies = if repr { 4 } else { 1 };
+                b.fixed = b.fixed.saturating_add(asctime.saturating_mul(copies));
+            } else {
+                b.record_fields += if repr { 4 } else { 1 };
+            }
+        };
+        for seg in &self.segments {
+            match seg {
+                Segment::Lit(s) => b.fixed = b.fixed.saturating_add(s.len()),
+                Segment::Asctime => {
+                    field(&mut b, Some(&Attr::Record(Attribute::Asctime)), 0, false)
+                }
+                Segment::Str(a) => field(&mut b, Some(a), 0, false),
+                Segment::Name | Segment::Levelname | Segment::Message | Segment::Extra(_) => {
+                    field(&mut b, None, 0, false)
+                }
+                Segment::Percent { attr, spec } => {
+                    let n = |c: &percent::Count| match c {
+                        percent::Count::Num(n) => *n,
+                        percent::Count::None => 0,
+                        percent::Count::Star => MAX_WIDTH,
+                    };
+                    let repr = matches!(spec.conv, 'r' | 'a');
+                    field(&mut b, Some(attr), n(&spec.width) + n(&spec.prec), repr)
+                }
+                Segment::Brace {
+                    attr,
+                    spec,
+                    nested,
+                    conv,
+                } => {
+                    let pad = match spec {
+                        brace::SpecSrc::Static(s) => s.width.unwrap_or(0) + s.prec.unwrap_or(0),
+                        // Width and precision come from the record: each at most MAX_WIDTH.
+                        brace::SpecSrc::Dynamic(_) => 2 * MAX_WIDTH,
+                    };
+                    field(&mut b, Some(attr), pad, matches!(conv, Some('r' | 'a')));
+                    b.record_fields += nested.len();
+                }
+                Segment::Fail(_) => {}
+            }
+        }
+        // `Formatter.format` appends exc_text and stack_info once each.
+        b.record_fields += 2;
+        b
     }
 
     /// Uses `time.gmtime` instead of `time.localtime` (CPython: `converter = time.gmtime`).

@@ -38,6 +38,75 @@ const MONTHS: [&str; 12] = [
 /// Output would not fit: CPython then returns `''`.
 struct TooLong;
 
+/// The most characters one conversion renders without a field width: `%c` in the C locale is
+/// 24 (25 with a 5-character year), `%s` at most 20, a zone abbreviation (`%Z`) a handful;
+/// 64 leaves room. An unknown conversion is copied through, so it is bounded by its own text.
+const CONVERSION_MAX: usize = 64;
+
+/// An upper bound on the bytes `strftime(fmt, tm)` can render for any time: literal text as
+/// it is, each conversion at `2 × width + 64` (conversions render ASCII in the C locale; the
+/// width counts twice because glibc's `%z` pads its sign and its digits to the width each).
+/// Linear in `fmt`; walks it as [`strftime`] does.
+pub fn max_len(fmt: &str) -> usize {
+    let f: Vec<char> = fmt.chars().collect();
+    let mut total = 0usize;
+    let mut i = 0;
+    while i < f.len() {
+        if f[i] != '%' {
+            total = total.saturating_add(f[i].len_utf8());
+            i += 1;
+            continue;
+        }
+        let start = i;
+        i += 1;
+        while i < f.len() && matches!(f[i], '_' | '-' | '0' | '^' | '#') {
+            i += 1;
+        }
+        let mut width = 0usize;
+        while i < f.len() && f[i].is_ascii_digit() {
+            width = width
+                .saturating_mul(10)
+                .saturating_add(usize::from(f[i] as u8 - b'0'));
+            i += 1;
+        }
+        if i < f.len() && matches!(f[i], 'E' | 'O') {
+            i += 1;
+        }
+        // The conversion character (a trailing lone `%…` is copied as it is).
+        let end = (i + 1).min(f.len());
+        let text: usize = f[start..end].iter().map(|c| c.len_utf8()).sum();
+        let conversion = width.saturating_mul(2).saturating_add(CONVERSION_MAX);
+        total = total.saturating_add(conversion.max(text));
+        i = end;
+    }
+    total
+}
+
+/// The most characters [`strftime`] renders for `fmt` before giving up and rendering `''`
+/// (CPython's buffer rule: 256 times the format's length, at least 1024).
+pub fn limit(fmt: &str) -> usize {
+    let fmtlen = fmt.chars().count();
+    let mut limit = 1024usize;
+    while limit < 256usize.saturating_mul(fmtlen) {
+        limit = limit.saturating_mul(2);
+    }
+    limit
+}
+
+/// Whether `fmt` renders for every time: `Err` with the reason when a field width could make
+/// the output pass [`limit`], where CPython (and [`strftime`]) silently render `''`.
+pub fn check(fmt: &str) -> Result<(), String> {
+    let (bound, limit) = (max_len(fmt), limit(fmt));
+    if bound >= limit {
+        return Err(format!(
+            "datefmt '{}' can render {bound} characters, more than the {limit} time.strftime \
+             allows (it would render an empty time): lower its field widths",
+            fmt.chars().take(40).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
 /// `time.strftime(fmt, tm)`.
 ///
 /// CPython grows its buffer up to 256 times the format's length and returns `''` when the
@@ -51,11 +120,7 @@ pub fn strftime(fmt: &str, tm: &Tm) -> String {
 
 /// [`strftime`] appending to `out`.
 pub fn strftime_into(fmt: &str, tm: &Tm, out: &mut String) {
-    let fmtlen = fmt.chars().count();
-    let mut limit = 1024usize;
-    while limit < 256usize.saturating_mul(fmtlen) {
-        limit = limit.saturating_mul(2);
-    }
+    let limit = limit(fmt);
     let start = out.len();
     let mut w = W {
         out,

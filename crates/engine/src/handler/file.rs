@@ -15,14 +15,15 @@
 //! assert_eq!(std::fs::read_to_string(&path).unwrap(), "hello\n");
 //! ```
 
+use super::confined::{FileLoc, FileRoot};
 use super::util::{EncodeErrors, Encoding, abspath, batching, format_into};
 use super::{Emitter, HandlerError};
 use crate::format::Formatter;
 use crate::record::LogRecord;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// How a file handler opens its file (CPython's `mode=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,8 +49,10 @@ impl FileMode {
 }
 
 /// How file handlers open paths. CPython follows symlinks; a config pushed over the network
-/// should not, so the config layer can refuse them here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// should not, so the config layer can refuse them here, or confine every file operation
+/// beneath a [`FileRoot`] (see `confined`'s docs: no symlink in any component, regular files
+/// with one link only, no blocking open, at every open, rename and unlink).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileOpenPolicy {
     /// Follow a symlink in the last path component (CPython's behaviour, the default). When
     /// `false` the file is opened with `O_NOFOLLOW` and a symlink makes the open fail
@@ -57,6 +60,9 @@ pub struct FileOpenPolicy {
     pub follow_symlinks: bool,
     /// Permission bits for a newly created file (before the umask); CPython uses `0o666`.
     pub create_mode: u32,
+    /// Confine every operation on the file beneath this root; the file name must then be
+    /// relative to the root or absolute beneath its path.
+    pub root: Option<Arc<FileRoot>>,
 }
 
 impl Default for FileOpenPolicy {
@@ -64,6 +70,7 @@ impl Default for FileOpenPolicy {
         FileOpenPolicy {
             follow_symlinks: true,
             create_mode: 0o666,
+            root: None,
         }
     }
 }
@@ -73,6 +80,15 @@ impl FileOpenPolicy {
     pub fn no_follow() -> Self {
         FileOpenPolicy {
             follow_symlinks: false,
+            ..Self::default()
+        }
+    }
+
+    /// Confines files beneath `root` (which implies not following symlinks anywhere).
+    pub fn beneath(root: Arc<FileRoot>) -> Self {
+        FileOpenPolicy {
+            follow_symlinks: false,
+            root: Some(root),
             ..Self::default()
         }
     }
@@ -130,6 +146,33 @@ impl FileOptions {
     }
 }
 
+/// Truncates `filename` as opening it in mode `'w'` would, under `policy` (confined beneath
+/// its root when it has one: a hard link, FIFO or device is refused, never truncated). A file
+/// that does not exist is left alone (a delayed handler creates it at its first record).
+/// For configuration layers that defer mode `'w'`'s truncation until a config is committed.
+pub fn truncate_for_write(filename: &Path, policy: &FileOpenPolicy) -> Result<(), HandlerError> {
+    let loc = match &policy.root {
+        Some(root) => {
+            FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
+        }
+        None => FileLoc::plain(abspath(filename)?),
+    };
+    let dir = loc
+        .dir()
+        .map_err(|e| HandlerError::io(format!("cannot reach {}", loc.base.display()), e))?;
+    if !dir.exists(&loc.base) {
+        return Ok(());
+    }
+    match dir.open(&loc.base, true, policy.follow_symlinks, policy.create_mode) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(HandlerError::io(
+            format!("cannot truncate {}", loc.base.display()),
+            e,
+        )),
+    }
+}
+
 /// Output kept in memory while a queue worker batches (flushed at this size).
 const BATCH_LIMIT: usize = 64 * 1024;
 
@@ -158,6 +201,8 @@ pub(crate) struct FileState {
 /// A file handler's path, options and state: CPython's `FileHandler` minus `emit`'s policy.
 pub(crate) struct FileCore {
     pub(crate) base: PathBuf,
+    /// Where the file is; every filesystem operation goes through it.
+    pub(crate) loc: FileLoc,
     pub(crate) mode: FileMode,
     encoding: Encoding,
     errors: EncodeErrors,
@@ -170,13 +215,20 @@ pub(crate) struct FileCore {
 impl FileCore {
     /// Resolves the path and opens the file unless `delay`.
     pub(crate) fn new(filename: &Path, options: &FileOptions) -> Result<Self, HandlerError> {
+        let loc = match &options.open_policy.root {
+            Some(root) => {
+                FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
+            }
+            None => FileLoc::plain(abspath(filename)?),
+        };
         let core = FileCore {
-            base: abspath(filename)?,
+            base: loc.base.clone(),
+            loc,
             mode: options.mode,
             encoding: options.encoding.unwrap_or_default(),
             errors: options.errors.unwrap_or_default(),
             delay: options.delay,
-            policy: options.open_policy,
+            policy: options.open_policy.clone(),
             terminator: "\n".to_owned(),
             state: Mutex::new(FileState {
                 file: None,
@@ -204,27 +256,13 @@ impl FileCore {
 
     /// CPython's `_open()`: the base file with the handler's mode.
     pub(crate) fn open(&self) -> Result<File, HandlerError> {
-        let mut opts = OpenOptions::new();
-        match self.mode {
-            FileMode::Append => opts.append(true).create(true),
-            FileMode::Write => opts.write(true).create(true).truncate(true),
-        };
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(self.policy.create_mode);
-            if !self.policy.follow_symlinks {
-                opts.custom_flags(libc::O_NOFOLLOW);
-            }
-        }
-        #[cfg(not(unix))]
-        if !self.policy.follow_symlinks {
-            return Err(HandlerError::Invalid(
-                "refusing to follow symlinks is only supported on Unix".to_owned(),
-            ));
-        }
-        let mut file = opts
-            .open(&self.base)
+        let mut file = self
+            .loc
+            .open(
+                self.mode == FileMode::Write,
+                self.policy.follow_symlinks,
+                self.policy.create_mode,
+            )
             .map_err(|e| HandlerError::io(format!("cannot open {}", self.base.display()), e))?;
         if self.mode == FileMode::Append {
             // Python's append mode starts at the end, so tell() is the size (O_APPEND alone
@@ -440,11 +478,6 @@ fn dev_ino(md: &std::fs::Metadata) -> (i128, i128) {
     (md.dev().into(), md.ino().into())
 }
 
-#[cfg(not(unix))]
-fn dev_ino(_md: &std::fs::Metadata) -> (i128, i128) {
-    (0, 0)
-}
-
 impl WatchedFileHandler {
     /// Opens `filename` (unless `options.delay`) and remembers its device and inode.
     pub fn new(filename: impl AsRef<Path>, options: FileOptions) -> Result<Self, HandlerError> {
@@ -478,8 +511,9 @@ impl WatchedFileHandler {
         if st.file.is_none() {
             return Ok(());
         }
-        let reopen = match std::fs::metadata(&self.core.base) {
-            Ok(md) => dev_ino(&md) != (st.dev, st.ino),
+        let stat = self.core.loc.dir().and_then(|d| d.stat(&self.core.base));
+        let reopen = match stat {
+            Ok(f) => (i128::from(f.dev), i128::from(f.ino)) != (st.dev, st.ino),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
             Err(e) => {
                 return Err(HandlerError::io(

@@ -223,6 +223,7 @@ impl Handler {
     }
 }
 
+mod confined;
 mod file;
 mod memory;
 mod queue;
@@ -231,7 +232,10 @@ mod stream;
 mod timed;
 mod util;
 
-pub use file::{FileHandler, FileMode, FileOpenPolicy, FileOptions, WatchedFileHandler};
+pub use confined::FileRoot;
+pub use file::{
+    FileHandler, FileMode, FileOpenPolicy, FileOptions, WatchedFileHandler, truncate_for_write,
+};
 pub use memory::{MAX_MEMORY_CAPACITY, MemoryHandler};
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler,

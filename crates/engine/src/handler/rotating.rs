@@ -1,6 +1,7 @@
 //! `RotatingFileHandler` (by size) and the `namer`/`rotator` hooks both rotating handlers
 //! share (CPython's `BaseRotatingHandler`).
 
+use super::confined::DirRef;
 use super::file::{FileCore, FileMode, FileOptions, FileState};
 use super::{Emitter, HandlerError};
 use crate::format::Formatter;
@@ -31,10 +32,20 @@ impl RotationHooks {
     }
 
     /// `rotate()`: the rotator, or a rename if the source exists (it may not, with delay).
-    pub(crate) fn rotate(&self, source: &Path, dest: &Path) -> Result<(), HandlerError> {
+    /// A rotator hook gets plain paths, so it is refused for a file confined beneath a root.
+    pub(crate) fn rotate(
+        &self,
+        dir: &DirRef<'_>,
+        source: &Path,
+        dest: &Path,
+    ) -> Result<(), HandlerError> {
         let res = match &self.rotator {
+            Some(_) if matches!(dir, DirRef::Confined { .. }) => Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "a rotator hook cannot move a file confined beneath a file root",
+            )),
             Some(r) => r(source, dest),
-            None if source.exists() => std::fs::rename(source, dest),
+            None if dir.exists(source) => dir.rename(source, dest),
             None => Ok(()),
         };
         res.map_err(|e| {
@@ -53,14 +64,16 @@ pub(crate) fn with_suffix(base: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn remove(path: &Path) -> Result<(), HandlerError> {
-    std::fs::remove_file(path)
+fn remove(dir: &DirRef<'_>, path: &Path) -> Result<(), HandlerError> {
+    dir.remove(path)
         .map_err(|e| HandlerError::io(format!("cannot remove {}", path.display()), e))
 }
 
-/// `os.path.exists(p) and not os.path.isfile(p)` (bpo-45401: never rotate a device or FIFO).
-pub(crate) fn exists_not_regular(path: &Path) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+/// The directory of a handler's file, for a rollover (see `confined`).
+pub(crate) fn dir_of(core: &FileCore) -> Result<DirRef<'_>, HandlerError> {
+    core.loc
+        .dir()
+        .map_err(|e| HandlerError::io(format!("cannot reach {}", core.base.display()), e))
 }
 
 /// CPython 3.13's `logging.handlers.RotatingFileHandler(filename, mode='a', maxBytes=0,
@@ -155,7 +168,8 @@ impl RotatingFileHandler {
             .unwrap_or(&st.line);
         let chars = len.chars().count() as u64 + 1;
         if pos + chars >= self.max_bytes {
-            return Ok((!exists_not_regular(&self.core.base), true));
+            let dir = dir_of(&self.core)?;
+            return Ok((!dir.exists_not_regular(&self.core.base), true));
         }
         Ok((false, true))
     }
@@ -170,23 +184,26 @@ impl RotatingFileHandler {
         self.core.close_stream(st)?;
         let base = &self.core.base;
         if self.backup_count > 0 {
+            // One directory handle for the whole rollover: every rename below happens in
+            // the directory as it is now (see `confined`).
+            let dir = dir_of(&self.core)?;
             for i in (1..self.backup_count).rev() {
                 let sfn = self.hooks.name(with_suffix(base, &format!(".{i}")));
                 let dfn = self.hooks.name(with_suffix(base, &format!(".{}", i + 1)));
-                if sfn.exists() {
-                    if dfn.exists() {
-                        remove(&dfn)?;
+                if dir.exists(&sfn) {
+                    if dir.exists(&dfn) {
+                        remove(&dir, &dfn)?;
                     }
-                    std::fs::rename(&sfn, &dfn).map_err(|e| {
+                    dir.rename(&sfn, &dfn).map_err(|e| {
                         HandlerError::io(format!("cannot rename {}", sfn.display()), e)
                     })?;
                 }
             }
             let dfn = self.hooks.name(with_suffix(base, ".1"));
-            if dfn.exists() {
-                remove(&dfn)?;
+            if dir.exists(&dfn) {
+                remove(&dir, &dfn)?;
             }
-            self.hooks.rotate(base, &dfn)?;
+            self.hooks.rotate(&dir, base, &dfn)?;
         }
         if !self.core.delay {
             st.file = Some(self.core.open()?);

@@ -1,8 +1,9 @@
 //! `TimedRotatingFileHandler`: CPython 3.13's time-based rotation, with an injectable clock
 //! and time zone.
 
+use super::confined::DirRef;
 use super::file::{FileCore, FileOptions, FileState};
-use super::rotating::{RotationHooks, exists_not_regular, with_suffix};
+use super::rotating::{RotationHooks, dir_of, with_suffix};
 use super::{Emitter, HandlerError};
 use crate::format::Formatter;
 use crate::record::LogRecord;
@@ -238,12 +239,16 @@ impl TimedRotatingFileHandler {
             hooks: RotationHooks::default(),
         };
         // CPython starts counting from the file's mtime when it exists.
-        let start = match std::fs::metadata(&h.core.base).and_then(|m| m.modified()) {
-            Ok(mtime) => match mtime.duration_since(std::time::UNIX_EPOCH) {
+        let mtime = dir_of(&h.core)
+            .ok()
+            .and_then(|d| d.stat(&h.core.base).ok())
+            .and_then(|f| f.modified);
+        let start = match mtime {
+            Some(mtime) => match mtime.duration_since(std::time::UNIX_EPOCH) {
                 Ok(d) => d.as_secs() as i64,
                 Err(e) => -(e.duration().as_secs_f64().ceil() as i64),
             },
-            Err(_) => h.clock.now(),
+            None => h.clock.now(),
         };
         let at = h.compute_rollover(start);
         h.core.lock().rollover_at = at;
@@ -389,7 +394,7 @@ impl TimedRotatingFileHandler {
         let t = self.clock.now();
         if t >= st.rollover_at {
             // #89564: never rotate a device or FIFO; look again next interval.
-            if exists_not_regular(&self.core.base) {
+            if dir_of(&self.core).is_ok_and(|d| d.exists_not_regular(&self.core.base)) {
                 st.rollover_at = self.compute_rollover(t);
                 return false;
             }
@@ -413,7 +418,10 @@ impl TimedRotatingFileHandler {
     fn do_rollover_locked(&self, st: &mut FileState) -> Result<(), HandlerError> {
         let current = self.clock.now();
         let dfn = self.rollover_name(st.rollover_at, current);
-        if dfn.exists() {
+        // One directory handle for the whole rollover (see `confined`): the rename and the
+        // deletions happen in the file's directory as it is now, never through a symlink.
+        let dir = dir_of(&self.core)?;
+        if dir.exists(&dfn) {
             // Already rolled over (by another process): keep the file it left, and look
             // again next interval rather than at every record as CPython 3.13 does.
             st.rollover_at = self.compute_rollover(current);
@@ -424,10 +432,10 @@ impl TimedRotatingFileHandler {
             return Ok(());
         }
         self.core.close_stream(st)?;
-        self.hooks.rotate(&self.core.base, &dfn)?;
+        self.hooks.rotate(&dir, &self.core.base, &dfn)?;
         if self.backup_count > 0 {
-            for f in self.files_to_delete()? {
-                std::fs::remove_file(&f)
+            for f in self.files_to_delete_in(&dir)? {
+                dir.remove(&f)
                     .map_err(|e| HandlerError::io(format!("cannot remove {}", f.display()), e))?;
             }
         }
@@ -443,19 +451,23 @@ impl TimedRotatingFileHandler {
     /// `basename + "." + <date>` exactly; with one, when some date inside its name maps
     /// through the namer back to it.
     pub fn files_to_delete(&self) -> Result<Vec<PathBuf>, HandlerError> {
+        self.files_to_delete_in(&dir_of(&self.core)?)
+    }
+
+    /// [`Self::files_to_delete`] in the directory handle of a rollover: the names listed are
+    /// those of the directory the deletions will act on.
+    fn files_to_delete_in(&self, handle: &DirRef<'_>) -> Result<Vec<PathBuf>, HandlerError> {
         use std::os::unix::ffi::OsStrExt;
         let base = &self.core.base;
         let dir = base.parent().unwrap_or(Path::new("/"));
         let base_name = base.file_name().map(|n| n.as_bytes()).unwrap_or_default();
         let pattern = self.when.pattern().as_bytes();
-        let entries = std::fs::read_dir(dir)
+        let entries = handle
+            .names(base)
             .map_err(|e| HandlerError::io(format!("cannot list {}", dir.display()), e))?;
         let mut result = Vec::new();
         for entry in entries {
-            let entry =
-                entry.map_err(|e| HandlerError::io(format!("cannot list {}", dir.display()), e))?;
-            let name = entry.file_name();
-            let name = name.as_bytes();
+            let name = entry.as_bytes();
             let hit = match &self.hooks.namer {
                 None => {
                     name.len() == base_name.len() + 1 + pattern.len()
@@ -472,7 +484,7 @@ impl TimedRotatingFileHandler {
                 }),
             };
             if hit {
-                result.push(dir.join(entry.file_name()));
+                result.push(dir.join(&entry));
             }
         }
         let keep = self.backup_count as usize;

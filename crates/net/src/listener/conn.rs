@@ -10,13 +10,17 @@
 //! With TLS, the handshake runs inside the connection's task, after its slot under the
 //! connection cap is taken and under the header deadline (handshake and length prefix
 //! together), so a slow or half-open TLS client pins no more than a plain one.
+//!
+//! Who gets a slot when they are all taken is `slots`' business: a connection that has sent
+//! nothing is shed before one that is sending is refused, and known peers (a Unix uid, a
+//! verified TLS client certificate) have slots of their own.
 
 use super::gate::{Gate, Outcome};
+use super::slots::{Admission, Slot, Slots, admit_fairly};
 use super::stats::{Counters, ListenerEvent};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout, timeout_at};
 
@@ -51,6 +55,15 @@ impl Shared {
         }
     }
 
+    /// Reports a connection shed to make room (see `slots`).
+    fn shed(&self, peer: &str) {
+        Counters::bump(&self.counters.shed_idle);
+        self.dropped(
+            peer,
+            "shed: it had sent nothing while every slot was taken".into(),
+        );
+    }
+
     fn dropped(&self, peer: &str, reason: String) {
         self.event(ListenerEvent::Dropped {
             reason,
@@ -62,7 +75,7 @@ impl Shared {
 pub(crate) async fn accept_tcp(
     l: tokio::net::TcpListener,
     shared: Arc<Shared>,
-    sem: Arc<Semaphore>,
+    slots: Arc<Slots>,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
     let mut conns = JoinSet::new();
@@ -76,7 +89,7 @@ pub(crate) async fn accept_tcp(
         };
         while conns.try_join_next().is_some() {}
         let peer = peer.to_string();
-        let Ok(permit) = sem.clone().try_acquire_owned() else {
+        let Admission::Admitted { slot } = admit_fairly(&slots, false).await else {
             Counters::bump(&shared.counters.refused_over_cap);
             drop(stream);
             shared.dropped(&peer, "connection cap reached".into());
@@ -87,41 +100,74 @@ pub(crate) async fn accept_tcp(
         let sh = shared.clone();
         let tls = tls.clone();
         conns.spawn(async move {
-            let _permit = permit;
             let header_deadline = Instant::now() + sh.header_timeout;
-            match tls {
-                None => serve_conn(stream, peer, sh, header_deadline).await,
-                Some(acceptor) => {
-                    match timeout_at(header_deadline, acceptor.accept(stream)).await {
-                        Ok(Ok(tls_stream)) => {
-                            let peer = format!("{peer} (TLS)");
-                            serve_conn(tls_stream, peer, sh, header_deadline).await;
-                        }
-                        Ok(Err(e)) => {
-                            Counters::bump(&sh.counters.tls_failed);
-                            sh.dropped(&peer, format!("TLS handshake failed: {e}"));
-                        }
-                        Err(_) => {
-                            Counters::bump(&sh.counters.timed_out);
-                            sh.dropped(
-                                &peer,
-                                format!(
-                                    "TLS handshake not finished within {:?} (header deadline)",
-                                    sh.header_timeout
-                                ),
-                            );
-                        }
+            let serve = async {
+                match tls {
+                    None => {
+                        serve_conn(stream, peer.clone(), sh.clone(), header_deadline, &slot).await
+                    }
+                    Some(acceptor) => {
+                        tls_conn(
+                            stream,
+                            acceptor,
+                            peer.clone(),
+                            sh.clone(),
+                            header_deadline,
+                            &slot,
+                        )
+                        .await
                     }
                 }
+            };
+            tokio::select! {
+                biased;
+                () = slot.shed() => sh.shed(&peer),
+                () = serve => {}
             }
         });
+    }
+}
+
+/// A TLS connection: the handshake (under the header deadline), then [`serve_conn`]. A
+/// verified client certificate makes the peer known (see `slots`).
+async fn tls_conn(
+    stream: tokio::net::TcpStream,
+    acceptor: tokio_rustls::TlsAcceptor,
+    peer: String,
+    sh: Arc<Shared>,
+    header_deadline: Instant,
+    slot: &Slot,
+) {
+    match timeout_at(header_deadline, acceptor.accept(stream)).await {
+        Ok(Ok(tls_stream)) => {
+            // Shed during the handshake: the shed branch reports it.
+            if !slot.known() {
+                return std::future::pending().await;
+            }
+            let peer = format!("{peer} (TLS)");
+            serve_conn(tls_stream, peer, sh, header_deadline, slot).await;
+        }
+        Ok(Err(e)) => {
+            Counters::bump(&sh.counters.tls_failed);
+            sh.dropped(&peer, format!("TLS handshake failed: {e}"));
+        }
+        Err(_) => {
+            Counters::bump(&sh.counters.timed_out);
+            sh.dropped(
+                &peer,
+                format!(
+                    "TLS handshake not finished within {:?} (header deadline)",
+                    sh.header_timeout
+                ),
+            );
+        }
     }
 }
 
 pub(crate) async fn accept_unix(
     l: tokio::net::UnixListener,
     shared: Arc<Shared>,
-    sem: Arc<Semaphore>,
+    slots: Arc<Slots>,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -146,7 +192,9 @@ pub(crate) async fn accept_unix(
             shared.dropped(&peer, "peer uid not allowed".into());
             continue;
         }
-        let Ok(permit) = sem.clone().try_acquire_owned() else {
+        // The kernel vouches for the uid (and it passed the allowed list, if any): a known
+        // peer, with the reserved slots (see `slots`).
+        let Admission::Admitted { slot } = admit_fairly(&slots, uid.is_some()).await else {
             Counters::bump(&shared.counters.refused_over_cap);
             drop(stream);
             shared.dropped(&peer, "connection cap reached".into());
@@ -155,9 +203,12 @@ pub(crate) async fn accept_unix(
         Counters::bump(&shared.counters.connections);
         let sh = shared.clone();
         conns.spawn(async move {
-            let _permit = permit;
             let header_deadline = Instant::now() + sh.header_timeout;
-            serve_conn(stream, peer, sh, header_deadline).await;
+            tokio::select! {
+                biased;
+                () = slot.shed() => sh.shed(&peer),
+                () = serve_conn(stream, peer.clone(), sh.clone(), header_deadline, &slot) => {}
+            }
         });
     }
 }
@@ -174,13 +225,29 @@ async fn read_full<S: AsyncRead + Unpin>(s: &mut S, buf: &mut [u8]) -> std::io::
     Ok(have)
 }
 
-async fn serve_conn<S>(mut stream: S, peer: String, shared: Arc<Shared>, header_deadline: Instant)
-where
+async fn serve_conn<S>(
+    mut stream: S,
+    peer: String,
+    shared: Arc<Shared>,
+    header_deadline: Instant,
+    slot: &Slot,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let c = &shared.counters;
     let mut header = [0u8; 4];
-    match timeout_at(header_deadline, read_full(&mut stream, &mut header)).await {
+    // The first byte alone: from it on, the connection is sending and is never shed.
+    let first = match timeout_at(header_deadline, read_full(&mut stream, &mut header[..1])).await {
+        Ok(Ok(1)) if slot.sending() => {
+            timeout_at(header_deadline, read_full(&mut stream, &mut header[1..]))
+                .await
+                .map(|r| r.map(|n| n + 1))
+        }
+        // Shed between the read and the mark: the shed branch reports it.
+        Ok(Ok(1)) => return std::future::pending().await,
+        other => other,
+    };
+    match first {
         Ok(Ok(4)) => {}
         Ok(Ok(0)) => return shared.dropped(&peer, "closed before sending anything".into()),
         Ok(Ok(n)) => {

@@ -39,8 +39,11 @@
 //!
 //! # Bounds
 //! Size cap (1 MiB), header deadline (10 s from accept; with TLS it covers the handshake
-//! too), body deadline (30 s from the prefix), a cap on connections served at once (64;
-//! more are closed at once and counted; a TLS handshake holds a slot).
+//! too), body deadline (30 s from the prefix), a cap on connections served at once (64; a
+//! TLS handshake holds a slot). When the slots are full, a newcomer sheds the oldest
+//! connection that has sent nothing, and only when every slot is sending is it closed at once
+//! and counted; peers whose credentials are known (Unix uid, verified TLS client
+//! certificate) have 8 more slots of their own (see `slots`).
 //! End of stream mid-frame closes that connection and nothing else; nothing spins.
 //! [`ListenerHandle::stop`] returns at once and never waits for a client.
 //!
@@ -79,6 +82,7 @@ mod error;
 mod gate;
 mod options;
 mod seq_store;
+mod slots;
 mod stats;
 mod tls;
 mod unix;
@@ -103,7 +107,7 @@ use stats::Counters;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 
 /// A config listener, not yet started. See the [module docs](self).
 pub struct ConfigListener {
@@ -187,6 +191,9 @@ impl ConfigListener {
     }
 
     /// Checks the options, binds every address and starts serving on a thread of its own.
+    /// Refuses a file root that contains the state directory or lies inside it: a pushed
+    /// file handler could otherwise overwrite the seq ratchet (a replay door, or a listener
+    /// that no longer starts).
     /// When this returns `Ok` the listener is bound and ready (CPython's `ready` event).
     pub fn start(self) -> Result<ListenerHandle, ListenerError> {
         let mut o = self.options;
@@ -223,6 +230,9 @@ impl ConfigListener {
         let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
         let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())
             .map_err(ListenerError::Policy)?;
+        if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
+            check_apart(state, root).map_err(ListenerError::Policy)?;
+        }
         let registry = self.registry.unwrap_or_else(|| {
             let mut r = HandlerRegistry::with_builtins();
             crate::kinds::register_network_handlers(&mut r);
@@ -258,7 +268,7 @@ impl ConfigListener {
             .thread_name("logwire-config-apply")
             .build()
             .map_err(ListenerError::Runtime)?;
-        let sem = Arc::new(Semaphore::new(o.max_connections.max(1)));
+        let slots = slots::Slots::new(o.max_connections);
         let mut bound = Vec::new();
         let mut unix_paths = Vec::new();
         let mut loops: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
@@ -280,7 +290,7 @@ impl ConfigListener {
                         loops.push(Box::pin(conn::accept_tcp(
                             l,
                             shared.clone(),
-                            sem.clone(),
+                            slots.clone(),
                             o.tls.as_ref().map(tls::TlsServer::acceptor),
                         )));
                     }
@@ -294,7 +304,11 @@ impl ConfigListener {
                         l.set_nonblocking(true).map_err(bind_err)?;
                         let l = tokio::net::UnixListener::from_std(l).map_err(bind_err)?;
                         bound.push(ListenerAddr::Unix(path.clone()));
-                        loops.push(Box::pin(conn::accept_unix(l, shared.clone(), sem.clone())));
+                        loops.push(Box::pin(conn::accept_unix(
+                            l,
+                            shared.clone(),
+                            slots.clone(),
+                        )));
                     }
                 }
             }
@@ -424,4 +438,23 @@ impl Drop for ListenerHandle {
     fn drop(&mut self) {
         self.stop.send_replace(true);
     }
+}
+
+/// Refuses a state directory and a file root that overlap (one inside the other, or the
+/// same), compared as canonical paths (both exist by now: the state directory was opened).
+pub fn check_apart(state_dir: &std::path::Path, file_root: &std::path::Path) -> Result<(), String> {
+    let canon = |p: &std::path::Path| {
+        p.canonicalize()
+            .map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let (state, root) = (canon(state_dir)?, canon(file_root)?);
+    if state.starts_with(&root) || root.starts_with(&state) {
+        return Err(format!(
+            "the file root {} and the state directory {} overlap: pushed file handlers could \
+             write the listener's state; keep them apart",
+            root.display(),
+            state.display()
+        ));
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub(crate) struct Counters {
     pub(crate) connections: AtomicU64,
     pub(crate) refused_over_cap: AtomicU64,
     pub(crate) refused_peer: AtomicU64,
+    pub(crate) shed_idle: AtomicU64,
     pub(crate) applied: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) too_large: AtomicU64,
@@ -31,6 +32,7 @@ impl Counters {
             connections: g(&self.connections),
             refused_over_cap: g(&self.refused_over_cap),
             refused_peer: g(&self.refused_peer),
+            shed_idle: g(&self.shed_idle),
             applied: g(&self.applied),
             rejected: g(&self.rejected),
             too_large: g(&self.too_large),
@@ -51,6 +53,9 @@ pub struct ListenerStats {
     pub refused_over_cap: u64,
     /// Unix connections closed at once because the peer's uid is not allowed.
     pub refused_peer: u64,
+    /// Connections that had sent nothing, closed to give their slot to a newcomer while every
+    /// slot was taken.
+    pub shed_idle: u64,
     /// Configs applied.
     pub applied: u64,
     /// Configs answered "rejected" (too large, empty, bad signature, replay, invalid, …).
@@ -73,7 +78,7 @@ impl fmt::Display for ListenerStats {
         write!(
             f,
             "connections={} applied={} rejected={} too_large={} truncated={} timed_out={} \
-             refused_over_cap={} refused_peer={} reply_failed={} tls_failed={}",
+             refused_over_cap={} refused_peer={} shed_idle={} reply_failed={} tls_failed={}",
             self.connections,
             self.applied,
             self.rejected,
@@ -82,6 +87,7 @@ impl fmt::Display for ListenerStats {
             self.timed_out,
             self.refused_over_cap,
             self.refused_peer,
+            self.shed_idle,
             self.reply_failed,
             self.tls_failed
         )

@@ -19,14 +19,18 @@ use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
-/// Loggers the collector creates for remote names at most; beyond this, records whose name
-/// has no logger yet enter at the nearest existing ancestor (same handlers: a fresh logger
-/// has none of its own). Keeps a flood of unique names from growing the tree without bound.
+/// Logger-tree nodes that remote names may make, **placeholders included**: a name of `D`
+/// dotted parts can make `D` nodes (its logger and a placeholder per missing prefix), so
+/// counting loggers alone let 10 000 names of 125 parts make 1.25 million nodes. Beyond
+/// this, a record whose name has no logger enters at the logger of its longest existing
+/// prefix (the same handlers: a fresh logger has none of its own), counted in
+/// `ReceiverStats::at_ancestor`. Making a node costs time and memory linear in the name (see
+/// `logwire_engine::tree`), so the whole budget costs a few megabytes (~300 bytes a node).
 pub const MAX_REMOTE_LOGGERS: usize = 10_000;
 
 /// Longest remote logger name that gets a logger of its own, in bytes (the same cap as a
@@ -192,7 +196,8 @@ struct Dispatcher {
     journal: Option<ReplayJournal>,
     /// See `ReceiverOptions::output_closed`.
     output_closed: Option<Arc<AtomicBool>>,
-    created: HashSet<String>,
+    /// Nodes remote names may still make (see [`MAX_REMOTE_LOGGERS`]).
+    budget: usize,
     /// The last logger used, by name: consecutive records from one logger skip the lookup.
     /// A logger stays valid across tree changes (it is found again in each snapshot).
     last: Option<Logger>,
@@ -223,7 +228,7 @@ impl Dispatcher {
             handled,
             journal,
             output_closed: None,
-            created: HashSet::new(),
+            budget: MAX_REMOTE_LOGGERS,
             last: None,
             acks: HashMap::new(),
             handled_since_flush: 0,
@@ -381,31 +386,18 @@ impl Dispatcher {
             l.handle_in(self.snap.current(), rec);
             return;
         }
-        let snap = self.tree.snapshot();
-        let exists = snap.get(&rec.name).is_some_and(|n| !n.is_placeholder());
-        let logger = if exists || rec.name == "root" || rec.name.is_empty() {
-            self.tree.get_logger(&rec.name)
-        } else if self.created.len() < MAX_REMOTE_LOGGERS && rec.name.len() <= MAX_REMOTE_NAME_LEN {
-            self.created.insert(rec.name.clone());
-            self.tree.get_logger(&rec.name)
+        // A name over the length cap may still use a logger that exists; it makes none.
+        let mut none_for_long_names = 0;
+        let budget = if rec.name.len() <= MAX_REMOTE_NAME_LEN {
+            &mut self.budget
         } else {
-            // Only the first MAX_REMOTE_NAME_LEN bytes are walked: longer prefixes were never
-            // created, and walking a huge name prefix by prefix would hash it over and over.
-            let mut end = rec.name.len().min(MAX_REMOTE_NAME_LEN + 1);
-            while !rec.name.is_char_boundary(end) {
-                end -= 1;
-            }
-            let mut name = &rec.name[..end];
-            loop {
-                match name.rfind('.') {
-                    Some(i) => name = &name[..i],
-                    None => break self.tree.root(),
-                }
-                if snap.get(name).is_some_and(|n| !n.is_placeholder()) {
-                    break self.tree.get_logger(name);
-                }
-            }
+            &mut none_for_long_names
         };
+        let own = self.tree.get_logger_within(&rec.name, budget);
+        let logger = own.unwrap_or_else(|| {
+            self.counters.at_ancestor.fetch_add(1, Ordering::Relaxed);
+            self.tree.nearest_logger(&rec.name)
+        });
         logger.handle_in(self.snap.current(), rec);
         // Only cache exact-name loggers; the fallback must be looked up again next time.
         self.last = (logger.name() == rec.name).then_some(logger);

@@ -107,6 +107,7 @@ pub(crate) struct Counters {
     pub(crate) connections_timed_out: AtomicU64,
     pub(crate) acks_sent: AtomicU64,
     pub(crate) journal_errors: AtomicU64,
+    pub(crate) at_ancestor: AtomicU64,
     pub(crate) parallel_reads: AtomicU64,
     pub(crate) dispatcher_reads: AtomicU64,
 }
@@ -144,6 +145,7 @@ impl Counters {
             connections_timed_out: load(&self.connections_timed_out),
             acks_sent: load(&self.acks_sent),
             journal_errors: load(&self.journal_errors),
+            at_ancestor: load(&self.at_ancestor),
             parallel_reads: load(&self.parallel_reads),
             dispatcher_reads: load(&self.dispatcher_reads),
             received: load(&self.received),
@@ -182,6 +184,10 @@ pub struct ReceiverStats {
     pub acks_sent: u64,
     /// Failed writes of the replay journal (acks were withheld each time).
     pub journal_errors: u64,
+    /// Records stored through the nearest existing ancestor of their logger name, because
+    /// remote names had made as many logger-tree nodes as they may (`MAX_REMOTE_LOGGERS`)
+    /// or the name was longer than `MAX_REMOTE_NAME_LEN`.
+    pub at_ancestor: u64,
     /// Reads whose frames were decoded on a worker thread (large reads of plain frames).
     pub parallel_reads: u64,
     /// Reads whose frames the dispatcher judged itself (large reads of plain frames).
@@ -245,6 +251,9 @@ impl fmt::Display for ReceiverStats {
         )?;
         if self.journal_errors > 0 {
             write!(f, " journal_errors={}", self.journal_errors)?;
+        }
+        if self.at_ancestor > 0 {
+            write!(f, " at_ancestor={}", self.at_ancestor)?;
         }
         Ok(())
     }

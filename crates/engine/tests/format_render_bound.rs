@@ -1,0 +1,65 @@
+//! `strftime::max_len` and `Formatter::render_bound` are upper bounds: whatever the time and
+//! the record, the rendered text is never longer (issue 13, item 10: a content policy caps
+//! these bounds, so they must hold for every datefmt, not only the examples).
+
+use logwire_engine::format::strftime::{max_len, strftime};
+use logwire_engine::format::time::gmtime;
+use logwire_engine::{Formatter, LogRecord, format::Style};
+use proptest::prelude::*;
+
+const CONVERSIONS: &[&str] = &[
+    "a", "A", "b", "B", "c", "C", "d", "D", "e", "F", "g", "G", "h", "H", "I", "j", "k", "l", "m",
+    "M", "n", "p", "P", "r", "R", "s", "S", "t", "T", "u", "U", "V", "w", "W", "x", "X", "y", "Y",
+    "z", "Z", "%", "+", "q", "Ec", "EY", "Od", "Oy", "Q",
+];
+
+fn datefmt() -> impl Strategy<Value = String> {
+    let piece = prop_oneof![
+        "[ -~]{0,3}".prop_map(|s| s.replace('%', "")),
+        (
+            proptest::sample::select(vec!["", "_", "-", "0", "^", "#"]),
+            proptest::option::of(0usize..80),
+            proptest::sample::select(CONVERSIONS.to_vec()),
+        )
+            .prop_map(|(flag, w, c)| format!(
+                "%{flag}{}{c}",
+                w.map(|w| w.to_string()).unwrap_or_default()
+            )),
+    ];
+    proptest::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+    #[test]
+    fn strftime_never_renders_more_than_max_len(
+        fmt in datefmt(),
+        secs in prop_oneof![Just(-62_135_596_800i64), Just(253_402_300_799i64), -1_000_000_000_000i64..1_000_000_000_000],
+    ) {
+        if let Some(tm) = gmtime(secs, &jiff::tz::TimeZone::UTC) {
+            let out = strftime(&fmt, &tm);
+            prop_assert!(out.len() <= max_len(&fmt), "{:?} rendered {} > {}", fmt, out.len(), max_len(&fmt));
+        }
+    }
+
+    #[test]
+    fn a_formatter_renders_at_most_fixed_plus_record_fields_times_the_record(
+        fmt in proptest::collection::vec(proptest::sample::select(vec![
+            "%(asctime)s", "%(message)s", "%(name)s", "%(levelname)-8s", "%(lineno)5d",
+            "%(created)f", "%(msecs)03d", " ", "lit", "%(process)d", "%(message).10s",
+        ]), 1..10).prop_map(|v| v.concat()),
+        datefmt in proptest::option::of(datefmt()),
+        msg in "[a-z]{0,50}",
+    ) {
+        let datefmt = datefmt.filter(|d| !d.is_empty());
+        let Ok(f) = Formatter::new(Some(&fmt), datefmt.as_deref(), Style::Percent, false, vec![]) else {
+            return Ok(());
+        };
+        let rec = LogRecord::new("a.logger.name", 20, "/path/to/file.py", 42, msg.clone());
+        let out = f.format(&rec);
+        let b = f.render_bound();
+        // The longest text of the record here: its path, name or message, or a number (330).
+        let s = 330usize;
+        prop_assert!(out.len() <= b.fixed + b.record_fields * s, "{fmt:?}: {} > {b:?}", out.len());
+    }
+}
