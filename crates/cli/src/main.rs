@@ -2,6 +2,7 @@
 
 mod check;
 mod keygen;
+mod metrics;
 mod send_config;
 mod serve;
 

@@ -95,6 +95,11 @@ pub(crate) struct ServeArgs {
     /// when a later send fails, losing that record; TCP keepalive finds dead peers instead.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     idle_timeout: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (and a liveness check at /health):
+    /// records received, stored, rejected by reason, queue depth, outputs, config pushes.
+    /// `logwire top ADDR` shows them live.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Do not log rejected frames on stderr (they are still counted).
     #[arg(long)]
     quiet_rejects: bool,
@@ -214,6 +219,9 @@ Examples:
   logwire serve --listen 0.0.0.0:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire \\
     --listen-tls-cert server.pem --listen-tls-key server.key --listen-tls-client-ca clients-ca.pem
 
+  # Prometheus metrics at http://127.0.0.1:9102/metrics (watch them: logwire top 127.0.0.1:9102)
+  logwire serve --metrics 127.0.0.1:9102
+
   # Unix sockets (SocketHandler(path, None) / DatagramHandler(path, None)) and IPv6
   logwire serve --unix /run/app/log.sock --unix-dgram /run/app/log.dgram --tcp [::1]:9020
 
@@ -267,8 +275,21 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
         None => install_stdout(&tree, stdout_closed.clone()),
     }
+    // Bound before the collector starts, so that a taken port stops serve before any record
+    // is accepted.
+    let metrics_listener = match args.metrics {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("logwire serve: cannot serve metrics on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let pushes = Arc::new(crate::metrics::PushCounters::default());
     // ---- config listener (optional; see `start_config_listener`) ----
-    let config_listener = match start_config_listener(&args, &tree) {
+    let config_listener = match start_config_listener(&args, &tree, Arc::clone(&pushes)) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("logwire serve: config listener: {e}");
@@ -336,6 +357,22 @@ async fn serve(args: ServeArgs) -> ExitCode {
     for a in running.local_addrs() {
         eprintln!("listening on {a}");
     }
+    let metrics_task = metrics_listener.map(|listener| {
+        let sources = crate::metrics::Sources {
+            stats: running.stats_handle(),
+            listeners: running.local_addrs().to_vec(),
+            tree: tree.clone(),
+            config: config_listener.as_ref().map(|l| {
+                let reader: crate::metrics::ListenerStatsFn = Arc::new(l.stats_reader());
+                (Arc::clone(&pushes), reader)
+            }),
+        };
+        if let Ok(a) = listener.local_addr() {
+            eprintln!("metrics on http://{a}/metrics");
+        }
+        let registry = Arc::new(Mutex::new(crate::metrics::registry(sources)));
+        tokio::spawn(crate::metrics::serve_http(listener, registry))
+    });
 
     let stats = running.stats_handle();
     let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
@@ -367,6 +404,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 eprintln!("logwire stats: {rate:.0} records/s {s}");
             }
         }
+    }
+    // Scrapes end with the collector: a scrape during the drain would read moving counters
+    // that the final stderr line reports anyway.
+    if let Some(t) = metrics_task {
+        t.abort();
     }
     let final_stats = running.shutdown().await;
     if let Some(listener) = config_listener {
@@ -618,6 +660,7 @@ fn parse_listen_target(s: &str) -> Result<ListenTarget, String> {
 fn start_config_listener(
     args: &ServeArgs,
     tree: &LoggerTree,
+    pushes: Arc<crate::metrics::PushCounters>,
 ) -> Result<Option<logwire_net::listener::ListenerHandle>, String> {
     use logwire_net::listener::{ConfigListener, ListenerOptions};
     if args.listen.is_empty() && args.listen_unix.is_empty() {
@@ -668,7 +711,10 @@ fn start_config_listener(
     }
     let handle = ConfigListener::new(tree.clone(), options)
         .keep_existing_loggers(true)
-        .on_event(|e| eprintln!("logwire config listener: {e}"))
+        .on_event(move |e| {
+            pushes.count(e);
+            eprintln!("logwire config listener: {e}");
+        })
         .start()
         .map_err(|e| e.to_string())?;
     let tls = if args.listen_tls_cert.is_some() {

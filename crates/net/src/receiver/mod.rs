@@ -398,6 +398,11 @@ impl Collector {
         }
         Ok(RunningCollector {
             addrs: bound,
+            handle: StatsHandle {
+                counters: Arc::clone(&counters),
+                shared,
+                active: Arc::clone(&ctx.active),
+            },
             counters,
             tree: self.tree,
             stop: stop_tx,
@@ -414,6 +419,7 @@ impl Collector {
 pub struct RunningCollector {
     addrs: Vec<ListenAddr>,
     counters: Arc<Counters>,
+    handle: StatsHandle,
     tree: LoggerTree,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -421,14 +427,44 @@ pub struct RunningCollector {
     unix_paths: Vec<PathBuf>,
 }
 
-/// Reads a running collector's counters from anywhere (e.g. a periodic stats line).
-#[derive(Clone, Debug)]
-pub struct StatsHandle(Arc<Counters>);
+/// Reads a running collector's counters and gauges from anywhere (a periodic stats line, a
+/// metrics endpoint).
+#[derive(Clone)]
+pub struct StatsHandle {
+    counters: Arc<Counters>,
+    shared: Arc<ingest::Shared>,
+    active: Arc<AtomicUsize>,
+}
+
+impl fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsHandle")
+            .field("stats", &self.snapshot())
+            .finish_non_exhaustive()
+    }
+}
 
 impl StatsHandle {
     /// The counters now.
     pub fn snapshot(&self) -> ReceiverStats {
-        self.0.snapshot()
+        self.counters.snapshot()
+    }
+
+    /// Stream connections open now, over all stream listeners.
+    pub fn connections_open(&self) -> usize {
+        self.active.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of the queue budget ([`ReceiverOptions::queue_bytes`]) in use now: records and
+    /// reads waiting for the dispatcher thread, and what connections reserved for records
+    /// they are building. Near the budget, receivers stop reading (backpressure).
+    pub fn queue_bytes(&self) -> usize {
+        self.shared.queue.in_use()
+    }
+
+    /// The queue budget ([`ReceiverOptions::queue_bytes`]).
+    pub fn queue_bytes_limit(&self) -> usize {
+        self.shared.options.queue_bytes
     }
 }
 
@@ -445,7 +481,7 @@ impl RunningCollector {
 
     /// A handle for reading the counters while the collector runs.
     pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle(Arc::clone(&self.counters))
+        self.handle.clone()
     }
 
     /// The tree records are routed into (reconfigure it with `logwire-config` at any time).
