@@ -526,6 +526,8 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
         out: Mutex::new(std::io::stdout()),
         closed,
     })
+    // The name its metrics carry (`logwire_output_records_total{output="stdout"}`).
+    .with_name("stdout")
     .with_formatter(Arc::new(formatter));
     tree.root().add_handler(Arc::new(handler));
     tree.root().set_level(logwire_engine::level::NOTSET);
