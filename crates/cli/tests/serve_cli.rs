@@ -109,3 +109,25 @@ fn help_teaches() {
     );
     assert!(text.contains("--record-key"));
 }
+
+/// A user's mistake is one sentence, not Rust Debug output.
+#[test]
+fn unix_on_a_regular_file_is_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-socket");
+    std::fs::write(&file, "keep me").unwrap();
+    let out = logwire()
+        .args(["serve", "--unix", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "logwire serve: cannot listen on {}: it exists and is a regular file, not a socket",
+            file.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+}

@@ -620,8 +620,29 @@ fn clear_stale_socket(path: &Path) -> Result<(), ReceiverError> {
         }
         Ok(m) => Err(ReceiverError::UnixPath {
             path: path.to_owned(),
-            reason: format!("exists and is not a socket ({:?})", m.file_type()),
+            reason: format!(
+                "it exists and is {}, not a socket",
+                describe_file_type(&m.file_type())
+            ),
         }),
+    }
+}
+
+/// A file type in words, for errors ("a regular file").
+fn describe_file_type(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "something else"
     }
 }
 
