@@ -35,8 +35,12 @@ use std::time::{Duration, Instant};
 /// tool that `SIGPIPE` ended.
 const EXIT_STDOUT_CLOSED: u8 = 141;
 
-/// The default stdout format.
-const DEFAULT_FORMAT: &str = "%(asctime)s %(levelname)-8s %(name)s: %(message)s";
+/// The default stdout format: `peer` is the sender's address (see [`PEER_FIELD`]).
+const DEFAULT_FORMAT: &str = "%(asctime)s %(peer)s %(levelname)-8s %(name)s: %(message)s";
+
+/// The extra field the receiver fills with the sender's address for the stdout printer
+/// (`ReceiverOptions::peer_field`): `127.0.0.1:40312`, `unix:/run/app/log.sock`.
+const PEER_FIELD: &str = "peer";
 
 /// Arguments of `logwire serve`.
 #[derive(clap::Args, Debug)]
@@ -59,6 +63,18 @@ pub(crate) struct ServeArgs {
     /// instead of printing them; reloaded on SIGHUP.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Print records with this %-style format instead of the default line (as a config's
+    /// formatter: `%(asctime)s`, `%(levelname)s`, `%(name)s`, `%(message)s`, `%(peer)s` for
+    /// the sender's address, any extra field). Control characters are escaped as in the
+    /// default line.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["config", "json"])]
+    format: Option<String>,
+    /// Print one JSON object per record (created, asctime, levelname, name, message, peer,
+    /// pathname, lineno, funcName, process, thread names, exc_text, stack_info, extra).
+    /// Control characters that JSON leaves raw (DEL, C1, line separators, bidi overrides)
+    /// are written as \u escapes, so a reader gets the exact text and a terminal is safe.
+    #[arg(long, conflicts_with = "config")]
+    json: bool,
     /// HMAC key file (`hmac:<base64>`) for signed LWR1 records (repeatable). With keys,
     /// unsigned frames are rejected unless --allow-unsigned.
     #[arg(long = "record-key", value_name = "FILE")]
@@ -206,6 +222,10 @@ Examples:
   python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\");
     l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
 
+  # Your own line, or one JSON object per record (peer: the sender's address)
+  logwire serve --format '%(created)f %(peer)s %(name)s %(levelname)s %(message)s'
+  logwire serve --json | jq -r 'select(.levelno >= 40) | .message'
+
   # Route records with a dictConfig (files, rotation, levels); `kill -HUP` reloads it
   logwire serve --config collector.json --stats
 
@@ -273,7 +293,23 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-        None => install_stdout(&tree, stdout_closed.clone()),
+        None => {
+            let output = if args.json {
+                Output::Json
+            } else {
+                let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+                match Formatter::new(Some(format), None, Style::Percent, true, Vec::new()) {
+                    Ok(f) => Output::Line(f),
+                    Err(e) => {
+                        eprintln!(
+                            "logwire serve: --format '{format}' is not a valid %-style format: {e}"
+                        );
+                        return ExitCode::from(2);
+                    }
+                }
+            };
+            install_stdout(&tree, stdout_closed.clone(), output);
+        }
     }
     // Bound before the collector starts, so that a taken port stops serve before any record
     // is accepted.
@@ -332,6 +368,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .config
             .is_none()
             .then(|| Arc::clone(&stdout_closed.flag)),
+        peer_field: args.config.is_none().then_some(PEER_FIELD),
         ..ReceiverOptions::default()
     };
     let running = match Collector::new(tree.clone(), options).start(&addrs).await {
@@ -518,13 +555,24 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// What the stdout printer writes per record.
+enum Output {
+    /// A %-style line (the default format, or `--format`).
+    Line(Formatter),
+    /// `--json`: one object per record.
+    Json,
+}
+
 /// The default routing: every record to stdout, escaped (see the module docs).
-fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
-    let formatter = Formatter::new(Some(DEFAULT_FORMAT), None, Style::Percent, true, Vec::new())
-        .unwrap_or_default();
+fn install_stdout(tree: &LoggerTree, closed: StdoutClosed, output: Output) {
+    let (formatter, json) = match output {
+        Output::Line(f) => (f, false),
+        Output::Json => (Formatter::default(), true),
+    };
     let handler = Handler::new(SafeStdout {
         out: Mutex::new(std::io::stdout()),
         closed,
+        json,
     })
     // The name its metrics carry (`logwire_output_records_total{output="stdout"}`).
     .with_name("stdout")
@@ -538,31 +586,123 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
 struct SafeStdout {
     out: Mutex<std::io::Stdout>,
     closed: StdoutClosed,
+    json: bool,
+}
+
+/// A line for `record`: its text fields escaped (a `\n` in a message becomes `\\n`), then
+/// the whole formatted text escaped again with newlines kept (what a `--format` may show
+/// besides: thread names, extra fields), and every line after the first indented with
+/// `  | `, so that only a record starts a line in column 0.
+fn safe_line(record: &LogRecord, formatter: &Formatter) -> String {
+    let mut safe = record.clone();
+    safe.name = escape_control(&record.name, false).into_owned();
+    safe.msg = escape_control(&record.msg, false).into_owned();
+    safe.levelname = escape_control(&record.levelname, false).into_owned();
+    safe.exc_text = record
+        .exc_text
+        .as_deref()
+        .map(|t| escape_control(t, true).into_owned());
+    safe.stack_info = record
+        .stack_info
+        .as_deref()
+        .map(|t| escape_control(t, true).into_owned());
+    let text = formatter.format(&safe);
+    let text = escape_control(&text, true);
+    let mut line = String::with_capacity(text.len() + 16);
+    for (i, part) in text.split('\n').enumerate() {
+        if i > 0 {
+            line.push_str("\n  | ");
+        }
+        line.push_str(part);
+    }
+    line.push('\n');
+    line
+}
+
+/// A record as one JSON object on one line (see `--json`).
+fn json_line(record: &LogRecord, formatter: &Formatter) -> String {
+    use serde_json::{Map, Value as J};
+    fn value(v: &logwire_engine::Value) -> J {
+        use logwire_engine::Value as V;
+        match v {
+            V::None => J::Null,
+            V::Bool(b) => J::Bool(*b),
+            V::Int(i) => J::from(*i),
+            V::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or_else(|| J::String(v.py_str()), J::Number)
+            }
+            V::Str(s) => J::String(s.clone()),
+            V::List(items) | V::Tuple(items) => J::Array(items.iter().map(value).collect()),
+            V::Dict(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            match k {
+                                V::Str(s) => s.clone(),
+                                other => other.py_str(),
+                            },
+                            value(v),
+                        )
+                    })
+                    .collect(),
+            ),
+            // Big ints and bytes have no JSON form: their Python text.
+            V::BigInt(_) | V::Bytes(_) => J::String(v.py_str()),
+        }
+    }
+    let opt = |s: &Option<String>| s.as_ref().map_or(J::Null, |s| J::String(s.clone()));
+    let mut o = Map::new();
+    o.insert("created".into(), J::from(record.created));
+    o.insert(
+        "asctime".into(),
+        J::String(formatter.format_time(record, None)),
+    );
+    o.insert("levelname".into(), J::String(record.levelname.clone()));
+    o.insert("levelno".into(), J::from(record.levelno));
+    o.insert("name".into(), J::String(record.name.clone()));
+    o.insert("message".into(), J::String(record.msg.clone()));
+    o.insert(
+        "peer".into(),
+        record.extra(PEER_FIELD).map_or(J::Null, value),
+    );
+    o.insert("pathname".into(), J::String(record.pathname.clone()));
+    o.insert("lineno".into(), J::from(record.lineno));
+    o.insert("funcName".into(), opt(&record.func_name));
+    o.insert("process".into(), record.process.map_or(J::Null, J::from));
+    o.insert("processName".into(), opt(&record.process_name));
+    o.insert("threadName".into(), opt(&record.thread_name));
+    o.insert("exc_text".into(), opt(&record.exc_text));
+    o.insert("stack_info".into(), opt(&record.stack_info));
+    let extra: Map<String, J> = record
+        .extra
+        .iter()
+        .filter(|(k, _)| k != PEER_FIELD)
+        .map(|(k, v)| (k.clone(), value(v)))
+        .collect();
+    o.insert("extra".into(), J::Object(extra));
+    let text = J::Object(o).to_string();
+    // serde_json escapes C0 controls; the rest of what escape_control escapes becomes a JSON
+    // \u escape (outside strings a JSON text has none of these characters).
+    let mut line = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if escape_control(c.encode_utf8(&mut [0; 4]), false).len() > c.len_utf8() {
+            line.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            line.push(c);
+        }
+    }
+    line.push('\n');
+    line
 }
 
 impl Emitter for SafeStdout {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
-        let mut safe = record.clone();
-        safe.name = escape_control(&record.name, false).into_owned();
-        safe.msg = escape_control(&record.msg, false).into_owned();
-        safe.levelname = escape_control(&record.levelname, false).into_owned();
-        safe.exc_text = record
-            .exc_text
-            .as_deref()
-            .map(|t| escape_control(t, true).into_owned());
-        safe.stack_info = record
-            .stack_info
-            .as_deref()
-            .map(|t| escape_control(t, true).into_owned());
-        let text = formatter.format(&safe);
-        let mut line = String::with_capacity(text.len() + 16);
-        for (i, part) in text.split('\n').enumerate() {
-            if i > 0 {
-                line.push_str("\n  | ");
-            }
-            line.push_str(part);
-        }
-        line.push('\n');
+        let line = if self.json {
+            json_line(record, formatter)
+        } else {
+            safe_line(record, formatter)
+        };
         if self.closed.flag.load(Ordering::Acquire) {
             return Ok(());
         }

@@ -209,6 +209,10 @@ pub struct ReceiverOptions {
     /// failed included (the flag is read after each record), and acknowledges none: no
     /// counter calls a record stored that was not written.
     pub output_closed: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Put the sender's address (`127.0.0.1:40312`, `unix:/run/app/log.sock`, a datagram's
+    /// source) in every record's extra field of this name, replacing one the sender set, so
+    /// that outputs can show who sent it. `None` (the default): records are as sent.
+    pub peer_field: Option<&'static str>,
 }
 
 impl Default for ReceiverOptions {
@@ -231,6 +235,7 @@ impl Default for ReceiverOptions {
             map_limits: MapLimits::default(),
             state_dir: None,
             output_closed: None,
+            peer_field: None,
         }
     }
 }
