@@ -56,7 +56,11 @@ pub(crate) fn run(args: CheckArgs) -> ExitCode {
         Ok(Err(errors)) => return report(&args, format_name(format, ""), Err(errors)),
         Err(Unreadable(msg)) => return unreadable(&args, &msg),
     };
-    let configurator = Configurator::new(HandlerRegistry::with_builtins(), policy);
+    // The listener's registry: the built-in kinds and the network senders (an app config
+    // with a SocketHandler is a config the listener would apply).
+    let mut registry = HandlerRegistry::with_builtins();
+    logwire_net::kinds::register_network_handlers(&mut registry);
+    let configurator = Configurator::new(registry, policy);
     let result = configurator.check_text(&text, format);
     report(&args, format_name(format, &text), result)
 }

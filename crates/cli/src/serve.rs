@@ -219,8 +219,7 @@ Examples:
   logwire serve
 
   # The one-liner Python sender:
-  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\");
-    l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
+  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\"); l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
 
   # Your own line, or one JSON object per record (peer: the sender's address)
   logwire serve --format '%(created)f %(peer)s %(name)s %(levelname)s %(message)s'
@@ -548,7 +547,11 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // (disable_existing_loggers, on by default). In a collector those are the loggers remote
     // record names created, and disabling them would silently drop every record from those
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
-    Configurator::default()
+    // The built-in kinds and the network senders, as the config listener has them: a
+    // collector may forward records (SocketHandler, SysLogHandler) as well as write them.
+    let mut registry = logwire_config::HandlerRegistry::with_builtins();
+    logwire_net::kinds::register_network_handlers(&mut registry);
+    Configurator::new(registry, logwire_config::ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
