@@ -11,6 +11,12 @@
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
 //! behaviour, no escaping).
 //!
+//! Under systemd (`examples/systemd/`), serve takes the record sockets systemd bound for it
+//! (`LISTEN_FDS`/`LISTEN_PID`, socket activation: TCP, UDP, Unix stream and datagram), says
+//! `READY=1` once every listener is bound, `RELOADING=1` around a SIGHUP reload and
+//! `STOPPING=1` when it starts to drain (`NOTIFY_SOCKET`; the `--stats` line goes to
+//! `STATUS=`). Without those variables none of this happens.
+//!
 //! When the default printer's stdout is closed by its reader (`logwire serve | head -1`),
 //! serve stops as a Unix tool does on `SIGPIPE`: no error per record, the records it could
 //! not write counted `dropped` (never `stored`) on the final stderr line, exit status 141
@@ -241,6 +247,9 @@ Examples:
   # Prometheus metrics at http://127.0.0.1:9102/metrics (watch them: logwire top 127.0.0.1:9102)
   logwire serve --metrics 127.0.0.1:9102
 
+  # Under systemd (examples/systemd/): Type=notify readiness, sockets from logwire.socket
+  systemctl enable --now logwire.socket
+
   # Unix sockets (SocketHandler(path, None) / DatagramHandler(path, None)) and IPv6
   logwire serve --unix /run/app/log.sock --unix-dgram /run/app/log.dgram --tcp [::1]:9020
 
@@ -331,6 +340,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let inherited = match inherited_sockets() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut addrs: Vec<ListenAddr> = Vec::new();
     addrs.extend(args.tcp.iter().copied().map(ListenAddr::Tcp));
     addrs.extend(args.udp.iter().copied().map(ListenAddr::Udp));
@@ -341,7 +357,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .cloned()
             .map(ListenAddr::UnixDatagram),
     );
-    if addrs.is_empty() {
+    if addrs.is_empty() && inherited.is_empty() {
         addrs.push(ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 9020))));
         addrs.push(ListenAddr::Udp(SocketAddr::from(([127, 0, 0, 1], 9021))));
     }
@@ -370,7 +386,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         peer_field: args.config.is_none().then_some(PEER_FIELD),
         ..ReceiverOptions::default()
     };
-    let running = match Collector::new(tree.clone(), options).start(&addrs).await {
+    let running = match Collector::new(tree.clone(), options)
+        .start_with(&addrs, inherited)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("logwire serve: {e}");
@@ -410,6 +429,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         tokio::spawn(crate::metrics::serve_http(listener, registry))
     });
 
+    // Every listener is bound (and the metrics endpoint serves): systemd may start what
+    // depends on the collector.
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
     let stats = running.stats_handle();
     let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
@@ -426,10 +448,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 break;
             }
             _ = hup.recv() => match &args.config {
-                Some(path) => match load_config(&tree, path) {
-                    Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
-                    Err(e) => eprintln!("logwire serve: reload of {} failed, keeping the previous routing: {e}", path.display()),
-                },
+                Some(path) => {
+                    // Type=notify-reload needs the reload's start time with RELOADING=1.
+                    let mut reloading = vec![sd_notify::NotifyState::Reloading];
+                    reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+                    notify_systemd(&reloading);
+                    match load_config(&tree, path) {
+                        Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
+                        Err(e) => eprintln!("logwire serve: reload of {} failed, keeping the previous routing: {e}", path.display()),
+                    }
+                    notify_systemd(&[sd_notify::NotifyState::Ready]);
+                }
                 None => eprintln!("logwire serve: SIGHUP ignored (no --config)"),
             },
             _ = ticker.tick(), if period.is_some() => {
@@ -438,9 +467,11 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 let rate = (s.stored - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
                 last = (now, s.stored);
                 eprintln!("logwire stats: {rate:.0} records/s {s}");
+                notify_systemd(&[sd_notify::NotifyState::Status(&format!("{rate:.0} records/s {s}"))]);
             }
         }
     }
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
     // Scrapes end with the collector: a scrape during the drain would read moving counters
     // that the final stderr line reports anyway.
     if let Some(t) = metrics_task {
@@ -457,6 +488,40 @@ async fn serve(args: ServeArgs) -> ExitCode {
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
     code
+}
+
+/// The record sockets systemd passed (socket activation: `LISTEN_FDS`, for this process's
+/// `LISTEN_PID`), each taken as what it is. None without those variables.
+fn inherited_sockets() -> Result<Vec<logwire_net::receiver::InheritedSocket>, String> {
+    use logwire_net::receiver::InheritedSocket;
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut sockets = Vec::with_capacity(fds.len());
+    for i in 0..fds.len() {
+        // Each take_* leaves the descriptor in place when it is not that kind of socket.
+        let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+            InheritedSocket::Tcp(l)
+        } else if let Ok(Some(s)) = fds.take_udp_socket(i) {
+            InheritedSocket::Udp(s)
+        } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+            InheritedSocket::Unix(l)
+        } else if let Ok(Some(s)) = fds.take_unix_datagram(i) {
+            InheritedSocket::UnixDatagram(s)
+        } else {
+            return Err(format!(
+                "the socket systemd passed as number {i} of LISTEN_FDS is not a TCP, UDP or Unix socket"
+            ));
+        };
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Tells systemd how serve is doing (`NOTIFY_SOCKET`; nothing without it). A failure is
+/// said on stderr: the service manager then waits for a readiness that will not come.
+fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        eprintln!("logwire serve: note: cannot notify systemd: {e}");
+    }
 }
 
 /// Descriptors kept for everything but record connections: listeners, handler files, the

@@ -161,6 +161,83 @@ impl fmt::Display for ListenAddr {
     }
 }
 
+/// A socket bound by someone else, for [`Collector::start_with`]: systemd's socket
+/// activation (`LISTEN_FDS`) hands a service sockets it bound (and, for streams, listens
+/// on) before the service started. The collector takes it as it is: no options are set on
+/// it but non-blocking mode and, for datagrams, the receive buffer asked for; a Unix socket
+/// file stays where it is when the collector stops (it belongs to whoever bound it).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InheritedSocket {
+    /// A listening TCP socket.
+    Tcp(std::net::TcpListener),
+    /// A bound UDP socket.
+    Udp(std::net::UdpSocket),
+    /// A listening Unix stream socket.
+    Unix(std::os::unix::net::UnixListener),
+    /// A bound Unix datagram socket.
+    UnixDatagram(std::os::unix::net::UnixDatagram),
+}
+
+impl InheritedSocket {
+    /// Where it listens, as [`RunningCollector::local_addrs`] reports it (an unnamed Unix
+    /// socket is reported as `inherited`).
+    fn listen_addr(&self) -> std::io::Result<ListenAddr> {
+        let unix_path = |p: Option<&Path>| p.map_or_else(|| PathBuf::from("inherited"), Path::to_owned);
+        Ok(match self {
+            InheritedSocket::Tcp(l) => ListenAddr::Tcp(l.local_addr()?),
+            InheritedSocket::Udp(s) => ListenAddr::Udp(s.local_addr()?),
+            InheritedSocket::Unix(l) => ListenAddr::Unix(unix_path(l.local_addr()?.as_pathname())),
+            InheritedSocket::UnixDatagram(s) => {
+                ListenAddr::UnixDatagram(unix_path(s.local_addr()?.as_pathname()))
+            }
+        })
+    }
+
+    fn into_bound(self, opts: &ReceiverOptions) -> Result<(Bound, ListenAddr), ReceiverError> {
+        let addr = self.listen_addr().map_err(|source| ReceiverError::Bind {
+            addr: ListenAddr::Unix(PathBuf::from("inherited")),
+            source,
+        })?;
+        let err = |source| ReceiverError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let bound = match self {
+            InheritedSocket::Tcp(l) => {
+                l.set_nonblocking(true).map_err(err)?;
+                Bound::Tcp(Arc::new(tokio::net::TcpListener::from_std(l).map_err(err)?))
+            }
+            InheritedSocket::Udp(s) => {
+                let _ = socket2::SockRef::from(&s).set_recv_buffer_size(opts.datagram_recv_buffer);
+                s.set_nonblocking(true).map_err(err)?;
+                Bound::Datagram(datagram::DatagramSocket::Udp(
+                    tokio::net::UdpSocket::from_std(s).map_err(err)?,
+                ))
+            }
+            InheritedSocket::Unix(l) => {
+                l.set_nonblocking(true).map_err(err)?;
+                let path = match &addr {
+                    ListenAddr::Unix(p) => p.clone(),
+                    _ => PathBuf::from("inherited"),
+                };
+                Bound::Unix(
+                    Arc::new(tokio::net::UnixListener::from_std(l).map_err(err)?),
+                    path,
+                )
+            }
+            InheritedSocket::UnixDatagram(s) => {
+                let _ = socket2::SockRef::from(&s).set_recv_buffer_size(opts.datagram_recv_buffer);
+                s.set_nonblocking(true).map_err(err)?;
+                Bound::Datagram(datagram::DatagramSocket::Unix(
+                    tokio::net::UnixDatagram::from_std(s).map_err(err)?,
+                ))
+            }
+        };
+        Ok((bound, addr))
+    }
+}
+
 /// Limits, deadlines and keys of a collector. See the module docs for the defaults' reasons.
 #[derive(Clone, Debug)]
 pub struct ReceiverOptions {
@@ -304,6 +381,16 @@ impl Collector {
     /// Binds every address (all or nothing) and starts receiving. Must be called inside a
     /// tokio runtime.
     pub async fn start(self, addrs: &[ListenAddr]) -> Result<RunningCollector, ReceiverError> {
+        self.start_with(addrs, Vec::new()).await
+    }
+
+    /// As [`Collector::start`], also receiving on sockets bound by someone else (systemd
+    /// socket activation); they come after `addrs` in [`RunningCollector::local_addrs`].
+    pub async fn start_with(
+        self,
+        addrs: &[ListenAddr],
+        inherited: Vec<InheritedSocket>,
+    ) -> Result<RunningCollector, ReceiverError> {
         let counters = Arc::new(Counters::default());
         // Before binding: a journal that cannot be read must stop the start, not be ignored.
         let (journal, replay) = match &self.options.state_dir {
@@ -329,6 +416,15 @@ impl Collector {
                 unix_paths.push(p.clone());
             }
             bound.push(socket.local_addr(addr));
+            sockets.push(socket);
+        }
+        for socket in inherited {
+            let (socket, addr) = socket.into_bound(&self.options).inspect_err(|_| {
+                for p in &unix_paths {
+                    let _ = std::fs::remove_file(p);
+                }
+            })?;
+            bound.push(addr);
             sockets.push(socket);
         }
         let (dispatch_tx, dispatcher) = dispatch::start(
