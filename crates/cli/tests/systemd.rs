@@ -31,7 +31,7 @@ impl Notify {
             .socket
             .recv(&mut buf)
             .expect("a notification within the wait");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        String::from_utf8_lossy(&buf[..n]).trim_end().to_owned()
     }
 
     /// Skips `STATUS=` messages (the --stats line) to the next other one.
@@ -95,7 +95,11 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
         .and_then(|l| l.strip_prefix("MONOTONIC_USEC="))
         .unwrap_or_else(|| panic!("MONOTONIC_USEC with RELOADING: {reloading}"));
     assert!(usec.parse::<u64>().unwrap() > 0);
-    assert_eq!(notify.next_state(), "READY=1", "ready again after the reload");
+    assert_eq!(
+        notify.next_state(),
+        "READY=1",
+        "ready again after the reload"
+    );
 
     signal(&child, "TERM");
     assert_eq!(notify.next_state(), "STOPPING=1");
@@ -163,7 +167,8 @@ fn serve_takes_the_sockets_systemd_socket_activate_bound() {
     send_unix(&sock, &frame(b""));
     let out = || std::fs::read_to_string(&stdout).unwrap_or_default();
     assert!(
-        poll_until(WAIT, || out().contains("over tcp") && out().contains("over unix")),
+        poll_until(WAIT, || out().contains("over tcp")
+            && out().contains("over unix")),
         "{}\n{}",
         out(),
         log()

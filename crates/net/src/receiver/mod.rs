@@ -183,7 +183,8 @@ impl InheritedSocket {
     /// Where it listens, as [`RunningCollector::local_addrs`] reports it (an unnamed Unix
     /// socket is reported as `inherited`).
     fn listen_addr(&self) -> std::io::Result<ListenAddr> {
-        let unix_path = |p: Option<&Path>| p.map_or_else(|| PathBuf::from("inherited"), Path::to_owned);
+        let unix_path =
+            |p: Option<&Path>| p.map_or_else(|| PathBuf::from("inherited"), Path::to_owned);
         Ok(match self {
             InheritedSocket::Tcp(l) => ListenAddr::Tcp(l.local_addr()?),
             InheritedSocket::Udp(s) => ListenAddr::Udp(s.local_addr()?),
