@@ -197,7 +197,7 @@ impl View {
             .collect();
         let [head, records, queue, lower] = Layout::vertical([
             Constraint::Length(1),
-            Constraint::Length(9),
+            Constraint::Length(10),
             Constraint::Length(3),
             Constraint::Min(4),
         ])
