@@ -15,13 +15,15 @@
 //! must arrive within 5 s and fit in 8 KiB, at most 16 requests are served at once (others
 //! wait in the backlog), one response per connection, no request body is read.
 //!
-//! Counters cover all record listeners together (the `logwire_listener_info` series names
-//! them); outputs are the handlers of the current routing, by handler name (`stdout` for
-//! the default printer).
+//! Record counters (`logwire_records_*`) cover all listeners together: a frame's outcome is
+//! judged by the collector as a whole. Per listener (`logwire_listener_*`, labelled `kind`
+//! and `address`): connections accepted, refused and open, bytes and datagrams received.
+//! Outputs are the handlers of the current routing, by handler name (`stdout` for the
+//! default printer).
 
 use logwire_engine::LoggerTree;
 use logwire_net::listener::{ListenerEvent, ListenerStats};
-use logwire_net::receiver::{ListenAddr, ReceiverStats, StatsHandle};
+use logwire_net::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -120,7 +122,6 @@ impl PushCounters {
 /// What a scrape reads.
 pub(crate) struct Sources {
     pub(crate) stats: StatsHandle,
-    pub(crate) listeners: Vec<ListenAddr>,
     pub(crate) tree: LoggerTree,
     /// The config listener's counters, when serve runs one.
     pub(crate) config: Option<(Arc<PushCounters>, ListenerStatsFn)>,
@@ -132,7 +133,7 @@ pub(crate) type ListenerStatsFn = Arc<dyn Fn() -> ListenerStats + Send + Sync>;
 impl std::fmt::Debug for Sources {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sources")
-            .field("listeners", &self.listeners)
+            .field("listeners", &self.stats.per_listener())
             .finish_non_exhaustive()
     }
 }
@@ -164,25 +165,7 @@ fn as_i64(n: impl TryInto<i64>) -> i64 {
 impl Collector for Sources {
     fn encode(&self, mut enc: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let s: ReceiverStats = self.stats.snapshot();
-        {
-            let g = ConstGauge::new(1i64);
-            let mut family = enc.encode_descriptor(
-                "logwire_listener_info",
-                "A record listener of this collector (the record counters cover all of them).",
-                None,
-                g.metric_type(),
-            )?;
-            for l in &self.listeners {
-                let (kind, addr) = match l {
-                    ListenAddr::Tcp(a) => ("tcp", a.to_string()),
-                    ListenAddr::Udp(a) => ("udp", a.to_string()),
-                    ListenAddr::Unix(p) => ("unix", p.display().to_string()),
-                    ListenAddr::UnixDatagram(p) => ("unix-dgram", p.display().to_string()),
-                };
-                let labels = [("kind", kind.to_owned()), ("address", addr)];
-                ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
-            }
-        }
+        self.encode_listeners(&mut enc)?;
         counter(
             &mut enc,
             "logwire_records_received",
@@ -332,7 +315,78 @@ impl Collector for Sources {
     }
 }
 
+/// A listener's labels: `kind` (tcp, udp, unix, unix-dgram) and `address`.
+fn listener_labels(l: &ListenAddr) -> [(&'static str, String); 2] {
+    let (kind, addr) = match l {
+        ListenAddr::Tcp(a) => ("tcp", a.to_string()),
+        ListenAddr::Udp(a) => ("udp", a.to_string()),
+        ListenAddr::Unix(p) => ("unix", p.display().to_string()),
+        ListenAddr::UnixDatagram(p) => ("unix-dgram", p.display().to_string()),
+    };
+    [("kind", kind.to_owned()), ("address", addr)]
+}
+
 impl Sources {
+    /// Per listener: what it took in (connections, bytes, datagrams). What became of the
+    /// frames is counted for the collector as a whole (`logwire_records_*`).
+    fn encode_listeners(&self, enc: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let listeners = self.stats.per_listener();
+        let labels: Vec<_> = listeners.iter().map(|(a, _)| listener_labels(a)).collect();
+        {
+            let g = ConstGauge::new(1i64);
+            let mut family = enc.encode_descriptor(
+                "logwire_listener_info",
+                "A record listener of this collector.",
+                None,
+                g.metric_type(),
+            )?;
+            for l in &labels {
+                ConstGauge::new(1i64).encode(family.encode_family(l)?)?;
+            }
+        }
+        type Get = fn(&ListenerCounts) -> u64;
+        let counters: [(&str, &str, Get); 4] = [
+            (
+                "logwire_listener_connections_accepted",
+                "Stream connections a listener accepted.",
+                |c| c.connections_accepted,
+            ),
+            (
+                "logwire_listener_connections_refused",
+                "Stream connections a listener closed at once (connection caps).",
+                |c| c.connections_refused,
+            ),
+            (
+                "logwire_listener_received_bytes",
+                "Bytes a listener read from senders.",
+                |c| c.bytes_received,
+            ),
+            (
+                "logwire_listener_datagrams",
+                "Datagrams a datagram listener received.",
+                |c| c.datagrams,
+            ),
+        ];
+        for (name, help, get) in counters {
+            let c = ConstCounter::new(0u64);
+            let mut family = enc.encode_descriptor(name, help, None, c.metric_type())?;
+            for ((_, counts), l) in listeners.iter().zip(&labels) {
+                ConstCounter::new(get(counts)).encode(family.encode_family(l)?)?;
+            }
+        }
+        let g = ConstGauge::new(0i64);
+        let mut family = enc.encode_descriptor(
+            "logwire_listener_connections_open",
+            "Stream connections open on a listener now.",
+            None,
+            g.metric_type(),
+        )?;
+        for ((_, counts), l) in listeners.iter().zip(&labels) {
+            ConstGauge::new(as_i64(counts.connections_open)).encode(family.encode_family(l)?)?;
+        }
+        Ok(())
+    }
+
     /// Records and errors per output: every handler of the current routing.
     fn encode_outputs(&self, enc: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snapshot = self.tree.snapshot();

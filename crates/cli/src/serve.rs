@@ -5,9 +5,12 @@
 //! SIGINT (stop accepting, drain, flush, exit 0). SIGHUP reloads `--config` atomically: a bad
 //! file keeps the old routing and says why on stderr.
 //!
-//! The default stdout output escapes control characters in every field (a `\n` in a remote
-//! message cannot forge a line, ESC cannot drive the terminal) and indents traceback and
-//! stack lines with `  | `, so every line that starts in column 0 is a real record. With
+//! The default stdout output (one line per record, naming the sender's address, which the
+//! receiver puts in the record's `peer` extra, replacing any the sender set; or `--format`'s
+//! line) escapes control characters in every field (a `\n` in a remote message cannot forge a
+//! line, ESC cannot drive the terminal) and indents traceback and stack lines with `  | `, so
+//! every line that starts in column 0 is a real record. `--json` writes one object per
+//! record, with the characters JSON leaves raw written as `\u` escapes. With
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
 //! behaviour, no escaping).
 //!
@@ -415,7 +418,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let metrics_task = metrics_listener.map(|listener| {
         let sources = crate::metrics::Sources {
             stats: running.stats_handle(),
-            listeners: running.local_addrs().to_vec(),
             tree: tree.clone(),
             config: config_listener.as_ref().map(|l| {
                 let reader: crate::metrics::ListenerStatsFn = Arc::new(l.stats_reader());

@@ -170,7 +170,20 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     c.set_read_timeout(Some(WAIT)).unwrap();
     let _ = c.read_to_end(&mut reply);
 
-    let expected = (SENDERS * RECORDS_EACH) as f64;
+    // One record over UDP, for the per-listener counters.
+    let udp_script = "import logging, logging.handlers as h, sys\n\
+                      l = logging.getLogger('load.udp'); l.propagate = False\n\
+                      hd = h.DatagramHandler('127.0.0.1', int(sys.argv[1])); l.addHandler(hd)\n\
+                      l.warning('over udp'); hd.close()\n";
+    let udp_port = s.bound.udp[0].port().to_string();
+    assert!(
+        python::script(udp_script, [udp_port])
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let expected = (SENDERS * RECORDS_EACH + 1) as f64;
     let mut last = String::new();
     let settled = common::wait_until(|| {
         last = get(metrics, "/metrics", "").1;
@@ -214,6 +227,23 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
         "{last}"
     );
     assert_eq!(m["logwire_config_pushes_applied_total"], 0.0);
+    // Per listener: the TCP one took every connection and byte, the UDP one nothing.
+    let tcp = format!(r#"{{kind="tcp",address="{}"}}"#, s.tcp());
+    let udp = format!(r#"{{kind="udp",address="{}"}}"#, s.bound.udp[0]);
+    assert_eq!(
+        m[&format!("logwire_listener_connections_accepted_total{tcp}")],
+        m["logwire_connections_accepted_total"],
+        "{last}"
+    );
+    let udp_bytes = m[&format!("logwire_listener_received_bytes_total{udp}")];
+    assert!(udp_bytes > 0.0, "{last}");
+    assert_eq!(
+        m[&format!("logwire_listener_received_bytes_total{tcp}")] + udp_bytes,
+        m["logwire_received_bytes_total"]
+    );
+    assert_eq!(m[&format!("logwire_listener_connections_open{tcp}")], 0.0);
+    assert_eq!(m[&format!("logwire_listener_datagrams_total{udp}")], 1.0);
+    assert_eq!(m[&format!("logwire_listener_datagrams_total{tcp}")], 0.0);
 
     // Prometheus' own scraper asks for OpenMetrics, and gets it (with its `# EOF`).
     let (_, om) = get(

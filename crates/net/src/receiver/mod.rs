@@ -100,7 +100,7 @@ use replay_journal::ReplayJournal;
 
 pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
-pub use stats::{ReceiverStats, RejectReason};
+pub use stats::{ListenerCounts, ReceiverStats, RejectReason};
 
 use crate::record_map::MapLimits;
 use logwire_engine::LoggerTree;
@@ -457,12 +457,17 @@ impl Collector {
             )),
             unproven: Arc::default(),
             stop: stop_rx.clone(),
+            listener: Arc::default(),
         };
+        let mut per_listener = Vec::with_capacity(sockets.len());
         let mut tasks = JoinSet::new();
-        for socket in sockets {
+        for (socket, addr) in sockets.into_iter().zip(&bound) {
+            let counts = Arc::new(stats::PerListener::default());
+            per_listener.push((addr.clone(), Arc::clone(&counts)));
+            let mut ctx = ctx.clone();
+            ctx.listener = counts;
             match socket {
                 Bound::Tcp(l) => {
-                    let ctx = ctx.clone();
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
                         async move {
@@ -480,7 +485,6 @@ impl Collector {
                     }));
                 }
                 Bound::Unix(l, path) => {
-                    let ctx = ctx.clone();
                     let peer = format!("unix:{}", path.display());
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
@@ -494,6 +498,7 @@ impl Collector {
                         dispatch_tx.clone(),
                         stop_rx.clone(),
                         s,
+                        Arc::clone(&ctx.listener),
                     ));
                 }
             }
@@ -504,6 +509,7 @@ impl Collector {
                 counters: Arc::clone(&counters),
                 shared,
                 active: Arc::clone(&ctx.active),
+                listeners: Arc::new(per_listener),
             },
             counters,
             tree: self.tree,
@@ -536,6 +542,7 @@ pub struct StatsHandle {
     counters: Arc<Counters>,
     shared: Arc<ingest::Shared>,
     active: Arc<AtomicUsize>,
+    listeners: Arc<Vec<(ListenAddr, Arc<stats::PerListener>)>>,
 }
 
 impl fmt::Debug for StatsHandle {
@@ -562,6 +569,14 @@ impl StatsHandle {
     /// they are building. Near the budget, receivers stop reading (backpressure).
     pub fn queue_bytes(&self) -> usize {
         self.shared.queue.in_use()
+    }
+
+    /// What each listener took in, in [`RunningCollector::local_addrs`] order.
+    pub fn per_listener(&self) -> Vec<(ListenAddr, ListenerCounts)> {
+        self.listeners
+            .iter()
+            .map(|(a, c)| (a.clone(), c.snapshot()))
+            .collect()
     }
 
     /// The queue budget ([`ReceiverOptions::queue_bytes`]).
