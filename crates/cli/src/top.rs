@@ -195,10 +195,36 @@ impl View {
             .iter()
             .filter(|s| s.name == "logwire_output_records_total")
             .collect();
-        let [head, records, queue, lower] = Layout::vertical([
+        let listener_rows: Vec<Row<'_>> = self
+            .now
+            .iter()
+            .filter(|s| s.name == "logwire_listener_info")
+            .map(|s| {
+                let labels = [("kind", s.label("kind")), ("address", s.label("address"))];
+                Row::new(vec![
+                    format!("{} {}", s.label("kind"), s.label("address")),
+                    format!(
+                        "{:.0}",
+                        self.total("logwire_listener_connections_open", &labels)
+                    ),
+                    human_bytes(self.total("logwire_listener_received_bytes_total", &labels)),
+                    format!(
+                        "{}/s",
+                        human_bytes(self.rate("logwire_listener_received_bytes_total", &labels))
+                    ),
+                    format!(
+                        "{:.0}/s",
+                        self.rate("logwire_listener_connections_accepted_total", &labels)
+                    ),
+                ])
+            })
+            .collect();
+        let listeners_height = u16::try_from(listener_rows.len()).unwrap_or(8).min(8) + 3;
+        let [head, records, queue, listeners_area, lower] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(10),
             Constraint::Length(3),
+            Constraint::Length(listeners_height),
             Constraint::Min(4),
         ])
         .areas(area);
@@ -279,6 +305,30 @@ impl View {
             queue,
         );
 
+        frame.render_widget(
+            Table::new(
+                listener_rows,
+                [
+                    Constraint::Length(40),
+                    Constraint::Length(10),
+                    Constraint::Length(12),
+                    Constraint::Length(14),
+                    Constraint::Length(16),
+                ],
+            )
+            .header(
+                Row::new(vec![
+                    "listener",
+                    "open",
+                    "bytes",
+                    "bytes rate",
+                    "connections/s",
+                ])
+                .style(bold),
+            )
+            .block(Block::bordered().title("Listeners")),
+            listeners_area,
+        );
         let [outputs_area, pushes_area] =
             Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)])
                 .areas(lower);
@@ -520,6 +570,8 @@ logwire_queue_bytes_limit 67108864
 logwire_output_records_total{output="stdout",kind="logwire.SafeStdout"} 990
 logwire_output_errors_total{output="stdout",kind="logwire.SafeStdout"} 0
 logwire_config_pushes_applied_total 1
+logwire_listener_received_bytes_total{kind="tcp",address="127.0.0.1:9020"} 100000
+logwire_listener_connections_accepted_total{kind="tcp",address="127.0.0.1:9020"} 10
 "#;
 
     const NOW: &str = r#"logwire_listener_info{kind="tcp",address="127.0.0.1:9020"} 1
@@ -535,12 +587,15 @@ logwire_output_records_total{output="stdout",kind="logwire.SafeStdout"} 2960
 logwire_output_errors_total{output="stdout",kind="logwire.SafeStdout"} 2
 logwire_config_pushes_applied_total 1
 logwire_config_pushes_rejected_total{reason="bad_signature"} 3
+logwire_listener_received_bytes_total{kind="tcp",address="127.0.0.1:9020"} 2197152
+logwire_listener_connections_accepted_total{kind="tcp",address="127.0.0.1:9020"} 14
+logwire_listener_connections_open{kind="tcp",address="127.0.0.1:9020"} 4
 "#;
 
     #[test]
     fn parses_names_labels_and_values() {
         let s = parse(NOW);
-        assert_eq!(s.len(), 13);
+        assert_eq!(s.len(), 16);
         assert_eq!(s[0].label("address"), "127.0.0.1:9020");
         assert_eq!(s[3].label("reason"), "bad_pickle");
         assert_eq!(s[3].value, 30.0);
@@ -589,6 +644,14 @@ logwire_config_pushes_rejected_total{reason="bad_signature"} 3
         );
         assert!(line_with("rejected bad_signature").contains('3'), "{text}");
         assert!(line_with("connections open").contains('4'), "{text}");
+        // (2197152 - 100000) B / 2 s = 1 MiB/s; 2 connections/s.
+        let listener = line_with("tcp 127.0.0.1:9020  ");
+        assert!(
+            listener.contains("2.1 MiB")
+                && listener.contains("1.0 MiB/s")
+                && listener.contains("2/s"),
+            "{text}"
+        );
     }
 
     #[test]
