@@ -231,3 +231,64 @@ fn the_example_units_pass_systemd_analyze_verify() {
     let ours: Vec<&str> = err.lines().filter(|l| l.contains("logwire.")).collect();
     assert!(ours.is_empty(), "{err}");
 }
+
+#[test]
+fn serve_takes_datagram_sockets_from_systemd_socket_activate() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let dgram = dir.path().join("activated.dgram");
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stdout = dir.path().join("stdout");
+    let stderr = dir.path().join("stderr");
+    let mut child = Command::new("systemd-socket-activate")
+        .arg("--datagram")
+        .arg(format!("--listen=127.0.0.1:{port}"))
+        .arg(format!("--listen={}", dgram.display()))
+        .arg(format!(
+            "--setenv=NOTIFY_SOCKET={}",
+            dir.path().join("notify").display()
+        ))
+        .args([BIN, "serve", "--json"])
+        .stdout(std::fs::File::create(&stdout).unwrap())
+        .stderr(std::fs::File::create(&stderr).unwrap())
+        .spawn()
+        .expect("systemd-socket-activate runs (Debian package systemd)");
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    // A datagram starts serve; it is received too, once serve has the socket.
+    let script = "import logging, logging.handlers as h, sys\n\
+                  l = logging.getLogger('activated'); l.propagate = False\n\
+                  u = h.DatagramHandler('127.0.0.1', int(sys.argv[1])); l.addHandler(u)\n\
+                  l.warning('over udp'); l.removeHandler(u); u.close()\n\
+                  d = h.DatagramHandler(sys.argv[2], None); l.addHandler(d)\n\
+                  l.warning('over unix-dgram'); d.close()\n";
+    let status = python::script(script, [port.to_string(), dgram.display().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(notify.next_state(), "READY=1", "{}", log());
+    let err = log();
+    assert!(
+        err.contains(&format!("listening on udp 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("listening on unix-dgram {}", dgram.display())),
+        "{err}"
+    );
+    let out = || std::fs::read_to_string(&stdout).unwrap_or_default();
+    assert!(
+        poll_until(WAIT, || out().contains("over udp")
+            && out().contains("over unix-dgram")),
+        "{}\n{}",
+        out(),
+        log()
+    );
+    signal(&child, "TERM");
+    assert_eq!(notify.next_state(), "STOPPING=1");
+    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(dgram.exists(), "the socket file is left to its owner");
+}
