@@ -45,6 +45,31 @@ impl Notify {
     }
 }
 
+/// The child process, killed if the test fails before it ends (no collector outlives it).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 fn signal(child: &Child, sig: &str) {
     let ok = Command::new("kill")
         .args([&format!("-{sig}"), &child.id().to_string()])
@@ -71,14 +96,16 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
     let out = dir.path().join("out.log");
     let config = dir.path().join("collector.json");
     std::fs::write(&config, common::file_config(&out, "%(name)s|%(message)s")).unwrap();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--unix", sock.to_str().unwrap(), "--config"])
-        .arg(&config)
-        .env("NOTIFY_SOCKET", dir.path().join("notify"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args(["serve", "--unix", sock.to_str().unwrap(), "--config"])
+            .arg(&config)
+            .env("NOTIFY_SOCKET", dir.path().join("notify"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     // READY=1 means bound: a record sent right after it is received.
     assert_eq!(notify.next_state(), "READY=1");
@@ -123,18 +150,20 @@ fn serve_takes_the_sockets_systemd_socket_activate_bound() {
     let port = free_port();
     let stdout = dir.path().join("stdout");
     let stderr = dir.path().join("stderr");
-    let mut child = Command::new("systemd-socket-activate")
-        .arg(format!("--listen=127.0.0.1:{port}"))
-        .arg(format!("--listen={}", sock.display()))
-        .arg(format!(
-            "--setenv=NOTIFY_SOCKET={}",
-            dir.path().join("notify").display()
-        ))
-        .args([BIN, "serve", "--json"])
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .expect("systemd-socket-activate runs (Debian package systemd)");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--listen={}", sock.display()))
+            .arg(format!(
+                "--setenv=NOTIFY_SOCKET={}",
+                dir.path().join("notify").display()
+            ))
+            .args([BIN, "serve", "--json"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
     let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
 
     // Activation without --accept starts serve at the first connection: make one.
@@ -244,19 +273,21 @@ fn serve_takes_datagram_sockets_from_systemd_socket_activate() {
         .port();
     let stdout = dir.path().join("stdout");
     let stderr = dir.path().join("stderr");
-    let mut child = Command::new("systemd-socket-activate")
-        .arg("--datagram")
-        .arg(format!("--listen=127.0.0.1:{port}"))
-        .arg(format!("--listen={}", dgram.display()))
-        .arg(format!(
-            "--setenv=NOTIFY_SOCKET={}",
-            dir.path().join("notify").display()
-        ))
-        .args([BIN, "serve", "--json"])
-        .stdout(std::fs::File::create(&stdout).unwrap())
-        .stderr(std::fs::File::create(&stderr).unwrap())
-        .spawn()
-        .expect("systemd-socket-activate runs (Debian package systemd)");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg("--datagram")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--listen={}", dgram.display()))
+            .arg(format!(
+                "--setenv=NOTIFY_SOCKET={}",
+                dir.path().join("notify").display()
+            ))
+            .args([BIN, "serve", "--json"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
     let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
     // A datagram starts serve; it is received too, once serve has the socket.
     let script = "import logging, logging.handlers as h, sys\n\
