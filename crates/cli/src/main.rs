@@ -3,8 +3,10 @@
 mod audit;
 mod check;
 mod keygen;
+mod metrics;
 mod send_config;
 mod serve;
+mod top;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -34,6 +36,9 @@ enum Command {
     /// print the listener's reply. Exit status: 0 applied, 1 rejected, 2 unreachable or no
     /// reply (CPython's listen() never replies).
     SendConfig(send_config::SendConfigArgs),
+    /// A running collector's metrics (`serve --metrics`), live: records per second in and
+    /// out, rejects by reason, outputs, queue depth, config pushes. q or Esc quits.
+    Top(top::TopArgs),
     /// Make signing keys: an Ed25519 pair (PREFIX.key, PREFIX.pub) or an HMAC key file.
     Keygen(keygen::KeygenArgs),
     /// Find Python's unsafe remote logging (logging.config.listen, pickle receivers, cleartext
@@ -49,5 +54,6 @@ fn main() -> ExitCode {
         Command::SendConfig(args) => send_config::run(args),
         Command::Keygen(args) => keygen::run(args),
         Command::Audit(args) => audit::run(args),
+        Command::Top(args) => top::run(args),
     }
 }

@@ -29,6 +29,8 @@ const MAX_FILE_BYTES: u64 = 64 << 20;
 #[command(after_help = SEND_CONFIG_EXAMPLES)]
 pub(crate) struct SendConfigArgs {
     /// The config to send: a dictConfig JSON document or a fileConfig INI file, sent as is.
+    /// A push carries JSON or INI (what logging.config.listen reads), so a YAML (.yaml/.yml)
+    /// or TOML (.toml) dictConfig is converted to JSON first, keys in document order.
     #[arg(value_name = "FILE")]
     file: PathBuf,
     /// Where the listener is: HOST:PORT, or unix:PATH for a Unix socket.
@@ -136,6 +138,15 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
     let payload = match read_bounded(&args.file) {
         Ok(p) => p,
         Err(e) => return fail(format!("{}: {e}", args.file.display())),
+    };
+    let payload = match logwire_config::SourceFormat::for_path(&args.file) {
+        format @ (logwire_config::SourceFormat::Yaml | logwire_config::SourceFormat::Toml) => {
+            match to_json(&payload, format) {
+                Ok(json) => json.into_bytes(),
+                Err(e) => return fail(format!("{}: {e}", args.file.display())),
+            }
+        }
+        _ => payload,
     };
     let frame = if args.unsigned {
         encode_frame(&payload)
@@ -272,6 +283,74 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// A YAML or TOML dictConfig as the JSON document a push carries (the listener, like
+/// CPython's, reads JSON or INI). Read into the config crate's strict document tree first,
+/// so duplicate keys are an error here as they would be in `serve --config`.
+fn to_json(bytes: &[u8], format: logwire_config::SourceFormat) -> Result<String, String> {
+    use logwire_config::doc::DocValue;
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())?;
+    let doc: DocValue = match format {
+        logwire_config::SourceFormat::Toml => {
+            toml::from_str(text).map_err(|e| format!("not valid TOML: {}", first_line(&e)))?
+        }
+        _ => serde_saphyr::from_str(text)
+            .map_err(|e| format!("not valid YAML: {}", first_line(&e)))?,
+    };
+    fn write(v: &DocValue, out: &mut String) -> Result<(), String> {
+        match v {
+            DocValue::Null => out.push_str("null"),
+            DocValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            DocValue::Int(i) => out.push_str(&i.to_string()),
+            DocValue::Float(f) if f.is_finite() => {
+                out.push_str(&serde_json::to_string(f).map_err(|e| e.to_string())?)
+            }
+            DocValue::Float(f) => {
+                return Err(format!("{f} has no JSON form, so it cannot be pushed"));
+            }
+            DocValue::Str(s) => out.push_str(&serde_json::Value::from(s.as_str()).to_string()),
+            DocValue::List(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(item, out)?;
+                }
+                out.push(']');
+            }
+            DocValue::Map(entries) => {
+                out.push('{');
+                for (i, (k, item)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&serde_json::Value::from(k.as_str()).to_string());
+                    out.push_str(": ");
+                    write(item, out)?;
+                }
+                out.push('}');
+            }
+        }
+        Ok(())
+    }
+    let mut out = String::with_capacity(text.len());
+    write(&doc, &mut out)?;
+    if !out.starts_with('{') {
+        return Err(format!(
+            "holds {}, not a dictConfig mapping",
+            doc.type_name()
+        ));
+    }
+    Ok(out)
+}
+
+/// The first line of a parser's error: the sentence, without the source snippet under it.
+fn first_line(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    line.trim_start_matches("error: ").to_owned()
 }
 
 fn read_bounded(path: &PathBuf) -> std::io::Result<Vec<u8>> {

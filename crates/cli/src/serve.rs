@@ -5,11 +5,20 @@
 //! SIGINT (stop accepting, drain, flush, exit 0). SIGHUP reloads `--config` atomically: a bad
 //! file keeps the old routing and says why on stderr.
 //!
-//! The default stdout output escapes control characters in every field (a `\n` in a remote
-//! message cannot forge a line, ESC cannot drive the terminal) and indents traceback and
-//! stack lines with `  | `, so every line that starts in column 0 is a real record. With
+//! The default stdout output (one line per record, naming the sender's address, which the
+//! receiver puts in the record's `peer` extra, replacing any the sender set; or `--format`'s
+//! line) escapes control characters in every field (a `\n` in a remote message cannot forge a
+//! line, ESC cannot drive the terminal) and indents traceback and stack lines with `  | `, so
+//! every line that starts in column 0 is a real record. `--json` writes one object per
+//! record, with the characters JSON leaves raw written as `\u` escapes. With
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
 //! behaviour, no escaping).
+//!
+//! Under systemd (`examples/systemd/`), serve takes the record sockets systemd bound for it
+//! (`LISTEN_FDS`/`LISTEN_PID`, socket activation: TCP, UDP, Unix stream and datagram), says
+//! `READY=1` once every listener is bound, `RELOADING=1` around a SIGHUP reload and
+//! `STOPPING=1` when it starts to drain (`NOTIFY_SOCKET`; the `--stats` line goes to
+//! `STATUS=`). Without those variables none of this happens.
 //!
 //! When the default printer's stdout is closed by its reader (`logwire serve | head -1`),
 //! serve stops as a Unix tool does on `SIGPIPE`: no error per record, the records it could
@@ -35,8 +44,12 @@ use std::time::{Duration, Instant};
 /// tool that `SIGPIPE` ended.
 const EXIT_STDOUT_CLOSED: u8 = 141;
 
-/// The default stdout format.
-const DEFAULT_FORMAT: &str = "%(asctime)s %(levelname)-8s %(name)s: %(message)s";
+/// The default stdout format: `peer` is the sender's address (see [`PEER_FIELD`]).
+const DEFAULT_FORMAT: &str = "%(asctime)s %(peer)s %(levelname)-8s %(name)s: %(message)s";
+
+/// The extra field the receiver fills with the sender's address for the stdout printer
+/// (`ReceiverOptions::peer_field`): `127.0.0.1:40312`, `unix:/run/app/log.sock`.
+const PEER_FIELD: &str = "peer";
 
 /// Arguments of `logwire serve`.
 #[derive(clap::Args, Debug)]
@@ -59,6 +72,18 @@ pub(crate) struct ServeArgs {
     /// instead of printing them; reloaded on SIGHUP.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Print records with this %-style format instead of the default line (as a config's
+    /// formatter: `%(asctime)s`, `%(levelname)s`, `%(name)s`, `%(message)s`, `%(peer)s` for
+    /// the sender's address, any extra field). Control characters are escaped as in the
+    /// default line.
+    #[arg(long, value_name = "FORMAT", conflicts_with_all = ["config", "json"])]
+    format: Option<String>,
+    /// Print one JSON object per record (created, asctime, levelname, name, message, peer,
+    /// pathname, lineno, funcName, process, thread names, exc_text, stack_info, extra).
+    /// Control characters that JSON leaves raw (DEL, C1, line separators, bidi overrides)
+    /// are written as \u escapes, so a reader gets the exact text and a terminal is safe.
+    #[arg(long, conflicts_with = "config")]
+    json: bool,
     /// HMAC key file (`hmac:<base64>`) for signed LWR1 records (repeatable). With keys,
     /// unsigned frames are rejected unless --allow-unsigned.
     #[arg(long = "record-key", value_name = "FILE")]
@@ -95,6 +120,11 @@ pub(crate) struct ServeArgs {
     /// when a later send fails, losing that record; TCP keepalive finds dead peers instead.
     #[arg(long, value_name = "SECONDS", default_value_t = 0)]
     idle_timeout: u64,
+    /// Serve Prometheus metrics at http://ADDR/metrics (and a liveness check at /health):
+    /// records received, stored, rejected by reason, queue depth, outputs, config pushes.
+    /// `logwire top ADDR` shows them live.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Do not log rejected frames on stderr (they are still counted).
     #[arg(long)]
     quiet_rejects: bool,
@@ -203,8 +233,11 @@ Examples:
   logwire serve
 
   # The one-liner Python sender:
-  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\");
-    l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
+  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\"); l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
+
+  # Your own line, or one JSON object per record (peer: the sender's address)
+  logwire serve --format '%(created)f %(peer)s %(name)s %(levelname)s %(message)s'
+  logwire serve --json | jq -r 'select(.levelno >= 40) | .message'
 
   # Route records with a dictConfig (files, rotation, levels); `kill -HUP` reloads it
   logwire serve --config collector.json --stats
@@ -218,6 +251,12 @@ Examples:
   # The same over mutual TLS (senders: send-config --tls-ca ca.pem --tls-cert ... --tls-key ...)
   logwire serve --listen 0.0.0.0:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire \\
     --listen-tls-cert server.pem --listen-tls-key server.key --listen-tls-client-ca clients-ca.pem
+
+  # Prometheus metrics at http://127.0.0.1:9102/metrics (watch them: logwire top 127.0.0.1:9102)
+  logwire serve --metrics 127.0.0.1:9102
+
+  # Under systemd (examples/systemd/): Type=notify readiness, sockets from logwire.socket
+  systemctl enable --now logwire.socket
 
   # Unix sockets (SocketHandler(path, None) / DatagramHandler(path, None)) and IPv6
   logwire serve --unix /run/app/log.sock --unix-dgram /run/app/log.dgram --tcp [::1]:9020
@@ -270,13 +309,49 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         }
-        None => install_stdout(&tree, stdout_closed.clone()),
+        None => {
+            let output = if args.json {
+                Output::Json
+            } else {
+                let format = args.format.as_deref().unwrap_or(DEFAULT_FORMAT);
+                match Formatter::new(Some(format), None, Style::Percent, true, Vec::new()) {
+                    Ok(f) => Output::Line(f),
+                    Err(e) => {
+                        eprintln!(
+                            "logwire serve: --format '{format}' is not a valid %-style format: {e}"
+                        );
+                        return ExitCode::from(2);
+                    }
+                }
+            };
+            install_stdout(&tree, stdout_closed.clone(), output);
+        }
     }
+    // Bound before the collector starts, so that a taken port stops serve before any record
+    // is accepted.
+    let metrics_listener = match args.metrics {
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("logwire serve: cannot serve metrics on {addr}: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
+    let pushes = Arc::new(crate::metrics::PushCounters::default());
     // ---- config listener (optional; see `start_config_listener`) ----
-    let config_listener = match start_config_listener(&args, &tree) {
+    let config_listener = match start_config_listener(&args, &tree, Arc::clone(&pushes)) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("logwire serve: config listener: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let inherited = match inherited_sockets() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("logwire serve: {e}");
             return ExitCode::from(2);
         }
     };
@@ -290,7 +365,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .cloned()
             .map(ListenAddr::UnixDatagram),
     );
-    if addrs.is_empty() {
+    if addrs.is_empty() && inherited.is_empty() {
         addrs.push(ListenAddr::Tcp(SocketAddr::from(([127, 0, 0, 1], 9020))));
         addrs.push(ListenAddr::Udp(SocketAddr::from(([127, 0, 0, 1], 9021))));
     }
@@ -327,9 +402,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
             .config
             .is_none()
             .then(|| Arc::clone(&stdout_closed.flag)),
+        peer_field: args.config.is_none().then_some(PEER_FIELD),
         ..ReceiverOptions::default()
     };
-    let running = match Collector::new(tree.clone(), options).start(&addrs).await {
+    let running = match Collector::new(tree.clone(), options)
+        .start_with(&addrs, inherited)
+        .await
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("logwire serve: {e}");
@@ -352,7 +431,25 @@ async fn serve(args: ServeArgs) -> ExitCode {
     for a in running.local_addrs() {
         eprintln!("listening on {a}");
     }
+    let metrics_task = metrics_listener.map(|listener| {
+        let sources = crate::metrics::Sources {
+            stats: running.stats_handle(),
+            tree: tree.clone(),
+            config: config_listener.as_ref().map(|l| {
+                let reader: crate::metrics::ListenerStatsFn = Arc::new(l.stats_reader());
+                (Arc::clone(&pushes), reader)
+            }),
+        };
+        if let Ok(a) = listener.local_addr() {
+            eprintln!("metrics on http://{a}/metrics");
+        }
+        let registry = Arc::new(Mutex::new(crate::metrics::registry(sources)));
+        tokio::spawn(crate::metrics::serve_http(listener, registry))
+    });
 
+    // Every listener is bound (and the metrics endpoint serves): systemd may start what
+    // depends on the collector.
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
     let stats = running.stats_handle();
     let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
@@ -369,10 +466,17 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 break;
             }
             _ = hup.recv() => match &args.config {
-                Some(path) => match load_config(&tree, path) {
-                    Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
-                    Err(e) => eprintln!("logwire serve: reload of {} failed, keeping the previous routing: {e}", path.display()),
-                },
+                Some(path) => {
+                    // Type=notify-reload needs the reload's start time with RELOADING=1.
+                    let mut reloading = vec![sd_notify::NotifyState::Reloading];
+                    reloading.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+                    notify_systemd(&reloading);
+                    match load_config(&tree, path) {
+                        Ok(()) => eprintln!("logwire serve: reloaded {}", path.display()),
+                        Err(e) => eprintln!("logwire serve: reload of {} failed, keeping the previous routing: {e}", path.display()),
+                    }
+                    notify_systemd(&[sd_notify::NotifyState::Ready]);
+                }
                 None => eprintln!("logwire serve: SIGHUP ignored (no --config)"),
             },
             _ = ticker.tick(), if period.is_some() => {
@@ -381,8 +485,15 @@ async fn serve(args: ServeArgs) -> ExitCode {
                 let rate = (s.stored - last.1) as f64 / now.duration_since(last.0).as_secs_f64().max(1e-3);
                 last = (now, s.stored);
                 eprintln!("logwire stats: {rate:.0} records/s {s}");
+                notify_systemd(&[sd_notify::NotifyState::Status(&format!("{rate:.0} records/s {s}"))]);
             }
         }
+    }
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    // Scrapes end with the collector: a scrape during the drain would read moving counters
+    // that the final stderr line reports anyway.
+    if let Some(t) = metrics_task {
+        t.abort();
     }
     let final_stats = running.shutdown().await;
     if let Some(listener) = config_listener {
@@ -395,6 +506,40 @@ async fn serve(args: ServeArgs) -> ExitCode {
     tree.shutdown();
     eprintln!("logwire serve: stopped: {final_stats}");
     code
+}
+
+/// The record sockets systemd passed (socket activation: `LISTEN_FDS`, for this process's
+/// `LISTEN_PID`), each taken as what it is. None without those variables.
+fn inherited_sockets() -> Result<Vec<logwire_net::receiver::InheritedSocket>, String> {
+    use logwire_net::receiver::InheritedSocket;
+    let mut fds = listenfd::ListenFd::from_env();
+    let mut sockets = Vec::with_capacity(fds.len());
+    for i in 0..fds.len() {
+        // Each take_* leaves the descriptor in place when it is not that kind of socket.
+        let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+            InheritedSocket::Tcp(l)
+        } else if let Ok(Some(s)) = fds.take_udp_socket(i) {
+            InheritedSocket::Udp(s)
+        } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+            InheritedSocket::Unix(l)
+        } else if let Ok(Some(s)) = fds.take_unix_datagram(i) {
+            InheritedSocket::UnixDatagram(s)
+        } else {
+            return Err(format!(
+                "the socket systemd passed as number {i} of LISTEN_FDS is not a TCP, UDP or Unix socket"
+            ));
+        };
+        sockets.push(socket);
+    }
+    Ok(sockets)
+}
+
+/// Tells systemd how serve is doing (`NOTIFY_SOCKET`; nothing without it). A failure is
+/// said on stderr: the service manager then waits for a readiness that will not come.
+fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        eprintln!("logwire serve: note: cannot notify systemd: {e}");
+    }
 }
 
 /// Descriptors kept for everything but record connections: listeners, handler files, the
@@ -485,21 +630,38 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // (disable_existing_loggers, on by default). In a collector those are the loggers remote
     // record names created, and disabling them would silently drop every record from those
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
-    Configurator::default()
+    // The built-in kinds and the network senders, as the config listener has them: a
+    // collector may forward records (SocketHandler, SysLogHandler) as well as write them.
+    let mut registry = logwire_config::HandlerRegistry::with_builtins();
+    logwire_net::kinds::register_network_handlers(&mut registry);
+    Configurator::new(registry, logwire_config::ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
     Ok(())
 }
 
+/// What the stdout printer writes per record.
+enum Output {
+    /// A %-style line (the default format, or `--format`).
+    Line(Formatter),
+    /// `--json`: one object per record.
+    Json,
+}
+
 /// The default routing: every record to stdout, escaped (see the module docs).
-fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
-    let formatter = Formatter::new(Some(DEFAULT_FORMAT), None, Style::Percent, true, Vec::new())
-        .unwrap_or_default();
+fn install_stdout(tree: &LoggerTree, closed: StdoutClosed, output: Output) {
+    let (formatter, json) = match output {
+        Output::Line(f) => (f, false),
+        Output::Json => (Formatter::default(), true),
+    };
     let handler = Handler::new(SafeStdout {
         out: Mutex::new(std::io::stdout()),
         closed,
+        json,
     })
+    // The name its metrics carry (`logwire_output_records_total{output="stdout"}`).
+    .with_name("stdout")
     .with_formatter(Arc::new(formatter));
     tree.root().add_handler(Arc::new(handler));
     tree.root().set_level(logwire_engine::level::NOTSET);
@@ -510,31 +672,123 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed) {
 struct SafeStdout {
     out: Mutex<std::io::Stdout>,
     closed: StdoutClosed,
+    json: bool,
+}
+
+/// A line for `record`: its text fields escaped (a `\n` in a message becomes `\\n`), then
+/// the whole formatted text escaped again with newlines kept (what a `--format` may show
+/// besides: thread names, extra fields), and every line after the first indented with
+/// `  | `, so that only a record starts a line in column 0.
+fn safe_line(record: &LogRecord, formatter: &Formatter) -> String {
+    let mut safe = record.clone();
+    safe.name = escape_control(&record.name, false).into_owned();
+    safe.msg = escape_control(&record.msg, false).into_owned();
+    safe.levelname = escape_control(&record.levelname, false).into_owned();
+    safe.exc_text = record
+        .exc_text
+        .as_deref()
+        .map(|t| escape_control(t, true).into_owned());
+    safe.stack_info = record
+        .stack_info
+        .as_deref()
+        .map(|t| escape_control(t, true).into_owned());
+    let text = formatter.format(&safe);
+    let text = escape_control(&text, true);
+    let mut line = String::with_capacity(text.len() + 16);
+    for (i, part) in text.split('\n').enumerate() {
+        if i > 0 {
+            line.push_str("\n  | ");
+        }
+        line.push_str(part);
+    }
+    line.push('\n');
+    line
+}
+
+/// A record as one JSON object on one line (see `--json`).
+fn json_line(record: &LogRecord, formatter: &Formatter) -> String {
+    use serde_json::{Map, Value as J};
+    fn value(v: &logwire_engine::Value) -> J {
+        use logwire_engine::Value as V;
+        match v {
+            V::None => J::Null,
+            V::Bool(b) => J::Bool(*b),
+            V::Int(i) => J::from(*i),
+            V::Float(f) => {
+                serde_json::Number::from_f64(*f).map_or_else(|| J::String(v.py_str()), J::Number)
+            }
+            V::Str(s) => J::String(s.clone()),
+            V::List(items) | V::Tuple(items) => J::Array(items.iter().map(value).collect()),
+            V::Dict(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            match k {
+                                V::Str(s) => s.clone(),
+                                other => other.py_str(),
+                            },
+                            value(v),
+                        )
+                    })
+                    .collect(),
+            ),
+            // Big ints and bytes have no JSON form: their Python text.
+            V::BigInt(_) | V::Bytes(_) => J::String(v.py_str()),
+        }
+    }
+    let opt = |s: &Option<String>| s.as_ref().map_or(J::Null, |s| J::String(s.clone()));
+    let mut o = Map::new();
+    o.insert("created".into(), J::from(record.created));
+    o.insert(
+        "asctime".into(),
+        J::String(formatter.format_time(record, None)),
+    );
+    o.insert("levelname".into(), J::String(record.levelname.clone()));
+    o.insert("levelno".into(), J::from(record.levelno));
+    o.insert("name".into(), J::String(record.name.clone()));
+    o.insert("message".into(), J::String(record.msg.clone()));
+    o.insert(
+        "peer".into(),
+        record.extra(PEER_FIELD).map_or(J::Null, value),
+    );
+    o.insert("pathname".into(), J::String(record.pathname.clone()));
+    o.insert("lineno".into(), J::from(record.lineno));
+    o.insert("funcName".into(), opt(&record.func_name));
+    o.insert("process".into(), record.process.map_or(J::Null, J::from));
+    o.insert("processName".into(), opt(&record.process_name));
+    o.insert("threadName".into(), opt(&record.thread_name));
+    o.insert("exc_text".into(), opt(&record.exc_text));
+    o.insert("stack_info".into(), opt(&record.stack_info));
+    let extra: Map<String, J> = record
+        .extra
+        .iter()
+        .filter(|(k, _)| k != PEER_FIELD)
+        .map(|(k, v)| (k.clone(), value(v)))
+        .collect();
+    o.insert("extra".into(), J::Object(extra));
+    let text = J::Object(o).to_string();
+    // serde_json escapes C0 controls; the rest of what escape_control escapes becomes a JSON
+    // \u escape (outside strings a JSON text has none of these characters).
+    let mut line = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if escape_control(c.encode_utf8(&mut [0; 4]), false).len() > c.len_utf8() {
+            line.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            line.push(c);
+        }
+    }
+    line.push('\n');
+    line
 }
 
 impl Emitter for SafeStdout {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
-        let mut safe = record.clone();
-        safe.name = escape_control(&record.name, false).into_owned();
-        safe.msg = escape_control(&record.msg, false).into_owned();
-        safe.levelname = escape_control(&record.levelname, false).into_owned();
-        safe.exc_text = record
-            .exc_text
-            .as_deref()
-            .map(|t| escape_control(t, true).into_owned());
-        safe.stack_info = record
-            .stack_info
-            .as_deref()
-            .map(|t| escape_control(t, true).into_owned());
-        let text = formatter.format(&safe);
-        let mut line = String::with_capacity(text.len() + 16);
-        for (i, part) in text.split('\n').enumerate() {
-            if i > 0 {
-                line.push_str("\n  | ");
-            }
-            line.push_str(part);
-        }
-        line.push('\n');
+        let line = if self.json {
+            json_line(record, formatter)
+        } else {
+            safe_line(record, formatter)
+        };
         if self.closed.flag.load(Ordering::Acquire) {
             return Ok(());
         }
@@ -634,6 +888,7 @@ fn parse_listen_target(s: &str) -> Result<ListenTarget, String> {
 fn start_config_listener(
     args: &ServeArgs,
     tree: &LoggerTree,
+    pushes: Arc<crate::metrics::PushCounters>,
 ) -> Result<Option<logwire_net::listener::ListenerHandle>, String> {
     use logwire_net::listener::{ConfigListener, ListenerOptions};
     if args.listen.is_empty() && args.listen_unix.is_empty() {
@@ -684,7 +939,10 @@ fn start_config_listener(
     }
     let handle = ConfigListener::new(tree.clone(), options)
         .keep_existing_loggers(true)
-        .on_event(|e| eprintln!("logwire config listener: {e}"))
+        .on_event(move |e| {
+            pushes.count(e);
+            eprintln!("logwire config listener: {e}");
+        })
         .start()
         .map_err(|e| e.to_string())?;
     let tls = if args.listen_tls_cert.is_some() {

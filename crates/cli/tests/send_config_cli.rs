@@ -134,3 +134,40 @@ fn usage_errors_and_help() {
         "{out}"
     );
 }
+
+/// A push carries JSON or INI: a YAML or TOML dictConfig is converted to JSON and applied
+/// (it used to be sent as is and rejected as an INI parse error); a broken one is one
+/// sentence naming the file and the format.
+#[test]
+fn yaml_and_toml_are_pushed_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = LoggerTree::new();
+    let sock = dir.path().join("conf.sock");
+    let opts = ListenerOptions::new().unix(&sock).allow_unsigned(true);
+    let h = ConfigListener::new(tree.clone(), opts).start().unwrap();
+    let to = format!("unix:{}", sock.display());
+    let yaml = write(
+        dir.path(),
+        "c.yaml",
+        "version: 1\nloggers:\n  app.db:\n    level: ERROR\nroot:\n  level: WARNING\n",
+    );
+    let (code, out, err) = send(&[&yaml, "--to", &to, "--unsigned"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(tree.root().effective_level(), 30);
+    assert_eq!(tree.get_logger("app.db").effective_level(), 40);
+    let toml = write(
+        dir.path(),
+        "c.toml",
+        "version = 1\n[root]\nlevel = \"DEBUG\"\n",
+    );
+    let (code, out, err) = send(&[&toml, "--to", &to, "--unsigned"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(tree.root().effective_level(), 10);
+
+    let bad = write(dir.path(), "bad.yml", "version: [1\n");
+    let (code, out, err) = send(&[&bad, "--to", &to, "--unsigned"]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert_eq!(err.lines().count(), 1, "one sentence: {err}");
+    assert!(err.contains("bad.yml: not valid YAML: "), "{err}");
+    h.stop_and_join();
+}

@@ -67,6 +67,8 @@ pub struct Handler {
     filters: Vec<Arc<dyn Filter>>,
     emitter: Box<dyn Emitter>,
     errors: AtomicU64,
+    /// Records that passed the filters and were given to the emitter (for metrics per output).
+    handled: AtomicU64,
 }
 
 impl fmt::Debug for Handler {
@@ -95,6 +97,7 @@ impl Handler {
             filters: Vec::new(),
             emitter: Box::new(emitter),
             errors: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
         }
     }
 
@@ -107,6 +110,7 @@ impl Handler {
             filters: Vec::new(),
             emitter,
             errors: AtomicU64::new(0),
+            handled: AtomicU64::new(0),
         }
     }
 
@@ -171,6 +175,12 @@ impl Handler {
         self.errors.load(Ordering::Relaxed)
     }
 
+    /// How many records passed this handler's filters and were given to its emitter (an emit
+    /// that failed counts here and in [`Handler::error_count`]).
+    pub fn handled_count(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
+    }
+
     /// Applies the handler's filters only.
     pub fn filter(&self, record: &LogRecord) -> bool {
         self.filters.iter().all(|f| f.filter(record))
@@ -182,6 +192,7 @@ impl Handler {
         if !self.filter(record) {
             return false;
         }
+        self.handled.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = self.emitter.emit(record, self.formatter()) {
             self.handle_error(record, &e);
         }

@@ -409,6 +409,13 @@ impl ListenerHandle {
         self.shared.counters.snapshot()
     }
 
+    /// Reads the counters from anywhere, for as long as the reader lives (a metrics
+    /// endpoint); the listener may have stopped by then.
+    pub fn stats_reader(&self) -> impl Fn() -> ListenerStats + Send + Sync + 'static {
+        let shared = Arc::clone(&self.shared);
+        move || shared.counters.snapshot()
+    }
+
     /// A handle that can stop the listener from another thread.
     pub fn stopper(&self) -> ListenerStopper {
         ListenerStopper(self.stop.clone())

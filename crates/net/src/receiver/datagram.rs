@@ -53,6 +53,7 @@ pub(crate) async fn recv_loop(
     dispatch: mpsc::Sender<Batch>,
     mut stop: watch::Receiver<bool>,
     socket: DatagramSocket,
+    listener: Arc<super::stats::PerListener>,
 ) {
     let opts = &shared.options;
     let mut mapper = RecordMapper::new(opts.map_limits.clone());
@@ -67,7 +68,7 @@ pub(crate) async fn recv_loop(
         };
         match res {
             Ok((n, peer)) => {
-                if !handle(&shared, &dispatch, &mut mapper, &buf[..n], &peer).await {
+                if !handle(&shared, &listener, &dispatch, &mut mapper, &buf[..n], &peer).await {
                     return;
                 }
             }
@@ -79,7 +80,7 @@ pub(crate) async fn recv_loop(
     }
     // Stopping: take what the kernel already holds, without waiting for more.
     while let Ok((n, peer)) = socket.try_recv_from(&mut buf) {
-        if !handle(&shared, &dispatch, &mut mapper, &buf[..n], &peer).await {
+        if !handle(&shared, &listener, &dispatch, &mut mapper, &buf[..n], &peer).await {
             return;
         }
     }
@@ -88,6 +89,7 @@ pub(crate) async fn recv_loop(
 /// Judges one datagram; false when the dispatcher is gone.
 async fn handle(
     shared: &Shared,
+    listener: &super::stats::PerListener,
     dispatch: &mpsc::Sender<Batch>,
     mapper: &mut RecordMapper,
     datagram: &[u8],
@@ -97,6 +99,10 @@ async fn handle(
     counters
         .bytes
         .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+    listener
+        .bytes
+        .fetch_add(datagram.len() as u64, Ordering::Relaxed);
+    listener.datagrams.fetch_add(1, Ordering::Relaxed);
     let payload = match split_datagram(datagram) {
         Ok(p) if p.len() > shared.options.max_frame => {
             shared.reject(

@@ -103,6 +103,12 @@ impl QueueBudget {
             .sum()
     }
 
+    /// Bytes charged now: records and reads waiting for the dispatcher, and reservations of
+    /// records being built (a gauge for metrics; it moves while it is read).
+    pub(crate) fn in_use(&self) -> usize {
+        (self.size as usize).saturating_sub(self.sem.available_permits())
+    }
+
     /// Takes the batch's share of the budget and puts it last in the batch; waits while the
     /// budget is spent. A batch larger than the whole budget waits for all of it. A batch
     /// already charged (see [`QueueBudget::settle`]) is left as it is.

@@ -51,6 +51,13 @@ impl Shared {
         }
     }
 
+    /// Names the sender in the record ([`ReceiverOptions::peer_field`]).
+    fn tag_peer(&self, rec: &mut MappedRecord, peer: &str) {
+        if let Some(key) = self.options.peer_field {
+            rec.set_peer(key, peer);
+        }
+    }
+
     /// Counts and logs a rejected frame.
     pub(crate) fn reject(&self, peer: &str, reason: RejectReason, detail: &dyn std::fmt::Display) {
         self.counters.reject(reason);
@@ -85,7 +92,10 @@ impl Shared {
             return Outcome::Rejected;
         }
         match mapper.map_payload_boxed(payload) {
-            Ok(rec) => Outcome::Record(rec, None),
+            Ok(mut rec) => {
+                self.tag_peer(&mut rec, peer);
+                Outcome::Record(rec, None)
+            }
             Err(e) => {
                 self.reject(peer, map_reason(&e), &e);
                 Outcome::Rejected
@@ -121,7 +131,10 @@ impl Shared {
             PayloadFormat::Json => mapper.map_json_boxed(env.payload),
         };
         let rec = match mapped {
-            Ok(rec) => rec,
+            Ok(mut rec) => {
+                self.tag_peer(&mut rec, peer);
+                rec
+            }
             Err(e) => {
                 self.reject(peer, map_reason(&e), &e);
                 return Outcome::Rejected;

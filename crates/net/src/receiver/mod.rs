@@ -100,7 +100,7 @@ use replay_journal::ReplayJournal;
 
 pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
-pub use stats::{ReceiverStats, RejectReason};
+pub use stats::{ListenerCounts, ReceiverStats, RejectReason};
 
 use crate::record_map::MapLimits;
 use logwire_engine::LoggerTree;
@@ -161,6 +161,84 @@ impl fmt::Display for ListenAddr {
     }
 }
 
+/// A socket bound by someone else, for [`Collector::start_with`]: systemd's socket
+/// activation (`LISTEN_FDS`) hands a service sockets it bound (and, for streams, listens
+/// on) before the service started. The collector takes it as it is: no options are set on
+/// it but non-blocking mode and, for datagrams, the receive buffer asked for; a Unix socket
+/// file stays where it is when the collector stops (it belongs to whoever bound it).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InheritedSocket {
+    /// A listening TCP socket.
+    Tcp(std::net::TcpListener),
+    /// A bound UDP socket.
+    Udp(std::net::UdpSocket),
+    /// A listening Unix stream socket.
+    Unix(std::os::unix::net::UnixListener),
+    /// A bound Unix datagram socket.
+    UnixDatagram(std::os::unix::net::UnixDatagram),
+}
+
+impl InheritedSocket {
+    /// Where it listens, as [`RunningCollector::local_addrs`] reports it (an unnamed Unix
+    /// socket is reported as `inherited`).
+    fn listen_addr(&self) -> std::io::Result<ListenAddr> {
+        let unix_path =
+            |p: Option<&Path>| p.map_or_else(|| PathBuf::from("inherited"), Path::to_owned);
+        Ok(match self {
+            InheritedSocket::Tcp(l) => ListenAddr::Tcp(l.local_addr()?),
+            InheritedSocket::Udp(s) => ListenAddr::Udp(s.local_addr()?),
+            InheritedSocket::Unix(l) => ListenAddr::Unix(unix_path(l.local_addr()?.as_pathname())),
+            InheritedSocket::UnixDatagram(s) => {
+                ListenAddr::UnixDatagram(unix_path(s.local_addr()?.as_pathname()))
+            }
+        })
+    }
+
+    fn into_bound(self, opts: &ReceiverOptions) -> Result<(Bound, ListenAddr), ReceiverError> {
+        let addr = self.listen_addr().map_err(|source| ReceiverError::Bind {
+            addr: ListenAddr::Unix(PathBuf::from("inherited")),
+            source,
+        })?;
+        let err = |source| ReceiverError::Bind {
+            addr: addr.clone(),
+            source,
+        };
+        let bound = match self {
+            InheritedSocket::Tcp(l) => {
+                l.set_nonblocking(true).map_err(err)?;
+                Bound::Tcp(Arc::new(tokio::net::TcpListener::from_std(l).map_err(err)?))
+            }
+            InheritedSocket::Udp(s) => {
+                let _ = socket2::SockRef::from(&s).set_recv_buffer_size(opts.datagram_recv_buffer);
+                s.set_nonblocking(true).map_err(err)?;
+                Bound::Datagram(datagram::DatagramSocket::Udp(
+                    tokio::net::UdpSocket::from_std(s).map_err(err)?,
+                ))
+            }
+            InheritedSocket::Unix(l) => {
+                l.set_nonblocking(true).map_err(err)?;
+                let path = match &addr {
+                    ListenAddr::Unix(p) => p.clone(),
+                    _ => PathBuf::from("inherited"),
+                };
+                Bound::Unix(
+                    Arc::new(tokio::net::UnixListener::from_std(l).map_err(err)?),
+                    path,
+                )
+            }
+            InheritedSocket::UnixDatagram(s) => {
+                let _ = socket2::SockRef::from(&s).set_recv_buffer_size(opts.datagram_recv_buffer);
+                s.set_nonblocking(true).map_err(err)?;
+                Bound::Datagram(datagram::DatagramSocket::Unix(
+                    tokio::net::UnixDatagram::from_std(s).map_err(err)?,
+                ))
+            }
+        };
+        Ok((bound, addr))
+    }
+}
+
 /// Limits, deadlines and keys of a collector. See the module docs for the defaults' reasons.
 #[derive(Clone, Debug)]
 pub struct ReceiverOptions {
@@ -209,6 +287,10 @@ pub struct ReceiverOptions {
     /// failed included (the flag is read after each record), and acknowledges none: no
     /// counter calls a record stored that was not written.
     pub output_closed: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Put the sender's address (`127.0.0.1:40312`, `unix:/run/app/log.sock`, a datagram's
+    /// source) in every record's extra field of this name, replacing one the sender set, so
+    /// that outputs can show who sent it. `None` (the default): records are as sent.
+    pub peer_field: Option<&'static str>,
 }
 
 impl Default for ReceiverOptions {
@@ -231,6 +313,7 @@ impl Default for ReceiverOptions {
             map_limits: MapLimits::default(),
             state_dir: None,
             output_closed: None,
+            peer_field: None,
         }
     }
 }
@@ -299,6 +382,16 @@ impl Collector {
     /// Binds every address (all or nothing) and starts receiving. Must be called inside a
     /// tokio runtime.
     pub async fn start(self, addrs: &[ListenAddr]) -> Result<RunningCollector, ReceiverError> {
+        self.start_with(addrs, Vec::new()).await
+    }
+
+    /// As [`Collector::start`], also receiving on sockets bound by someone else (systemd
+    /// socket activation); they come after `addrs` in [`RunningCollector::local_addrs`].
+    pub async fn start_with(
+        self,
+        addrs: &[ListenAddr],
+        inherited: Vec<InheritedSocket>,
+    ) -> Result<RunningCollector, ReceiverError> {
         let counters = Arc::new(Counters::default());
         // Before binding: a journal that cannot be read must stop the start, not be ignored.
         let (journal, replay) = match &self.options.state_dir {
@@ -324,6 +417,15 @@ impl Collector {
                 unix_paths.push(p.clone());
             }
             bound.push(socket.local_addr(addr));
+            sockets.push(socket);
+        }
+        for socket in inherited {
+            let (socket, addr) = socket.into_bound(&self.options).inspect_err(|_| {
+                for p in &unix_paths {
+                    let _ = std::fs::remove_file(p);
+                }
+            })?;
+            bound.push(addr);
             sockets.push(socket);
         }
         let (dispatch_tx, dispatcher) = dispatch::start(
@@ -355,12 +457,17 @@ impl Collector {
             )),
             unproven: Arc::default(),
             stop: stop_rx.clone(),
+            listener: Arc::default(),
         };
+        let mut per_listener = Vec::with_capacity(sockets.len());
         let mut tasks = JoinSet::new();
-        for socket in sockets {
+        for (socket, addr) in sockets.into_iter().zip(&bound) {
+            let counts = Arc::new(stats::PerListener::default());
+            per_listener.push((addr.clone(), Arc::clone(&counts)));
+            let mut ctx = ctx.clone();
+            ctx.listener = counts;
             match socket {
                 Bound::Tcp(l) => {
-                    let ctx = ctx.clone();
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
                         async move {
@@ -378,7 +485,6 @@ impl Collector {
                     }));
                 }
                 Bound::Unix(l, path) => {
-                    let ctx = ctx.clone();
                     let peer = format!("unix:{}", path.display());
                     tasks.spawn(stream::accept_loop(ctx, move || {
                         let l = Arc::clone(&l);
@@ -392,12 +498,19 @@ impl Collector {
                         dispatch_tx.clone(),
                         stop_rx.clone(),
                         s,
+                        Arc::clone(&ctx.listener),
                     ));
                 }
             }
         }
         Ok(RunningCollector {
             addrs: bound,
+            handle: StatsHandle {
+                counters: Arc::clone(&counters),
+                shared,
+                active: Arc::clone(&ctx.active),
+                listeners: Arc::new(per_listener),
+            },
             counters,
             tree: self.tree,
             stop: stop_tx,
@@ -414,6 +527,7 @@ impl Collector {
 pub struct RunningCollector {
     addrs: Vec<ListenAddr>,
     counters: Arc<Counters>,
+    handle: StatsHandle,
     tree: LoggerTree,
     stop: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -421,14 +535,53 @@ pub struct RunningCollector {
     unix_paths: Vec<PathBuf>,
 }
 
-/// Reads a running collector's counters from anywhere (e.g. a periodic stats line).
-#[derive(Clone, Debug)]
-pub struct StatsHandle(Arc<Counters>);
+/// Reads a running collector's counters and gauges from anywhere (a periodic stats line, a
+/// metrics endpoint).
+#[derive(Clone)]
+pub struct StatsHandle {
+    counters: Arc<Counters>,
+    shared: Arc<ingest::Shared>,
+    active: Arc<AtomicUsize>,
+    listeners: Arc<Vec<(ListenAddr, Arc<stats::PerListener>)>>,
+}
+
+impl fmt::Debug for StatsHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StatsHandle")
+            .field("stats", &self.snapshot())
+            .finish_non_exhaustive()
+    }
+}
 
 impl StatsHandle {
     /// The counters now.
     pub fn snapshot(&self) -> ReceiverStats {
-        self.0.snapshot()
+        self.counters.snapshot()
+    }
+
+    /// Stream connections open now, over all stream listeners.
+    pub fn connections_open(&self) -> usize {
+        self.active.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Bytes of the queue budget ([`ReceiverOptions::queue_bytes`]) in use now: records and
+    /// reads waiting for the dispatcher thread, and what connections reserved for records
+    /// they are building. Near the budget, receivers stop reading (backpressure).
+    pub fn queue_bytes(&self) -> usize {
+        self.shared.queue.in_use()
+    }
+
+    /// What each listener took in, in [`RunningCollector::local_addrs`] order.
+    pub fn per_listener(&self) -> Vec<(ListenAddr, ListenerCounts)> {
+        self.listeners
+            .iter()
+            .map(|(a, c)| (a.clone(), c.snapshot()))
+            .collect()
+    }
+
+    /// The queue budget ([`ReceiverOptions::queue_bytes`]).
+    pub fn queue_bytes_limit(&self) -> usize {
+        self.shared.options.queue_bytes
     }
 }
 
@@ -445,7 +598,7 @@ impl RunningCollector {
 
     /// A handle for reading the counters while the collector runs.
     pub fn stats_handle(&self) -> StatsHandle {
-        StatsHandle(Arc::clone(&self.counters))
+        self.handle.clone()
     }
 
     /// The tree records are routed into (reconfigure it with `logwire-config` at any time).
@@ -584,8 +737,29 @@ fn clear_stale_socket(path: &Path) -> Result<(), ReceiverError> {
         }
         Ok(m) => Err(ReceiverError::UnixPath {
             path: path.to_owned(),
-            reason: format!("exists and is not a socket ({:?})", m.file_type()),
+            reason: format!(
+                "it exists and is {}, not a socket",
+                describe_file_type(&m.file_type())
+            ),
         }),
+    }
+}
+
+/// A file type in words, for errors ("a regular file").
+fn describe_file_type(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_fifo() {
+        "a named pipe"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "something else"
     }
 }
 

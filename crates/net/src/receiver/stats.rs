@@ -153,6 +153,47 @@ impl Counters {
     }
 }
 
+/// The live counters of one listener (the record counters are the collector's, see
+/// [`Counters`]).
+#[derive(Debug, Default)]
+pub(crate) struct PerListener {
+    pub(crate) connections_accepted: AtomicU64,
+    pub(crate) connections_refused: AtomicU64,
+    pub(crate) connections_open: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) datagrams: AtomicU64,
+}
+
+impl PerListener {
+    pub(crate) fn snapshot(&self) -> ListenerCounts {
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ListenerCounts {
+            connections_accepted: load(&self.connections_accepted),
+            connections_refused: load(&self.connections_refused),
+            connections_open: load(&self.connections_open),
+            bytes_received: load(&self.bytes),
+            datagrams: load(&self.datagrams),
+        }
+    }
+}
+
+/// What one listener took in. Frames are judged (stored, rejected …) by the collector as a
+/// whole, so their outcomes are in [`ReceiverStats`], not here.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListenerCounts {
+    /// Stream connections accepted (0 for datagram sockets).
+    pub connections_accepted: u64,
+    /// Stream connections refused at once (the connection cap, or the per-address cap).
+    pub connections_refused: u64,
+    /// Stream connections open now.
+    pub connections_open: u64,
+    /// Bytes read from senders.
+    pub bytes_received: u64,
+    /// Datagrams received (0 for stream listeners).
+    pub datagrams: u64,
+}
+
 /// A snapshot of a collector's counters. See the module docs for how they reconcile.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReceiverStats {

@@ -66,6 +66,8 @@ pub(crate) struct StreamContext {
     pub(crate) per_peer: Arc<PeerTable>,
     pub(crate) unproven: Arc<Unproven>,
     pub(crate) stop: watch::Receiver<bool>,
+    /// The counters of the listener this context accepts for (one context per listener).
+    pub(crate) listener: Arc<super::stats::PerListener>,
 }
 
 /// Connections that have not sent a complete frame yet, oldest first. At the connection cap
@@ -209,6 +211,7 @@ impl Clone for StreamContext {
             per_peer: Arc::clone(&self.per_peer),
             unproven: Arc::clone(&self.unproven),
             stop: self.stop.clone(),
+            listener: Arc::clone(&self.listener),
         }
     }
 }
@@ -231,6 +234,7 @@ where
                     let counters = &ctx.shared.counters;
                     let Some(slot) = ctx.per_peer.admit(ip) else {
                         counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        ctx.listener.connections_refused.fetch_add(1, Ordering::Relaxed);
                         drop(stream);
                         continue;
                     };
@@ -240,15 +244,19 @@ where
                         && !ctx.unproven.shed_oldest()
                     {
                         counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                        ctx.listener.connections_refused.fetch_add(1, Ordering::Relaxed);
                         drop(stream);
                         continue;
                     }
                     counters.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                    ctx.listener.connections_accepted.fetch_add(1, Ordering::Relaxed);
+                    ctx.listener.connections_open.fetch_add(1, Ordering::Relaxed);
                     ctx.active.fetch_add(1, Ordering::Relaxed);
                     let c = ctx.clone();
                     conns.spawn(async move {
                         serve_connection(&c, stream, &peer).await;
                         c.active.fetch_sub(1, Ordering::Relaxed);
+                        c.listener.connections_open.fetch_sub(1, Ordering::Relaxed);
                         drop(slot);
                     });
                 }
@@ -560,6 +568,7 @@ where
             }
             Ok(Ok(n)) => {
                 counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+                ctx.listener.bytes.fetch_add(n as u64, Ordering::Relaxed);
                 first = false;
             }
             Ok(Err(_)) => {

@@ -324,6 +324,14 @@ impl MappedRecord {
         self.counted + std::mem::size_of::<MappedRecord>()
     }
 
+    /// Sets the extra field `key` to the sender's address, replacing one the sender sent
+    /// (so it cannot forge it). The next fill of a reused record drops it with the other
+    /// extras; it is counted in [`MappedRecord::cost_bytes`].
+    pub(crate) fn set_peer(&mut self, key: &str, peer: &str) {
+        self.counted += key.len() + peer.len();
+        self.record.set_extra(key, peer);
+    }
+
     /// The record, to own and change.
     pub fn into_record(self: Box<Self>) -> LogRecord {
         self.record
