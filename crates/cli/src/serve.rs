@@ -510,7 +510,9 @@ impl Emitter for SafeStdout {
             .stack_info
             .as_deref()
             .map(|t| escape_control(t, true).into_owned());
-        let text = formatter.format(&safe);
+        // A record the format cannot render is reported by handleError and not printed, as
+        // CPython's handlers do.
+        let text = formatter.try_format(&safe)?;
         let mut line = String::with_capacity(text.len() + 16);
         for (i, part) in text.split('\n').enumerate() {
             if i > 0 {

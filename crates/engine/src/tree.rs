@@ -385,7 +385,7 @@ impl crate::handler::Emitter for LastResortEmitter {
         formatter: &crate::format::Formatter,
     ) -> Result<(), crate::handler::HandlerError> {
         use std::io::Write;
-        let mut line = formatter.format(record);
+        let mut line = formatter.try_format(record)?;
         line.push('\n');
         std::io::stderr()
             .write_all(line.as_bytes())

@@ -15,9 +15,11 @@
 //!
 //! # Errors at format time
 //! CPython raises from `Formatter.format` (a missing field, a value its spec cannot format)
-//! and the handler's `handleError` reports it. [`Formatter::try_format`] returns that error;
-//! [`Formatter::format`] never fails: it renders the message followed by
-//! `[logwire: <error>]` so the event is not lost. Malformed format strings (which would fail
+//! and the handler's `handleError` reports it. [`Formatter::try_format`] returns that error,
+//! and every built-in handler uses it: the handler writes nothing for that record, prints a
+//! `--- Logging error ---` block on stderr and counts it ([`Handler::error_count`](crate::Handler::error_count)), as
+//! CPython does. [`Formatter::format`] never fails: for callers outside a handler it renders
+//! the message followed by `[logwire: <error>]`. Malformed format strings (which would fail
 //! on every record in CPython) are rejected by [`Formatter::new`] even when `validate` is
 //! false.
 

@@ -235,10 +235,16 @@ impl FileCore {
     }
 
     /// Formats `record` into `st.line` (with the terminator).
-    pub(crate) fn format_line(&self, st: &mut FileState, record: &LogRecord, f: &Formatter) {
+    pub(crate) fn format_line(
+        &self,
+        st: &mut FileState,
+        record: &LogRecord,
+        f: &Formatter,
+    ) -> Result<(), HandlerError> {
         st.line.clear();
-        format_into(f, record, &mut st.line);
+        format_into(f, record, &mut st.line)?;
         st.line.push_str(&self.terminator);
+        Ok(())
     }
 
     /// Opens the file for `emit` if it is not open (delay, or reopen after close). Returns
@@ -364,14 +370,14 @@ impl FileCore {
         self.ensure_open(st)?;
         if self.encoding == Encoding::Utf8 && batching() {
             // Straight into the batch: the line is not copied a second time.
-            format_into(formatter, record, &mut st.pending_text);
+            format_into(formatter, record, &mut st.pending_text)?;
             st.pending_text.push_str(&self.terminator);
             if st.pending_text.len() < BATCH_LIMIT {
                 return Ok(());
             }
             return self.flush_pending(st);
         }
-        self.format_line(st, record, formatter);
+        self.format_line(st, record, formatter)?;
         self.write_line(st)
     }
 }
@@ -506,7 +512,7 @@ impl Emitter for WatchedFileHandler {
             // CPython leaves dev/ino at -1 after a delayed open (one spurious reopen later).
             Self::stat_stream(&mut st)?;
         }
-        self.core.format_line(&mut st, record, formatter);
+        self.core.format_line(&mut st, record, formatter)?;
         self.core.write_line(&mut st)
     }
     fn flush(&self) -> Result<(), HandlerError> {

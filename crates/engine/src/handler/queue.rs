@@ -256,15 +256,15 @@ impl QueueHandler {
     }
 
     /// CPython's `prepare`: a copy with the message merged by `formatter`.
-    fn prepare(record: &LogRecord, formatter: &Formatter) -> LogRecord {
-        let msg = formatter.format(record);
-        LogRecord {
+    fn prepare(record: &LogRecord, formatter: &Formatter) -> Result<LogRecord, HandlerError> {
+        let msg = formatter.try_format(record)?;
+        Ok(LogRecord {
             msg,
             args: Args::None,
             exc_text: None,
             stack_info: None,
             ..record.clone()
-        }
+        })
     }
 
     fn is_worker_thread(&self) -> bool {
@@ -274,7 +274,7 @@ impl QueueHandler {
 
 impl Emitter for QueueHandler {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
-        let prepared = Box::new(Self::prepare(record, formatter));
+        let prepared = Box::new(Self::prepare(record, formatter)?);
         let guard = self.tx.read().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = guard.as_ref() else {
             return Err(HandlerError::Closed);
