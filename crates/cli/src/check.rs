@@ -1,8 +1,6 @@
 //! `logwire check`: validate a configuration offline, as the config listener would.
 
-use logwire_config::{
-    ConfigErrors, Configurator, ContentPolicy, HandlerRegistry, PreparedConfig, SourceFormat,
-};
+use logwire_config::{ConfigErrors, ContentPolicy, PreparedConfig, SourceFormat};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -56,11 +54,9 @@ pub(crate) fn run(args: CheckArgs) -> ExitCode {
         Ok(Err(errors)) => return report(&args, format_name(format, ""), Err(errors)),
         Err(Unreadable(msg)) => return unreadable(&args, &msg),
     };
-    // The same registry the config listener uses (crates/net/src/listener/mod.rs): the
-    // network handlers are known, and their destinations pass the pushed policy.
-    let mut registry = HandlerRegistry::with_builtins();
-    logwire_net::kinds::register_network_handlers(&mut registry);
-    let configurator = Configurator::new(registry, policy);
+    // The registry every entry point uses (the listener's and serve --config's): only the
+    // policy differs between a local and a pushed check.
+    let configurator = logwire_net::kinds::configurator(policy);
     let result = configurator.check_text(&text, format);
     report(&args, format_name(format, &text), result)
 }

@@ -17,7 +17,7 @@
 //! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
-use logwire_config::{ConfigErrors, Configurator, SourceFormat};
+use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
@@ -469,7 +469,9 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // (disable_existing_loggers, on by default). In a collector those are the loggers remote
     // record names created, and disabling them would silently drop every record from those
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
-    Configurator::default()
+    // The same registry as check and the listener (network handlers included), with the
+    // trusted policy of a local file.
+    logwire_net::kinds::configurator(ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;

@@ -223,11 +223,9 @@ impl ConfigListener {
         let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
         let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())
             .map_err(ListenerError::Policy)?;
-        let registry = self.registry.unwrap_or_else(|| {
-            let mut r = HandlerRegistry::with_builtins();
-            crate::kinds::register_network_handlers(&mut r);
-            r
-        });
+        let registry = self
+            .registry
+            .unwrap_or_else(crate::kinds::standard_registry);
         let mut configurator =
             Configurator::new(registry, policy).keep_existing_loggers(self.keep_existing_loggers);
         if let Some(s) = self.streams {
