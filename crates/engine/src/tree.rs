@@ -558,10 +558,19 @@ impl LoggerTree {
         self.update(|d| d.set_disable_level(level));
     }
 
-    /// Flushes every handler.
+    /// CPython's `flush()` on every handler (a `MemoryHandler` empties its buffer).
     pub fn flush(&self) {
         for h in self.snapshot().all_handlers() {
             h.flush();
+        }
+    }
+
+    /// Makes what every handler has written durable ([`Handler::sync`]) without logging's
+    /// `flush()`: what a collector does before acknowledging records, so a `MemoryHandler`
+    /// keeps its `capacity`/`flushLevel` behaviour however records arrive.
+    pub fn sync(&self) {
+        for h in self.snapshot().all_handlers() {
+            h.sync();
         }
     }
 

@@ -179,3 +179,67 @@ fn batched_and_unbatched_writes_keep_their_order() {
     let want: String = (0..30).map(|i| format!("app m{i} r\n")).collect();
     assert_eq!(text, want);
 }
+
+/// Two handlers on one file (a MemoryHandler's target and a direct handler, as CPython
+/// configs have): batching keeps the lines in the order they were emitted.
+#[test]
+fn two_handlers_sharing_a_file_keep_emit_order_when_batching() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.log");
+    let a = Handler::new(FileHandler::new(&path, FileOptions::default()).unwrap());
+    let b = Handler::new(FileHandler::new(&path, FileOptions::default()).unwrap());
+    batch_writes_on_this_thread(true);
+    for i in 0..6 {
+        let h = if i % 3 == 0 { &b } else { &a };
+        h.handle(&LogRecord::new(
+            "app",
+            level::INFO,
+            "p.py",
+            1,
+            format!("line {i}"),
+        ));
+    }
+    a.flush();
+    b.flush();
+    batch_writes_on_this_thread(false);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, "line 0\nline 1\nline 2\nline 3\nline 4\nline 5\n");
+}
+
+/// `sync` (what a collector does before acking) writes batches out but leaves a
+/// MemoryHandler's buffer alone; logging's `flush` empties it.
+#[test]
+fn sync_keeps_a_memory_buffer_flush_empties_it() {
+    use logwire_engine::handler::MemoryHandler;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mem.log");
+    let target = Arc::new(Handler::new(
+        FileHandler::new(&path, FileOptions::default()).unwrap(),
+    ));
+    let mem = Arc::new(MemoryHandler::new(3, level::ERROR, Some(target), true).unwrap());
+    let h = Handler::new(Arc::clone(&mem));
+    batch_writes_on_this_thread(true);
+    for i in 0..4 {
+        h.handle(&LogRecord::new(
+            "app",
+            level::INFO,
+            "p.py",
+            1,
+            format!("line {i}"),
+        ));
+    }
+    h.sync();
+    batch_writes_on_this_thread(false);
+    assert_eq!(mem.buffered(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "line 0\nline 1\nline 2\n"
+    );
+    h.flush();
+    assert_eq!(mem.buffered(), 0);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .ends_with("line 3\n")
+    );
+}

@@ -55,9 +55,21 @@ impl HandlerError {
 pub trait Emitter: Send + Sync {
     /// Writes one record, formatted with `formatter`.
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError>;
-    /// Pushes buffered output to its destination.
+    /// CPython's `flush()`: the logging meaning, which for a `MemoryHandler` hands its
+    /// buffer to the target.
     fn flush(&self) -> Result<(), HandlerError> {
         Ok(())
+    }
+    /// Makes what this emitter has written so far durable at its destination (handed to
+    /// the OS, or to the sender's connection) without changing what logging would do next:
+    /// what a collector calls before it acknowledges records. The default is [`flush`], right
+    /// for every kind whose `flush()` only pushes written bytes out; a `MemoryHandler`
+    /// overrides it to keep its buffer (its `capacity` and `flushLevel` decide when records
+    /// leave it) and sync its target.
+    ///
+    /// [`flush`]: Emitter::flush
+    fn sync(&self) -> Result<(), HandlerError> {
+        self.flush()
     }
     /// Flushes and releases resources; later emits may fail or reopen, per kind.
     fn close(&self) {}
@@ -200,6 +212,18 @@ impl Handler {
             self.errors.fetch_add(1, Ordering::Relaxed);
             eprintln!(
                 "--- Logging error ---\nflush of {} failed: {e}",
+                self.describe()
+            );
+        }
+    }
+
+    /// Makes written output durable without logging's `flush()` ([`Emitter::sync`]),
+    /// reporting errors like an emit error.
+    pub fn sync(&self) {
+        if let Err(e) = self.emitter.sync() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "--- Logging error ---\nsync of {} failed: {e}",
                 self.describe()
             );
         }

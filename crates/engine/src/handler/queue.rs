@@ -110,9 +110,11 @@ impl Shared {
         }
     }
 
+    /// Makes what the targets were handed durable ([`Handler::sync`]): not their logging
+    /// `flush()`, which would empty a MemoryHandler target whenever the queue ran empty.
     fn flush_targets(&self) {
         for h in &self.targets {
-            if catch_unwind(AssertUnwindSafe(|| h.flush())).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| h.sync())).is_err() {
                 eprintln!("--- Logging error ---\nqueue target {h:?} panicked while flushing");
             }
         }

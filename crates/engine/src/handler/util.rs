@@ -17,6 +17,9 @@ impl<E: Emitter + ?Sized> Emitter for std::sync::Arc<E> {
     fn flush(&self) -> Result<(), HandlerError> {
         (**self).flush()
     }
+    fn sync(&self) -> Result<(), HandlerError> {
+        (**self).sync()
+    }
     fn close(&self) {
         (**self).close()
     }
