@@ -76,6 +76,11 @@ impl PreparedConfig {
     pub fn model(&self) -> &ConfigModel {
         &self.model
     }
+    /// Accepted values whose Python meaning may surprise (`"propagate": "False"` is true,
+    /// `"backupCount": "31"` fails at rollover in CPython), with their places.
+    pub fn warnings(&self) -> &[crate::error::ConfigError] {
+        &self.model.warnings
+    }
     /// Files the handlers will write.
     pub fn files(&self) -> Vec<PathBuf> {
         self.handlers.iter().flat_map(|h| h.plan.files()).collect()
@@ -131,8 +136,9 @@ impl Configurator {
     }
 
     /// Validates a model completely, without side effects. Reports every error.
-    pub fn prepare(&self, model: ConfigModel) -> Result<PreparedConfig, ConfigErrors> {
+    pub fn prepare(&self, mut model: ConfigModel) -> Result<PreparedConfig, ConfigErrors> {
         let mut errs = ConfigErrors::default();
+        let mut arg_warnings = Vec::new();
         let dict = model.dialect == Dialect::Dict;
         let lim = self.policy.limits;
         let place_h = |id: &str| {
@@ -261,7 +267,9 @@ impl Configurator {
                     continue;
                 };
                 let bound = bind(kind.params(), &spec.args, &spec.kwargs, &place, &mut errs);
-                if let Some(plan) = kind.prepare(&bound, &pctx, &mut errs) {
+                let plan = kind.prepare(&bound, &pctx, &mut errs);
+                arg_warnings.extend(bound.warnings());
+                if let Some(plan) = plan {
                     for r in plan.handler_refs() {
                         if !model.handlers.iter().any(|(hid, _)| *hid == r) {
                             errs.push(place.clone(), format!("refers to unknown handler '{r}'"));
@@ -314,6 +322,7 @@ impl Configurator {
         } else {
             Vec::new()
         };
+        model.warnings.extend(arg_warnings);
         errs.into_result(PreparedConfig {
             model,
             formatters,

@@ -6,7 +6,7 @@
 //! any other `ext://`). Every error of the document is collected, each with its place.
 
 use crate::doc::DocValue;
-use crate::error::ConfigErrors;
+use crate::error::{ConfigError, ConfigErrors};
 use crate::model::{
     ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec, LoggerSpec,
     StdStream,
@@ -100,7 +100,29 @@ pub fn model_from_doc_collecting(doc: &DocValue, errs: &mut ConfigErrors) -> Opt
         Some(v) => logger_spec("root", v, errs),
     };
 
+    let mut warnings = Vec::new();
+    for key in ["incremental", "disable_existing_loggers"] {
+        if let Some(v) = get(key) {
+            truth_warning(key, v, &mut warnings);
+        }
+    }
+    if let Some(DocValue::Map(ls)) = get("loggers") {
+        for (name, l) in ls {
+            if let DocValue::Map(m) = l
+                && let Some(v) = lookup(m, "propagate")
+            {
+                truth_warning(&format!("loggers.{name}.propagate"), v, &mut warnings);
+            }
+        }
+    }
+    if let Some(DocValue::Map(m)) = get("root")
+        && let Some(v) = lookup(m, "propagate")
+    {
+        truth_warning("root.propagate", v, &mut warnings);
+    }
+
     Some(ConfigModel {
+        warnings,
         dialect: Dialect::Dict,
         incremental,
         disable_existing_loggers,
@@ -122,25 +144,49 @@ fn short(v: &DocValue) -> String {
     }
 }
 
-fn flag(v: Option<&DocValue>, place: &str, default: bool, errs: &mut ConfigErrors) -> bool {
+/// A top-level flag (`incremental`, `disable_existing_loggers`): CPython pops it and uses
+/// its truth, so every value is accepted with Python's meaning (`"False"` is true).
+fn flag(v: Option<&DocValue>, _place: &str, default: bool, _errs: &mut ConfigErrors) -> bool {
     match v {
-        None | Some(DocValue::Null) => default,
-        Some(DocValue::Bool(b)) => *b,
-        Some(DocValue::Int(0)) => false,
-        Some(DocValue::Int(1)) => true,
-        Some(other) => {
-            // CPython uses any value's truth, so "false" would mean true.
-            let why = if matches!(other, DocValue::Str(_)) {
-                " (strings are not booleans)"
-            } else {
-                ""
-            };
-            errs.push(
-                place,
-                format!("expected true or false, found {}{why}", short(other)),
-            );
-            default
-        }
+        None => default,
+        Some(v) => truth(v),
+    }
+}
+
+/// Python's truth of a document value: `None`, `False`, `0`, `0.0` and empty strings,
+/// lists and mappings are false; everything else is true (`"no"`, `"False"`, `"0"` too).
+pub(crate) fn truth(v: &DocValue) -> bool {
+    match v {
+        DocValue::Null => false,
+        DocValue::Bool(b) => *b,
+        DocValue::Int(i) => *i != 0,
+        DocValue::Float(f) => *f != 0.0,
+        DocValue::Str(s) => !s.is_empty(),
+        DocValue::List(l) => !l.is_empty(),
+        DocValue::Map(m) => !m.is_empty(),
+    }
+}
+
+/// Whether a string reads as "false" to a person but is true to Python (non-empty).
+pub(crate) fn looks_false(s: &str) -> bool {
+    matches!(
+        s.trim().to_ascii_lowercase().as_str(),
+        "false" | "no" | "off" | "0" | "n" | "f" | "none" | "null"
+    )
+}
+
+/// The warning for a flag whose value Python reads by truth in a way that may surprise.
+fn truth_warning(place: &str, v: &DocValue, warnings: &mut Vec<ConfigError>) {
+    if let DocValue::Str(s) = v
+        && looks_false(s)
+    {
+        warnings.push(ConfigError::new(
+            place,
+            format!(
+                "'{s}' is a non-empty string, so Python (and logwire) read it as true; \
+                 write false to mean false"
+            ),
+        ));
     }
 }
 
@@ -429,21 +475,10 @@ fn incremental_handler_spec(
 fn logger_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<LoggerSpec> {
     let m = body(place, v, errs)?;
     let level = lookup(m, "level").and_then(|l| level_value(l, &format!("{place}.level"), errs));
+    // CPython: `if propagate is not None: logger.propagate = propagate`, used by its truth.
     let propagate = match lookup(m, "propagate") {
-        None => None,
-        Some(DocValue::Bool(b)) => Some(*b),
-        Some(DocValue::Int(0)) => Some(false),
-        Some(DocValue::Int(1)) => Some(true),
-        Some(other) => {
-            errs.push(
-                format!("{place}.propagate"),
-                format!(
-                    "expected true or false, found {} (strings are not booleans)",
-                    short(other)
-                ),
-            );
-            None
-        }
+        None | Some(DocValue::Null) => None,
+        Some(v) => Some(truth(v)),
     };
     Some(LoggerSpec {
         level,
@@ -712,7 +747,7 @@ mod tests {
 
     /// Found by the differential test against CPython (`differential_dictconfig.rs`).
     #[test]
-    fn booleans_are_levels_and_strings_are_not_flags() {
+    fn booleans_are_levels_and_strings_are_flags_by_truth() {
         let mut errs = ConfigErrors::default();
         assert_eq!(
             level_value(&DocValue::Bool(true), "root.level", &mut errs),
@@ -723,13 +758,22 @@ mod tests {
             Some(0)
         );
         assert!(errs.0.is_empty(), "{errs}");
+        // Python's truth: a non-empty string is true, whatever it says.
         let v = DocValue::Str("false".into());
-        assert!(!flag(Some(&v), "incremental", false, &mut errs));
-        assert!(
-            errs.iter()
-                .any(|e| e.message.contains("strings are not booleans")),
-            "{errs}"
-        );
+        assert!(flag(Some(&v), "incremental", false, &mut errs));
+        assert!(!flag(
+            Some(&DocValue::Str(String::new())),
+            "incremental",
+            true,
+            &mut errs
+        ));
+        assert!(!flag(
+            Some(&DocValue::Null),
+            "disable_existing_loggers",
+            true,
+            &mut errs
+        ));
+        assert!(errs.0.is_empty(), "{errs}");
     }
 
     /// Found by the differential test: CPython accepts this (it never reads the sections).

@@ -411,6 +411,7 @@ pub fn model_from_document_collecting(
 
     // fileConfig always replaces the root's handlers, even with an empty list.
     Some(ConfigModel {
+        warnings: Vec::new(),
         dialect: Dialect::File,
         incremental: false,
         disable_existing_loggers,

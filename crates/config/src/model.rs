@@ -159,4 +159,7 @@ pub struct ConfigModel {
     pub loggers: Vec<(String, LoggerSpec)>,
     /// The root logger, if configured.
     pub root: Option<LoggerSpec>,
+    /// Accepted values whose Python meaning may surprise (`"propagate": "False"` is true):
+    /// `logwire check` prints them; applying ignores them.
+    pub warnings: Vec<crate::error::ConfigError>,
 }

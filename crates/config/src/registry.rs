@@ -65,6 +65,8 @@ const fn opt(name: &'static str) -> Param {
 pub struct BoundArgs {
     place: String,
     values: Vec<(&'static str, ConfigValue)>,
+    /// Accepted values whose meaning may surprise (see [`BoundArgs::warnings`]).
+    warnings: std::cell::RefCell<Vec<crate::error::ConfigError>>,
 }
 
 impl BoundArgs {
@@ -80,6 +82,19 @@ impl BoundArgs {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v)
             .filter(|v| **v != ConfigValue::None)
+    }
+
+    /// Records a warning at argument `name`: the value is accepted, but its Python meaning
+    /// may not be what the author meant (`logwire check` prints it).
+    pub fn warn(&self, name: &str, message: impl Into<String>) {
+        self.warnings
+            .borrow_mut()
+            .push(crate::error::ConfigError::new(self.place_of(name), message));
+    }
+
+    /// The warnings recorded so far.
+    pub fn warnings(&self) -> Vec<crate::error::ConfigError> {
+        self.warnings.borrow().clone()
     }
 
     fn wrong(&self, name: &str, want: &str, got: &ConfigValue, errs: &mut ConfigErrors) {
@@ -125,6 +140,35 @@ impl BoundArgs {
         }
     }
 
+    /// `backupCount`: an integer, or a string of one. CPython stores a string as it is
+    /// (configs from environment variables have them) and only compares it at rollover,
+    /// where `'31' > 0` raises TypeError on every rollover; logwire reads the number the
+    /// author meant, and warns that CPython would fail.
+    pub fn backup_count(&self, max: i64, errs: &mut ConfigErrors) -> Option<i64> {
+        const NAME: &str = "backupCount";
+        if let Some(ConfigValue::Str(s)) = self.get(NAME)
+            && let Ok(n) = s.trim().parse::<i64>()
+        {
+            if n > max {
+                errs.push(
+                    self.place_of(NAME),
+                    format!("{n} is out of range ({} to {max})", i64::MIN),
+                );
+                return None;
+            }
+            self.warn(
+                NAME,
+                format!(
+                    "'{s}' is a string: logwire reads it as {n}, but CPython keeps the string \
+                     and fails at every rollover ('>' not supported between 'str' and 'int'); \
+                     write {n}"
+                ),
+            );
+            return Some(n);
+        }
+        self.int(NAME, i64::MIN, max, errs)
+    }
+
     /// A number argument (integers accepted: Python's `retryStart = 2` is fine).
     pub fn float(&self, name: &str, errs: &mut ConfigErrors) -> Option<f64> {
         match self.get(name)? {
@@ -137,27 +181,23 @@ impl BoundArgs {
         }
     }
 
-    /// A boolean argument (Python's `0`/`1` accepted).
-    pub fn bool(&self, name: &str, errs: &mut ConfigErrors) -> Option<bool> {
-        match self.get(name)? {
-            ConfigValue::Bool(b) => Some(*b),
-            ConfigValue::Int(0) => Some(false),
-            ConfigValue::Int(1) => Some(true),
-            // CPython uses any value's truth, so "false" would mean True.
-            other @ ConfigValue::Str(_) => {
-                self.wrong(
-                    name,
-                    "True or False (strings are not booleans)",
-                    other,
-                    errs,
-                );
-                None
-            }
-            other => {
-                self.wrong(name, "True or False", other, errs);
-                None
-            }
+    /// A boolean argument, read by its Python truth as CPython's handlers read theirs
+    /// (`if self.delay:`): `"True"` and `"False"` are both true. A string that reads as false
+    /// to a person gets a warning.
+    pub fn bool(&self, name: &str, _errs: &mut ConfigErrors) -> Option<bool> {
+        let v = self.get(name)?;
+        if let ConfigValue::Str(s) = v
+            && crate::dict::looks_false(s)
+        {
+            self.warn(
+                name,
+                format!(
+                    "'{s}' is a non-empty string, so Python (and logwire) read it as true; \
+                     write False to mean false"
+                ),
+            );
         }
+        Some(config_truth(v))
     }
 
     /// A level argument: a number or a registered level name.
@@ -194,6 +234,21 @@ impl BoundArgs {
                 Vec::new()
             }
         }
+    }
+}
+
+/// Python's truth of a configuration value.
+fn config_truth(v: &ConfigValue) -> bool {
+    match v {
+        ConfigValue::None => false,
+        ConfigValue::Bool(b) => *b,
+        ConfigValue::Int(i) => *i != 0,
+        ConfigValue::BigInt(_) | ConfigValue::Stream(_) => true,
+        ConfigValue::Float(f) => *f != 0.0,
+        ConfigValue::Str(s) => !s.is_empty(),
+        ConfigValue::Bytes(b) => !b.is_empty(),
+        ConfigValue::List(l) | ConfigValue::Tuple(l) => !l.is_empty(),
+        ConfigValue::Map(m) => !m.is_empty(),
     }
 }
 
@@ -241,6 +296,7 @@ pub fn bind(
     BoundArgs {
         place: place.to_owned(),
         values,
+        warnings: Default::default(),
     }
 }
 
@@ -629,10 +685,7 @@ impl HandlerKind for RotatingKind {
         // CPython: `if maxBytes > 0: mode = 'a'`, whatever mode said (even a wrong type).
         let options = file_options_with_mode(a, ctx, max_bytes == 0, errs);
         let cap = i64::from(ctx.policy.limits.max_backup_count);
-        let backup_count = a
-            .int("backupCount", i64::MIN, cap, errs)
-            .unwrap_or(0)
-            .max(0) as u32;
+        let backup_count = a.backup_count(cap, errs).unwrap_or(0).max(0) as u32;
         Some(Box::new(RotatingPlan {
             path: path?,
             max_bytes,
@@ -710,10 +763,7 @@ impl HandlerKind for TimedKind {
         }
         let interval = a.int("interval", 1, i64::from(u32::MAX), errs).unwrap_or(1) as u32;
         let cap = i64::from(ctx.policy.limits.max_backup_count);
-        let backup_count = a
-            .int("backupCount", i64::MIN, cap, errs)
-            .unwrap_or(0)
-            .max(0) as u32;
+        let backup_count = a.backup_count(cap, errs).unwrap_or(0).max(0) as u32;
         let utc = a.bool("utc", errs).unwrap_or(false);
         let at_time = match a.str("atTime", errs) {
             None => None,
