@@ -197,9 +197,9 @@ Examples:
   # Print what Python programs send (defaults: tcp 127.0.0.1:9020, udp 127.0.0.1:9021)
   logwire serve
 
-  # The one-liner Python sender:
-  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\");
-    l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
+  # The one-liner Python sender (one line: a line break inside the quotes would be an
+  # IndentationError when pasted):
+  python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\"); l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
 
   # Route records with a dictConfig (files, rotation, levels); `kill -HUP` reloads it
   logwire serve --config collector.json --stats

@@ -109,3 +109,33 @@ fn help_teaches() {
     );
     assert!(text.contains("--record-key"));
 }
+
+/// Issue 16 item 6: the Python one-liner in `serve --help` runs when pasted into a shell
+/// as it is printed (it was split over two lines: IndentationError), and its record arrives.
+#[test]
+fn help_one_liner_runs_when_pasted() {
+    let out = logwire().args(["serve", "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("python3 -c"))
+        .expect("a python3 one-liner in serve --help");
+    let mut s = Serve::start(&["--tcp", "127.0.0.1:0"]);
+    let port = s.tcp().port();
+    let pasted = line.trim().replace("9020", &port.to_string()).replacen(
+        "python3",
+        &python::interpreter(),
+        1,
+    );
+    let ran = std::process::Command::new("sh")
+        .args(["-c", &pasted])
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success() && ran.stderr.is_empty(),
+        "{pasted}: {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(s.wait_stdout("WARNING  app: hello from python"));
+    assert!(s.terminate().0.success());
+}
