@@ -1,7 +1,9 @@
 //! Typed values: the extra fields of a record and the `args` of a message.
 //!
 //! A [`Value`] is plain data with Python's shapes (str, int, float, bool, None, bytes, list,
-//! tuple, dict). It never refers to code. Formatting follows Python's `str()` and `repr()`,
+//! tuple, dict, set, frozenset), plus [`Value::Object`]: a standard-library value (a
+//! `datetime`, a `Decimal` …) carried as the `str()` and `repr()` CPython would print for it.
+//! It never refers to code. Formatting follows Python's `str()` and `repr()`,
 //! so `%(extra)s` and `{extra!r}` print what CPython would print for the same data.
 
 /// A plain-data value with Python semantics for `str()`, `repr()` and `%` formatting.
@@ -21,12 +23,27 @@ pub enum Value {
     Str(String),
     /// Python `bytes`.
     Bytes(Vec<u8>),
-    /// Python `list` (also used for sets, which have no order of their own).
+    /// Python `list`.
     List(Vec<Value>),
     /// Python `tuple`.
     Tuple(Vec<Value>),
     /// Python `dict`, in insertion order.
     Dict(Vec<(Value, Value)>),
+    /// Python `set`, in the order the sender iterated it.
+    Set(Vec<Value>),
+    /// Python `frozenset`, in the order the sender iterated it.
+    FrozenSet(Vec<Value>),
+    /// A value of another type, known only by what Python prints for it: a standard-library
+    /// value type recognised from its pickled state (`datetime.datetime`, `decimal.Decimal`,
+    /// `uuid.UUID` …). Nothing was constructed; `str()` and `repr()` give the texts.
+    Object {
+        /// The class (`datetime.datetime`), for type names in errors.
+        class: String,
+        /// `str(obj)`.
+        str: String,
+        /// `repr(obj)`.
+        repr: String,
+    },
 }
 
 impl From<&str> for Value {
@@ -100,7 +117,7 @@ impl Value {
     /// Appends Python's `str(value)` to `out`.
     pub fn write_py_str(&self, out: &mut String) {
         match self {
-            Value::Str(s) => out.push_str(s),
+            Value::Str(s) | Value::Object { str: s, .. } => out.push_str(s),
             other => other.write_repr_depth(out, 0, false),
         }
     }
@@ -152,6 +169,29 @@ impl Value {
                 }
                 out.push('}');
             }
+            Value::Set(items) if items.is_empty() => out.push_str("set()"),
+            Value::Set(items) => {
+                out.push('{');
+                write_items(items, out, depth, ascii);
+                out.push('}');
+            }
+            Value::FrozenSet(items) if items.is_empty() => out.push_str("frozenset()"),
+            Value::FrozenSet(items) => {
+                out.push_str("frozenset({");
+                write_items(items, out, depth, ascii);
+                out.push_str("})");
+            }
+            Value::Object { repr, .. } if ascii => {
+                // ascii(): the repr with non-ASCII characters escaped.
+                for c in repr.chars() {
+                    if c.is_ascii() {
+                        out.push(c);
+                    } else {
+                        push_hex_escape(out, c as u32);
+                    }
+                }
+            }
+            Value::Object { repr, .. } => out.push_str(repr),
         }
     }
 }

@@ -343,7 +343,8 @@ impl From<DecodeError> for MapError {
     }
 }
 
-/// A pickle value as engine data: sets become lists, opaque objects their placeholder text.
+/// A pickle value as engine data: opaque objects become their placeholder text, allow-listed
+/// standard-library values an [`Value::Object`] with the texts CPython would print.
 fn pickle_to_value(v: PickleValue) -> Value {
     match v {
         PickleValue::None => Value::None,
@@ -353,9 +354,10 @@ fn pickle_to_value(v: PickleValue) -> Value {
         PickleValue::Float(x) => Value::Float(x),
         PickleValue::Str(s) => Value::Str(s),
         PickleValue::Bytes(b) | PickleValue::ByteArray(b) => Value::Bytes(b),
-        PickleValue::List(v) | PickleValue::Set(v) | PickleValue::FrozenSet(v) => {
-            Value::List(v.into_iter().map(pickle_to_value).collect())
-        }
+        PickleValue::List(v) => Value::List(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::Set(v) => Value::Set(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::FrozenSet(v) => Value::FrozenSet(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::Known { class, str, repr } => Value::Object { class, str, repr },
         PickleValue::Tuple(v) => Value::Tuple(v.into_iter().map(pickle_to_value).collect()),
         PickleValue::Dict(kv) => Value::Dict(
             kv.into_iter()
@@ -374,9 +376,10 @@ fn value_cost(v: &Value) -> usize {
         Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
         Value::BigInt(s) | Value::Str(s) => s.len(),
         Value::Bytes(b) => b.len(),
-        Value::List(items) | Value::Tuple(items) => {
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
             items.iter().map(|v| NODE_BYTES + value_cost(v)).sum()
         }
+        Value::Object { class, str, repr } => class.len() + str.len() + repr.len(),
         Value::Dict(pairs) => pairs
             .iter()
             .map(|(k, v)| 2 * NODE_BYTES + value_cost(k) + value_cost(v))
@@ -396,6 +399,9 @@ fn type_name(v: &Value) -> &'static str {
         Value::List(_) => "list",
         Value::Tuple(_) => "tuple",
         Value::Dict(_) => "dict",
+        Value::Set(_) => "set",
+        Value::FrozenSet(_) => "frozenset",
+        Value::Object { .. } => "object",
     }
 }
 
