@@ -484,18 +484,25 @@ impl HandlerKind for StreamKind {
         _: &PrepareContext<'_>,
         errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
+        let _ = errs;
         let s = match a.get("stream") {
             None => StdStream::Stderr,
             Some(ConfigValue::Stream(s)) => *s,
             Some(other) => {
-                errs.push(
-                    a.place_of("stream"),
+                // CPython stores any object and fails at the first write ('str' object has
+                // no attribute 'write'), reporting every record by handleError: the same
+                // here, with a warning (Sanic's early default config had "sys.stdout").
+                let py_type = python_type(other);
+                a.warn(
+                    "stream",
                     format!(
-                        "expected ext://sys.stdout or ext://sys.stderr, found {}",
+                        "{} is not a stream: CPython accepts it and fails on every record \
+                         ('{py_type}' object has no attribute 'write'); write \
+                         \"ext://sys.stdout\" or \"ext://sys.stderr\"",
                         other.type_name()
                     ),
                 );
-                return None;
+                return Some(Box::new(NotAStreamPlan(py_type)));
             }
         };
         Some(Box::new(StreamPlan(s)))
@@ -508,20 +515,66 @@ impl HandlerPlan for StreamPlan {
     }
 }
 
+/// A StreamHandler whose `stream` is not a stream: every record fails, as in CPython.
+struct NotAStreamPlan(&'static str);
+
+impl HandlerPlan for NotAStreamPlan {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+        Ok(Box::new(NotAStream(self.0)))
+    }
+}
+
+struct NotAStream(&'static str);
+
+impl Emitter for NotAStream {
+    fn emit(
+        &self,
+        _: &logwire_engine::LogRecord,
+        _: &logwire_engine::Formatter,
+    ) -> Result<(), logwire_engine::handler::HandlerError> {
+        Err(logwire_engine::handler::HandlerError::Invalid(format!(
+            "'{}' object has no attribute 'write'",
+            self.0
+        )))
+    }
+    fn kind(&self) -> &'static str {
+        "logging.StreamHandler"
+    }
+}
+
+/// Python's type name of a configuration value.
+fn python_type(v: &ConfigValue) -> &'static str {
+    match v {
+        ConfigValue::None => "NoneType",
+        ConfigValue::Bool(_) => "bool",
+        ConfigValue::Int(_) | ConfigValue::BigInt(_) => "int",
+        ConfigValue::Float(_) => "float",
+        ConfigValue::Str(_) => "str",
+        ConfigValue::Bytes(_) => "bytes",
+        ConfigValue::List(_) => "list",
+        ConfigValue::Tuple(_) => "tuple",
+        ConfigValue::Map(_) => "dict",
+        ConfigValue::Stream(_) => "TextIOWrapper",
+    }
+}
+
 struct NullKind;
 struct NullPlan;
 
 impl HandlerKind for NullKind {
     fn params(&self) -> &'static [Param] {
-        const P: &[Param] = &[];
+        // Handler.__init__(level=NOTSET): fileConfig configs pass it (`args=(0,)`). A
+        // NullHandler writes nothing at any level, so it is only checked.
+        const P: &[Param] = &[opt("level")];
         P
     }
     fn prepare(
         &self,
-        _: &BoundArgs,
+        a: &BoundArgs,
         _: &PrepareContext<'_>,
-        _: &mut ConfigErrors,
+        errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
+        let _ = a.level("level", errs);
         Some(Box::new(NullPlan))
     }
 }
