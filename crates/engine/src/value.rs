@@ -36,14 +36,19 @@ pub enum Value {
     /// A value of another type, known only by what Python prints for it: a standard-library
     /// value type recognised from its pickled state (`datetime.datetime`, `decimal.Decimal`,
     /// `uuid.UUID` …). Nothing was constructed; `str()` and `repr()` give the texts.
-    Object {
-        /// The class (`datetime.datetime`), for type names in errors.
-        class: String,
-        /// `str(obj)`.
-        str: String,
-        /// `repr(obj)`.
-        repr: String,
-    },
+    /// Boxed: records carry many values, and this one is rare and three strings wide.
+    Object(Box<PyObject>),
+}
+
+/// The texts of a [`Value::Object`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PyObject {
+    /// The class (`datetime.datetime`).
+    pub class: String,
+    /// `str(obj)`.
+    pub str: String,
+    /// `repr(obj)`.
+    pub repr: String,
 }
 
 impl From<&str> for Value {
@@ -117,7 +122,8 @@ impl Value {
     /// Appends Python's `str(value)` to `out`.
     pub fn write_py_str(&self, out: &mut String) {
         match self {
-            Value::Str(s) | Value::Object { str: s, .. } => out.push_str(s),
+            Value::Str(s) => out.push_str(s),
+            Value::Object(o) => out.push_str(&o.str),
             other => other.write_repr_depth(out, 0, false),
         }
     }
@@ -181,9 +187,9 @@ impl Value {
                 write_items(items, out, depth, ascii);
                 out.push_str("})");
             }
-            Value::Object { repr, .. } if ascii => {
+            Value::Object(o) if ascii => {
                 // ascii(): the repr with non-ASCII characters escaped.
-                for c in repr.chars() {
+                for c in o.repr.chars() {
                     if c.is_ascii() {
                         out.push(c);
                     } else {
@@ -191,7 +197,7 @@ impl Value {
                     }
                 }
             }
-            Value::Object { repr, .. } => out.push_str(repr),
+            Value::Object(o) => out.push_str(&o.repr),
         }
     }
 }

@@ -341,7 +341,7 @@ fn value_text_len(v: &Value) -> usize {
         Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
             items.iter().map(value_text_len).sum::<usize>() + 8
         }
-        Value::Object { str, repr, .. } => str.len() + repr.len(),
+        Value::Object(o) => o.str.len() + o.repr.len(),
         Value::Dict(pairs) => {
             pairs
                 .iter()

@@ -49,7 +49,7 @@
 //! ```
 
 use logwire_engine::record::{Attribute, LogRecord, now_secs};
-use logwire_engine::{Args, Value, level};
+use logwire_engine::{Args, PyObject, Value, level};
 use logwire_pickle::{
     DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue, RecordTemplate,
 };
@@ -357,7 +357,9 @@ fn pickle_to_value(v: PickleValue) -> Value {
         PickleValue::List(v) => Value::List(v.into_iter().map(pickle_to_value).collect()),
         PickleValue::Set(v) => Value::Set(v.into_iter().map(pickle_to_value).collect()),
         PickleValue::FrozenSet(v) => Value::FrozenSet(v.into_iter().map(pickle_to_value).collect()),
-        PickleValue::Known { class, str, repr } => Value::Object { class, str, repr },
+        PickleValue::Known { class, str, repr } => {
+            Value::Object(Box::new(PyObject { class, str, repr }))
+        }
         PickleValue::Tuple(v) => Value::Tuple(v.into_iter().map(pickle_to_value).collect()),
         PickleValue::Dict(kv) => Value::Dict(
             kv.into_iter()
@@ -379,7 +381,7 @@ fn value_cost(v: &Value) -> usize {
         Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
             items.iter().map(|v| NODE_BYTES + value_cost(v)).sum()
         }
-        Value::Object { class, str, repr } => class.len() + str.len() + repr.len(),
+        Value::Object(o) => o.class.len() + o.str.len() + o.repr.len(),
         Value::Dict(pairs) => pairs
             .iter()
             .map(|(k, v)| 2 * NODE_BYTES + value_cost(k) + value_cost(v))
@@ -401,7 +403,7 @@ fn type_name(v: &Value) -> &'static str {
         Value::Dict(_) => "dict",
         Value::Set(_) => "set",
         Value::FrozenSet(_) => "frozenset",
-        Value::Object { .. } => "object",
+        Value::Object(_) => "object",
     }
 }
 

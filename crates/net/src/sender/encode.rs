@@ -81,7 +81,7 @@ pub fn to_pickle_value(value: &Value) -> PickleValue {
             PickleValue::FrozenSet(items.iter().map(to_pickle_value).collect())
         }
         // Forwarded as the text a receiver prints for it (nothing to rebuild it from).
-        Value::Object { str, .. } => PickleValue::Str(str.clone()),
+        Value::Object(o) => PickleValue::Str(o.str.clone()),
     }
 }
 
