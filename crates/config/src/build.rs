@@ -210,13 +210,23 @@ impl Configurator {
                     );
                     continue;
                 }
-                match Formatter::new(
-                    f.format.as_deref(),
-                    f.datefmt.as_deref(),
-                    f.style,
-                    f.validate,
-                    f.defaults.clone(),
-                ) {
+                let built = match &f.json {
+                    Some(options) => Formatter::json(
+                        f.format.as_deref(),
+                        f.datefmt.as_deref(),
+                        f.style,
+                        f.validate,
+                        options.clone(),
+                    ),
+                    None => Formatter::new(
+                        f.format.as_deref(),
+                        f.datefmt.as_deref(),
+                        f.style,
+                        f.validate,
+                        f.defaults.clone(),
+                    ),
+                };
+                match built {
                     Ok(fm) => {
                         formatters.insert(id.clone(), Arc::new(fm));
                     }

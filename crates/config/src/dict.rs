@@ -221,8 +221,12 @@ fn body<'a>(
 ) -> Option<&'a [(String, DocValue)]> {
     match v {
         DocValue::Map(m) => {
-            for (k, _) in m {
-                if k == "()" {
+            for (k, v) in m {
+                // A '()' naming python-json-logger's formatter is a registry name, looked up
+                // (formatter_spec), never imported: not code.
+                let json_factory = matches!(v, DocValue::Str(c)
+                    if crate::model::JSON_FORMATTER_CLASSES.contains(&c.as_str()));
+                if k == "()" && !(json_factory && place.starts_with("formatters.")) {
                     errs.refuse(
                         format!("{place}.()"),
                         "'()' factories are not allowed: logwire never runs code named in a configuration",
@@ -338,8 +342,22 @@ pub(crate) fn parse_level_name(s: &str, place: &str, errs: &mut ConfigErrors) ->
 
 fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<FormatterSpec> {
     let m = body(place, v, errs)?;
-    if let Some(class) = opt_string(m, "class", place, errs)
+    let factory = match lookup(m, "()") {
+        Some(DocValue::Str(c)) => Some(c.clone()),
+        _ => None,
+    };
+    let class = opt_string(m, "class", place, errs);
+    let is_json = |c: &Option<String>| {
+        c.as_deref()
+            .is_some_and(|c| crate::model::JSON_FORMATTER_CLASSES.contains(&c))
+    };
+    if is_json(&factory) {
+        // '()' (python-json-logger's documented way): every other key is a keyword argument.
+        return json_formatter_spec(place, m, errs);
+    }
+    if let Some(class) = class
         && class != "logging.Formatter"
+        && !is_json(&Some(class.clone()))
     {
         errs.push(
             format!("{place}.class"),
@@ -378,12 +396,149 @@ fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<
             Vec::new()
         }
     };
+    // `class:` gets `c(fmt, datefmt, style, validate)`: the JSON formatter with its defaults.
+    let json = is_json(&opt_string(m, "class", place, &mut ConfigErrors::default())).then(|| {
+        logwire_engine::format::json::JsonOptions {
+            ensure_ascii: true,
+            ..Default::default()
+        }
+    });
     Some(FormatterSpec {
         format: opt_string(m, "format", place, errs),
         datefmt: opt_string(m, "datefmt", place, errs),
         style,
         validate,
         defaults,
+        json,
+    })
+}
+
+/// `'()': 'pythonjsonlogger.json.JsonFormatter'` with keyword arguments, as dictConfig calls
+/// the factory (`format` is retried as `fmt`). The common options are supported; any other
+/// is an error naming it.
+fn json_formatter_spec(
+    place: &str,
+    m: &[(String, DocValue)],
+    errs: &mut ConfigErrors,
+) -> Option<FormatterSpec> {
+    use logwire_engine::format::json::JsonOptions;
+    let mut options = JsonOptions {
+        ensure_ascii: true,
+        ..Default::default()
+    };
+    let mut format = None;
+    let mut datefmt = None;
+    let mut style = Style::Percent;
+    let mut validate = true;
+    let str_map = |k: &str, v: &DocValue, errs: &mut ConfigErrors| -> Vec<(String, String)> {
+        match v {
+            DocValue::Map(pairs) => pairs
+                .iter()
+                .filter_map(|(a, b)| match b {
+                    DocValue::Str(b) => Some((a.clone(), b.clone())),
+                    other => {
+                        errs.push(
+                            format!("{place}.{k}.{a}"),
+                            format!("expected a string, found {}", other.type_name()),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            other => {
+                errs.push(
+                    format!("{place}.{k}"),
+                    format!("expected a mapping, found {}", other.type_name()),
+                );
+                Vec::new()
+            }
+        }
+    };
+    for (k, v) in m {
+        let at = format!("{place}.{k}");
+        let text = |errs: &mut ConfigErrors| match v {
+            DocValue::Str(s) => Some(s.clone()),
+            DocValue::Null => None,
+            other => {
+                errs.push(
+                    at.clone(),
+                    format!("expected a string, found {}", other.type_name()),
+                );
+                None
+            }
+        };
+        match k.as_str() {
+            "()" => {}
+            "format" | "fmt" => format = text(errs),
+            "datefmt" => datefmt = text(errs),
+            "style" => {
+                style = match text(errs).as_deref() {
+                    None | Some("%") => Style::Percent,
+                    Some("{") => Style::Brace,
+                    Some("$") => Style::Dollar,
+                    Some(other) => {
+                        errs.push(
+                            at,
+                            format!("style must be one of %, {{, $ (found '{other}')"),
+                        );
+                        Style::Percent
+                    }
+                }
+            }
+            "validate" => validate = truth(v),
+            "json_ensure_ascii" => options.ensure_ascii = truth(v),
+            "prefix" => options.prefix = text(errs).unwrap_or_default(),
+            "rename_fields" => options.rename_fields = str_map(k, v, errs),
+            "static_fields" => match v {
+                DocValue::Map(pairs) => {
+                    options.static_fields = pairs
+                        .iter()
+                        .map(|(a, b)| (a.clone(), doc_to_value(b)))
+                        .collect()
+                }
+                other => errs.push(
+                    at,
+                    format!("expected a mapping, found {}", other.type_name()),
+                ),
+            },
+            "reserved_attrs" => match v {
+                DocValue::List(items) => {
+                    options.reserved_attrs = Some(
+                        items
+                            .iter()
+                            .filter_map(|i| match i {
+                                DocValue::Str(s) => Some(s.clone()),
+                                _ => None,
+                            })
+                            .collect(),
+                    )
+                }
+                other => errs.push(at, format!("expected a list, found {}", other.type_name())),
+            },
+            "timestamp" => {
+                options.timestamp = match v {
+                    DocValue::Str(s) if !s.is_empty() => Some(s.clone()),
+                    v if truth(v) => Some("timestamp".to_owned()),
+                    _ => None,
+                }
+            }
+            other => errs.push(
+                at,
+                format!(
+                    "'{other}' is not supported by logwire's JSON formatter (supported: format, \
+                     datefmt, style, validate, rename_fields, static_fields, reserved_attrs, \
+                     timestamp, json_ensure_ascii, prefix)"
+                ),
+            ),
+        }
+    }
+    Some(FormatterSpec {
+        format,
+        datefmt,
+        style,
+        validate,
+        defaults: Vec::new(),
+        json: Some(options),
     })
 }
 

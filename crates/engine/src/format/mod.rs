@@ -24,6 +24,7 @@
 //! false.
 
 pub mod brace;
+pub mod json;
 mod num;
 pub mod percent;
 pub mod strftime;
@@ -204,6 +205,9 @@ pub struct Formatter {
     tz: TimeZone,
     /// Identifies this formatter's time settings in the per-thread `asctime` cache.
     time_id: u64,
+    /// Set for python-json-logger's `JsonFormatter` (see [`json`]): records are written as
+    /// JSON objects; `fmt` only names the fields.
+    json: Option<Box<json::JsonSpec>>,
 }
 
 impl Default for Formatter {
@@ -267,7 +271,29 @@ impl Formatter {
             utc: false,
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             time_id: time_cache::new_id(),
+            json: None,
         })
+    }
+
+    /// python-json-logger's `JsonFormatter(fmt, datefmt, style, validate, **options)`: the
+    /// format is checked as `Formatter`'s is and names the fields of each JSON object (see
+    /// [`json`]).
+    pub fn json(
+        fmt: Option<&str>,
+        datefmt: Option<&str>,
+        style: Style,
+        validate: bool,
+        options: json::JsonOptions,
+    ) -> Result<Formatter, FormatError> {
+        let mut f = Formatter::new(fmt, datefmt, style, validate, Vec::new())?;
+        let required = json::required_fields(&f.fmt, style);
+        f.json = Some(Box::new(json::JsonSpec { required, options }));
+        Ok(f)
+    }
+
+    /// Whether this is a JSON formatter ([`Formatter::json`]).
+    pub fn is_json(&self) -> bool {
+        self.json.is_some()
     }
 
     /// Uses `time.gmtime` instead of `time.localtime` (CPython: `converter = time.gmtime`).
@@ -336,6 +362,9 @@ impl Formatter {
 
     /// [`Formatter::try_format`], appending to `out` (on error `out` may hold a partial line).
     pub fn try_format_into(&self, record: &LogRecord, out: &mut String) -> Result<(), FormatError> {
+        if let Some(spec) = &self.json {
+            return json::format_json(spec, self, record, out);
+        }
         let mut ctx = Ctx {
             record,
             message: None,
