@@ -690,7 +690,11 @@ fn doc_to_config_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) -> Op
         DocValue::Map(m) => {
             let mut out = Vec::with_capacity(m.len());
             for (k, item) in m {
-                if k == "()" {
+                // Python 3.12's `queue: {'()': 'queue.Queue', 'maxsize': N}` names the
+                // built-in queue (compared by the QueueHandler kind, never imported).
+                let std_queue = place.ends_with(".queue")
+                    && matches!(item, DocValue::Str(s) if s == "queue.Queue" || s == "queue.SimpleQueue");
+                if k == "()" && !std_queue {
                     errs.refuse(format!("{place}.()"), "'()' factories are not allowed: logwire never runs code named in a configuration");
                     return None;
                 }

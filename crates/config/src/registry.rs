@@ -941,17 +941,62 @@ impl HandlerKind for QueueKind {
         _: &PrepareContext<'_>,
         errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
-        for key in ["queue", "listener"] {
-            if a.get(key).is_some() {
-                errs.push(
-                    a.place_of(key),
-                    format!("custom {key} objects are not supported: logwire's queue is built in (use capacity and overflow)"),
-                );
+        // Python 3.12's dictConfig keys, by name (nothing is imported): `queue` naming the
+        // standard FIFO queues (or `{'()': 'queue.Queue', 'maxsize': N}`) and `listener`
+        // naming `logging.handlers.QueueListener` are what the built-in queue and worker
+        // are; anything else would be code.
+        const QUEUES: &[&str] = &["queue.Queue", "queue.SimpleQueue"];
+        let mut maxsize = None;
+        match a.get("queue") {
+            None => {}
+            Some(ConfigValue::Str(s)) if QUEUES.contains(&s.as_str()) => {}
+            Some(ConfigValue::Map(m))
+                if m.iter().any(|(k, v)| {
+                    k == "()" && matches!(v, ConfigValue::Str(s) if QUEUES.contains(&s.as_str()))
+                }) =>
+            {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("()", _) => {}
+                        ("maxsize", ConfigValue::Int(n)) => maxsize = Some(*n),
+                        _ => errs.push(
+                            format!("{}.{k}", a.place_of("queue")),
+                            "only maxsize is supported for the built-in queue",
+                        ),
+                    }
+                }
             }
+            Some(_) => errs.push(
+                a.place_of("queue"),
+                "custom queue objects are not supported: logwire's queue is built in \
+                 (queue.Queue, queue.SimpleQueue, or use capacity and overflow)",
+            ),
+        }
+        match a.get("listener") {
+            None => {}
+            Some(ConfigValue::Str(s)) if s == "logging.handlers.QueueListener" => {}
+            Some(_) => errs.push(
+                a.place_of("listener"),
+                "custom listeners are not supported: logwire's worker is built in \
+                 (logging.handlers.QueueListener)",
+            ),
         }
         let targets = a.ids("handlers", errs);
         let max = logwire_engine::handler::MAX_QUEUE_CAPACITY as i64;
         let mut options = QueueOptions::default();
+        // queue.Queue(maxsize): a positive bound is the capacity (and put() blocks when
+        // full, as `overflow: block` does); 0 or less is CPython's unbounded queue, which
+        // logwire keeps bounded at its default capacity.
+        if let Some(n) = maxsize.filter(|n| *n > 0) {
+            if n > max {
+                errs.push(
+                    format!("{}.maxsize", a.place_of("queue")),
+                    format!("{n} is out of range (1 to {max})"),
+                );
+            } else {
+                options.capacity = n as usize;
+            }
+        }
         if let Some(c) = a.int("capacity", 1, max, errs) {
             options.capacity = c as usize;
         }
