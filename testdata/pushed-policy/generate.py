@@ -177,8 +177,12 @@ case("reject-dot-attributes", "reject", "'.' attribute setting",
      d({"h": dict(STREAM, **{".": {"terminator": "x"}})}))
 case("reject-ext-other", "reject", "ext:// other than the standard streams",
      d({"h": {"class": "logging.StreamHandler", "stream": "ext://os.system"}}))
-case("reject-stream-string", "reject", "a stream that is a plain string",
-     d({"h": {"class": "logging.StreamHandler", "stream": "hello"}}))
+# Issue 16: accepted as CPython accepts them (a str stream fails on every record; strings
+# are flags by their truth), with a check warning. The helper's verifier stays stricter.
+STRICTER = "the helper's verifier still refuses this (stricter than the listener, which follows CPython)"
+case("accept-stream-string", "accept", "a stream that is a plain string (CPython fails on every record)",
+     d({"h": {"class": "logging.StreamHandler", "stream": "hello"}}),
+     python="reject", python_why=STRICTER)
 case("reject-unknown-class", "reject", "a class outside the registry",
      d({"h": {"class": "logging.handlers.HTTPHandler", "host": "example.com", "url": "/"}}))
 case("reject-no-class", "reject", "a handler without a class", d({"h": {"level": "INFO"}}))
@@ -200,10 +204,10 @@ case("reject-missing-filename", "reject", "a file handler without a filename",
 case("reject-bad-when", "reject", "an unknown rollover interval",
      d({"f": {"class": "logging.handlers.TimedRotatingFileHandler", "filename": "t.log",
               "when": "Q"}}), root=True)
-case("reject-propagate-string", "reject", "propagate as a string ('false' is true in Python)",
-     d(loggers={"app": {"propagate": "false"}}))
-case("reject-disable-existing-string", "reject", "disable_existing_loggers as a string",
-     {"version": 1, "disable_existing_loggers": "no"})
+case("accept-propagate-string", "accept", "propagate as a string ('false' is true in Python, as in CPython)",
+     d(loggers={"app": {"propagate": "false"}}), python="reject", python_why=STRICTER)
+case("accept-disable-existing-string", "accept", "disable_existing_loggers as a string (true, as in CPython)",
+     {"version": 1, "disable_existing_loggers": "no"}, python="reject", python_why=STRICTER)
 case("reject-port-out-of-range", "reject", "a port above 65535",
      d({"s": {"class": "logging.handlers.SocketHandler", "host": "127.0.0.1", "port": 70000}}))
 case("reject-cfg-cycle", "reject", "a cfg:// cycle", d(a={"b": "cfg://a.b"},

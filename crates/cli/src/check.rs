@@ -1,8 +1,6 @@
 //! `logwire check`: validate a configuration offline, as the config listener would.
 
-use logwire_config::{
-    ConfigErrors, Configurator, ContentPolicy, HandlerRegistry, PreparedConfig, SourceFormat,
-};
+use logwire_config::{ConfigErrors, ContentPolicy, PreparedConfig, SourceFormat};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,7 +15,11 @@ Examples:
       Check it as a pushed config on a listener started with --file-root /var/log/app:
       file handlers only beneath that directory, no '..', no symlinks.
   logwire check --json logging.toml
-      Machine-readable: {\"valid\": bool, \"errors\": [{\"place\", \"message\"}], \"format\": ...}
+      Machine-readable: {\"valid\": bool, \"errors\": [{\"place\", \"message\"}], \"format\": ...,
+      \"warnings\": [...]}
+
+Values Python reads by truth are accepted with Python's meaning, and warned about where that
+may surprise: \"propagate\": \"False\" is true (a non-empty string).
 
 Nothing in the configuration is imported or run, and checking creates no file.
 Exit status: 0 valid, 1 invalid, 2 the file (or the --policy-file-root directory) could not be read.";
@@ -56,11 +58,9 @@ pub(crate) fn run(args: CheckArgs) -> ExitCode {
         Ok(Err(errors)) => return report(&args, format_name(format, ""), Err(errors)),
         Err(Unreadable(msg)) => return unreadable(&args, &msg),
     };
-    // The same registry the config listener uses (crates/net/src/listener/mod.rs): the
-    // network handlers are known, and their destinations pass the pushed policy.
-    let mut registry = HandlerRegistry::with_builtins();
-    logwire_net::kinds::register_network_handlers(&mut registry);
-    let configurator = Configurator::new(registry, policy);
+    // The registry every entry point uses (the listener's and serve --config's): only the
+    // policy differs between a local and a pushed check.
+    let configurator = logwire_net::kinds::configurator(policy);
     let result = configurator.check_text(&text, format);
     report(&args, format_name(format, &text), result)
 }
@@ -168,6 +168,11 @@ fn report(
         }
         Ok(prepared) => {
             let model = prepared.model();
+            let warnings: Vec<_> = prepared
+                .warnings()
+                .iter()
+                .map(|w| serde_json::json!({"place": w.place, "message": w.message}))
+                .collect();
             let mut files: Vec<String> = prepared
                 .files()
                 .iter()
@@ -185,9 +190,14 @@ fn report(
                     "root_configured": model.root.is_some(),
                     "incremental": model.incremental,
                     "files": files,
+                    "warnings": warnings,
                 });
                 println!("{out}");
             } else {
+                // Accepted, with CPython's meaning, but maybe not what the author meant.
+                for w in prepared.warnings() {
+                    println!("{file}: warning: {w}");
+                }
                 println!(
                     "{file}: valid ({format}{}): {} handler{}, {} logger{}{}",
                     if model.incremental {

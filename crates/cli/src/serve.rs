@@ -26,7 +26,7 @@
 //! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
-use logwire_config::{ConfigErrors, Configurator, SourceFormat};
+use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
@@ -232,7 +232,8 @@ Examples:
   # Print what Python programs send (defaults: tcp 127.0.0.1:9020, udp 127.0.0.1:9021)
   logwire serve
 
-  # The one-liner Python sender:
+  # The one-liner Python sender (one line: a line break inside the quotes would be an
+  # IndentationError when pasted):
   python3 -c 'import logging, logging.handlers as h; l = logging.getLogger(\"app\"); l.addHandler(h.SocketHandler(\"127.0.0.1\", 9020)); l.warning(\"hello from %s\", \"python\")'
 
   # Your own line, or one JSON object per record (peer: the sender's address)
@@ -630,11 +631,9 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // (disable_existing_loggers, on by default). In a collector those are the loggers remote
     // record names created, and disabling them would silently drop every record from those
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
-    // The built-in kinds and the network senders, as the config listener has them: a
-    // collector may forward records (SocketHandler, SysLogHandler) as well as write them.
-    let mut registry = logwire_config::HandlerRegistry::with_builtins();
-    logwire_net::kinds::register_network_handlers(&mut registry);
-    Configurator::new(registry, logwire_config::ContentPolicy::trusted())
+    // The same registry as check and the listener (network handlers included), with the
+    // trusted policy of a local file.
+    logwire_net::kinds::configurator(ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
@@ -679,7 +678,7 @@ struct SafeStdout {
 /// the whole formatted text escaped again with newlines kept (what a `--format` may show
 /// besides: thread names, extra fields), and every line after the first indented with
 /// `  | `, so that only a record starts a line in column 0.
-fn safe_line(record: &LogRecord, formatter: &Formatter) -> String {
+fn safe_line(record: &LogRecord, formatter: &Formatter) -> Result<String, HandlerError> {
     let mut safe = record.clone();
     safe.name = escape_control(&record.name, false).into_owned();
     safe.msg = escape_control(&record.msg, false).into_owned();
@@ -692,7 +691,7 @@ fn safe_line(record: &LogRecord, formatter: &Formatter) -> String {
         .stack_info
         .as_deref()
         .map(|t| escape_control(t, true).into_owned());
-    let text = formatter.format(&safe);
+    let text = formatter.try_format(&safe)?;
     let text = escape_control(&text, true);
     let mut line = String::with_capacity(text.len() + 16);
     for (i, part) in text.split('\n').enumerate() {
@@ -702,11 +701,11 @@ fn safe_line(record: &LogRecord, formatter: &Formatter) -> String {
         line.push_str(part);
     }
     line.push('\n');
-    line
+    Ok(line)
 }
 
 /// A record as one JSON object on one line (see `--json`).
-fn json_line(record: &LogRecord, formatter: &Formatter) -> String {
+fn json_line(record: &LogRecord, formatter: &Formatter) -> Result<String, HandlerError> {
     use serde_json::{Map, Value as J};
     fn value(v: &logwire_engine::Value) -> J {
         use logwire_engine::Value as V;
@@ -718,7 +717,9 @@ fn json_line(record: &LogRecord, formatter: &Formatter) -> String {
                 serde_json::Number::from_f64(*f).map_or_else(|| J::String(v.py_str()), J::Number)
             }
             V::Str(s) => J::String(s.clone()),
-            V::List(items) | V::Tuple(items) => J::Array(items.iter().map(value).collect()),
+            V::List(items) | V::Tuple(items) | V::Set(items) | V::FrozenSet(items) => {
+                J::Array(items.iter().map(value).collect())
+            }
             V::Dict(entries) => J::Object(
                 entries
                     .iter()
@@ -734,7 +735,9 @@ fn json_line(record: &LogRecord, formatter: &Formatter) -> String {
                     .collect(),
             ),
             // Big ints and bytes have no JSON form: their Python text.
-            V::BigInt(_) | V::Bytes(_) => J::String(v.py_str()),
+            // Big ints, bytes and standard-library objects (datetime, Decimal, …) have no
+            // JSON form: their Python text.
+            V::BigInt(_) | V::Bytes(_) | V::Object(_) => J::String(v.py_str()),
         }
     }
     let opt = |s: &Option<String>| s.as_ref().map_or(J::Null, |s| J::String(s.clone()));
@@ -779,15 +782,17 @@ fn json_line(record: &LogRecord, formatter: &Formatter) -> String {
         }
     }
     line.push('\n');
-    line
+    Ok(line)
 }
 
 impl Emitter for SafeStdout {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
+        // A record the format cannot render is reported by handleError and not printed, as
+        // CPython's handlers do.
         let line = if self.json {
-            json_line(record, formatter)
+            json_line(record, formatter)?
         } else {
-            safe_line(record, formatter)
+            safe_line(record, formatter)?
         };
         if self.closed.flag.load(Ordering::Acquire) {
             return Ok(());

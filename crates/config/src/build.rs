@@ -36,6 +36,10 @@ impl std::fmt::Debug for Configurator {
     }
 }
 
+/// The built-in kinds of this crate with the trusted policy. The network handlers
+/// (`SocketHandler`, `DatagramHandler`, `SysLogHandler`) live in `logwire-net`, which
+/// depends on this crate: programs that want every kind, as `logwire check`, `serve` and the
+/// listener do, use `logwire_net::kinds::configurator(policy)`.
 impl Default for Configurator {
     fn default() -> Self {
         Self::new(HandlerRegistry::with_builtins(), ContentPolicy::trusted())
@@ -71,6 +75,11 @@ impl PreparedConfig {
     /// The validated model.
     pub fn model(&self) -> &ConfigModel {
         &self.model
+    }
+    /// Accepted values whose Python meaning may surprise (`"propagate": "False"` is true,
+    /// `"backupCount": "31"` fails at rollover in CPython), with their places.
+    pub fn warnings(&self) -> &[crate::error::ConfigError] {
+        &self.model.warnings
     }
     /// Files the handlers will write.
     pub fn files(&self) -> Vec<PathBuf> {
@@ -127,8 +136,9 @@ impl Configurator {
     }
 
     /// Validates a model completely, without side effects. Reports every error.
-    pub fn prepare(&self, model: ConfigModel) -> Result<PreparedConfig, ConfigErrors> {
+    pub fn prepare(&self, mut model: ConfigModel) -> Result<PreparedConfig, ConfigErrors> {
         let mut errs = ConfigErrors::default();
+        let mut arg_warnings = Vec::new();
         let dict = model.dialect == Dialect::Dict;
         let lim = self.policy.limits;
         let place_h = |id: &str| {
@@ -210,13 +220,23 @@ impl Configurator {
                     );
                     continue;
                 }
-                match Formatter::new(
-                    f.format.as_deref(),
-                    f.datefmt.as_deref(),
-                    f.style,
-                    f.validate,
-                    f.defaults.clone(),
-                ) {
+                let built = match &f.json {
+                    Some(options) => Formatter::json(
+                        f.format.as_deref(),
+                        f.datefmt.as_deref(),
+                        f.style,
+                        f.validate,
+                        options.clone(),
+                    ),
+                    None => Formatter::new(
+                        f.format.as_deref(),
+                        f.datefmt.as_deref(),
+                        f.style,
+                        f.validate,
+                        f.defaults.clone(),
+                    ),
+                };
+                match built {
                     Ok(fm) => {
                         // What one record may cost to render (see `ConfigLimits`).
                         let b = fm.render_bound();
@@ -290,7 +310,9 @@ impl Configurator {
                     continue;
                 };
                 let bound = bind(kind.params(), &spec.args, &spec.kwargs, &place, &mut errs);
-                if let Some(plan) = kind.prepare(&bound, &pctx, &mut errs) {
+                let plan = kind.prepare(&bound, &pctx, &mut errs);
+                arg_warnings.extend(bound.warnings());
+                if let Some(plan) = plan {
                     for r in plan.handler_refs() {
                         if !model.handlers.iter().any(|(hid, _)| *hid == r) {
                             errs.push(place.clone(), format!("refers to unknown handler '{r}'"));
@@ -343,6 +365,7 @@ impl Configurator {
         } else {
             Vec::new()
         };
+        model.warnings.extend(arg_warnings);
         errs.into_result(PreparedConfig {
             model,
             formatters,

@@ -6,7 +6,7 @@
 //! any other `ext://`). Every error of the document is collected, each with its place.
 
 use crate::doc::DocValue;
-use crate::error::ConfigErrors;
+use crate::error::{ConfigError, ConfigErrors};
 use crate::model::{
     ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec, LoggerSpec,
     StdStream,
@@ -100,7 +100,29 @@ pub fn model_from_doc_collecting(doc: &DocValue, errs: &mut ConfigErrors) -> Opt
         Some(v) => logger_spec("root", v, errs),
     };
 
+    let mut warnings = Vec::new();
+    for key in ["incremental", "disable_existing_loggers"] {
+        if let Some(v) = get(key) {
+            truth_warning(key, v, &mut warnings);
+        }
+    }
+    if let Some(DocValue::Map(ls)) = get("loggers") {
+        for (name, l) in ls {
+            if let DocValue::Map(m) = l
+                && let Some(v) = lookup(m, "propagate")
+            {
+                truth_warning(&format!("loggers.{name}.propagate"), v, &mut warnings);
+            }
+        }
+    }
+    if let Some(DocValue::Map(m)) = get("root")
+        && let Some(v) = lookup(m, "propagate")
+    {
+        truth_warning("root.propagate", v, &mut warnings);
+    }
+
     Some(ConfigModel {
+        warnings,
         dialect: Dialect::Dict,
         incremental,
         disable_existing_loggers,
@@ -122,25 +144,49 @@ fn short(v: &DocValue) -> String {
     }
 }
 
-fn flag(v: Option<&DocValue>, place: &str, default: bool, errs: &mut ConfigErrors) -> bool {
+/// A top-level flag (`incremental`, `disable_existing_loggers`): CPython pops it and uses
+/// its truth, so every value is accepted with Python's meaning (`"False"` is true).
+fn flag(v: Option<&DocValue>, _place: &str, default: bool, _errs: &mut ConfigErrors) -> bool {
     match v {
-        None | Some(DocValue::Null) => default,
-        Some(DocValue::Bool(b)) => *b,
-        Some(DocValue::Int(0)) => false,
-        Some(DocValue::Int(1)) => true,
-        Some(other) => {
-            // CPython uses any value's truth, so "false" would mean true.
-            let why = if matches!(other, DocValue::Str(_)) {
-                " (strings are not booleans)"
-            } else {
-                ""
-            };
-            errs.push(
-                place,
-                format!("expected true or false, found {}{why}", short(other)),
-            );
-            default
-        }
+        None => default,
+        Some(v) => truth(v),
+    }
+}
+
+/// Python's truth of a document value: `None`, `False`, `0`, `0.0` and empty strings,
+/// lists and mappings are false; everything else is true (`"no"`, `"False"`, `"0"` too).
+pub(crate) fn truth(v: &DocValue) -> bool {
+    match v {
+        DocValue::Null => false,
+        DocValue::Bool(b) => *b,
+        DocValue::Int(i) => *i != 0,
+        DocValue::Float(f) => *f != 0.0,
+        DocValue::Str(s) => !s.is_empty(),
+        DocValue::List(l) => !l.is_empty(),
+        DocValue::Map(m) => !m.is_empty(),
+    }
+}
+
+/// Whether a string reads as "false" to a person but is true to Python (non-empty).
+pub(crate) fn looks_false(s: &str) -> bool {
+    matches!(
+        s.trim().to_ascii_lowercase().as_str(),
+        "false" | "no" | "off" | "0" | "n" | "f" | "none" | "null"
+    )
+}
+
+/// The warning for a flag whose value Python reads by truth in a way that may surprise.
+fn truth_warning(place: &str, v: &DocValue, warnings: &mut Vec<ConfigError>) {
+    if let DocValue::Str(s) = v
+        && looks_false(s)
+    {
+        warnings.push(ConfigError::new(
+            place,
+            format!(
+                "'{s}' is a non-empty string, so Python (and logwire) read it as true; \
+                 write false to mean false"
+            ),
+        ));
     }
 }
 
@@ -175,8 +221,12 @@ fn body<'a>(
 ) -> Option<&'a [(String, DocValue)]> {
     match v {
         DocValue::Map(m) => {
-            for (k, _) in m {
-                if k == "()" {
+            for (k, v) in m {
+                // A '()' naming python-json-logger's formatter is a registry name, looked up
+                // (formatter_spec), never imported: not code.
+                let json_factory = matches!(v, DocValue::Str(c)
+                    if crate::model::JSON_FORMATTER_CLASSES.contains(&c.as_str()));
+                if k == "()" && !(json_factory && place.starts_with("formatters.")) {
                     errs.refuse(
                         format!("{place}.()"),
                         "'()' factories are not allowed: logwire never runs code named in a configuration",
@@ -292,8 +342,22 @@ pub(crate) fn parse_level_name(s: &str, place: &str, errs: &mut ConfigErrors) ->
 
 fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<FormatterSpec> {
     let m = body(place, v, errs)?;
-    if let Some(class) = opt_string(m, "class", place, errs)
+    let factory = match lookup(m, "()") {
+        Some(DocValue::Str(c)) => Some(c.clone()),
+        _ => None,
+    };
+    let class = opt_string(m, "class", place, errs);
+    let is_json = |c: &Option<String>| {
+        c.as_deref()
+            .is_some_and(|c| crate::model::JSON_FORMATTER_CLASSES.contains(&c))
+    };
+    if is_json(&factory) {
+        // '()' (python-json-logger's documented way): every other key is a keyword argument.
+        return json_formatter_spec(place, m, errs);
+    }
+    if let Some(class) = class
         && class != "logging.Formatter"
+        && !is_json(&Some(class.clone()))
     {
         errs.push(
             format!("{place}.class"),
@@ -332,12 +396,149 @@ fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<
             Vec::new()
         }
     };
+    // `class:` gets `c(fmt, datefmt, style, validate)`: the JSON formatter with its defaults.
+    let json = is_json(&opt_string(m, "class", place, &mut ConfigErrors::default())).then(|| {
+        logwire_engine::format::json::JsonOptions {
+            ensure_ascii: true,
+            ..Default::default()
+        }
+    });
     Some(FormatterSpec {
         format: opt_string(m, "format", place, errs),
         datefmt: opt_string(m, "datefmt", place, errs),
         style,
         validate,
         defaults,
+        json,
+    })
+}
+
+/// `'()': 'pythonjsonlogger.json.JsonFormatter'` with keyword arguments, as dictConfig calls
+/// the factory (`format` is retried as `fmt`). The common options are supported; any other
+/// is an error naming it.
+fn json_formatter_spec(
+    place: &str,
+    m: &[(String, DocValue)],
+    errs: &mut ConfigErrors,
+) -> Option<FormatterSpec> {
+    use logwire_engine::format::json::JsonOptions;
+    let mut options = JsonOptions {
+        ensure_ascii: true,
+        ..Default::default()
+    };
+    let mut format = None;
+    let mut datefmt = None;
+    let mut style = Style::Percent;
+    let mut validate = true;
+    let str_map = |k: &str, v: &DocValue, errs: &mut ConfigErrors| -> Vec<(String, String)> {
+        match v {
+            DocValue::Map(pairs) => pairs
+                .iter()
+                .filter_map(|(a, b)| match b {
+                    DocValue::Str(b) => Some((a.clone(), b.clone())),
+                    other => {
+                        errs.push(
+                            format!("{place}.{k}.{a}"),
+                            format!("expected a string, found {}", other.type_name()),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+            other => {
+                errs.push(
+                    format!("{place}.{k}"),
+                    format!("expected a mapping, found {}", other.type_name()),
+                );
+                Vec::new()
+            }
+        }
+    };
+    for (k, v) in m {
+        let at = format!("{place}.{k}");
+        let text = |errs: &mut ConfigErrors| match v {
+            DocValue::Str(s) => Some(s.clone()),
+            DocValue::Null => None,
+            other => {
+                errs.push(
+                    at.clone(),
+                    format!("expected a string, found {}", other.type_name()),
+                );
+                None
+            }
+        };
+        match k.as_str() {
+            "()" => {}
+            "format" | "fmt" => format = text(errs),
+            "datefmt" => datefmt = text(errs),
+            "style" => {
+                style = match text(errs).as_deref() {
+                    None | Some("%") => Style::Percent,
+                    Some("{") => Style::Brace,
+                    Some("$") => Style::Dollar,
+                    Some(other) => {
+                        errs.push(
+                            at,
+                            format!("style must be one of %, {{, $ (found '{other}')"),
+                        );
+                        Style::Percent
+                    }
+                }
+            }
+            "validate" => validate = truth(v),
+            "json_ensure_ascii" => options.ensure_ascii = truth(v),
+            "prefix" => options.prefix = text(errs).unwrap_or_default(),
+            "rename_fields" => options.rename_fields = str_map(k, v, errs),
+            "static_fields" => match v {
+                DocValue::Map(pairs) => {
+                    options.static_fields = pairs
+                        .iter()
+                        .map(|(a, b)| (a.clone(), doc_to_value(b)))
+                        .collect()
+                }
+                other => errs.push(
+                    at,
+                    format!("expected a mapping, found {}", other.type_name()),
+                ),
+            },
+            "reserved_attrs" => match v {
+                DocValue::List(items) => {
+                    options.reserved_attrs = Some(
+                        items
+                            .iter()
+                            .filter_map(|i| match i {
+                                DocValue::Str(s) => Some(s.clone()),
+                                _ => None,
+                            })
+                            .collect(),
+                    )
+                }
+                other => errs.push(at, format!("expected a list, found {}", other.type_name())),
+            },
+            "timestamp" => {
+                options.timestamp = match v {
+                    DocValue::Str(s) if !s.is_empty() => Some(s.clone()),
+                    v if truth(v) => Some("timestamp".to_owned()),
+                    _ => None,
+                }
+            }
+            other => errs.push(
+                at,
+                format!(
+                    "'{other}' is not supported by logwire's JSON formatter (supported: format, \
+                     datefmt, style, validate, rename_fields, static_fields, reserved_attrs, \
+                     timestamp, json_ensure_ascii, prefix)"
+                ),
+            ),
+        }
+    }
+    Some(FormatterSpec {
+        format,
+        datefmt,
+        style,
+        validate,
+        defaults: Vec::new(),
+        json: Some(options),
     })
 }
 
@@ -429,21 +630,10 @@ fn incremental_handler_spec(
 fn logger_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<LoggerSpec> {
     let m = body(place, v, errs)?;
     let level = lookup(m, "level").and_then(|l| level_value(l, &format!("{place}.level"), errs));
+    // CPython: `if propagate is not None: logger.propagate = propagate`, used by its truth.
     let propagate = match lookup(m, "propagate") {
-        None => None,
-        Some(DocValue::Bool(b)) => Some(*b),
-        Some(DocValue::Int(0)) => Some(false),
-        Some(DocValue::Int(1)) => Some(true),
-        Some(other) => {
-            errs.push(
-                format!("{place}.propagate"),
-                format!(
-                    "expected true or false, found {} (strings are not booleans)",
-                    short(other)
-                ),
-            );
-            None
-        }
+        None | Some(DocValue::Null) => None,
+        Some(v) => Some(truth(v)),
     };
     Some(LoggerSpec {
         level,
@@ -500,7 +690,11 @@ fn doc_to_config_value(v: &DocValue, place: &str, errs: &mut ConfigErrors) -> Op
         DocValue::Map(m) => {
             let mut out = Vec::with_capacity(m.len());
             for (k, item) in m {
-                if k == "()" {
+                // Python 3.12's `queue: {'()': 'queue.Queue', 'maxsize': N}` names the
+                // built-in queue (compared by the QueueHandler kind, never imported).
+                let std_queue = place.ends_with(".queue")
+                    && matches!(item, DocValue::Str(s) if s == "queue.Queue" || s == "queue.SimpleQueue");
+                if k == "()" && !std_queue {
                     errs.refuse(format!("{place}.()"), "'()' factories are not allowed: logwire never runs code named in a configuration");
                     return None;
                 }
@@ -712,7 +906,7 @@ mod tests {
 
     /// Found by the differential test against CPython (`differential_dictconfig.rs`).
     #[test]
-    fn booleans_are_levels_and_strings_are_not_flags() {
+    fn booleans_are_levels_and_strings_are_flags_by_truth() {
         let mut errs = ConfigErrors::default();
         assert_eq!(
             level_value(&DocValue::Bool(true), "root.level", &mut errs),
@@ -723,13 +917,22 @@ mod tests {
             Some(0)
         );
         assert!(errs.0.is_empty(), "{errs}");
+        // Python's truth: a non-empty string is true, whatever it says.
         let v = DocValue::Str("false".into());
-        assert!(!flag(Some(&v), "incremental", false, &mut errs));
-        assert!(
-            errs.iter()
-                .any(|e| e.message.contains("strings are not booleans")),
-            "{errs}"
-        );
+        assert!(flag(Some(&v), "incremental", false, &mut errs));
+        assert!(!flag(
+            Some(&DocValue::Str(String::new())),
+            "incremental",
+            true,
+            &mut errs
+        ));
+        assert!(!flag(
+            Some(&DocValue::Null),
+            "disable_existing_loggers",
+            true,
+            &mut errs
+        ));
+        assert!(errs.0.is_empty(), "{errs}");
     }
 
     /// Found by the differential test: CPython accepts this (it never reads the sections).

@@ -169,9 +169,18 @@ pub fn model_from_document_collecting(
         }
         // fileConfig reads these raw: no % interpolation.
         let raw = |k: &str| doc.get_raw(&sec, k).map(str::to_owned);
+        let mut json = None;
         if let Some(class) = get(doc, &sec, "class", errs) {
             match parse_class_name(&class) {
                 Ok(c) if c == "logging.Formatter" || c == "Formatter" => {}
+                // fileConfig calls `c(fmt, datefmt, style, validate)`: the JSON formatter
+                // with its default options.
+                Ok(c) if crate::model::JSON_FORMATTER_CLASSES.contains(&c.as_str()) => {
+                    json = Some(logwire_engine::format::json::JsonOptions {
+                        ensure_ascii: true,
+                        ..Default::default()
+                    });
+                }
                 Ok(c) => errs.push(
                     format!("[{sec}] class"),
                     format!("unknown formatter class '{c}': only logging.Formatter is available"),
@@ -222,6 +231,7 @@ pub fn model_from_document_collecting(
                 style,
                 validate: true,
                 defaults,
+                json,
             },
         ));
     }
@@ -411,6 +421,7 @@ pub fn model_from_document_collecting(
 
     // fileConfig always replaces the root's handlers, even with an empty list.
     Some(ConfigModel {
+        warnings: Vec::new(),
         dialect: Dialect::File,
         incremental: false,
         disable_existing_loggers,

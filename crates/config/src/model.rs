@@ -101,7 +101,17 @@ pub struct FormatterSpec {
     pub validate: bool,
     /// `defaults`.
     pub defaults: Vec<(String, Value)>,
+    /// Set when the formatter is python-json-logger's `JsonFormatter` (mapped to the built-in
+    /// JSON formatter), with its options.
+    pub json: Option<logwire_engine::format::json::JsonOptions>,
 }
+
+/// python-json-logger's class names (`jsonlogger` before 3.0, `json` since), mapped to the
+/// built-in JSON formatter. They are compared as names; nothing is imported.
+pub const JSON_FORMATTER_CLASSES: &[&str] = &[
+    "pythonjsonlogger.jsonlogger.JsonFormatter",
+    "pythonjsonlogger.json.JsonFormatter",
+];
 
 /// A filter (`filters.<id>`): CPython's `logging.Filter(name)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,4 +169,7 @@ pub struct ConfigModel {
     pub loggers: Vec<(String, LoggerSpec)>,
     /// The root logger, if configured.
     pub root: Option<LoggerSpec>,
+    /// Accepted values whose Python meaning may surprise (`"propagate": "False"` is true):
+    /// `logwire check` prints them; applying ignores them.
+    pub warnings: Vec<crate::error::ConfigError>,
 }

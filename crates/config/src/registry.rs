@@ -65,6 +65,8 @@ const fn opt(name: &'static str) -> Param {
 pub struct BoundArgs {
     place: String,
     values: Vec<(&'static str, ConfigValue)>,
+    /// Accepted values whose meaning may surprise (see [`BoundArgs::warnings`]).
+    warnings: std::cell::RefCell<Vec<crate::error::ConfigError>>,
 }
 
 impl BoundArgs {
@@ -80,6 +82,19 @@ impl BoundArgs {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v)
             .filter(|v| **v != ConfigValue::None)
+    }
+
+    /// Records a warning at argument `name`: the value is accepted, but its Python meaning
+    /// may not be what the author meant (`logwire check` prints it).
+    pub fn warn(&self, name: &str, message: impl Into<String>) {
+        self.warnings
+            .borrow_mut()
+            .push(crate::error::ConfigError::new(self.place_of(name), message));
+    }
+
+    /// The warnings recorded so far.
+    pub fn warnings(&self) -> Vec<crate::error::ConfigError> {
+        self.warnings.borrow().clone()
     }
 
     fn wrong(&self, name: &str, want: &str, got: &ConfigValue, errs: &mut ConfigErrors) {
@@ -125,6 +140,35 @@ impl BoundArgs {
         }
     }
 
+    /// `backupCount`: an integer, or a string of one. CPython stores a string as it is
+    /// (configs from environment variables have them) and only compares it at rollover,
+    /// where `'31' > 0` raises TypeError on every rollover; logwire reads the number the
+    /// author meant, and warns that CPython would fail.
+    pub fn backup_count(&self, max: i64, errs: &mut ConfigErrors) -> Option<i64> {
+        const NAME: &str = "backupCount";
+        if let Some(ConfigValue::Str(s)) = self.get(NAME)
+            && let Ok(n) = s.trim().parse::<i64>()
+        {
+            if n > max {
+                errs.push(
+                    self.place_of(NAME),
+                    format!("{n} is out of range ({} to {max})", i64::MIN),
+                );
+                return None;
+            }
+            self.warn(
+                NAME,
+                format!(
+                    "'{s}' is a string: logwire reads it as {n}, but CPython keeps the string \
+                     and fails at every rollover ('>' not supported between 'str' and 'int'); \
+                     write {n}"
+                ),
+            );
+            return Some(n);
+        }
+        self.int(NAME, i64::MIN, max, errs)
+    }
+
     /// A number argument (integers accepted: Python's `retryStart = 2` is fine).
     pub fn float(&self, name: &str, errs: &mut ConfigErrors) -> Option<f64> {
         match self.get(name)? {
@@ -137,27 +181,23 @@ impl BoundArgs {
         }
     }
 
-    /// A boolean argument (Python's `0`/`1` accepted).
-    pub fn bool(&self, name: &str, errs: &mut ConfigErrors) -> Option<bool> {
-        match self.get(name)? {
-            ConfigValue::Bool(b) => Some(*b),
-            ConfigValue::Int(0) => Some(false),
-            ConfigValue::Int(1) => Some(true),
-            // CPython uses any value's truth, so "false" would mean True.
-            other @ ConfigValue::Str(_) => {
-                self.wrong(
-                    name,
-                    "True or False (strings are not booleans)",
-                    other,
-                    errs,
-                );
-                None
-            }
-            other => {
-                self.wrong(name, "True or False", other, errs);
-                None
-            }
+    /// A boolean argument, read by its Python truth as CPython's handlers read theirs
+    /// (`if self.delay:`): `"True"` and `"False"` are both true. A string that reads as false
+    /// to a person gets a warning.
+    pub fn bool(&self, name: &str, _errs: &mut ConfigErrors) -> Option<bool> {
+        let v = self.get(name)?;
+        if let ConfigValue::Str(s) = v
+            && crate::dict::looks_false(s)
+        {
+            self.warn(
+                name,
+                format!(
+                    "'{s}' is a non-empty string, so Python (and logwire) read it as true; \
+                     write False to mean false"
+                ),
+            );
         }
+        Some(config_truth(v))
     }
 
     /// A level argument: a number or a registered level name.
@@ -194,6 +234,21 @@ impl BoundArgs {
                 Vec::new()
             }
         }
+    }
+}
+
+/// Python's truth of a configuration value.
+fn config_truth(v: &ConfigValue) -> bool {
+    match v {
+        ConfigValue::None => false,
+        ConfigValue::Bool(b) => *b,
+        ConfigValue::Int(i) => *i != 0,
+        ConfigValue::BigInt(_) | ConfigValue::Stream(_) => true,
+        ConfigValue::Float(f) => *f != 0.0,
+        ConfigValue::Str(s) => !s.is_empty(),
+        ConfigValue::Bytes(b) => !b.is_empty(),
+        ConfigValue::List(l) | ConfigValue::Tuple(l) => !l.is_empty(),
+        ConfigValue::Map(m) => !m.is_empty(),
     }
 }
 
@@ -241,6 +296,7 @@ pub fn bind(
     BoundArgs {
         place: place.to_owned(),
         values,
+        warnings: Default::default(),
     }
 }
 
@@ -428,18 +484,25 @@ impl HandlerKind for StreamKind {
         _: &PrepareContext<'_>,
         errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
+        let _ = errs;
         let s = match a.get("stream") {
             None => StdStream::Stderr,
             Some(ConfigValue::Stream(s)) => *s,
             Some(other) => {
-                errs.push(
-                    a.place_of("stream"),
+                // CPython stores any object and fails at the first write ('str' object has
+                // no attribute 'write'), reporting every record by handleError: the same
+                // here, with a warning (Sanic's early default config had "sys.stdout").
+                let py_type = python_type(other);
+                a.warn(
+                    "stream",
                     format!(
-                        "expected ext://sys.stdout or ext://sys.stderr, found {}",
+                        "{} is not a stream: CPython accepts it and fails on every record \
+                         ('{py_type}' object has no attribute 'write'); write \
+                         \"ext://sys.stdout\" or \"ext://sys.stderr\"",
                         other.type_name()
                     ),
                 );
-                return None;
+                return Some(Box::new(NotAStreamPlan(py_type)));
             }
         };
         Some(Box::new(StreamPlan(s)))
@@ -452,20 +515,66 @@ impl HandlerPlan for StreamPlan {
     }
 }
 
+/// A StreamHandler whose `stream` is not a stream: every record fails, as in CPython.
+struct NotAStreamPlan(&'static str);
+
+impl HandlerPlan for NotAStreamPlan {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+        Ok(Box::new(NotAStream(self.0)))
+    }
+}
+
+struct NotAStream(&'static str);
+
+impl Emitter for NotAStream {
+    fn emit(
+        &self,
+        _: &logwire_engine::LogRecord,
+        _: &logwire_engine::Formatter,
+    ) -> Result<(), logwire_engine::handler::HandlerError> {
+        Err(logwire_engine::handler::HandlerError::Invalid(format!(
+            "'{}' object has no attribute 'write'",
+            self.0
+        )))
+    }
+    fn kind(&self) -> &'static str {
+        "logging.StreamHandler"
+    }
+}
+
+/// Python's type name of a configuration value.
+fn python_type(v: &ConfigValue) -> &'static str {
+    match v {
+        ConfigValue::None => "NoneType",
+        ConfigValue::Bool(_) => "bool",
+        ConfigValue::Int(_) | ConfigValue::BigInt(_) => "int",
+        ConfigValue::Float(_) => "float",
+        ConfigValue::Str(_) => "str",
+        ConfigValue::Bytes(_) => "bytes",
+        ConfigValue::List(_) => "list",
+        ConfigValue::Tuple(_) => "tuple",
+        ConfigValue::Map(_) => "dict",
+        ConfigValue::Stream(_) => "TextIOWrapper",
+    }
+}
+
 struct NullKind;
 struct NullPlan;
 
 impl HandlerKind for NullKind {
     fn params(&self) -> &'static [Param] {
-        const P: &[Param] = &[];
+        // Handler.__init__(level=NOTSET): fileConfig configs pass it (`args=(0,)`). A
+        // NullHandler writes nothing at any level, so it is only checked.
+        const P: &[Param] = &[opt("level")];
         P
     }
     fn prepare(
         &self,
-        _: &BoundArgs,
+        a: &BoundArgs,
         _: &PrepareContext<'_>,
-        _: &mut ConfigErrors,
+        errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
+        let _ = a.level("level", errs);
         Some(Box::new(NullPlan))
     }
 }
@@ -628,10 +737,7 @@ impl HandlerKind for RotatingKind {
         // CPython: `if maxBytes > 0: mode = 'a'`, whatever mode said (even a wrong type).
         let options = file_options_with_mode(a, ctx, max_bytes == 0, errs);
         let cap = i64::from(ctx.policy.limits.max_backup_count);
-        let backup_count = a
-            .int("backupCount", i64::MIN, cap, errs)
-            .unwrap_or(0)
-            .max(0) as u32;
+        let backup_count = a.backup_count(cap, errs).unwrap_or(0).max(0) as u32;
         Some(Box::new(RotatingPlan {
             path: path?,
             max_bytes,
@@ -709,10 +815,7 @@ impl HandlerKind for TimedKind {
         }
         let interval = a.int("interval", 1, i64::from(u32::MAX), errs).unwrap_or(1) as u32;
         let cap = i64::from(ctx.policy.limits.max_backup_count);
-        let backup_count = a
-            .int("backupCount", i64::MIN, cap, errs)
-            .unwrap_or(0)
-            .max(0) as u32;
+        let backup_count = a.backup_count(cap, errs).unwrap_or(0).max(0) as u32;
         let utc = a.bool("utc", errs).unwrap_or(false);
         let at_time = match a.str("atTime", errs) {
             None => None,
@@ -837,17 +940,62 @@ impl HandlerKind for QueueKind {
         _: &PrepareContext<'_>,
         errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
-        for key in ["queue", "listener"] {
-            if a.get(key).is_some() {
-                errs.push(
-                    a.place_of(key),
-                    format!("custom {key} objects are not supported: logwire's queue is built in (use capacity and overflow)"),
-                );
+        // Python 3.12's dictConfig keys, by name (nothing is imported): `queue` naming the
+        // standard FIFO queues (or `{'()': 'queue.Queue', 'maxsize': N}`) and `listener`
+        // naming `logging.handlers.QueueListener` are what the built-in queue and worker
+        // are; anything else would be code.
+        const QUEUES: &[&str] = &["queue.Queue", "queue.SimpleQueue"];
+        let mut maxsize = None;
+        match a.get("queue") {
+            None => {}
+            Some(ConfigValue::Str(s)) if QUEUES.contains(&s.as_str()) => {}
+            Some(ConfigValue::Map(m))
+                if m.iter().any(|(k, v)| {
+                    k == "()" && matches!(v, ConfigValue::Str(s) if QUEUES.contains(&s.as_str()))
+                }) =>
+            {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("()", _) => {}
+                        ("maxsize", ConfigValue::Int(n)) => maxsize = Some(*n),
+                        _ => errs.push(
+                            format!("{}.{k}", a.place_of("queue")),
+                            "only maxsize is supported for the built-in queue",
+                        ),
+                    }
+                }
             }
+            Some(_) => errs.push(
+                a.place_of("queue"),
+                "custom queue objects are not supported: logwire's queue is built in \
+                 (queue.Queue, queue.SimpleQueue, or use capacity and overflow)",
+            ),
+        }
+        match a.get("listener") {
+            None => {}
+            Some(ConfigValue::Str(s)) if s == "logging.handlers.QueueListener" => {}
+            Some(_) => errs.push(
+                a.place_of("listener"),
+                "custom listeners are not supported: logwire's worker is built in \
+                 (logging.handlers.QueueListener)",
+            ),
         }
         let targets = a.ids("handlers", errs);
         let max = logwire_engine::handler::MAX_QUEUE_CAPACITY as i64;
         let mut options = QueueOptions::default();
+        // queue.Queue(maxsize): a positive bound is the capacity (and put() blocks when
+        // full, as `overflow: block` does); 0 or less is CPython's unbounded queue, which
+        // logwire keeps bounded at its default capacity.
+        if let Some(n) = maxsize.filter(|n| *n > 0) {
+            if n > max {
+                errs.push(
+                    format!("{}.maxsize", a.place_of("queue")),
+                    format!("{n} is out of range (1 to {max})"),
+                );
+            } else {
+                options.capacity = n as usize;
+            }
+        }
         if let Some(c) = a.int("capacity", 1, max, errs) {
             options.capacity = c as usize;
         }

@@ -8,7 +8,7 @@ fn front_end_and_cross_reference_errors_come_together() {
     let text = r#"{"version": 1,
         "handlers": {"h1": {"class": "logging.StreamHandler", "level": "NTOSET", "formatter": "nope"},
                      "h2": {"class": "logging.FileHandler", "filename": "/tmp/x.log", "bogus": 1}},
-        "loggers": {"app": {"propagate": "false", "handlers": ["missing"]}}}"#;
+        "loggers": {"app": {"level": "LOUD", "handlers": ["missing"]}}}"#;
     let errs = Configurator::default()
         .check_text(text, SourceFormat::Json)
         .unwrap_err();
@@ -17,7 +17,7 @@ fn front_end_and_cross_reference_errors_come_together() {
         "handlers.h1.level",
         "handlers.h1.formatter",
         "handlers.h2.bogus",
-        "loggers.app.propagate",
+        "loggers.app.level",
         "loggers.app.handlers",
     ] {
         assert!(places.contains(&want), "missing {want} in:\n{errs}");

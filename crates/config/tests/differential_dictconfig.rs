@@ -50,9 +50,6 @@ enum Deliberate {
     /// A formatter `class` other than `logging.Formatter`: CPython imports it. (Not given to
     /// CPython.)
     FormatterClass,
-    /// A string where a boolean belongs (`propagate`, `disable_existing_loggers`,
-    /// `incremental`): CPython uses its truth value, so `"false"` would mean true.
-    StringBoolean,
     /// A formatter `format`/`datefmt` that is not a string (with validation off): CPython
     /// stores it unchecked and then fails on every record it formats.
     NotAString,
@@ -73,7 +70,6 @@ impl Deliberate {
             Deliberate::ExtImport => "only ext://sys.stdout and ext://sys.stderr",
             Deliberate::UnregisteredClass => "classes are looked up in logwire's registry",
             Deliberate::FormatterClass => "only logging.Formatter is available",
-            Deliberate::StringBoolean => "strings are not booleans",
             Deliberate::NotAString => "expected a string",
             Deliberate::PositionalField => "positional fields are not supported",
             Deliberate::UnparsableFormat => "invalid format",
@@ -85,10 +81,7 @@ impl Deliberate {
     fn safe_for_cpython(self) -> bool {
         matches!(
             self,
-            Deliberate::StringBoolean
-                | Deliberate::NotAString
-                | Deliberate::PositionalField
-                | Deliberate::UnparsableFormat
+            Deliberate::NotAString | Deliberate::PositionalField | Deliberate::UnparsableFormat
         )
     }
 }
@@ -173,10 +166,11 @@ impl Gen {
         )
     }
 
-    /// A flag: a bool, 0/1 (both accept), or rarely a string (deliberately refused).
+    /// A flag: a bool, 0/1, or sometimes a string (both read it by its truth: `"false"` is
+    /// true, `""` is false).
     fn boolish(&mut self) -> Value {
-        if self.pct(20) && self.deliberately(Deliberate::StringBoolean) {
-            return json!(self.pick(&["true", "false", "yes"]));
+        if self.pct(10) {
+            return json!(self.pick(&["true", "false", "yes", "no", ""]));
         }
         match self.rng.random_range(0..8) {
             0 => json!(self.pick(&[0, 1])),

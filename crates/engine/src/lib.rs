@@ -14,4 +14,4 @@ pub use format::Formatter;
 pub use handler::{Emitter, Handler, HandlerError};
 pub use record::{Args, LogRecord};
 pub use tree::{Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, TargetLoggers, TreeDraft};
-pub use value::Value;
+pub use value::{PyObject, Value};

@@ -592,7 +592,7 @@ impl crate::handler::Emitter for LastResortEmitter {
         formatter: &crate::format::Formatter,
     ) -> Result<(), crate::handler::HandlerError> {
         use std::io::Write;
-        let mut line = formatter.format(record);
+        let mut line = formatter.try_format(record)?;
         line.push('\n');
         std::io::stderr()
             .write_all(line.as_bytes())
@@ -810,10 +810,19 @@ impl LoggerTree {
         self.update(|d| d.set_disable_level(level));
     }
 
-    /// Flushes every handler.
+    /// CPython's `flush()` on every handler (a `MemoryHandler` empties its buffer).
     pub fn flush(&self) {
         for h in self.snapshot().all_handlers() {
             h.flush();
+        }
+    }
+
+    /// Makes what every handler has written durable ([`Handler::sync`]) without logging's
+    /// `flush()`: what a collector does before acknowledging records, so a `MemoryHandler`
+    /// keeps its `capacity`/`flushLevel` behaviour however records arrive.
+    pub fn sync(&self) {
+        for h in self.snapshot().all_handlers() {
+            h.sync();
         }
     }
 

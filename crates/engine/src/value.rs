@@ -1,7 +1,9 @@
 //! Typed values: the extra fields of a record and the `args` of a message.
 //!
 //! A [`Value`] is plain data with Python's shapes (str, int, float, bool, None, bytes, list,
-//! tuple, dict). It never refers to code. Formatting follows Python's `str()` and `repr()`,
+//! tuple, dict, set, frozenset), plus [`Value::Object`]: a standard-library value (a
+//! `datetime`, a `Decimal` …) carried as the `str()` and `repr()` CPython would print for it.
+//! It never refers to code. Formatting follows Python's `str()` and `repr()`,
 //! so `%(extra)s` and `{extra!r}` print what CPython would print for the same data.
 
 /// A plain-data value with Python semantics for `str()`, `repr()` and `%` formatting.
@@ -21,12 +23,32 @@ pub enum Value {
     Str(String),
     /// Python `bytes`.
     Bytes(Vec<u8>),
-    /// Python `list` (also used for sets, which have no order of their own).
+    /// Python `list`.
     List(Vec<Value>),
     /// Python `tuple`.
     Tuple(Vec<Value>),
     /// Python `dict`, in insertion order.
     Dict(Vec<(Value, Value)>),
+    /// Python `set`, in the order the sender iterated it.
+    Set(Vec<Value>),
+    /// Python `frozenset`, in the order the sender iterated it.
+    FrozenSet(Vec<Value>),
+    /// A value of another type, known only by what Python prints for it: a standard-library
+    /// value type recognised from its pickled state (`datetime.datetime`, `decimal.Decimal`,
+    /// `uuid.UUID` …). Nothing was constructed; `str()` and `repr()` give the texts.
+    /// Boxed: records carry many values, and this one is rare and three strings wide.
+    Object(Box<PyObject>),
+}
+
+/// The texts of a [`Value::Object`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct PyObject {
+    /// The class (`datetime.datetime`).
+    pub class: String,
+    /// `str(obj)`.
+    pub str: String,
+    /// `repr(obj)`.
+    pub repr: String,
 }
 
 impl From<&str> for Value {
@@ -101,6 +123,7 @@ impl Value {
     pub fn write_py_str(&self, out: &mut String) {
         match self {
             Value::Str(s) => out.push_str(s),
+            Value::Object(o) => out.push_str(&o.str),
             other => other.write_repr_depth(out, 0, false),
         }
     }
@@ -152,6 +175,29 @@ impl Value {
                 }
                 out.push('}');
             }
+            Value::Set(items) if items.is_empty() => out.push_str("set()"),
+            Value::Set(items) => {
+                out.push('{');
+                write_items(items, out, depth, ascii);
+                out.push('}');
+            }
+            Value::FrozenSet(items) if items.is_empty() => out.push_str("frozenset()"),
+            Value::FrozenSet(items) => {
+                out.push_str("frozenset({");
+                write_items(items, out, depth, ascii);
+                out.push_str("})");
+            }
+            Value::Object(o) if ascii => {
+                // ascii(): the repr with non-ASCII characters escaped.
+                for c in o.repr.chars() {
+                    if c.is_ascii() {
+                        out.push(c);
+                    } else {
+                        push_hex_escape(out, c as u32);
+                    }
+                }
+            }
+            Value::Object(o) => out.push_str(&o.repr),
         }
     }
 }

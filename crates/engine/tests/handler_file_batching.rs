@@ -1,7 +1,7 @@
 //! A thread that batches handler writes (`batch_writes_on_this_thread`, as the collector's
 //! dispatcher does): file handlers keep the lines in memory until flushed, and what reaches
-//! the file is exactly what unbatched writes produce — in order, including a record whose
-//! format fails, with UTF-8 and Latin-1 files, and with a rotating file that measures
+//! the file is exactly what unbatched writes produce — in order, skipping a record whose
+//! format fails (CPython writes nothing for it), with UTF-8 and Latin-1 files, and with a rotating file that measures
 //! `tell()` while lines are still batched.
 
 use logwire_engine::format::Style;
@@ -16,7 +16,7 @@ fn records() -> Vec<LogRecord> {
     (0..50)
         .map(|i| {
             let mut r = LogRecord::new("app", level::INFO, "p.py", 1, format!("naïve line {i}"));
-            // Every 7th record lacks the field the format needs: its line is the fallback.
+            // Every 7th record lacks the field the format needs: nothing is written for it.
             if i % 7 != 0 {
                 r.set_extra("rid", format!("r{i}"));
             }
@@ -75,8 +75,10 @@ fn utf8_file_handler_batches_the_same_bytes() {
         Box::new(FileHandler::new(p, FileOptions::default()).unwrap())
     });
     let text = String::from_utf8(out).unwrap();
-    assert_eq!(text.lines().count(), 50);
-    assert!(text.starts_with("naïve line 0 [logwire: Formatting field not found in record: 'rid']\napp naïve line 1 r1\n"), "{text}");
+    // Records 0, 7, …, 49 fail to format: CPython writes nothing for them.
+    assert_eq!(text.lines().count(), 50 - 8);
+    assert!(text.starts_with("app naïve line 1 r1\n"), "{text}");
+    assert!(!text.contains("line 7 "), "{text}");
 }
 
 #[test]
@@ -88,7 +90,7 @@ fn latin1_file_handler_batches_the_same_bytes() {
         };
         Box::new(FileHandler::new(p, options).unwrap())
     });
-    assert!(out.starts_with(b"na\xefve line 0 "));
+    assert!(out.starts_with(b"app na\xefve line 1 r1\n"));
 }
 
 #[test]
@@ -176,4 +178,68 @@ fn batched_and_unbatched_writes_keep_their_order() {
     let text = String::from_utf8(std::fs::read(&path).unwrap()).unwrap();
     let want: String = (0..30).map(|i| format!("app m{i} r\n")).collect();
     assert_eq!(text, want);
+}
+
+/// Two handlers on one file (a MemoryHandler's target and a direct handler, as CPython
+/// configs have): batching keeps the lines in the order they were emitted.
+#[test]
+fn two_handlers_sharing_a_file_keep_emit_order_when_batching() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.log");
+    let a = Handler::new(FileHandler::new(&path, FileOptions::default()).unwrap());
+    let b = Handler::new(FileHandler::new(&path, FileOptions::default()).unwrap());
+    batch_writes_on_this_thread(true);
+    for i in 0..6 {
+        let h = if i % 3 == 0 { &b } else { &a };
+        h.handle(&LogRecord::new(
+            "app",
+            level::INFO,
+            "p.py",
+            1,
+            format!("line {i}"),
+        ));
+    }
+    a.flush();
+    b.flush();
+    batch_writes_on_this_thread(false);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, "line 0\nline 1\nline 2\nline 3\nline 4\nline 5\n");
+}
+
+/// `sync` (what a collector does before acking) writes batches out but leaves a
+/// MemoryHandler's buffer alone; logging's `flush` empties it.
+#[test]
+fn sync_keeps_a_memory_buffer_flush_empties_it() {
+    use logwire_engine::handler::MemoryHandler;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mem.log");
+    let target = Arc::new(Handler::new(
+        FileHandler::new(&path, FileOptions::default()).unwrap(),
+    ));
+    let mem = Arc::new(MemoryHandler::new(3, level::ERROR, Some(target), true).unwrap());
+    let h = Handler::new(Arc::clone(&mem));
+    batch_writes_on_this_thread(true);
+    for i in 0..4 {
+        h.handle(&LogRecord::new(
+            "app",
+            level::INFO,
+            "p.py",
+            1,
+            format!("line {i}"),
+        ));
+    }
+    h.sync();
+    batch_writes_on_this_thread(false);
+    assert_eq!(mem.buffered(), 1);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "line 0\nline 1\nline 2\n"
+    );
+    h.flush();
+    assert_eq!(mem.buffered(), 0);
+    assert!(
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .ends_with("line 3\n")
+    );
 }

@@ -2,7 +2,7 @@
 //! INI literal parser for `args`/`kwargs`.
 
 use logwire_config::pyliteral::{self, LiteralLimits, PyLiteral};
-use logwire_config::{ConfigLimits, Configurator, ContentPolicy, HandlerRegistry, SourceFormat};
+use logwire_config::{ConfigLimits, Configurator, ContentPolicy, SourceFormat};
 use std::sync::OnceLock;
 
 /// A configurator as the config listener builds one for pushed configs: every built-in and
@@ -10,8 +10,7 @@ use std::sync::OnceLock;
 fn configurator() -> &'static Configurator {
     static CONFIGURATOR: OnceLock<Configurator> = OnceLock::new();
     CONFIGURATOR.get_or_init(|| {
-        let mut registry = HandlerRegistry::with_builtins();
-        logwire_net::kinds::register_network_handlers(&mut registry);
+        let registry = logwire_net::kinds::standard_registry();
         let policy = ContentPolicy::pushed(None, Vec::new()).expect("no file root to resolve");
         Configurator::new(registry, policy)
     })

@@ -64,6 +64,8 @@ fn measure(v: &PickleValue, limits: &DecodeLimits) -> Measure {
                         .flat_map(|(k, v)| [(k, depth + 1), (v, depth + 1)]),
                 );
             }
+            // Texts computed from bounded state (a timezone name is a bounded str).
+            PickleValue::Known { str, repr, .. } => m.text_bytes += str.len() + repr.len(),
             PickleValue::None
             | PickleValue::Bool(_)
             | PickleValue::Int(_)
@@ -336,9 +338,10 @@ fn value_text_len(v: &Value) -> usize {
         Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
         Value::BigInt(s) | Value::Str(s) => s.len(),
         Value::Bytes(b) => b.len(),
-        Value::List(items) | Value::Tuple(items) => {
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
             items.iter().map(value_text_len).sum::<usize>() + 8
         }
+        Value::Object(o) => o.str.len() + o.repr.len(),
         Value::Dict(pairs) => {
             pairs
                 .iter()

@@ -38,14 +38,32 @@ use crate::syslog::{
     LOG_USER, SYSLOG_PORT, SocketType, SysLogHandler, SyslogAddress, SyslogMessage, SyslogOptions,
     facility_from_name,
 };
-use logwire_config::HandlerRegistry;
 use logwire_config::error::ConfigErrors;
 use logwire_config::model::ConfigValue;
 use logwire_config::registry::{
     BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
 };
+use logwire_config::{Configurator, ContentPolicy, HandlerRegistry};
 use logwire_engine::Emitter;
 use std::path::PathBuf;
+
+/// The registry every entry point builds its configurator from: the built-in kinds of
+/// `logwire-config` plus the network handlers. `logwire check`, `serve --config`, the config
+/// listener and [`configurator`] all use it, so a class is known (or unknown) the same way
+/// everywhere; only the [`ContentPolicy`] differs (trusted for local files, pushed for the
+/// listener).
+pub fn standard_registry() -> HandlerRegistry {
+    let mut registry = HandlerRegistry::with_builtins();
+    register_network_handlers(&mut registry);
+    registry
+}
+
+/// A configurator over [`standard_registry`] with `policy`: the library's entry point for
+/// applying a configuration as `logwire serve --config` (trusted) or the listener (pushed)
+/// would. `Configurator::default()` in `logwire-config` knows only the kinds of that crate.
+pub fn configurator(policy: ContentPolicy) -> Configurator {
+    Configurator::new(standard_registry(), policy)
+}
 
 /// Registers `logging.handlers.SocketHandler`, `DatagramHandler` and `SysLogHandler`.
 pub fn register_network_handlers(registry: &mut HandlerRegistry) {

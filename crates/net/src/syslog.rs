@@ -243,7 +243,19 @@ impl SyslogMessage {
         }
     }
 
-    /// The bytes of one record (without TCP framing).
+    /// The bytes of one record, or the formatter's error (the handler then sends nothing
+    /// for the record and reports it, as CPython's `SysLogHandler.emit` does).
+    pub fn try_encode(
+        &self,
+        record: &LogRecord,
+        formatter: &Formatter,
+    ) -> Result<Vec<u8>, logwire_engine::format::FormatError> {
+        let text = formatter.try_format(record)?;
+        Ok(self.encode_text(&record.levelname, &text, record.created, record.process))
+    }
+
+    /// The bytes of one record (without TCP framing); a formatting error is rendered into
+    /// the text (see `Formatter::format`).
     pub fn encode(&self, record: &LogRecord, formatter: &Formatter) -> Vec<u8> {
         self.encode_text(
             &record.levelname,
@@ -457,7 +469,7 @@ impl SysLogHandler {
 impl Emitter for SysLogHandler {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         self.sender
-            .push(self.message.encode(record, formatter))
+            .push(self.message.try_encode(record, formatter)?)
             .map_err(|e| match e {
                 SendError::Closed => HandlerError::Closed,
                 other => HandlerError::Invalid(other.to_string()),

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 
 use crate::error::{DecodeError, DecodeErrorKind};
+use crate::stdtypes::{self, Known};
 use crate::template::RecordTemplate;
 use crate::text::{self, ParsedInt};
 use crate::value::{FieldValue, PickleValue};
@@ -81,6 +82,8 @@ enum Node {
     ByteArray(Blob),
     BigInt(String),
     Opaque(String),
+    /// An allow-listed standard-library value, recognised from its reduction.
+    Known(Box<Known>),
     List(Vec<Slot>),
     Tuple(Vec<Slot>),
     Set(Vec<Slot>),
@@ -636,7 +639,73 @@ impl PickleDecoder {
     /// `REDUCE`: never calls anything. A few reductions CPython itself emits for plain data
     /// (bytes, set, frozenset and bytearray in protocols < 3/4/5) are recognised by name and
     /// rebuilt as data; anything else becomes an opaque placeholder.
-    fn reduce(&mut self, callable: Slot, args: Slot) -> Result<(), DecodeErrorKind> {
+    fn known_arg(&self, slot: Slot) -> Option<&Known> {
+        match self.node(slot)? {
+            Node::Known(k) => Some(k),
+            _ => None,
+        }
+    }
+
+    fn bytes_arg<'b>(&'b self, input: &'b [u8], slot: Slot) -> Option<&'b [u8]> {
+        match self.node(slot)? {
+            Node::Bytes(b) => Expander::blob(input, b).ok(),
+            _ => None,
+        }
+    }
+
+    /// The allow-listed standard-library value types (see `stdtypes`): recognised by the
+    /// class name and the shape of the reduction's arguments, `None` for anything else.
+    fn reduce_known(&self, input: &[u8], class: &str, args: &[Slot]) -> Option<Known> {
+        let tz = |s: &Slot| match s {
+            Slot::None => Some(None),
+            s => self.known_arg(*s).map(Some),
+        };
+        match (class, args) {
+            ("datetime.timedelta", [Slot::Int(d), Slot::Int(s), Slot::Int(us)]) => {
+                stdtypes::timedelta(*d, *s, *us)
+            }
+            ("datetime.timezone", [off]) => stdtypes::timezone(self.known_arg(*off)?, None),
+            ("datetime.timezone", [off, name]) => {
+                stdtypes::timezone(self.known_arg(*off)?, Some(&self.str_arg(*name)?))
+            }
+            ("datetime.date", [b]) => stdtypes::date(self.bytes_arg(input, *b)?),
+            ("datetime.time", [b]) => stdtypes::time(self.bytes_arg(input, *b)?, None),
+            ("datetime.time", [b, t]) => stdtypes::time(self.bytes_arg(input, *b)?, tz(t)?),
+            ("datetime.datetime", [b]) => stdtypes::datetime(self.bytes_arg(input, *b)?, None),
+            ("datetime.datetime", [b, t]) => stdtypes::datetime(self.bytes_arg(input, *b)?, tz(t)?),
+            ("decimal.Decimal", [s]) => stdtypes::decimal(&self.str_arg(*s)?),
+            _ => None,
+        }
+    }
+
+    /// `BUILD` on a `uuid.UUID` placeholder with `{'int': n, …}`: the UUID, as data.
+    fn build_uuid(&self, target: Slot, state: Slot) -> Option<Known> {
+        match self.node(target)? {
+            Node::Opaque(c) if c == "uuid.UUID" => {}
+            _ => return None,
+        }
+        let Some(Node::Dict(items)) = self.node(state) else {
+            return None;
+        };
+        let mut int = None;
+        for kv in items.chunks(2) {
+            if let [k, v] = kv
+                && self.str_arg(*k).as_deref() == Some("int")
+            {
+                int = match v {
+                    Slot::Int(i) => u128::try_from(*i).ok(),
+                    Slot::Node(_) => match self.node(*v)? {
+                        Node::BigInt(s) => s.parse::<u128>().ok(),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+            }
+        }
+        int.map(stdtypes::uuid)
+    }
+
+    fn reduce(&mut self, input: &[u8], callable: Slot, args: Slot) -> Result<(), DecodeErrorKind> {
         let class = self.opaque_class_of(callable)?;
         let args: Vec<Slot> = match self.node(args) {
             Some(Node::Tuple(items)) => items.clone(),
@@ -646,6 +715,9 @@ impl PickleDecoder {
                 ));
             }
         };
+        if let Some(k) = self.reduce_known(input, &class, &args) {
+            return self.push_node(Node::Known(Box::new(k)));
+        }
         let data = match (class.as_str(), args.as_slice()) {
             ("_codecs.encode", [s, enc]) => {
                 let enc = self.str_arg(*enc);
@@ -1007,7 +1079,7 @@ impl PickleDecoder {
             b'R' => {
                 let args = self.pop()?;
                 let callable = self.pop()?;
-                self.reduce(callable, args)?;
+                self.reduce(input, callable, args)?;
             }
             0x81 => {
                 // NEWOBJ
@@ -1038,10 +1110,16 @@ impl PickleDecoder {
                 self.push_node(Node::Opaque(class))?;
             }
             b'b' => {
-                // BUILD: the state is discarded; the object stays opaque.
-                let _state = self.pop()?;
+                // BUILD: the state is discarded; the object stays opaque (or, for an
+                // allow-listed value type, what it was recognised as). A `uuid.UUID`'s state
+                // is its value: recognised as data.
+                let state = self.pop()?;
                 let t = self.top()?;
-                if !matches!(self.node(t), Some(Node::Opaque(_))) {
+                if let Some(k) = self.build_uuid(t, state) {
+                    if let Some(n) = self.node_mut(t) {
+                        *n = Node::Known(Box::new(k));
+                    }
+                } else if !matches!(self.node(t), Some(Node::Opaque(_) | Node::Known(_))) {
                     return Err(K::TypeMismatch("BUILD target is not an object"));
                 }
             }
@@ -1256,6 +1334,15 @@ impl<'a> Expander<'a> {
                         let class = Self::take_string(move_strings, c);
                         (PickleValue::Opaque { class }, n)
                     }
+                    Some(Node::Known(k)) => {
+                        let n = k.str.len() + k.repr.len();
+                        let v = PickleValue::Known {
+                            class: k.class.to_owned(),
+                            str: k.str.clone(),
+                            repr: k.repr.clone(),
+                        };
+                        (v, n)
+                    }
                     Some(_) => return Ok(None),
                     None => return Err(DecodeErrorKind::StackUnderflow),
                 };
@@ -1309,6 +1396,7 @@ impl<'a> Expander<'a> {
                 Some(Node::ByteArray(_)) => "bytearray",
                 Some(Node::BigInt(_)) => "int",
                 Some(Node::Opaque(c)) => return c.clone(),
+                Some(Node::Known(k)) => k.class,
                 Some(Node::List(_)) => "list",
                 Some(Node::Tuple(_)) => "tuple",
                 Some(Node::Set(_)) => "set",

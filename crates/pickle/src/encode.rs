@@ -266,6 +266,8 @@ impl Protocol1Encoder {
             }
             PickleValue::Str(s) => self.str(s)?,
             PickleValue::Opaque { class } => self.str(&format!("<{class}>"))?,
+            // Forwarded as the text a receiver would print for it.
+            PickleValue::Known { str, .. } => self.str(str)?,
             PickleValue::Bytes(b) => self.bytes(b, tasks)?,
             PickleValue::ByteArray(b) => {
                 self.global("bytearray", b"c__builtin__\nbytearray\n")?;

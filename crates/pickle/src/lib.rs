@@ -8,10 +8,13 @@
 //! (counted after memo expansion), memo entries, string length and integer digits
 //! ([`DecodeLimits`]). Objects that would need code to rebuild (`GLOBAL`, `REDUCE`, `NEWOBJ`,
 //! `BUILD`, …) are never resolved: they become an inert [`PickleValue::Opaque`] naming the
-//! class, so a record with, say, a `datetime` in an `extra` field still decodes, with
-//! `<datetime.datetime>` in that field. The few reductions CPython itself writes for plain
+//! class, so a record with, say, a `pathlib.Path` in an `extra` field still decodes, with
+//! `<pathlib.PosixPath>` in that field. The few reductions CPython itself writes for plain
 //! data (bytes in protocols < 3, sets before protocol 4, bytearray) are recognised by name and
-//! rebuilt as data. Nothing is imported or called: this is pure Rust data. It never panics on
+//! rebuilt as data. A fixed allow-list of standard-library value types (`datetime.datetime`,
+//! `date`, `time`, `timedelta`, `timezone`, `decimal.Decimal`, `uuid.UUID`) is recognised by
+//! its pickled state and becomes [`PickleValue::Known`], carrying the `str()` and `repr()`
+//! CPython's receiver would print; the class name is only compared with the list. Nothing is imported or called: this is pure Rust data. It never panics on
 //! any input.
 //!
 //! Choices where CPython has options or Rust cannot represent a value:
@@ -57,6 +60,7 @@ mod decode;
 pub mod encode;
 mod error;
 mod flat;
+mod stdtypes;
 mod template;
 mod text;
 mod value;

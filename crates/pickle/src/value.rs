@@ -49,6 +49,18 @@ pub enum PickleValue {
         /// (`__builtin__.xrange` is `builtins.range`).
         class: String,
     },
+    /// A standard-library value type on a fixed allow-list (`datetime.datetime`, `date`,
+    /// `time`, `timedelta`, `timezone`, `decimal.Decimal`, `uuid.UUID`), recognised by its
+    /// pickled state. Nothing was constructed: `str` and `repr` are what CPython prints for
+    /// the object `pickle.loads` would build.
+    Known {
+        /// The class (`datetime.datetime`).
+        class: String,
+        /// `str(obj)`.
+        str: String,
+        /// `repr(obj)`.
+        repr: String,
+    },
 }
 
 impl PickleValue {
@@ -76,7 +88,7 @@ impl PickleValue {
             PickleValue::Set(_) => "set",
             PickleValue::FrozenSet(_) => "frozenset",
             PickleValue::Dict(_) => "dict",
-            PickleValue::Opaque { class } => class,
+            PickleValue::Opaque { class } | PickleValue::Known { class, .. } => class,
         }
     }
 
@@ -156,6 +168,7 @@ impl fmt::Display for PickleValue {
                 f.write_str("}")
             }
             PickleValue::Opaque { class } => write!(f, "<{class}>"),
+            PickleValue::Known { repr, .. } => f.write_str(repr),
         }
     }
 }

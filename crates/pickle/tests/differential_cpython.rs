@@ -386,7 +386,9 @@ fn emit_plain(out: &mut String, v: &PickleValue) {
                 emit_plain(out, v);
             }
         }
-        PickleValue::Opaque { .. } => panic!("opaque values have no plain tokens"),
+        PickleValue::Opaque { .. } | PickleValue::Known { .. } => {
+            panic!("opaque values have no plain tokens")
+        }
     }
 }
 
@@ -427,6 +429,16 @@ fn check_placeholders(v: &PickleValue, opaque_seen: &mut usize) {
             );
             assert_eq!(v.placeholder(), Some(format!("<{class}>")));
             assert_eq!(v.to_string(), format!("<{class}>"));
+            *opaque_seen += 1;
+        }
+        // Recognised from its state (allow-listed): no placeholder, its repr instead.
+        PickleValue::Known { class, repr, .. } => {
+            assert!(
+                OPAQUE_KINDS.iter().any(|(_, c)| c == class),
+                "unexpected class {class}"
+            );
+            assert_eq!(v.placeholder(), None);
+            assert_eq!(&v.to_string(), repr);
             *opaque_seen += 1;
         }
         PickleValue::List(items)

@@ -15,13 +15,16 @@
 //!
 //! # Errors at format time
 //! CPython raises from `Formatter.format` (a missing field, a value its spec cannot format)
-//! and the handler's `handleError` reports it. [`Formatter::try_format`] returns that error;
-//! [`Formatter::format`] never fails: it renders the message followed by
-//! `[logwire: <error>]` so the event is not lost. Malformed format strings (which would fail
+//! and the handler's `handleError` reports it. [`Formatter::try_format`] returns that error,
+//! and every built-in handler uses it: the handler writes nothing for that record, prints a
+//! `--- Logging error ---` block on stderr and counts it ([`Handler::error_count`](crate::Handler::error_count)), as
+//! CPython does. [`Formatter::format`] never fails: for callers outside a handler it renders
+//! the message followed by `[logwire: <error>]`. Malformed format strings (which would fail
 //! on every record in CPython) are rejected by [`Formatter::new`] even when `validate` is
 //! false.
 
 pub mod brace;
+pub mod json;
 mod num;
 pub mod percent;
 pub mod strftime;
@@ -225,6 +228,9 @@ pub struct Formatter {
     tz: TimeZone,
     /// Identifies this formatter's time settings in the per-thread `asctime` cache.
     time_id: u64,
+    /// Set for python-json-logger's `JsonFormatter` (see [`json`]): records are written as
+    /// JSON objects; `fmt` only names the fields.
+    json: Option<Box<json::JsonSpec>>,
 }
 
 impl Default for Formatter {
@@ -291,6 +297,7 @@ impl Formatter {
             utc: false,
             tz: TimeZone::try_system().unwrap_or(TimeZone::UTC),
             time_id: time_cache::new_id(),
+            json: None,
         })
     }
 
@@ -358,7 +365,45 @@ impl Formatter {
         }
         // `Formatter.format` appends exc_text and stack_info once each.
         b.record_fields += 2;
+        if let Some(spec) = &self.json {
+            // A JSON object also carries every extra attribute of the record (keys and values
+            // together at most one more copy of its text), and JSON escapes a byte into at
+            // most six (`\u0000`; with ensure_ascii a 4-byte character is two 6-byte escapes).
+            b.record_fields = (b.record_fields + 1).saturating_mul(6);
+            let o = &spec.options;
+            let names = o.rename_fields.iter().map(|(_, to)| to.len());
+            let statics = o
+                .static_fields
+                .iter()
+                .map(|(k, v)| k.len() + v.py_repr().len());
+            let fixed: usize = names
+                .chain(statics)
+                .chain([o.prefix.len(), o.timestamp.as_ref().map_or(0, |t| t.len() + 40)])
+                .sum();
+            b.fixed = b.fixed.saturating_add(fixed.saturating_mul(6));
+        }
         b
+    }
+
+    /// python-json-logger's `JsonFormatter(fmt, datefmt, style, validate, **options)`: the
+    /// format is checked as `Formatter`'s is and names the fields of each JSON object (see
+    /// [`json`]).
+    pub fn json(
+        fmt: Option<&str>,
+        datefmt: Option<&str>,
+        style: Style,
+        validate: bool,
+        options: json::JsonOptions,
+    ) -> Result<Formatter, FormatError> {
+        let mut f = Formatter::new(fmt, datefmt, style, validate, Vec::new())?;
+        let required = json::required_fields(&f.fmt, style);
+        f.json = Some(Box::new(json::JsonSpec { required, options }));
+        Ok(f)
+    }
+
+    /// Whether this is a JSON formatter ([`Formatter::json`]).
+    pub fn is_json(&self) -> bool {
+        self.json.is_some()
     }
 
     /// Uses `time.gmtime` instead of `time.localtime` (CPython: `converter = time.gmtime`).
@@ -427,6 +472,9 @@ impl Formatter {
 
     /// [`Formatter::try_format`], appending to `out` (on error `out` may hold a partial line).
     pub fn try_format_into(&self, record: &LogRecord, out: &mut String) -> Result<(), FormatError> {
+        if let Some(spec) = &self.json {
+            return json::format_json(spec, self, record, out);
+        }
         let mut ctx = Ctx {
             record,
             message: None,

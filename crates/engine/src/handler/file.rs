@@ -20,10 +20,20 @@ use super::util::{EncodeErrors, Encoding, abspath, batching, format_into};
 use super::{Emitter, HandlerError};
 use crate::format::Formatter;
 use crate::record::LogRecord;
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+thread_local! {
+    /// The file handler whose lines this batching thread holds, if any. Lines from two
+    /// handlers must reach the OS in the order they were emitted (two handlers may share a
+    /// file, as CPython configs do with a MemoryHandler and a direct handler): before another
+    /// handler starts batching on this thread, the previous one's batch is written out.
+    static BATCH_OWNER: RefCell<Option<(Weak<Mutex<FileState>>, PathBuf)>> =
+        const { RefCell::new(None) };
+}
 
 /// How a file handler opens its file (CPython's `mode=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -209,7 +219,7 @@ pub(crate) struct FileCore {
     pub(crate) delay: bool,
     policy: FileOpenPolicy,
     pub(crate) terminator: String,
-    state: Mutex<FileState>,
+    state: Arc<Mutex<FileState>>,
 }
 
 impl FileCore {
@@ -230,7 +240,7 @@ impl FileCore {
             delay: options.delay,
             policy: options.open_policy.clone(),
             terminator: "\n".to_owned(),
-            state: Mutex::new(FileState {
+            state: Arc::new(Mutex::new(FileState {
                 file: None,
                 closed: false,
                 line: String::new(),
@@ -240,7 +250,7 @@ impl FileCore {
                 rollover_at: 0,
                 dev: -1,
                 ino: -1,
-            }),
+            })),
         };
         if !core.delay {
             let f = core.open()?;
@@ -250,8 +260,36 @@ impl FileCore {
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, FileState> {
+        if batching() {
+            self.claim_batch();
+        }
         // A panic while writing leaves nothing half-updated that matters: keep logging.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes this handler the one batching on this thread, writing out the previous one's
+    /// batch first (see `BATCH_OWNER`). Called before this handler's lock is taken, so no
+    /// thread ever holds two handlers' locks.
+    fn claim_batch(&self) {
+        let previous = BATCH_OWNER.with(|owner| {
+            let mut owner = owner.borrow_mut();
+            // A live Weak keeps its allocation, so pointer equality is identity.
+            if owner
+                .as_ref()
+                .is_some_and(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(&self.state)))
+            {
+                return None;
+            }
+            owner.replace((Arc::downgrade(&self.state), self.base.clone()))
+        });
+        if let Some((weak, base)) = previous
+            && let Some(state) = weak.upgrade()
+        {
+            let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = write_pending(&mut st, &base) {
+                eprintln!("--- Logging error ---\n{e}");
+            }
+        }
     }
 
     /// CPython's `_open()`: the base file with the handler's mode.
@@ -273,10 +311,16 @@ impl FileCore {
     }
 
     /// Formats `record` into `st.line` (with the terminator).
-    pub(crate) fn format_line(&self, st: &mut FileState, record: &LogRecord, f: &Formatter) {
+    pub(crate) fn format_line(
+        &self,
+        st: &mut FileState,
+        record: &LogRecord,
+        f: &Formatter,
+    ) -> Result<(), HandlerError> {
         st.line.clear();
-        format_into(f, record, &mut st.line);
+        format_into(f, record, &mut st.line)?;
         st.line.push_str(&self.terminator);
+        Ok(())
     }
 
     /// Opens the file for `emit` if it is not open (delay, or reopen after close). Returns
@@ -341,18 +385,7 @@ impl FileCore {
 
     /// Writes out a worker's batch.
     pub(crate) fn flush_pending(&self, st: &mut FileState) -> Result<(), HandlerError> {
-        if st.pending.is_empty() && st.pending_text.is_empty() {
-            return Ok(());
-        }
-        let res = match st.file.as_mut() {
-            Some(f) => f
-                .write_all(&st.pending)
-                .and_then(|()| f.write_all(st.pending_text.as_bytes())),
-            None => Ok(()),
-        };
-        st.pending.clear();
-        st.pending_text.clear();
-        res.map_err(|e| HandlerError::io(format!("cannot write {}", self.base.display()), e))
+        write_pending(st, &self.base)
     }
 
     /// The stream position (`stream.tell()`), counting a worker's unwritten batch.
@@ -402,16 +435,32 @@ impl FileCore {
         self.ensure_open(st)?;
         if self.encoding == Encoding::Utf8 && batching() {
             // Straight into the batch: the line is not copied a second time.
-            format_into(formatter, record, &mut st.pending_text);
+            format_into(formatter, record, &mut st.pending_text)?;
             st.pending_text.push_str(&self.terminator);
             if st.pending_text.len() < BATCH_LIMIT {
                 return Ok(());
             }
             return self.flush_pending(st);
         }
-        self.format_line(st, record, formatter);
+        self.format_line(st, record, formatter)?;
         self.write_line(st)
     }
+}
+
+/// Writes out a batch held in `st` (the file at `base`).
+fn write_pending(st: &mut FileState, base: &Path) -> Result<(), HandlerError> {
+    if st.pending.is_empty() && st.pending_text.is_empty() {
+        return Ok(());
+    }
+    let res = match st.file.as_mut() {
+        Some(f) => f
+            .write_all(&st.pending)
+            .and_then(|()| f.write_all(st.pending_text.as_bytes())),
+        None => Ok(()),
+    };
+    st.pending.clear();
+    st.pending_text.clear();
+    res.map_err(|e| HandlerError::io(format!("cannot write {}", base.display()), e))
 }
 
 /// CPython's `logging.FileHandler(filename, mode='a', encoding=None, delay=False, errors=None)`.
@@ -540,7 +589,7 @@ impl Emitter for WatchedFileHandler {
             // CPython leaves dev/ino at -1 after a delayed open (one spurious reopen later).
             Self::stat_stream(&mut st)?;
         }
-        self.core.format_line(&mut st, record, formatter);
+        self.core.format_line(&mut st, record, formatter)?;
         self.core.write_line(&mut st)
     }
     fn flush(&self) -> Result<(), HandlerError> {

@@ -135,6 +135,15 @@ impl Emitter for MemoryHandler {
         Self::flush_locked(&mut self.lock());
         Ok(())
     }
+    /// Durability only: the buffer stays (capacity and flushLevel decide when it empties,
+    /// as in CPython); what already went to the target is synced.
+    fn sync(&self) -> Result<(), HandlerError> {
+        let target = self.lock().target.clone();
+        if let Some(t) = target {
+            t.sync();
+        }
+        Ok(())
+    }
     fn close(&self) {
         let mut st = self.lock();
         if self.flush_on_close {

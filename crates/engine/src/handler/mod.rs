@@ -9,6 +9,7 @@ use crate::filter::Filter;
 use crate::format::Formatter;
 use crate::level;
 use crate::record::LogRecord;
+use crate::value::Value;
 use std::fmt;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -31,6 +32,11 @@ pub enum HandlerError {
     /// The handler was closed.
     #[error("handler is closed")]
     Closed,
+    /// The formatter raised (a field missing from the record, a value its spec cannot
+    /// format). As in CPython, nothing is written for the record on this handler and the
+    /// error is reported by `handleError`.
+    #[error("{0}")]
+    Format(#[from] crate::format::FormatError),
 }
 
 impl HandlerError {
@@ -49,9 +55,21 @@ impl HandlerError {
 pub trait Emitter: Send + Sync {
     /// Writes one record, formatted with `formatter`.
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError>;
-    /// Pushes buffered output to its destination.
+    /// CPython's `flush()`: the logging meaning, which for a `MemoryHandler` hands its
+    /// buffer to the target.
     fn flush(&self) -> Result<(), HandlerError> {
         Ok(())
+    }
+    /// Makes what this emitter has written so far durable at its destination (handed to
+    /// the OS, or to the sender's connection) without changing what logging would do next:
+    /// what a collector calls before it acknowledges records. The default is [`flush`], right
+    /// for every kind whose `flush()` only pushes written bytes out; a `MemoryHandler`
+    /// overrides it to keep its buffer (its `capacity` and `flushLevel` decide when records
+    /// leave it) and sync its target.
+    ///
+    /// [`flush`]: Emitter::flush
+    fn sync(&self) -> Result<(), HandlerError> {
+        self.flush()
     }
     /// Flushes and releases resources; later emits may fail or reopen, per kind.
     fn close(&self) {}
@@ -210,6 +228,18 @@ impl Handler {
         }
     }
 
+    /// Makes written output durable without logging's `flush()` ([`Emitter::sync`]),
+    /// reporting errors like an emit error.
+    pub fn sync(&self) {
+        if let Err(e) = self.emitter.sync() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "--- Logging error ---\nsync of {} failed: {e}",
+                self.describe()
+            );
+        }
+    }
+
     /// Flushes and closes the emitter.
     pub fn close(&self) {
         self.emitter.close();
@@ -225,11 +255,28 @@ impl Handler {
     /// CPython's `handleError`: a report on stderr, never a panic or an error to the caller.
     pub fn handle_error(&self, record: &LogRecord, error: &HandlerError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        // CPython's last two lines show `record.msg` and `record.args` by repr().
+        let args = match &record.args {
+            crate::record::Args::None => "()".to_owned(),
+            crate::record::Args::Tuple(items) => {
+                let parts: Vec<String> = items.iter().map(Value::py_repr).collect();
+                match parts.len() {
+                    1 => format!("({},)", parts[0]),
+                    _ => format!("({})", parts.join(", ")),
+                }
+            }
+            crate::record::Args::Mapping(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", Value::Str(k.clone()).py_repr(), v.py_repr()))
+                    .collect();
+                format!("{{{}}}", parts.join(", "))
+            }
+        };
         eprintln!(
-            "--- Logging error ---\n{} could not emit a record: {error}\nMessage: {:?}\nArguments: {:?}",
+            "--- Logging error ---\n{} could not emit a record: {error}\nMessage: {}\nArguments: {args}",
             self.describe(),
-            record.msg,
-            record.args
+            Value::Str(record.msg.clone()).py_repr(),
         );
     }
 }

@@ -110,9 +110,11 @@ impl Shared {
         }
     }
 
+    /// Makes what the targets were handed durable ([`Handler::sync`]): not their logging
+    /// `flush()`, which would empty a MemoryHandler target whenever the queue ran empty.
     fn flush_targets(&self) {
         for h in &self.targets {
-            if catch_unwind(AssertUnwindSafe(|| h.flush())).is_err() {
+            if catch_unwind(AssertUnwindSafe(|| h.sync())).is_err() {
                 eprintln!("--- Logging error ---\nqueue target {h:?} panicked while flushing");
             }
         }
@@ -256,15 +258,15 @@ impl QueueHandler {
     }
 
     /// CPython's `prepare`: a copy with the message merged by `formatter`.
-    fn prepare(record: &LogRecord, formatter: &Formatter) -> LogRecord {
-        let msg = formatter.format(record);
-        LogRecord {
+    fn prepare(record: &LogRecord, formatter: &Formatter) -> Result<LogRecord, HandlerError> {
+        let msg = formatter.try_format(record)?;
+        Ok(LogRecord {
             msg,
             args: Args::None,
             exc_text: None,
             stack_info: None,
             ..record.clone()
-        }
+        })
     }
 
     fn is_worker_thread(&self) -> bool {
@@ -274,7 +276,7 @@ impl QueueHandler {
 
 impl Emitter for QueueHandler {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
-        let prepared = Box::new(Self::prepare(record, formatter));
+        let prepared = Box::new(Self::prepare(record, formatter)?);
         let guard = self.tx.read().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = guard.as_ref() else {
             return Err(HandlerError::Closed);

@@ -160,7 +160,7 @@ impl RotatingFileHandler {
         if pos == 0 {
             return Ok((false, false));
         }
-        self.core.format_line(st, record, formatter);
+        self.core.format_line(st, record, formatter)?;
         // CPython: len("%s\n" % msg) in characters, whatever the handler's terminator.
         let len = st
             .line
@@ -225,7 +225,7 @@ impl Emitter for RotatingFileHandler {
         }
         self.core.ensure_open(&mut st)?;
         if !formatted {
-            self.core.format_line(&mut st, record, formatter);
+            self.core.format_line(&mut st, record, formatter)?;
         }
         self.core.write_line(&mut st)
     }

@@ -90,7 +90,7 @@ impl Emitter for StreamHandler {
         let mut guard = self.lock();
         let st = &mut *guard;
         st.line.clear();
-        format_into(formatter, record, &mut st.line);
+        format_into(formatter, record, &mut st.line)?;
         st.line.push_str(&self.terminator);
         st.stream
             .write_all(st.line.as_bytes())

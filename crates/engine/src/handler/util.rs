@@ -17,6 +17,9 @@ impl<E: Emitter + ?Sized> Emitter for std::sync::Arc<E> {
     fn flush(&self) -> Result<(), HandlerError> {
         (**self).flush()
     }
+    fn sync(&self) -> Result<(), HandlerError> {
+        (**self).sync()
+    }
     fn close(&self) {
         (**self).close()
     }
@@ -40,9 +43,19 @@ pub(crate) fn set_batching(on: bool) {
     BATCHING.with(|b| b.set(on));
 }
 
-/// Appends `formatter`'s output for `record` to `out`.
-pub(crate) fn format_into(formatter: &Formatter, record: &LogRecord, out: &mut String) {
-    formatter.format_into(record, out);
+/// Appends `formatter`'s output for `record` to `out`; on a formatting error `out` is left
+/// as it was and the error is returned, so the handler writes nothing for the record and
+/// reports it (CPython's `Handler.emit` → `handleError`).
+pub(crate) fn format_into(
+    formatter: &Formatter,
+    record: &LogRecord,
+    out: &mut String,
+) -> Result<(), HandlerError> {
+    let start = out.len();
+    formatter.try_format_into(record, out).map_err(|e| {
+        out.truncate(start);
+        HandlerError::Format(e)
+    })
 }
 
 /// CPython's `os.path.abspath`: joins a relative path to the current directory and

@@ -233,11 +233,9 @@ impl ConfigListener {
         if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
             check_apart(state, root).map_err(ListenerError::Policy)?;
         }
-        let registry = self.registry.unwrap_or_else(|| {
-            let mut r = HandlerRegistry::with_builtins();
-            crate::kinds::register_network_handlers(&mut r);
-            r
-        });
+        let registry = self
+            .registry
+            .unwrap_or_else(crate::kinds::standard_registry);
         let mut configurator =
             Configurator::new(registry, policy).keep_existing_loggers(self.keep_existing_loggers);
         if let Some(s) = self.streams {

@@ -411,7 +411,9 @@ impl Dispatcher {
 
     fn flush_and_ack(&mut self) {
         if std::mem::take(&mut self.handled_since_flush) > 0 {
-            self.tree.flush();
+            // Durability before the ack, not logging's flush(): a MemoryHandler keeps its
+            // buffer until its capacity or flushLevel says otherwise, as in CPython.
+            self.tree.sync();
         }
         crate::record_map::recycle(&mut self.spent);
         self.spent_bytes = 0;

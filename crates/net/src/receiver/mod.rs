@@ -616,7 +616,9 @@ impl RunningCollector {
             // Every sender is gone now: the dispatcher drains, flushes and ends.
             let _ = tokio::task::spawn_blocking(move || d.join()).await;
         }
-        self.tree.flush();
+        // Durable, not logging-flushed: the tree's owner decides when to shut it down (and
+        // a MemoryHandler's buffer is its business then).
+        self.tree.sync();
         for p in &self.unix_paths {
             let _ = std::fs::remove_file(p);
         }

@@ -49,7 +49,7 @@
 //! ```
 
 use logwire_engine::record::{Attribute, LogRecord, now_secs};
-use logwire_engine::{Args, Value, level};
+use logwire_engine::{Args, PyObject, Value, level};
 use logwire_pickle::{
     DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue, RecordTemplate,
 };
@@ -351,7 +351,8 @@ impl From<DecodeError> for MapError {
     }
 }
 
-/// A pickle value as engine data: sets become lists, opaque objects their placeholder text.
+/// A pickle value as engine data: opaque objects become their placeholder text, allow-listed
+/// standard-library values an [`Value::Object`] with the texts CPython would print.
 fn pickle_to_value(v: PickleValue) -> Value {
     match v {
         PickleValue::None => Value::None,
@@ -361,8 +362,11 @@ fn pickle_to_value(v: PickleValue) -> Value {
         PickleValue::Float(x) => Value::Float(x),
         PickleValue::Str(s) => Value::Str(s),
         PickleValue::Bytes(b) | PickleValue::ByteArray(b) => Value::Bytes(b),
-        PickleValue::List(v) | PickleValue::Set(v) | PickleValue::FrozenSet(v) => {
-            Value::List(v.into_iter().map(pickle_to_value).collect())
+        PickleValue::List(v) => Value::List(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::Set(v) => Value::Set(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::FrozenSet(v) => Value::FrozenSet(v.into_iter().map(pickle_to_value).collect()),
+        PickleValue::Known { class, str, repr } => {
+            Value::Object(Box::new(PyObject { class, str, repr }))
         }
         PickleValue::Tuple(v) => Value::Tuple(v.into_iter().map(pickle_to_value).collect()),
         PickleValue::Dict(kv) => Value::Dict(
@@ -382,9 +386,10 @@ fn value_cost(v: &Value) -> usize {
         Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
         Value::BigInt(s) | Value::Str(s) => s.len(),
         Value::Bytes(b) => b.len(),
-        Value::List(items) | Value::Tuple(items) => {
+        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
             items.iter().map(|v| NODE_BYTES + value_cost(v)).sum()
         }
+        Value::Object(o) => o.class.len() + o.str.len() + o.repr.len(),
         Value::Dict(pairs) => pairs
             .iter()
             .map(|(k, v)| 2 * NODE_BYTES + value_cost(k) + value_cost(v))
@@ -404,6 +409,9 @@ fn type_name(v: &Value) -> &'static str {
         Value::List(_) => "list",
         Value::Tuple(_) => "tuple",
         Value::Dict(_) => "dict",
+        Value::Set(_) => "set",
+        Value::FrozenSet(_) => "frozenset",
+        Value::Object(_) => "object",
     }
 }
 

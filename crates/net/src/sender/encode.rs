@@ -76,6 +76,12 @@ pub fn to_pickle_value(value: &Value) -> PickleValue {
                 .map(|(k, v)| (to_pickle_value(k), to_pickle_value(v)))
                 .collect(),
         ),
+        Value::Set(items) => PickleValue::Set(items.iter().map(to_pickle_value).collect()),
+        Value::FrozenSet(items) => {
+            PickleValue::FrozenSet(items.iter().map(to_pickle_value).collect())
+        }
+        // Forwarded as the text a receiver prints for it (nothing to rebuild it from).
+        Value::Object(o) => PickleValue::Str(o.str.clone()),
     }
 }
 
