@@ -323,7 +323,7 @@ def _percent_fields(fmt: str):
 
 
 _BRACE_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(\d*)[_,]?(?:\.(\d*))?.?\Z", re.S)
-_DOLLAR = re.compile(r"\$(?:(\$)|([_a-z][_a-z0-9]*)|\{([_a-z][_a-z0-9]*)\})", re.I | re.A)
+_DOLLAR = re.compile(r"\$(?:(\$)|([_a-z][_a-z0-9]*)|\{([_a-z][_a-z0-9]*)\}|())", re.I | re.A)
 
 
 def _render_bound(fmt: Optional[str], datefmt: Optional[str], style: str) -> Tuple[int, int]:
@@ -384,7 +384,7 @@ def _render_bound(fmt: Optional[str], datefmt: Optional[str], style: str) -> Tup
         for m in _DOLLAR.finditer(fmt):
             b[0] += _utf8_len(fmt[i:m.start()])
             i = m.end()
-            if m.group(1):
+            if m.group(1) or m.group(4) is not None:
                 b[0] += 1
             else:
                 field(m.group(2) or m.group(3), 0, False)
@@ -1057,6 +1057,12 @@ def _check_model(m: _Model, pol: _Policy, errs: _Errors) -> None:
             logging.Formatter(fmt, datefmt, f["style"], f["validate"])
         except (ValueError, TypeError, KeyError) as e:
             errs.add(place, str(e))
+            continue
+        if f["style"] == "$" and fmt and any(x.group(4) is not None
+                                             for x in _DOLLAR.finditer(fmt)):
+            # The Rust template::parse refuses a bare '$' whatever validate says (CPython
+            # with validate=False would fail on every record).
+            errs.add(place, "invalid format: bare '$' not allowed")
             continue
         why = _strftime_check(datefmt) if datefmt else None
         if why is not None:

@@ -159,6 +159,9 @@ def fmt_doc(fmt, datefmt=None):
     return d({"h": dict(STREAM, formatter="f")}, ["h"], formatters={"f": f})
 
 
+case("reject-dollar-bare-unvalidated", "reject",
+     "a bare '$' with validate false (CPython would fail on every record)",
+     d(formatters={"f": {"format": "$message costs 5$", "style": "$", "validate": False}}))
 # Each %c renders at most 64 bytes (strftime::max_len): 256 of them are the 16 KiB cap.
 case("accept-datefmt-c-256", "accept", "datefmt %c x 256: at the render cap (16 KiB)",
      fmt_doc("%(asctime)s", "%c" * 256))
