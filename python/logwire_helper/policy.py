@@ -54,7 +54,7 @@ class PolicyError(ValueError):
 
 
 class Limits:
-    """Caps on a pushed config: the Rust ``ConfigLimits::default()``."""
+    """Caps on a pushed config: the Rust ``ConfigLimits::pushed()``."""
 
     max_document_bytes = 1 << 20
     max_depth = 32
@@ -65,7 +65,16 @@ class Limits:
     max_formatters = 256
     max_name_len = 256
     max_format_len = 4096
-    max_backup_count = 1000
+    #: ``backupCount`` of a rotating handler, at most.
+    max_backup_count = 100
+    #: A non-zero ``maxBytes`` of a RotatingFileHandler, at least: a rollover renames up to
+    #: ``backupCount`` files, so this bounds renames per byte written.
+    min_rotation_bytes = 64 * 1024
+    #: Bytes a formatter may render whatever the record holds (literal text, widths and
+    #: precisions, each asctime at its datefmt's longest): ``RenderBound::fixed``.
+    max_render_bytes = 16 * 1024
+    #: Times a formatter may copy text from the record (``RenderBound::record_fields``).
+    max_record_fields = 64
     max_memory_capacity = 1_000_000
     max_cfg_depth = 16
 
@@ -190,6 +199,199 @@ def _level(v: Any, place: str, errs: _Errors) -> None:
             errs.add(place, "unknown level %r" % v)
     else:
         errs.add(place, "expected a level name or number, found %s" % _type_name(v))
+
+
+# ------------------------------------------------------------------------------- render bound
+
+#: The Rust ``strftime::CONVERSION_MAX``, ``num::MAX_WIDTH`` and ``DEFAULT_TIME_FORMAT``.
+_CONVERSION_MAX = 64
+_MAX_WIDTH = 4096
+_DEFAULT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def _strftime_max_len(fmt: str) -> int:
+    """An upper bound on the bytes ``time.strftime(fmt)`` renders for any time: literal text
+    as it is, each conversion at ``2 * width + 64``. Mirrors the Rust
+    ``logwire_engine::format::strftime::max_len``."""
+    total = 0
+    i, n = 0, len(fmt)
+    while i < n:
+        if fmt[i] != "%":
+            total += len(fmt[i].encode("utf-8", "surrogatepass"))
+            i += 1
+            continue
+        start = i
+        i += 1
+        while i < n and fmt[i] in "_-0^#":
+            i += 1
+        width = 0
+        while i < n and "0" <= fmt[i] <= "9":
+            width = width * 10 + ord(fmt[i]) - 48
+            i += 1
+        if i < n and fmt[i] in "EO":
+            i += 1
+        end = min(i + 1, n)
+        text = len(fmt[start:end].encode("utf-8", "surrogatepass"))
+        total += max(width * 2 + _CONVERSION_MAX, text)
+        i = end
+    return total
+
+
+def _strftime_limit(fmt: str) -> int:
+    """CPython's strftime buffer rule (256 times the format's length, at least 1024): the
+    Rust ``strftime::limit``."""
+    limit = 1024
+    while limit < 256 * len(fmt):
+        limit *= 2
+    return limit
+
+
+def _strftime_check(fmt: str) -> Optional[str]:
+    """Why ``fmt`` cannot render for every time (CPython renders ``''`` silently), or None.
+    Mirrors the Rust ``strftime::check``."""
+    bound, limit = _strftime_max_len(fmt), _strftime_limit(fmt)
+    if bound >= limit:
+        return ("datefmt %r can render %d characters, more than the %d time.strftime allows "
+                "(it would render an empty time): lower its field widths"
+                % (fmt[:40], bound, limit))
+    return None
+
+
+def _utf8_len(s: str) -> int:
+    return len(s.encode("utf-8", "surrogatepass"))
+
+
+_PCT_CONVS = "diouxXeEfFgGcrsa"
+
+
+def _percent_fields(fmt: str):
+    """The pieces of a ``%`` format as the Rust ``percent::parse`` reads them: ``('lit',
+    nbytes)`` and ``('field', key, width, prec, conv)``; None where the Rust formatter fails
+    every record (a malformed or positional conversion, a ``*``)."""
+    out = []
+    i, n = 0, len(fmt)
+    while i < n:
+        if fmt[i] != "%":
+            j = fmt.find("%", i)
+            j = n if j < 0 else j
+            out.append(("lit", _utf8_len(fmt[i:j])))
+            i = j
+            continue
+        i += 1
+        if i >= n:
+            return None
+        if fmt[i] == "%":
+            out.append(("lit", 1))
+            i += 1
+            continue
+        key = None
+        if fmt[i] == "(":
+            depth, ks = 1, i + 1
+            i += 1
+            while i < n and depth > 0:
+                if fmt[i] == "(":
+                    depth += 1
+                elif fmt[i] == ")":
+                    depth -= 1
+                i += 1
+            if depth > 0:
+                return None
+            key = fmt[ks:i - 1]
+        while i < n and fmt[i] in "-+ #0":
+            i += 1
+        counts = []
+        for is_prec in (False, True):
+            if is_prec:
+                if not (i < n and fmt[i] == "."):
+                    counts.append(None)
+                    break
+                i += 1
+            if i < n and fmt[i] == "*":
+                return None
+            j = i
+            while j < n and "0" <= fmt[j] <= "9":
+                j += 1
+            counts.append(int(fmt[i:j]) if j > i else (0 if is_prec else None))
+            i = j
+        while i < n and fmt[i] in "hlL":
+            i += 1
+        if i >= n or fmt[i] not in _PCT_CONVS or key is None:
+            return None
+        out.append(("field", key, counts[0], counts[1], fmt[i]))
+        i += 1
+    return out
+
+
+_BRACE_SPEC = re.compile(r"(?:.?[<>=^])?[-+ ]?z?#?0?(\d*)[_,]?(?:\.(\d*))?.?\Z", re.S)
+_DOLLAR = re.compile(r"\$(?:(\$)|([_a-z][_a-z0-9]*)|\{([_a-z][_a-z0-9]*)\}|())", re.I | re.A)
+
+
+def _render_bound(fmt: Optional[str], datefmt: Optional[str], style: str) -> Tuple[int, int]:
+    """``(fixed, record_fields)``: an upper bound on what formatting one record renders is
+    ``fixed + record_fields * S`` (S the size of the record's longest text). Mirrors the Rust
+    ``Formatter::render_bound`` (``logwire_engine::format::RenderBound``): literal text,
+    widths and precisions, and each asctime at its datefmt's longest are fixed bytes; every
+    other field is a copy of record text, a ``repr``/``ascii`` one counting 4 (escapes, plus
+    2 bytes of quotes), and exc_text and stack_info are appended once each."""
+    if not fmt:
+        fmt = {"%": "%(message)s", "{": "{message}", "$": "${message}"}[style]
+    asctime = _strftime_max_len(datefmt) if datefmt else \
+        _strftime_max_len(_DEFAULT_TIME_FORMAT) + 4
+    b = [0, 0]
+
+    def field(name: str, pad: int, rep: bool) -> None:
+        b[0] += pad + (2 if rep else 0)
+        if name == "asctime":
+            b[0] += asctime * (4 if rep else 1)
+        else:
+            b[1] += 4 if rep else 1
+
+    if style == "%":
+        pieces = _percent_fields(fmt)
+        if pieces is None:
+            return 0, 2
+        for p in pieces:
+            if p[0] == "lit":
+                b[0] += p[1]
+            else:
+                _, key, width, prec, conv = p
+                field(key, (width or 0) + (prec or 0), conv in "ra")
+    elif style == "{":
+        import string
+        try:
+            parsed = list(string.Formatter().parse(fmt))
+        except ValueError:
+            return 0, 2
+        for lit, name, spec, conv in parsed:
+            b[0] += _utf8_len(lit)
+            if name is None:
+                continue
+            spec = spec or ""
+            nested = 0
+            if "{" in spec:
+                try:
+                    nested = sum(1 for x in string.Formatter().parse(spec) if x[1] is not None)
+                except ValueError:
+                    return 0, 2
+                pad = 2 * _MAX_WIDTH
+            else:
+                m = _BRACE_SPEC.match(spec)
+                pad = (int(m.group(1) or 0) + int(m.group(2) or 0)) if m else 0
+            field(name, pad, conv in ("r", "a"))
+            b[1] += nested
+    else:
+        i = 0
+        for m in _DOLLAR.finditer(fmt):
+            b[0] += _utf8_len(fmt[i:m.start()])
+            i = m.end()
+            if m.group(1) or m.group(4) is not None:
+                b[0] += 1
+            else:
+                field(m.group(2) or m.group(3), 0, False)
+        b[0] += _utf8_len(fmt[i:])
+    # Formatter.format appends exc_text and stack_info once each.
+    b[1] += 2
+    return b[0], b[1]
 
 
 # ------------------------------------------------------------------------------- dictConfig
@@ -752,6 +954,11 @@ def _check_handler(h: _Handler, m: _Model, pol: _Policy, errs: _Errors) -> None:
             if p is not None:
                 h.paths["filename"] = p
         max_bytes = _int(a, h, "maxBytes", *_I64, errs=errs) if "maxBytes" in spec[0] else None
+        if max_bytes is not None and 0 < max_bytes < Limits.min_rotation_bytes:
+            errs.add(_arg_place(h, "maxBytes"),
+                     "maxBytes %d is below the minimum of %d: a file that fills with every "
+                     "record would rename up to backupCount files per record (use 0 to never "
+                     "roll over)" % (max_bytes, Limits.min_rotation_bytes))
         mode = _str(a, h, "mode", errs) if not (max_bytes and max_bytes > 0) else None
         if mode is not None and mode not in ("a", "at", "ta", "w", "wt", "tw"):
             errs.add(h.place, "unsupported file mode %r: file handlers support 'a' and 'w'"
@@ -840,11 +1047,38 @@ def _check_model(m: _Model, pol: _Policy, errs: _Errors) -> None:
             errs.add(place + (".format" if m.dialect == "dict" else " format"),
                      "format string longer than %d bytes" % Limits.max_format_len)
             continue
+        datefmt = f["datefmt"]
+        if datefmt is not None and _utf8_len(datefmt) > Limits.max_format_len:
+            errs.add(place + (".datefmt" if m.dialect == "dict" else " datefmt"),
+                     "datefmt longer than %d bytes" % Limits.max_format_len)
+            continue
         try:
             # CPython's own check (no code runs: it only parses the format string).
-            logging.Formatter(fmt, f["datefmt"], f["style"], f["validate"])
+            logging.Formatter(fmt, datefmt, f["style"], f["validate"])
         except (ValueError, TypeError, KeyError) as e:
             errs.add(place, str(e))
+            continue
+        if f["style"] == "$" and fmt and any(x.group(4) is not None
+                                             for x in _DOLLAR.finditer(fmt)):
+            # The Rust template::parse refuses a bare '$' whatever validate says (CPython
+            # with validate=False would fail on every record).
+            errs.add(place, "invalid format: bare '$' not allowed")
+            continue
+        why = _strftime_check(datefmt) if datefmt else None
+        if why is not None:
+            errs.add(place, why)
+            continue
+        # What one record may cost to render (the Rust Configurator's check of
+        # Formatter::render_bound against ConfigLimits::pushed()).
+        fixed, copies = _render_bound(fmt, datefmt, f["style"])
+        if fixed > Limits.max_render_bytes:
+            errs.add(place, "format and datefmt can render %d bytes for every record (each "
+                            "asctime at its datefmt's longest), more than the limit of %d"
+                     % (fixed, Limits.max_render_bytes))
+        elif copies > Limits.max_record_fields:
+            errs.add(place + (".format" if m.dialect == "dict" else " format"),
+                     "format copies record text %d times, more than the limit of %d"
+                     % (copies, Limits.max_record_fields))
     filter_ids = {f[0] for f in m.filters}
     for h in sorted(m.handlers, key=lambda h: h.id):
         sep = "." if m.dialect == "dict" else " "

@@ -57,9 +57,14 @@ case("accept-stream-formatter-loggers", "accept", "stream handler, formatter, le
 case("accept-file-beneath-root", "accept", "relative file name resolves beneath the root",
      d({"f": {"class": "logging.FileHandler", "filename": "app.log", "delay": True}}, ["f"]),
      root=True)
-case("accept-rotating-caps", "accept", "backupCount at the cap (1000)",
+case("accept-rotating-caps", "accept", "backupCount at the cap (100)",
      d({"f": {"class": "logging.handlers.RotatingFileHandler", "filename": "r.log",
-              "maxBytes": 1048576, "backupCount": 1000, "delay": True}}), root=True)
+              "maxBytes": 1048576, "backupCount": 100, "delay": True}}), root=True)
+for mb, why in ((0, "maxBytes 0: never rolls over"),
+                (65536, "maxBytes at the minimum (64 KiB)")):
+    case("accept-rotating-maxbytes-%d" % mb, "accept", why,
+         d({"f": {"class": "logging.handlers.RotatingFileHandler", "filename": "r.log",
+                  "maxBytes": mb, "backupCount": 100, "delay": True}}), root=True)
 case("accept-timed", "accept", "timed rotation at midnight",
      d({"f": {"class": "logging.handlers.TimedRotatingFileHandler", "filename": "t.log",
               "when": "midnight", "interval": 1, "backupCount": 7, "delay": True}}), root=True)
@@ -137,9 +142,46 @@ case("reject-memory-capacity-1000001", "reject", "MemoryHandler capacity one ove
 case("reject-backupcount-1e6", "reject", "backupCount 1e6",
      d({"f": {"class": "logging.handlers.RotatingFileHandler", "filename": "r.log",
               "backupCount": 1000000}}), root=True)
-case("reject-backupcount-1001", "reject", "backupCount one over the cap",
+case("reject-backupcount-101", "reject", "backupCount one over the cap (100)",
      d({"f": {"class": "logging.handlers.RotatingFileHandler", "filename": "r.log",
-              "backupCount": 1001}}), root=True)
+              "backupCount": 101}}), root=True)
+for mb, why in ((1, "maxBytes 1 (the issue: 1 000 renames at every record)"),
+                (65535, "maxBytes one below the minimum (64 KiB)")):
+    case("reject-rotating-maxbytes-%d" % mb, "reject", why,
+         d({"f": {"class": "logging.handlers.RotatingFileHandler", "filename": "r.log",
+                  "maxBytes": mb, "backupCount": 5, "delay": True}}), root=True)
+
+
+def fmt_doc(fmt, datefmt=None):
+    f = {"format": fmt}
+    if datefmt is not None:
+        f["datefmt"] = datefmt
+    return d({"h": dict(STREAM, formatter="f")}, ["h"], formatters={"f": f})
+
+
+case("reject-dollar-bare-unvalidated", "reject",
+     "a bare '$' with validate false (CPython would fail on every record)",
+     d(formatters={"f": {"format": "$message costs 5$", "style": "$", "validate": False}}))
+# Each %c renders at most 64 bytes (strftime::max_len): 256 of them are the 16 KiB cap.
+case("accept-datefmt-c-256", "accept", "datefmt %c x 256: at the render cap (16 KiB)",
+     fmt_doc("%(asctime)s", "%c" * 256))
+case("reject-datefmt-c-257", "reject", "datefmt %c x 257: over the render cap (16 KiB)",
+     fmt_doc("%(asctime)s", "%c" * 257))
+case("reject-datefmt-c-32000", "reject", "datefmt %c x 32 000 (the issue: x1751 the bytes)",
+     fmt_doc("%(asctime)s %(message)s", "%c" * 32000))
+case("reject-datefmt-empty-time", "reject",
+     "datefmt %999999999Y can only render an empty time",
+     fmt_doc("%(asctime)s %(message)s", "%999999999Y"))
+# Record text copies: each field 1, plus exc_text and stack_info: 62 fields are the cap (64).
+case("accept-message-x62", "accept", "62 message fields: record text copied 64 times (the cap)",
+     fmt_doc("%(message)s" * 62))
+case("reject-message-x63", "reject", "63 message fields: record text copied 65 times",
+     fmt_doc("%(message)s" * 63))
+case("accept-message-repr-at-cap", "accept", "58 fields and one %(message)r (counts 4): 64",
+     fmt_doc("%(message)s" * 58 + "%(message)r"))
+case("reject-message-repr-over-cap", "reject",
+     "59 fields and one %(message)r (counts 4): 65 (with %s it would be 62)",
+     fmt_doc("%(message)s" * 59 + "%(message)r"))
 case("reject-version-2", "reject", "version 2", {"version": 2})
 case("reject-no-version", "reject", "no version", {"root": {"level": "INFO"}})
 case("reject-unknown-handler-ref", "reject", "root names a handler that does not exist",
