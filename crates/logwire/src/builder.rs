@@ -153,9 +153,7 @@ impl Builder {
     #[cfg(feature = "listener")]
     fn with_listener(
         mut self,
-        f: impl FnOnce(
-            logwire_net::listener::ListenerOptions,
-        ) -> logwire_net::listener::ListenerOptions,
+        f: impl FnOnce(logwire_net::listener::ListenerOptions) -> logwire_net::listener::ListenerOptions,
     ) -> Self {
         let options = std::mem::take(self.listener_mut());
         self.listener = Some(f(options));

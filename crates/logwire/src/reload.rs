@@ -77,6 +77,8 @@ pub(crate) struct Reloader {
     path: PathBuf,
     format: SourceFormat,
     configurator: Configurator,
+    /// `configurator`, keeping existing loggers: see [`Reloader::apply`].
+    reload_configurator: Configurator,
     callback: Option<ReloadCallback>,
     /// The text last applied: a watcher event for a file whose content did not change (a
     /// `touch`, an editor's save of the same text) does not rebuild every handler. Held
@@ -96,6 +98,7 @@ impl Reloader {
             tree,
             path,
             format,
+            reload_configurator: configurator.clone().keep_existing_loggers(true),
             configurator,
             callback,
             last: Mutex::new(None),
@@ -112,6 +115,11 @@ impl Reloader {
 
     /// Reads and applies the file. `force` applies even unchanged text (SIGHUP and explicit
     /// requests: reopening files after logrotate moved them is what they are for).
+    ///
+    /// The first apply follows the file's `disable_existing_loggers` (CPython's default:
+    /// loggers the file does not name are disabled). Later ones never disable loggers: by
+    /// then the program's modules (and every `log`/`tracing` target seen) have loggers, and
+    /// disabling all of them on an edit of the file would silence the program.
     pub(crate) fn apply(&self, force: bool) -> Result<Option<ApplyReport>, Error> {
         let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
         let text = std::fs::read_to_string(&self.path).map_err(|source| Error::Read {
@@ -121,8 +129,12 @@ impl Reloader {
         if !force && last.as_deref() == Some(text.as_str()) {
             return Ok(None);
         }
-        let report = self
-            .configurator
+        let configurator = if last.is_none() {
+            &self.configurator
+        } else {
+            &self.reload_configurator
+        };
+        let report = configurator
             .apply_text(&self.tree, &text, self.format)
             .map_err(|errors| Error::Config {
                 path: self.path.clone(),
@@ -133,7 +145,11 @@ impl Reloader {
     }
 
     /// A reload from a watcher, a signal or a request: never fails, reports instead.
-    pub(crate) fn reload(&self, cause: ReloadCause, force: bool) -> Result<ApplyReport, Arc<Error>> {
+    pub(crate) fn reload(
+        &self,
+        cause: ReloadCause,
+        force: bool,
+    ) -> Result<ApplyReport, Arc<Error>> {
         let event = match self.apply(force) {
             Ok(None) => return Ok(ApplyReport::default()),
             Ok(Some(report)) => ReloadEvent::Applied { cause, report },
