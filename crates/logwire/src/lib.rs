@@ -18,7 +18,6 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), logwire::Error> {
-//! # #[cfg(all(feature = "listener", feature = "tracing", feature = "log"))] {
 //! let _guard = logwire::Builder::from_file("logging.yaml")
 //!     .watch() // re-apply on change; a bad file keeps the old config and logs why
 //!     .listen("127.0.0.1:9030") // logging.config.listen, signed
@@ -28,7 +27,6 @@
 //!     .tracing()
 //!     .log()
 //!     .init()?;
-//! # }
 //! # Ok(())
 //! # }
 //! ```
