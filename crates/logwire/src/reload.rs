@@ -105,6 +105,7 @@ impl Reloader {
         }
     }
 
+    #[cfg(feature = "watch")]
     pub(crate) fn tree(&self) -> &LoggerTree {
         &self.tree
     }
