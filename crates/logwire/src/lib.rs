@@ -54,7 +54,7 @@
 //! | `config` | yes | [`init_file`], [`Builder`], the [`config`] crate |
 //! | `watch` | yes | [`Builder::watch`] (notify, debounced) |
 //! | `sighup` | | `Builder::reload_on_sighup` (signal-hook) |
-//! | `net` | | the [`net`] senders and receivers; `SocketHandler` & co. as config classes |
+//! | `net` | | the `net` senders and receivers; `SocketHandler` & co. as config classes |
 //! | `listener` | | `Builder::listen`, `verify_key`, `state_dir`, `file_root` |
 //! | `tls` | | `Builder::tls` (mutual TLS on the listener) |
 //! | `log` | | `Builder::log`, the `log` facade backend |

@@ -1,5 +1,5 @@
 //! Re-applying the config file: on a change ([`Builder::watch`](crate::Builder::watch)), on
-//! SIGHUP ([`Builder::reload_on_sighup`](crate::Builder::reload_on_sighup)) or when asked
+//! SIGHUP (`Builder::reload_on_sighup`, with the `sighup` feature) or when asked
 //! ([`Guard::reload`](crate::Guard::reload)).
 //!
 //! A reload reads the file and applies it with the configurator's atomic path: the new
