@@ -72,8 +72,11 @@ pub use logwire_engine::{
 
 #[cfg(feature = "config")]
 mod builder;
+// The guide's examples use every feature; `cargo test -p logwire` builds with all of them.
 #[cfg(feature = "config")]
 mod error;
+#[cfg(all(doctest, feature = "full"))]
+mod guide;
 #[cfg(feature = "config")]
 pub mod reload;
 
