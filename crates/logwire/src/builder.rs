@@ -48,6 +48,10 @@ pub struct Builder {
     listener: Option<logwire_net::listener::ListenerOptions>,
     #[cfg(feature = "listener")]
     key_files: Vec<PathBuf>,
+    /// Whether the program asked for a listener (`listen`, `listen_unix`,
+    /// `listener_options`): key files or a state directory alone must not open a port.
+    #[cfg(feature = "listener")]
+    listen_requested: bool,
     /// An address that did not resolve, reported by `init` (the chain cannot fail midway).
     deferred: Option<Error>,
     #[cfg(feature = "log")]
@@ -85,6 +89,8 @@ impl Builder {
             listener: None,
             #[cfg(feature = "listener")]
             key_files: Vec::new(),
+            #[cfg(feature = "listener")]
+            listen_requested: false,
             deferred: None,
             #[cfg(feature = "log")]
             log: false,
@@ -167,6 +173,7 @@ impl Builder {
     /// explicit unsigned configs through [`listener_options`](Builder::listener_options).
     #[cfg(feature = "listener")]
     pub fn listen(mut self, addr: impl std::net::ToSocketAddrs + std::fmt::Debug) -> Self {
+        self.listen_requested = true;
         let resolved = addr.to_socket_addrs().map(|mut a| a.next());
         match resolved {
             Ok(Some(a)) => self.with_listener(|o| o.tcp(a)),
@@ -189,7 +196,8 @@ impl Builder {
 
     /// Starts the config listener on a Unix stream socket (created 0600).
     #[cfg(feature = "listener")]
-    pub fn listen_unix(self, path: impl Into<PathBuf>) -> Self {
+    pub fn listen_unix(mut self, path: impl Into<PathBuf>) -> Self {
+        self.listen_requested = true;
         self.with_listener(|o| o.unix(path))
     }
 
@@ -216,9 +224,12 @@ impl Builder {
     }
 
     /// Every other listener option (audience, limits, allowed destinations …): replaces
-    /// what earlier listener calls set, and later calls add to it.
+    /// what earlier listener calls set, and later calls add to it. Starts a listener even
+    /// without [`listen`](Builder::listen): on the options' addresses, or CPython's
+    /// `127.0.0.1:9030` if they name none.
     #[cfg(feature = "listener")]
     pub fn listener_options(mut self, options: logwire_net::listener::ListenerOptions) -> Self {
+        self.listen_requested = true;
         self.listener = Some(options);
         self
     }
@@ -272,6 +283,13 @@ impl Builder {
             })?;
         #[cfg(feature = "listener")]
         let listener_options = match self.listener {
+            Some(_) if !self.listen_requested => {
+                return Err(Error::Usage(
+                    "listener settings (verify_key, state_dir, file_root, tls) without \
+                     listen(...) or listen_unix(...)"
+                        .into(),
+                ));
+            }
             Some(o) => Some(o.key_files(&self.key_files)?),
             None => None,
         };

@@ -47,6 +47,10 @@ pub enum Error {
     #[cfg(feature = "listener")]
     #[error("config listener: {0}")]
     Listener(#[from] logwire_net::listener::ListenerError),
+    /// The builder was told something that cannot work (listener settings without an
+    /// address to listen on).
+    #[error("{0}")]
+    Usage(String),
     /// The `log` or `tracing` bridge could not be installed (another logger or global
     /// subscriber was set first).
     #[error("{0}")]

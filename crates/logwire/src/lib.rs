@@ -41,6 +41,9 @@
 //! | file logging, reload on change | `log4rs::init_file("log4rs.yaml", Default::default())?;` plus `refresh_rate: 30 seconds` in the YAML: **2 lines** | `let _log = logwire::init_file("logging.yaml")?;`: **1 line** |
 //! | … and a signed config listener | not available | `let _log = logwire::Builder::from_file("logging.yaml").watch()`<br>`    .listen("127.0.0.1:9030").verify_key("ops.pub").state_dir("state").init()?;`: **2 lines** |
 //!
+//! Lines are counted as written above; rustfmt would put the listener chain one call per line
+//! (7 lines), and log4rs has no listener to compare it with.
+//!
 //! log4rs polls the file every `refresh_rate`; logwire is told by the OS (inotify, kqueue,
 //! FSEvents) and applies a change within the debounce time (250 ms). A log4rs file that fails
 //! to parse on refresh is reported on stderr; a logwire file that fails is reported through

@@ -61,7 +61,7 @@ fn a_signed_push_applies_and_an_unsigned_one_is_refused() {
 }
 
 #[test]
-fn a_listener_without_a_state_dir_is_an_error_before_anything_starts() {
+fn listener_mistakes_are_errors_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let signer = key::generate_ed25519().unwrap();
     let public = dir.path().join("ops.pub");
@@ -82,4 +82,14 @@ fn a_listener_without_a_state_dir_is_an_error_before_anything_starts() {
         .init()
         .unwrap_err();
     assert!(matches!(err, logwire::Error::Address { .. }), "{err}");
+
+    // Listener settings alone must not open CPython's default port behind the program's back.
+    let err = Builder::from_file(&path)
+        .tree(LoggerTree::new())
+        .verify_key(&public)
+        .state_dir(dir.path().join("state"))
+        .init()
+        .unwrap_err();
+    assert!(matches!(err, logwire::Error::Usage(_)), "{err}");
+    assert!(err.to_string().contains("without listen"), "{err}");
 }
