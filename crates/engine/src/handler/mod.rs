@@ -239,7 +239,10 @@ pub use queue::{
 };
 pub use rotating::{Namer, RotatingFileBuilder, RotatingFileHandler, Rotator};
 pub use stream::{CaptureBuffer, NullHandler, RecordCollector, StreamHandler};
-pub use timed::{Clock, ManualClock, SystemClock, TimedRotatingFileHandler, TimedRotation, When};
+pub use timed::{
+    Clock, ManualClock, SystemClock, TimedRotatingBuilder, TimedRotatingFileHandler, TimedRotation,
+    When,
+};
 pub use util::{EncodeErrors, Encoding, abspath};
 
 /// Lets the file and stream handlers called on *this thread* keep their output in memory
