@@ -254,10 +254,13 @@ impl Builder {
         self
     }
 
-    /// Does the set-up. The file is read and validated first: a missing or invalid file is
-    /// an error before anything is started or changed. On any later error, what this call
-    /// started is stopped again (an installed `log` or `tracing` bridge stays: those
-    /// globals cannot be unset).
+    /// Does the set-up, in this order: read and validate the file, load the key files (a
+    /// missing or invalid file or key is an error before anything is started or changed);
+    /// install the bridges; apply the file; start the listener, the watcher and the SIGHUP
+    /// thread. If one of those last three fails, what this call started is stopped again
+    /// and the error returned, but the file's configuration stays applied (the handlers it
+    /// opened keep working, and are closed by [`LoggerTree::shutdown`] as usual), and an
+    /// installed `log` or `tracing` bridge stays: those globals cannot be unset.
     pub fn init(self) -> Result<Guard, Error> {
         if let Some(e) = self.deferred {
             return Err(e);

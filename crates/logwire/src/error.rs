@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-/// Why logging could not be set up. Nothing is left half-done: on any error the tree keeps
-/// the configuration it had, and nothing started by this call (watcher, signal thread,
-/// listener) is left running.
+/// Why logging could not be set up. Nothing started by the failed call (watcher, signal
+/// thread, listener) is left running; see [`Builder::init`](crate::Builder::init) for when
+/// the file's configuration was already applied.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
