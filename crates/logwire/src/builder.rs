@@ -466,10 +466,14 @@ mod watch {
         let r = Arc::clone(&reloader);
         let mut debouncer = new_debouncer(debounce, move |res: DebounceEventResult| match res {
             Ok(events) => {
-                if events
-                    .iter()
-                    .any(|e| e.path.file_name().map(|n| n.to_os_string()) == name)
-                {
+                // Our file, or a Kubernetes ConfigMap/Secret update: the kubelet swaps a
+                // `..data` symlink that our file points through, so the only events name
+                // `..data` and `..data_tmp`. Unchanged text is skipped by the reloader.
+                if events.iter().any(|e| {
+                    e.path.file_name().is_some_and(|n| {
+                        Some(n) == name.as_deref() || n.as_encoded_bytes().starts_with(b"..")
+                    })
+                }) {
                     let _ = r.reload(ReloadCause::FileChanged, false);
                 }
             }

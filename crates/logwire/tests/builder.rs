@@ -233,3 +233,49 @@ fn an_explicit_reload_rebuilds_and_a_broken_file_keeps_the_handlers() {
         &tree.snapshot().all_handlers()[0]
     ));
 }
+
+/// Kubernetes mounts a ConfigMap as `logging.yaml -> ..data/logging.yaml` with
+/// `..data -> ..<timestamp>/`, and updates it by renaming a new `..data` symlink over the old
+/// one: no event names `logging.yaml` itself.
+#[cfg(unix)]
+#[test]
+fn a_configmap_style_symlink_swap_applies() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, b) = (d.join("a.log"), d.join("b.log"));
+    for (version, log) in [("..v1", &a), ("..v2", &b)] {
+        std::fs::create_dir(d.join(version)).unwrap();
+        std::fs::write(
+            d.join(version).join("logging.json"),
+            file_config(log, "%(message)s"),
+        )
+        .unwrap();
+    }
+    symlink("..v1", d.join("..data")).unwrap();
+    symlink("..data/logging.json", d.join("logging.json")).unwrap();
+
+    let tree = LoggerTree::new();
+    let (tx, rx) = mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let _guard = Builder::from_file(d.join("logging.json"))
+        .tree(tree.clone())
+        .watch_debounced(Duration::from_millis(50))
+        .on_reload(move |e| {
+            let _ = tx.lock().unwrap().send(e.to_string());
+        })
+        .init()
+        .unwrap();
+    tree.get_logger("app").info("to a");
+
+    symlink("..v2", d.join("..data_tmp")).unwrap();
+    std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+    let event = next_event(&rx);
+    assert!(
+        event.starts_with("config reloaded (FileChanged)"),
+        "{event}"
+    );
+    tree.get_logger("app").info("to b");
+    assert_eq!(read(&a), "to a\n");
+    assert!(read(&b).ends_with("to b\n"), "{}", read(&b));
+}
