@@ -144,7 +144,9 @@ impl Builder {
     }
 
     /// Re-applies the file on SIGHUP, even if unchanged (so files that logrotate moved are
-    /// reopened). Only when the program asks: SIGHUP's default is to end the process.
+    /// reopened). Only when the program asks: SIGHUP's default is to end the process. Once
+    /// asked, that default does not come back when the guard drops (signal-hook keeps its
+    /// handler installed); SIGHUP is then ignored.
     #[cfg(feature = "sighup")]
     pub fn reload_on_sighup(mut self) -> Self {
         self.sighup = true;
