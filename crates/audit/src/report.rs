@@ -5,7 +5,7 @@
 //! * [`text`]: per finding `path:line:col: rule message`, the source line with carets under
 //!   the call's first line, and `= fix: ...`; then one summary line. Nothing for no findings
 //!   but the summary.
-//! * [`json`]: `{"findings": [{rule, path, line, column, end_line, end_column, severity,
+//! * [`json()`]: `{"findings": [{rule, path, line, column, end_line, end_column, severity,
 //!   message, fix, source}, ...], "files": N, "errors": [...]}`.
 //! * [`sarif`]: one SARIF 2.1.0 run whose driver lists all five rules (short and full
 //!   description, help text and markdown, helpUri, default level, `security-severity`), and

@@ -3,10 +3,7 @@
 //!
 //! `cargo run -p logwire-engine --example quickstart`
 
-use logwire_engine::format::Style;
-use logwire_engine::handler::{
-    FileOptions, QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler,
-};
+use logwire_engine::handler::{QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler};
 use logwire_engine::{Formatter, Handler, LoggerTree, level};
 use std::sync::Arc;
 
@@ -15,22 +12,17 @@ fn main() {
     let _guard = tree.shutdown_guard(); // flush and close every handler at exit
     tree.install_panic_hook();
 
-    let fmt = Formatter::new(
-        Some("%(asctime)s %(levelname)-8s %(name)s: %(message)s"),
-        None,
-        Style::Percent,
-        true,
-        vec![],
-    )
-    .expect("a valid format");
+    let fmt = Formatter::percent("%(asctime)s %(levelname)-8s %(name)s: %(message)s")
+        .expect("a valid format");
     let fmt = Arc::new(fmt);
     let console = Handler::new(StreamHandler::stdout()).with_formatter(Arc::clone(&fmt));
     let path = std::env::temp_dir().join("logwire-quickstart.log");
-    let file = Handler::new(
-        RotatingFileHandler::new(&path, 1 << 20, 3, FileOptions::default())
-            .expect("log file opens"),
-    )
-    .with_formatter(fmt);
+    let file = RotatingFileHandler::builder(&path)
+        .max_bytes(1 << 20)
+        .backup_count(3)
+        .build()
+        .expect("log file opens");
+    let file = Handler::new(file).with_formatter(fmt);
     // The logging call only enqueues; a worker thread writes the file.
     let queued = QueueHandler::new(vec![Arc::new(file)], QueueOptions::default()).expect("queue");
 

@@ -2,11 +2,10 @@
 //! `defaults` and `validate`, producing byte-for-byte what CPython produces.
 //!
 //! ```
-//! use logwire_engine::{LogRecord, format::{Formatter, Style}};
+//! use logwire_engine::{LogRecord, format::Formatter};
 //! let mut record = LogRecord::new("app.db", 30, "/src/db.py", 7, "disk %d%% full");
 //! record.args = logwire_engine::Args::Tuple(vec![logwire_engine::Value::Int(93)]);
-//! let f = Formatter::new(Some("%(levelname)-8s %(name)s: %(message)s"), None, Style::Percent, true, vec![])
-//!     .unwrap();
+//! let f = Formatter::builder().format("%(levelname)-8s %(name)s: %(message)s").build().unwrap();
 //! assert_eq!(f.format(&record), "WARNING  app.db: disk 93% full");
 //! ```
 //!
@@ -24,6 +23,7 @@
 //! false.
 
 pub mod brace;
+mod builder;
 pub mod json;
 mod num;
 pub mod percent;
@@ -34,6 +34,7 @@ mod time_cache;
 
 use crate::record::{Args, Attribute, LogRecord};
 use crate::value::Value;
+pub use builder::FormatterBuilder;
 use jiff::tz::TimeZone;
 pub use num::MAX_WIDTH;
 use num::V;
@@ -242,7 +243,25 @@ impl Default for Formatter {
 }
 
 impl Formatter {
-    /// CPython's `Formatter(fmt, datefmt, style, validate, defaults=...)`.
+    /// A [`FormatterBuilder`] with CPython's defaults; set what differs, then `build()`.
+    pub fn builder() -> FormatterBuilder {
+        FormatterBuilder::default()
+    }
+
+    /// CPython's `Formatter(fmt)`: a `%`-style format, validated. The common case of
+    /// [`Formatter::builder`].
+    ///
+    /// ```
+    /// let f = logwire_engine::Formatter::percent("%(levelname)s %(message)s").unwrap();
+    /// let record = logwire_engine::LogRecord::new("app", 20, "app.rs", 1, "ready");
+    /// assert_eq!(f.format(&record), "INFO ready");
+    /// ```
+    pub fn percent(fmt: &str) -> Result<Formatter, FormatError> {
+        Formatter::builder().format(fmt).build()
+    }
+
+    /// CPython's `Formatter(fmt, datefmt, style, validate, defaults=...)`, positionally;
+    /// [`Formatter::builder`] names the same settings.
     ///
     /// `fmt` of `None` (or empty) means the style's default. With `validate`, CPython's
     /// checks apply (a `%` format needs a `%(field)` conversion, `{`/`$` formats need a

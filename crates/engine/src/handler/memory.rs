@@ -165,3 +165,71 @@ impl Emitter for MemoryHandler {
         "logging.handlers.MemoryHandler"
     }
 }
+
+/// Builds a [`MemoryHandler`] by named settings; start with [`MemoryHandler::builder`].
+/// Defaults are CPython's: `flushLevel=ERROR`, no target, `flushOnClose=True`.
+///
+/// ```
+/// use logwire_engine::handler::{MemoryHandler, StreamHandler};
+/// use logwire_engine::{Handler, level};
+/// use std::sync::Arc;
+///
+/// let console = Arc::new(Handler::new(StreamHandler::stderr()));
+/// let buffered = MemoryHandler::builder(500)
+///     .flush_level(level::CRITICAL)
+///     .target(console)
+///     .build()
+///     .unwrap();
+/// assert_eq!(buffered.capacity(), 500);
+/// assert!(buffered.flush_on_close());
+/// ```
+#[derive(Debug)]
+#[must_use = "call `build` to get the handler"]
+pub struct MemoryBuilder {
+    capacity: usize,
+    flush_level: i32,
+    target: Option<Arc<Handler>>,
+    flush_on_close: bool,
+}
+
+impl MemoryBuilder {
+    /// Records at or above this level flush the buffer at once.
+    pub fn flush_level(mut self, level: i32) -> Self {
+        self.flush_level = level;
+        self
+    }
+
+    /// Where buffered records go.
+    pub fn target(mut self, target: Arc<Handler>) -> Self {
+        self.target = Some(target);
+        self
+    }
+
+    /// Whether `close()` hands what is buffered to the target first.
+    pub fn flush_on_close(mut self, flush: bool) -> Self {
+        self.flush_on_close = flush;
+        self
+    }
+
+    /// The handler; a capacity above [`MAX_MEMORY_CAPACITY`] is an error.
+    pub fn build(self) -> Result<MemoryHandler, HandlerError> {
+        MemoryHandler::new(
+            self.capacity,
+            self.flush_level,
+            self.target,
+            self.flush_on_close,
+        )
+    }
+}
+
+impl MemoryHandler {
+    /// A [`MemoryBuilder`] holding up to `capacity` records.
+    pub fn builder(capacity: usize) -> MemoryBuilder {
+        MemoryBuilder {
+            capacity,
+            flush_level: level::ERROR,
+            target: None,
+            flush_on_close: true,
+        }
+    }
+}

@@ -144,9 +144,9 @@ impl Handler {
         self
     }
 
-    /// Sets the formatter.
-    pub fn with_formatter(mut self, formatter: Arc<Formatter>) -> Self {
-        self.formatter = Some(formatter);
+    /// Sets the formatter: a shared `Arc<Formatter>`, or a `Formatter` of its own.
+    pub fn with_formatter(mut self, formatter: impl Into<Arc<Formatter>>) -> Self {
+        self.formatter = Some(formatter.into());
         self
     }
 
@@ -294,14 +294,17 @@ pub use confined::FileRoot;
 pub use file::{
     FileHandler, FileMode, FileOpenPolicy, FileOptions, WatchedFileHandler, truncate_for_write,
 };
-pub use memory::{MAX_MEMORY_CAPACITY, MemoryHandler};
+pub use memory::{MAX_MEMORY_CAPACITY, MemoryBuilder, MemoryHandler};
 pub use queue::{
     DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler,
     QueueOptions,
 };
-pub use rotating::{Namer, RotatingFileHandler, Rotator};
+pub use rotating::{Namer, RotatingFileBuilder, RotatingFileHandler, Rotator};
 pub use stream::{CaptureBuffer, NullHandler, RecordCollector, StreamHandler};
-pub use timed::{Clock, ManualClock, SystemClock, TimedRotatingFileHandler, TimedRotation, When};
+pub use timed::{
+    Clock, ManualClock, SystemClock, TimedRotatingBuilder, TimedRotatingFileHandler, TimedRotation,
+    When,
+};
 pub use util::{EncodeErrors, Encoding, abspath};
 
 /// Lets the file and stream handlers called on *this thread* keep their output in memory

@@ -239,3 +239,72 @@ impl Emitter for RotatingFileHandler {
         "logging.handlers.RotatingFileHandler"
     }
 }
+
+/// Builds a [`RotatingFileHandler`] by named settings; start with
+/// [`RotatingFileHandler::builder`]. Defaults are CPython's: `maxBytes=0` (never rolls
+/// over), `backupCount=0`, and [`FileOptions::default`] (append, UTF-8, opened now).
+///
+/// ```
+/// use logwire_engine::handler::{FileOptions, RotatingFileHandler};
+/// use logwire_engine::{Formatter, Handler};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let file = RotatingFileHandler::builder(dir.path().join("app.log"))
+///     .max_bytes(1 << 20)
+///     .backup_count(3)
+///     .options(FileOptions::default().delay(true))
+///     .build()
+///     .unwrap();
+/// let handler = Handler::new(file).with_formatter(Formatter::percent("%(message)s").unwrap());
+/// # drop(handler);
+/// ```
+#[derive(Debug)]
+#[must_use = "call `build` to get the handler"]
+pub struct RotatingFileBuilder {
+    filename: PathBuf,
+    max_bytes: u64,
+    backup_count: u32,
+    options: FileOptions,
+}
+
+impl RotatingFileBuilder {
+    /// Rolls over before a record would take the file past `bytes` (0: never).
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// How many rolled-over files (`app.log.1` …) are kept.
+    pub fn backup_count(mut self, count: u32) -> Self {
+        self.backup_count = count;
+        self
+    }
+
+    /// Mode, encoding, `delay` and open policy.
+    pub fn options(mut self, options: FileOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Opens (or, with `delay`, prepares) the file.
+    pub fn build(self) -> Result<RotatingFileHandler, HandlerError> {
+        RotatingFileHandler::new(
+            self.filename,
+            self.max_bytes,
+            self.backup_count,
+            self.options,
+        )
+    }
+}
+
+impl RotatingFileHandler {
+    /// A [`RotatingFileBuilder`] for `filename`.
+    pub fn builder(filename: impl AsRef<Path>) -> RotatingFileBuilder {
+        RotatingFileBuilder {
+            filename: filename.as_ref().to_path_buf(),
+            max_bytes: 0,
+            backup_count: 0,
+            options: FileOptions::default(),
+        }
+    }
+}

@@ -532,3 +532,98 @@ impl Emitter for TimedRotatingFileHandler {
         "logging.handlers.TimedRotatingFileHandler"
     }
 }
+
+/// Builds a [`TimedRotatingFileHandler`] by named settings; start with
+/// [`TimedRotatingFileHandler::builder`]. Defaults are CPython's (`interval=1`,
+/// `backupCount=0`, local time, no `atTime`) and [`FileOptions::default`].
+///
+/// ```
+/// use logwire_engine::handler::TimedRotatingFileHandler;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let daily = TimedRotatingFileHandler::builder(dir.path().join("app.log"), "midnight")
+///     .backup_count(7)
+///     .utc(true)
+///     .build()
+///     .unwrap();
+/// assert_eq!(daily.interval(), 24 * 60 * 60);
+///
+/// // CPython's ValueError for an unknown `when`, as an error.
+/// assert!(TimedRotatingFileHandler::builder(dir.path().join("x.log"), "fortnight").build().is_err());
+/// ```
+#[must_use = "call `build` to get the handler"]
+pub struct TimedRotatingBuilder {
+    filename: std::path::PathBuf,
+    rotation: TimedRotation,
+    options: FileOptions,
+}
+
+impl std::fmt::Debug for TimedRotatingBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TimedRotatingBuilder")
+            .field("filename", &self.filename)
+            .field("when", &self.rotation.when)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TimedRotatingBuilder {
+    /// Units of `when` between rollovers.
+    pub fn interval(mut self, interval: u32) -> Self {
+        self.rotation.interval = interval;
+        self
+    }
+
+    /// Rotated files kept (0 keeps all).
+    pub fn backup_count(mut self, count: u32) -> Self {
+        self.rotation.backup_count = count;
+        self
+    }
+
+    /// Schedule and name rollovers in UTC instead of local time.
+    pub fn utc(mut self, utc: bool) -> Self {
+        self.rotation.utc = utc;
+        self
+    }
+
+    /// The time of day for `midnight` and `W0`–`W6`.
+    pub fn at_time(mut self, at: jiff::civil::Time) -> Self {
+        self.rotation.at_time = Some(at);
+        self
+    }
+
+    /// The clock (tests use a [`ManualClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.rotation.clock = clock;
+        self
+    }
+
+    /// The local time zone, instead of the system's.
+    pub fn time_zone(mut self, tz: TimeZone) -> Self {
+        self.rotation.time_zone = tz;
+        self
+    }
+
+    /// Encoding, `delay` and open policy (the mode is always append).
+    pub fn options(mut self, options: FileOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Opens (or, with `delay`, prepares) the file; an unknown `when` is an error.
+    pub fn build(self) -> Result<TimedRotatingFileHandler, HandlerError> {
+        TimedRotatingFileHandler::new(self.filename, self.rotation, self.options)
+    }
+}
+
+impl TimedRotatingFileHandler {
+    /// A [`TimedRotatingBuilder`] for `filename`, rolling over by `when` (CPython's `'S'`,
+    /// `'M'`, `'H'`, `'D'`, `'midnight'`, `'W0'`–`'W6'`).
+    pub fn builder(filename: impl AsRef<Path>, when: impl Into<String>) -> TimedRotatingBuilder {
+        TimedRotatingBuilder {
+            filename: filename.as_ref().to_path_buf(),
+            rotation: TimedRotation::new(when),
+            options: FileOptions::default(),
+        }
+    }
+}

@@ -69,6 +69,64 @@ impl Default for SocketOptions {
     }
 }
 
+/// Named setters, so a program sets what differs from the defaults in one chain:
+///
+/// ```
+/// use logwire_net::sender::{BufferPolicy, SocketOptions};
+/// use std::time::Duration;
+///
+/// let key = logwire_wire::key::generate_hmac().unwrap();
+/// let options = SocketOptions::default()
+///     .signing_key(key) // LWR1 frames, acknowledged and resent: lossless
+///     .capacity(50_000)
+///     .policy(BufferPolicy::Block)
+///     .close_timeout(Duration::from_secs(10));
+/// assert!(options.signing_key.is_some());
+/// ```
+impl SocketOptions {
+    /// Seals frames with this HMAC key and keeps them until acknowledged.
+    pub fn signing_key(mut self, key: SigningKey) -> Self {
+        self.signing_key = Some(key);
+        self
+    }
+
+    /// Records buffered while the destination is away.
+    pub fn capacity(mut self, records: usize) -> Self {
+        self.capacity = records;
+        self
+    }
+
+    /// What a full buffer does.
+    pub fn policy(mut self, policy: BufferPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The reconnect schedule.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// How long `flush()` waits for delivery.
+    pub fn flush_timeout(mut self, timeout: Duration) -> Self {
+        self.flush_timeout = timeout;
+        self
+    }
+
+    /// How long `close()` waits for delivery before giving up the rest (and reporting it).
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Which Python's record attributes to send.
+    pub fn layout(mut self, layout: RecordLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+}
+
 impl std::fmt::Debug for SocketOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SocketOptions")
