@@ -16,12 +16,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (tx, reloaded) = mpsc::channel();
     let tx = Mutex::new(tx);
 
+    // Pushed file handlers may write only here, apart from the listener's state.
+    let pushed_logs = s.dir.path().join("pushed");
+    std::fs::create_dir_all(&pushed_logs)?;
     let guard = logwire::Builder::from_file(&s.config)
         .watch()
         .listen("127.0.0.1:0") // port 0: any free port; a service would name 9030
         .verify_key(&s.public_key)
         .state_dir(s.dir.path().join("state"))
-        .file_root(s.dir.path())
+        .file_root(&pushed_logs)
         .log()
         .on_reload(move |e| {
             let _ = tx.lock().map(|t| t.send(e.to_string()));

@@ -26,13 +26,15 @@ fn a_signed_push_applies_and_an_unsigned_one_is_refused() {
     let path = dir.path().join("logging.json");
     std::fs::write(&path, r#"{"version": 1, "root": {"level": "INFO"}}"#).unwrap();
 
+    let logs = dir.path().join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
     let tree = LoggerTree::new();
     let guard = Builder::from_file(&path)
         .tree(tree.clone())
         .listen("127.0.0.1:0")
         .verify_key(&public)
         .state_dir(dir.path().join("state"))
-        .file_root(dir.path())
+        .file_root(&logs)
         .init()
         .unwrap();
     let addr = guard.listener_addr().expect("a TCP listener");
