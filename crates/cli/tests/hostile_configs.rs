@@ -26,23 +26,6 @@ fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// `logwire send-config FILE --to ADDR --key KEY --seq SEQ`: (exit code, stdout).
-fn send_config(text: &str, dir: &Path, name: &str, to: SocketAddr, seq: u64) -> (i32, String) {
-    let file = dir.join(name);
-    std::fs::write(&file, text).unwrap();
-    let out = logwire()
-        .arg("send-config")
-        .arg(&file)
-        .args(["--to", &to.to_string(), "--seq", &seq.to_string(), "--key"])
-        .arg(dir.join("ops.key"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
-
 /// Writes raw bytes to the listener and reads its reply, if any.
 fn push_raw(to: SocketAddr, bytes: &[u8]) -> Option<ConfigReply> {
     let mut s = TcpStream::connect(to).unwrap();
@@ -194,7 +177,7 @@ fn hostile_pushes_are_rejected_and_nothing_is_applied() {
     let mut seq = 10;
     for (case, text, ext, want) in &cases {
         seq += 1;
-        let (code, out) = send_config(text, d, &format!("push.{ext}"), to, seq);
+        let (code, out) = send_config_named(text, d, &format!("push.{ext}"), to, seq);
         assert_eq!(code, 1, "{case}: {out}");
         assert!(
             out.starts_with(&format!("rejected (seq {seq}): invalid config:")),
@@ -225,7 +208,7 @@ fn hostile_pushes_are_rejected_and_nothing_is_applied() {
             r#"{{"version": 1, "disable_existing_loggers": false, "formatters": {{"f": {{"format": "{tag}|%(name)s|%(message)s"}}}}, "handlers": {{"f": {{"class": "logging.FileHandler", "filename": "{file}", "formatter": "f"}}}}, "root": {{"level": "DEBUG", "handlers": ["f"]}}}}"#
         )
     };
-    let (code, out) = send_config(&routed("one.log", "one"), d, "good.json", to, 100);
+    let (code, out) = send_config_named(&routed("one.log", "one"), d, "good.json", to, 100);
     assert_eq!((code, out.trim()), (0, "applied (seq 100)"));
     let log = |name: &str| std::fs::read_to_string(root.join(name)).unwrap_or_default();
     let mut probe_file = |case: &str, file: &str, tag: &str| {
@@ -349,7 +332,7 @@ fn a_push_keeps_routing_existing_remote_loggers() {
     send_tcp(serve.tcp(), &good("before the push"));
     assert!(serve.wait_stdout("before the push"));
     let config = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "one.log"}}, "root": {"level": "DEBUG", "handlers": ["f"]}}"#;
-    let (code, out) = send_config(config, d, "c.json", serve.bound.config_tcp[0], 1);
+    let (code, out) = send_config_named(config, d, "c.json", serve.bound.config_tcp[0], 1);
     assert_eq!(code, 0, "{out}");
     send_tcp(serve.tcp(), &good("after the push"));
     let log = root.join("one.log");

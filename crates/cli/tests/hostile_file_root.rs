@@ -8,25 +8,7 @@
 mod common;
 
 use common::*;
-use std::net::SocketAddr;
 use std::path::Path;
-
-/// `logwire send-config FILE --to ADDR --key KEY --seq SEQ`: (exit code, output).
-fn send_config(text: &str, dir: &Path, to: SocketAddr, seq: u64) -> (i32, String) {
-    let file = dir.join(format!("c{seq}.json"));
-    std::fs::write(&file, text).unwrap();
-    let out = logwire()
-        .arg("send-config")
-        .arg(&file)
-        .args(["--to", &to.to_string(), "--seq", &seq.to_string(), "--key"])
-        .arg(dir.join("ops.key"))
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
-    )
-}
 
 fn args(d: &Path, root: &Path, state: &Path) -> Vec<String> {
     let path = |p: &Path| p.to_str().unwrap().to_owned();

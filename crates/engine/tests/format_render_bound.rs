@@ -63,3 +63,44 @@ proptest! {
         prop_assert!(out.len() <= b.fixed + b.record_fields * s, "{fmt:?}: {} > {b:?}", out.len());
     }
 }
+
+/// A JSON formatter (python-json-logger's) writes every extra attribute of the record besides
+/// its format's fields, and JSON escapes a control character into six bytes: its bound must
+/// cover a record whose extras are long runs of control characters.
+#[test]
+fn a_json_formatter_renders_at_most_its_bound_with_escaped_extras() {
+    use logwire_engine::format::json::JsonOptions;
+    let options = JsonOptions {
+        rename_fields: vec![("levelname".into(), "level".into())],
+        static_fields: vec![("service".into(), "api".into())],
+        reserved_attrs: None,
+        timestamp: Some("ts".into()),
+        ensure_ascii: true,
+        prefix: "json: ".into(),
+    };
+    let f = Formatter::json(
+        Some("%(asctime)s %(levelname)s %(message)s %(name)s"),
+        None,
+        Style::Percent,
+        true,
+        options,
+    )
+    .unwrap();
+    let s = 2000usize;
+    let mut rec = LogRecord::new("a.logger", 20, "/p.py", 1, "\u{1}".repeat(s));
+    for i in 0..20 {
+        rec.set_extra(format!("k{i}"), "\u{1}\u{1f600}".repeat(s / 40));
+    }
+    let out = f.format(&rec);
+    let b = f.render_bound();
+    assert!(
+        out.len() > 6 * s,
+        "the escapes are in the output: {}",
+        out.len()
+    );
+    assert!(
+        out.len() <= b.fixed + b.record_fields * s,
+        "{} > {b:?}",
+        out.len()
+    );
+}

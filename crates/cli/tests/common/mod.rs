@@ -303,3 +303,32 @@ pub fn send_unix(path: &Path, bytes: &[u8]) {
 pub fn python(script: &str, args: &[String]) -> Option<String> {
     py::output(&mut py::script(script, args))
 }
+
+/// `logwire send-config DIR/NAME --to ADDR --seq SEQ --key DIR/ops.key` with `text` written to
+/// DIR/NAME first: (exit code, stdout and stderr).
+pub fn send_config_named(
+    text: &str,
+    dir: &Path,
+    name: &str,
+    to: SocketAddr,
+    seq: u64,
+) -> (i32, String) {
+    let file = dir.join(name);
+    std::fs::write(&file, text).unwrap();
+    let out = logwire()
+        .arg("send-config")
+        .arg(&file)
+        .args(["--to", &to.to_string(), "--seq", &seq.to_string(), "--key"])
+        .arg(dir.join("ops.key"))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// [`send_config_named`] with the file named after the seq (`c{seq}.json`).
+pub fn send_config(text: &str, dir: &Path, to: SocketAddr, seq: u64) -> (i32, String) {
+    send_config_named(text, dir, &format!("c{seq}.json"), to, seq)
+}

@@ -397,7 +397,10 @@ impl Formatter {
                 .map(|(k, v)| k.len() + v.py_repr().len());
             let fixed: usize = names
                 .chain(statics)
-                .chain([o.prefix.len(), o.timestamp.as_ref().map_or(0, |t| t.len() + 40)])
+                .chain([
+                    o.prefix.len(),
+                    o.timestamp.as_ref().map_or(0, |t| t.len() + 40),
+                ])
                 .sum();
             b.fixed = b.fixed.saturating_add(fixed.saturating_mul(6));
         }
