@@ -414,42 +414,10 @@ impl<'t> Analysis<'t> {
                 return;
             }
             "class_definition" => return self.class(node, scope),
-            "assignment" | "augmented_assignment" => {
-                if let (Some(t), Some(v)) = (
-                    node.child_by_field_id(F.left),
-                    node.child_by_field_id(F.right),
-                ) {
-                    self.facts.push(Fact::Bind {
-                        scope,
-                        target: t,
-                        value: v,
-                    });
-                }
+            "assignment" | "augmented_assignment" | "for_statement" | "for_in_clause" => {
+                self.bind_fields(node, scope, F.left, F.right)
             }
-            "named_expression" => {
-                if let (Some(t), Some(v)) = (
-                    node.child_by_field_id(F.name),
-                    node.child_by_field_id(F.value),
-                ) {
-                    self.facts.push(Fact::Bind {
-                        scope,
-                        target: t,
-                        value: v,
-                    });
-                }
-            }
-            "for_statement" | "for_in_clause" => {
-                if let (Some(t), Some(v)) = (
-                    node.child_by_field_id(F.left),
-                    node.child_by_field_id(F.right),
-                ) {
-                    self.facts.push(Fact::Bind {
-                        scope,
-                        target: t,
-                        value: v,
-                    });
-                }
-            }
+            "named_expression" => self.bind_fields(node, scope, F.name, F.value),
             "as_pattern" => {
                 // `with EXPR as NAME` (and `except E as e`, harmless: a class is no taint).
                 let value = node.named_child(0);
@@ -633,6 +601,21 @@ impl<'t> Analysis<'t> {
         }
         if let Some(body) = node.child_by_field_id(F.body) {
             self.work.push((body, body_scope, Some(f), None));
+        }
+    }
+
+    /// `target = value` in any of its spellings (`=`, `+=`, `for … in`, `:=`): the fact that
+    /// the target holds what the value holds, where both fields are present.
+    fn bind_fields(&mut self, node: Node<'t>, scope: usize, target: u16, value: u16) {
+        if let (Some(target), Some(value)) = (
+            node.child_by_field_id(target),
+            node.child_by_field_id(value),
+        ) {
+            self.facts.push(Fact::Bind {
+                scope,
+                target,
+                value,
+            });
         }
     }
 
