@@ -16,7 +16,6 @@ use logwire_wire::config_envelope::sign_config_frame;
 use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 fn now_ms() -> i64 {
@@ -35,25 +34,6 @@ fn push_raw(to: SocketAddr, bytes: &[u8]) -> Option<ConfigReply> {
     let _ = s.read_to_end(&mut all);
     let n = u32::from_be_bytes(all.get(..4)?.try_into().unwrap()) as usize;
     Some(ConfigReply::parse(&all[4..4 + n]).expect("a reply"))
-}
-
-/// A key pair `DIR/ops.*`, and serve with a config listener verifying with it (the issue's
-/// flag names), pushed files confined to `root`.
-fn start(d: &Path, root: &Path) -> Serve {
-    keygen("ed25519", &d.join("ops"));
-    let path = |p: &Path| p.to_str().unwrap().to_owned();
-    Serve::start(&[
-        "--tcp".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--listen".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--verify-key".to_owned(),
-        path(&d.join("ops.pub")),
-        "--state-dir".to_owned(),
-        path(&d.join("state")),
-        "--file-root".to_owned(),
-        path(root),
-    ])
 }
 
 fn rejected(reply: Option<ConfigReply>, want: &str, case: &str) {
@@ -78,7 +58,7 @@ fn hostile_pushes_are_rejected_and_nothing_is_applied() {
     std::fs::write(outside.join("target.log"), "original\n").unwrap();
     std::os::unix::fs::symlink(outside.join("target.log"), root.join("link.log")).unwrap();
     std::os::unix::fs::symlink(&outside, root.join("sub")).unwrap();
-    let mut serve = start(d, &root);
+    let mut serve = start_push_listener(d, &root);
     let signer = SigningKey::load(&d.join("ops.key")).unwrap();
     let to = serve.bound.config_tcp[0];
     let rec = serve.tcp();
@@ -328,7 +308,7 @@ fn a_push_keeps_routing_existing_remote_loggers() {
     let d = tmp.path();
     let root = d.join("logs");
     std::fs::create_dir_all(&root).unwrap();
-    let serve = start(d, &root);
+    let serve = start_push_listener(d, &root);
     send_tcp(serve.tcp(), &good("before the push"));
     assert!(serve.wait_stdout("before the push"));
     let config = r#"{"version": 1, "handlers": {"f": {"class": "logging.FileHandler", "filename": "one.log"}}, "root": {"level": "DEBUG", "handlers": ["f"]}}"#;

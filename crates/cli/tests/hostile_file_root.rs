@@ -10,22 +10,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn args(d: &Path, root: &Path, state: &Path) -> Vec<String> {
-    let path = |p: &Path| p.to_str().unwrap().to_owned();
-    vec![
-        "--tcp".into(),
-        "127.0.0.1:0".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--verify-key".into(),
-        path(&d.join("ops.pub")),
-        "--state-dir".into(),
-        path(state),
-        "--file-root".into(),
-        path(root),
-    ]
-}
-
 /// A config writing every record to stdout and to a file handler with `extra` settings.
 fn config(filename: &str, extra: &str) -> String {
     format!(
@@ -56,8 +40,7 @@ fn what_is_planted_after_a_push_never_takes_a_handler_outside_the_root_nor_block
     std::fs::create_dir_all(root.join("sub")).unwrap();
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("target.log"), "precious\n").unwrap();
-    keygen("ed25519", &d.join("ops"));
-    let serve = Serve::start(&args(d, &root, &d.join("state")));
+    let serve = start_push_listener(d, &root);
     let to = serve.bound.config_tcp[0];
     let mut seq = 0;
     let mut push = |text: String| {
@@ -148,7 +131,7 @@ fn serve_refuses_a_file_root_that_overlaps_its_state_directory() {
         std::fs::create_dir_all(&root).unwrap();
         let out = logwire()
             .arg("serve")
-            .args(args(d, &root, &state))
+            .args(push_listener_args(d, &root, &state))
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
@@ -185,8 +168,7 @@ fn rotation_and_timed_cleanup_after_a_push_stay_beneath_the_root() {
     )
     .unwrap();
     let before = listing(&out);
-    keygen("ed25519", &d.join("ops"));
-    let serve = Serve::start(&args(d, &root, &d.join("state")));
+    let serve = start_push_listener(d, &root);
     let config = serde_json::json!({
         "version": 1,
         "handlers": {

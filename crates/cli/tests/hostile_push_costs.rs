@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use std::path::Path;
 
 #[test]
 fn pushes_that_make_records_expensive_are_rejected_with_their_reason() {
@@ -15,20 +14,7 @@ fn pushes_that_make_records_expensive_are_rejected_with_their_reason() {
     let d = tmp.path();
     let root = d.join("root");
     std::fs::create_dir_all(&root).unwrap();
-    keygen("ed25519", &d.join("ops"));
-    let path = |p: &Path| p.to_str().unwrap().to_owned();
-    let serve = Serve::start(&[
-        "--tcp".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--listen".to_owned(),
-        "127.0.0.1:0".to_owned(),
-        "--verify-key".to_owned(),
-        path(&d.join("ops.pub")),
-        "--state-dir".to_owned(),
-        path(&d.join("state")),
-        "--file-root".to_owned(),
-        path(&root),
-    ]);
+    let serve = start_push_listener(d, &root);
     let to = serve.bound.config_tcp[0];
     let stdout_with = |datefmt: &str| {
         serde_json::json!({

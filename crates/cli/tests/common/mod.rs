@@ -332,3 +332,28 @@ pub fn send_config_named(
 pub fn send_config(text: &str, dir: &Path, to: SocketAddr, seq: u64) -> (i32, String) {
     send_config_named(text, dir, &format!("c{seq}.json"), to, seq)
 }
+
+/// serve's flags for a TCP collector with a config listener verifying with `DIR/ops.pub`
+/// (the flag names), its seq state in `state`, pushed files confined to `root`.
+pub fn push_listener_args(d: &Path, root: &Path, state: &Path) -> Vec<String> {
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+    vec![
+        "--tcp".into(),
+        "127.0.0.1:0".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--verify-key".into(),
+        path(&d.join("ops.pub")),
+        "--state-dir".into(),
+        path(state),
+        "--file-root".into(),
+        path(root),
+    ]
+}
+
+/// A key pair `DIR/ops.*`, and serve started with [`push_listener_args`] (state in
+/// `DIR/state`).
+pub fn start_push_listener(d: &Path, root: &Path) -> Serve {
+    keygen("ed25519", &d.join("ops"));
+    Serve::start(&push_listener_args(d, root, &d.join("state")))
+}
