@@ -132,8 +132,12 @@ fn check(records: &[LogRecord], out: &str) {
     }
 }
 
-async fn run(mode: &str, addr: ListenAddr, target: String) {
+/// Starts a collector on `addr` (port 0 picks a free port) and has CPython send to the
+/// address it bound. (Probing for a free port and binding it again raced with other tests'
+/// outgoing connections, which may take that ephemeral port in between.)
+async fn run(mode: &str, addr: ListenAddr) {
     let (running, keep) = start(ReceiverOptions::default(), &[addr]).await;
+    let target = port(&running.local_addrs()[0]);
     let out = tokio::task::spawn_blocking({
         let mode = mode.to_owned();
         move || python(SENDER, &[mode, target, N.to_string()])
@@ -159,34 +163,21 @@ fn port(running_addr: &ListenAddr) -> String {
 }
 
 /// Binds on port 0 first to learn a free port, then runs the interop on it.
-async fn run_on_free_port(mode: &str, addr: ListenAddr) {
-    let (probe, _) = start(ReceiverOptions::default(), &[addr]).await;
-    let bound = probe.local_addrs()[0].clone();
-    drop(probe.shutdown().await);
-    let target = port(&bound);
-    run(mode, bound, target).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_handler_over_tcp() {
-    run_on_free_port("tcp", tcp0()).await;
+    run("tcp", tcp0()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn datagram_handler_over_udp() {
-    run_on_free_port("udp", udp0()).await;
+    run("udp", udp0()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_handler_over_unix_stream() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.sock");
-    run(
-        "unix",
-        ListenAddr::Unix(path.clone()),
-        path.display().to_string(),
-    )
-    .await;
+    run("unix", ListenAddr::Unix(path.clone())).await;
     assert!(!path.exists(), "socket file removed on shutdown");
 }
 
@@ -194,30 +185,27 @@ async fn socket_handler_over_unix_stream() {
 async fn datagram_handler_over_unix_datagram() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log.dgram");
-    run(
-        "unix-dgram",
-        ListenAddr::UnixDatagram(path.clone()),
-        path.display().to_string(),
-    )
-    .await;
+    run("unix-dgram", ListenAddr::UnixDatagram(path)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_handler_over_ipv6_loopback() {
     let Ok(addr) = "[::1]:0".parse() else { return };
-    let Ok(probe) = logwire_net::receiver::Collector::new(
-        logwire_engine::LoggerTree::new(),
-        ReceiverOptions::default(),
-    )
-    .start(&[ListenAddr::Tcp(addr)])
-    .await
+    let keep = logwire_engine::handler::RecordCollector::new();
+    let tree = logwire_engine::LoggerTree::new();
+    tree.root()
+        .add_handler(std::sync::Arc::new(logwire_engine::Handler::new(
+            keep.clone(),
+        )));
+    tree.root().set_level(0);
+    let Ok(running) = logwire_net::receiver::Collector::new(tree, ReceiverOptions::default())
+        .start(&[ListenAddr::Tcp(addr)])
+        .await
     else {
         eprintln!("no IPv6 loopback here; skipped");
         return;
     };
-    let bound = probe.local_addrs()[0].clone();
-    drop(probe.shutdown().await);
-    let (running, keep) = start(ReceiverOptions::default(), std::slice::from_ref(&bound)).await;
+    let bound = running.local_addrs()[0].clone();
     let script = "import logging, logging.handlers as h, sys\nl = logging.getLogger('v6')\nl.addHandler(h.SocketHandler('::1', int(sys.argv[1])))\nl.warning('over ipv6')\n";
     tokio::task::spawn_blocking(move || python(script, &[port(&bound)]))
         .await
