@@ -1,0 +1,1 @@
+//! Config pushes through a JetStream key-value bucket (filled in by the config work).

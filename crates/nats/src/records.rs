@@ -1,0 +1,1 @@
+//! Records through JetStream (filled in by the records work).
