@@ -86,6 +86,23 @@ impl From<bool> for Value {
 const MAX_REPR_DEPTH: usize = 200;
 
 impl Value {
+    /// Approximate bytes this value holds (its size plus its text and items), for budgets
+    /// counted in bytes such as a queue's. Nested values are bounded by whoever built them
+    /// (the pickle decoder's depth and size budgets), so the recursion is too.
+    pub fn approx_bytes(&self) -> usize {
+        let items = match self {
+            Value::None | Value::Bool(_) | Value::Int(_) | Value::Float(_) => 0,
+            Value::BigInt(s) | Value::Str(s) => s.len(),
+            Value::Bytes(b) => b.len(),
+            Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
+                v.iter().map(Value::approx_bytes).sum()
+            }
+            Value::Dict(m) => m.iter().map(|(k, v)| k.approx_bytes() + v.approx_bytes()).sum(),
+            Value::Object(o) => o.class.len() + o.str.len() + o.repr.len(),
+        };
+        std::mem::size_of::<Value>() + items
+    }
+
     /// Python's `str(value)`.
     ///
     /// ```

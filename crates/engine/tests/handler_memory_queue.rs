@@ -461,3 +461,117 @@ fn queue_flush_and_close_from_many_threads() {
     assert_eq!(out.contents().lines().count() as u64, q.enqueued());
     assert_eq!(q.handled(), q.enqueued());
 }
+
+/// The byte bound: with room for about three records, a stuck target holds the caller back
+/// (block) or makes it drop and count (drop), whatever the record capacity says.
+#[test]
+fn queue_byte_bound_blocks_then_loses_nothing() {
+    let (gate, out, target) = gated();
+    let one = rec(level::INFO, "0").approx_bytes();
+    let opts = QueueOptions {
+        capacity: 1000,
+        max_bytes: 3 * one + one / 2,
+        policy: OverflowPolicy::Block,
+        ..Default::default()
+    };
+    let q = Arc::new(QueueHandler::new(vec![target], opts).unwrap());
+    let h = Arc::new(Handler::new(q.clone()));
+    let producer = {
+        let h = h.clone();
+        std::thread::spawn(move || {
+            let mut bytes = 0;
+            for i in 0..9 {
+                let r = rec(level::INFO, &i.to_string());
+                bytes += r.approx_bytes() as u64;
+                h.handle(&r);
+            }
+            bytes
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    // Held back by bytes, not by the 1000-record capacity (+1 in the worker's hands).
+    assert!(q.enqueued() <= 4, "{}", q.enqueued());
+    assert!(q.queued_bytes() <= 3 * one + one / 2, "{}", q.queued_bytes());
+    open_gate(&gate);
+    let bytes = producer.join().unwrap();
+    h.close();
+    let want: String = (0..9).map(|i| format!("{i}\n")).collect();
+    assert_eq!(out.contents(), want);
+    assert_eq!((q.handled(), q.dropped(), q.queued_bytes()), (9, 0, 0));
+    assert_eq!(q.bytes_enqueued(), bytes);
+}
+
+#[test]
+fn queue_byte_bound_drops_and_counts_and_admits_one_oversized_record() {
+    let (gate, out, target) = gated();
+    let opts = QueueOptions {
+        capacity: 1000,
+        max_bytes: 1,
+        policy: OverflowPolicy::Drop,
+        ..Default::default()
+    };
+    let q = Arc::new(QueueHandler::new(vec![target], opts).unwrap());
+    let h = Handler::new(q.clone());
+    // Every record is larger than the whole bound: the first fits the empty queue.
+    for i in 0..20 {
+        h.handle(&rec(level::INFO, &i.to_string()));
+    }
+    assert!(q.enqueued() >= 1 && q.enqueued() <= 2, "{}", q.enqueued());
+    assert_eq!(q.enqueued() + q.dropped(), 20);
+    open_gate(&gate);
+    h.flush();
+    h.close();
+    let text = out.contents();
+    let announced: u64 = text
+        .lines()
+        .filter_map(|l| l.strip_suffix(" records dropped"))
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum();
+    assert!(text.starts_with("0\n"), "{text}");
+    assert_eq!(announced, q.dropped(), "{text}");
+}
+
+#[test]
+fn queue_rejects_bad_byte_bound() {
+    for max_bytes in [0, logwire_engine::handler::MAX_QUEUE_BYTES + 1] {
+        let opts = QueueOptions {
+            max_bytes,
+            ..Default::default()
+        };
+        assert!(matches!(
+            QueueHandler::new(vec![], opts),
+            Err(HandlerError::Invalid(_))
+        ));
+    }
+}
+
+/// Records are recycled between the worker and the caller: a reused record must carry
+/// nothing over from the one before (extra fields, exception text, function name).
+#[test]
+fn queue_reused_records_carry_nothing_over() {
+    let out = CaptureBuffer::new();
+    let fmt = Formatter::new(
+        Some("%(message)s|%(funcName)s|%(levelname)s"),
+        None,
+        Style::Percent,
+        true,
+        vec![],
+    )
+    .unwrap();
+    let target = Arc::new(Handler::new(StreamHandler::new(out.clone())).with_formatter(Arc::new(fmt)));
+    let q = Handler::new(QueueHandler::new(vec![target], QueueOptions::default()).unwrap());
+    let mut rich = rec(level::ERROR, "boom %s");
+    rich.args = logwire_engine::record::Args::Tuple(vec!["x".into()]);
+    rich.func_name = Some("f".to_owned());
+    rich.exc_text = Some("Traceback".to_owned());
+    rich.set_extra("k", "v");
+    for _ in 0..3 {
+        q.handle(&rich);
+        q.flush();
+        q.handle(&rec(level::INFO, "plain"));
+        q.flush();
+    }
+    q.close();
+    let want = "boom x\nTraceback|f|ERROR\nplain|None|INFO\n".repeat(3);
+    assert_eq!(out.contents(), want);
+}

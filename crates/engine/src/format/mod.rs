@@ -320,6 +320,13 @@ impl Formatter {
         })
     }
 
+    /// Whether this formatter writes the message and nothing else (CPython's default
+    /// `%(message)s`, in any style): for a record with no args, exception or stack text its
+    /// output is `record.msg` itself, which lets a queue skip formatting.
+    pub fn is_message_only(&self) -> bool {
+        self.json.is_none() && matches!(self.segments.as_slice(), [Segment::Message])
+    }
+
     /// An upper bound on what formatting one record produces (see [`RenderBound`]).
     pub fn render_bound(&self) -> RenderBound {
         let asctime = match &self.datefmt {

@@ -296,7 +296,8 @@ pub use file::{
 };
 pub use memory::{MAX_MEMORY_CAPACITY, MemoryBuilder, MemoryHandler};
 pub use queue::{
-    DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler,
+    DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, MAX_QUEUE_BYTES,
+    MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler,
     QueueOptions,
 };
 pub use rotating::{Namer, RotatingFileBuilder, RotatingFileHandler, Rotator};

@@ -22,14 +22,24 @@ use crate::level;
 use crate::record::{Args, LogRecord};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// The default queue capacity.
 pub const DEFAULT_QUEUE_CAPACITY: usize = 10_000;
 /// The largest queue capacity accepted.
 pub const MAX_QUEUE_CAPACITY: usize = 10_000_000;
+/// The default bound on the bytes of the records in the queue (16 MiB).
+pub const DEFAULT_QUEUE_BYTES: usize = 16 << 20;
+/// The largest byte bound accepted (1 GiB).
+pub const MAX_QUEUE_BYTES: usize = 1 << 30;
+/// Records kept for reuse: enough for the worker to hand them back in bursts; a record whose
+/// buffers grew past [`RECYCLE_LIMIT`] is freed instead, so the pool stays small.
+const POOL_SIZE: usize = 1024;
+/// The largest record (in bytes, [`LogRecord::approx_bytes`]) put back into the pool.
+const RECYCLE_LIMIT: usize = 16 << 10;
 /// The logger name of the in-band "N records dropped" notice.
 pub const DROP_NOTICE_LOGGER: &str = "logwire.queue";
 
@@ -50,6 +60,11 @@ pub struct QueueOptions {
     /// Records the queue holds (1 ..= [`MAX_QUEUE_CAPACITY`]; default
     /// [`DEFAULT_QUEUE_CAPACITY`]).
     pub capacity: usize,
+    /// Bytes the queued records may hold together ([`LogRecord::approx_bytes`]; 1 ..=
+    /// [`MAX_QUEUE_BYTES`], default [`DEFAULT_QUEUE_BYTES`]): the bound that keeps a burst
+    /// of large records from holding `capacity` times their size. A record larger than the
+    /// whole bound is still accepted when the queue is empty, so nothing is unloggable.
+    pub max_bytes: usize,
     /// What happens when it is full.
     pub policy: OverflowPolicy,
     /// CPython's `respect_handler_level`: skip targets whose level is above the record's.
@@ -63,6 +78,7 @@ impl Default for QueueOptions {
     fn default() -> Self {
         QueueOptions {
             capacity: DEFAULT_QUEUE_CAPACITY,
+            max_bytes: DEFAULT_QUEUE_BYTES,
             policy: OverflowPolicy::Block,
             respect_handler_level: false,
             close_targets: false,
@@ -71,7 +87,8 @@ impl Default for QueueOptions {
 }
 
 enum Msg {
-    Record(Box<LogRecord>),
+    /// A prepared record and the bytes it holds in the budget.
+    Record(Box<LogRecord>, usize),
     /// The in-band "N records dropped" notice.
     Notice(u64),
     /// Handle everything before this, flush the targets, then answer.
@@ -86,6 +103,21 @@ struct Shared {
     dropped: AtomicU64,
     /// Drops not yet announced in-band.
     unannounced: AtomicU64,
+    /// Bytes of the records in the queue now, and the bound on them.
+    bytes: AtomicUsize,
+    max_bytes: usize,
+    /// Bytes of all records accepted, for [`Handler::stats`](super::Handler::stats).
+    bytes_enqueued: AtomicU64,
+    /// Callers waiting for bytes to free up ([`OverflowPolicy::Block`]); the worker takes
+    /// the lock and wakes them only when this is non-zero, so the common case costs a load.
+    waiters: AtomicUsize,
+    space: Mutex<()>,
+    space_freed: Condvar,
+    /// Emptied records for the logging call to refill ([`LogRecord`]'s strings keep their
+    /// buffers): the queue allocates nothing per record once warm, and memory is not
+    /// allocated on one thread and freed on another.
+    free_tx: Sender<Box<LogRecord>>,
+    free_rx: Receiver<Box<LogRecord>>,
 }
 
 impl Shared {
@@ -120,11 +152,57 @@ impl Shared {
         }
     }
 
+    /// Takes `size` bytes of the budget; with `wait`, waits until they fit (a record larger
+    /// than the whole budget fits an empty queue). Returns false if they do not fit now and
+    /// `wait` is off.
+    fn reserve(&self, size: usize, wait: bool) -> bool {
+        let fits = |cur: usize| cur == 0 || cur.saturating_add(size) <= self.max_bytes;
+        let take = || {
+            self.bytes
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                    fits(cur).then(|| cur + size)
+                })
+                .is_ok()
+        };
+        if take() {
+            return true;
+        }
+        if !wait {
+            return false;
+        }
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.space.lock().unwrap_or_else(|e| e.into_inner());
+        while !take() {
+            // The worker wakes us after freeing bytes; the timeout is only a backstop.
+            guard = self
+                .space_freed
+                .wait_timeout(guard, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        drop(guard);
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        true
+    }
+
+    fn release(&self, size: usize) {
+        self.bytes.fetch_sub(size, Ordering::SeqCst);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            // Taking the lock orders this wake after a waiter's last check.
+            let _guard = self.space.lock().unwrap_or_else(|e| e.into_inner());
+            self.space_freed.notify_all();
+        }
+    }
+
     fn process(&self, msg: Msg) {
         match msg {
-            Msg::Record(r) => {
+            Msg::Record(r, size) => {
                 self.handle(&r);
                 self.handled.fetch_add(1, Ordering::Release);
+                self.release(size);
+                if size <= RECYCLE_LIMIT {
+                    let _ = self.free_tx.try_send(r);
+                }
             }
             Msg::Notice(n) => self.handle(&drop_notice(n)),
             Msg::Flush(ack) => {
@@ -193,6 +271,13 @@ impl QueueHandler {
                 options.capacity
             )));
         }
+        if options.max_bytes == 0 || options.max_bytes > MAX_QUEUE_BYTES {
+            return Err(HandlerError::Invalid(format!(
+                "queue byte bound {} is out of range (1 to {MAX_QUEUE_BYTES})",
+                options.max_bytes
+            )));
+        }
+        let (free_tx, free_rx) = crossbeam_channel::bounded(POOL_SIZE.min(options.capacity));
         let shared = Arc::new(Shared {
             targets,
             respect_handler_level: options.respect_handler_level,
@@ -200,6 +285,14 @@ impl QueueHandler {
             handled: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             unannounced: AtomicU64::new(0),
+            bytes: AtomicUsize::new(0),
+            max_bytes: options.max_bytes,
+            bytes_enqueued: AtomicU64::new(0),
+            waiters: AtomicUsize::new(0),
+            space: Mutex::new(()),
+            space_freed: Condvar::new(),
+            free_tx,
+            free_rx,
         });
         let (tx, rx) = crossbeam_channel::bounded(options.capacity);
         let worker_shared = Arc::clone(&shared);
@@ -257,16 +350,51 @@ impl QueueHandler {
             .map_or(0, Sender::len)
     }
 
-    /// CPython's `prepare`: a copy with the message merged by `formatter`.
-    fn prepare(record: &LogRecord, formatter: &Formatter) -> Result<LogRecord, HandlerError> {
-        let msg = formatter.try_format(record)?;
-        Ok(LogRecord {
-            msg,
-            args: Args::None,
-            exc_text: None,
-            stack_info: None,
-            ..record.clone()
-        })
+    /// Bytes of the records in the queue now ([`QueueOptions::max_bytes`] bounds it).
+    pub fn queued_bytes(&self) -> usize {
+        self.shared.bytes.load(Ordering::Acquire)
+    }
+
+    /// Bytes of all records accepted so far ([`LogRecord::approx_bytes`] of each).
+    pub fn bytes_enqueued(&self) -> u64 {
+        self.shared.bytes_enqueued.load(Ordering::Relaxed)
+    }
+
+    /// CPython's `prepare`: a copy whose `msg` is the record formatted by `formatter`, with
+    /// `args`, `exc_text` and `stack_info` cleared. The copy reuses a record the worker
+    /// handed back, so its strings are copied into existing buffers. With the default
+    /// `%(message)s` formatter and nothing to merge (no args, exception or stack), the
+    /// formatted text is `msg` itself and the formatter is not run.
+    fn prepare(&self, record: &LogRecord, formatter: &Formatter) -> Result<Box<LogRecord>, HandlerError> {
+        let mut copy = match self.shared.free_rx.try_recv() {
+            Ok(mut reused) => {
+                reused.copy_except_message_from(record);
+                reused
+            }
+            Err(_) => {
+                let mut fresh = Box::new(LogRecord {
+                    msg: String::new(),
+                    args: Args::None,
+                    ..record.clone()
+                });
+                fresh.msg.reserve(record.msg.len());
+                fresh
+            }
+        };
+        copy.args = Args::None;
+        copy.msg.clear();
+        let plain = matches!(record.args, Args::None)
+            && record.exc_text.is_none()
+            && record.stack_info.is_none()
+            && formatter.is_message_only();
+        if plain {
+            copy.msg.push_str(&record.msg);
+        } else {
+            formatter.try_format_into(record, &mut copy.msg)?;
+        }
+        copy.exc_text = None;
+        copy.stack_info = None;
+        Ok(copy)
     }
 
     fn is_worker_thread(&self) -> bool {
@@ -276,7 +404,8 @@ impl QueueHandler {
 
 impl Emitter for QueueHandler {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
-        let prepared = Box::new(Self::prepare(record, formatter)?);
+        let prepared = self.prepare(record, formatter)?;
+        let size = prepared.approx_bytes();
         let guard = self.tx.read().unwrap_or_else(|e| e.into_inner());
         let Some(tx) = guard.as_ref() else {
             return Err(HandlerError::Closed);
@@ -284,9 +413,16 @@ impl Emitter for QueueHandler {
         let s = &self.shared;
         match self.policy {
             OverflowPolicy::Block => {
+                // The worker never waits for itself: a target logging back into this queue
+                // from the worker goes over the byte bound rather than deadlock.
+                if !s.reserve(size, !self.is_worker_thread()) {
+                    s.bytes.fetch_add(size, Ordering::SeqCst);
+                }
                 s.enqueued.fetch_add(1, Ordering::AcqRel);
-                if tx.send(Msg::Record(prepared)).is_err() {
+                s.bytes_enqueued.fetch_add(size as u64, Ordering::Relaxed);
+                if tx.send(Msg::Record(prepared, size)).is_err() {
                     s.enqueued.fetch_sub(1, Ordering::AcqRel);
+                    s.release(size);
                     return Err(HandlerError::Closed);
                 }
             }
@@ -296,16 +432,26 @@ impl Emitter for QueueHandler {
                 if n > 0 && tx.try_send(Msg::Notice(n)).is_err() {
                     s.unannounced.fetch_add(n, Ordering::AcqRel);
                 }
+                if !s.reserve(size, false) {
+                    s.dropped.fetch_add(1, Ordering::AcqRel);
+                    s.unannounced.fetch_add(1, Ordering::AcqRel);
+                    let _ = s.free_tx.try_send(prepared);
+                    return Ok(());
+                }
                 s.enqueued.fetch_add(1, Ordering::AcqRel);
-                match tx.try_send(Msg::Record(prepared)) {
-                    Ok(()) => {}
+                match tx.try_send(Msg::Record(prepared, size)) {
+                    Ok(()) => {
+                        s.bytes_enqueued.fetch_add(size as u64, Ordering::Relaxed);
+                    }
                     Err(TrySendError::Full(_)) => {
                         s.enqueued.fetch_sub(1, Ordering::AcqRel);
+                        s.release(size);
                         s.dropped.fetch_add(1, Ordering::AcqRel);
                         s.unannounced.fetch_add(1, Ordering::AcqRel);
                     }
                     Err(TrySendError::Disconnected(_)) => {
                         s.enqueued.fetch_sub(1, Ordering::AcqRel);
+                        s.release(size);
                         return Err(HandlerError::Closed);
                     }
                 }
