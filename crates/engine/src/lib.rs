@@ -33,7 +33,7 @@ pub mod value;
 
 pub use filter::{Filter, NameFilter};
 pub use format::Formatter;
-pub use handler::{Emitter, Handler, HandlerError};
+pub use handler::{Emitter, Handler, HandlerError, HandlerStats};
 pub use record::{Args, LogRecord};
 pub use tree::{Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, TargetLoggers, TreeDraft};
 pub use value::{PyObject, Value};

@@ -203,6 +203,9 @@ pub(crate) struct FileState {
     pending_text: String,
     /// Next rollover time (TimedRotatingFileHandler).
     pub(crate) rollover_at: i64,
+    /// Bytes of the lines handed to the file (written or batched), for
+    /// [`Handler::stats`](super::Handler::stats): counted under this lock, no atomic.
+    pub(crate) bytes_emitted: u64,
     /// Device and inode of the open file (WatchedFileHandler); -1 when unknown.
     pub(crate) dev: i128,
     pub(crate) ino: i128,
@@ -248,6 +251,7 @@ impl FileCore {
                 pending: Vec::new(),
                 pending_text: String::new(),
                 rollover_at: 0,
+                bytes_emitted: 0,
                 dev: -1,
                 ino: -1,
             })),
@@ -344,12 +348,14 @@ impl FileCore {
             bytes,
             pending,
             pending_text,
+            bytes_emitted,
             ..
         } = st;
         let Some(file) = file.as_mut() else {
             return Err(HandlerError::Closed);
         };
         let res = if self.encoding == Encoding::Utf8 {
+            *bytes_emitted += line.len() as u64;
             if batching() {
                 pending_text.push_str(line);
                 if pending_text.len() < BATCH_LIMIT {
@@ -365,6 +371,7 @@ impl FileCore {
             }
         } else {
             self.encoding.encode(line, self.errors, bytes)?;
+            *bytes_emitted += bytes.len() as u64;
             if batching() {
                 pending.extend_from_slice(bytes);
                 if pending.len() < BATCH_LIMIT {
@@ -407,6 +414,11 @@ impl FileCore {
         res
     }
 
+    /// Bytes of the lines handed to the file so far.
+    pub(crate) fn bytes_emitted(&self) -> u64 {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).bytes_emitted
+    }
+
     /// CPython's `flush()`: the OS already has every line unless a worker batched some.
     pub(crate) fn flush(&self) -> Result<(), HandlerError> {
         let mut st = self.lock();
@@ -435,8 +447,10 @@ impl FileCore {
         self.ensure_open(st)?;
         if self.encoding == Encoding::Utf8 && batching() {
             // Straight into the batch: the line is not copied a second time.
+            let start = st.pending_text.len();
             format_into(formatter, record, &mut st.pending_text)?;
             st.pending_text.push_str(&self.terminator);
+            st.bytes_emitted += (st.pending_text.len() - start) as u64;
             if st.pending_text.len() < BATCH_LIMIT {
                 return Ok(());
             }
@@ -498,6 +512,9 @@ impl FileHandler {
 }
 
 impl Emitter for FileHandler {
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.core.bytes_emitted())
+    }
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let mut st = self.core.lock();
         self.core.emit_plain(&mut st, record, formatter)
@@ -581,6 +598,9 @@ impl WatchedFileHandler {
 }
 
 impl Emitter for WatchedFileHandler {
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.core.bytes_emitted())
+    }
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let mut st = self.core.lock();
         self.reopen_if_needed(&mut st)?;

@@ -403,6 +403,10 @@ impl QueueHandler {
 }
 
 impl Emitter for QueueHandler {
+    /// Bytes of the prepared records accepted ([`LogRecord::approx_bytes`]).
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.bytes_enqueued())
+    }
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let prepared = self.prepare(record, formatter)?;
         let size = prepared.approx_bytes();

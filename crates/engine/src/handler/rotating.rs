@@ -213,6 +213,9 @@ impl RotatingFileHandler {
 }
 
 impl Emitter for RotatingFileHandler {
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.core.bytes_emitted())
+    }
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let mut st = self.core.lock();
         let mut formatted = false;

@@ -20,6 +20,8 @@ use std::sync::{Arc, Mutex};
 struct StreamState {
     stream: Box<dyn Write + Send>,
     line: String,
+    /// Bytes written, counted under this lock (no atomic per record).
+    bytes_emitted: u64,
 }
 
 /// CPython's `logging.StreamHandler(stream=None)`: writes `format(record) + terminator` in
@@ -43,6 +45,7 @@ impl StreamHandler {
             state: Mutex::new(StreamState {
                 stream,
                 line: String::new(),
+                bytes_emitted: 0,
             }),
         }
     }
@@ -86,6 +89,9 @@ impl StreamHandler {
 }
 
 impl Emitter for StreamHandler {
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.lock().bytes_emitted)
+    }
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let mut guard = self.lock();
         let st = &mut *guard;
@@ -95,6 +101,7 @@ impl Emitter for StreamHandler {
         st.stream
             .write_all(st.line.as_bytes())
             .map_err(|e| HandlerError::io("cannot write to stream", e))?;
+        st.bytes_emitted += st.line.len() as u64;
         if batching() {
             // A queue worker flushes once the queue runs empty.
             return Ok(());

@@ -515,6 +515,9 @@ fn matches_at(s: &[u8], i: usize, pattern: &[u8]) -> bool {
 }
 
 impl Emitter for TimedRotatingFileHandler {
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.core.bytes_emitted())
+    }
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let mut st = self.core.lock();
         if self.should_rollover_locked(&mut st) {
