@@ -7,7 +7,7 @@
 //! run too, and then tampers with one byte, which must be rejected.
 
 use logwire_wire::config_envelope::{
-    self, Audience, ConfigEnvelope, ConfigError, ConfigVerifier, FixedClock, MAX_FUTURE_SKEW_MS,
+    self, Audience, ConfigEnvelope, EnvelopeError, ConfigVerifier, FixedClock, MAX_FUTURE_SKEW_MS,
     MAX_LIFETIME_MS,
 };
 use logwire_wire::frame;
@@ -132,11 +132,11 @@ pub fn config_envelope(data: &[u8]) {
             assert!(
                 matches!(
                     e,
-                    ConfigError::BadTimeWindow { .. }
-                        | ConfigError::LifetimeTooLong { .. }
-                        | ConfigError::NotYetValid { .. }
-                        | ConfigError::Expired { .. }
-                        | ConfigError::WrongAudience { .. }
+                    EnvelopeError::BadTimeWindow { .. }
+                        | EnvelopeError::LifetimeTooLong { .. }
+                        | EnvelopeError::NotYetValid { .. }
+                        | EnvelopeError::Expired { .. }
+                        | EnvelopeError::WrongAudience { .. }
                 ),
                 "a signed envelope failed a check before the signature: {e}"
             );

@@ -4,7 +4,7 @@
 
 use logwire::{Builder, LoggerTree, level};
 use logwire_wire::{
-    Clock, ConfigReply, ConfigStatus, SystemClock, config_envelope::sign_config_frame, key,
+    EnvelopeClock, ConfigReply, ConfigStatus, SystemEnvelopeClock, config_envelope::sign_config_frame, key,
 };
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -47,7 +47,7 @@ fn a_signed_push_applies_and_an_unsigned_one_is_refused() {
     assert!(reply.reason.contains("unsigned"), "{reply:?}");
     assert_eq!(tree.root().effective_level(), level::INFO);
 
-    let now = SystemClock.now_ms();
+    let now = SystemEnvelopeClock.now_ms();
     let frame = sign_config_frame(&signer, 1, now, now + 300_000, None, config).unwrap();
     assert_eq!(push(addr, &frame), ConfigReply::applied(1));
     assert_eq!(tree.root().effective_level(), level::ERROR);

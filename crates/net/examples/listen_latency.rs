@@ -8,7 +8,7 @@
 use logwire_engine::LoggerTree;
 use logwire_net::listener::{ConfigListener, ListenerOptions};
 use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::{Clock, SystemClock, key};
+use logwire_wire::{EnvelopeClock, SystemEnvelopeClock, key};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -42,7 +42,7 @@ fn main() {
         } else {
             ("WARNING", 30)
         };
-        let now = SystemClock.now_ms();
+        let now = SystemEnvelopeClock.now_ms();
         // Signing is the sender's cost, outside the measured interval.
         let frame = sign_config_frame(
             &signer,

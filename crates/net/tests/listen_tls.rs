@@ -10,7 +10,7 @@ use common_listen::*;
 use common_tls::*;
 use logwire_net::listener::{ListenerHandle, ListenerOptions, TlsClient, TlsServer};
 use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::{Clock, ConfigReply, ConfigStatus, SigningKey, SystemClock, key};
+use logwire_wire::{EnvelopeClock, ConfigReply, ConfigStatus, SigningKey, SystemEnvelopeClock, key};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -45,7 +45,7 @@ fn push_tls(
 }
 
 fn signed(signer: &SigningKey, seq: u64, config: &[u8]) -> Vec<u8> {
-    let now = SystemClock.now_ms();
+    let now = SystemEnvelopeClock.now_ms();
     sign_config_frame(signer, seq, now, now + 300_000, None, config).unwrap()
 }
 

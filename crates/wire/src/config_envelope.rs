@@ -27,7 +27,7 @@
 //! cross-host replay the audience exists to stop.
 //!
 //! ```
-//! use logwire_wire::config_envelope::{sign_config, Audience, ConfigError, ConfigVerifier};
+//! use logwire_wire::config_envelope::{sign_config, Audience, EnvelopeError, ConfigVerifier};
 //! use logwire_wire::{key, FixedClock, KeyRing};
 //!
 //! let signer = key::generate_hmac().unwrap();
@@ -43,7 +43,7 @@
 //! assert_eq!((ok.seq, ok.payload), (7, &b"{}"[..]));
 //!
 //! let elsewhere = ConfigVerifier::new(&ring, &clock).with_audience(Audience::for_name("web"));
-//! assert!(matches!(elsewhere.verify(&env), Err(ConfigError::WrongAudience { .. })));
+//! assert!(matches!(elsewhere.verify(&env), Err(EnvelopeError::WrongAudience { .. })));
 //! ```
 
 use std::collections::HashMap;
@@ -72,18 +72,18 @@ pub fn is_config_envelope(bytes: &[u8]) -> bool {
 }
 
 /// A source of the current time in unix milliseconds, injectable for tests.
-pub trait Clock {
+pub trait EnvelopeClock {
     /// Now, in unix milliseconds.
     fn now_ms(&self) -> i64;
 }
 
-impl<C: Clock + ?Sized> Clock for std::sync::Arc<C> {
+impl<C: EnvelopeClock + ?Sized> EnvelopeClock for std::sync::Arc<C> {
     fn now_ms(&self) -> i64 {
         (**self).now_ms()
     }
 }
 
-impl<C: Clock + ?Sized> Clock for Box<C> {
+impl<C: EnvelopeClock + ?Sized> EnvelopeClock for Box<C> {
     fn now_ms(&self) -> i64 {
         (**self).now_ms()
     }
@@ -91,9 +91,9 @@ impl<C: Clock + ?Sized> Clock for Box<C> {
 
 /// The system clock.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+pub struct SystemEnvelopeClock;
 
-impl Clock for SystemClock {
+impl EnvelopeClock for SystemEnvelopeClock {
     fn now_ms(&self) -> i64 {
         use std::time::{SystemTime, UNIX_EPOCH};
         match SystemTime::now().duration_since(UNIX_EPOCH) {
@@ -107,7 +107,7 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FixedClock(pub i64);
 
-impl Clock for FixedClock {
+impl EnvelopeClock for FixedClock {
     fn now_ms(&self) -> i64 {
         self.0
     }
@@ -154,7 +154,7 @@ impl fmt::Debug for Audience {
 /// Why a config envelope was rejected. The `Display` text is meant to be sent back to the
 /// pusher as the reply's `reason`; it names no secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
+pub enum EnvelopeError {
     /// Does not start with `LWC1`.
     #[error("not an LWC1 envelope (bad magic)")]
     BadMagic,
@@ -255,7 +255,7 @@ pub enum ConfigError {
     },
 }
 
-/// A listener's audience as shown in [`ConfigError::WrongAudience`].
+/// A listener's audience as shown in [`EnvelopeError::WrongAudience`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AudienceLabel(pub Option<Audience>);
 
@@ -285,27 +285,27 @@ pub struct ConfigEnvelope<'a> {
 
 impl<'a> ConfigEnvelope<'a> {
     /// Checks magic, alg, reserved bytes and that the fixed header is complete.
-    pub fn parse(bytes: &'a [u8]) -> Result<Self, ConfigError> {
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, EnvelopeError> {
         if bytes.len() < 4 || bytes[..4] != MAGIC {
             // A 1-3 byte prefix of the magic is still "not LWC1" as far as anyone can tell.
             return Err(if MAGIC.starts_with(bytes) && !bytes.is_empty() {
-                ConfigError::Truncated { len: bytes.len() }
+                EnvelopeError::Truncated { len: bytes.len() }
             } else {
-                ConfigError::BadMagic
+                EnvelopeError::BadMagic
             });
         }
         let Some(&alg_byte) = bytes.get(4) else {
-            return Err(ConfigError::Truncated { len: bytes.len() });
+            return Err(EnvelopeError::Truncated { len: bytes.len() });
         };
-        let alg = Alg::from_byte(alg_byte).ok_or(ConfigError::UnknownAlg(alg_byte))?;
+        let alg = Alg::from_byte(alg_byte).ok_or(EnvelopeError::UnknownAlg(alg_byte))?;
         let reserved = bytes
             .get(5..8)
-            .ok_or(ConfigError::Truncated { len: bytes.len() })?;
+            .ok_or(EnvelopeError::Truncated { len: bytes.len() })?;
         if reserved != [0, 0, 0] {
-            return Err(ConfigError::ReservedNonZero);
+            return Err(EnvelopeError::ReservedNonZero);
         }
         if bytes.len() < HEADER_LEN {
-            return Err(ConfigError::Truncated { len: bytes.len() });
+            return Err(EnvelopeError::Truncated { len: bytes.len() });
         }
         Ok(Self { bytes, alg })
     }
@@ -380,7 +380,7 @@ pub struct VerifiedConfig<'a> {
 #[derive(Clone, Copy)]
 pub struct ConfigVerifier<'k> {
     keys: &'k KeyRing,
-    clock: &'k dyn Clock,
+    clock: &'k dyn EnvelopeClock,
     audience: Option<Audience>,
 }
 
@@ -395,7 +395,7 @@ impl fmt::Debug for ConfigVerifier<'_> {
 
 impl<'k> ConfigVerifier<'k> {
     /// A verifier for a listener without an audience (it accepts only all-zero audiences).
-    pub fn new(keys: &'k KeyRing, clock: &'k dyn Clock) -> Self {
+    pub fn new(keys: &'k KeyRing, clock: &'k dyn EnvelopeClock) -> Self {
         Self {
             keys,
             clock,
@@ -416,15 +416,15 @@ impl<'k> ConfigVerifier<'k> {
     }
 
     /// Runs every check in the design's order and returns the verified fields.
-    pub fn verify<'a>(&self, bytes: &'a [u8]) -> Result<VerifiedConfig<'a>, ConfigError> {
+    pub fn verify<'a>(&self, bytes: &'a [u8]) -> Result<VerifiedConfig<'a>, EnvelopeError> {
         let env = ConfigEnvelope::parse(bytes)?;
         let key_id = env.key_id();
         let key = self
             .keys
             .get(&key_id)
-            .ok_or(ConfigError::UnknownKey { key_id })?;
+            .ok_or(EnvelopeError::UnknownKey { key_id })?;
         if key.alg() != env.alg() {
-            return Err(ConfigError::AlgMismatch {
+            return Err(EnvelopeError::AlgMismatch {
                 key_id,
                 frame_alg: env.alg(),
                 key_alg: key.alg(),
@@ -432,7 +432,7 @@ impl<'k> ConfigVerifier<'k> {
         }
         let expected = env.expected_len();
         if expected != bytes.len() as u64 {
-            return Err(ConfigError::BadLength {
+            return Err(EnvelopeError::BadLength {
                 expected,
                 actual: bytes.len(),
             });
@@ -440,14 +440,14 @@ impl<'k> ConfigVerifier<'k> {
         let signed_len = HEADER_LEN + env.payload_len() as usize;
         let (signed, signature) = bytes.split_at(signed_len);
         if !key.verify_parts(SIGNING_CONTEXT, signed, signature) {
-            return Err(ConfigError::BadSignature);
+            return Err(EnvelopeError::BadSignature);
         }
         let issued_at_ms = env.issued_at_ms();
         let expires_at_ms = env.expires_at_ms();
         check_time_window(issued_at_ms, expires_at_ms, self.clock.now_ms())?;
         let audience = env.audience();
         if !audience.is_any() && self.audience != Some(audience) {
-            return Err(ConfigError::WrongAudience {
+            return Err(EnvelopeError::WrongAudience {
                 frame: audience,
                 listener: AudienceLabel(self.audience),
             });
@@ -468,9 +468,9 @@ impl<'k> ConfigVerifier<'k> {
 pub fn verify_config<'a>(
     bytes: &'a [u8],
     keys: &KeyRing,
-    clock: &dyn Clock,
+    clock: &dyn EnvelopeClock,
     audience: Option<Audience>,
-) -> Result<VerifiedConfig<'a>, ConfigError> {
+) -> Result<VerifiedConfig<'a>, EnvelopeError> {
     ConfigVerifier::new(keys, clock)
         .audience(audience)
         .verify(bytes)
@@ -481,9 +481,9 @@ fn check_time_window(
     issued_at_ms: i64,
     expires_at_ms: i64,
     now_ms: i64,
-) -> Result<(), ConfigError> {
+) -> Result<(), EnvelopeError> {
     if expires_at_ms <= issued_at_ms {
-        return Err(ConfigError::BadTimeWindow {
+        return Err(EnvelopeError::BadTimeWindow {
             issued_at_ms,
             expires_at_ms,
         });
@@ -491,18 +491,18 @@ fn check_time_window(
     // i128 so hostile extremes cannot overflow.
     let lifetime = i128::from(expires_at_ms) - i128::from(issued_at_ms);
     if lifetime > i128::from(MAX_LIFETIME_MS) {
-        return Err(ConfigError::LifetimeTooLong {
+        return Err(EnvelopeError::LifetimeTooLong {
             lifetime_ms: i64::try_from(lifetime).unwrap_or(i64::MAX),
         });
     }
     if i128::from(issued_at_ms) > i128::from(now_ms) + i128::from(MAX_FUTURE_SKEW_MS) {
-        return Err(ConfigError::NotYetValid {
+        return Err(EnvelopeError::NotYetValid {
             issued_at_ms,
             now_ms,
         });
     }
     if now_ms > expires_at_ms {
-        return Err(ConfigError::Expired {
+        return Err(EnvelopeError::Expired {
             expires_at_ms,
             now_ms,
         });
@@ -520,11 +520,11 @@ pub fn sign_config_to(
     expires_at_ms: i64,
     audience: Audience,
     payload: &[u8],
-) -> Result<Vec<u8>, ConfigError> {
+) -> Result<Vec<u8>, EnvelopeError> {
     let n = u32::try_from(payload.len())
         .ok()
         .filter(|n| (*n as usize) <= u32::MAX as usize - HEADER_LEN - 64)
-        .ok_or(ConfigError::PayloadTooLarge { len: payload.len() })?;
+        .ok_or(EnvelopeError::PayloadTooLarge { len: payload.len() })?;
     let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + key.alg().signature_len());
     out.extend_from_slice(&MAGIC);
     out.push(key.alg().to_byte());
@@ -549,7 +549,7 @@ pub fn sign_config(
     expires_at_ms: i64,
     audience: Option<&str>,
     payload: &[u8],
-) -> Result<Vec<u8>, ConfigError> {
+) -> Result<Vec<u8>, EnvelopeError> {
     let audience = audience.map_or(Audience::ANY, Audience::for_name);
     sign_config_to(key, seq, issued_at_ms, expires_at_ms, audience, payload)
 }
@@ -562,11 +562,11 @@ pub fn sign_config_frame(
     expires_at_ms: i64,
     audience: Option<&str>,
     payload: &[u8],
-) -> Result<Vec<u8>, ConfigError> {
+) -> Result<Vec<u8>, EnvelopeError> {
     let env = sign_config(key, seq, issued_at_ms, expires_at_ms, audience, payload)?;
     frame::try_encode_frame(&env).map_err(|e| match e {
-        FrameError::PayloadTooLarge { len } => ConfigError::PayloadTooLarge { len },
-        _ => ConfigError::PayloadTooLarge { len: env.len() },
+        FrameError::PayloadTooLarge { len } => EnvelopeError::PayloadTooLarge { len },
+        _ => EnvelopeError::PayloadTooLarge { len: env.len() },
     })
 }
 
@@ -596,15 +596,15 @@ impl SeqRatchet {
     }
 
     /// Checks that `seq` is strictly greater than the last applied for `key_id`.
-    pub fn check(&self, key_id: KeyId, seq: u64) -> Result<(), ConfigError> {
+    pub fn check(&self, key_id: KeyId, seq: u64) -> Result<(), EnvelopeError> {
         match self.last(&key_id) {
-            Some(last) if seq <= last => Err(ConfigError::SeqNotIncreasing { key_id, seq, last }),
+            Some(last) if seq <= last => Err(EnvelopeError::SeqNotIncreasing { key_id, seq, last }),
             _ => Ok(()),
         }
     }
 
     /// Records `seq` as applied (after a successful swap); fails like [`check`](Self::check).
-    pub fn advance(&mut self, key_id: KeyId, seq: u64) -> Result<(), ConfigError> {
+    pub fn advance(&mut self, key_id: KeyId, seq: u64) -> Result<(), EnvelopeError> {
         self.check(key_id, seq)?;
         self.last.insert(key_id, seq);
         Ok(())
@@ -627,10 +627,10 @@ mod tests {
 
     #[test]
     fn system_clock_is_plausible() {
-        let now = SystemClock.now_ms();
+        let now = SystemEnvelopeClock.now_ms();
         // After 2024-01-01 and before 2200.
         assert!(now > 1_704_067_200_000 && now < 7_258_118_400_000, "{now}");
-        let shared: std::sync::Arc<dyn Clock> = std::sync::Arc::new(FixedClock(5));
+        let shared: std::sync::Arc<dyn EnvelopeClock> = std::sync::Arc::new(FixedClock(5));
         assert_eq!(shared.now_ms(), 5);
     }
 

@@ -39,8 +39,8 @@ mod hex;
 
 pub use ack::{AckError, ConfigReply, ConfigStatus, RecordAck};
 pub use config_envelope::{
-    Audience, Clock, ConfigEnvelope, ConfigError, ConfigVerifier, FixedClock, SeqRatchet,
-    SystemClock, VerifiedConfig,
+    Audience, EnvelopeClock, ConfigEnvelope, EnvelopeError, ConfigVerifier, FixedClock, SeqRatchet,
+    SystemEnvelopeClock, VerifiedConfig,
 };
 pub use frame::{FrameDecoder, FrameError, FrameHeader};
 pub use key::{Alg, HmacKey, KeyError, KeyId, KeyRing, SigningKey, VerifyKey};

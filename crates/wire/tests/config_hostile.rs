@@ -1,7 +1,7 @@
 //! Hostile inputs for LWC1 config envelopes.
 
 use logwire_wire::config_envelope::{
-    self, Audience, ConfigEnvelope, ConfigError, ConfigVerifier, MAX_FUTURE_SKEW_MS,
+    self, Audience, ConfigEnvelope, EnvelopeError, ConfigVerifier, MAX_FUTURE_SKEW_MS,
     MAX_LIFETIME_MS, sign_config, sign_config_to,
 };
 use logwire_wire::{FixedClock, KeyRing, SeqRatchet, SigningKey};
@@ -23,7 +23,7 @@ fn ring() -> KeyRing {
         .collect()
 }
 
-fn verify(env: &[u8], now: i64, audience: Option<&str>) -> Result<u64, ConfigError> {
+fn verify(env: &[u8], now: i64, audience: Option<&str>) -> Result<u64, EnvelopeError> {
     let ring = ring();
     let clock = FixedClock(now);
     ConfigVerifier::new(&ring, &clock)
@@ -62,7 +62,7 @@ fn every_truncation_and_extension_is_rejected() {
         long.push(0);
         assert!(matches!(
             verify(&long, T, None),
-            Err(ConfigError::BadLength { .. })
+            Err(EnvelopeError::BadLength { .. })
         ));
     }
 }
@@ -75,38 +75,38 @@ fn header_checks_come_in_order() {
         e[at] = b;
         verify(&e, T, None)
     };
-    assert_eq!(with(0, b'X'), Err(ConfigError::BadMagic));
-    assert_eq!(with(4, 3), Err(ConfigError::UnknownAlg(3)));
-    assert_eq!(with(4, 0), Err(ConfigError::UnknownAlg(0)));
+    assert_eq!(with(0, b'X'), Err(EnvelopeError::BadMagic));
+    assert_eq!(with(4, 3), Err(EnvelopeError::UnknownAlg(3)));
+    assert_eq!(with(4, 0), Err(EnvelopeError::UnknownAlg(0)));
     for at in 5..8 {
-        assert_eq!(with(at, 1), Err(ConfigError::ReservedNonZero));
+        assert_eq!(with(at, 1), Err(EnvelopeError::ReservedNonZero));
     }
     // Unknown key id.
     assert!(matches!(
         with(8, env[8] ^ 0xFF),
-        Err(ConfigError::UnknownKey { .. })
+        Err(EnvelopeError::UnknownKey { .. })
     ));
     // A wrong N: the exact-length check fires before the signature check.
-    assert!(matches!(with(59, 3), Err(ConfigError::BadLength { .. })));
-    assert!(matches!(with(56, 0xFF), Err(ConfigError::BadLength { .. })));
+    assert!(matches!(with(59, 3), Err(EnvelopeError::BadLength { .. })));
+    assert!(matches!(with(56, 0xFF), Err(EnvelopeError::BadLength { .. })));
     // Payload and signature bytes: the signature check.
-    assert_eq!(with(60, b'['), Err(ConfigError::BadSignature));
+    assert_eq!(with(60, b'['), Err(EnvelopeError::BadSignature));
     assert_eq!(
         with(env.len() - 1, env[env.len() - 1] ^ 1),
-        Err(ConfigError::BadSignature)
+        Err(EnvelopeError::BadSignature)
     );
-    assert_eq!(verify(b"", T, None), Err(ConfigError::BadMagic));
+    assert_eq!(verify(b"", T, None), Err(EnvelopeError::BadMagic));
     assert_eq!(
         verify(b"{\"version\": 1}", T, None),
-        Err(ConfigError::BadMagic)
+        Err(EnvelopeError::BadMagic)
     );
     assert_eq!(
         verify(b"LW", T, None),
-        Err(ConfigError::Truncated { len: 2 })
+        Err(EnvelopeError::Truncated { len: 2 })
     );
     assert_eq!(
         verify(&env[..59], T, None),
-        Err(ConfigError::Truncated { len: 59 })
+        Err(EnvelopeError::Truncated { len: 59 })
     );
 }
 
@@ -117,12 +117,12 @@ fn wrong_alg_for_the_key_is_rejected() {
     env[4] = 1;
     assert!(matches!(
         verify(&env, T, None),
-        Err(ConfigError::AlgMismatch { .. })
+        Err(EnvelopeError::AlgMismatch { .. })
     ));
     let mut env = sign_config(&ed(), 1, T, T + HOUR, None, b"{}").unwrap();
     env[4] = 2;
     let err = verify(&env, T, None).unwrap_err();
-    assert!(matches!(err, ConfigError::AlgMismatch { .. }));
+    assert!(matches!(err, EnvelopeError::AlgMismatch { .. }));
     assert!(err.to_string().contains("Ed25519"), "{err}");
 }
 
@@ -133,7 +133,7 @@ fn unknown_key_is_rejected_and_rotation_works() {
     let err = verify(&env, T, None).unwrap_err();
     assert_eq!(
         err,
-        ConfigError::UnknownKey {
+        EnvelopeError::UnknownKey {
             key_id: stranger.key_id()
         }
     );
@@ -154,7 +154,7 @@ fn an_unsigned_key_of_the_right_id_cannot_substitute() {
     let other = SigningKey::ed25519_from_seed(&[8; 32]);
     let mut env = sign_config(&other, 1, T, T + HOUR, None, b"{}").unwrap();
     env[8..16].copy_from_slice(&ed().key_id().0);
-    assert_eq!(verify(&env, T, None), Err(ConfigError::BadSignature));
+    assert_eq!(verify(&env, T, None), Err(EnvelopeError::BadSignature));
 }
 
 #[test]
@@ -168,39 +168,39 @@ fn time_window() {
     assert!(verify(&env, T + HOUR, None).is_ok());
     assert!(matches!(
         verify(&env, T + HOUR + 1, None),
-        Err(ConfigError::Expired { .. })
+        Err(EnvelopeError::Expired { .. })
     ));
     // Future-dated: up to 300 s of skew is fine, beyond is not.
     assert!(verify(&env, T - MAX_FUTURE_SKEW_MS, None).is_ok());
     assert!(matches!(
         verify(&env, T - MAX_FUTURE_SKEW_MS - 1, None),
-        Err(ConfigError::NotYetValid { .. })
+        Err(EnvelopeError::NotYetValid { .. })
     ));
     // Lifetime: exactly 7 days is fine, a millisecond more is not.
     assert!(verify(&sign(T, T + MAX_LIFETIME_MS), T, None).is_ok());
     assert!(matches!(
         verify(&sign(T, T + MAX_LIFETIME_MS + 1), T, None),
-        Err(ConfigError::LifetimeTooLong { .. })
+        Err(EnvelopeError::LifetimeTooLong { .. })
     ));
     // expires <= issued.
     for expires in [T, T - 1, i64::MIN] {
         assert!(matches!(
             verify(&sign(T, expires), T, None),
-            Err(ConfigError::BadTimeWindow { .. })
+            Err(EnvelopeError::BadTimeWindow { .. })
         ));
     }
     // Extremes do not overflow.
     assert!(matches!(
         verify(&sign(i64::MIN, i64::MAX), T, None),
-        Err(ConfigError::LifetimeTooLong { .. })
+        Err(EnvelopeError::LifetimeTooLong { .. })
     ));
     assert!(matches!(
         verify(&sign(i64::MAX - 1, i64::MAX), i64::MIN, None),
-        Err(ConfigError::NotYetValid { .. })
+        Err(EnvelopeError::NotYetValid { .. })
     ));
     assert!(matches!(
         verify(&sign(i64::MIN, i64::MIN + 1), i64::MAX, None),
-        Err(ConfigError::Expired { .. })
+        Err(EnvelopeError::Expired { .. })
     ));
 }
 
@@ -211,7 +211,7 @@ fn audience() {
     let any = sign_config(&k, 1, T, T + HOUR, None, b"{}").unwrap();
     assert!(verify(&named, T, Some("payments-prod")).is_ok());
     let err = verify(&named, T, Some("payments-dev")).unwrap_err();
-    assert!(matches!(err, ConfigError::WrongAudience { .. }));
+    assert!(matches!(err, EnvelopeError::WrongAudience { .. }));
     // A listener without an audience refuses frames meant for a named audience.
     let err = verify(&named, T, None).unwrap_err();
     assert!(err.to_string().contains("no audience"), "{err}");
@@ -247,7 +247,7 @@ fn seq_ratchet() {
     r.advance(id, 5).unwrap();
     assert!(matches!(
         r.check(id, 5),
-        Err(ConfigError::SeqNotIncreasing { last: 5, .. })
+        Err(EnvelopeError::SeqNotIncreasing { last: 5, .. })
     ));
     assert!(r.advance(id, 4).is_err());
     assert_eq!(r.last(&id), Some(5));
@@ -263,12 +263,12 @@ fn seq_ratchet() {
 #[test]
 fn errors_have_readable_reasons() {
     let reasons = [
-        ConfigError::BadMagic.to_string(),
-        ConfigError::BadSignature.to_string(),
-        ConfigError::UnknownAlg(9).to_string(),
+        EnvelopeError::BadMagic.to_string(),
+        EnvelopeError::BadSignature.to_string(),
+        EnvelopeError::UnknownAlg(9).to_string(),
     ];
     assert!(reasons.iter().all(|r| !r.is_empty()));
-    assert_eq!(ConfigError::BadSignature.to_string(), "bad signature");
+    assert_eq!(EnvelopeError::BadSignature.to_string(), "bad signature");
 }
 
 mod prop {

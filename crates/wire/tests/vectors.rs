@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use logwire_wire::config_envelope::{self, Audience, ConfigError, ConfigVerifier};
+use logwire_wire::config_envelope::{self, Audience, EnvelopeError, ConfigVerifier};
 use logwire_wire::frame::split_datagram;
 use logwire_wire::record_envelope::{self, Epoch, PayloadFormat, RecordError};
 use logwire_wire::{Alg, FixedClock, KeyId, KeyRing, SigningKey, VerifyKey};
@@ -99,12 +99,12 @@ fn config_frames_verify_and_reproduce() {
         let late = FixedClock(expires + 1);
         assert!(matches!(
             config_envelope::verify_config(env, &k.ring, &late, audience.map(Audience::for_name)),
-            Err(ConfigError::Expired { .. })
+            Err(EnvelopeError::Expired { .. })
         ));
         let early = FixedClock(issued - 300_001);
         assert!(matches!(
             config_envelope::verify_config(env, &k.ring, &early, audience.map(Audience::for_name)),
-            Err(ConfigError::NotYetValid { .. })
+            Err(EnvelopeError::NotYetValid { .. })
         ));
         // Audience rules.
         let clock = FixedClock(issued);
@@ -117,11 +117,11 @@ fn config_frames_verify_and_reproduce() {
         let none = config_envelope::verify_config(env, &k.ring, &clock, None);
         if audience.is_some() {
             assert!(
-                matches!(other, Err(ConfigError::WrongAudience { .. })),
+                matches!(other, Err(EnvelopeError::WrongAudience { .. })),
                 "{name}"
             );
             assert!(
-                matches!(none, Err(ConfigError::WrongAudience { .. })),
+                matches!(none, Err(EnvelopeError::WrongAudience { .. })),
                 "{name}"
             );
         } else {
@@ -189,7 +189,7 @@ fn must_reject_vectors_are_rejected_for_the_stated_reason() {
                 .verify(env)
                 .expect_err(name);
             if why.contains("signature") {
-                assert_eq!(err, ConfigError::BadSignature, "{name}");
+                assert_eq!(err, EnvelopeError::BadSignature, "{name}");
             }
         } else {
             let err = record_envelope::open_record(env, &k.ring).expect_err(name);

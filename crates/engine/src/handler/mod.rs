@@ -338,7 +338,7 @@ pub use queue::{
 pub use rotating::{Namer, RotatingFileBuilder, RotatingFileHandler, Rotator};
 pub use stream::{CaptureBuffer, NullHandler, RecordCollector, StreamHandler};
 pub use timed::{
-    Clock, ManualClock, SystemClock, TimedRotatingBuilder, TimedRotatingFileHandler, TimedRotation,
+    RolloverClock, ManualClock, SystemRolloverClock, TimedRotatingBuilder, TimedRotatingFileHandler, TimedRotation,
     When,
 };
 pub use util::{EncodeErrors, Encoding, abspath};

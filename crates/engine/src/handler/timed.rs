@@ -16,16 +16,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 const MIDNIGHT: i64 = 24 * 60 * 60;
 
 /// Where "now" comes from: whole seconds since the Unix epoch (`int(time.time())`).
-pub trait Clock: Send + Sync {
+pub trait RolloverClock: Send + Sync {
     /// The current time in whole seconds.
     fn now(&self) -> i64;
 }
 
 /// The system clock.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct SystemClock;
+pub struct SystemRolloverClock;
 
-impl Clock for SystemClock {
+impl RolloverClock for SystemRolloverClock {
     fn now(&self) -> i64 {
         crate::record::now_secs().floor() as i64
     }
@@ -54,7 +54,7 @@ impl ManualClock {
     }
 }
 
-impl Clock for ManualClock {
+impl RolloverClock for ManualClock {
     fn now(&self) -> i64 {
         self.now.load(Ordering::SeqCst)
     }
@@ -151,7 +151,7 @@ pub struct TimedRotation {
     /// `atTime=`: time of day for `MIDNIGHT` and `W0`–`W6` (sub-seconds ignored).
     pub at_time: Option<jiff::civil::Time>,
     /// The clock (the system clock by default).
-    pub clock: Arc<dyn Clock>,
+    pub clock: Arc<dyn RolloverClock>,
     /// The local time zone when `utc` is false (`TimeZone::system()` by default).
     pub time_zone: TimeZone,
 }
@@ -164,7 +164,7 @@ impl Default for TimedRotation {
             backup_count: 0,
             utc: false,
             at_time: None,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(SystemRolloverClock),
             time_zone: TimeZone::system(),
         }
     }
@@ -208,7 +208,7 @@ pub struct TimedRotatingFileHandler {
     backup_count: u32,
     utc: bool,
     at_time: Option<jiff::civil::Time>,
-    clock: Arc<dyn Clock>,
+    clock: Arc<dyn RolloverClock>,
     tz: TimeZone,
     hooks: RotationHooks,
 }
@@ -596,7 +596,7 @@ impl TimedRotatingBuilder {
     }
 
     /// The clock (tests use a [`ManualClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub fn clock(mut self, clock: Arc<dyn RolloverClock>) -> Self {
         self.rotation.clock = clock;
         self
     }

@@ -1,7 +1,7 @@
 //! What the two service examples share: a config file and a key pair in a scratch
 //! directory, a signed push as `logwire send-config` makes it, and waiting for a reload.
 
-use logwire_wire::{Clock, ConfigReply, SigningKey, SystemClock, config_envelope, key};
+use logwire_wire::{EnvelopeClock, ConfigReply, SigningKey, SystemEnvelopeClock, config_envelope, key};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,7 +44,7 @@ pub(crate) fn push(
     seq: u64,
     config: &str,
 ) -> Result<ConfigReply, Box<dyn std::error::Error>> {
-    let now = SystemClock.now_ms();
+    let now = SystemEnvelopeClock.now_ms();
     let frame = config_envelope::sign_config_frame(
         signer,
         seq,

@@ -10,7 +10,7 @@ use super::SeqStore;
 use logwire_config::{Configurator, SourceFormat};
 use logwire_engine::LoggerTree;
 use logwire_wire::config_envelope::is_config_envelope;
-use logwire_wire::{Audience, Clock, ConfigEnvelope, ConfigReply, ConfigVerifier, KeyId, KeyRing};
+use logwire_wire::{Audience, EnvelopeClock, ConfigEnvelope, ConfigReply, ConfigVerifier, KeyId, KeyRing};
 use std::sync::{Arc, Mutex};
 
 /// A caller-supplied check with CPython's `verify` meaning: the received bytes in; the bytes
@@ -27,7 +27,7 @@ pub(crate) struct Outcome {
 pub(crate) struct Gate {
     pub(crate) keys: KeyRing,
     pub(crate) audience: Option<Audience>,
-    pub(crate) clock: Arc<dyn Clock + Send + Sync>,
+    pub(crate) clock: Arc<dyn EnvelopeClock + Send + Sync>,
     /// Plain (unsigned) frames are applied: no keys (and the start-up check passed), or the
     /// operator allowed them explicitly.
     pub(crate) allow_plain: bool,

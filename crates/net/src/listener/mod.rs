@@ -13,7 +13,7 @@
 //! length ≤ cap (before the body is read) → non-empty → the caller's verify hook, if any
 //! (CPython's meaning: bytes in, bytes to apply or a rejection out) → for `LWC1`: magic, alg,
 //! reserved → key known and of that alg → exact length → signature (constant time) → time
-//! window (300 s future allowance, expiry, 7-day lifetime; from an injectable [`Clock`]) →
+//! window (300 s future allowance, expiry, 7-day lifetime; from an injectable [`EnvelopeClock`]) →
 //! audience → seq strictly above the last applied for that key → UTF-8 → parse → validate
 //! against the pushed-config content policy → build → swap (all atomic: a failure changes
 //! nothing) → persist the seq (temp file + fsync + rename) → reply. Verify-to-persist runs
@@ -50,7 +50,7 @@
 //! ```
 //! use logwire_engine::LoggerTree;
 //! use logwire_net::listener::{ConfigListener, ListenerOptions};
-//! use logwire_wire::{config_envelope::sign_config_frame, key, ConfigReply, SystemClock, Clock};
+//! use logwire_wire::{config_envelope::sign_config_frame, key, ConfigReply, SystemEnvelopeClock, EnvelopeClock};
 //! use std::io::{Read, Write};
 //!
 //! let signer = key::generate_ed25519().unwrap();
@@ -65,7 +65,7 @@
 //!     .start()
 //!     .unwrap();
 //!
-//! let now = SystemClock.now_ms();
+//! let now = SystemEnvelopeClock.now_ms();
 //! let config = br#"{"version": 1, "root": {"level": "ERROR"}}"#;
 //! let frame = sign_config_frame(&signer, 1, now, now + 300_000, None, config).unwrap();
 //! let mut s = std::net::TcpStream::connect(listener.tcp_addr().unwrap()).unwrap();
@@ -102,7 +102,7 @@ use conn::Shared;
 use gate::Gate;
 use logwire_config::{Configurator, ContentPolicy, HandlerRegistry, StreamFactory};
 use logwire_engine::LoggerTree;
-use logwire_wire::{Audience, Clock, SystemClock};
+use logwire_wire::{Audience, EnvelopeClock, SystemEnvelopeClock};
 use stats::Counters;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -116,7 +116,7 @@ pub struct ConfigListener {
     registry: Option<HandlerRegistry>,
     streams: Option<Arc<dyn StreamFactory>>,
     hook: Option<VerifyHook>,
-    clock: Arc<dyn Clock + Send + Sync>,
+    clock: Arc<dyn EnvelopeClock + Send + Sync>,
     events: Option<EventCallback>,
     keep_existing_loggers: bool,
 }
@@ -139,7 +139,7 @@ impl ConfigListener {
             registry: None,
             streams: None,
             hook: None,
-            clock: Arc::new(SystemClock),
+            clock: Arc::new(SystemEnvelopeClock),
             events: None,
             keep_existing_loggers: false,
         }
@@ -178,7 +178,7 @@ impl ConfigListener {
     }
 
     /// The clock for envelope time checks (default: the system clock).
-    pub fn clock(mut self, clock: impl Clock + Send + Sync + 'static) -> Self {
+    pub fn clock(mut self, clock: impl EnvelopeClock + Send + Sync + 'static) -> Self {
         self.clock = Arc::new(clock);
         self
     }

@@ -8,7 +8,7 @@
 //! replays).
 
 use super::ListenerError;
-use logwire_wire::config_envelope::ConfigError as EnvelopeError;
+use logwire_wire::config_envelope::EnvelopeError;
 use logwire_wire::{KeyId, SeqRatchet};
 use std::fs;
 use std::path::{Path, PathBuf};
