@@ -48,6 +48,7 @@ use serde::Serialize;
 /// One of the five rules.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Rule {
     /// `logging.config.listen()` with no verify or `verify=None`.
     ListenNoVerify,

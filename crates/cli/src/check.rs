@@ -120,6 +120,8 @@ fn format_name(format: SourceFormat, text: &str) -> &'static str {
         SourceFormat::Ini => "ini",
         SourceFormat::Wire if text.trim_start().starts_with('{') => "json",
         SourceFormat::Wire => "ini",
+        // SourceFormat is #[non_exhaustive]: a format added later needs its name here.
+        _ => "other",
     }
 }
 

@@ -125,6 +125,7 @@ impl Destination {
 
 /// Where file handlers may write.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FileAccess {
     /// Anywhere, following symlinks (CPython's behaviour; for local, trusted configs).
     Anywhere,

@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// The syntax of a configuration text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SourceFormat {
     /// dictConfig as JSON.
     Json,

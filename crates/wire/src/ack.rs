@@ -31,6 +31,7 @@ pub const MAX_REASON_BYTES: usize = 4096;
 
 /// Why an ack could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AckError {
     /// A record ack that is not exactly `"LWA1" || epoch(16) || seq(8)`.
     #[error("malformed record ack ({len} bytes)")]

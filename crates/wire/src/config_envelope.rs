@@ -154,6 +154,7 @@ impl fmt::Debug for Audience {
 /// Why a config envelope was rejected. The `Display` text is meant to be sent back to the
 /// pusher as the reply's `reason`; it names no secret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EnvelopeError {
     /// Does not start with `LWC1`.
     #[error("not an LWC1 envelope (bad magic)")]

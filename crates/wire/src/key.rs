@@ -51,6 +51,7 @@ const HMAC_KEY_ID_CONTEXT: &[u8] = b"logwire/hmac-key-id\0";
 
 /// A signature algorithm, as numbered on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Alg {
     /// Ed25519 (RFC 8032), 64-byte signatures. Wire value 1.
     Ed25519,
@@ -139,6 +140,7 @@ impl fmt::Debug for KeyId {
 
 /// Why a key or key file was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The file is not a single `<kind>:<base64>` line.
     #[error("key file is not of the form '<kind>:<base64>'")]

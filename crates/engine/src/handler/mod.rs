@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock};
 
 /// Why a handler could not emit, flush or be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandlerError {
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]

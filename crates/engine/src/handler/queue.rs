@@ -45,6 +45,7 @@ pub const DROP_NOTICE_LOGGER: &str = "logwire.queue";
 
 /// What the logging call does when the queue is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum OverflowPolicy {
     /// Wait for space: nothing is lost, the caller may be slowed down.
     #[default]

@@ -87,6 +87,7 @@ pub fn abspath(path: &Path) -> Result<PathBuf, HandlerError> {
 /// Rust strings are UTF-8, so UTF-8 is written as it is; Latin-1 and ASCII are encoded with
 /// the chosen [`EncodeErrors`] policy. Other codecs are rejected when the handler is built.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Encoding {
     /// `utf-8` (the default: CPython's `io.text_encoding(None)` on a UTF-8 locale).
     #[default]
@@ -191,6 +192,7 @@ impl Encoding {
 
 /// What to do with characters the encoding cannot represent (CPython's `errors=`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum EncodeErrors {
     /// Fail the write (`strict`, the default; also `surrogateescape` and `surrogatepass`,
     /// which behave the same for Rust strings as they hold no lone surrogates).
