@@ -425,7 +425,7 @@ impl Configurator {
                     } else {
                         format!("[handler_{}]", entry.id)
                     };
-                    return Err(ConfigErrors::one(place, e));
+                    return Err(ConfigErrors::one(place, e.to_string()));
                 }
             }
         }
@@ -441,7 +441,7 @@ impl Configurator {
                 } else {
                     format!("[handler_{}]", entry.id)
                 };
-                return Err(ConfigErrors::one(place, e));
+                return Err(ConfigErrors::one(place, e.to_string()));
             }
         }
         let old = tree.snapshot();

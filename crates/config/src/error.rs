@@ -95,3 +95,35 @@ impl From<ConfigError> for ConfigErrors {
         ConfigErrors(vec![e])
     }
 }
+
+/// Why a [`HandlerPlan`](crate::HandlerPlan) could not build or commit its handler: the
+/// seam between a validated configuration and the live handlers. The configurator reports
+/// it as a [`ConfigError`] at the handler's place, so callers of `apply` still get one
+/// [`ConfigErrors`]; a handler kind written outside this crate returns it from its plan.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlanError {
+    /// The engine refused to build or prepare the handler (a file that cannot be opened or
+    /// truncated, an argument out of range …).
+    #[error(transparent)]
+    Handler(#[from] logwire_engine::HandlerError),
+    /// A handler this one sends to (a queue's or memory handler's target) was not built.
+    #[error("{role} '{id}' was not built")]
+    NotBuilt {
+        /// What the missing handler is to this one (`target`, `handler`).
+        role: &'static str,
+        /// Its id.
+        id: String,
+    },
+    /// A kind defined outside this crate failed with its own error (a network handler's
+    /// address that does not resolve …), kept as the source.
+    #[error(transparent)]
+    Kind(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl PlanError {
+    /// Wraps another crate's error ([`PlanError::Kind`]).
+    pub fn kind(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        PlanError::Kind(Box::new(error))
+    }
+}

@@ -33,7 +33,7 @@ pub mod registry;
 mod source;
 
 pub use build::{ApplyReport, Configurator, PreparedConfig};
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, PlanError};
 pub use model::{ConfigModel, ConfigValue, Dialect, StdStream};
 pub use policy::{ConfigLimits, ContentPolicy, Destination};
 pub use registry::{HandlerKind, HandlerPlan, HandlerRegistry, StreamFactory};

@@ -10,7 +10,7 @@
 //! without side effects and returns a [`HandlerPlan`]; [`HandlerPlan::build`] then opens files
 //! or sockets.
 
-use crate::error::ConfigErrors;
+use crate::error::{ConfigErrors, PlanError};
 use crate::model::{ConfigValue, StdStream};
 use crate::policy::{ContentPolicy, FileAccess};
 use logwire_engine::handler::{FileHandler, FileMode};
@@ -369,10 +369,10 @@ pub trait HandlerPlan: Send + Sync {
     }
     /// Creates the emitter (opens files, prepares sockets). Must not destroy anything: a
     /// later handler of the same configuration may still fail.
-    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String>;
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError>;
     /// Called once every handler of the configuration was built, just before the swap: the
     /// place for destructive steps such as truncating a mode `'w'` file.
-    fn commit(&self) -> Result<(), String> {
+    fn commit(&self) -> Result<(), PlanError> {
         Ok(())
     }
 }
@@ -465,9 +465,8 @@ impl HandlerRegistry {
 
 fn built(
     e: Result<impl Emitter + 'static, logwire_engine::HandlerError>,
-) -> Result<Box<dyn Emitter>, String> {
-    e.map(|h| Box::new(h) as Box<dyn Emitter>)
-        .map_err(|e| e.to_string())
+) -> Result<Box<dyn Emitter>, PlanError> {
+    Ok(Box::new(e?))
 }
 
 struct StreamKind;
@@ -510,7 +509,7 @@ impl HandlerKind for StreamKind {
 }
 
 impl HandlerPlan for StreamPlan {
-    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         Ok(Box::new(StreamHandler::new(ctx.streams.open(self.0))))
     }
 }
@@ -519,7 +518,7 @@ impl HandlerPlan for StreamPlan {
 struct NotAStreamPlan(&'static str);
 
 impl HandlerPlan for NotAStreamPlan {
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         Ok(Box::new(NotAStream(self.0)))
     }
 }
@@ -580,7 +579,7 @@ impl HandlerKind for NullKind {
 }
 
 impl HandlerPlan for NullPlan {
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         Ok(Box::new(NullHandler))
     }
 }
@@ -656,7 +655,7 @@ impl HandlerPlan for FilePlan {
     fn files(&self) -> Vec<PathBuf> {
         vec![self.path.clone()]
     }
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         // Mode 'w' truncates; that waits for `commit`, so a configuration that fails later
         // leaves the file as it was. O_APPEND writes land at the (new) end after truncation.
         let options = non_truncating(&self.options);
@@ -666,7 +665,7 @@ impl HandlerPlan for FilePlan {
             built(FileHandler::new(&self.path, options))
         }
     }
-    fn commit(&self) -> Result<(), String> {
+    fn commit(&self) -> Result<(), PlanError> {
         truncate_if_write_mode(&self.path, &self.options)
     }
 }
@@ -682,12 +681,14 @@ fn non_truncating(options: &FileOptions) -> FileOptions {
 
 /// Truncates `path` if the handler was configured with mode `'w'`, without following a
 /// symlink when the policy says so.
-fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Result<(), String> {
+fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Result<(), PlanError> {
     if options.mode != FileMode::Write {
         return Ok(());
     }
-    logwire_engine::handler::truncate_for_write(path, &options.open_policy)
-        .map_err(|e| e.to_string())
+    Ok(logwire_engine::handler::truncate_for_write(
+        path,
+        &options.open_policy,
+    )?)
 }
 
 struct RotatingKind;
@@ -751,7 +752,7 @@ impl HandlerPlan for RotatingPlan {
     fn files(&self) -> Vec<PathBuf> {
         vec![self.path.clone()]
     }
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         built(RotatingFileHandler::new(
             &self.path,
             self.max_bytes,
@@ -759,7 +760,7 @@ impl HandlerPlan for RotatingPlan {
             non_truncating(&self.options),
         ))
     }
-    fn commit(&self) -> Result<(), String> {
+    fn commit(&self) -> Result<(), PlanError> {
         // CPython forces mode 'a' when maxBytes > 0.
         if self.max_bytes > 0 {
             Ok(())
@@ -847,7 +848,7 @@ impl HandlerPlan for TimedPlan {
     fn files(&self) -> Vec<PathBuf> {
         vec![self.path.clone()]
     }
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         built(TimedRotatingFileHandler::new(
             &self.path,
             self.rotation.clone(),
@@ -898,14 +899,15 @@ impl HandlerPlan for MemoryPlan {
     fn handler_refs(&self) -> Vec<String> {
         self.target.iter().cloned().collect()
     }
-    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         let target = match &self.target {
             None => None,
-            Some(id) => Some(Arc::clone(
-                ctx.handlers
-                    .get(id)
-                    .ok_or_else(|| format!("target '{id}' was not built"))?,
-            )),
+            Some(id) => Some(Arc::clone(ctx.handlers.get(id).ok_or_else(|| {
+                PlanError::NotBuilt {
+                    role: "target",
+                    id: id.clone(),
+                }
+            })?)),
         };
         built(MemoryHandler::new(
             self.capacity,
@@ -1016,14 +1018,15 @@ impl HandlerPlan for QueuePlan {
     fn handler_refs(&self) -> Vec<String> {
         self.targets.clone()
     }
-    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, ctx: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         let mut targets = Vec::new();
         for id in &self.targets {
-            targets.push(Arc::clone(
-                ctx.handlers
-                    .get(id)
-                    .ok_or_else(|| format!("handler '{id}' was not built"))?,
-            ));
+            targets.push(Arc::clone(ctx.handlers.get(id).ok_or_else(|| {
+                PlanError::NotBuilt {
+                    role: "handler",
+                    id: id.clone(),
+                }
+            })?));
         }
         built(QueueHandler::new(targets, self.options))
     }

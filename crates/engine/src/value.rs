@@ -97,7 +97,10 @@ impl Value {
             Value::List(v) | Value::Tuple(v) | Value::Set(v) | Value::FrozenSet(v) => {
                 v.iter().map(Value::approx_bytes).sum()
             }
-            Value::Dict(m) => m.iter().map(|(k, v)| k.approx_bytes() + v.approx_bytes()).sum(),
+            Value::Dict(m) => m
+                .iter()
+                .map(|(k, v)| k.approx_bytes() + v.approx_bytes())
+                .sum(),
             Value::Object(o) => o.class.len() + o.str.len() + o.repr.len(),
         };
         std::mem::size_of::<Value>() + items

@@ -491,7 +491,11 @@ fn queue_byte_bound_blocks_then_loses_nothing() {
     std::thread::sleep(Duration::from_millis(50));
     // Held back by bytes, not by the 1000-record capacity (+1 in the worker's hands).
     assert!(q.enqueued() <= 4, "{}", q.enqueued());
-    assert!(q.queued_bytes() <= 3 * one + one / 2, "{}", q.queued_bytes());
+    assert!(
+        q.queued_bytes() <= 3 * one + one / 2,
+        "{}",
+        q.queued_bytes()
+    );
     open_gate(&gate);
     let bytes = producer.join().unwrap();
     h.close();
@@ -558,7 +562,8 @@ fn queue_reused_records_carry_nothing_over() {
         vec![],
     )
     .unwrap();
-    let target = Arc::new(Handler::new(StreamHandler::new(out.clone())).with_formatter(Arc::new(fmt)));
+    let target =
+        Arc::new(Handler::new(StreamHandler::new(out.clone())).with_formatter(Arc::new(fmt)));
     let q = Handler::new(QueueHandler::new(vec![target], QueueOptions::default()).unwrap());
     let mut rich = rec(level::ERROR, "boom %s");
     rich.args = logwire_engine::record::Args::Tuple(vec!["x".into()]);

@@ -7,7 +7,7 @@
 //! run too, and then tampers with one byte, which must be rejected.
 
 use logwire_wire::config_envelope::{
-    self, Audience, ConfigEnvelope, EnvelopeError, ConfigVerifier, FixedClock, MAX_FUTURE_SKEW_MS,
+    self, Audience, ConfigEnvelope, ConfigVerifier, EnvelopeError, FixedClock, MAX_FUTURE_SKEW_MS,
     MAX_LIFETIME_MS,
 };
 use logwire_wire::frame;

@@ -4,7 +4,8 @@
 
 use logwire::{Builder, LoggerTree, level};
 use logwire_wire::{
-    EnvelopeClock, ConfigReply, ConfigStatus, SystemEnvelopeClock, config_envelope::sign_config_frame, key,
+    ConfigReply, ConfigStatus, EnvelopeClock, SystemEnvelopeClock,
+    config_envelope::sign_config_frame, key,
 };
 use std::io::{Read, Write};
 use std::net::SocketAddr;

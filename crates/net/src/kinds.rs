@@ -43,7 +43,7 @@ use logwire_config::model::ConfigValue;
 use logwire_config::registry::{
     BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
 };
-use logwire_config::{Configurator, ContentPolicy, HandlerRegistry};
+use logwire_config::{Configurator, ContentPolicy, HandlerRegistry, PlanError};
 use logwire_engine::Emitter;
 use std::path::PathBuf;
 
@@ -192,7 +192,7 @@ impl HandlerKind for SocketKind {
 }
 
 impl HandlerPlan for SocketPlan {
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         let (host, port) = match &self.target {
             Target::Inet(h, p) => (h.clone(), Some(*p)),
             Target::Unix(p) => (p.to_string_lossy().into_owned(), None),
@@ -203,7 +203,7 @@ impl HandlerPlan for SocketPlan {
         } else {
             SocketHandler::with_options(host, port, o).map(|h| Box::new(h) as Box<dyn Emitter>)
         }
-        .map_err(|e| e.to_string())
+        .map_err(PlanError::kind)
     }
 }
 
@@ -342,10 +342,10 @@ impl HandlerKind for SysLogKind {
 }
 
 impl HandlerPlan for SysLogPlan {
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         SysLogHandler::with_options(self.address.clone(), self.socktype, self.options.clone())
             .map(|h| Box::new(h) as Box<dyn Emitter>)
-            .map_err(|e| e.to_string())
+            .map_err(PlanError::kind)
     }
 }
 

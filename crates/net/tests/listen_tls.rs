@@ -10,7 +10,9 @@ use common_listen::*;
 use common_tls::*;
 use logwire_net::listener::{ListenerHandle, ListenerOptions, TlsClient, TlsServer};
 use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::{EnvelopeClock, ConfigReply, ConfigStatus, SigningKey, SystemEnvelopeClock, key};
+use logwire_wire::{
+    ConfigReply, ConfigStatus, EnvelopeClock, SigningKey, SystemEnvelopeClock, key,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;

@@ -39,7 +39,7 @@ mod hex;
 
 pub use ack::{AckError, ConfigReply, ConfigStatus, RecordAck};
 pub use config_envelope::{
-    Audience, EnvelopeClock, ConfigEnvelope, EnvelopeError, ConfigVerifier, FixedClock, SeqRatchet,
+    Audience, ConfigEnvelope, ConfigVerifier, EnvelopeClock, EnvelopeError, FixedClock, SeqRatchet,
     SystemEnvelopeClock, VerifiedConfig,
 };
 pub use frame::{FrameDecoder, FrameError, FrameHeader};

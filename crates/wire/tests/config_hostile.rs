@@ -1,7 +1,7 @@
 //! Hostile inputs for LWC1 config envelopes.
 
 use logwire_wire::config_envelope::{
-    self, Audience, ConfigEnvelope, EnvelopeError, ConfigVerifier, MAX_FUTURE_SKEW_MS,
+    self, Audience, ConfigEnvelope, ConfigVerifier, EnvelopeError, MAX_FUTURE_SKEW_MS,
     MAX_LIFETIME_MS, sign_config, sign_config_to,
 };
 use logwire_wire::{FixedClock, KeyRing, SeqRatchet, SigningKey};
@@ -88,7 +88,10 @@ fn header_checks_come_in_order() {
     ));
     // A wrong N: the exact-length check fires before the signature check.
     assert!(matches!(with(59, 3), Err(EnvelopeError::BadLength { .. })));
-    assert!(matches!(with(56, 0xFF), Err(EnvelopeError::BadLength { .. })));
+    assert!(matches!(
+        with(56, 0xFF),
+        Err(EnvelopeError::BadLength { .. })
+    ));
     // Payload and signature bytes: the signature check.
     assert_eq!(with(60, b'['), Err(EnvelopeError::BadSignature));
     assert_eq!(

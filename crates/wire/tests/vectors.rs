@@ -3,7 +3,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use logwire_wire::config_envelope::{self, Audience, EnvelopeError, ConfigVerifier};
+use logwire_wire::config_envelope::{self, Audience, ConfigVerifier, EnvelopeError};
 use logwire_wire::frame::split_datagram;
 use logwire_wire::record_envelope::{self, Epoch, PayloadFormat, RecordError};
 use logwire_wire::{Alg, FixedClock, KeyId, KeyRing, SigningKey, VerifyKey};

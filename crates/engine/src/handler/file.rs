@@ -416,7 +416,10 @@ impl FileCore {
 
     /// Bytes of the lines handed to the file so far.
     pub(crate) fn bytes_emitted(&self) -> u64 {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).bytes_emitted
+        self.state
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .bytes_emitted
     }
 
     /// CPython's `flush()`: the OS already has every line unless a worker batched some.

@@ -333,14 +333,13 @@ pub use file::{
 pub use memory::{MAX_MEMORY_CAPACITY, MemoryBuilder, MemoryHandler};
 pub use queue::{
     DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, MAX_QUEUE_BYTES,
-    MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler,
-    QueueOptions,
+    MAX_QUEUE_CAPACITY, OverflowPolicy, QueueHandler, QueueOptions,
 };
 pub use rotating::{Namer, RotatingFileBuilder, RotatingFileHandler, Rotator};
 pub use stream::{CaptureBuffer, NullHandler, RecordCollector, StreamHandler};
 pub use timed::{
-    RolloverClock, ManualClock, SystemRolloverClock, TimedRotatingBuilder, TimedRotatingFileHandler, TimedRotation,
-    When,
+    ManualClock, RolloverClock, SystemRolloverClock, TimedRotatingBuilder,
+    TimedRotatingFileHandler, TimedRotation, When,
 };
 pub use util::{EncodeErrors, Encoding, abspath};
 

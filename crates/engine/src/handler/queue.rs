@@ -366,7 +366,11 @@ impl QueueHandler {
     /// handed back, so its strings are copied into existing buffers. With the default
     /// `%(message)s` formatter and nothing to merge (no args, exception or stack), the
     /// formatted text is `msg` itself and the formatter is not run.
-    fn prepare(&self, record: &LogRecord, formatter: &Formatter) -> Result<Box<LogRecord>, HandlerError> {
+    fn prepare(
+        &self,
+        record: &LogRecord,
+        formatter: &Formatter,
+    ) -> Result<Box<LogRecord>, HandlerError> {
         let mut copy = match self.shared.free_rx.try_recv() {
             Ok(mut reused) => {
                 reused.copy_except_message_from(record);

@@ -1,7 +1,9 @@
 //! What the two service examples share: a config file and a key pair in a scratch
 //! directory, a signed push as `logwire send-config` makes it, and waiting for a reload.
 
-use logwire_wire::{EnvelopeClock, ConfigReply, SigningKey, SystemEnvelopeClock, config_envelope, key};
+use logwire_wire::{
+    ConfigReply, EnvelopeClock, SigningKey, SystemEnvelopeClock, config_envelope, key,
+};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -10,7 +10,9 @@ use super::SeqStore;
 use logwire_config::{Configurator, SourceFormat};
 use logwire_engine::LoggerTree;
 use logwire_wire::config_envelope::is_config_envelope;
-use logwire_wire::{Audience, EnvelopeClock, ConfigEnvelope, ConfigReply, ConfigVerifier, KeyId, KeyRing};
+use logwire_wire::{
+    Audience, ConfigEnvelope, ConfigReply, ConfigVerifier, EnvelopeClock, KeyId, KeyRing,
+};
 use std::sync::{Arc, Mutex};
 
 /// A caller-supplied check with CPython's `verify` meaning: the received bytes in; the bytes
