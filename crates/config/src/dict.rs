@@ -21,7 +21,7 @@ const CFG_MAX_NODES: usize = 100_000;
 /// Converts a dictConfig document to the model, reporting every problem with its place.
 pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
-    let model = model_from_doc_collecting(doc, &mut errs);
+    let model = model_from_doc_parts(doc, &mut errs);
     match model {
         Some(m) => errs.into_result(m),
         None => Err(errs),
@@ -31,7 +31,9 @@ pub fn model_from_doc(doc: &DocValue) -> Result<ConfigModel, ConfigErrors> {
 /// Like [`model_from_doc`], but adds its errors to `errs` and still returns the model built
 /// from the valid parts (when the document is a mapping at all), so that the checks which
 /// need a whole model can report their errors in the same run.
-pub fn model_from_doc_collecting(doc: &DocValue, errs: &mut ConfigErrors) -> Option<ConfigModel> {
+/// Crate-private: the public API is the one function, whose `Err` holds every error;
+/// the configurator's check uses this to add whole-model errors in the same run.
+pub(crate) fn model_from_doc_parts(doc: &DocValue, errs: &mut ConfigErrors) -> Option<ConfigModel> {
     let before = errs.0.len();
     let resolved = resolve_cfg_refs(doc, errs);
     if errs.0.len() > before {

@@ -22,7 +22,7 @@ pub fn model_from_ini(
     disable_existing_loggers: bool,
 ) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
-    match model_from_ini_collecting(text, defaults, disable_existing_loggers, &mut errs) {
+    match model_from_ini_parts(text, defaults, disable_existing_loggers, &mut errs) {
         Some(m) => errs.into_result(m),
         None => Err(errs),
     }
@@ -30,7 +30,9 @@ pub fn model_from_ini(
 
 /// Like [`model_from_ini`], but adds its errors to `errs` and still returns the model built
 /// from the valid parts, so that whole-model checks can report in the same run.
-pub fn model_from_ini_collecting(
+/// Crate-private: the public API is the one function, whose `Err` holds every error;
+/// the configurator's check uses this to add whole-model errors in the same run.
+pub(crate) fn model_from_ini_parts(
     text: &str,
     defaults: &[(String, String)],
     disable_existing_loggers: bool,
@@ -45,7 +47,7 @@ pub fn model_from_ini_collecting(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     match IniDocument::parse_with_defaults(text, &defaults, &IniLimits::default()) {
-        Ok(doc) => model_from_document_collecting(&doc, disable_existing_loggers, errs),
+        Ok(doc) => model_from_document_parts(&doc, disable_existing_loggers, errs),
         Err(e) => {
             errs.push("document", format!("not a valid INI document: {e}"));
             None
@@ -135,14 +137,16 @@ pub fn model_from_document(
     disable_existing_loggers: bool,
 ) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
-    match model_from_document_collecting(doc, disable_existing_loggers, &mut errs) {
+    match model_from_document_parts(doc, disable_existing_loggers, &mut errs) {
         Some(m) => errs.into_result(m),
         None => Err(errs),
     }
 }
 
 /// Like [`model_from_document`], collecting errors and keeping the valid parts.
-pub fn model_from_document_collecting(
+/// Crate-private: the public API is the one function, whose `Err` holds every error;
+/// the configurator's check uses this to add whole-model errors in the same run.
+pub(crate) fn model_from_document_parts(
     doc: &IniDocument,
     disable_existing_loggers: bool,
     errs: &mut ConfigErrors,

@@ -37,4 +37,4 @@ pub use error::{ConfigError, ConfigErrors, PlanError};
 pub use model::{ConfigModel, ConfigValue, Dialect, StdStream};
 pub use policy::{ConfigLimits, ContentPolicy, Destination};
 pub use registry::{HandlerKind, HandlerPlan, HandlerRegistry, StreamFactory};
-pub use source::{SourceFormat, parse_model, parse_model_collecting};
+pub use source::{SourceFormat, parse_model};

@@ -48,7 +48,7 @@ pub fn parse_model(
     limits: &ConfigLimits,
 ) -> Result<ConfigModel, ConfigErrors> {
     let mut errs = ConfigErrors::default();
-    match parse_model_collecting(text, format, limits, &mut errs) {
+    match parse_model_parts(text, format, limits, &mut errs) {
         Some(m) => errs.into_result(m),
         None => Err(errs),
     }
@@ -56,7 +56,9 @@ pub fn parse_model(
 
 /// Like [`parse_model`], but adds its errors to `errs` and returns the model of the valid
 /// parts when there is one, so that validation can report its own errors in the same run.
-pub fn parse_model_collecting(
+/// Crate-private: the public API is the one function, whose `Err` holds every error;
+/// the configurator's check uses this to add whole-model errors in the same run.
+pub(crate) fn parse_model_parts(
     text: &str,
     format: SourceFormat,
     limits: &ConfigLimits,
@@ -105,9 +107,9 @@ pub fn parse_model_collecting(
         SourceFormat::Ini | SourceFormat::Wire => Err(String::new()),
     });
     match format {
-        SourceFormat::Ini => crate::file::model_from_ini_collecting(text, &[], true, errs),
+        SourceFormat::Ini => crate::file::model_from_ini_parts(text, &[], true, errs),
         _ => match doc {
-            Ok(doc) => crate::dict::model_from_doc_collecting(&doc, errs),
+            Ok(doc) => crate::dict::model_from_doc_parts(&doc, errs),
             Err(e) => {
                 errs.push("document", e);
                 None
@@ -137,8 +139,7 @@ impl crate::build::Configurator {
         // Every error of the document in one run: those of the front end, then those only a
         // whole model shows (unknown ids, arguments, policy), from the valid parts.
         let mut errs = ConfigErrors::default();
-        let Some(model) = parse_model_collecting(text, format, &self.policy().limits, &mut errs)
-        else {
+        let Some(model) = parse_model_parts(text, format, &self.policy().limits, &mut errs) else {
             return Err(errs);
         };
         match self.prepare(model) {
