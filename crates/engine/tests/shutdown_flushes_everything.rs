@@ -1,3 +1,5 @@
+// A binary of its own (not a module of `tests/it`): it installs the tree's panic hook, which
+// is process-wide and would run for every other test's panic in a shared binary.
 //! Nothing is lost at exit: the shutdown guard and the panic hook flush and close every
 //! handler, including records still queued in a non-blocking queue handler.
 

@@ -1,3 +1,5 @@
+// A binary of its own (not a module of `tests/it`): it sets a counting `#[global_allocator]`
+// for the whole process, which would count every other test's allocations too.
 //! Making a logger costs memory linear in its name, never in the size of the tree (issue 13,
 //! item 2). Before, every new logger copied the whole tree (each node, each name, the name
 //! map) into a new snapshot, and each placeholder held its own copy of its prefix: 400 remote

@@ -16,7 +16,7 @@
 //! 3.12+/3.13-only behaviour, tested against logwire alone (CPython 3.11 lacks it):
 //! config16 formatter `defaults`, config18 MemoryHandler `flushLevel` given as a level name.
 
-mod common;
+use crate::common;
 
 use common::*;
 use logwire_config::{Configurator, ContentPolicy, SourceFormat};

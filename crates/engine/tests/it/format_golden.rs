@@ -3,7 +3,7 @@
 //!
 //! Skipped (with a message) when `python3` is not installed.
 
-mod common;
+use crate::common;
 
 use common::golden::{compare, float_hex};
 use jiff::tz::TimeZone;

@@ -3,7 +3,7 @@
 //! and the same errors: on CPython's records of every protocol, under every tight limit, and
 //! on mutated bytes.
 
-mod common;
+use crate::common;
 
 use common::{python, unhex};
 use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue};

@@ -5,10 +5,10 @@
 //! Count its instructions with callgrind (the host is noisy; instructions are not):
 //!
 //! ```text
-//! cargo test --release -p logwire-engine --test dispatch_cost --no-run
+//! cargo test --release -p logwire-engine --test it --no-run
 //! DISPATCH_COST_N=20000 valgrind --tool=callgrind --collect-atstart=no \
-//!     --toggle-collect='*dispatch_cost::handle_all*' target/release/deps/dispatch_cost-* \
-//!     --ignored --exact handle_cost --test-threads=1
+//!     --toggle-collect='*dispatch_cost::handle_all*' target/release/deps/it-* \
+//!     --ignored --exact dispatch_cost::handle_cost --test-threads=1
 //! ```
 //!
 //! The harness checks the lines it wrote, so the loop measured is the correct one; a small

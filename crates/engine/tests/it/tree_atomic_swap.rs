@@ -1,6 +1,6 @@
 //! Reconfiguration is atomic and never blocks logging threads.
 
-mod common;
+use crate::common;
 use common::Capture;
 use logwire_engine::level::{DEBUG, INFO};
 use logwire_engine::{Handler, LoggerTree};

@@ -2,7 +2,7 @@
 //! (protocols 0–5) and by `SocketHandler.makePickle` decode to what Python says they are, and
 //! the protocol 1 encoder writes exactly CPython's bytes.
 
-mod common;
+use crate::common;
 
 use common::{PY_CANON, canon, hex, python, unhex};
 use logwire_pickle::{

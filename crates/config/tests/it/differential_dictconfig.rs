@@ -28,7 +28,7 @@ use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 use serde_json::{Map, Value, json};
 
-const ORACLE: &str = include_str!("support/dictconfig_oracle.py");
+const ORACLE: &str = include_str!("../support/dictconfig_oracle.py");
 
 /// Replaced by each side's own directory for the case.
 const DIR: &str = "@DIR@";

@@ -4,7 +4,7 @@
 //! each config is applied by CPython's dictConfig (with python-json-logger) and by logwire,
 //! the same records go through both, and stdout must be equal byte for byte.
 
-mod common;
+use crate::common;
 
 use common::{Capture, configurator};
 use logwire_config::{ContentPolicy, SourceFormat};

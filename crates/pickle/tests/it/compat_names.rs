@@ -7,7 +7,7 @@
 //! must be applied only below protocol 3. Python being absent is a failure unless
 //! `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.
 
-mod common;
+use crate::common;
 
 use common::unhex;
 use logwire_pickle::{DecodeLimits, PickleValue, decode};
@@ -29,7 +29,7 @@ fn the_checked_in_table_is_the_one_python3_generates() {
     let Some(generated) = python::output(python::command().args(["-I", generator])) else {
         return;
     };
-    let checked_in = include_str!("../src/compat_names.rs");
+    let checked_in = include_str!("../../src/compat_names.rs");
     assert!(
         generated == checked_in,
         "src/compat_names.rs differs from what this python3's _compat_pickle gives; \

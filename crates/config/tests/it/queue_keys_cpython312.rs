@@ -5,7 +5,7 @@
 //! imported). Differential against CPython 3.12 (the listener started as its documentation
 //! shows: `getHandlerByName(...).listener.start()`); other values stay refused.
 
-mod common;
+use crate::common;
 
 use common::{Capture, configurator};
 use logwire_config::{ContentPolicy, SourceFormat};

@@ -13,7 +13,7 @@
 //! log: LOGGER LEVEL MESSAGE     LEVEL is a name or a number; LOGGER `root` is the root
 //! ```
 
-mod common;
+use crate::common;
 
 use common::*;
 use std::path::PathBuf;

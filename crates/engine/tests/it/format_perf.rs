@@ -1,5 +1,5 @@
 //! A rough cost check for the hot path (run with
-//! `cargo test --release -p logwire-engine --test format_perf -- --ignored --nocapture`).
+//! `cargo test --release -p logwire-engine --test it format_perf -- --ignored --nocapture`).
 
 use logwire_engine::format::{Formatter, Style};
 use logwire_engine::{Args, LogRecord, Value};

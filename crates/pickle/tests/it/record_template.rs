@@ -21,7 +21,7 @@
 //! what `classify` said when the layout was learned (a tag records the record number it was
 //! classified at, so a stale or re-classified tag shows).
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

@@ -1,6 +1,6 @@
 //! `Logger.handle` semantics for records made elsewhere, propagation and the last resort.
 
-mod common;
+use crate::common;
 use common::{Capture, t, tree_with_root_capture};
 use logwire_engine::level::{DEBUG, ERROR, INFO, WARNING};
 use logwire_engine::{Handler, LogRecord, LoggerTree};

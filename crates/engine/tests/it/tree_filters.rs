@@ -1,6 +1,6 @@
 //! CPython's BasicFilterTest and CustomLevelsAndFiltersTest.test_specific_filters.
 
-mod common;
+use crate::common;
 use common::{Counter, t, tree_with_root_capture};
 use logwire_engine::{LogRecord, NameFilter};
 use std::sync::Arc;

@@ -11,7 +11,7 @@
 //!
 //! 3.12+ only, tested against logwire alone: config9 formatter `defaults`.
 
-mod common;
+use crate::common;
 
 use common::*;
 use logwire_config::{Configurator, ContentPolicy, SourceFormat};

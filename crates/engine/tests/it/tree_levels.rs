@@ -1,6 +1,6 @@
 //! CPython's BuiltinLevelsTest and CustomLevelsAndFiltersTest level cases, on the logger tree.
 
-mod common;
+use crate::common;
 use common::{Counter, t, tree_with_root_capture};
 use logwire_engine::level::{self, CRITICAL, DEBUG, ERROR, FATAL, INFO, WARNING};
 

@@ -12,7 +12,7 @@
 //! One `python3` process per test answers the whole batch. Python being absent is a failure
 //! unless `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.
 
-mod common;
+use crate::common;
 
 use std::collections::HashSet;
 
@@ -24,7 +24,7 @@ use logwire_test_support::python;
 use proptest::prelude::RngExt;
 use proptest::test_runner::{RngAlgorithm, TestRng};
 
-const ORACLE: &str = include_str!("support/pickle_oracle.py");
+const ORACLE: &str = include_str!("../support/pickle_oracle.py");
 
 /// Sends one request per line to a single `python3` running the oracle, returns one answer
 /// per request. `None` when Python is absent and `LOGWIRE_SKIP_PYTHON_GOLDEN=1`.

@@ -5,7 +5,7 @@
 //! fails when it compares it at a rollover, which this config never reaches). Whatever may
 //! surprise is reported by `PreparedConfig::warnings` (`logwire check` prints them).
 
-mod common;
+use crate::common;
 
 use common::*;
 use logwire_config::{Configurator, SourceFormat};

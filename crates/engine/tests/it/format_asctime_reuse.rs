@@ -5,7 +5,7 @@
 //! them than the cache holds), milliseconds at their edges and out of range, times that
 //! cannot be converted, and several threads sharing the formatters.
 
-mod common;
+use crate::common;
 
 use common::golden::{compare, float_hex};
 use jiff::tz::TimeZone;
