@@ -90,7 +90,7 @@ fn same_output_and_report_as_cpython() {
     let mine = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_emits_through_logwire",
+            "format_error_cpython::child_emits_through_logwire",
             "--nocapture",
             "--test-threads=1",
         ])
