@@ -169,32 +169,6 @@ impl LogRecord {
         // on the same thread already holds them.
     }
 
-    /// Makes `self` a copy of `source` except `msg` and `args` (left for the caller to set),
-    /// reusing `self`'s string buffers: a queue recycles its records so that enqueueing
-    /// allocates nothing once warm. `exc_text` and `stack_info` are copied too; CPython's
-    /// `QueueHandler.prepare` clears them after merging them into `msg`.
-    pub(crate) fn copy_except_message_from(&mut self, source: &LogRecord) {
-        self.name.clone_from(&source.name);
-        self.levelname.clone_from(&source.levelname);
-        self.levelno = source.levelno;
-        self.pathname.clone_from(&source.pathname);
-        self.filename.clone_from(&source.filename);
-        self.module.clone_from(&source.module);
-        self.exc_text.clone_from(&source.exc_text);
-        self.stack_info.clone_from(&source.stack_info);
-        self.lineno = source.lineno;
-        self.func_name.clone_from(&source.func_name);
-        self.created = source.created;
-        self.msecs = source.msecs;
-        self.relative_created = source.relative_created;
-        self.thread = source.thread;
-        self.thread_name.clone_from(&source.thread_name);
-        self.process_name.clone_from(&source.process_name);
-        self.process = source.process;
-        self.task_name.clone_from(&source.task_name);
-        self.extra.clone_from(&source.extra);
-    }
-
     /// Approximate bytes this record holds: its own size plus its text, what a queue bounded
     /// in bytes counts (the text dominates; values in `args`/`extra` count their text).
     pub fn approx_bytes(&self) -> usize {

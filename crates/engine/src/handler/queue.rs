@@ -20,6 +20,7 @@ use super::{Emitter, Handler, HandlerError};
 use crate::format::Formatter;
 use crate::level;
 use crate::record::{Args, LogRecord};
+use crate::value::Value;
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -87,9 +88,153 @@ impl Default for QueueOptions {
     }
 }
 
+/// A record as it waits in the queue: CPython's prepared copy (`msg` formatted, `args`,
+/// `exc_text` and `stack_info` cleared), with all its text in one buffer. One allocation per
+/// record when cold and none once the pool is warm (a boxed `LogRecord` copy needs one per
+/// string); the worker copies it into one reused `LogRecord` to hand to the targets.
+#[derive(Default)]
+struct Prepared {
+    /// `name`, `msg`, `levelname`, `pathname`, `filename`, `module`, then the optional
+    /// `funcName`, `threadName`, `processName`, `taskName` (empty when absent).
+    text: String,
+    /// Where each of the ten texts ends in `text`.
+    ends: [usize; 10],
+    /// Which of the four optional texts are present (bit 0 = `funcName` …).
+    present: u8,
+    levelno: i32,
+    lineno: i64,
+    created: f64,
+    msecs: f64,
+    relative_created: f64,
+    thread: Option<u64>,
+    process: Option<u32>,
+    extra: Vec<(String, Value)>,
+}
+
+impl Prepared {
+    /// CPython's `prepare` into this (reused) buffer: `msg` is `record` formatted by
+    /// `formatter`. With the default `%(message)s` formatter and nothing to merge (no args,
+    /// exception or stack), the formatted text is `msg` itself and the formatter is skipped.
+    fn fill(&mut self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
+        let text = &mut self.text;
+        text.clear();
+        let mut i = 0;
+        let mut end = |text: &String, ends: &mut [usize; 10]| {
+            ends[i] = text.len();
+            i += 1;
+        };
+        text.push_str(&record.name);
+        end(text, &mut self.ends);
+        let plain = matches!(record.args, Args::None)
+            && record.exc_text.is_none()
+            && record.stack_info.is_none()
+            && formatter.is_message_only();
+        if plain {
+            text.push_str(&record.msg);
+        } else {
+            formatter.try_format_into(record, text)?;
+        }
+        end(text, &mut self.ends);
+        for s in [
+            &record.levelname,
+            &record.pathname,
+            &record.filename,
+            &record.module,
+        ] {
+            text.push_str(s);
+            end(text, &mut self.ends);
+        }
+        self.present = 0;
+        for (bit, s) in [
+            &record.func_name,
+            &record.thread_name,
+            &record.process_name,
+            &record.task_name,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if let Some(s) = s {
+                text.push_str(s);
+                self.present |= 1 << bit;
+            }
+            end(text, &mut self.ends);
+        }
+        self.levelno = record.levelno;
+        self.lineno = record.lineno;
+        self.created = record.created;
+        self.msecs = record.msecs;
+        self.relative_created = record.relative_created;
+        self.thread = record.thread;
+        self.process = record.process;
+        self.extra.clone_from(&record.extra);
+        Ok(())
+    }
+
+    /// What [`LogRecord::approx_bytes`] says of the prepared record.
+    fn approx_bytes(&self) -> usize {
+        std::mem::size_of::<LogRecord>()
+            + self.text.len()
+            + self
+                .extra
+                .iter()
+                .map(|(k, v)| k.len() + v.approx_bytes())
+                .sum::<usize>()
+    }
+
+    /// Makes `out` the prepared record, reusing its buffers.
+    fn copy_into(&self, out: &mut LogRecord) {
+        let mut start = 0;
+        let mut next = |i: usize| {
+            let s = &self.text[start..self.ends[i]];
+            start = self.ends[i];
+            s
+        };
+        fn set(dst: &mut String, s: &str) {
+            dst.clear();
+            dst.push_str(s);
+        }
+        set(&mut out.name, next(0));
+        set(&mut out.msg, next(1));
+        set(&mut out.levelname, next(2));
+        set(&mut out.pathname, next(3));
+        set(&mut out.filename, next(4));
+        set(&mut out.module, next(5));
+        for (bit, dst) in [
+            &mut out.func_name,
+            &mut out.thread_name,
+            &mut out.process_name,
+            &mut out.task_name,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let s = next(6 + bit);
+            if self.present & (1 << bit) == 0 {
+                *dst = None;
+            } else if let Some(d) = dst {
+                set(d, s);
+            } else {
+                *dst = Some(s.to_owned());
+            }
+        }
+        out.args = Args::None;
+        out.exc_text = None;
+        out.stack_info = None;
+        out.levelno = self.levelno;
+        out.lineno = self.lineno;
+        out.created = self.created;
+        out.msecs = self.msecs;
+        out.relative_created = self.relative_created;
+        out.thread = self.thread;
+        out.process = self.process;
+        out.extra.clone_from(&self.extra);
+    }
+}
+
 enum Msg {
     /// A prepared record and the bytes it holds in the budget.
-    Record(Box<LogRecord>, usize),
+    Record(Box<Prepared>, usize),
     /// The in-band "N records dropped" notice.
     Notice(u64),
     /// Handle everything before this, flush the targets, then answer.
@@ -117,8 +262,8 @@ struct Shared {
     /// Emptied records for the logging call to refill ([`LogRecord`]'s strings keep their
     /// buffers): the queue allocates nothing per record once warm, and memory is not
     /// allocated on one thread and freed on another.
-    free_tx: Sender<Box<LogRecord>>,
-    free_rx: Receiver<Box<LogRecord>>,
+    free_tx: Sender<Box<Prepared>>,
+    free_rx: Receiver<Box<Prepared>>,
 }
 
 impl Shared {
@@ -195,10 +340,13 @@ impl Shared {
         }
     }
 
-    fn process(&self, msg: Msg) {
+    /// `scratch` is the worker's one record, refilled from each [`Prepared`]: handing records
+    /// to the targets allocates nothing once its buffers have grown.
+    fn process(&self, msg: Msg, scratch: &mut LogRecord) {
         match msg {
             Msg::Record(r, size) => {
-                self.handle(&r);
+                r.copy_into(scratch);
+                self.handle(scratch);
                 self.handled.fetch_add(1, Ordering::Release);
                 self.release(size);
                 if size <= RECYCLE_LIMIT {
@@ -218,10 +366,11 @@ impl Shared {
     /// runs empty. Ends when every sender is gone and the queue is drained.
     fn run(&self, rx: Receiver<Msg>) {
         set_batching(true);
+        let mut scratch = LogRecord::empty();
         while let Ok(msg) = rx.recv() {
-            self.process(msg);
+            self.process(msg, &mut scratch);
             while let Ok(msg) = rx.try_recv() {
-                self.process(msg);
+                self.process(msg, &mut scratch);
             }
             self.announce_drops();
             self.flush_targets();
@@ -361,45 +510,15 @@ impl QueueHandler {
         self.shared.bytes_enqueued.load(Ordering::Relaxed)
     }
 
-    /// CPython's `prepare`: a copy whose `msg` is the record formatted by `formatter`, with
-    /// `args`, `exc_text` and `stack_info` cleared. The copy reuses a record the worker
-    /// handed back, so its strings are copied into existing buffers. With the default
-    /// `%(message)s` formatter and nothing to merge (no args, exception or stack), the
-    /// formatted text is `msg` itself and the formatter is not run.
+    /// CPython's `prepare`, into a buffer the worker handed back when there is one.
     fn prepare(
         &self,
         record: &LogRecord,
         formatter: &Formatter,
-    ) -> Result<Box<LogRecord>, HandlerError> {
-        let mut copy = match self.shared.free_rx.try_recv() {
-            Ok(mut reused) => {
-                reused.copy_except_message_from(record);
-                reused
-            }
-            Err(_) => {
-                let mut fresh = Box::new(LogRecord {
-                    msg: String::new(),
-                    args: Args::None,
-                    ..record.clone()
-                });
-                fresh.msg.reserve(record.msg.len());
-                fresh
-            }
-        };
-        copy.args = Args::None;
-        copy.msg.clear();
-        let plain = matches!(record.args, Args::None)
-            && record.exc_text.is_none()
-            && record.stack_info.is_none()
-            && formatter.is_message_only();
-        if plain {
-            copy.msg.push_str(&record.msg);
-        } else {
-            formatter.try_format_into(record, &mut copy.msg)?;
-        }
-        copy.exc_text = None;
-        copy.stack_info = None;
-        Ok(copy)
+    ) -> Result<Box<Prepared>, HandlerError> {
+        let mut prepared = self.shared.free_rx.try_recv().unwrap_or_default();
+        prepared.fill(record, formatter)?;
+        Ok(prepared)
     }
 
     fn is_worker_thread(&self) -> bool {
