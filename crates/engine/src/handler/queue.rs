@@ -118,6 +118,21 @@ impl Prepared {
     fn fill(&mut self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let text = &mut self.text;
         text.clear();
+        // One allocation for a cold buffer: the texts' total (the formatted message may add
+        // to it), not a growth step per field.
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        text.reserve(
+            record.name.len()
+                + record.msg.len()
+                + record.levelname.len()
+                + record.pathname.len()
+                + record.filename.len()
+                + record.module.len()
+                + opt(&record.func_name)
+                + opt(&record.thread_name)
+                + opt(&record.process_name)
+                + opt(&record.task_name),
+        );
         let mut i = 0;
         let mut end = |text: &String, ends: &mut [usize; 10]| {
             ends[i] = text.len();
