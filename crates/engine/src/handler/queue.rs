@@ -2,6 +2,12 @@
 //! call only prepares and enqueues a copy of the record; a worker thread hands records to
 //! the target handlers.
 //!
+//! Cost contract: the record is formatted once (`prepare()`, skipped for the default
+//! `%(message)s` formatter when there is nothing to merge) and copied once into one text
+//! buffer; buffers return to the caller through a pool, so a warm queue allocates nothing
+//! per record and frees nothing on another thread. Budget: at most `capacity` records and
+//! `max_bytes` bytes wait at once (a burst of large records is bounded by its bytes).
+//!
 //! ```
 //! use logwire_engine::handler::{CaptureBuffer, QueueHandler, QueueOptions, StreamHandler};
 //! use logwire_engine::{Handler, LogRecord};
@@ -410,7 +416,8 @@ fn drop_notice(n: u64) -> LogRecord {
 ///
 /// `emit` runs CPython's `prepare` (a copy of the record whose `msg` is the record formatted
 /// with this handler's formatter; `args`, `exc_text` and `stack_info` cleared) and enqueues
-/// it; it does no I/O. The queue is bounded; see [`OverflowPolicy`]. A worker thread passes
+/// it; it does no I/O. The queue is bounded in records ([`QueueOptions::capacity`]) and in
+/// bytes ([`QueueOptions::max_bytes`]); see [`OverflowPolicy`] for what happens when full. A worker thread passes
 /// each record to every target's `handle` (applying the target's level only with
 /// `respect_handler_level`, as CPython), letting file and stream targets batch their writes
 /// until the queue runs empty. `flush()` returns once everything enqueued before it is
