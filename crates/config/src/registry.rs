@@ -933,6 +933,7 @@ impl HandlerKind for QueueKind {
             opt("listener"),
             opt("capacity"),
             opt("overflow"),
+            opt("max_bytes"),
         ];
         P
     }
@@ -1000,6 +1001,11 @@ impl HandlerKind for QueueKind {
         }
         if let Some(c) = a.int("capacity", 1, max, errs) {
             options.capacity = c as usize;
+        }
+        // logwire's bound on the queued records' bytes (the records' text), beside capacity.
+        let max_bytes = logwire_engine::handler::MAX_QUEUE_BYTES as i64;
+        if let Some(b) = a.int("max_bytes", 1, max_bytes, errs) {
+            options.max_bytes = b as usize;
         }
         options.respect_handler_level = a.bool("respect_handler_level", errs).unwrap_or(false);
         match a.str("overflow", errs).as_deref() {

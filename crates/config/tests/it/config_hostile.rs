@@ -356,6 +356,12 @@ fn too_many_loggers_filters_and_formatters_are_capped() {
         "handlers.m.capacity",
         "out of range",
     );
+    let huge_queue = r#"{"version": 1, "handlers": {"q": {"class": "logging.handlers.QueueHandler", "handlers": [], "max_bytes": 1000000000000}}}"#;
+    assert_has(
+        &trusted(huge_queue, SourceFormat::Json),
+        "handlers.q.max_bytes",
+        "out of range",
+    );
     let backups = r#"{"version": 1, "handlers": {"r": {"class": "logging.handlers.RotatingFileHandler", "filename": "/nonexistent/x", "backupCount": 100000000}}}"#;
     assert_has(
         &trusted(backups, SourceFormat::Json),
