@@ -20,6 +20,7 @@
 
 use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, Job};
 use super::deliver::{args_value, record_reprs};
+use super::encode::RecordLayout;
 use super::smtp::{Credentials, to_handler_error};
 use super::tls_client::{Stream, TlsClientConfig, arm, connect_tcp};
 use base64::Engine as _;
@@ -79,6 +80,8 @@ pub struct HttpOptions {
     pub flush_timeout: Duration,
     /// How long `close()` waits for delivery.
     pub close_timeout: Duration,
+    /// Which Python's `__dict__` to reproduce (3.12+ records always carry `taskName`).
+    pub layout: RecordLayout,
 }
 
 impl Default for HttpOptions {
@@ -91,6 +94,7 @@ impl Default for HttpOptions {
             queue_bytes: DEFAULT_QUEUE_BYTES,
             flush_timeout: Duration::from_secs(30),
             close_timeout: Duration::from_secs(30),
+            layout: RecordLayout::default(),
         }
     }
 }
@@ -170,7 +174,8 @@ impl HTTPHandler {
 
     /// The request bytes `emit` sends for `record` (head and body).
     pub fn build_request(&self, record: &LogRecord) -> Vec<u8> {
-        self.client.request(&urlencode(&map_log_record(record)))
+        self.client
+            .request(&urlencode(&map_log_record(record, self.client.options.layout)))
     }
 
     /// Counters: queued, delivered, failed, refused …
@@ -209,7 +214,7 @@ impl Emitter for HTTPHandler {
 /// sets, in its order (`msg` and `args` as logged, not merged; `exc_info` `None`, since
 /// logwire keeps only the formatted `exc_text`), then the extras. Each value as `str()`
 /// renders it, ready for [`urlencode`].
-pub fn map_log_record(record: &LogRecord) -> Vec<(String, String)> {
+pub fn map_log_record(record: &LogRecord, layout: RecordLayout) -> Vec<(String, String)> {
     let opt = |s: &Option<String>| s.clone().unwrap_or_else(|| "None".into());
     let mut d = vec![
         ("name".into(), record.name.clone()),
@@ -242,9 +247,8 @@ pub fn map_log_record(record: &LogRecord) -> Vec<(String, String)> {
             record.process.map_or("None".into(), |p| p.to_string()),
         ),
     ];
-    if let Some(t) = &record.task_name {
-        // Python 3.12+ records carry taskName; a record made by 3.11 has none.
-        d.push(("taskName".into(), t.clone()));
+    if layout.has_task_name() {
+        d.push(("taskName".into(), opt(&record.task_name)));
     }
     for (k, v) in &record.extra {
         d.push((k.clone(), v.py_str()));
