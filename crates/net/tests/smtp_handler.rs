@@ -149,8 +149,15 @@ const FORMAT: &str = "%(levelname)s %(name)s: %(message)s";
 const LONG_SUBJECT: &str = "Application error report from the payments service in the eu-west \
                             region, please look at it";
 
+const LONG_ASCII: &str = "Traceback line that is rather long = it has equals signs and goes on \
+    and on past the limit of seventy-eight characters, with a tab\tand trailing spaces   \n\
+    short\n";
+const LONG_UNICODE: &str = "ünïcödé everywhere: ✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓✓ €€€€€€€€€";
+const MANY_LINES: &str = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12 this one is long: \
+    xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx=é\n13";
+
 /// (level, msg, args) of the differential records: plain, %-args, leading dots (stuffing),
-/// multi-line, non-ASCII (8bit), an empty message.
+/// multi-line, non-ASCII (8bit), an empty message, long lines (quoted-printable, base64).
 fn records() -> Vec<(i32, &'static str, Vec<Value>)> {
     vec![
         (40, "disk %s is full", vec![Value::from("/var")]),
@@ -161,6 +168,10 @@ fn records() -> Vec<(i32, &'static str, Vec<Value>)> {
         ),
         (30, "unicode üñï € ✓ %d", vec![Value::Int(3)]),
         (20, "", vec![]),
+        // Lines over 78 bytes: CPython picks quoted-printable or base64 by a sniff.
+        (40, LONG_ASCII, vec![]),
+        (40, LONG_UNICODE, vec![]),
+        (40, MANY_LINES, vec![]),
     ]
 }
 

@@ -314,33 +314,115 @@ fn encoded_words(value: &str) -> String {
         .join(" ")
 }
 
-/// `set_content(text)`'s choice: `7bit` when ASCII and no line is longer than 78, `8bit`
-/// when only non-ASCII, else `base64` (CPython may pick quoted-printable for long lines of
-/// mostly ASCII; base64 carries the same text).
+/// `set_content(text)`'s choice (`email.contentmanager._encode_text`): `7bit` when ASCII and
+/// no line is longer than 78 bytes, `8bit` when only non-ASCII; otherwise the shorter of
+/// quoted-printable and base64 on a sniff of the first 10 lines. CRLF line ends.
 fn encode_body(body: &str) -> (&'static str, Vec<u8>) {
-    let lines: Vec<&str> = split_lines(body);
-    let mut normal = String::with_capacity(body.len() + 2);
-    for l in &lines {
-        normal.push_str(l);
-        normal.push_str("\r\n");
-    }
+    let lines: Vec<&[u8]> = split_lines(body).into_iter().map(str::as_bytes).collect();
+    let joined = |lines: &[&[u8]]| {
+        let mut out = Vec::new();
+        for l in lines {
+            out.extend_from_slice(l);
+            out.push(b'\n');
+        }
+        out
+    };
     let longest = lines.iter().map(|l| l.len()).max().unwrap_or(0);
-    if longest <= MAX_LINE_LENGTH {
-        let cte = if body.is_ascii() { "7bit" } else { "8bit" };
-        return (cte, normal.into_bytes());
+    let (cte, text): (&'static str, Vec<u8>) = if longest <= MAX_LINE_LENGTH {
+        (if body.is_ascii() { "7bit" } else { "8bit" }, joined(&lines))
+    } else {
+        let sniff = joined(&lines[..lines.len().min(10)]);
+        let sniff_qp = qp_body_encode(&sniff, MAX_LINE_LENGTH);
+        // binascii.b2a_base64 of the sniff: one line, with its newline.
+        let sniff_b64_len = sniff.len().div_ceil(3) * 4 + 1;
+        if sniff_qp.len() > sniff_b64_len {
+            let data = joined(&lines);
+            // `_encode_base64`: 57 bytes (78 // 4 * 3) per encoded line.
+            let mut out = Vec::with_capacity(data.len() / 57 * 78 + 80);
+            for chunk in data.chunks(MAX_LINE_LENGTH / 4 * 3) {
+                out.extend_from_slice(B64.encode(chunk).as_bytes());
+                out.push(b'\n');
+            }
+            ("base64", out)
+        } else if lines.len() <= 10 {
+            ("quoted-printable", sniff_qp.into_bytes())
+        } else {
+            (
+                "quoted-printable",
+                qp_body_encode(&joined(&lines), MAX_LINE_LENGTH).into_bytes(),
+            )
+        }
+    };
+    let mut out = Vec::with_capacity(text.len() + text.len() / 40);
+    for &b in &text {
+        if b == b'\n' {
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.push(b);
+        }
     }
-    let mut joined = String::new();
-    for l in &lines {
-        joined.push_str(l);
-        joined.push('\n');
+    (cte, out)
+}
+
+/// `email.quoprimime.body_encode(data.decode('latin-1'), maxlinelen)` with `\n` line ends:
+/// bytes outside `\t`, space … `~` (except `=`) become `=XX`, lines are wrapped with soft
+/// breaks, and a line's trailing space or tab is quoted — the same steps, in the same order.
+fn qp_body_encode(data: &[u8], maxlinelen: usize) -> String {
+    if data.is_empty() {
+        return String::new();
     }
-    let b64 = B64.encode(joined.as_bytes());
-    let mut out = Vec::with_capacity(b64.len() + b64.len() / 76 * 2 + 2);
-    for chunk in b64.as_bytes().chunks(76) {
-        out.extend_from_slice(chunk);
-        out.extend_from_slice(b"\r\n");
+    let mut body = String::with_capacity(data.len() * 2);
+    for &b in data {
+        let keep = b == b'\t' || b == b'\n' || b == b'\r' || ((b' '..=b'~').contains(&b) && b != b'=');
+        if keep {
+            body.push(b as char);
+        } else {
+            body.push_str(&format!("={b:02X}"));
+        }
     }
-    ("base64", out)
+    let quote = |c: char| format!("={:02X}", c as u32);
+    let maxlinelen1 = maxlinelen - 1;
+    let mut encoded: Vec<String> = Vec::new();
+    // Everything in `body` is ASCII now, so byte indexes are character indexes.
+    for line in split_lines(&body) {
+        let b = line.as_bytes();
+        let mut start: isize = 0;
+        let laststart = b.len() as isize - 1 - maxlinelen as isize;
+        while start <= laststart {
+            let stop = (start + maxlinelen1 as isize) as usize;
+            let st = start as usize;
+            if b[stop - 2] == b'=' {
+                encoded.push(line[st..stop - 1].to_owned());
+                start = stop as isize - 2;
+            } else if b[stop - 1] == b'=' {
+                encoded.push(line[st..stop].to_owned());
+                start = stop as isize - 1;
+            } else {
+                encoded.push(format!("{}=", &line[st..stop]));
+                start = stop as isize;
+            }
+        }
+        let st = start as usize;
+        match b.last() {
+            Some(&last @ (b' ' | b'\t')) => {
+                let room = start - laststart;
+                let c = last as char;
+                let q = if room >= 3 {
+                    quote(c)
+                } else if room == 2 {
+                    format!("{c}=\n")
+                } else {
+                    format!("=\n{}", quote(c))
+                };
+                encoded.push(format!("{}{q}", &line[st..line.len() - 1]));
+            }
+            _ => encoded.push(line[st..].to_owned()),
+        }
+    }
+    if matches!(data.last(), Some(b'\r' | b'\n')) {
+        encoded.push(String::new());
+    }
+    encoded.join("\n")
 }
 
 /// Python's `str.splitlines()` for the line breaks text has (`\r\n`, `\n`, `\r`).
@@ -658,7 +740,8 @@ mod tests {
     fn long_ascii_lines_go_base64_and_short_ones_7bit() {
         assert_eq!(encode_body("a\nb").0, "7bit");
         assert_eq!(encode_body("é").0, "8bit");
-        assert_eq!(encode_body(&"x".repeat(100)).0, "base64");
+        assert_eq!(encode_body(&"x".repeat(100)).0, "quoted-printable");
+        assert_eq!(encode_body(&"é".repeat(60)).0, "base64");
     }
 
     #[test]
