@@ -47,7 +47,9 @@ fn configs() -> Vec<(&'static str, String)> {
     vec![
         (
             "jsonlogger class with a format",
-            wrap("class=pythonjsonlogger.jsonlogger.JsonFormatter\nformat=%(asctime)s %(levelname)s %(name)s %(message)s"),
+            wrap(
+                "class=pythonjsonlogger.jsonlogger.JsonFormatter\nformat=%(asctime)s %(levelname)s %(name)s %(message)s",
+            ),
         ),
         (
             "json class, no format",
@@ -55,11 +57,15 @@ fn configs() -> Vec<(&'static str, String)> {
         ),
         (
             "datefmt",
-            wrap("class=pythonjsonlogger.jsonlogger.JsonFormatter\nformat=%(asctime)s %(funcName)s %(message)s\ndatefmt=%Y-%m-%dT%H:%M:%S"),
+            wrap(
+                "class=pythonjsonlogger.jsonlogger.JsonFormatter\nformat=%(asctime)s %(funcName)s %(message)s\ndatefmt=%Y-%m-%dT%H:%M:%S",
+            ),
         ),
         (
             "{ style",
-            wrap("class=pythonjsonlogger.json.JsonFormatter\nformat={levelname} {message} {lineno}\nstyle={"),
+            wrap(
+                "class=pythonjsonlogger.json.JsonFormatter\nformat={levelname} {message} {lineno}\nstyle={",
+            ),
         ),
     ]
 }
@@ -163,7 +169,6 @@ fn json_value(v: &serde_json::Value) -> Value {
         other => panic!("unexpected record value {other}"),
     }
 }
-
 
 #[test]
 fn ini_json_formatter_output_equals_python_json_logger() {

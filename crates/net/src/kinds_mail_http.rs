@@ -33,12 +33,12 @@ use crate::sender::{
     Credentials, HTTPHandler, HttpMethod, HttpOptions, MAX_QUEUE_BYTES, SMTP_PORT, SMTPHandler,
     SmtpOptions, TlsClientConfig, split_host_port,
 };
+use logwire_config::HandlerRegistry;
 use logwire_config::error::ConfigErrors;
 use logwire_config::model::ConfigValue;
 use logwire_config::registry::{
     BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
 };
-use logwire_config::HandlerRegistry;
 use logwire_engine::Emitter;
 use std::time::Duration;
 
@@ -65,7 +65,10 @@ fn credentials(a: &BoundArgs, errs: &mut ConfigErrors) -> Option<Credentials> {
                 password: p.clone(),
             }),
             _ => {
-                errs.push(a.place_of("credentials"), "expected [username, password] (two strings)");
+                errs.push(
+                    a.place_of("credentials"),
+                    "expected [username, password] (two strings)",
+                );
                 None
             }
         },
@@ -168,7 +171,10 @@ impl HandlerKind for SmtpKind {
             Some(other) => {
                 errs.push(
                     a.place_of("mailhost"),
-                    format!("expected a host or [host, port], found {}", other.type_name()),
+                    format!(
+                        "expected a host or [host, port], found {}",
+                        other.type_name()
+                    ),
                 );
                 return None;
             }
@@ -197,7 +203,10 @@ impl HandlerKind for SmtpKind {
             Some(other) => {
                 errs.push(
                     a.place_of("toaddrs"),
-                    format!("expected an address or a list of addresses, found {}", other.type_name()),
+                    format!(
+                        "expected an address or a list of addresses, found {}",
+                        other.type_name()
+                    ),
                 );
                 vec![]
             }

@@ -242,10 +242,14 @@ fn differential(case: Case) {
         assert_eq!(g, w, "request {i}");
     }
     assert!(
-        want[1][if case.method.eq_ignore_ascii_case("GET") { "path" } else { "body" }]
-            .as_str()
-            .unwrap()
-            .contains("request_id=r-1"),
+        want[1][if case.method.eq_ignore_ascii_case("GET") {
+            "path"
+        } else {
+            "body"
+        }]
+        .as_str()
+        .unwrap()
+        .contains("request_id=r-1"),
         "the record's __dict__ is in the request"
     );
     handler.close();
@@ -317,8 +321,15 @@ fn https_refuses_an_untrusted_certificate() {
     let err = h.flush().unwrap_err().to_string();
     assert!(err.contains("1 records could not be delivered"), "{err}");
     let last = h.stats().last_error.unwrap();
-    assert!(last.contains("TLS") && last.contains("certificate"), "{last}");
-    assert_eq!(server.lines.len(), 1, "nothing reached the server's handler");
+    assert!(
+        last.contains("TLS") && last.contains("certificate"),
+        "{last}"
+    );
+    assert_eq!(
+        server.lines.len(),
+        1,
+        "nothing reached the server's handler"
+    );
 }
 
 /// A non-2xx answer is a counted, reported failure (CPython ignores the status).
@@ -381,11 +392,15 @@ fn hostile(kind: Hostile, want: &str) {
     )
     .unwrap();
     let fmt = Formatter::builder().build().unwrap();
-    h.emit(&LogRecord::new("a", 40, "a.py", 1, "x"), &fmt).unwrap();
+    h.emit(&LogRecord::new("a", 40, "a.py", 1, "x"), &fmt)
+        .unwrap();
     let err = h.flush().unwrap_err().to_string();
     assert!(err.contains("could not be delivered"), "{err}");
     let stats = h.stats();
-    assert_eq!((stats.failed, stats.delivered, stats.queued_bytes), (1, 0, 0));
+    assert_eq!(
+        (stats.failed, stats.delivered, stats.queued_bytes),
+        (1, 0, 0)
+    );
     let last = stats.last_error.unwrap();
     assert!(last.contains(want), "{last}");
     h.close();
@@ -420,7 +435,11 @@ fn pushed_configs_may_only_name_allowed_http_hosts() {
     let allowed = vec![Destination::parse("logs.internal:443").unwrap()];
     let pushed = || ContentPolicy::pushed(None, allowed.clone()).unwrap();
     let check = |handler: &str| {
-        configurator(pushed()).apply_text(&LoggerTree::new(), &pushed_config(handler), SourceFormat::Json)
+        configurator(pushed()).apply_text(
+            &LoggerTree::new(),
+            &pushed_config(handler),
+            SourceFormat::Json,
+        )
     };
     let err = check(
         r#"{"class": "logging.handlers.HTTPHandler", "host": "logs.attacker.example", "url": "/x",
@@ -434,9 +453,10 @@ fn pushed_configs_may_only_name_allowed_http_hosts() {
         "{err}"
     );
     // The scheme's default port is what is checked: plain HTTP to the allowed host is port 80.
-    let err = check(r#"{"class": "logging.handlers.HTTPHandler", "host": "logs.internal", "url": "/x"}"#)
-        .unwrap_err()
-        .to_string();
+    let err =
+        check(r#"{"class": "logging.handlers.HTTPHandler", "host": "logs.internal", "url": "/x"}"#)
+            .unwrap_err()
+            .to_string();
     assert!(err.contains("logs.internal:80 is not allowed"), "{err}");
     check(
         r#"{"class": "logging.handlers.HTTPHandler", "host": "logs.internal", "url": "/x",
@@ -449,7 +469,10 @@ fn pushed_configs_may_only_name_allowed_http_hosts() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("handlers.h.context") && err.contains("is not allowed"), "{err}");
+    assert!(
+        err.contains("handlers.h.context") && err.contains("is not allowed"),
+        "{err}"
+    );
     // Whatever value names it, `context` is refused for what it is.
     let err = check(
         r#"{"class": "logging.handlers.HTTPHandler", "host": "127.0.0.1:8080", "url": "/x",
@@ -457,7 +480,10 @@ fn pushed_configs_may_only_name_allowed_http_hosts() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("handlers.h.context") && err.contains("is code"), "{err}");
+    assert!(
+        err.contains("handlers.h.context") && err.contains("is code"),
+        "{err}"
+    );
     let err = check(
         r#"{"class": "logging.handlers.HTTPHandler", "host": "127.0.0.1:8080", "url": "/x",
             "method": "PUT"}"#,

@@ -161,11 +161,7 @@ const MANY_LINES: &str = "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12 this one is long
 fn records() -> Vec<(i32, &'static str, Vec<Value>)> {
     vec![
         (40, "disk %s is full", vec![Value::from("/var")]),
-        (
-            50,
-            ".hidden line\n..two dots\nmiddle\n.\nend",
-            vec![],
-        ),
+        (50, ".hidden line\n..two dots\nmiddle\n.\nend", vec![]),
         (30, "unicode üñï € ✓ %d", vec![Value::Int(3)]),
         (20, "", vec![]),
         // Lines over 78 bytes: CPython picks quoted-printable or base64 by a sniff.
@@ -240,7 +236,9 @@ fn differential(subject: &str, to: &[&str]) {
         )
         .unwrap(),
     )
-    .with_formatter(Arc::new(Formatter::builder().format(FORMAT).build().unwrap()));
+    .with_formatter(Arc::new(
+        Formatter::builder().format(FORMAT).build().unwrap(),
+    ));
     for (l, m, a) in &recs {
         handler.handle(&record(*l, m, a));
     }
@@ -268,7 +266,10 @@ fn messages_equal_cpythons_smtphandler() {
 
 #[test]
 fn long_subject_and_several_recipients_equal_cpython() {
-    differential(LONG_SUBJECT, &["ops@example.org", "Oncall <oncall@example.org>"]);
+    differential(
+        LONG_SUBJECT,
+        &["ops@example.org", "Oncall <oncall@example.org>"],
+    );
 }
 
 #[test]
@@ -309,7 +310,12 @@ fn starttls_with_a_test_ca_and_auth() {
     let mails = server.mails(1);
     assert_eq!(mails[0]["tls"], true);
     assert_eq!(mails[0]["auth"], "PLAIN:alerts");
-    assert!(mails[0]["data"].as_str().unwrap().contains("sent over STARTTLS"));
+    assert!(
+        mails[0]["data"]
+            .as_str()
+            .unwrap()
+            .contains("sent over STARTTLS")
+    );
 
     // The server's certificate does not chain to Mozilla's roots: refused, counted, reported.
     let untrusted = SMTPHandler::new(
@@ -339,7 +345,11 @@ fn starttls_with_a_test_ca_and_auth() {
     h4.flush();
     assert_eq!(h4.error_count(), 1);
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(server.mails(1).len(), 1, "only the trusted, authenticated mail arrived");
+    assert_eq!(
+        server.mails(1).len(),
+        1,
+        "only the trusted, authenticated mail arrived"
+    );
 }
 
 /// A TLS setup error names its cause: the stats keep the last error text.
@@ -371,7 +381,10 @@ fn untrusted_certificate_error_is_clear() {
     let stats = h.stats();
     assert_eq!((stats.failed, stats.delivered), (1, 0));
     let last = stats.last_error.unwrap();
-    assert!(last.contains("STARTTLS") && last.contains("certificate"), "{last}");
+    assert!(
+        last.contains("STARTTLS") && last.contains("certificate"),
+        "{last}"
+    );
 }
 
 /// What a hostile server does right after accepting.
@@ -427,7 +440,10 @@ fn hostile(kind: Hostile, want: &str) {
     let err = logwire_engine::Emitter::flush(&h).unwrap_err().to_string();
     assert!(err.contains("could not be delivered"), "{err}");
     let stats = h.stats();
-    assert_eq!((stats.failed, stats.delivered, stats.queued_bytes), (1, 0, 0));
+    assert_eq!(
+        (stats.failed, stats.delivered, stats.queued_bytes),
+        (1, 0, 0)
+    );
     let last = stats.last_error.unwrap();
     assert!(last.contains(want), "{last}");
     logwire_engine::Emitter::close(&h);
@@ -447,7 +463,10 @@ fn a_megabyte_reply_line_is_refused_unread() {
 
 #[test]
 fn a_server_closing_mid_reply_is_a_clear_error() {
-    hostile(Hostile::ClosesMidReply, "connection closed in the middle of a reply");
+    hostile(
+        Hostile::ClosesMidReply,
+        "connection closed in the middle of a reply",
+    );
 }
 
 /// A full queue refuses the record at once (the logging call never waits on the network)

@@ -300,10 +300,7 @@ fn run(shared: Arc<Shared>, deliver: Arc<dyn Deliver>, generation: u64) {
                     st.in_flight = true;
                     break job;
                 }
-                st = shared
-                    .changed
-                    .wait(st)
-                    .unwrap_or_else(|p| p.into_inner());
+                st = shared.changed.wait(st).unwrap_or_else(|p| p.into_inner());
             }
         };
         let result = deliver.deliver(&job.payload);

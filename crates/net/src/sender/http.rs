@@ -113,7 +113,10 @@ pub fn split_host_port(host: &str, secure: bool) -> Result<(String, u16), String
             .parse::<u16>()
             .map_err(|_| format!("nonnumeric port: '{p}'"))?,
     };
-    let h = h.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(h);
+    let h = h
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h);
     if h.is_empty() {
         return Err("host is empty".into());
     }
@@ -152,7 +155,9 @@ impl HTTPHandler {
             return Err(format!("URL {url:?} contains a space or control character"));
         }
         if host_arg.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!("host {host_arg:?} contains a space or control character"));
+            return Err(format!(
+                "host {host_arg:?} contains a space or control character"
+            ));
         }
         let client = Arc::new(HttpClient {
             host_arg,
@@ -174,8 +179,10 @@ impl HTTPHandler {
 
     /// The request bytes `emit` sends for `record` (head and body).
     pub fn build_request(&self, record: &LogRecord) -> Vec<u8> {
-        self.client
-            .request(&urlencode(&map_log_record(record, self.client.options.layout)))
+        self.client.request(&urlencode(&map_log_record(
+            record,
+            self.client.options.layout,
+        )))
     }
 
     /// Counters: queued, delivered, failed, refused …
@@ -302,7 +309,11 @@ impl HttpClient {
         if url.is_empty() {
             url.push('/');
         }
-        let default_port = if self.options.secure.is_some() { 443 } else { 80 };
+        let default_port = if self.options.secure.is_some() {
+            443
+        } else {
+            80
+        };
         // http.client's Host: the host as given (IPv6 in brackets), with the port unless it
         // is the scheme's default.
         let host_hdr = {
@@ -364,7 +375,10 @@ impl HttpClient {
         let version = parts.next().unwrap_or("");
         let code = parts.next().and_then(|c| c.parse::<u16>().ok());
         let (true, Some(code)) = (version.starts_with("HTTP/"), code) else {
-            return Err(format!("not an HTTP status line: {:?}", truncate(status_line)));
+            return Err(format!(
+                "not an HTTP status line: {:?}",
+                truncate(status_line)
+            ));
         };
         if (200..300).contains(&code) {
             Ok(())
@@ -383,7 +397,9 @@ fn read_head(stream: &mut Stream, deadline: Instant, per_op: Duration) -> Result
             buf.truncate(end);
             let head = String::from_utf8_lossy(&buf).into_owned();
             if head.lines().count() > MAX_RESPONSE_HEADERS + 1 {
-                return Err(format!("response has more than {MAX_RESPONSE_HEADERS} header lines"));
+                return Err(format!(
+                    "response has more than {MAX_RESPONSE_HEADERS} header lines"
+                ));
             }
             return Ok(head);
         }
@@ -441,9 +457,15 @@ mod tests {
 
     #[test]
     fn host_port_split_like_http_client() {
-        assert_eq!(split_host_port("h:8080", false).unwrap(), ("h".into(), 8080));
+        assert_eq!(
+            split_host_port("h:8080", false).unwrap(),
+            ("h".into(), 8080)
+        );
         assert_eq!(split_host_port("h", true).unwrap(), ("h".into(), 443));
-        assert_eq!(split_host_port("[::1]:9", false).unwrap(), ("::1".into(), 9));
+        assert_eq!(
+            split_host_port("[::1]:9", false).unwrap(),
+            ("::1".into(), 9)
+        );
         assert!(split_host_port("h:x", false).is_err());
     }
 }

@@ -21,8 +21,8 @@
 //! when `secure` is given; CRAM-MD5 is not offered (PLAIN or LOGIN are); a record is never
 //! sent from the logging call itself (see [`super::deliver`]).
 
-use super::deliver::{DeliveryError, DeliveryQueue, DeliveryStats, Job, record_reprs};
 use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver};
+use super::deliver::{DeliveryError, DeliveryQueue, DeliveryStats, Job, record_reprs};
 use super::tls_client::{Stream, TlsClientConfig, arm, connect_tcp};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -237,10 +237,16 @@ fn check_envelope_address(a: &str) -> Result<(), String> {
     }
     if !a.is_ascii() {
         // smtplib needs the server's SMTPUTF8 then; not supported here.
-        return Err(format!("mail address {a:?} is not ASCII (SMTPUTF8 is not supported)"));
+        return Err(format!(
+            "mail address {a:?} is not ASCII (SMTPUTF8 is not supported)"
+        ));
     }
-    if a.bytes().any(|b| b.is_ascii_control() || b == b' ' || b == b'<' || b == b'>') {
-        return Err(format!("mail address {a:?} contains a space, control character or angle bracket"));
+    if a.bytes()
+        .any(|b| b.is_ascii_control() || b == b' ' || b == b'<' || b == b'>')
+    {
+        return Err(format!(
+            "mail address {a:?} contains a space, control character or angle bracket"
+        ));
     }
     Ok(())
 }
@@ -329,7 +335,10 @@ fn encode_body(body: &str) -> (&'static str, Vec<u8>) {
     };
     let longest = lines.iter().map(|l| l.len()).max().unwrap_or(0);
     let (cte, text): (&'static str, Vec<u8>) = if longest <= MAX_LINE_LENGTH {
-        (if body.is_ascii() { "7bit" } else { "8bit" }, joined(&lines))
+        (
+            if body.is_ascii() { "7bit" } else { "8bit" },
+            joined(&lines),
+        )
     } else {
         let sniff = joined(&lines[..lines.len().min(10)]);
         let sniff_qp = qp_body_encode(&sniff, MAX_LINE_LENGTH);
@@ -373,7 +382,8 @@ fn qp_body_encode(data: &[u8], maxlinelen: usize) -> String {
     }
     let mut body = String::with_capacity(data.len() * 2);
     for &b in data {
-        let keep = b == b'\t' || b == b'\n' || b == b'\r' || ((b' '..=b'~').contains(&b) && b != b'=');
+        let keep =
+            b == b'\t' || b == b'\n' || b == b'\r' || ((b' '..=b'~').contains(&b) && b != b'=');
         if keep {
             body.push(b as char);
         } else {
@@ -504,7 +514,8 @@ struct Conn {
 
 impl Conn {
     fn arm(&self) -> Result<(), String> {
-        arm(self.stream.tcp(), self.deadline, self.per_op).map_err(|e| format!("session deadline: {e}"))
+        arm(self.stream.tcp(), self.deadline, self.per_op)
+            .map_err(|e| format!("session deadline: {e}"))
     }
 
     fn read_line(&mut self) -> Result<String, String> {
@@ -575,7 +586,11 @@ impl Conn {
         if ok.contains(&r.code) {
             Ok(r)
         } else {
-            Err(format!("{what} refused: {} {}", r.code, truncate(&r.text())))
+            Err(format!(
+                "{what} refused: {} {}",
+                r.code,
+                truncate(&r.text())
+            ))
         }
     }
 }
@@ -626,7 +641,8 @@ impl SmtpClient {
     }
 
     fn session(&self, payload: &[u8], deadline: Instant) -> Result<(), String> {
-        let tcp = connect_tcp(&self.host, self.port, deadline).map_err(|e| format!("connect: {e}"))?;
+        let tcp =
+            connect_tcp(&self.host, self.port, deadline).map_err(|e| format!("connect: {e}"))?;
         let mut conn = Conn {
             stream: Stream::Plain(tcp),
             buf: Vec::new(),
@@ -657,8 +673,12 @@ impl SmtpClient {
             let Stream::Plain(tcp) = conn.stream else {
                 return Err("STARTTLS twice".into());
             };
-            arm(&tcp, deadline, self.options.timeout).map_err(|e| format!("session deadline: {e}"))?;
-            conn.stream = Stream::Tls(tls.connect(&self.host, tcp).map_err(|e| format!("STARTTLS: {e}"))?);
+            arm(&tcp, deadline, self.options.timeout)
+                .map_err(|e| format!("session deadline: {e}"))?;
+            conn.stream = Stream::Tls(
+                tls.connect(&self.host, tcp)
+                    .map_err(|e| format!("STARTTLS: {e}"))?,
+            );
             caps = self.ehlo(&mut conn)?;
         }
         let caps = caps.unwrap_or_default();
@@ -689,7 +709,11 @@ impl SmtpClient {
         conn.send(&dot_stuff(payload))?;
         let r = conn.reply()?;
         if r.code != 250 {
-            return Err(format!("message refused: {} {}", r.code, truncate(&r.text())));
+            return Err(format!(
+                "message refused: {} {}",
+                r.code,
+                truncate(&r.text())
+            ));
         }
         // The mail is accepted; a failing QUIT does not undo that.
         let _ = conn.command("QUIT", &[221], "QUIT");
@@ -703,7 +727,12 @@ impl SmtpClient {
         Ok(())
     }
 
-    fn login(&self, conn: &mut Conn, caps: &[(String, String)], c: &Credentials) -> Result<(), String> {
+    fn login(
+        &self,
+        conn: &mut Conn,
+        caps: &[(String, String)],
+        c: &Credentials,
+    ) -> Result<(), String> {
         let auth = caps
             .iter()
             .find(|(k, _)| k == "AUTH")
@@ -732,7 +761,10 @@ mod tests {
 
     #[test]
     fn dots_are_doubled_at_line_starts_only() {
-        assert_eq!(dot_stuff(b".a\r\nb.c\r\n..d\r\n"), b"..a\r\nb.c\r\n...d\r\n.\r\n");
+        assert_eq!(
+            dot_stuff(b".a\r\nb.c\r\n..d\r\n"),
+            b"..a\r\nb.c\r\n...d\r\n.\r\n"
+        );
         assert_eq!(dot_stuff(b"x"), b"x\r\n.\r\n");
     }
 

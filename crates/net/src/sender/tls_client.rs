@@ -75,13 +75,12 @@ impl TlsClientConfig {
                 .add(cert.clone())
                 .map_err(|e| format!("unusable CA certificate: {e}"))?;
         }
-        let config = ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
         Ok(TlsClientConfig {
             config: Arc::new(config),
         })
