@@ -469,34 +469,53 @@ fn a_server_closing_mid_reply_is_a_clear_error() {
     );
 }
 
-/// A full queue refuses the record at once (the logging call never waits on the network)
-/// and the handler's error path reports it.
+/// A full queue refuses the record at once (the logging call never waits on the network),
+/// the handler's error path reports it, and `close()` gives up what it cannot deliver within
+/// its bound, counted.
 #[test]
-fn a_full_queue_refuses_records_loudly() {
+fn a_full_queue_refuses_records_loudly_and_close_is_bounded() {
     let (port, server) = hostile_server(Hostile::NeverAnswers);
-    let h = Handler::new(
+    let options = SmtpOptions {
+        timeout: Duration::from_millis(500),
+        session_timeout: Duration::from_secs(2),
+        queue_bytes: 1024,
+        close_timeout: Duration::from_millis(100),
+        ..SmtpOptions::default()
+    };
+    let mk = || {
         SMTPHandler::new(
             "127.0.0.1",
             Some(port),
             "app@example.org",
             vec!["ops@example.org".into()],
             "x",
-            SmtpOptions {
-                timeout: Duration::from_millis(500),
-                session_timeout: Duration::from_secs(2),
-                queue_bytes: 1024,
-                close_timeout: Duration::from_millis(100),
-                ..SmtpOptions::default()
-            },
+            options.clone(),
         )
-        .unwrap(),
-    );
+        .unwrap()
+    };
     let big = "y".repeat(300);
+    let h = Handler::new(mk());
     for _ in 0..10 {
         h.handle(&record(40, &big, &[]));
     }
     assert!(h.error_count() >= 5, "refused records are reported");
+
+    let direct = mk();
+    let fmt = Formatter::builder().build().unwrap();
+    let results: Vec<_> = (0..10)
+        .map(|_| logwire_engine::Emitter::emit(&direct, &record(40, &big, &[]), &fmt))
+        .collect();
+    let refused = results.iter().filter(|r| r.is_err()).count() as u64;
+    assert!(refused > 0);
+    let err = results.iter().find_map(|r| r.as_ref().err()).unwrap().to_string();
+    assert!(err.contains("send queue full"), "{err}");
+    logwire_engine::Emitter::close(&direct);
+    let stats = direct.stats();
+    assert_eq!(stats.refused_full, refused);
+    assert!(stats.abandoned > 0, "{stats:?}");
+    assert_eq!(stats.delivered, 0);
     h.close();
+    drop((h, direct));
     server.join().unwrap();
 }
 
@@ -549,6 +568,17 @@ fn pushed_configs_may_only_name_allowed_mail_hosts() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("client certificates"), "{err}");
+    // `cafile` is a file: a pushed config without a file root may not name one.
+    let cafile = pushed_config(
+        r#"{"class": "logging.handlers.SMTPHandler", "mailhost": ["mail.internal", 587],
+            "fromaddr": "a@b", "toaddrs": ["c@d"], "subject": "s", "secure": [],
+            "cafile": "/etc/ssl/private-ca.pem"}"#,
+    );
+    let err = configurator(pushed())
+        .check_text(&cafile, SourceFormat::Json)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("handlers.h.cafile"), "{err}");
 }
 
 /// fileConfig's positional `args` bind in CPython's order.

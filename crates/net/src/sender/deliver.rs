@@ -275,11 +275,25 @@ impl DeliveryQueue {
 
 impl Drop for DeliveryQueue {
     fn drop(&mut self) {
-        // Stop the worker; a handler dropped without close() still must not leave a thread
-        // waiting forever.
+        // Never wait on the network in a destructor (close() is the bounded, delivering
+        // stop): stop the worker, and say what is given up so that it is not lost silently.
         let mut st = self.shared.lock();
         st.generation += 1;
+        let left = st.queue.len();
+        st.queue.clear();
+        st.bytes = 0;
         self.shared.changed.notify_all();
+        drop(st);
+        if left > 0 {
+            self.shared
+                .abandoned
+                .fetch_add(left as u64, Ordering::Relaxed);
+            eprintln!(
+                "--- Logging error ---\n{} dropped without close() with {left} records not \
+                 delivered; they are lost",
+                self.shared.kind
+            );
+        }
     }
 }
 
