@@ -209,7 +209,7 @@ case("reject-ini-no-qualname", "reject", "INI logger without qualname",
 case("reject-ini-call-in-args", "reject", "INI args that call a function",
      ini("h", "[handler_h]\nclass=StreamHandler\nargs=(__import__('os').system('id'),)\n"))
 case("reject-ini-unknown-class", "reject", "INI class outside the registry",
-     ini("h", "[handler_h]\nclass=handlers.HTTPHandler\nargs=('example.com', '/')\n"))
+     ini("h", "[handler_h]\nclass=handlers.NTEventLogHandler\nargs=('app',)\n"))
 case("reject-ini-missing-sections", "reject", "INI without [handlers]/[formatters]",
      "[loggers]\nkeys=root\n\n[logger_root]\nhandlers=\n")
 # ---- rejected: code, classes, files ---------------------------------------------------
@@ -226,7 +226,7 @@ case("accept-stream-string", "accept", "a stream that is a plain string (CPython
      d({"h": {"class": "logging.StreamHandler", "stream": "hello"}}),
      python="reject", python_why=STRICTER)
 case("reject-unknown-class", "reject", "a class outside the registry",
-     d({"h": {"class": "logging.handlers.HTTPHandler", "host": "example.com", "url": "/"}}))
+     d({"h": {"class": "logging.handlers.NTEventLogHandler", "appname": "app"}}))
 case("reject-no-class", "reject", "a handler without a class", d({"h": {"level": "INFO"}}))
 case("reject-file-no-root", "reject", "a file handler without a file root",
      d({"f": {"class": "logging.FileHandler", "filename": "app.log"}}))
