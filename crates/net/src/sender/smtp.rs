@@ -134,8 +134,15 @@ impl SMTPHandler {
             return Err("toaddrs is empty: a mail needs at least one recipient".into());
         }
         let subject = subject.into();
-        if subject.contains(['\r', '\n']) || fromaddr.contains(['\r', '\n']) {
-            return Err("a header value contains a line break".into());
+        // EmailMessage refuses these too: a line break would inject headers.
+        if std::iter::once(&subject)
+            .chain(std::iter::once(&fromaddr))
+            .chain(&toaddrs)
+            .any(|v| v.contains(['\r', '\n']))
+        {
+            return Err(
+                "a header value (subject, fromaddr or toaddrs) contains a line break".into(),
+            );
         }
         let client = Arc::new(SmtpClient {
             host: host.into(),
@@ -781,5 +788,22 @@ mod tests {
         assert_eq!(address_of("Ops <ops@example.org>"), "ops@example.org");
         assert_eq!(address_of(" a@b "), "a@b");
         assert!(check_envelope_address("a b@c").is_err());
+    }
+
+    #[test]
+    fn line_breaks_in_headers_are_refused() {
+        let mk = |to: &str, subject: &str| {
+            SMTPHandler::new(
+                "localhost",
+                None,
+                "a@b",
+                vec![to.into()],
+                subject,
+                SmtpOptions::default(),
+            )
+        };
+        assert!(mk("Ops\r\nBcc: x <c@d>", "s").is_err());
+        assert!(mk("c@d", "s\nBcc: x@y").is_err());
+        assert!(mk("c@d", "fine").is_ok());
     }
 }
