@@ -598,3 +598,12 @@ fn file_config_args_bind_positionally() {
         .check_text(ini, SourceFormat::Ini)
         .unwrap();
 }
+
+#[test]
+fn non_ascii_subjects_equal_cpython() {
+    differential("Fehler: ünd € im Dienst!", &["ops@example.org"]);
+    differential(
+        "éééééééééééééééééééé test of a longer subject line that will need folding ok",
+        &["ops@example.org"],
+    );
+}

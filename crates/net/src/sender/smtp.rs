@@ -274,12 +274,12 @@ fn build_message(from: &str, to: &str, subject: &str, date: &str, body: &str) ->
 }
 
 /// One header, folded at spaces past 78 characters as the email policy folds plain words;
-/// a non-ASCII value is one RFC 2047 `=?utf-8?q?…?=` word per chunk.
+/// a non-ASCII value as [`encode_non_ascii`] writes it.
 fn header(out: &mut Vec<u8>, name: &str, value: &str) {
     let value = if value.is_ascii() {
         value.to_owned()
     } else {
-        encoded_words(value)
+        encode_non_ascii(value)
     };
     let mut line = format!("{name}:");
     let mut first = true;
@@ -298,21 +298,78 @@ fn header(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// RFC 2047 Q-encoded words, each at most 75 characters.
+/// How the email policy writes a non-ASCII unstructured value: the span from the first to
+/// the last whitespace-separated word holding non-ASCII characters becomes one RFC 2047
+/// encoded word (the words around it stay as they are). A span too long for one encoded
+/// word is cut into several Q words (CPython cuts it differently: same text, other bytes).
+fn encode_non_ascii(value: &str) -> String {
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in value.char_indices() {
+        match (c == ' ' || c == '\t', start) {
+            (true, Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        spans.push((s, value.len()));
+    }
+    let non_ascii = |&&(s, e): &&(usize, usize)| !value[s..e].is_ascii();
+    let (Some(&(first, _)), Some(&(_, last))) = (
+        spans.iter().find(non_ascii),
+        spans.iter().rev().find(non_ascii),
+    ) else {
+        return value.to_owned();
+    };
+    let run = &value[first..last];
+    let ew = encoded_word(run);
+    let ew = if ew.len() > 75 {
+        encoded_words(run)
+    } else {
+        ew
+    };
+    format!("{}{ew}{}", &value[..first], &value[last..])
+}
+
+/// `email._encoded_words.encode(text, 'utf-8')`: Q unless it is at least 5 characters
+/// longer than base64.
+fn encoded_word(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut q = String::new();
+    for &b in bytes {
+        q_byte(b, &mut q);
+    }
+    let b_len = bytes.len().div_ceil(3) * 4;
+    if q.len() < b_len + 5 {
+        format!("=?utf-8?q?{q}?=")
+    } else {
+        format!("=?utf-8?b?{}?=", B64.encode(bytes))
+    }
+}
+
+/// One byte in RFC 2047 Q form as `email._encoded_words` writes it.
+fn q_byte(b: u8, out: &mut String) {
+    match b {
+        b' ' => out.push('_'),
+        b'-' | b'!' | b'*' | b'+' | b'/' => out.push(b as char),
+        _ if b.is_ascii_alphanumeric() => out.push(b as char),
+        _ => out.push_str(&format!("={b:02X}")),
+    }
+}
+
+/// RFC 2047 Q-encoded words, each at most 75 characters (never cutting a character).
 fn encoded_words(value: &str) -> String {
     let mut words = Vec::new();
     let mut cur = String::new();
     for ch in value.chars() {
         let mut enc = String::new();
-        if ch == ' ' {
-            enc.push('_');
-        } else if ch.is_ascii_alphanumeric() || "!*+-/".contains(ch) {
-            enc.push(ch);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in ch.encode_utf8(&mut buf).bytes() {
-                enc.push_str(&format!("={b:02X}"));
-            }
+        let mut buf = [0u8; 4];
+        for &b in ch.encode_utf8(&mut buf).as_bytes() {
+            q_byte(b, &mut enc);
         }
         if "=?utf-8?q?".len() + cur.len() + enc.len() + 2 > 75 {
             words.push(std::mem::take(&mut cur));
@@ -788,6 +845,23 @@ mod tests {
         assert_eq!(address_of("Ops <ops@example.org>"), "ops@example.org");
         assert_eq!(address_of(" a@b "), "a@b");
         assert!(check_envelope_address("a b@c").is_err());
+    }
+
+    #[test]
+    fn non_ascii_subjects_encode_as_the_email_policy_does() {
+        // Each expected value is what CPython's EmailMessage writes for the subject.
+        for (subject, want) in [
+            ("ü", "=?utf-8?q?=C3=BC?="),
+            (
+                "Fehler: ünd € im Dienst!",
+                "Fehler: =?utf-8?b?w7xuZCDigqw=?= im Dienst!",
+            ),
+            ("a ü b ö c", "a =?utf-8?q?=C3=BC_b_=C3=B6?= c"),
+            ("x ü, b: ö y", "x =?utf-8?b?w7wsIGI6IMO2?= y"),
+            ("Fehler (ü) x", "Fehler =?utf-8?q?=28=C3=BC=29?= x"),
+        ] {
+            assert_eq!(encode_non_ascii(subject), want, "{subject}");
+        }
     }
 
     #[test]
