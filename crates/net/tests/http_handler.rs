@@ -227,6 +227,8 @@ fn differential(case: Case) {
                     password: p.into(),
                 }),
                 layout,
+                // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+                flush_timeout: Duration::from_secs(60),
                 ..HttpOptions::default()
             },
         )
@@ -311,6 +313,8 @@ fn https_refuses_an_untrusted_certificate() {
         HttpMethod::Post,
         HttpOptions {
             secure: Some(TlsClientConfig::webpki_roots().unwrap()),
+            // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+            flush_timeout: Duration::from_secs(60),
             ..HttpOptions::default()
         },
     )
@@ -343,7 +347,10 @@ fn an_error_status_is_a_reported_failure() {
             format!("127.0.0.1:{}", server.port),
             "/status/503",
             HttpMethod::Get,
-            HttpOptions::default(),
+            HttpOptions {
+                flush_timeout: Duration::from_secs(60),
+                ..HttpOptions::default()
+            },
         )
         .unwrap(),
     );
@@ -387,6 +394,8 @@ fn hostile(kind: Hostile, want: &str) {
         HttpOptions {
             timeout: Duration::from_millis(500),
             session_timeout: Duration::from_secs(3),
+            // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+            flush_timeout: Duration::from_secs(60),
             ..HttpOptions::default()
         },
     )

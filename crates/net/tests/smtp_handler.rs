@@ -232,7 +232,10 @@ fn differential(subject: &str, to: &[&str]) {
             "Logwire <app@example.org>",
             to.iter().map(|s| s.to_string()).collect(),
             subject,
-            SmtpOptions::default(),
+            SmtpOptions {
+                flush_timeout: Duration::from_secs(60),
+                ..SmtpOptions::default()
+            },
         )
         .unwrap(),
     )
@@ -296,6 +299,8 @@ fn starttls_with_a_test_ca_and_auth() {
                         username: "alerts".into(),
                         password: password.into(),
                     }),
+                    // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+                    flush_timeout: Duration::from_secs(60),
                     ..SmtpOptions::default()
                 },
             )
@@ -326,6 +331,8 @@ fn starttls_with_a_test_ca_and_auth() {
         "x",
         SmtpOptions {
             secure: Some(TlsClientConfig::webpki_roots().unwrap()),
+            // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+            flush_timeout: Duration::from_secs(60),
             ..SmtpOptions::default()
         },
     )
@@ -370,6 +377,8 @@ fn untrusted_certificate_error_is_clear() {
         "x",
         SmtpOptions {
             secure: Some(TlsClientConfig::webpki_roots().unwrap()),
+            // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+            flush_timeout: Duration::from_secs(60),
             ..SmtpOptions::default()
         },
     )
@@ -431,6 +440,8 @@ fn hostile(kind: Hostile, want: &str) {
         SmtpOptions {
             timeout: Duration::from_millis(500),
             session_timeout: Duration::from_secs(3),
+            // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+            flush_timeout: Duration::from_secs(60),
             ..SmtpOptions::default()
         },
     )
@@ -482,6 +493,8 @@ fn a_full_queue_refuses_records_loudly_and_close_is_bounded() {
         session_timeout: Duration::from_secs(3),
         queue_bytes: 4096,
         close_timeout: Duration::from_millis(100),
+        // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
+        flush_timeout: Duration::from_secs(60),
         ..SmtpOptions::default()
     };
     let mk = || {

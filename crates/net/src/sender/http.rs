@@ -92,7 +92,7 @@ impl Default for HttpOptions {
             timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(30),
             queue_bytes: DEFAULT_QUEUE_BYTES,
-            flush_timeout: Duration::from_secs(30),
+            flush_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(30),
             layout: RecordLayout::default(),
         }

@@ -88,7 +88,7 @@ impl Default for SmtpOptions {
             timeout: Duration::from_secs(5),
             session_timeout: Duration::from_secs(30),
             queue_bytes: DEFAULT_QUEUE_BYTES,
-            flush_timeout: Duration::from_secs(30),
+            flush_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(30),
             local_hostname: "localhost".into(),
         }
