@@ -10,7 +10,10 @@ Both implementations run the corpus: crates/cli/tests/pushed_policy_corpus.rs ag
 logwire_helper.policy.check_pushed and the verifier. "root": true means a file root is given
 (an empty temporary directory); otherwise file handlers have no root. A case may carry
 "python": "reject" with "python_why" where CPython itself cannot apply what the Rust listener
-accepts (the verifier must then be stricter, never looser).
+accepts (the verifier must then be stricter, never looser). A case may carry "check": "accept"
+with "check_why" where `logwire check` is known to accept what the listener refuses (a
+handler's constructor refuses it, and check does not build handlers): the Rust runner then
+expects "accept" from check and "reject" from the listener's path (prepare and build).
 """
 import json
 import os
@@ -307,15 +310,23 @@ case("reject-ini-http-context", "reject", "INI HTTPHandler with a context argume
               "args=('localhost', '/log', 'GET', True, None, 'ctx')\n"))
 case("reject-http-method-put", "reject", "HTTPHandler method PUT (GET and POST only)",
      d({"h": dict(HTTP, method="PUT")}))
+# SMTPHandler::new and HTTPHandler::new refuse these, so the listener (which builds the
+# handlers) refuses them, but `logwire check` only prepares handlers and accepts them: the
+# Rust runner checks both (a "check" verdict is a known gap of check, never of the listener).
+CHECK_GAP = ("logwire check prepares handlers without building them, and only the handler's "
+             "constructor refuses this")
 case("reject-smtp-subject-line-break", "reject",
      "a line break in the Subject would inject a header",
-     d({"m": dict(SMTP, subject="alert\r\nBcc: victim@example.net")}))
+     d({"m": dict(SMTP, subject="alert\r\nBcc: victim@example.net")}),
+     check="accept", check_why=CHECK_GAP)
 case("reject-smtp-toaddrs-line-break", "reject",
      "a line break in toaddrs would inject a header",
-     d({"m": dict(SMTP, toaddrs=["ops@example.org\nBcc: victim@example.net"])}))
+     d({"m": dict(SMTP, toaddrs=["ops@example.org\nBcc: victim@example.net"])}),
+     check="accept", check_why=CHECK_GAP)
 case("reject-http-url-line-break", "reject",
      "a line break in the URL would inject a request header",
-     d({"h": dict(HTTP, url="/log HTTP/1.1\r\nX-Injected: 1\r\nX-Pad:")}))
+     d({"h": dict(HTTP, url="/log HTTP/1.1\r\nX-Injected: 1\r\nX-Pad:")}),
+     check="accept", check_why=CHECK_GAP)
 case("reject-http-host-line-break", "reject",
      "a line break in the host would inject a request header",
      d({"h": dict(HTTP, host="localhost\r\nX-Injected: 1")}))
