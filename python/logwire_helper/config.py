@@ -95,6 +95,8 @@ DEFAULT_ALLOWED_CLASSES = frozenset([
     "logging.handlers.SocketHandler",
     "logging.handlers.DatagramHandler",
     "logging.handlers.SysLogHandler",
+    "logging.handlers.SMTPHandler",
+    "logging.handlers.HTTPHandler",
 ])
 
 #: The only names an INI ``args``/``kwargs`` value may use besides literals.

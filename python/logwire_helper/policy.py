@@ -125,7 +125,26 @@ HANDLER_CLASSES = {
     "logging.handlers.SocketHandler": (["host", "port"], 2),
     "logging.handlers.DatagramHandler": (["host", "port"], 2),
     "logging.handlers.SysLogHandler": (["address", "facility", "socktype"], 0),
+    "logging.handlers.SMTPHandler": (
+        ["mailhost", "fromaddr", "toaddrs", "subject", "credentials", "secure", "timeout"], 4),
+    "logging.handlers.HTTPHandler": (
+        ["host", "url", "method", "secure", "credentials", "context"], 2),
 }
+
+#: Keyword arguments the Rust registry adds to CPython's classes, which CPython's constructors
+#: do not take (dictConfig would fail with TypeError): refused here with that reason.
+_LOGWIRE_EXTENSIONS = {
+    "logging.handlers.SMTPHandler": ("cafile", "queue_bytes", "session_timeout"),
+    "logging.handlers.HTTPHandler": ("cafile", "timeout", "queue_bytes", "session_timeout"),
+}
+
+#: Default ports: smtplib's, and http.client's (HTTPS when ``secure``).
+_SMTP_PORT, _HTTP_PORT, _HTTPS_PORT = 25, 80, 443
+
+#: What Rust's ``str::trim`` strips (Unicode White_Space; Python's ``str.strip`` also strips
+#: U+001C..U+001F, which the Rust envelope check refuses as control characters).
+_RUST_WHITESPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005" \
+                   "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 
 _ENCODINGS = {
     "utf_8", "utf8", "u8", "utf", "cp65001", "utf8_ucs2", "utf8_ucs4",
@@ -889,7 +908,11 @@ def _bind(h: _Handler, params: List[str], required: int, errs: _Errors) -> Dict[
     for k, v in h.kwargs:
         place = _arg_place(h, k)
         if k not in params:
-            errs.add(place, "unexpected keyword argument %r" % k)
+            if k in _LOGWIRE_EXTENSIONS.get(h.cls, ()):
+                errs.add(place, "unexpected keyword argument %r: a logwire extension that "
+                                "CPython's %s does not take" % (k, h.cls.rsplit(".", 1)[1]))
+            else:
+                errs.add(place, "unexpected keyword argument %r" % k)
         elif k in out:
             errs.add(place, "got multiple values for argument %r" % k)
         else:
@@ -931,6 +954,181 @@ def _bool(a: dict, h: _Handler, name: str, errs: _Errors) -> None:
         return
     errs.add(_arg_place(h, name), "expected True or False, found %s%s" % (
         _type_name(v), " (strings are not booleans)" if isinstance(v, str) else ""))
+
+
+def _seconds(a: dict, h: _Handler, name: str, errs: _Errors) -> None:
+    """A number of seconds, more than 0 and at most 3600 (the Rust ``seconds``)."""
+    v = a.get(name)
+    if v is None:
+        return
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        errs.add(_arg_place(h, name), "expected a number, found %s" % _type_name(v))
+    elif not 0 < v <= 3600:
+        errs.add(_arg_place(h, name), "%r is out of range (more than 0 and at most 3600 "
+                                      "seconds)" % v)
+
+
+def _credentials(a: dict, h: _Handler, errs: _Errors) -> None:
+    """``(username, password)``: two strings (the Rust ``credentials``)."""
+    v = a.get("credentials")
+    if v is None:
+        return
+    if not isinstance(v, (list, tuple)):
+        errs.add(_arg_place(h, "credentials"), "expected [username, password], found %s"
+                 % _type_name(v))
+    elif len(v) != 2 or not all(isinstance(x, str) for x in v):
+        errs.add(_arg_place(h, "credentials"), "expected [username, password] (two strings)")
+
+
+def _envelope_address(text: str) -> str:
+    """The address ``smtplib`` puts in the envelope: the part in the last ``<...>``, else the
+    whole text, trimmed (the Rust ``address_of``)."""
+    t = text.strip(_RUST_WHITESPACE)
+    a, b = t.rfind("<"), t.rfind(">")
+    if 0 <= a < b:
+        return t[a + 1:b].strip(_RUST_WHITESPACE)
+    return t
+
+
+def _envelope_problem(addr: str) -> Optional[str]:
+    """Why the Rust SMTPHandler refuses an envelope address, or None."""
+    if not addr:
+        return "an empty mail address"
+    if any(ord(ch) > 127 for ch in addr):
+        return "mail address %r is not ASCII (SMTPUTF8 is not supported)" % addr
+    if any(ord(ch) < 32 or ord(ch) == 127 or ch in " <>" for ch in addr):
+        return "mail address %r contains a space, control character or angle bracket" % addr
+    return None
+
+
+def _check_smtp(h: _Handler, a: dict, pol: _Policy, errs: _Errors) -> None:
+    """CPython's ``SMTPHandler(mailhost, fromaddr, toaddrs, subject, credentials=None,
+    secure=None, timeout=5.0)`` with the Rust rules: ``SmtpKind::prepare`` in
+    ``crates/net/src/kinds_mail_http.rs`` and ``SMTPHandler::new`` in
+    ``crates/net/src/sender/smtp.rs``."""
+    mh = a.get("mailhost")
+    place = _arg_place(h, "mailhost")
+    if isinstance(mh, str):
+        pol.destination(mh, _SMTP_PORT, place, errs)
+    elif isinstance(mh, (list, tuple)):
+        if len(mh) == 2 and isinstance(mh[0], str) and mh[1] is None:
+            pol.destination(mh[0], _SMTP_PORT, place, errs)
+        elif len(mh) == 2 and isinstance(mh[0], str) and type(mh[1]) is int \
+                and 0 <= mh[1] <= 65535:
+            # smtplib connects to its default port when the port is 0.
+            pol.destination(mh[0], mh[1] or _SMTP_PORT, place, errs)
+        else:
+            errs.add(place, "expected a host or [host, port] with a port from 0 to 65535")
+    elif mh is not None:
+        errs.add(place, "expected a host or [host, port], found %s" % _type_name(mh))
+    fromaddr = _str(a, h, "fromaddr", errs)
+    toaddrs = a.get("toaddrs")
+    to_list = None  # type: Optional[List[str]]
+    if isinstance(toaddrs, str):
+        to_list = [toaddrs]
+    elif isinstance(toaddrs, (list, tuple)):
+        to_list = []
+        for x in toaddrs:
+            if isinstance(x, str):
+                to_list.append(x)
+            else:
+                errs.add(_arg_place(h, "toaddrs"), "expected addresses (strings), found %s"
+                         % _type_name(x))
+    elif toaddrs is not None:
+        errs.add(_arg_place(h, "toaddrs"), "expected an address or a list of addresses, "
+                                           "found %s" % _type_name(toaddrs))
+    subject = _str(a, h, "subject", errs)
+    _credentials(a, h, errs)
+    secure = a.get("secure")
+    if isinstance(secure, (list, tuple)) and secure:
+        errs.add(_arg_place(h, "secure"), "client certificates (secure=(keyfile, certfile)) "
+                                          "are not supported; use () for STARTTLS")
+    elif isinstance(secure, (list, tuple)) and a.get("credentials") is None:
+        # Stricter than the Rust listener, which starts TLS anyway.
+        errs.add(_arg_place(h, "secure"), "secure without credentials: CPython's SMTPHandler "
+                                          "only starts TLS when it logs in, so this mail would "
+                                          "go in plain text")
+    elif secure is not None and not isinstance(secure, (list, tuple)):
+        errs.add(_arg_place(h, "secure"), "expected () for STARTTLS (CPython passes it to "
+                                          "starttls(*secure)), found %s" % _type_name(secure))
+    _seconds(a, h, "timeout", errs)
+    # What SMTPHandler::new refuses when the Rust listener builds the handler.
+    if fromaddr is not None and to_list is not None:
+        for addr in [fromaddr] + to_list:
+            why = _envelope_problem(_envelope_address(addr))
+            if why is not None:
+                errs.add(h.place, why)
+        if not to_list:
+            errs.add(_arg_place(h, "toaddrs"),
+                     "toaddrs is empty: a mail needs at least one recipient")
+    if any(v is not None and ("\r" in v or "\n" in v)
+           for v in [subject, fromaddr] + (to_list or [])):
+        errs.add(h.place, "a header value (subject, fromaddr or toaddrs) contains a line "
+                          "break")
+
+
+_HTTP_PORT_TEXT = re.compile(r"\+?[0-9]+\Z")
+
+
+def _http_host_port(host: str, secure: bool) -> Tuple[Optional[Tuple[str, int]], Optional[str]]:
+    """``http.client``'s ``host[:port]`` / ``[v6]:port`` as the Rust ``split_host_port`` reads
+    it: ``((host, port), None)`` or ``(None, why)``."""
+    i, j = host.rfind(":"), host.rfind("]")
+    if i >= 0 and i > j:
+        h, p = host[:i], host[i + 1:]
+    else:
+        h, p = host, None
+    if p is None or p == "":
+        port = _HTTPS_PORT if secure else _HTTP_PORT
+    elif _HTTP_PORT_TEXT.match(p) and int(p) <= 65535:
+        port = int(p)
+    else:
+        return None, "nonnumeric port: %r" % p
+    if h.startswith("[") and h.endswith("]") and len(h) >= 2:
+        h = h[1:-1]
+    if not h:
+        return None, "host is empty"
+    return (h, port), None
+
+
+def _check_http(h: _Handler, a: dict, pol: _Policy, errs: _Errors) -> None:
+    """CPython's ``HTTPHandler(host, url, method='GET', secure=False, credentials=None,
+    context=None)`` with the Rust rules: ``HttpKind::prepare`` in
+    ``crates/net/src/kinds_mail_http.rs`` and ``HTTPHandler::new`` in
+    ``crates/net/src/sender/http.rs``."""
+    if a.get("context") is not None:
+        errs.add(_arg_place(h, "context"), "an ssl.SSLContext is code and is refused; "
+                                           "secure=True verifies against the system's CAs")
+    host = _str(a, h, "host", errs)
+    url = _str(a, h, "url", errs)
+    method = _str(a, h, "method", errs)
+    # CPython upper-cases with str.upper ('poſt' is POST); the Rust listener only ASCII.
+    if method is not None and not (all(ord(ch) < 128 for ch in method)
+                                   and method.upper() in ("GET", "POST")):
+        errs.add(_arg_place(h, "method"), "method must be GET or POST")
+    _bool(a, h, "secure", errs)
+    secure = bool(a.get("secure"))
+    _credentials(a, h, errs)
+    cred = a.get("credentials")
+    if isinstance(cred, list):
+        # Stricter than the Rust listener: CPython's emit formats '%s:%s' % credentials,
+        # which needs a tuple (a list fails every record with TypeError); JSON has no tuples.
+        errs.add(_arg_place(h, "credentials"), "CPython's HTTPHandler needs a tuple "
+                                               "(username, password): '%s:%s' % credentials "
+                                               "fails on a list for every record (dictConfig "
+                                               "JSON cannot give a tuple; use fileConfig args)")
+    if host is not None:
+        hp, why = _http_host_port(host, secure)
+        if why is not None:
+            errs.add(_arg_place(h, "host"), why)
+        else:
+            pol.destination(hp[0], hp[1], _arg_place(h, "host"), errs)
+        # What HTTPHandler::new refuses (http.client refuses them too, on every record).
+        if any(ord(ch) <= 32 or ord(ch) == 127 for ch in host):
+            errs.add(_arg_place(h, "host"), "host %r contains a space or control character"
+                     % host)
+    if url is not None and any(ord(ch) <= 32 or ord(ch) == 127 for ch in url):
+        errs.add(_arg_place(h, "url"), "URL %r contains a space or control character" % url)
 
 
 def _check_handler(h: _Handler, m: _Model, pol: _Policy, errs: _Errors) -> None:
@@ -1024,6 +1222,10 @@ def _check_handler(h: _Handler, m: _Model, pol: _Policy, errs: _Errors) -> None:
         if st is not None and (type(st) is not int or st not in (1, 2)):
             errs.add(_arg_place(h, "socktype"), "expected socket.SOCK_STREAM (1) or "
                                                 "SOCK_DGRAM (2)")
+    elif c == "logging.handlers.SMTPHandler":
+        _check_smtp(h, a, pol, errs)
+    elif c == "logging.handlers.HTTPHandler":
+        _check_http(h, a, pol, errs)
 
 
 def _check_model(m: _Model, pol: _Policy, errs: _Errors) -> None:

@@ -76,6 +76,7 @@ pub fn register_network_handlers(registry: &mut HandlerRegistry) {
         SocketKind { datagram: true },
     );
     registry.register("logging.handlers.SysLogHandler", SysLogKind);
+    crate::kinds_mail_http::register_mail_http_handlers(registry);
 }
 
 const fn req(name: &'static str) -> Param {

@@ -47,6 +47,7 @@
 //! ```
 
 pub mod kinds;
+mod kinds_mail_http;
 pub mod listener;
 pub mod receiver;
 pub mod record_map;

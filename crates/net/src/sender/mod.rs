@@ -31,8 +31,12 @@
 pub mod backoff;
 pub mod buffer;
 mod conn;
+pub mod deliver;
 pub mod encode;
+mod http;
+mod smtp;
 mod socket;
+pub mod tls_client;
 
 pub use backoff::{Backoff, BackoffError};
 pub use buffer::{
@@ -40,8 +44,17 @@ pub use buffer::{
     SendBuffer, SendError, SendStats,
 };
 pub use conn::Endpoint;
+pub use deliver::{DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, MAX_QUEUE_BYTES};
 pub use encode::{RecordLayout, make_pickle, pickle_record, record_dict, to_pickle_value};
+pub use http::{
+    HTTPHandler, HttpMethod, HttpOptions, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, map_log_record,
+    split_host_port, urlencode,
+};
+pub use smtp::{
+    Credentials, MAX_REPLY_LINE, MAX_REPLY_LINES, SMTP_PORT, SMTPHandler, SmtpOptions, dot_stuff,
+};
 pub use socket::{DatagramHandler, MAX_UDP_PAYLOAD, SocketHandler, SocketOptions};
+pub use tls_client::TlsClientConfig;
 
 use buffer::{Counters, SenderConfig};
 use std::sync::{Arc, Mutex, MutexGuard};
