@@ -8,6 +8,9 @@ use futures_util::StreamExt;
 use logwire_net::listener::DEFAULT_MAX_CONFIG_BYTES;
 use std::time::Duration;
 
+/// Past this backoff a failed put is reported (20 ms doubling: about 1.3 s of tries).
+const PUT_RETRY_LIMIT: Duration = Duration::from_millis(700);
+
 /// What a push produced.
 #[derive(Debug, Clone)]
 pub struct PushReport {
@@ -36,24 +39,54 @@ pub(crate) async fn open_bucket(
         bucket: target.bucket.clone(),
         why,
     };
-    match js.get_key_value(&target.bucket).await {
-        Ok(kv) => Ok(kv),
-        Err(e)
-            if e.kind()
-                == async_nats::jetstream::context::KeyValueErrorKind::GetBucket =>
-        {
-            js.create_key_value(async_nats::jetstream::kv::Config {
-                bucket: target.bucket.clone(),
-                description: "logwire signed config pushes (LWC1)".into(),
-                history: BUCKET_HISTORY,
-                max_value_size: i32::try_from(DEFAULT_MAX_CONFIG_BYTES).unwrap_or(i32::MAX),
-                storage: async_nats::jetstream::stream::StorageType::File,
-                ..Default::default()
-            })
-            .await
-            .map_err(|create_err| err(format!("not found, and creating it failed: {create_err}")))
-        }
-        Err(e) => Err(err(e.to_string())),
+    if let Ok(kv) = js.get_key_value(&target.bucket).await {
+        return Ok(kv);
+    }
+    create_bucket_stream(js, target).await.map_err(|why| {
+        err(format!("not found, and creating it failed: {why}"))
+    })?;
+    js.get_key_value(&target.bucket)
+        .await
+        .map_err(|e| err(e.to_string()))
+}
+
+/// Creates the bucket's stream with the key-value conventions (`KV_<bucket>` on
+/// `$KV.<bucket>.>`, one subject per key, rollups allowed, deletes denied, direct gets) by a
+/// plain JetStream API request. `create_key_value` of async-nats 0.46 sends fields that
+/// nats-server 2.9 (Debian's) answers in a form the client cannot read; this request is
+/// understood by 2.9 and every later server. "Already exists" with the same settings is
+/// success, so racing creators agree.
+async fn create_bucket_stream(
+    js: &async_nats::jetstream::Context,
+    target: &KvTarget,
+) -> Result<(), String> {
+    let b = &target.bucket;
+    let config = serde_json::json!({
+        "name": format!("KV_{b}"),
+        "description": "logwire signed config pushes (LWC1)",
+        "subjects": [format!("$KV.{b}.>")],
+        "retention": "limits",
+        "max_msgs_per_subject": BUCKET_HISTORY,
+        "max_msg_size": i32::try_from(DEFAULT_MAX_CONFIG_BYTES).unwrap_or(i32::MAX),
+        "discard": "new",
+        "storage": "file",
+        "num_replicas": 1,
+        "allow_rollup_hdrs": true,
+        "deny_delete": true,
+        "allow_direct": true,
+    });
+    let subject = format!("STREAM.CREATE.KV_{b}");
+    let answer: serde_json::Value = js
+        .request(subject, &config)
+        .await
+        .map_err(|e| e.to_string())?;
+    match answer.get("error") {
+        None => Ok(()),
+        Some(e) => Err(e
+            .get("description")
+            .and_then(|d| d.as_str())
+            .unwrap_or("the server refused")
+            .to_owned()),
     }
 }
 
@@ -87,10 +120,21 @@ pub async fn push_config(
         .flush()
         .await
         .map_err(|e| push_err(format!("flush: {e}")))?;
-    let revision = kv
-        .put(&target.key, body.into())
-        .await
-        .map_err(|e| push_err(e.to_string()))?;
+    let body = bytes::Bytes::from(body);
+    let mut retry = Duration::from_millis(20);
+    let revision = loop {
+        match kv.put(&target.key, body.clone()).await {
+            Ok(r) => break r,
+            // A stream that another client is creating at this moment can already be
+            // visible while its subjects are not yet bound (nats-server answers "no stream
+            // found"); nothing was stored, so putting again is safe. A few short tries.
+            Err(e) if e.to_string().contains("no stream found") && retry < PUT_RETRY_LIMIT => {
+                tokio::time::sleep(retry).await;
+                retry *= 2;
+            }
+            Err(e) => return Err(push_err(e.to_string())),
+        }
+    };
     let deadline = tokio::time::Instant::now() + timeout;
     let mut report = PushReport {
         revision,
