@@ -106,11 +106,12 @@ impl Service {
             .state_dir(state.path())
             .audience(audience);
         let seen = Arc::clone(&events);
-        let handle = KvConfigListener::new(ConfigListener::new(tree.clone(), options), target.clone())
-            .name(name)
-            .on_event(move |e| seen.lock().unwrap().push(e.clone()))
-            .start()
-            .unwrap();
+        let handle =
+            KvConfigListener::new(ConfigListener::new(tree.clone(), options), target.clone())
+                .name(name)
+                .on_event(move |e| seen.lock().unwrap().push(e.clone()))
+                .start()
+                .unwrap();
         Service {
             tree,
             events,
@@ -199,7 +200,10 @@ async fn one_push_reaches_three_listeners_and_each_applies() {
     );
     assert!(report.all_applied());
     for r in &report.replies {
-        assert_eq!((r.seq, r.revision, r.audience.as_deref()), (1, report.revision, Some("payments")));
+        assert_eq!(
+            (r.seq, r.revision, r.audience.as_deref()),
+            (1, report.revision, Some("payments"))
+        );
     }
     for s in &services {
         assert_eq!(s.level(), 40);
@@ -230,7 +234,10 @@ async fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_li
     let report = push(&target, good, 3).await;
     assert_eq!(report.replies.len(), 3, "{report:?}");
     for r in &report.replies {
-        assert!(!r.applied() && r.seq == 10 && r.reason.contains("seq"), "{r:?}");
+        assert!(
+            !r.applied() && r.seq == 10 && r.reason.contains("seq"),
+            "{r:?}"
+        );
     }
 
     // Signed for another audience.
@@ -241,7 +248,11 @@ async fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_li
     }
 
     for s in &services {
-        assert_eq!(s.level(), 40, "a rejected revision changed the running config");
+        assert_eq!(
+            s.level(),
+            40,
+            "a rejected revision changed the running config"
+        );
         assert_eq!(s.applied_revisions().len(), 1);
     }
 }
@@ -256,7 +267,9 @@ async fn a_listener_started_after_the_push_applies_the_latest_once() {
     assert!(latest.revision > first.revision);
 
     let late = Service::start(&target, &signer, "payments", "late");
-    wait_until("the late listener applies the latest", || late.processed() >= 1);
+    wait_until("the late listener applies the latest", || {
+        late.processed() >= 1
+    });
     assert_eq!(late.applied_revisions(), [latest.revision]);
     assert_eq!(late.level(), 30);
 
@@ -274,7 +287,11 @@ async fn after_nats_server_is_killed_and_restarted_listeners_resume_without_reap
     let target = nats.url("logconf", "restart");
     let signer = key::generate_ed25519().unwrap();
     let s = Service::start(&target, &signer, "payments", "survivor");
-    assert!(push(&target, signed(&signer, 1, None, "ERROR"), 1).await.all_applied());
+    assert!(
+        push(&target, signed(&signer, 1, None, "ERROR"), 1)
+            .await
+            .all_applied()
+    );
 
     nats.kill_and_restart();
     let report = push(&target, signed(&signer, 2, None, "WARNING"), 1).await;

@@ -140,7 +140,7 @@ type KvEventCallback = Arc<dyn Fn(&KvEvent) + Send + Sync>;
 /// handle.stop_and_join();
 /// ```
 pub struct KvConfigListener {
-    gate: ConfigListener,
+    gate: Gate,
     target: KvTarget,
     connect: NatsConnect,
     name: Option<String>,
@@ -156,12 +156,29 @@ impl std::fmt::Debug for KvConfigListener {
     }
 }
 
+/// Where the checks come from.
+enum Gate {
+    Build(Box<ConfigListener>),
+    Shared(Arc<FrameApplier>),
+}
+
 /// Listeners started in this process, to keep default names apart.
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 
 impl KvConfigListener {
     /// A listener for `target` that checks and applies through `gate`.
     pub fn new(gate: ConfigListener, target: KvTarget) -> Self {
+        Self::with_gate(Gate::Build(Box::new(gate)), target)
+    }
+
+    /// A listener for `target` that checks and applies through an existing gate: another
+    /// key's listener's, or a running socket listener's
+    /// (`ListenerHandle::frame_applier`), so that all of them share one seq ratchet.
+    pub fn with_applier(applier: Arc<FrameApplier>, target: KvTarget) -> Self {
+        Self::with_gate(Gate::Shared(applier), target)
+    }
+
+    fn with_gate(gate: Gate, target: KvTarget) -> Self {
         KvConfigListener {
             gate,
             target,
@@ -194,14 +211,21 @@ impl KvConfigListener {
     /// without `allow_unsigned`) and starts watching on a thread of its own. Returns before
     /// the first connection: NATS being down is retried, not an error.
     pub fn start(self) -> Result<KvListenerHandle, ConfigKvError> {
-        let applier = Arc::new(self.gate.frame_applier()?);
+        let applier = match self.gate {
+            Gate::Build(g) => Arc::new(g.frame_applier()?),
+            Gate::Shared(a) => a,
+        };
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
         let name = self.name.unwrap_or_else(|| {
             let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
                 .map(|h| h.trim().to_owned())
                 .unwrap_or_else(|_| "localhost".into());
             let who = applier.audience().unwrap_or("listener");
-            let suffix = if n == 0 { String::new() } else { format!(".{n}") };
+            let suffix = if n == 0 {
+                String::new()
+            } else {
+                format!(".{n}")
+            };
             format!("{who}@{host}/{}{suffix}", std::process::id())
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -357,7 +381,8 @@ impl Session {
             }
             let applier = Arc::clone(&self.applier);
             let body = entry.value.to_vec();
-            let (reply, key_id) = tokio::task::spawn_blocking(move || applier.apply(body))
+            let peer = format!("{} revision {}", self.target, entry.revision);
+            let (reply, key_id) = tokio::task::spawn_blocking(move || applier.apply(body, &peer))
                 .await
                 .unwrap_or_else(|e| {
                     (

@@ -1,8 +1,7 @@
 //! [`push_config`]: put one frame body into the bucket and collect the listeners' replies.
 
 use super::{
-    BUCKET_HISTORY, ConfigKvError, KvTarget, ListenerReply, MAX_REPLIES, NatsConnect,
-    reply_subject,
+    BUCKET_HISTORY, ConfigKvError, KvTarget, ListenerReply, MAX_REPLIES, NatsConnect, reply_subject,
 };
 use futures_util::StreamExt;
 use logwire_net::listener::DEFAULT_MAX_CONFIG_BYTES;
@@ -42,9 +41,9 @@ pub(crate) async fn open_bucket(
     if let Ok(kv) = js.get_key_value(&target.bucket).await {
         return Ok(kv);
     }
-    create_bucket_stream(js, target).await.map_err(|why| {
-        err(format!("not found, and creating it failed: {why}"))
-    })?;
+    create_bucket_stream(js, target)
+        .await
+        .map_err(|why| err(format!("not found, and creating it failed: {why}")))?;
     js.get_key_value(&target.bucket)
         .await
         .map_err(|e| err(e.to_string()))

@@ -48,9 +48,7 @@ impl std::str::FromStr for KvTarget {
         } else {
             return Err(bad("it must start with nats:// or tls://"));
         };
-        let (authority, path) = rest
-            .split_once('/')
-            .ok_or_else(|| bad("no /BUCKET/KEY"))?;
+        let (authority, path) = rest.split_once('/').ok_or_else(|| bad("no /BUCKET/KEY"))?;
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) if !u.is_empty() => (Some(u.to_owned()), h),
             Some(_) => return Err(bad("empty credentials before @")),
@@ -62,7 +60,8 @@ impl std::str::FromStr for KvTarget {
         let has_port = match hostport.rsplit_once(':') {
             // An IPv6 literal without a port ends with ']'.
             Some((_, p)) if !p.ends_with(']') => {
-                p.parse::<u16>().map_err(|_| bad("the port is not a number"))?;
+                p.parse::<u16>()
+                    .map_err(|_| bad("the port is not a number"))?;
                 true
             }
             _ => false,
@@ -72,13 +71,17 @@ impl std::str::FromStr for KvTarget {
         } else {
             format!("{hostport}:4222")
         };
-        let (bucket, key) = path.split_once('/').ok_or_else(|| bad("no /KEY after the bucket"))?;
+        let (bucket, key) = path
+            .split_once('/')
+            .ok_or_else(|| bad("no /KEY after the bucket"))?;
         if bucket.is_empty()
             || !bucket
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
         {
-            return Err(bad("the bucket name may only hold letters, digits, '_' and '-'"));
+            return Err(bad(
+                "the bucket name may only hold letters, digits, '_' and '-'",
+            ));
         }
         let key_ok = !key.is_empty()
             && key
@@ -124,9 +127,15 @@ mod tests {
             ("127.0.0.1:4333", "logconf", "fleet.payments")
         );
         assert_eq!(t.userinfo.as_deref(), Some("ops:s3cret"));
-        assert_eq!(t.to_string(), "nats://127.0.0.1:4333/logconf/fleet.payments");
+        assert_eq!(
+            t.to_string(),
+            "nats://127.0.0.1:4333/logconf/fleet.payments"
+        );
         let t: KvTarget = "tls://nats.example.net/b/k".parse().unwrap();
-        assert_eq!((t.server.as_str(), t.require_tls), ("nats.example.net:4222", true));
+        assert_eq!(
+            (t.server.as_str(), t.require_tls),
+            ("nats.example.net:4222", true)
+        );
     }
 
     #[test]

@@ -12,18 +12,44 @@
 //!
 //! Without keys there is no owner-only socket to fall back on, so a keyless applier needs
 //! [`ListenerOptions::allow_unsigned`](super::ListenerOptions::allow_unsigned).
+//!
+//! [`ListenerHandle::frame_applier`] instead shares a *running* socket listener's gate: one
+//! lock and one in-memory ratchet for both transports, so a frame applied through one
+//! cannot be replayed through the other (two gates over one state directory would each
+//! keep their own ratchet in memory). Frames applied that way are counted in the
+//! listener's stats and reported through its event callback like socket pushes.
 
+use super::conn::Shared;
 use super::gate::Gate;
-use super::{ConfigListener, ListenerError, SeqStore, check_apart};
+use super::stats::Counters;
+use super::{ConfigListener, ListenerError, ListenerEvent, ListenerHandle, SeqStore, check_apart};
 use logwire_config::{Configurator, ContentPolicy};
-use logwire_wire::{Audience, ConfigReply, KeyId};
-use std::sync::Mutex;
+use logwire_wire::{Audience, ConfigReply, ConfigStatus, KeyId};
+use std::sync::{Arc, Mutex};
 
 /// The socket-free config gate of a [`ConfigListener`]; see the [module docs](self).
 pub struct FrameApplier {
-    gate: Gate,
+    source: Source,
     audience: Option<String>,
     max_config_bytes: usize,
+}
+
+enum Source {
+    Own(Gate),
+    Listener(Arc<Shared>),
+}
+
+impl ListenerHandle {
+    /// This running listener's gate, for frames that arrive another way (see the
+    /// [module docs](self)). `audience` is the name the listener was configured with, for
+    /// reports only (the gate checks its own).
+    pub fn frame_applier(&self, audience: Option<&str>) -> FrameApplier {
+        FrameApplier {
+            source: Source::Listener(Arc::clone(&self.shared)),
+            audience: audience.map(str::to_owned),
+            max_config_bytes: self.shared.max_config_bytes,
+        }
+    }
 }
 
 impl std::fmt::Debug for FrameApplier {
@@ -63,7 +89,7 @@ impl ConfigListener {
             configurator = configurator.with_streams(s);
         }
         Ok(FrameApplier {
-            gate: Gate {
+            source: Source::Own(Gate {
                 allow_plain: o.keys.is_empty() || o.allow_unsigned,
                 keys: o.keys.clone(),
                 audience: o.audience.as_deref().map(Audience::for_name),
@@ -72,7 +98,7 @@ impl ConfigListener {
                 configurator,
                 tree: self.tree,
                 store: Mutex::new(store),
-            },
+            }),
             audience: o.audience.clone(),
             max_config_bytes: o.max_config_bytes,
         })
@@ -82,19 +108,50 @@ impl ConfigListener {
 impl FrameApplier {
     /// Checks and applies one frame body (an `LWC1` envelope or a plain config, without the
     /// 4-byte length prefix) and says what a socket listener would reply, with the key that
-    /// signed it when the signature was verified. Blocking (it builds handlers and fsyncs
-    /// the ratchet): call it off async workers. Calls are serialized by the gate's lock.
-    pub fn apply(&self, body: Vec<u8>) -> (ConfigReply, Option<KeyId>) {
-        if body.len() > self.max_config_bytes {
+    /// signed it when the signature was verified. `peer` names where the frame came from
+    /// in a shared listener's events. Blocking (it builds handlers and fsyncs the ratchet):
+    /// call it off async workers. Calls are serialized by the gate's lock.
+    pub fn apply(&self, body: Vec<u8>, peer: &str) -> (ConfigReply, Option<KeyId>) {
+        let (reply, key_id) = if body.len() > self.max_config_bytes {
             let reason = format!(
                 "config of {} bytes is larger than this listener's cap of {} bytes",
                 body.len(),
                 self.max_config_bytes
             );
-            return (ConfigReply::rejected(0, reason), None);
+            (ConfigReply::rejected(0, reason), None)
+        } else {
+            let gate = match &self.source {
+                Source::Own(g) => g,
+                Source::Listener(shared) => &shared.gate,
+            };
+            let outcome = gate.process(body);
+            (outcome.reply, outcome.key_id)
+        };
+        if let Source::Listener(shared) = &self.source {
+            let (counter, event) = match reply.status {
+                ConfigStatus::Applied => (
+                    &shared.counters.applied,
+                    ListenerEvent::Applied {
+                        seq: reply.seq,
+                        key_id,
+                        peer: peer.to_owned(),
+                    },
+                ),
+                ConfigStatus::Rejected => (
+                    &shared.counters.rejected,
+                    ListenerEvent::Rejected {
+                        seq: reply.seq,
+                        reason: reply.reason.clone(),
+                        peer: peer.to_owned(),
+                    },
+                ),
+            };
+            Counters::bump(counter);
+            if let Some(cb) = &shared.events {
+                cb(&event);
+            }
         }
-        let outcome = self.gate.process(body);
-        (outcome.reply, outcome.key_id)
+        (reply, key_id)
     }
 
     /// The audience name this listener answers to, if it has one.
