@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod keygen;
 mod metrics;
+mod nats_push;
 mod send_config;
 mod serve;
 mod top;
