@@ -315,3 +315,40 @@ fn help_texts_show_the_nats_forms() {
         assert!(text.contains(needle), "{cmd} --help lacks {needle}: {text}");
     }
 }
+
+#[test]
+fn a_socket_listener_and_the_bucket_share_one_seq_ratchet() {
+    let nats = NatsServer::start();
+    let fleet = Fleet::new();
+    let url = nats.url("both");
+    let p = |s: &str| fleet.path(s).to_str().unwrap().to_owned();
+    let serve = Serve::start(
+        BIN,
+        &[
+            "--tcp".to_owned(),
+            "127.0.0.1:0".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            format!("--listen={url}"),
+            "--listen-key".into(),
+            p("ops.pub"),
+            "--listen-state-dir".into(),
+            p("state"),
+            "--listen-file-root".into(),
+            p("root"),
+        ],
+    );
+    assert!(serve.wait_stderr(|l| l.contains("watching nats://")));
+    let file = fleet.config("c.json", "INFO");
+    let (code, out, err) = fleet.send(&file, &serve.config_to(), &["--seq", "10"]);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    // The same seq through the bucket: the socket push advanced the ratchet the bucket's
+    // revisions are checked against.
+    let (code, out, err) = fleet.send(&file, &url, &["--seq", "10", "--expect", "1"]);
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains(": rejected (seq 10"), "{out}");
+    let (code, out, err) = fleet.send(&file, &url, &["--seq", "11", "--expect", "1"]);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    // Reported by the socket listener's own event line, naming the bucket revision.
+    assert!(serve.wait_stderr(|l| l.contains("applied seq 11") && l.contains("nats://")));
+}
