@@ -174,7 +174,10 @@ fn one_push_reaches_three_serve_listeners_and_each_applies_it() {
     let nats = NatsServer::start();
     let fleet = Fleet::new();
     let url = nats.url("fleet");
-    let serves: Vec<Serve> = ["a", "b", "c"].iter().map(|n| fleet.serve(&url, n)).collect();
+    let serves: Vec<Serve> = ["a", "b", "c"]
+        .iter()
+        .map(|n| fleet.serve(&url, n))
+        .collect();
 
     let file = fleet.config("info.json", "INFO");
     let (code, out, err) = fleet.send(&file, &url, &["--audience", "payments", "--expect", "3"]);
@@ -182,9 +185,15 @@ fn one_push_reaches_three_serve_listeners_and_each_applies_it() {
     let got = lines(&out);
     assert_eq!(got.len(), 3, "{out}");
     for l in &got {
-        assert!(l.starts_with("payments@") && l.contains(": applied (seq "), "{l}");
+        assert!(
+            l.starts_with("payments@") && l.contains(": applied (seq "),
+            "{l}"
+        );
     }
-    assert!(err.contains("3 listener(s) answered, 3 applied, 0 rejected"), "{err}");
+    assert!(
+        err.contains("3 listener(s) answered, 3 applied, 0 rejected"),
+        "{err}"
+    );
 
     // Each collector now routes by the pushed config.
     for (s, who) in serves.iter().zip(["a", "b", "c"]) {
@@ -203,7 +212,10 @@ fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() 
     let nats = NatsServer::start();
     let fleet = Fleet::new();
     let url = nats.url("fleet");
-    let _serves: Vec<Serve> = ["a", "b", "c"].iter().map(|n| fleet.serve(&url, n)).collect();
+    let _serves: Vec<Serve> = ["a", "b", "c"]
+        .iter()
+        .map(|n| fleet.serve(&url, n))
+        .collect();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -213,11 +225,13 @@ fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() 
     let text = std::fs::read(fleet.config("warn.json", "WARNING")).unwrap();
     let good = sign_config(&fleet.signer(), 50, now, now + 300_000, None, &text).unwrap();
     let report = rt.block_on(put_raw(&url, good.clone()));
-    assert!(report.all_applied() && report.replies.len() == 3, "{report:?}");
+    assert!(
+        report.all_applied() && report.replies.len() == 3,
+        "{report:?}"
+    );
 
     // Tampered: a payload byte changed after signing.
-    let mut tampered =
-        sign_config(&fleet.signer(), 51, now, now + 300_000, None, &text).unwrap();
+    let mut tampered = sign_config(&fleet.signer(), 51, now, now + 300_000, None, &text).unwrap();
     let at = tampered.len() - 3;
     tampered[at] ^= 0x20;
     let report = rt.block_on(put_raw(&url, tampered));
@@ -243,7 +257,10 @@ fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() 
     let (code, out, err) = fleet.send(&file, &url, &["--seq", "50", "--expect", "3"]);
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert_eq!(lines(&out).len(), 3, "{out}");
-    assert!(lines(&out).iter().all(|l| l.contains(": rejected (seq 50")), "{out}");
+    assert!(
+        lines(&out).iter().all(|l| l.contains(": rejected (seq 50")),
+        "{out}"
+    );
 
     // Signed for another audience.
     let (code, out, err) = fleet.send(
@@ -259,7 +276,10 @@ fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() 
             .all(|l| l.contains(": rejected (seq 60") && l.contains("audience")),
         "{out}"
     );
-    assert!(err.contains("3 listener(s) answered, 0 applied, 3 rejected"), "{err}");
+    assert!(
+        err.contains("3 listener(s) answered, 0 applied, 3 rejected"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -270,8 +290,14 @@ fn a_serve_started_after_the_push_applies_the_latest_revision_once() {
     let old = fleet.config("old.json", "ERROR");
     let new = fleet.config("new.json", "INFO");
     // Nobody listens yet: --expect 0 stores the revision and returns.
-    assert_eq!(fleet.send(&old, &url, &["--seq", "1", "--expect", "0"]).0, 0);
-    assert_eq!(fleet.send(&new, &url, &["--seq", "2", "--expect", "0"]).0, 0);
+    assert_eq!(
+        fleet.send(&old, &url, &["--seq", "1", "--expect", "0"]).0,
+        0
+    );
+    assert_eq!(
+        fleet.send(&new, &url, &["--seq", "2", "--expect", "0"]).0,
+        0
+    );
 
     let serve = fleet.serve(&url, "late");
     assert!(serve.wait_stderr(|l| l.contains("applied revision 2 (seq 2")));

@@ -142,7 +142,7 @@ impl Service {
     }
 
     fn level(&self) -> i32 {
-        self.tree.root().effective_level() as i32
+        self.tree.root().effective_level()
     }
 }
 

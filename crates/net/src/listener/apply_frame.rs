@@ -35,7 +35,7 @@ pub struct FrameApplier {
 }
 
 enum Source {
-    Own(Gate),
+    Own(Box<Gate>),
     Listener(Arc<Shared>),
 }
 
@@ -89,7 +89,7 @@ impl ConfigListener {
             configurator = configurator.with_streams(s);
         }
         Ok(FrameApplier {
-            source: Source::Own(Gate {
+            source: Source::Own(Box::new(Gate {
                 allow_plain: o.keys.is_empty() || o.allow_unsigned,
                 keys: o.keys.clone(),
                 audience: o.audience.as_deref().map(Audience::for_name),
@@ -98,7 +98,7 @@ impl ConfigListener {
                 configurator,
                 tree: self.tree,
                 store: Mutex::new(store),
-            }),
+            })),
             audience: o.audience.clone(),
             max_config_bytes: o.max_config_bytes,
         })
