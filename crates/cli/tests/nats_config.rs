@@ -378,3 +378,24 @@ fn a_socket_listener_and_the_bucket_share_one_seq_ratchet() {
     // Reported by the socket listener's own event line, naming the bucket revision.
     assert!(serve.wait_stderr(|l| l.contains("applied seq 11") && l.contains("nats://")));
 }
+
+#[test]
+fn a_malformed_nats_target_is_refused_with_the_reason() {
+    let out = logwire()
+        .args([
+            "serve",
+            "--tcp",
+            "127.0.0.1:0",
+            "--listen=nats://127.0.0.1:4222/bad.bucket/k",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("bucket name may only hold"), "{err}");
+    let fleet = Fleet::new();
+    let file = fleet.config("c.json", "INFO");
+    let (code, _, err) = fleet.send(&file, "nats://127.0.0.1:4222/logconf", &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no /KEY after the bucket"), "{err}");
+}

@@ -31,8 +31,18 @@ impl NatsServer {
 
     /// SIGKILL, then a new server on the same port and store.
     fn kill_and_restart(&mut self) {
+        self.kill();
+        self.restart();
+    }
+
+    /// SIGKILL (the port and store stay this server's for [`restart`](Self::restart)).
+    fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// A new server on the same port and store.
+    fn restart(&mut self) {
         let (child, port) = spawn_nats(self.store.path(), Some(self.port));
         assert_eq!(port, self.port);
         self.child = child;
@@ -300,6 +310,26 @@ async fn after_nats_server_is_killed_and_restarted_listeners_resume_without_reap
     assert_eq!(s.processed(), 2, "{:?}", s.events.lock().unwrap());
     assert_eq!(s.level(), 30);
     s.handle.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_started_while_nats_is_down_retries_and_applies_once_it_is_up() {
+    let mut nats = NatsServer::start();
+    let target = nats.url("logconf", "down");
+    nats.kill();
+    let signer = key::generate_ed25519().unwrap();
+    let s = Service::start(&target, &signer, "payments", "patient");
+    wait_until("a failed session is reported", || {
+        s.events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, KvEvent::Disconnected { .. }))
+    });
+    nats.restart();
+    let report = push(&target, signed(&signer, 1, None, "ERROR"), 1).await;
+    assert!(report.all_applied(), "{report:?}");
+    assert_eq!(s.level(), 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,3 +79,30 @@ impl ListenerReply {
         line
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_escapes_what_a_listener_could_use_to_drive_a_terminal() {
+        let r = ListenerReply {
+            listener: "a\u{1b}[2Jb".into(),
+            audience: None,
+            status: "rejected".into(),
+            reason: "bad\nforged line".into(),
+            seq: 3,
+            revision: 9,
+        };
+        assert_eq!(
+            r.line(),
+            "a\\u{1b}[2Jb: rejected (seq 3, revision 9): bad\\nforged line"
+        );
+    }
+
+    #[test]
+    fn oversized_and_foreign_replies_are_refused() {
+        assert!(ListenerReply::parse(&vec![b' '; MAX_REPLY_BYTES + 1]).is_err());
+        assert!(ListenerReply::parse(br#"{"status": "applied"}"#).is_err());
+    }
+}
