@@ -1,23 +1,5 @@
-//! One received config frame body applied without a socket: the checks of a socket push,
-//! for transports that deliver whole frames themselves (a JetStream key-value watcher).
-//!
-//! [`ConfigListener::frame_applier`] builds, from the same builder and with the same
-//! start-up refusals as [`ConfigListener::start`] (keys need a state directory; the state
-//! directory and the file root must lie apart), the gate the socket connections use
-//! (`gate::Gate::process`: verify hook → `LWC1` signature → time window → audience → seq
-//! ratchet → UTF-8 → parse → content policy → atomic swap → persist seq). What it does not
-//! do is the socket's part: addresses, TLS, peer uids, header/body deadlines, slots. The
-//! transport bounds its own reads; [`FrameApplier::apply`] still refuses a body above
-//! [`ListenerOptions::max_config_bytes`](super::ListenerOptions::max_config_bytes).
-//!
-//! Without keys there is no owner-only socket to fall back on, so a keyless applier needs
-//! [`ListenerOptions::allow_unsigned`](super::ListenerOptions::allow_unsigned).
-//!
-//! [`ListenerHandle::frame_applier`] instead shares a *running* socket listener's gate: one
-//! lock and one in-memory ratchet for both transports, so a frame applied through one
-//! cannot be replayed through the other (two gates over one state directory would each
-//! keep their own ratchet in memory). Frames applied that way are counted in the
-//! listener's stats and reported through its event callback like socket pushes.
+//! [`FrameApplier`]: one received config frame applied without a socket (its docs state
+//! the contract).
 
 use super::conn::Shared;
 use super::gate::Gate;
@@ -27,7 +9,26 @@ use logwire_config::{Configurator, ContentPolicy};
 use logwire_wire::{Audience, ConfigReply, ConfigStatus, KeyId};
 use std::sync::{Arc, Mutex};
 
-/// The socket-free config gate of a [`ConfigListener`]; see the [module docs](self).
+/// One received config frame body applied without a socket: the checks of a socket push,
+/// for transports that deliver whole frames themselves (a JetStream key-value watcher).
+///
+/// [`ConfigListener::frame_applier`] builds, from the same builder and with the same
+/// start-up refusals as [`ConfigListener::start`] (keys need a state directory; the state
+/// directory and the file root must lie apart), the gate the socket connections use
+/// (`gate::Gate::process`: verify hook → `LWC1` signature → time window → audience → seq
+/// ratchet → UTF-8 → parse → content policy → atomic swap → persist seq). What it does not
+/// do is the socket's part: addresses, TLS, peer uids, header/body deadlines, slots. The
+/// transport bounds its own reads; [`FrameApplier::apply`] still refuses a body above
+/// [`ListenerOptions::max_config_bytes`](super::ListenerOptions::max_config_bytes).
+///
+/// Without keys there is no owner-only socket to fall back on, so a keyless applier needs
+/// [`ListenerOptions::allow_unsigned`](super::ListenerOptions::allow_unsigned).
+///
+/// [`ListenerHandle::frame_applier`] instead shares a *running* socket listener's gate: one
+/// lock and one in-memory ratchet for both transports, so a frame applied through one
+/// cannot be replayed through the other (two gates over one state directory would each
+/// keep their own ratchet in memory). Frames applied that way are counted in the
+/// listener's stats and reported through its event callback like socket pushes.
 pub struct FrameApplier {
     source: Source,
     audience: Option<String>,
@@ -40,8 +41,8 @@ enum Source {
 }
 
 impl ListenerHandle {
-    /// This running listener's gate, for frames that arrive another way (see the
-    /// [module docs](self)). `audience` is the name the listener was configured with, for
+    /// This running listener's gate, for frames that arrive another way (see
+    /// [`FrameApplier`]). `audience` is the name the listener was configured with, for
     /// reports only (the gate checks its own).
     pub fn frame_applier(&self, audience: Option<&str>) -> FrameApplier {
         FrameApplier {
