@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod keygen;
 mod metrics;
+mod nats_push;
 mod send_config;
 mod serve;
 mod top;
@@ -35,7 +36,7 @@ enum Command {
     /// Push a config to a config listener, signed (LWC1) with an Ed25519 or HMAC key, and
     /// print the listener's reply. Exit status: 0 applied, 1 rejected, 2 unreachable or no
     /// reply (CPython's listen() never replies).
-    SendConfig(send_config::SendConfigArgs),
+    SendConfig(Box<send_config::SendConfigArgs>),
     /// A running collector's metrics (`serve --metrics`), live: records per second in and
     /// out, rejects by reason, outputs, queue depth, config pushes. q or Esc quits.
     Top(top::TopArgs),
@@ -51,7 +52,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(args),
         Command::Serve(args) => serve::run(*args),
-        Command::SendConfig(args) => send_config::run(args),
+        Command::SendConfig(args) => send_config::run(*args),
         Command::Keygen(args) => keygen::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Top(args) => top::run(args),

@@ -33,9 +33,23 @@ pub(crate) struct SendConfigArgs {
     /// or TOML (.toml) dictConfig is converted to JSON first, keys in document order.
     #[arg(value_name = "FILE")]
     file: PathBuf,
-    /// Where the listener is: HOST:PORT, or unix:PATH for a Unix socket.
+    /// Where the listener is: HOST:PORT, or unix:PATH for a Unix socket; or
+    /// nats://HOST:PORT/BUCKET/KEY (tls:// for TLS) to put the signed config into a JetStream
+    /// key-value bucket that every `serve --listen nats://…` watching that key applies.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9030")]
     to: String,
+    /// With a nats:// target: wait for this many listeners' replies (at most --timeout);
+    /// exit 2 when fewer answer. Without it, replies are collected for the whole --timeout.
+    #[arg(long, value_name = "N", help_heading = "NATS key-value")]
+    expect: Option<usize>,
+    /// With a nats:// target: a NATS credentials file (.creds). --tls-ca/--tls-cert/--tls-key
+    /// then apply to the NATS connection.
+    #[arg(
+        long = "nats-creds",
+        value_name = "FILE",
+        help_heading = "NATS key-value"
+    )]
+    nats_creds: Option<PathBuf>,
     /// Signing key file: `ed25519-private:` (from `logwire keygen --ed25519`) or `hmac:`.
     #[arg(long, value_name = "KEYFILE", required_unless_present = "unsigned")]
     key: Option<PathBuf>,
@@ -103,12 +117,23 @@ Examples:
   # Over mutual TLS (listener: serve --listen-tls-cert/--listen-tls-key/--listen-tls-client-ca)
   logwire send-config logging.json --to logs.example.net:9030 --key ops.key \\
     --tls-ca listener-ca.pem --tls-cert me.pem --tls-key me.key
+  # Every listener watching a JetStream key-value key (serve --listen nats://…); wait for 3
+  logwire send-config logging.json --to nats://127.0.0.1:4222/logconf/payments --key ops.key \\
+    --audience payments-prod --ttl 86400 --expect 3
 
 The listener answers {\"status\": \"applied\"|\"rejected\", \"reason\": ..., \"seq\": n}.
 Exit status: 0 applied, 1 rejected (reason printed), 2 unreachable or no reply. CPython's own
 logging.config.listen() never replies: against it you get exit 2 and a note saying so, even
 when it applied the config. To sign for a CPython listener, use logwire_helper.config.verifier
-as its verify= function.";
+as its verify= function.
+
+With --to nats://HOST:PORT/BUCKET/KEY the frame is stored as the key's next revision (bucket
+created if missing: file storage, 5 revisions, 1 MiB values). Each listener answers on
+logwire.config.reply.BUCKET.KEY; one line per listener is printed, NAME: applied|rejected
+(seq, revision): reason. Exit status: 0 all applied (and --expect N answered), 1 a listener
+rejected, 2 fewer than --expect (or none) answered within --timeout, or NATS unreachable.
+A listener that starts later applies the latest revision while it is valid: use a --ttl
+long enough for that (at most 7 days).";
 
 enum Conn {
     Tcp(TcpStream),
@@ -174,6 +199,20 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
         }
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
+    if crate::nats_push::is_nats(&args.to) {
+        let tls_client = args.tls_cert.clone().zip(args.tls_key.clone());
+        let (creds, tls_ca, expect) = (args.nats_creds.clone(), args.tls_ca.clone(), args.expect);
+        let o = crate::nats_push::SendOptions {
+            expect,
+            timeout,
+            creds,
+            tls_ca,
+            tls_client,
+        };
+        return crate::nats_push::send(&args.to, &frame, o);
+    } else if args.expect.is_some() || args.nats_creds.is_some() {
+        return fail("--expect and --nats-creds are for --to nats://HOST:PORT/BUCKET/KEY");
+    }
     let tls = match &args.tls_ca {
         None => None,
         Some(ca) => {

@@ -141,8 +141,10 @@ pub(crate) struct ServeArgs {
     /// address, or on a Unix socket with `unix:PATH`; pushed configs replace the routing
     /// (repeatable; CPython's port is 9030). It serves 64 connections at once: when they are
     /// all taken, one that has sent nothing is shed for a newcomer, and known peers (Unix uid,
-    /// verified TLS client certificate) have 8 more slots.
-    #[arg(long = "listen", value_name = "ADDR|unix:PATH", value_parser = parse_listen_target, help_heading = "Config listener")]
+    /// verified TLS client certificate) have 8 more slots. nats://HOST:PORT/BUCKET/KEY
+    /// (tls:// for TLS) watches that JetStream key-value key instead and applies every new
+    /// revision through the same checks (send-config --to nats://…).
+    #[arg(long = "listen", value_name = "ADDR|unix:PATH|nats://HOST:PORT/BUCKET/KEY", value_parser = parse_listen_target, help_heading = "Config listener")]
     listen: Vec<ListenTarget>,
     /// Config listener on a Unix socket (0600; without keys the directory must be yours).
     #[arg(
@@ -225,6 +227,8 @@ pub(crate) struct ServeArgs {
         help_heading = "Config listener"
     )]
     listen_tls_client_ca: Option<PathBuf>,
+    #[command(flatten)]
+    listen_nats: crate::nats_push::NatsListenFlags,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -248,6 +252,10 @@ Examples:
 
   # Also accept signed routing configs (logwire keygen --ed25519 ops; logwire send-config)
   logwire serve --listen 127.0.0.1:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire
+
+  # Watch a JetStream key-value key: one send-config --to nats://… reaches every such listener
+  logwire serve --listen nats://127.0.0.1:4222/logconf/payments --listen-key ops.pub \\
+    --listen-state-dir /var/lib/logwire --listen-audience payments-prod
 
   # The same over mutual TLS (senders: send-config --tls-ca ca.pem --tls-cert ... --tls-key ...)
   logwire serve --listen 0.0.0.0:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire \\
@@ -343,6 +351,35 @@ async fn serve(args: ServeArgs) -> ExitCode {
     let pushes = Arc::new(crate::metrics::PushCounters::default());
     // ---- config listener (optional; see `start_config_listener`) ----
     let config_listener = match start_config_listener(&args, &tree, Arc::clone(&pushes)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("logwire serve: config listener: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let nats = crate::nats_push::ListenOptions {
+        targets: args
+            .listen
+            .iter()
+            .filter_map(|a| match a {
+                ListenTarget::Nats(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect(),
+        keys: &args.listen_key,
+        state_dir: args.listen_state_dir.as_ref(),
+        audience: args.listen_audience.as_deref(),
+        file_root: args.listen_file_root.as_ref(),
+        allow_destination: &args.listen_allow_destination,
+        allow_unsigned: args.listen_allow_unsigned,
+        flags: &args.listen_nats,
+    };
+    let nats_listeners = match crate::nats_push::start_listeners(
+        nats,
+        &tree,
+        config_listener.as_ref(),
+        Arc::clone(&pushes),
+    ) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("logwire serve: config listener: {e}");
@@ -497,6 +534,9 @@ async fn serve(args: ServeArgs) -> ExitCode {
         t.abort();
     }
     let final_stats = running.shutdown().await;
+    for l in nats_listeners {
+        tokio::task::block_in_place(|| l.stop_and_join());
+    }
     if let Some(listener) = config_listener {
         // The listener's counters, as the collector's below (pushes in flight are aborted).
         let listener_stats = listener.stats();
@@ -875,9 +915,16 @@ fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
 enum ListenTarget {
     Tcp(SocketAddr),
     Unix(PathBuf),
+    Nats(logwire_nats::KvTarget),
 }
 
 fn parse_listen_target(s: &str) -> Result<ListenTarget, String> {
+    if crate::nats_push::is_nats(s) {
+        return s
+            .parse()
+            .map(ListenTarget::Nats)
+            .map_err(|e| format!("{e}"));
+    }
     match s.strip_prefix("unix:") {
         Some(path) if !path.is_empty() => Ok(ListenTarget::Unix(PathBuf::from(path))),
         Some(_) => Err("unix: needs a path, e.g. unix:/run/app/logwire.sock".into()),
@@ -896,7 +943,11 @@ fn start_config_listener(
     pushes: Arc<crate::metrics::PushCounters>,
 ) -> Result<Option<logwire_net::listener::ListenerHandle>, String> {
     use logwire_net::listener::{ConfigListener, ListenerOptions};
-    if args.listen.is_empty() && args.listen_unix.is_empty() {
+    let sockets = args
+        .listen
+        .iter()
+        .filter(|a| !matches!(a, ListenTarget::Nats(_)));
+    if sockets.count() == 0 && args.listen_unix.is_empty() {
         return Ok(None);
     }
     let mut options = ListenerOptions::new()
@@ -907,6 +958,7 @@ fn start_config_listener(
         options = match a {
             ListenTarget::Tcp(addr) => options.tcp(*addr),
             ListenTarget::Unix(path) => options.unix(path),
+            ListenTarget::Nats(_) => options, // watched by crate::nats_push
         };
     }
     for p in &args.listen_unix {

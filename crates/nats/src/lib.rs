@@ -7,3 +7,9 @@
 
 mod config_kv;
 mod records;
+
+pub use config_kv::{
+    BUCKET_HISTORY, ConfigKvError, KvConfigListener, KvEvent, KvListenerHandle, KvTarget,
+    ListenerReply, MAX_BACKOFF, MAX_REPLIES, MAX_REPLY_BYTES, MIN_BACKOFF, NatsConnect, PushReport,
+    push_config, reply_subject,
+};

@@ -77,6 +77,7 @@
 //! listener.stop_and_join();
 //! ```
 
+mod apply_frame;
 mod conn;
 mod error;
 mod gate;
@@ -87,6 +88,7 @@ mod stats;
 mod tls;
 mod unix;
 
+pub use apply_frame::FrameApplier;
 pub use conn::EventCallback;
 pub use error::ListenerError;
 pub use gate::VerifyHook;
