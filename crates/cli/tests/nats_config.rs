@@ -9,7 +9,7 @@ use common::{BIN, WAIT, good, keygen, logwire, send_tcp};
 use logwire_nats::{KvTarget, NatsConnect, push_config};
 use logwire_test_support::serve::Serve;
 use logwire_wire::config_envelope::sign_config;
-use logwire_wire::{Clock, SigningKey, SystemClock};
+use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -221,7 +221,7 @@ fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() 
         .build()
         .unwrap();
 
-    let now = SystemClock.now_ms();
+    let now = SystemEnvelopeClock.now_ms();
     let text = std::fs::read(fleet.config("warn.json", "WARNING")).unwrap();
     let good = sign_config(&fleet.signer(), 50, now, now + 300_000, None, &text).unwrap();
     let report = rt.block_on(put_raw(&url, good.clone()));

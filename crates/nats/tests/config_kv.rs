@@ -6,7 +6,7 @@ use logwire_engine::LoggerTree;
 use logwire_nats::{KvConfigListener, KvEvent, KvTarget, NatsConnect, PushReport, push_config};
 use logwire_net::listener::{ConfigListener, ListenerOptions};
 use logwire_wire::config_envelope::sign_config;
-use logwire_wire::{Clock, SigningKey, SystemClock, key};
+use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock, key};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -162,7 +162,7 @@ fn config(level: &str) -> Vec<u8> {
 
 /// A signed envelope (the frame body, without the socket's length prefix).
 fn signed(signer: &SigningKey, seq: u64, audience: Option<&str>, level: &str) -> Vec<u8> {
-    let now = SystemClock.now_ms();
+    let now = SystemEnvelopeClock.now_ms();
     sign_config(signer, seq, now, now + 300_000, audience, &config(level)).unwrap()
 }
 

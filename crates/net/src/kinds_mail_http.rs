@@ -33,7 +33,7 @@ use crate::sender::{
     Credentials, HTTPHandler, HttpMethod, HttpOptions, MAX_QUEUE_BYTES, SMTP_PORT, SMTPHandler,
     SmtpOptions, TlsClientConfig, split_host_port,
 };
-use logwire_config::HandlerRegistry;
+use logwire_config::{HandlerRegistry, PlanError};
 use logwire_config::error::ConfigErrors;
 use logwire_config::model::ConfigValue;
 use logwire_config::registry::{
@@ -267,7 +267,7 @@ impl HandlerKind for SmtpKind {
 }
 
 impl HandlerPlan for SmtpPlan {
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         SMTPHandler::new(
             self.host.clone(),
             Some(self.port),
@@ -277,6 +277,7 @@ impl HandlerPlan for SmtpPlan {
             self.options.clone(),
         )
         .map(|h| Box::new(h) as Box<dyn Emitter>)
+        .map_err(PlanError::kind)
     }
 }
 
@@ -325,7 +326,7 @@ impl HandlerKind for HttpKind {
         let method = match a.str("method", errs) {
             None => HttpMethod::Get,
             Some(m) => HttpMethod::parse(&m).unwrap_or_else(|e| {
-                errs.push(a.place_of("method"), e);
+                errs.push(a.place_of("method"), e.to_string());
                 HttpMethod::Get
             }),
         };
@@ -373,7 +374,7 @@ impl HandlerKind for HttpKind {
 }
 
 impl HandlerPlan for HttpPlan {
-    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, String> {
+    fn build(&self, _: &BuildContext<'_>) -> Result<Box<dyn Emitter>, PlanError> {
         HTTPHandler::new(
             self.host.clone(),
             self.url.clone(),
@@ -381,5 +382,6 @@ impl HandlerPlan for HttpPlan {
             self.options.clone(),
         )
         .map(|h| Box::new(h) as Box<dyn Emitter>)
+        .map_err(PlanError::kind)
     }
 }

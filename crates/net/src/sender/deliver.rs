@@ -93,6 +93,24 @@ impl Shared {
     }
 }
 
+/// A constructor argument the handler refuses, as CPython's would (an empty recipient list,
+/// a line break in a header value, a URL with a space …): the reason, for the config error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidArgument(String);
+
+impl From<String> for InvalidArgument {
+    fn from(reason: String) -> Self {
+        InvalidArgument(reason)
+    }
+}
+
+impl From<&str> for InvalidArgument {
+    fn from(reason: &str) -> Self {
+        InvalidArgument(reason.to_owned())
+    }
+}
+
 /// Why a record was not queued or a flush did not complete.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

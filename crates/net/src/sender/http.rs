@@ -18,7 +18,7 @@
 //! refused in configs — `secure` uses [`TlsClientConfig`] (Mozilla's roots, plus logwire's
 //! `cafile`); the request is never made from the logging call itself.
 
-use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, Job};
+use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument, Job};
 use super::deliver::{args_value, record_reprs};
 use super::encode::RecordLayout;
 use super::smtp::{Credentials, to_handler_error};
@@ -47,7 +47,7 @@ pub enum HttpMethod {
 
 impl HttpMethod {
     /// CPython's `method.upper()` check: `GET` or `POST`, any case.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, InvalidArgument> {
         match s.to_ascii_uppercase().as_str() {
             "GET" => Ok(HttpMethod::Get),
             "POST" => Ok(HttpMethod::Post),
@@ -146,18 +146,18 @@ impl HTTPHandler {
         url: impl Into<String>,
         method: HttpMethod,
         options: HttpOptions,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InvalidArgument> {
         let host_arg = host.into();
         let url = url.into();
         let (connect_host, port) = split_host_port(&host_arg, options.secure.is_some())?;
         // http.client refuses control characters and spaces in the URL (InvalidURL).
         if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!("URL {url:?} contains a space or control character"));
+            return Err(format!("URL {url:?} contains a space or control character").into());
         }
         if host_arg.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!(
-                "host {host_arg:?} contains a space or control character"
-            ));
+            return Err(
+                format!("host {host_arg:?} contains a space or control character").into(),
+            );
         }
         let client = Arc::new(HttpClient {
             host_arg,

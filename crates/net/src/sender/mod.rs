@@ -44,7 +44,9 @@ pub use buffer::{
     SendBuffer, SendError, SendStats,
 };
 pub use conn::Endpoint;
-pub use deliver::{DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, MAX_QUEUE_BYTES};
+pub use deliver::{
+    DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, InvalidArgument, MAX_QUEUE_BYTES,
+};
 pub use encode::{RecordLayout, make_pickle, pickle_record, record_dict, to_pickle_value};
 pub use http::{
     HTTPHandler, HttpMethod, HttpOptions, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, map_log_record,

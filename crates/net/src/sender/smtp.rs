@@ -21,7 +21,7 @@
 //! when `secure` is given; CRAM-MD5 is not offered (PLAIN or LOGIN are); a record is never
 //! sent from the logging call itself (see [`super::deliver`]).
 
-use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver};
+use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, InvalidArgument};
 use super::deliver::{DeliveryError, DeliveryQueue, DeliveryStats, Job, record_reprs};
 use super::tls_client::{Stream, TlsClientConfig, arm, connect_tcp};
 use base64::Engine as _;
@@ -123,7 +123,7 @@ impl SMTPHandler {
         toaddrs: Vec<String>,
         subject: impl Into<String>,
         options: SmtpOptions,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, InvalidArgument> {
         let fromaddr = fromaddr.into();
         let from_envelope = address_of(&fromaddr);
         let envelope_to: Vec<String> = toaddrs.iter().map(|a| address_of(a)).collect();
