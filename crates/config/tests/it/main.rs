@@ -13,6 +13,7 @@ mod fileconfig_cpython;
 mod ini_cases;
 mod ini_golden;
 mod json_formatter_pjl;
+mod json_formatter_pjl_ini;
 mod keep_existing_loggers;
 mod pyliteral_arithmetic;
 mod pyliteral_cases;

@@ -7,7 +7,7 @@
 //! fileConfig calls the class as `class(format, datefmt, style)`, so only those three
 //! options exist in this form.
 
-mod common;
+use crate::common;
 
 use common::{Capture, configurator};
 use logwire_config::{ContentPolicy, SourceFormat};
