@@ -22,7 +22,7 @@
 //! default printer).
 
 use logwire_engine::LoggerTree;
-use logwire_net::listener::{ListenerEvent, ListenerStats};
+use logwire_listener::{ListenerEvent, ListenerStats};
 use logwire_net::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};

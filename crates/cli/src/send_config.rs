@@ -10,7 +10,7 @@
 //! `--tls-key` are the client certificate a mutual-TLS listener asks for. TLS failures are
 //! explained (no client certificate, untrusted certificate, plain TCP to a TLS port).
 
-use logwire_net::listener::{TlsClient, TlsClientStream, TlsFailure};
+use logwire_listener::{TlsClient, TlsClientStream, TlsFailure};
 use logwire_wire::config_envelope::sign_config_frame;
 use logwire_wire::frame::encode_frame;
 use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};

@@ -6,7 +6,7 @@
 //! the same minimal dictConfig `crates/bench/scripts/listen_latency_cpython.py` sends.
 
 use logwire_engine::LoggerTree;
-use logwire_net::listener::{ConfigListener, ListenerOptions};
+use logwire_listener::{ConfigListener, ListenerOptions};
 use logwire_wire::config_envelope::sign_config_frame;
 use logwire_wire::{Clock, SystemClock, key};
 use std::io::{Read, Write};

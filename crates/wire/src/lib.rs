@@ -34,6 +34,7 @@ pub mod config_envelope;
 pub mod frame;
 pub mod key;
 pub mod record_envelope;
+pub mod state_file;
 
 mod hex;
 
