@@ -1321,7 +1321,7 @@ mod tests {
             ("thread", PickleValue::Int(-1)),
         ] {
             let err = RecordMapper::default()
-                .map_payload(&pk(&[(k, v)]))
+                .map(&pk(&[(k, v)]), Format::Sniff)
                 .unwrap_err();
             assert!(
                 matches!(err, MapError::BadField { field, .. } if field == k),

@@ -1,7 +1,7 @@
 //! Config push latency of logwire's listener: last byte of a signed (Ed25519) frame sent →
 //! the new level visible through `Logger::is_enabled_for`, polled from the sending thread (yielding between polls).
 //!
-//! `cargo run --release -p logwire-net --example listen_latency -- [ITERATIONS]` prints one
+//! `cargo run --release -p logwire-listener --example listen_latency -- [ITERATIONS]` prints one
 //! JSON line: `{"impl": "logwire", "n": …, "median_ms": …, "p90_ms": …}`. The config text is
 //! the same minimal dictConfig `crates/bench/scripts/listen_latency_cpython.py` sends.
 
