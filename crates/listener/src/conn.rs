@@ -72,11 +72,30 @@ impl Shared {
     }
 }
 
+/// What accepts TLS on a TCP address; without the `tls` feature there is none to have.
+#[cfg(feature = "tls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// What accepts TLS on a TCP address; without the `tls` feature there is none to have.
+#[cfg(not(feature = "tls"))]
+pub(crate) type Acceptor = std::convert::Infallible;
+
+/// The TLS acceptor of the options' [`TlsServer`](crate::TlsServer), if any.
+#[cfg(feature = "tls")]
+pub(crate) fn acceptor(o: &crate::ListenerOptions) -> Option<Acceptor> {
+    o.tls.as_ref().map(crate::TlsServer::acceptor)
+}
+
+/// Without the `tls` feature, TCP addresses speak plain.
+#[cfg(not(feature = "tls"))]
+pub(crate) fn acceptor(_: &crate::ListenerOptions) -> Option<Acceptor> {
+    None
+}
+
 pub(crate) async fn accept_tcp(
     l: tokio::net::TcpListener,
     shared: Arc<Shared>,
     slots: Arc<Slots>,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<Acceptor>,
 ) {
     let mut conns = JoinSet::new();
     loop {
@@ -106,6 +125,9 @@ pub(crate) async fn accept_tcp(
                     None => {
                         serve_conn(stream, peer.clone(), sh.clone(), header_deadline, &slot).await
                     }
+                    #[cfg(not(feature = "tls"))]
+                    Some(never) => match never {},
+                    #[cfg(feature = "tls")]
                     Some(acceptor) => {
                         tls_conn(
                             stream,
@@ -128,6 +150,7 @@ pub(crate) async fn accept_tcp(
     }
 }
 
+#[cfg(feature = "tls")]
 /// A TLS connection: the handshake (under the header deadline), then [`serve_conn`]. A
 /// verified client certificate makes the peer known (see `slots`).
 async fn tls_conn(

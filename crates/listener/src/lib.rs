@@ -84,7 +84,10 @@ mod options;
 mod seq_store;
 mod slots;
 mod stats;
+#[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "tls")]
+mod tls_client;
 mod unix;
 
 pub use conn::EventCallback;
@@ -96,7 +99,10 @@ pub use options::{
 };
 pub use seq_store::SeqStore;
 pub use stats::{ListenerEvent, ListenerStats};
-pub use tls::{TlsClient, TlsClientStream, TlsError, TlsFailure, TlsServer};
+#[cfg(feature = "tls")]
+pub use tls::{TlsError, TlsFailure, TlsServer};
+#[cfg(feature = "tls")]
+pub use tls_client::{TlsClient, TlsClientStream};
 
 use conn::Shared;
 use gate::Gate;
@@ -289,7 +295,7 @@ impl ConfigListener {
                             l,
                             shared.clone(),
                             slots.clone(),
-                            o.tls.as_ref().map(tls::TlsServer::acceptor),
+                            conn::acceptor(&o),
                         )));
                     }
                     ListenerAddr::Unix(path) => {

@@ -2,6 +2,7 @@
 //! from its flags.
 
 use super::ListenerError;
+#[cfg(feature = "tls")]
 use super::tls::TlsServer;
 use logwire_config::Destination;
 use logwire_wire::{KeyRing, VerifyKey};
@@ -83,6 +84,7 @@ pub struct ListenerOptions {
     pub peer_uids: Option<Vec<u32>>,
     /// Mutual TLS on every TCP address (Unix sockets stay plain: the kernel names the peer).
     /// The handshake counts against the header deadline and the connection cap.
+    #[cfg(feature = "tls")]
     pub tls: Option<TlsServer>,
 }
 
@@ -109,6 +111,7 @@ impl ListenerOptions {
             file_root: None,
             allowed_destinations: Vec::new(),
             peer_uids: None,
+            #[cfg(feature = "tls")]
             tls: None,
         }
     }
@@ -202,6 +205,7 @@ impl ListenerOptions {
     }
 
     /// Speaks mutual TLS on every TCP address (see [`TlsServer`]).
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: TlsServer) -> Self {
         self.tls = Some(tls);
         self

@@ -50,12 +50,13 @@ impl SeqStore {
                     why: "the name is not seq-<16 lowercase hex digits>".into(),
                 });
             };
-            let bytes = logwire_wire::state_file::read_small(&path, MAX_SEQ_FILE).map_err(|source| {
-                ListenerError::State {
-                    path: path.clone(),
-                    source,
-                }
-            })?;
+            let bytes =
+                logwire_wire::state_file::read_small(&path, MAX_SEQ_FILE).map_err(|source| {
+                    ListenerError::State {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
             let seq = String::from_utf8_lossy(&bytes)
                 .trim()
                 .parse::<u64>()

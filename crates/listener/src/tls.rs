@@ -8,18 +8,17 @@
 //! client certificate alone cannot reconfigure anything, and neither can a stolen signing
 //! key alone.
 //!
-//! [`TlsClient`] is the sender's side (`logwire send-config --tls-…`, tests): the CA that
-//! signed the listener's certificate, and the client's own certificate and key.
+//! The sender's side ([`TlsClient`](crate::TlsClient), under the push client) is in
+//! `tls_client`; the PEM loading and the error types here serve both.
 //!
 //! PEM files are read with a size cap and parsed by `rustls-pki-types`; nothing is loaded
 //! lazily, so a bad file fails when the options are built, not on the first connection.
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use rustls::{RootCertStore, ServerConfig};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -28,6 +27,7 @@ const MAX_PEM_BYTES: u64 = 1 << 20;
 
 /// Why TLS material could not be loaded, or a TLS connection could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// A PEM file could not be read.
     #[error("{}: {source}", path.display())]
@@ -129,17 +129,17 @@ impl TlsError {
     }
 }
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// The three PEM inputs of a [`TlsServer`] or [`TlsClient`], with names for messages.
-struct Pem<'a> {
-    what: String,
-    bytes: &'a [u8],
+pub(crate) struct Pem<'a> {
+    pub(crate) what: String,
+    pub(crate) bytes: &'a [u8],
 }
 
-fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
     let read = |source| TlsError::Read {
         path: path.to_path_buf(),
         source,
@@ -158,7 +158,7 @@ fn read_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
     Ok(buf)
 }
 
-fn certs(p: &Pem<'_>) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+pub(crate) fn certs(p: &Pem<'_>) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_slice_iter(p.bytes)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Pem {
@@ -174,14 +174,14 @@ fn certs(p: &Pem<'_>) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     Ok(certs)
 }
 
-fn key(p: &Pem<'_>) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub(crate) fn key(p: &Pem<'_>) -> Result<PrivateKeyDer<'static>, TlsError> {
     PrivateKeyDer::from_pem_slice(p.bytes).map_err(|e| TlsError::Pem {
         what: p.what.clone(),
         why: format!("no usable private key (PKCS#8, PKCS#1 or SEC1 PEM): {e}"),
     })
 }
 
-fn roots(p: &Pem<'_>) -> Result<Arc<RootCertStore>, TlsError> {
+pub(crate) fn roots(p: &Pem<'_>) -> Result<Arc<RootCertStore>, TlsError> {
     let mut store = RootCertStore::empty();
     for c in certs(p)? {
         store.add(c).map_err(|source| TlsError::Rustls {
@@ -276,164 +276,5 @@ impl TlsServer {
 
     pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
         tokio_rustls::TlsAcceptor::from(self.config.clone())
-    }
-}
-
-/// A sender's TLS settings for talking to a [`TlsServer`] listener: the CA bundle the
-/// listener's certificate must chain to, and (normally) the client's certificate and key.
-#[derive(Clone)]
-pub struct TlsClient {
-    config: Arc<ClientConfig>,
-}
-
-impl std::fmt::Debug for TlsClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsClient")
-            .field(
-                "client_certificate",
-                &self.config.client_auth_cert_resolver.has_certs(),
-            )
-            .finish()
-    }
-}
-
-impl TlsClient {
-    /// Loads the CA bundle that signed the listener's certificate and, if given, the client
-    /// certificate chain and key (PEM files). Without a client certificate every
-    /// [`TlsServer`] listener refuses the connection; that is only useful to see it do so.
-    pub fn from_pem_files(
-        server_ca: impl AsRef<Path>,
-        client_identity: Option<(&Path, &Path)>,
-    ) -> Result<Self, TlsError> {
-        let a = server_ca.as_ref();
-        let ca = read_pem(a)?;
-        let identity = match client_identity {
-            Some((c, k)) => Some((c, read_pem(c)?, k, read_pem(k)?)),
-            None => None,
-        };
-        Self::build(
-            Pem {
-                what: a.display().to_string(),
-                bytes: &ca,
-            },
-            identity.as_ref().map(|(c, cb, k, kb)| {
-                (
-                    Pem {
-                        what: c.display().to_string(),
-                        bytes: cb,
-                    },
-                    Pem {
-                        what: k.display().to_string(),
-                        bytes: kb,
-                    },
-                )
-            }),
-        )
-    }
-
-    /// The same from PEM text in memory: the server CA bundle, and the client certificate
-    /// chain and key.
-    pub fn from_pem(
-        server_ca: &[u8],
-        client_identity: Option<(&[u8], &[u8])>,
-    ) -> Result<Self, TlsError> {
-        Self::build(
-            Pem {
-                what: "server CA bundle".into(),
-                bytes: server_ca,
-            },
-            client_identity.map(|(c, k)| {
-                (
-                    Pem {
-                        what: "client certificate chain".into(),
-                        bytes: c,
-                    },
-                    Pem {
-                        what: "client private key".into(),
-                        bytes: k,
-                    },
-                )
-            }),
-        )
-    }
-
-    fn build(ca: Pem<'_>, identity: Option<(Pem<'_>, Pem<'_>)>) -> Result<Self, TlsError> {
-        let builder = ClientConfig::builder_with_provider(provider())
-            .with_safe_default_protocol_versions()
-            .map_err(|source| TlsError::Rustls {
-                what: "TLS protocol versions".into(),
-                source,
-            })?
-            .with_root_certificates(roots(&ca)?);
-        let config = match identity {
-            None => builder.with_no_client_auth(),
-            Some((c, k)) => builder
-                .with_client_auth_cert(certs(&c)?, key(&k)?)
-                .map_err(|source| TlsError::Rustls {
-                    what: format!("{} with {}", c.what, k.what),
-                    source,
-                })?,
-        };
-        Ok(TlsClient {
-            config: Arc::new(config),
-        })
-    }
-
-    /// Runs the TLS handshake on a connected socket (blocking, bounded by the socket's
-    /// read/write timeouts) and returns the encrypted stream. `server_name` is what the
-    /// listener's certificate must name: a DNS name or an IP address.
-    ///
-    /// With TLS 1.3 the client finishes its side of the handshake before the listener has
-    /// checked the client certificate, so a refused certificate shows up as an error on the
-    /// first read (a `certificate required` or `unknown CA` alert), not here.
-    pub fn connect(&self, tcp: TcpStream, server_name: &str) -> Result<TlsClientStream, TlsError> {
-        let name = ServerName::try_from(server_name.to_owned())
-            .map_err(|_| TlsError::ServerName(server_name.to_owned()))?;
-        let conn = rustls::ClientConnection::new(self.config.clone(), name).map_err(|source| {
-            TlsError::Rustls {
-                what: "TLS client".into(),
-                source,
-            }
-        })?;
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        while stream.conn.is_handshaking() {
-            stream
-                .conn
-                .complete_io(&mut stream.sock)
-                .map_err(TlsError::Handshake)?;
-        }
-        Ok(TlsClientStream(stream))
-    }
-}
-
-/// A client's TLS connection to a listener; read and write it like the socket.
-pub struct TlsClientStream(rustls::StreamOwned<rustls::ClientConnection, TcpStream>);
-
-impl std::fmt::Debug for TlsClientStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsClientStream")
-    }
-}
-
-impl TlsClientStream {
-    /// Sends TLS `close_notify` (the end of what this side writes).
-    pub fn close_write(&mut self) -> std::io::Result<()> {
-        self.0.conn.send_close_notify();
-        self.0.flush()
-    }
-}
-
-impl Read for TlsClientStream {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        self.0.read(buf)
-    }
-}
-
-impl Write for TlsClientStream {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()
     }
 }
