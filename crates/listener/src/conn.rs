@@ -18,6 +18,8 @@
 use super::gate::{Gate, Outcome};
 use super::slots::{Admission, Slot, Slots, admit_fairly};
 use super::stats::{Counters, ListenerEvent};
+use logwire_wire::frame::PREFIX_LEN;
+use logwire_wire::{FrameError, FrameHeader};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -258,7 +260,7 @@ async fn serve_conn<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send,
 {
     let c = &shared.counters;
-    let mut header = [0u8; 4];
+    let mut header = [0u8; PREFIX_LEN];
     // The first byte alone: from it on, the connection is sending and is never shed.
     let first = match timeout_at(header_deadline, read_full(&mut stream, &mut header[..1])).await {
         Ok(Ok(1)) if slot.sending() => {
@@ -271,7 +273,7 @@ async fn serve_conn<S>(
         other => other,
     };
     match first {
-        Ok(Ok(4)) => {}
+        Ok(Ok(PREFIX_LEN)) => {}
         Ok(Ok(0)) => return shared.dropped(&peer, "closed before sending anything".into()),
         Ok(Ok(n)) => {
             Counters::bump(&c.truncated);
@@ -292,15 +294,22 @@ async fn serve_conn<S>(
             );
         }
     }
-    let len = u32::from_be_bytes(header) as usize;
-    if len > shared.max_config_bytes {
-        Counters::bump(&c.too_large);
-        let reason = format!(
-            "config of {len} bytes is larger than this listener's cap of {} bytes",
-            shared.max_config_bytes
-        );
-        return finish(stream, &shared, &peer, rejected_unread(reason)).await;
-    }
+    // The prefix is checked against the cap before any body byte is read.
+    let len = match FrameHeader::from_bytes(header).check(shared.max_config_bytes) {
+        Ok(len) => len,
+        Err(e) => {
+            Counters::bump(&c.too_large);
+            let len = match e {
+                FrameError::TooLarge { len, .. } => len,
+                _ => u64::from(u32::from_be_bytes(header)),
+            };
+            let reason = format!(
+                "config of {len} bytes is larger than this listener's cap of {} bytes",
+                shared.max_config_bytes
+            );
+            return finish(stream, &shared, &peer, rejected_unread(reason)).await;
+        }
+    };
     if len == 0 {
         return finish(
             stream,

@@ -1,10 +1,17 @@
-//! Why a listener could not start, or its state could not be kept.
+//! The crate's error type: why a listener could not start, or its state could not be kept,
+//! with the sub-enums of the other seams (a push, an apply, TLS material) convertible into
+//! it, so one `?` reaches one type.
 
 use std::path::PathBuf;
 
 /// Why a [`ConfigListener`](super::ConfigListener) refused to start (or a piece of its
 /// state could not be read or written).
+///
+/// The seams that fail on their own return their own enum ([`PushError`](crate::PushError)
+/// from the push client, [`ApplyError`](crate::ApplyError) from an apply, `TlsError` from
+/// TLS material); each converts into this one.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ListenerError {
     /// No keys, unsigned configs not explicitly allowed, and not an owner-only Unix socket:
     /// anyone able to connect could reconfigure logging.
@@ -76,4 +83,14 @@ pub enum ListenerError {
     /// The listener's runtime or thread could not be started.
     #[error("cannot start the listener: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A push failed (see [`PushError`](crate::PushError)).
+    #[error(transparent)]
+    Push(#[from] crate::PushError),
+    /// A config could not be applied (see [`ApplyError`](crate::ApplyError)).
+    #[error(transparent)]
+    Apply(#[from] crate::ApplyError),
+    /// TLS material could not be loaded.
+    #[cfg(feature = "tls")]
+    #[error("TLS: {0}")]
+    Tls(#[from] crate::TlsError),
 }

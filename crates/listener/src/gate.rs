@@ -4,10 +4,12 @@
 //! Everything from verification to persisting runs under one mutex, so two racing pushes
 //! are applied one after the other and the second is checked against the ratchet the first
 //! advanced. Nothing here touches a socket: the connection code hands in a complete frame
-//! body and gets the reply to send.
+//! body and gets the reply to send. [`ConfigGate`] is the same gate without a socket, for
+//! transports other than the listener's own (a message bus): one frame in, one reply out,
+//! through exactly the checks a socket push goes through.
 
 use super::SeqStore;
-use logwire_config::{Configurator, SourceFormat};
+use logwire_config::{ConfigErrors, Configurator, SourceFormat};
 use logwire_engine::LoggerTree;
 use logwire_wire::config_envelope::is_config_envelope;
 use logwire_wire::{Audience, Clock, ConfigEnvelope, ConfigReply, ConfigVerifier, KeyId, KeyRing};
@@ -17,11 +19,32 @@ use std::sync::{Arc, Mutex};
 /// to apply (possibly transformed, e.g. decrypted) or a rejection reason out.
 pub type VerifyHook = Arc<dyn Fn(Vec<u8>) -> Result<Vec<u8>, String> + Send + Sync>;
 
-/// What processing one config produced.
+/// What processing one config produced: the reply to send back (its `reason` says why a
+/// config was rejected) and the key that signed it, when it was signed and the signature
+/// checked out far enough to name one.
 #[derive(Debug, Clone)]
-pub(crate) struct Outcome {
-    pub(crate) reply: ConfigReply,
-    pub(crate) key_id: Option<KeyId>,
+#[non_exhaustive]
+pub struct Outcome {
+    /// The reply, as a socket push gets it.
+    pub reply: ConfigReply,
+    /// The signing key (unverified in a rejection that happened before the signature check).
+    pub key_id: Option<KeyId>,
+}
+
+/// Why a verified (or allowed plain) config could not be applied. Nothing was changed: the
+/// apply is atomic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The config text is not UTF-8.
+    #[error("config is not valid UTF-8 (invalid byte at offset {offset})")]
+    NotUtf8 {
+        /// Offset of the first invalid byte.
+        offset: usize,
+    },
+    /// The config did not parse, failed the content policy, or a handler could not be built.
+    #[error("invalid config: {0}")]
+    Invalid(#[source] ConfigErrors),
 }
 
 pub(crate) struct Gate {
@@ -72,7 +95,7 @@ impl Gate {
                     reply: ConfigReply::applied(0),
                     key_id: None,
                 },
-                Err(why) => reject(0, None, why),
+                Err(why) => reject(0, None, why.to_string()),
             };
         }
         // Unverified, only to echo the claimed seq back in a rejection.
@@ -101,7 +124,7 @@ impl Gate {
             return reject(seq, Some(key_id), e.to_string());
         }
         if let Err(why) = self.apply(verified.payload) {
-            return reject(seq, Some(key_id), why);
+            return reject(seq, Some(key_id), why.to_string());
         }
         let reply = match store.record(key_id, seq) {
             Ok(()) => ConfigReply::applied(seq),
@@ -117,16 +140,80 @@ impl Gate {
         }
     }
 
-    fn apply(&self, payload: &[u8]) -> Result<(), String> {
-        let text = std::str::from_utf8(payload).map_err(|e| {
-            format!(
-                "config is not valid UTF-8 (invalid byte at offset {})",
-                e.valid_up_to()
-            )
+    fn apply(&self, payload: &[u8]) -> Result<(), ApplyError> {
+        let text = std::str::from_utf8(payload).map_err(|e| ApplyError::NotUtf8 {
+            offset: e.valid_up_to(),
         })?;
         self.configurator
             .apply_text(&self.tree, text, SourceFormat::Wire)
             .map(|_| ())
-            .map_err(|errs| format!("invalid config: {errs}"))
+            .map_err(ApplyError::Invalid)
+    }
+}
+
+/// The listener's config gate without a socket: applies one received frame body (what
+/// follows the 4-byte length prefix: a signed `LWC1` envelope, or a plain config where the
+/// options allow those) through exactly the checks a socket push goes through — size cap,
+/// verify hook, signature, time window, audience, seq ratchet (persisted in the state
+/// directory), UTF-8, parse, content policy, atomic apply — and returns the reply a socket
+/// peer would get. For transports other than the listener's sockets (a message bus).
+///
+/// Made with [`ConfigListener::gate`](crate::ConfigListener::gate), from the same options
+/// and with the same start-up refusals, except that no socket vouches for a peer: a gate
+/// without keys needs [`ListenerOptions::allow_unsigned`](crate::ListenerOptions::allow_unsigned).
+/// Cheap to share (`Arc` it); pushes are applied one at a time.
+///
+/// ```
+/// use logwire_engine::LoggerTree;
+/// use logwire_listener::{ConfigListener, ListenerOptions, signed_push_frame, SignOptions};
+/// use logwire_wire::{key, ConfigStatus};
+///
+/// let signer = key::generate_ed25519().unwrap();
+/// let state = tempfile::tempdir().unwrap();
+/// let tree = LoggerTree::new();
+/// let options = ListenerOptions::new().key(signer.verify_key()).state_dir(state.path());
+/// let gate = ConfigListener::new(tree.clone(), options).gate().unwrap();
+///
+/// let config = br#"{"version": 1, "root": {"level": "ERROR"}}"#;
+/// let frame = signed_push_frame(&signer, config, &SignOptions::new().seq(1)).unwrap();
+/// let outcome = gate.apply_frame(frame[4..].to_vec()); // the body, after the prefix
+/// assert_eq!(outcome.reply.status, ConfigStatus::Applied);
+/// assert_eq!(tree.root().effective_level(), 40);
+/// // The ratchet is the listener's: the same frame again is a replay.
+/// let again = gate.apply_frame(frame[4..].to_vec());
+/// assert_eq!(again.reply.status, ConfigStatus::Rejected);
+/// ```
+pub struct ConfigGate {
+    pub(crate) gate: Gate,
+    pub(crate) max_config_bytes: usize,
+}
+
+impl std::fmt::Debug for ConfigGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigGate")
+            .field("keys", &self.gate.keys.len())
+            .field("allow_plain", &self.gate.allow_plain)
+            .field("max_config_bytes", &self.max_config_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigGate {
+    /// Applies one frame body and says what to reply (see the type's docs). Blocking: it
+    /// builds handlers and writes the seq file; call it off an async executor's workers.
+    pub fn apply_frame(&self, body: Vec<u8>) -> Outcome {
+        // The socket path refuses these on the length prefix, before the body is read.
+        if body.len() > self.max_config_bytes {
+            return reject(
+                0,
+                None,
+                format!(
+                    "config of {} bytes is larger than this listener's cap of {} bytes",
+                    body.len(),
+                    self.max_config_bytes
+                ),
+            );
+        }
+        self.gate.process(body)
     }
 }

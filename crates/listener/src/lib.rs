@@ -77,10 +77,14 @@
 //! listener.stop_and_join();
 //! ```
 
+#![forbid(unsafe_code)]
+#![warn(clippy::exhaustive_enums)]
+
 mod conn;
 mod error;
 mod gate;
 mod options;
+mod push;
 mod seq_store;
 mod slots;
 mod stats;
@@ -92,10 +96,14 @@ mod unix;
 
 pub use conn::EventCallback;
 pub use error::ListenerError;
-pub use gate::VerifyHook;
+pub use gate::{ApplyError, ConfigGate, Outcome, VerifyHook};
 pub use options::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_CONFIG_PORT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONFIG_BYTES,
     DEFAULT_MAX_CONNECTIONS, ListenerAddr, ListenerOptions,
+};
+pub use push::{
+    DEFAULT_PUSH_TIMEOUT, DEFAULT_PUSH_TTL, PushAddr, PushClient, PushError, SignOptions,
+    plain_push_frame, signed_push_frame,
 };
 pub use seq_store::SeqStore;
 pub use stats::{ListenerEvent, ListenerStats};
@@ -196,13 +204,66 @@ impl ConfigListener {
         self
     }
 
+    /// The gate this listener would apply pushes through, without its sockets: for configs
+    /// that arrive another way (see [`ConfigGate`]). The same start-up checks as
+    /// [`start`](Self::start), except that no socket vouches for a peer, so a gate without
+    /// keys needs [`ListenerOptions::allow_unsigned`]. The addresses, connection cap,
+    /// deadlines and event callback of the options are not used.
+    pub fn gate(self) -> Result<ConfigGate, ListenerError> {
+        if self.options.keys.is_empty() && !self.options.allow_unsigned {
+            return Err(ListenerError::Unprotected {
+                why: "a gate without a socket has no peer credentials to check".into(),
+            });
+        }
+        let (gate, o) = self.build_gate()?;
+        Ok(ConfigGate {
+            gate,
+            max_config_bytes: o.max_config_bytes,
+        })
+    }
+
+    /// The checks and state shared by [`start`](Self::start) and [`gate`](Self::gate): a
+    /// state directory for keys, the seq store, the pushed-config policy, the file root apart
+    /// from the state, and the configurator.
+    fn build_gate(self) -> Result<(Gate, ListenerOptions), ListenerError> {
+        let o = self.options;
+        if !o.keys.is_empty() && o.state_dir.is_none() {
+            return Err(ListenerError::NoStateDir);
+        }
+        let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
+        let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())
+            .map_err(ListenerError::Policy)?;
+        if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
+            check_apart(state, root).map_err(ListenerError::Policy)?;
+        }
+        let registry = self
+            .registry
+            .unwrap_or_else(logwire_handlers::standard_registry);
+        let mut configurator =
+            Configurator::new(registry, policy).keep_existing_loggers(self.keep_existing_loggers);
+        if let Some(s) = self.streams {
+            configurator = configurator.with_streams(s);
+        }
+        let gate = Gate {
+            allow_plain: o.keys.is_empty() || o.allow_unsigned,
+            keys: o.keys.clone(),
+            audience: o.audience.as_deref().map(Audience::for_name),
+            clock: self.clock,
+            hook: self.hook,
+            configurator,
+            tree: self.tree,
+            store: Mutex::new(store),
+        };
+        Ok((gate, o))
+    }
+
     /// Checks the options, binds every address and starts serving on a thread of its own.
     /// Refuses a file root that contains the state directory or lies inside it: a pushed
     /// file handler could otherwise overwrite the seq ratchet (a replay door, or a listener
     /// that no longer starts).
     /// When this returns `Ok` the listener is bound and ready (CPython's `ready` event).
-    pub fn start(self) -> Result<ListenerHandle, ListenerError> {
-        let mut o = self.options;
+    pub fn start(mut self) -> Result<ListenerHandle, ListenerError> {
+        let o = &mut self.options;
         if o.addrs.is_empty() {
             o.addrs.push(ListenerAddr::Tcp(SocketAddr::from((
                 [127, 0, 0, 1],
@@ -230,36 +291,12 @@ impl ConfigListener {
                 }
             }
         }
-        if !o.keys.is_empty() && o.state_dir.is_none() {
-            return Err(ListenerError::NoStateDir);
-        }
-        let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
-        let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())
-            .map_err(ListenerError::Policy)?;
-        if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
-            check_apart(state, root).map_err(ListenerError::Policy)?;
-        }
-        let registry = self
-            .registry
-            .unwrap_or_else(logwire_handlers::standard_registry);
-        let mut configurator =
-            Configurator::new(registry, policy).keep_existing_loggers(self.keep_existing_loggers);
-        if let Some(s) = self.streams {
-            configurator = configurator.with_streams(s);
-        }
+        let events = self.events.take();
+        let (gate, o) = self.build_gate()?;
         let shared = Arc::new(Shared {
-            gate: Gate {
-                allow_plain: o.keys.is_empty() || o.allow_unsigned,
-                keys: o.keys.clone(),
-                audience: o.audience.as_deref().map(Audience::for_name),
-                clock: self.clock,
-                hook: self.hook,
-                configurator,
-                tree: self.tree,
-                store: Mutex::new(store),
-            },
+            gate,
             counters: Counters::default(),
-            events: self.events,
+            events,
             max_config_bytes: o.max_config_bytes,
             header_timeout: o.header_timeout,
             body_timeout: o.body_timeout,
