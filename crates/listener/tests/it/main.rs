@@ -14,3 +14,4 @@ mod listen_slots;
 mod listen_tls;
 mod listen_tls_cpython;
 mod listen_tls_deadlines;
+mod push_client;
