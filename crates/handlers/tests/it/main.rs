@@ -11,3 +11,4 @@ mod send_signed;
 mod send_socket;
 mod syslog_output;
 mod syslog_rsyslog;
+mod deps;
