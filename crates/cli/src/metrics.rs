@@ -114,7 +114,8 @@ impl PushCounters {
                     .unwrap_or(PUSH_REJECT_REASONS.len() - 1);
                 self.rejected[i].fetch_add(1, Ordering::Relaxed);
             }
-            ListenerEvent::Dropped { .. } => {}
+            // Dropped connections, and events newer than this counter.
+            _ => {}
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The pickle parser and the receiver's record mapping on top of it.
 
 use logwire_engine::{Args, LogRecord, Value};
-use logwire_record::{Format, MapError, MapLimits, RecordMapper};
 use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue, RecordTemplate};
+use logwire_record::{Format, MapError, MapLimits, RecordMapper};
 
 /// Budgets small enough that a fuzzer hits every one of them with short inputs.
 fn tight_limits() -> DecodeLimits {

@@ -138,6 +138,7 @@ pub fn encode_priority(facility: u32, priority: u32) -> u32 {
 
 /// Which message format to write.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyslogFormat {
     /// CPython's: `<PRI>` ident message, then a NUL byte if `append_nul`; no header, no TCP
     /// framing.
@@ -294,6 +295,7 @@ impl SyslogMessage {
 
 /// Where a `SysLogHandler` sends: CPython's `address`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyslogAddress {
     /// A `(host, port)` tuple.
     Inet(String, u16),
@@ -310,6 +312,7 @@ impl Default for SyslogAddress {
 
 /// CPython's `socktype`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SocketType {
     /// `socket.SOCK_STREAM` (1): TCP, or a Unix stream socket.
     Stream,

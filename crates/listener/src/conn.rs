@@ -119,6 +119,7 @@ pub(crate) async fn accept_tcp(
         let _ = stream.set_nodelay(true);
         Counters::bump(&shared.counters.connections);
         let sh = shared.clone();
+        #[allow(clippy::clone_on_copy)] // `Option<Infallible>` without the `tls` feature
         let tls = tls.clone();
         conns.spawn(async move {
             let header_deadline = Instant::now() + sh.header_timeout;

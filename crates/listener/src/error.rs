@@ -92,5 +92,12 @@ pub enum ListenerError {
     /// TLS material could not be loaded.
     #[cfg(feature = "tls")]
     #[error("TLS: {0}")]
-    Tls(#[from] crate::TlsError),
+    Tls(#[source] Box<crate::TlsError>),
+}
+
+#[cfg(feature = "tls")]
+impl From<crate::TlsError> for ListenerError {
+    fn from(e: crate::TlsError) -> Self {
+        ListenerError::Tls(Box::new(e))
+    }
 }

@@ -23,6 +23,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 /// One address a config listener binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenerAddr {
     /// A TCP address; port 0 picks a free port (read it back from the handle).
     Tcp(SocketAddr),

@@ -168,9 +168,10 @@ pub enum PushError {
         to: String,
         /// The name the listener's certificate had to carry.
         server_name: String,
-        /// The handshake error (see [`TlsError::failure`]).
+        /// The handshake error (see [`TlsError::failure`]); boxed, as rustls' errors are
+        /// large and every push result carries this type.
         #[source]
-        source: TlsError,
+        source: Box<TlsError>,
     },
     /// The listener closed the connection without a reply (CPython's listener never
     /// replies).
@@ -352,7 +353,7 @@ impl PushClient {
                 Err(source) => Err(PushError::Tls {
                     to: to.to_owned(),
                     server_name: name,
-                    source,
+                    source: Box::new(source),
                 }),
             };
         }

@@ -98,6 +98,7 @@ impl fmt::Display for ListenerStats {
 /// e.g. `applied seq 7 from key a08fc3e14d5bc5b3` or `rejected: bad signature (seq 7, peer
 /// 127.0.0.1:40312)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenerEvent {
     /// A config was applied.
     Applied {

@@ -338,9 +338,7 @@ impl Builder {
             let events = guard.tree.get_logger("logwire.listener");
             let handle = logwire_listener::ConfigListener::new(guard.tree.clone(), options)
                 .on_event(move |e| match e {
-                    logwire_listener::ListenerEvent::Applied { .. } => {
-                        events.info(e.to_string())
-                    }
+                    logwire_listener::ListenerEvent::Applied { .. } => events.info(e.to_string()),
                     _ => events.warning(e.to_string()),
                 })
                 .start()?;

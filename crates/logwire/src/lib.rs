@@ -98,15 +98,15 @@ pub use reload::{ReloadCause, ReloadEvent};
 /// buffering, signing and acks) and, with `config`, their config classes.
 #[cfg(feature = "net")]
 pub use logwire_handlers as handlers;
+/// The signed config listener and its push client.
+#[cfg(feature = "listener")]
+pub use logwire_listener as listener;
 /// The collector: the bounded receivers behind `logwire serve`.
 #[cfg(feature = "collector")]
 pub use logwire_net as collector;
 /// Received record payloads to records (what the collector maps with).
 #[cfg(feature = "collector")]
 pub use logwire_record as record_map;
-/// The signed config listener and its push client.
-#[cfg(feature = "listener")]
-pub use logwire_listener as listener;
 /// Key files and signed envelopes.
 #[cfg(any(feature = "net", feature = "collector"))]
 pub use logwire_wire as wire;

@@ -1,9 +1,7 @@
 //! The integration tests of the `logwire` command: one binary (each test binary links the whole
 //! dependency tree, so one per crate keeps builds small), one module per former test file.
 
-#[allow(dead_code)] // each test module uses part of the helpers
 mod common;
-#[allow(dead_code)]
 #[path = "../../../listener/tests/it/common_tls.rs"]
 mod common_tls;
 

@@ -31,6 +31,7 @@ pub const DEFAULT_RETRY_MAX: f64 = 30.0;
 
 /// Why backoff settings were refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BackoffError {
     /// A setting is negative, infinite or NaN.
     #[error("{name} must be a finite number >= 0, got {value}")]

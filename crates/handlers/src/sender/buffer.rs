@@ -44,6 +44,7 @@ const MAX_ACK_FRAME: usize = 1024;
 
 /// What the logging call does when the buffer is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum BufferPolicy {
     /// Wait for space (for the sender thread to send, not for a network round trip):
     /// nothing is lost, the caller is slowed down while the destination is away.
@@ -67,6 +68,7 @@ impl BufferPolicy {
 
 /// How payloads are framed on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Framing {
     /// CPython's 4-byte big-endian length prefix (also inside each datagram).
     LengthPrefix,
@@ -105,6 +107,7 @@ impl Framing {
 
 /// Why a record could not be handed to the sender, or a flush did not finish.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SendError {
     /// The handler was closed.
     #[error("handler is closed")]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 /// A destination, as the CPython constructors describe it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// TCP to `host:port` (IPv4 or IPv6, every resolved address tried in turn).
     Tcp {

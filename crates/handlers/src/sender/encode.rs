@@ -33,6 +33,7 @@ use logwire_pickle::{EncodeError, PickleValue, encode_record_protocol1, encode_s
 
 /// Which Python's `LogRecord` attribute set to reproduce.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RecordLayout {
     /// CPython 3.8 – 3.11: no `taskName`.
     Python311,

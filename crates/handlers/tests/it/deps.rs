@@ -8,7 +8,14 @@ use std::process::Command;
 fn normal_deps(features: &[&str]) -> String {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["tree", "--offline", "-p", "logwire-handlers", "-e", "normal"])
+        .args([
+            "tree",
+            "--offline",
+            "-p",
+            "logwire-handlers",
+            "-e",
+            "normal",
+        ])
         .args(["--prefix", "none", "--format", "{p}"])
         .args(features)
         .current_dir(env!("CARGO_MANIFEST_DIR"))

@@ -1,9 +1,9 @@
 //! The integration tests of the senders, syslog and registry kinds: one binary (each test binary links the whole
 //! dependency tree, so one per crate keeps builds small), one module per former test file.
 
-#[allow(dead_code)] // each test module uses part of the helpers
 mod common_send;
 
+mod deps;
 mod send_cpython;
 mod send_datagram;
 mod send_registry;
@@ -11,4 +11,3 @@ mod send_signed;
 mod send_socket;
 mod syslog_output;
 mod syslog_rsyslog;
-mod deps;

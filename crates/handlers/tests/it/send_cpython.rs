@@ -2,7 +2,6 @@
 //! run by this machine's python3: every field of every record arrives equal, with the key
 //! order of that Python's own `LogRecord`.
 
-
 use logwire_engine::{Args, Handler, LogRecord, Value};
 use logwire_handlers::{RecordLayout, SocketHandler, SocketOptions, record_dict};
 use logwire_pickle::PickleValue;

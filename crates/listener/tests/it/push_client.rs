@@ -3,9 +3,12 @@
 //! gate giving exactly the replies a socket push gets, ratchet included.
 
 use crate::common_listen::*;
+#[cfg(feature = "tls")]
 use crate::common_tls::*;
+#[cfg(feature = "tls")]
+use logwire_listener::TlsServer;
 use logwire_listener::{
-    ConfigGate, ListenerError, ListenerOptions, PushClient, PushError, SignOptions, TlsServer,
+    ConfigGate, ListenerError, ListenerOptions, PushClient, PushError, SignOptions,
     plain_push_frame, signed_push_frame,
 };
 use logwire_wire::{ConfigReply, ConfigStatus, SigningKey, key};
@@ -73,6 +76,7 @@ fn a_push_reaches_an_owner_only_unix_socket() {
     h.stop_and_join();
 }
 
+#[cfg(feature = "tls")]
 #[test]
 fn a_push_over_mutual_tls_is_applied_and_plain_bytes_to_the_tls_port_are_named() {
     let certs = tempfile::tempdir().unwrap();

@@ -58,8 +58,8 @@ use std::ops::Deref;
 
 mod pool;
 
-use pool::Spare;
 pub use pool::RecordPool;
+use pool::Spare;
 
 /// The extra field that holds a non-empty `args` a peer sent (kept as data, never applied).
 pub const REMOTE_ARGS_FIELD: &str = "remote_args";
@@ -1293,7 +1293,9 @@ mod tests {
                 Value::Tuple(vec![Value::Int(1)]),
             ),
         ] {
-            let r = RecordMapper::default().map(&pk(&fields), Format::Sniff).unwrap();
+            let r = RecordMapper::default()
+                .map(&pk(&fields), Format::Sniff)
+                .unwrap();
             let named: Vec<_> = r.extra.iter().filter(|(k, _)| k == "remote_args").collect();
             assert_eq!(named.len(), 1, "{fields:?}");
             assert_eq!(named[0].1, want);
@@ -1301,7 +1303,10 @@ mod tests {
         }
         // JSON keeps a repeated key's last value at its first place, before `args` here.
         let r = RecordMapper::default()
-            .map(br#"{"remote_args": 1, "args": [2], "x": 0, "remote_args": 3}"#, Format::Sniff)
+            .map(
+                br#"{"remote_args": 1, "args": [2], "x": 0, "remote_args": 3}"#,
+                Format::Sniff,
+            )
             .unwrap();
         let args = Value::List(vec![Value::Int(2)]);
         assert_eq!(
@@ -1344,7 +1349,10 @@ mod tests {
     #[test]
     fn json_keeps_order_and_caps_depth() {
         let r = RecordMapper::default()
-            .map(br#"{"z": 1, "a": [1, {"b": null}], "levelno": 40}"#, Format::Sniff)
+            .map(
+                br#"{"z": 1, "a": [1, {"b": null}], "levelno": 40}"#,
+                Format::Sniff,
+            )
             .unwrap();
         let keys: Vec<_> = r.extra.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["z", "a"]);

@@ -146,6 +146,7 @@ impl RecordPool {
     }
 }
 
+#[allow(clippy::vec_box)] // the boxes are what gets reused
 fn recycle(spent: &mut Vec<Box<MappedRecord>>) {
     let mut freed = Vec::new();
     if let Ok(mut pool) = SPENT.lock() {

@@ -10,8 +10,8 @@
 //! Every record must equal what `RecordMapper::default().map` gives for the same
 //! bytes.
 
-use logwire_record::{Format, MappedRecord, RecordMapper, RecordPool};
 use logwire_pickle::{PickleValue, encode_record_protocol1};
+use logwire_record::{Format, MappedRecord, RecordMapper, RecordPool};
 use proptest::prelude::*;
 
 /// One payload: `layout` picks the keys, `variant` the values (small numbers repeat values,
