@@ -2,6 +2,13 @@
 //! remote code execution, its spin on a truncated frame, its hang on stop, and its
 //! half-applied configs.
 //!
+//! Also here: [`ConfigGate`], the same checks without a socket (for configs that arrive over
+//! another transport), and the push client ([`signed_push_frame`] / [`plain_push_frame`],
+//! then [`PushClient::push`]), which is what `logwire send-config` runs. Features: `tls`
+//! (default on) adds mutual TLS ([`TlsServer`], [`TlsClient`]) through rustls. Errors:
+//! [`ListenerError`] is the crate's top error; [`PushError`], [`ApplyError`] and `TlsError`
+//! are the seams' own and convert into it.
+//!
 //! # Protocol (design.md, "Wire formats")
 //! One config per connection: a 4-byte big-endian length, then either a plain config (UTF-8
 //! dictConfig JSON if the first non-blank character is `{`, else fileConfig INI) or a signed

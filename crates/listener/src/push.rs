@@ -257,7 +257,8 @@ impl PushAddr {
     }
 }
 
-/// Sends pushes to one listener; see the [module docs](self).
+/// Sends pushes to one listener: connect, send one frame, read the one reply (see the
+/// crate docs for the two steps of a push).
 #[derive(Debug, Clone)]
 pub struct PushClient {
     addr: PushAddr,

@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A sender's TLS settings for talking to a [`TlsServer`] listener: the CA bundle the
+/// A sender's TLS settings for talking to a [`TlsServer`](crate::TlsServer) listener: the CA bundle the
 /// listener's certificate must chain to, and (normally) the client's certificate and key.
 #[derive(Clone)]
 pub struct TlsClient {
@@ -32,7 +32,7 @@ impl std::fmt::Debug for TlsClient {
 impl TlsClient {
     /// Loads the CA bundle that signed the listener's certificate and, if given, the client
     /// certificate chain and key (PEM files). Without a client certificate every
-    /// [`TlsServer`] listener refuses the connection; that is only useful to see it do so.
+    /// [`TlsServer`](crate::TlsServer) listener refuses the connection; that is only useful to see it do so.
     pub fn from_pem_files(
         server_ca: impl AsRef<Path>,
         client_identity: Option<(&Path, &Path)>,
