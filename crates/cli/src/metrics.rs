@@ -22,7 +22,7 @@
 //! default printer).
 
 use logwire_engine::LoggerTree;
-use logwire_net::listener::{ListenerEvent, ListenerStats};
+use logwire_listener::{ListenerEvent, ListenerStats};
 use logwire_net::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
@@ -114,7 +114,8 @@ impl PushCounters {
                     .unwrap_or(PUSH_REJECT_REASONS.len() - 1);
                 self.rejected[i].fetch_add(1, Ordering::Relaxed);
             }
-            ListenerEvent::Dropped { .. } => {}
+            // Dropped connections, and events newer than this counter.
+            _ => {}
         }
     }
 }

@@ -15,7 +15,7 @@
 
 use logwire_engine::LoggerTree;
 use logwire_nats::{KvConfigListener, KvListenerHandle, KvTarget, NatsConnect, push_config};
-use logwire_net::listener::{ConfigListener, ListenerEvent, ListenerHandle, ListenerOptions};
+use logwire_listener::{ConfigListener, ListenerEvent, ListenerHandle, ListenerOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -152,7 +152,7 @@ pub(crate) fn start_listeners(
     }
     let applier = match socket {
         // Its event callback already prints and counts what the gate decides.
-        Some(h) => Arc::new(h.frame_applier(o.audience)),
+        Some(h) => Arc::new(h.gate(o.audience)),
         None => {
             let mut options = ListenerOptions::new()
                 .key_files(o.keys)
@@ -172,7 +172,7 @@ pub(crate) fn start_listeners(
             }
             let applier = ConfigListener::new(tree.clone(), options)
                 .keep_existing_loggers(true)
-                .frame_applier()
+                .gate()
                 .map_err(|e| e.to_string())?;
             Arc::new(applier)
         }

@@ -5,21 +5,21 @@
 //! reached or gave no reply (CPython's `logging.config.listen()` never replies), refused the
 //! TLS connection, or the file or key could not be read.
 //!
-//! With `--tls-ca` the frame goes over TLS ([`TlsClient`]): the listener's certificate must
+//! Signing, framing, connecting and reading the reply are the listener crate's push client
+//! ([`PushClient`]); this is the command line around it. With `--tls-ca` the frame goes
+//! over TLS ([`TlsClient`]): the listener's certificate must
 //! chain to that CA and name the `--to` host (or `--tls-server-name`), and `--tls-cert` /
 //! `--tls-key` are the client certificate a mutual-TLS listener asks for. TLS failures are
 //! explained (no client certificate, untrusted certificate, plain TCP to a TLS port).
 
-use logwire_net::listener::{TlsClient, TlsClientStream, TlsFailure};
-use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::frame::encode_frame;
+use logwire_listener::{
+    PushClient, PushError, SignOptions, TlsClient, TlsFailure, plain_push_frame, signed_push_frame,
+};
 use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
-use std::os::unix::net::UnixStream;
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Largest config file sent (the listener's default cap is 1 MiB).
 const MAX_FILE_BYTES: u64 = 64 << 20;
@@ -135,25 +135,6 @@ rejected, 2 fewer than --expect (or none) answered within --timeout, or NATS unr
 A listener that starts later applies the latest revision while it is valid: use a --ttl
 long enough for that (at most 7 days).";
 
-enum Conn {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-    Tls(Box<TlsClientStream>),
-}
-
-impl Conn {
-    fn stream(&mut self) -> &mut dyn ReadWrite {
-        match self {
-            Conn::Tcp(s) => s,
-            Conn::Unix(s) => s,
-            Conn::Tls(s) => s.as_mut(),
-        }
-    }
-}
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
-
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("logwire send-config: {msg}");
     ExitCode::from(2)
@@ -174,7 +155,7 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
         _ => payload,
     };
     let frame = if args.unsigned {
-        encode_frame(&payload)
+        plain_push_frame(&payload)
     } else {
         let Some(key_path) = &args.key else {
             return fail("--key is required (or --unsigned)");
@@ -183,20 +164,18 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
             Ok(k) => k,
             Err(e) => return fail(format!("{}: {e}", key_path.display())),
         };
-        let now = now_ms();
-        let seq = args.seq.unwrap_or(now.max(0) as u64);
-        let ttl_ms = i64::try_from(args.ttl.saturating_mul(1000)).unwrap_or(i64::MAX);
-        match sign_config_frame(
-            &key,
-            seq,
-            now,
-            now.saturating_add(ttl_ms),
-            args.audience.as_deref(),
-            &payload,
-        ) {
-            Ok(f) => f,
-            Err(e) => return fail(e),
+        let mut sign = SignOptions::new().ttl(Duration::from_secs(args.ttl));
+        if let Some(seq) = args.seq {
+            sign = sign.seq(seq);
         }
+        if let Some(audience) = &args.audience {
+            sign = sign.audience(audience.clone());
+        }
+        signed_push_frame(&key, &payload, &sign)
+    };
+    let frame = match frame {
+        Ok(f) => f,
+        Err(e) => return fail(e),
     };
     let timeout = Duration::from_secs(args.timeout.max(1));
     if crate::nats_push::is_nats(&args.to) {
@@ -213,68 +192,55 @@ pub(crate) fn run(args: SendConfigArgs) -> ExitCode {
     } else if args.expect.is_some() || args.nats_creds.is_some() {
         return fail("--expect and --nats-creds are for --to nats://HOST:PORT/BUCKET/KEY");
     }
-    let tls = match &args.tls_ca {
-        None => None,
-        Some(ca) => {
-            let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
-            match TlsClient::from_pem_files(ca, identity) {
-                Ok(t) => Some(t),
-                Err(e) => return fail(format!("TLS: {e}")),
-            }
+    let mut client = PushClient::new(&args.to).timeout(timeout);
+    if let Some(ca) = &args.tls_ca {
+        let identity = args.tls_cert.as_deref().zip(args.tls_key.as_deref());
+        match TlsClient::from_pem_files(ca, identity) {
+            Ok(t) => client = client.tls(t, args.tls_server_name.clone()),
+            Err(e) => return fail(format!("TLS: {e}")),
         }
-    };
-    let mut conn = match connect(&args.to, timeout) {
-        Ok(c) => c,
-        Err(e) => return fail(format!("cannot reach the listener at {}: {e}", args.to)),
-    };
-    if let Some(tls) = &tls {
-        let Conn::Tcp(tcp) = conn else {
-            return fail("--tls-ca needs a HOST:PORT --to (Unix sockets are plain)");
-        };
-        let name = args
-            .tls_server_name
-            .clone()
-            .unwrap_or_else(|| host_of(&args.to).to_owned());
-        conn = match tls.connect(tcp, &name) {
-            Ok(s) => Conn::Tls(Box::new(s)),
-            Err(e) => return fail(explain_tls(&args.to, e.failure(), &e, &name)),
-        };
     }
-    // A listener that rejects on the length prefix closes early; its reply may still be
-    // readable, so a failed write is not the end.
-    let write_err = conn
-        .stream()
-        .write_all(&frame)
-        .and_then(|()| conn.stream().flush())
-        .err();
-    match read_reply(conn.stream()) {
-        Ok(Some(reply)) => {
+    match client.push(&frame) {
+        Ok(reply) => {
             print_reply(&reply);
             match reply.status {
                 ConfigStatus::Applied => ExitCode::SUCCESS,
                 ConfigStatus::Rejected => ExitCode::from(1),
             }
         }
-        Ok(None) => fail(format!(
-            "the listener at {} closed the connection without a reply{}. If it is CPython's \
-             logging.config.listen(), that is normal: it never replies, so whether the config \
-             was applied is unknown (look at the listener's stderr)",
-            args.to,
-            write_err
-                .map(|e| format!(" (sending failed: {e})"))
-                .unwrap_or_default()
-        )),
-        Err(e) if tls.is_some() => fail(explain_tls(&args.to, TlsFailure::of_io(&e), &e, "")),
-        Err(e) => fail(format!("no reply from the listener at {}: {e}", args.to)),
+        Err(e) => fail(explain(&args.to, args.tls_ca.is_some(), &e)),
     }
 }
 
-/// The host part of HOST:PORT (brackets of an IPv6 literal removed), for TLS name checks.
-fn host_of(to: &str) -> &str {
-    let host = to.rsplit_once(':').map_or(to, |(h, _)| h);
-    host.strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host)
+/// What to tell the operator about a push that got no reply: the error, and what to change
+/// when the cause is a common one.
+fn explain(to: &str, tls: bool, err: &PushError) -> String {
+    match err {
+        PushError::TlsNeedsTcp { .. } => {
+            "--tls-ca needs a HOST:PORT --to (Unix sockets are plain)".to_owned()
+        }
+        PushError::Tls {
+            server_name,
+            source,
+            ..
+        } => explain_tls(to, source.failure(), source, server_name),
+        // Under TLS a refused client certificate shows on the first read.
+        PushError::Reply { source, .. } if tls => explain_tls(
+            to,
+            err.tls_failure().unwrap_or(TlsFailure::Other),
+            source,
+            "",
+        ),
+        PushError::NoReply { .. } => format!(
+            "{err}. If it is CPython's logging.config.listen(), that is normal: it never \
+             replies, so whether the config was applied is unknown (look at the listener's \
+             stderr)"
+        ),
+        PushError::SpeaksTls { .. } => {
+            format!("{err}: give --tls-ca (and --tls-cert/--tls-key for a mutual-TLS listener)")
+        }
+        _ => err.to_string(),
+    }
 }
 
 /// A TLS failure, with what to do about it when the cause is a common one.
@@ -315,13 +281,6 @@ fn print_reply(reply: &ConfigReply) {
         ConfigStatus::Applied => println!("applied (seq {}): {}", reply.seq, reply.reason),
         ConfigStatus::Rejected => println!("rejected (seq {}): {}", reply.seq, reply.reason),
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A YAML or TOML dictConfig as the JSON document a push carries (the listener, like
@@ -402,62 +361,4 @@ fn read_bounded(path: &PathBuf) -> std::io::Result<Vec<u8>> {
         )));
     }
     Ok(buf)
-}
-
-fn connect(to: &str, timeout: Duration) -> std::io::Result<Conn> {
-    if let Some(path) = to.strip_prefix("unix:") {
-        let s = UnixStream::connect(path)?;
-        s.set_read_timeout(Some(timeout))?;
-        s.set_write_timeout(Some(timeout))?;
-        return Ok(Conn::Unix(s));
-    }
-    let mut last = None;
-    for addr in to.to_socket_addrs()? {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(s) => {
-                s.set_read_timeout(Some(timeout))?;
-                s.set_write_timeout(Some(timeout))?;
-                let _ = s.set_nodelay(true);
-                return Ok(Conn::Tcp(s));
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(last.unwrap_or_else(|| std::io::Error::other("the address resolves to nothing")))
-}
-
-/// Reads one length-prefixed reply; `Ok(None)` if the peer closed without sending one.
-fn read_reply(s: &mut dyn ReadWrite) -> std::io::Result<Option<ConfigReply>> {
-    let mut header = [0u8; 4];
-    let mut have = 0;
-    while have < 4 {
-        match s.read(&mut header[have..]) {
-            Ok(0) if have == 0 => return Ok(None),
-            Ok(0) => return Err(std::io::Error::other("the reply was cut short")),
-            Ok(n) => have += n,
-            // A reset right after the close still means "no reply".
-            Err(e) if have == 0 && e.kind() == std::io::ErrorKind::ConnectionReset => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    let len = u32::from_be_bytes(header) as usize;
-    // 0x15 0x03: a TLS alert record, the answer of a TLS listener to plain bytes.
-    if header[0] == 0x15 && header[1] == 0x03 {
-        return Err(std::io::Error::other(
-            "the listener speaks TLS and answered with a TLS alert: give --tls-ca (and \
-             --tls-cert/--tls-key for a mutual-TLS listener)",
-        ));
-    }
-    if len > logwire_wire::ack::MAX_CONFIG_REPLY_BYTES {
-        return Err(std::io::Error::other(format!(
-            "a reply of {len} bytes is not a logwire reply"
-        )));
-    }
-    let mut body = vec![0u8; len];
-    s.read_exact(&mut body)?;
-    ConfigReply::parse(&body)
-        .map(Some)
-        .map_err(|e| std::io::Error::other(format!("not a logwire reply: {e}")))
 }

@@ -30,7 +30,7 @@ use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
-use logwire_net::record_map::RecordMapper;
+use logwire_record::RecordMapper;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -421,7 +421,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let (Some(state), Some(root)) = (&record_state_dir, &args.listen_file_root) {
         let apart = std::fs::create_dir_all(state)
             .map_err(|e| format!("{}: {e}", state.display()))
-            .and_then(|()| logwire_net::listener::check_apart(state, root));
+            .and_then(|()| logwire_listener::check_apart(state, root));
         if let Err(e) = apart {
             eprintln!("logwire serve: {e}");
             return ExitCode::from(2);
@@ -673,7 +673,7 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
     // The same registry as check and the listener (network handlers included), with the
     // trusted policy of a local file.
-    logwire_net::kinds::configurator(ContentPolicy::trusted())
+    logwire_handlers::configurator(ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
@@ -888,11 +888,11 @@ fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
         let start = Instant::now();
         ok = 0;
         for f in &frames {
-            if let Ok(r) = mapper.map_payload_boxed(f) {
+            if let Ok(r) = mapper.map_reusable(f, logwire_record::Format::Sniff) {
                 ok += 1;
                 spent.push(std::hint::black_box(r));
                 if spent.len() == 256 {
-                    logwire_net::record_map::recycle(&mut spent);
+                    logwire_record::RecordPool::recycle(&mut spent);
                 }
             }
         }
@@ -941,8 +941,8 @@ fn start_config_listener(
     args: &ServeArgs,
     tree: &LoggerTree,
     pushes: Arc<crate::metrics::PushCounters>,
-) -> Result<Option<logwire_net::listener::ListenerHandle>, String> {
-    use logwire_net::listener::{ConfigListener, ListenerOptions};
+) -> Result<Option<logwire_listener::ListenerHandle>, String> {
+    use logwire_listener::{ConfigListener, ListenerOptions};
     let sockets = args
         .listen
         .iter()
@@ -990,7 +990,7 @@ fn start_config_listener(
                 "--listen-tls-cert needs a TCP --listen address (Unix sockets stay plain)".into(),
             );
         }
-        let tls = logwire_net::listener::TlsServer::from_pem_files(cert, key, ca)
+        let tls = logwire_listener::TlsServer::from_pem_files(cert, key, ca)
             .map_err(|e| format!("TLS: {e}"))?;
         options = options.tls(tls);
     }
@@ -1008,7 +1008,7 @@ fn start_config_listener(
         ""
     };
     for a in handle.local_addrs() {
-        let tls = if matches!(a, logwire_net::listener::ListenerAddr::Tcp(_)) {
+        let tls = if matches!(a, logwire_listener::ListenerAddr::Tcp(_)) {
             tls
         } else {
             ""

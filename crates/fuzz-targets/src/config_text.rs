@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 fn configurator() -> &'static Configurator {
     static CONFIGURATOR: OnceLock<Configurator> = OnceLock::new();
     CONFIGURATOR.get_or_init(|| {
-        let registry = logwire_net::kinds::standard_registry();
+        let registry = logwire_handlers::standard_registry();
         let policy = ContentPolicy::pushed(None, Vec::new()).expect("no file root to resolve");
         Configurator::new(registry, policy)
     })

@@ -1,8 +1,8 @@
 //! The pickle parser and the receiver's record mapping on top of it.
 
 use logwire_engine::{Args, LogRecord, Value};
-use logwire_net::record_map::{MapError, MapLimits, RecordMapper};
 use logwire_pickle::{DecodeError, DecodeLimits, PickleDecoder, PickleValue, RecordTemplate};
+use logwire_record::{Format, MapError, MapLimits, RecordMapper};
 
 /// Budgets small enough that a fuzzer hits every one of them with short inputs.
 fn tight_limits() -> DecodeLimits {
@@ -395,7 +395,7 @@ fn record_text_len(r: &LogRecord) -> usize {
 /// earlier ones before it uses a hash index, and a key takes 3 bytes at least.
 const COMPARISONS_PER_BYTE: usize = 17;
 
-/// The receiver's payload-to-record mapping ([`RecordMapper::map_payload`]): JSON when the
+/// The receiver's payload-to-record mapping ([`RecordMapper::map`]): JSON when the
 /// payload starts with `{`, otherwise a pickled dict, both with the receiver's default limits.
 ///
 /// Budgets per input byte (issue 13): the key comparisons the mapping made are linear in the
@@ -406,7 +406,7 @@ const COMPARISONS_PER_BYTE: usize = 17;
 pub fn record_map(data: &[u8]) {
     let limits = MapLimits::default();
     let mut mapper = RecordMapper::new(limits.clone());
-    let mapped = mapper.map_payload_boxed(data);
+    let mapped = mapper.map_reusable(data, Format::Sniff);
     let compared = mapper.key_comparisons();
     assert!(
         compared <= COMPARISONS_PER_BYTE * data.len() + 32,

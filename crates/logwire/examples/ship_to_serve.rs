@@ -12,7 +12,7 @@
 //! them). With no collector running, the records stay buffered and `close` reports what it
 //! could not deliver.
 
-use logwire::net::sender::{SocketHandler, SocketOptions};
+use logwire::handlers::{SocketHandler, SocketOptions};
 use logwire::{Formatter, Handler, LoggerTree, level};
 use std::sync::Arc;
 use std::time::Duration;

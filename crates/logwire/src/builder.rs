@@ -45,7 +45,7 @@ pub struct Builder {
     #[cfg(feature = "sighup")]
     sighup: bool,
     #[cfg(feature = "listener")]
-    listener: Option<logwire_net::listener::ListenerOptions>,
+    listener: Option<logwire_listener::ListenerOptions>,
     #[cfg(feature = "listener")]
     key_files: Vec<PathBuf>,
     /// Whether the program asked for a listener (`listen`, `listen_unix`,
@@ -154,14 +154,14 @@ impl Builder {
     }
 
     #[cfg(feature = "listener")]
-    fn listener_mut(&mut self) -> &mut logwire_net::listener::ListenerOptions {
+    fn listener_mut(&mut self) -> &mut logwire_listener::ListenerOptions {
         self.listener.get_or_insert_with(Default::default)
     }
 
     #[cfg(feature = "listener")]
     fn with_listener(
         mut self,
-        f: impl FnOnce(logwire_net::listener::ListenerOptions) -> logwire_net::listener::ListenerOptions,
+        f: impl FnOnce(logwire_listener::ListenerOptions) -> logwire_listener::ListenerOptions,
     ) -> Self {
         let options = std::mem::take(self.listener_mut());
         self.listener = Some(f(options));
@@ -230,7 +230,7 @@ impl Builder {
     /// without [`listen`](Builder::listen): on the options' addresses, or CPython's
     /// `127.0.0.1:9030` if they name none.
     #[cfg(feature = "listener")]
-    pub fn listener_options(mut self, options: logwire_net::listener::ListenerOptions) -> Self {
+    pub fn listener_options(mut self, options: logwire_listener::ListenerOptions) -> Self {
         self.listen_requested = true;
         self.listener = Some(options);
         self
@@ -238,7 +238,7 @@ impl Builder {
 
     /// Mutual TLS on the listener's TCP addresses.
     #[cfg(feature = "tls")]
-    pub fn tls(self, tls: logwire_net::listener::TlsServer) -> Self {
+    pub fn tls(self, tls: logwire_listener::TlsServer) -> Self {
         self.with_listener(|o| o.tls(tls))
     }
 
@@ -336,11 +336,9 @@ impl Builder {
         #[cfg(feature = "listener")]
         if let Some(options) = listener_options {
             let events = guard.tree.get_logger("logwire.listener");
-            let handle = logwire_net::listener::ConfigListener::new(guard.tree.clone(), options)
+            let handle = logwire_listener::ConfigListener::new(guard.tree.clone(), options)
                 .on_event(move |e| match e {
-                    logwire_net::listener::ListenerEvent::Applied { .. } => {
-                        events.info(e.to_string())
-                    }
+                    logwire_listener::ListenerEvent::Applied { .. } => events.info(e.to_string()),
                     _ => events.warning(e.to_string()),
                 })
                 .start()?;
@@ -365,7 +363,7 @@ fn default_configurator() -> Configurator {
     #[allow(unused_mut)]
     let mut registry = HandlerRegistry::with_builtins();
     #[cfg(feature = "net")]
-    logwire_net::kinds::register_network_handlers(&mut registry);
+    logwire_handlers::register_network_handlers(&mut registry);
     Configurator::new(registry, ContentPolicy::trusted())
 }
 
@@ -380,7 +378,7 @@ pub struct Guard {
     #[cfg(feature = "sighup")]
     sighup: Option<sighup::SighupThread>,
     #[cfg(feature = "listener")]
-    listener: Option<logwire_net::listener::ListenerHandle>,
+    listener: Option<logwire_listener::ListenerHandle>,
     shutdown: bool,
 }
 
@@ -411,7 +409,7 @@ impl Guard {
 
     /// The running listener, if [`Builder::listen`] started one.
     #[cfg(feature = "listener")]
-    pub fn listener(&self) -> Option<&logwire_net::listener::ListenerHandle> {
+    pub fn listener(&self) -> Option<&logwire_listener::ListenerHandle> {
         self.listener.as_ref()
     }
 

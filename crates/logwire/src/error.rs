@@ -46,7 +46,7 @@ pub enum Error {
     /// The config listener could not start (bad key file, no state directory, bind failed …).
     #[cfg(feature = "listener")]
     #[error("config listener: {0}")]
-    Listener(#[from] logwire_net::listener::ListenerError),
+    Listener(#[from] logwire_listener::ListenerError),
     /// The builder was told something that cannot work (listener settings without an
     /// address to listen on).
     #[error("{0}")]

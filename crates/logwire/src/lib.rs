@@ -94,12 +94,21 @@ pub use logwire_config::{Configurator, SourceFormat};
 #[cfg(feature = "config")]
 pub use reload::{ReloadCause, ReloadEvent};
 
-/// The network senders (CPython's `SocketHandler`, `DatagramHandler`, `SysLogHandler`, with
-/// buffering, signing and acks), the receivers and the config listener.
+/// The network handlers (CPython's `SocketHandler`, `DatagramHandler`, `SysLogHandler`, with
+/// buffering, signing and acks) and, with `config`, their config classes.
 #[cfg(feature = "net")]
-pub use logwire_net as net;
+pub use logwire_handlers as handlers;
+/// The signed config listener and its push client.
+#[cfg(feature = "listener")]
+pub use logwire_listener as listener;
+/// The collector: the bounded receivers behind `logwire serve`.
+#[cfg(feature = "collector")]
+pub use logwire_net as collector;
+/// Received record payloads to records (what the collector maps with).
+#[cfg(feature = "collector")]
+pub use logwire_record as record_map;
 /// Key files and signed envelopes.
-#[cfg(feature = "net")]
+#[cfg(any(feature = "net", feature = "collector"))]
 pub use logwire_wire as wire;
 
 /// The `log` facade backend.

@@ -6,9 +6,9 @@
 //! ([`push_config`]) puts the frame body (the `LWC1` envelope, without the socket's 4-byte
 //! length prefix) as the key's next revision; the bucket is created when missing (file
 //! storage, [`BUCKET_HISTORY`] revisions kept, values capped at
-//! [`logwire_net::listener::DEFAULT_MAX_CONFIG_BYTES`]). Each listener
+//! [`logwire_listener::DEFAULT_MAX_CONFIG_BYTES`]). Each listener
 //! ([`KvConfigListener`]) watches the key and hands every new revision to the socket
-//! listener's own gate ([`logwire_net::listener::FrameApplier`]): signature, time window,
+//! listener's own gate ([`logwire_listener::ConfigGate`]): signature, time window,
 //! audience, seq ratchet, content policy, atomic apply, persisted ratchet — the checks of a
 //! socket push, in the same code.
 //!

@@ -4,7 +4,7 @@
 
 use logwire_engine::LoggerTree;
 use logwire_nats::{KvConfigListener, KvEvent, KvTarget, NatsConnect, PushReport, push_config};
-use logwire_net::listener::{ConfigListener, ListenerOptions};
+use logwire_listener::{ConfigListener, ListenerOptions};
 use logwire_wire::config_envelope::sign_config;
 use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock, key};
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,9 @@
-//! Record receivers and senders wire-compatible with CPython's `SocketHandler`,
-//! `DatagramHandler` and `SysLogHandler`, and the secure config listener.
+//! The collector: bounded receivers of the records CPython's `SocketHandler` and
+//! `DatagramHandler` send (and logwire's signed `LWR1` frames), behind `logwire serve`.
+//!
+//! The rest of what used to live here has its own crate: record mapping in `logwire-record`,
+//! the senders, `SysLogHandler` and their registry kinds in `logwire-handlers`, the config
+//! listener and its push client in `logwire-listener`.
 //!
 //! Everything that reads bytes from a peer is bounded: frame sizes are checked before a body
 //! is read, headers and bodies have deadlines, connections are capped, and a record is never
@@ -14,7 +18,7 @@
 //! use logwire_engine::handler::{CaptureBuffer, StreamHandler};
 //! use logwire_engine::{Formatter, Handler, LogRecord, LoggerTree};
 //! use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions};
-//! use logwire_net::sender::SocketHandler;
+//! use logwire_handlers::SocketHandler;
 //! use std::sync::Arc;
 //!
 //! // The collector: every record it receives goes to the root logger's handler.
@@ -46,11 +50,4 @@
 //! # Ok(()) }
 //! ```
 
-pub mod kinds;
-mod kinds_mail_http;
-pub mod listener;
 pub mod receiver;
-pub mod record_map;
-pub mod sender;
-mod state_file;
-pub mod syslog;

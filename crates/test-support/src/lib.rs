@@ -14,4 +14,5 @@
 pub mod process;
 pub mod python;
 pub mod serve;
+pub mod tls;
 pub mod wait;

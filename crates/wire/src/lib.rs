@@ -32,8 +32,10 @@
 pub mod ack;
 pub mod config_envelope;
 pub mod frame;
+mod frame_io;
 pub mod key;
 pub mod record_envelope;
+pub mod state_file;
 
 mod hex;
 
@@ -43,6 +45,7 @@ pub use config_envelope::{
     SystemEnvelopeClock, VerifiedConfig,
 };
 pub use frame::{FrameDecoder, FrameError, FrameHeader};
+pub use frame_io::{FrameReadError, read_frame};
 pub use key::{Alg, HmacKey, KeyError, KeyId, KeyRing, SigningKey, VerifyKey};
 pub use record_envelope::{
     Epoch, PayloadFormat, RecordEnvelope, RecordError, ReplayTracker, ReplayVerdict, ReplayWindow,

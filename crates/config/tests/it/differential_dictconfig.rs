@@ -620,7 +620,7 @@ impl StreamFactory for Discard {
 /// The registry `logwire serve` uses: the built-in kinds plus the network senders.
 fn configurator() -> Configurator {
     let mut registry = HandlerRegistry::with_builtins();
-    logwire_net::kinds::register_network_handlers(&mut registry);
+    logwire_handlers::register_network_handlers(&mut registry);
     Configurator::new(registry, ContentPolicy::trusted()).with_streams(Arc::new(Discard))
 }
 

@@ -9,7 +9,7 @@ pub enum ConfigKvError {
     Target(String),
     /// The listener's gate refused its options (keys, state directory, file root).
     #[error(transparent)]
-    Listener(#[from] logwire_net::listener::ListenerError),
+    Listener(#[from] logwire_listener::ListenerError),
     /// Credentials or TLS files could not be used.
     #[error("NATS credentials: {0}")]
     Credentials(String),

@@ -12,7 +12,7 @@
 use super::push::open_bucket;
 use super::{ConfigKvError, KvTarget, ListenerReply, NatsConnect, reply_subject};
 use futures_util::StreamExt;
-use logwire_net::listener::{ConfigListener, FrameApplier};
+use logwire_listener::{ConfigListener, ConfigGate};
 use logwire_wire::{ConfigReply, ConfigStatus, KeyId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -121,7 +121,7 @@ type KvEventCallback = Arc<dyn Fn(&KvEvent) + Send + Sync>;
 /// ```no_run
 /// use logwire_engine::LoggerTree;
 /// use logwire_nats::{KvConfigListener, NatsConnect};
-/// use logwire_net::listener::{ConfigListener, ListenerOptions};
+/// use logwire_listener::{ConfigListener, ListenerOptions};
 ///
 /// let tree = LoggerTree::new();
 /// let options = ListenerOptions::new()
@@ -159,7 +159,7 @@ impl std::fmt::Debug for KvConfigListener {
 /// Where the checks come from.
 enum Gate {
     Build(Box<ConfigListener>),
-    Shared(Arc<FrameApplier>),
+    Shared(Arc<ConfigGate>),
 }
 
 /// Listeners started in this process, to keep default names apart.
@@ -173,8 +173,8 @@ impl KvConfigListener {
 
     /// A listener for `target` that checks and applies through an existing gate: another
     /// key's listener's, or a running socket listener's
-    /// (`ListenerHandle::frame_applier`), so that all of them share one seq ratchet.
-    pub fn with_applier(applier: Arc<FrameApplier>, target: KvTarget) -> Self {
+    /// (`ListenerHandle::gate`), so that all of them share one seq ratchet.
+    pub fn with_applier(applier: Arc<ConfigGate>, target: KvTarget) -> Self {
         Self::with_gate(Gate::Shared(applier), target)
     }
 
@@ -212,7 +212,7 @@ impl KvConfigListener {
     /// the first connection: NATS being down is retried, not an error.
     pub fn start(self) -> Result<KvListenerHandle, ConfigKvError> {
         let applier = match self.gate {
-            Gate::Build(g) => Arc::new(g.frame_applier()?),
+            Gate::Build(g) => Arc::new(g.gate()?),
             Gate::Shared(a) => a,
         };
         let n = STARTED.fetch_add(1, Ordering::Relaxed);
@@ -301,7 +301,7 @@ struct Session {
     target: KvTarget,
     connect: NatsConnect,
     name: String,
-    applier: Arc<FrameApplier>,
+    applier: Arc<ConfigGate>,
     events: Option<KvEventCallback>,
 }
 
@@ -382,14 +382,14 @@ impl Session {
             let applier = Arc::clone(&self.applier);
             let body = entry.value.to_vec();
             let peer = format!("{} revision {}", self.target, entry.revision);
-            let (reply, key_id) = tokio::task::spawn_blocking(move || applier.apply(body, &peer))
-                .await
-                .unwrap_or_else(|e| {
-                    (
+            let (reply, key_id) =
+                match tokio::task::spawn_blocking(move || applier.apply_frame(body, &peer)).await {
+                    Ok(outcome) => (outcome.reply, outcome.key_id),
+                    Err(e) => (
                         ConfigReply::rejected(0, format!("the apply task failed: {e}")),
                         None,
-                    )
-                });
+                    ),
+                };
             self.event(match reply.status {
                 ConfigStatus::Applied => KvEvent::Applied {
                     revision: entry.revision,

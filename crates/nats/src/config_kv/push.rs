@@ -4,7 +4,7 @@ use super::{
     BUCKET_HISTORY, ConfigKvError, KvTarget, ListenerReply, MAX_REPLIES, NatsConnect, reply_subject,
 };
 use futures_util::StreamExt;
-use logwire_net::listener::DEFAULT_MAX_CONFIG_BYTES;
+use logwire_listener::DEFAULT_MAX_CONFIG_BYTES;
 use std::time::Duration;
 
 /// Past this backoff a failed put is reported (20 ms doubling: about 1.3 s of tries).

@@ -9,7 +9,7 @@
 use super::dispatch::Batch;
 use super::ingest::{Shared, Tally};
 use super::stats::RejectReason;
-use crate::record_map::RecordMapper;
+use logwire_record::RecordMapper;
 use logwire_wire::frame::{FrameError, split_datagram};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

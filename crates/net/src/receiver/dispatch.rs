@@ -15,9 +15,9 @@ use super::parallel::DispatcherSide;
 use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
 use super::stream::payloads;
-use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
+use logwire_record::MappedRecord;
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -305,7 +305,7 @@ impl Dispatcher {
         // are recycled: large ones go at once, not at the end of a drain of 256 batches
         // (256 records of 1 MB held 250 MB outside the queue's budget).
         if self.spent_bytes > SPENT_BYTES_HELD {
-            crate::record_map::recycle(&mut self.spent);
+            logwire_record::RecordPool::recycle(&mut self.spent);
             self.spent_bytes = 0;
         }
     }
@@ -415,7 +415,7 @@ impl Dispatcher {
             // buffer until its capacity or flushLevel says otherwise, as in CPython.
             self.tree.sync();
         }
-        crate::record_map::recycle(&mut self.spent);
+        logwire_record::RecordPool::recycle(&mut self.spent);
         self.spent_bytes = 0;
         // An ack promises the record is stored, also to a restarted collector: the journal
         // line goes first. If it cannot be written, no ack: the sender resends (and a record

@@ -6,8 +6,8 @@
 use super::ReceiverOptions;
 use super::dispatch::{AckRoute, QueueBudget, Signed, Work};
 use super::stats::{Counters, RejectReason};
-use crate::record_map::MappedRecord;
-use crate::record_map::{MapError, RecordMapper};
+use logwire_record::MappedRecord;
+use logwire_record::{Format, MapError, RecordMapper};
 use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
 use logwire_wire::{ReplayTracker, ReplayVerdict};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +91,7 @@ impl Shared {
             );
             return Outcome::Rejected;
         }
-        match mapper.map_payload_boxed(payload) {
+        match mapper.map_reusable(payload, Format::Sniff) {
             Ok(mut rec) => {
                 self.tag_peer(&mut rec, peer);
                 Outcome::Record(rec, None)
@@ -127,8 +127,8 @@ impl Shared {
         // The tag verified: the record is authentic. Map it before marking its seq, so a
         // malformed (but signed) record does not burn a seq the sender may resend fixed.
         let mapped = match env.format {
-            PayloadFormat::Pickle => mapper.map_pickle_boxed(env.payload),
-            PayloadFormat::Json => mapper.map_json_boxed(env.payload),
+            PayloadFormat::Pickle => mapper.map_reusable(env.payload, Format::Pickle),
+            PayloadFormat::Json => mapper.map_reusable(env.payload, Format::Json),
         };
         let rec = match mapped {
             Ok(mut rec) => {

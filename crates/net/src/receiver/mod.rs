@@ -102,8 +102,8 @@ pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
 pub use stats::{ListenerCounts, ReceiverStats, RejectReason};
 
-use crate::record_map::MapLimits;
 use logwire_engine::LoggerTree;
+use logwire_record::MapLimits;
 use logwire_wire::{KeyRing, ReplayTracker};
 use stats::Counters;
 use std::borrow::Cow;

@@ -42,7 +42,7 @@
 
 use super::BulkDecode;
 use super::dispatch::Batch;
-use crate::record_map::{MapLimits, RecordMapper};
+use logwire_record::{MapLimits, RecordMapper};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};

@@ -124,8 +124,8 @@ impl ReplayJournal {
             let p = p.to_path_buf();
             move |source| JournalError::Io { path: p, source }
         };
-        crate::state_file::create_private_dir(&dir).map_err(io_err(&dir))?;
-        let mut file = crate::state_file::private_file()
+        logwire_wire::state_file::create_private_dir(&dir).map_err(io_err(&dir))?;
+        let mut file = logwire_wire::state_file::private_file()
             .read(true)
             .append(true)
             .create(true)
@@ -232,9 +232,9 @@ impl ReplayJournal {
             }
             text.push('\n');
         }
-        crate::state_file::replace_atomically(&self.dir, JOURNAL_FILE, text.as_bytes())
+        logwire_wire::state_file::replace_atomically(&self.dir, JOURNAL_FILE, text.as_bytes())
             .map_err(|(path, source)| JournalError::Io { path, source })?;
-        self.file = crate::state_file::private_file()
+        self.file = logwire_wire::state_file::private_file()
             .append(true)
             .open(&self.path)
             .map_err(io_err(&self.path))?;

@@ -15,7 +15,7 @@ use super::dispatch::{AckRoute, Batch, ReadFrames, Work};
 use super::ingest::{Shared, Tally};
 use super::parallel::{DISPATCHER_BACKLOG, InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
 use super::stats::RejectReason;
-use crate::record_map::RecordMapper;
+use logwire_record::RecordMapper;
 use logwire_wire::RecordAck;
 use logwire_wire::frame::PREFIX_LEN;
 use logwire_wire::record_envelope::is_record_envelope;

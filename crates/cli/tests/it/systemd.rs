@@ -1,0 +1,325 @@
+//! `logwire serve` under systemd's protocols, with the real peers: a notify socket the test
+//! binds (what systemd reads `READY=1`, `RELOADING=1`, `STOPPING=1` from), sockets bound by
+//! `systemd-socket-activate` (Debian's systemd package) and taken through `LISTEN_FDS`, and
+//! the example unit files checked by `systemd-analyze verify`.
+
+use crate::common;
+
+use common::{BIN, WAIT, frame, good, send_unix};
+use logwire_test_support::python;
+use logwire_test_support::wait::poll_until;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+/// A notify socket: the messages serve sends to it.
+struct Notify {
+    socket: UnixDatagram,
+}
+
+impl Notify {
+    fn bind(path: &Path) -> Notify {
+        let socket = UnixDatagram::bind(path).unwrap();
+        socket.set_read_timeout(Some(WAIT)).unwrap();
+        Notify { socket }
+    }
+
+    /// The next message (panics after [`WAIT`]).
+    fn next(&self) -> String {
+        let mut buf = [0u8; 4096];
+        let n = self
+            .socket
+            .recv(&mut buf)
+            .expect("a notification within the wait");
+        String::from_utf8_lossy(&buf[..n]).trim_end().to_owned()
+    }
+
+    /// Skips `STATUS=` messages (the --stats line) to the next other one.
+    fn next_state(&self) -> String {
+        loop {
+            let m = self.next();
+            if !m.starts_with("STATUS=") {
+                return m;
+            }
+        }
+    }
+}
+
+/// The child process, killed if the test fails before it ends (no collector outlives it).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Reaped {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+}
+
+fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
+    let mut status = None;
+    assert!(poll_until(WAIT, || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }));
+    status.unwrap()
+}
+
+#[test]
+fn ready_reloading_and_stopping_reach_the_notify_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let sock = dir.path().join("log.sock");
+    let out = dir.path().join("out.log");
+    let config = dir.path().join("collector.json");
+    std::fs::write(&config, common::file_config(&out, "%(name)s|%(message)s")).unwrap();
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args(["serve", "--unix", sock.to_str().unwrap(), "--config"])
+            .arg(&config)
+            .env("NOTIFY_SOCKET", dir.path().join("notify"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // READY=1 means bound: a record sent right after it is received.
+    assert_eq!(notify.next_state(), "READY=1");
+    send_unix(&sock, &good("after ready"));
+    assert!(poll_until(WAIT, || std::fs::read_to_string(&out)
+        .is_ok_and(|t| t.contains("after ready"))));
+
+    signal(&child, "HUP");
+    let reloading = notify.next_state();
+    let mut fields = reloading.lines();
+    assert_eq!(fields.next(), Some("RELOADING=1"), "{reloading}");
+    let usec = fields
+        .next()
+        .and_then(|l| l.strip_prefix("MONOTONIC_USEC="))
+        .unwrap_or_else(|| panic!("MONOTONIC_USEC with RELOADING: {reloading}"));
+    assert!(usec.parse::<u64>().unwrap() > 0);
+    assert_eq!(
+        notify.next_state(),
+        "READY=1",
+        "ready again after the reload"
+    );
+
+    signal(&child, "TERM");
+    assert_eq!(notify.next_state(), "STOPPING=1");
+    assert!(wait_exit(&mut child).success());
+}
+
+/// A port free a moment ago (systemd-socket-activate binds it itself).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn serve_takes_the_sockets_systemd_socket_activate_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let sock = dir.path().join("activated.sock");
+    let port = free_port();
+    let stdout = dir.path().join("stdout");
+    let stderr = dir.path().join("stderr");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--listen={}", sock.display()))
+            .arg(format!(
+                "--setenv=NOTIFY_SOCKET={}",
+                dir.path().join("notify").display()
+            ))
+            .args([BIN, "serve", "--json"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+
+    // Activation without --accept starts serve at the first connection: make one.
+    let _first = poll_until(WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert_eq!(notify.next_state(), "READY=1", "{}", log());
+    let err = log();
+    assert!(
+        err.contains(&format!("listening on tcp 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("listening on unix {}", sock.display())),
+        "{err}"
+    );
+    // Only the sockets it was given: none of the defaults.
+    assert_eq!(err.matches("listening on").count(), 2, "{err}");
+
+    let script = "import logging, logging.handlers as h, sys\n\
+                  l = logging.getLogger('activated'); l.propagate = False\n\
+                  tcp = h.SocketHandler('127.0.0.1', int(sys.argv[1])); l.addHandler(tcp)\n\
+                  l.warning('over tcp'); l.removeHandler(tcp); tcp.close()\n\
+                  ux = h.SocketHandler(sys.argv[2], None); l.addHandler(ux)\n\
+                  l.warning('over unix'); ux.close()\n";
+    let status = python::script(script, [port.to_string(), sock.display().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    send_unix(&sock, &frame(b""));
+    let out = || std::fs::read_to_string(&stdout).unwrap_or_default();
+    assert!(
+        poll_until(WAIT, || out().contains("over tcp")
+            && out().contains("over unix")),
+        "{}\n{}",
+        out(),
+        log()
+    );
+    for line in out().lines() {
+        let o: serde_json::Value = serde_json::from_str(line).unwrap();
+        let peer = o["peer"].as_str().unwrap();
+        match o["message"].as_str().unwrap() {
+            "over tcp" => assert!(peer.starts_with("127.0.0.1:"), "{peer}"),
+            "over unix" => assert_eq!(peer, format!("unix:{}", sock.display())),
+            other => panic!("{other}"),
+        }
+    }
+
+    signal(&child, "TERM");
+    assert_eq!(notify.next_state(), "STOPPING=1");
+    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(
+        log().contains("stopped: received=3 stored=2"),
+        "the empty frame counted as a reject: {}",
+        log()
+    );
+    // The socket file belongs to whoever bound it: serve leaves it.
+    assert!(sock.exists());
+}
+
+#[test]
+fn the_example_units_pass_systemd_analyze_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/systemd");
+    for name in ["logwire.service", "logwire.socket"] {
+        let text = std::fs::read_to_string(examples.join(name)).unwrap();
+        // verify checks that ExecStart's binary exists: point it at the built one.
+        std::fs::write(
+            dir.path().join(name),
+            text.replace("/usr/local/bin/logwire", BIN),
+        )
+        .unwrap();
+    }
+    let service = std::fs::read_to_string(examples.join("logwire.service")).unwrap();
+    for hardening in [
+        "Type=notify",
+        "DynamicUser=yes",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "CapabilityBoundingSet=\n",
+        "SystemCallFilter=@system-service",
+    ] {
+        assert!(service.contains(hardening), "{hardening}");
+    }
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.path().join("logwire.socket"))
+        .arg(dir.path().join("logwire.service"))
+        .output()
+        .expect("systemd-analyze runs (Debian package systemd)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    // verify only warns about unknown keys and bad values: any line about our files fails.
+    let ours: Vec<&str> = err.lines().filter(|l| l.contains("logwire.")).collect();
+    assert!(ours.is_empty(), "{err}");
+}
+
+#[test]
+fn serve_takes_datagram_sockets_from_systemd_socket_activate() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let dgram = dir.path().join("activated.dgram");
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let stdout = dir.path().join("stdout");
+    let stderr = dir.path().join("stderr");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg("--datagram")
+            .arg(format!("--listen=127.0.0.1:{port}"))
+            .arg(format!("--listen={}", dgram.display()))
+            .arg(format!(
+                "--setenv=NOTIFY_SOCKET={}",
+                dir.path().join("notify").display()
+            ))
+            .args([BIN, "serve", "--json"])
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    // A datagram starts serve; it is received too, once serve has the socket.
+    let script = "import logging, logging.handlers as h, sys\n\
+                  l = logging.getLogger('activated'); l.propagate = False\n\
+                  u = h.DatagramHandler('127.0.0.1', int(sys.argv[1])); l.addHandler(u)\n\
+                  l.warning('over udp'); l.removeHandler(u); u.close()\n\
+                  d = h.DatagramHandler(sys.argv[2], None); l.addHandler(d)\n\
+                  l.warning('over unix-dgram'); d.close()\n";
+    let status = python::script(script, [port.to_string(), dgram.display().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(notify.next_state(), "READY=1", "{}", log());
+    let err = log();
+    assert!(
+        err.contains(&format!("listening on udp 127.0.0.1:{port}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("listening on unix-dgram {}", dgram.display())),
+        "{err}"
+    );
+    let out = || std::fs::read_to_string(&stdout).unwrap_or_default();
+    assert!(
+        poll_until(WAIT, || out().contains("over udp")
+            && out().contains("over unix-dgram")),
+        "{}\n{}",
+        out(),
+        log()
+    );
+    signal(&child, "TERM");
+    assert_eq!(notify.next_state(), "STOPPING=1");
+    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(dgram.exists(), "the socket file is left to its owner");
+}
