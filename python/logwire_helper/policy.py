@@ -1004,8 +1004,8 @@ def _envelope_problem(addr: str) -> Optional[str]:
 def _check_smtp(h: _Handler, a: dict, pol: _Policy, errs: _Errors) -> None:
     """CPython's ``SMTPHandler(mailhost, fromaddr, toaddrs, subject, credentials=None,
     secure=None, timeout=5.0)`` with the Rust rules: ``SmtpKind::prepare`` in
-    ``crates/net/src/kinds_mail_http.rs`` and ``SMTPHandler::new`` in
-    ``crates/net/src/sender/smtp.rs``."""
+    ``crates/handlers/src/kinds/mail_http.rs`` and ``SMTPHandler::new`` in
+    ``crates/handlers/src/sender/smtp.rs``."""
     mh = a.get("mailhost")
     place = _arg_place(h, "mailhost")
     if isinstance(mh, str):
@@ -1094,8 +1094,8 @@ def _http_host_port(host: str, secure: bool) -> Tuple[Optional[Tuple[str, int]],
 def _check_http(h: _Handler, a: dict, pol: _Policy, errs: _Errors) -> None:
     """CPython's ``HTTPHandler(host, url, method='GET', secure=False, credentials=None,
     context=None)`` with the Rust rules: ``HttpKind::prepare`` in
-    ``crates/net/src/kinds_mail_http.rs`` and ``HTTPHandler::new`` in
-    ``crates/net/src/sender/http.rs``."""
+    ``crates/handlers/src/kinds/mail_http.rs`` and ``HTTPHandler::new`` in
+    ``crates/handlers/src/sender/http.rs``."""
     if a.get("context") is not None:
         errs.add(_arg_place(h, "context"), "an ssl.SSLContext is code and is refused; "
                                            "secure=True verifies against the system's CAs")

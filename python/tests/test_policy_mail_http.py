@@ -1,5 +1,5 @@
 """logwire_helper.policy for logging.handlers.SMTPHandler and HTTPHandler: the Rust rules of
-crates/net/src/kinds_mail_http.rs (and what SMTPHandler::new / HTTPHandler::new refuse when the
+crates/handlers/src/kinds/mail_http.rs (and what SMTPHandler::new / HTTPHandler::new refuse when the
 listener builds them), beyond the shared corpus (testdata/pushed-policy/): allow-listed
 destinations, which `logwire check` has no flag for, and the reason each refusal gives."""
 

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 n=${1:-200}
 rounds=${2:-3}
-cargo build -q --release -p logwire-net --example listen_latency
+cargo build -q --release -p logwire-collector --example listen_latency
 bin=target/release/examples/listen_latency
 for r in $(seq "$rounds"); do
   "$bin" "$n"

@@ -23,7 +23,7 @@
 
 use logwire_engine::LoggerTree;
 use logwire_listener::{ListenerEvent, ListenerStats};
-use logwire_net::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
+use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;

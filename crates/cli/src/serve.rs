@@ -29,7 +29,7 @@
 use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
-use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
 use logwire_record::RecordMapper;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
@@ -551,8 +551,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
 
 /// The record sockets systemd passed (socket activation: `LISTEN_FDS`, for this process's
 /// `LISTEN_PID`), each taken as what it is. None without those variables.
-fn inherited_sockets() -> Result<Vec<logwire_net::receiver::InheritedSocket>, String> {
-    use logwire_net::receiver::InheritedSocket;
+fn inherited_sockets() -> Result<Vec<logwire_collector::receiver::InheritedSocket>, String> {
+    use logwire_collector::receiver::InheritedSocket;
     let mut fds = listenfd::ListenFd::from_env();
     let mut sockets = Vec::with_capacity(fds.len());
     for i in 0..fds.len() {

@@ -37,7 +37,7 @@ impl std::fmt::Debug for Configurator {
 }
 
 /// The built-in kinds of this crate with the trusted policy. The network handlers
-/// (`SocketHandler`, `DatagramHandler`, `SysLogHandler`) live in `logwire-net`, which
+/// (`SocketHandler`, `DatagramHandler`, `SysLogHandler`) live in `logwire-collector`, which
 /// depends on this crate: programs that want every kind, as `logwire check`, `serve` and the
 /// listener do, use `logwire_handlers::configurator(policy)`.
 impl Default for Configurator {

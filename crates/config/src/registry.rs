@@ -2,7 +2,7 @@
 //!
 //! Nothing is imported or evaluated: a class name is a key in this table, and a name that is
 //! not in it is an error. A Rust program can [`HandlerRegistry::register`] its own kinds
-//! under names of its choosing; the network handlers of `logwire-net` register themselves
+//! under names of its choosing; the network handlers of `logwire-collector` register themselves
 //! the same way.
 //!
 //! A kind works in two steps so that a whole configuration can be checked before anything

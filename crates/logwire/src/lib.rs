@@ -103,7 +103,7 @@ pub use logwire_handlers as handlers;
 pub use logwire_listener as listener;
 /// The collector: the bounded receivers behind `logwire serve`.
 #[cfg(feature = "collector")]
-pub use logwire_net as collector;
+pub use logwire_collector as collector;
 /// Received record payloads to records (what the collector maps with).
 #[cfg(feature = "collector")]
 pub use logwire_record as record_map;

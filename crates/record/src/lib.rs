@@ -2,7 +2,7 @@
 //! `DatagramHandler`) to [`LogRecord`](logwire_engine::LogRecord)s, with `makeLogRecord`
 //! semantics and a cost bounded per payload byte.
 //!
-//! Pure: no I/O, no threads, no async. The collector (`logwire-net`) frames, authenticates
+//! Pure: no I/O, no threads, no async. The collector (`logwire-collector`) frames, authenticates
 //! and queues; this crate only maps one payload to one record. The contract (what is checked,
 //! what is kept as data, what is never done — `msg % args` for one) is in the docs of
 //! [`RecordMapper`].

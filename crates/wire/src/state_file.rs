@@ -4,7 +4,7 @@
 //! file is small; a bigger one is an error, not a read without end).
 //!
 //! Here, beside the formats whose replay state these files keep, because both the listener
-//! (`logwire-listener`) and the collector (`logwire-net`) need it and neither depends on the
+//! (`logwire-listener`) and the collector (`logwire-collector`) need it and neither depends on the
 //! other.
 
 use std::fs::{self, File, OpenOptions};

@@ -7,7 +7,7 @@
 //! process is alive, idle and within its memory budget, and its final counters account for
 //! every frame sent (received = stored + rejected + duplicates + dropped).
 //!
-//! The same payloads are checked in process by `crates/net/tests/receive_hostile.rs`; this
+//! The same payloads are checked in process by `crates/collector/tests/receive_hostile.rs`; this
 //! suite is about the shipped binary: its flags, its process-level health and its reports.
 
 use crate::common;

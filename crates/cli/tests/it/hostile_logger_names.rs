@@ -15,7 +15,7 @@ use common::*;
 use std::io::Write;
 use std::net::TcpStream;
 
-/// Node budget for remote names (`logwire_net::receiver::MAX_REMOTE_LOGGERS`).
+/// Node budget for remote names (`logwire_collector::receiver::MAX_REMOTE_LOGGERS`).
 const MAX_REMOTE_LOGGERS: u64 = 10_000;
 const NAMES: u64 = 1_500;
 const PARTS: u64 = 125;

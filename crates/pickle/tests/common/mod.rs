@@ -58,7 +58,7 @@ pub(crate) fn canon(v: &PickleValue) -> String {
                 .join(",")
         ),
         // An allow-listed value type is still an object of that class; its texts are
-        // compared with CPython's by crates/net/tests/extras_stdtypes_cpython.rs.
+        // compared with CPython's by crates/record/tests/it/extras_stdtypes_cpython.rs.
         PickleValue::Opaque { class } | PickleValue::Known { class, .. } => format!("O{class}"),
     }
 }

@@ -6,7 +6,7 @@ mod common_recv;
 
 use common_recv::{python, start, tcp0, udp0, wait_for};
 use logwire_engine::{LogRecord, Value};
-use logwire_net::receiver::{ListenAddr, ReceiverOptions};
+use logwire_collector::receiver::{ListenAddr, ReceiverOptions};
 use serde_json::Value as J;
 
 const N: usize = 300;
@@ -198,7 +198,7 @@ async fn socket_handler_over_ipv6_loopback() {
             keep.clone(),
         )));
     tree.root().set_level(0);
-    let Ok(running) = logwire_net::receiver::Collector::new(tree, ReceiverOptions::default())
+    let Ok(running) = logwire_collector::receiver::Collector::new(tree, ReceiverOptions::default())
         .start(&[ListenAddr::Tcp(addr)])
         .await
     else {

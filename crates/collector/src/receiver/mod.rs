@@ -70,7 +70,7 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use logwire_engine::{Handler, LoggerTree, handler::StreamHandler};
-//! use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions};
+//! use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
 //! use std::sync::Arc;
 //!
 //! let tree = LoggerTree::new();
@@ -771,7 +771,7 @@ fn describe_file_type(t: &std::fs::FileType) -> &'static str {
 /// `keep_newlines`, `\n` is kept (for multi-line tracebacks the caller then indents).
 ///
 /// ```
-/// use logwire_net::receiver::escape_control;
+/// use logwire_collector::receiver::escape_control;
 /// assert_eq!(escape_control("a\nb\x1b[2J\u{2028}", false), "a\\nb\\x1b[2J\\u2028");
 /// assert_eq!(escape_control("plain", false), "plain");
 /// ```

@@ -10,7 +10,7 @@
 mod common_recv;
 
 use common_recv::{start, tcp0, wait_for};
-use logwire_net::receiver::{ListenAddr, ReceiverOptions, RejectReason};
+use logwire_collector::receiver::{ListenAddr, ReceiverOptions, RejectReason};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -4,7 +4,7 @@
 mod common_recv;
 
 use common_recv::{python, start, tcp0, udp0, wait_for};
-use logwire_net::receiver::{ListenAddr, ReceiverOptions, RejectReason};
+use logwire_collector::receiver::{ListenAddr, ReceiverOptions, RejectReason};
 use logwire_wire::{KeyRing, VerifyKey};
 
 const HELPER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../python");

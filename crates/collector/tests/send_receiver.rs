@@ -7,7 +7,7 @@
 use logwire_engine::handler::{CaptureBuffer, StreamHandler};
 use logwire_engine::{Emitter, Formatter, Handler, LogRecord, LoggerTree};
 use logwire_handlers::{Backoff, SocketHandler, SocketOptions};
-use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions};
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
 use logwire_wire::{KeyRing, key};
 use std::collections::HashMap;
 use std::sync::Arc;

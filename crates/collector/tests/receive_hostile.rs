@@ -4,7 +4,7 @@
 mod common_recv;
 
 use common_recv::{start, tcp0, udp0, wait_for};
-use logwire_net::receiver::{ListenAddr, ReceiverOptions, RejectReason};
+use logwire_collector::receiver::{ListenAddr, ReceiverOptions, RejectReason};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;

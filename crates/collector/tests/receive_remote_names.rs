@@ -5,7 +5,7 @@
 mod common_recv;
 
 use common_recv::{start, tcp0, wait_for};
-use logwire_net::receiver::{ListenAddr, MAX_REMOTE_NAME_LEN, ReceiverOptions};
+use logwire_collector::receiver::{ListenAddr, MAX_REMOTE_NAME_LEN, ReceiverOptions};
 use std::io::Write;
 use std::net::TcpStream;
 
@@ -80,7 +80,7 @@ fn deep_name(i: usize, parts: usize) -> String {
 /// existing ancestor, counted, and are still stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_names_make_at_most_the_node_budget_placeholders_included() {
-    use logwire_net::receiver::MAX_REMOTE_LOGGERS;
+    use logwire_collector::receiver::MAX_REMOTE_LOGGERS;
     let (running, keep) = start(ReceiverOptions::default(), &[tcp0()]).await;
     let ListenAddr::Tcp(addr) = running.local_addrs()[0].clone() else {
         unreachable!()

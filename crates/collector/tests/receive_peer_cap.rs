@@ -9,7 +9,7 @@
 mod common_recv;
 
 use common_recv::{start, wait_for};
-use logwire_net::receiver::{ListenAddr, ReceiverOptions};
+use logwire_collector::receiver::{ListenAddr, ReceiverOptions};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;

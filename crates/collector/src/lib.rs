@@ -17,7 +17,7 @@
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use logwire_engine::handler::{CaptureBuffer, StreamHandler};
 //! use logwire_engine::{Formatter, Handler, LogRecord, LoggerTree};
-//! use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions};
+//! use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
 //! use logwire_handlers::SocketHandler;
 //! use std::sync::Arc;
 //!

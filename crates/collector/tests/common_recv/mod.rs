@@ -4,7 +4,7 @@
 
 use logwire_engine::handler::RecordCollector;
 use logwire_engine::{Handler, LoggerTree};
-use logwire_net::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
 use logwire_test_support::python as py;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
