@@ -4,6 +4,7 @@ mod audit;
 mod check;
 mod keygen;
 mod metrics;
+mod nats_source;
 mod send_config;
 mod serve;
 mod top;

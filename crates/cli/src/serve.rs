@@ -225,6 +225,8 @@ pub(crate) struct ServeArgs {
         help_heading = "Config listener"
     )]
     listen_tls_client_ca: Option<PathBuf>,
+    #[command(flatten)]
+    nats: crate::nats_source::NatsSourceArgs,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -390,6 +392,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let nats_state_dir = record_state_dir.clone();
     let options = ReceiverOptions {
         max_frame: args.max_frame,
         max_connections,
@@ -413,6 +416,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let nats_source = match crate::nats_source::start(&args.nats, &tree, nats_state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("logwire serve: --nats-source: {e}");
             return ExitCode::from(2);
         }
     };
@@ -497,6 +507,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         t.abort();
     }
     let final_stats = running.shutdown().await;
+    crate::nats_source::stop(nats_source).await;
     if let Some(listener) = config_listener {
         // The listener's counters, as the collector's below (pushes in flight are aborted).
         let listener_stats = listener.stats();
@@ -633,7 +644,7 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
     // The same registry as check and the listener (network handlers included), with the
     // trusted policy of a local file.
-    logwire_net::kinds::configurator(ContentPolicy::trusted())
+    crate::nats_source::configurator(ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
@@ -943,6 +954,7 @@ fn start_config_listener(
         options = options.tls(tls);
     }
     let handle = ConfigListener::new(tree.clone(), options)
+        .registry(crate::nats_source::registry())
         .keep_existing_loggers(true)
         .on_event(move |e| {
             pushes.count(e);

@@ -310,7 +310,7 @@ fn store_batch(
         let id = m
             .headers
             .as_ref()
-            .and_then(|h| h.get("Nats-Msg-Id"))
+            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
             .and_then(|v| MsgId::parse(v.as_str()));
         let (key, epoch, seq) = identity(id, stream_seq);
         if !payload_is_json_object(&m.payload) {
