@@ -29,13 +29,28 @@ pub(crate) struct NatsSourceArgs {
     #[arg(long = "nats-source", value_name = "URL", requires_all = ["nats_stream", "nats_durable"], help_heading = "NATS source")]
     nats_source: Option<String>,
     /// The stream --nats-source reads.
-    #[arg(long = "nats-stream", value_name = "NAME", requires = "nats_source", help_heading = "NATS source")]
+    #[arg(
+        long = "nats-stream",
+        value_name = "NAME",
+        requires = "nats_source",
+        help_heading = "NATS source"
+    )]
     nats_stream: Option<String>,
     /// The durable consumer's name (created if missing; keep it across restarts).
-    #[arg(long = "nats-durable", value_name = "NAME", requires = "nats_source", help_heading = "NATS source")]
+    #[arg(
+        long = "nats-durable",
+        value_name = "NAME",
+        requires = "nats_source",
+        help_heading = "NATS source"
+    )]
     nats_durable: Option<String>,
     /// A NATS .creds file for --nats-source.
-    #[arg(long = "nats-creds", value_name = "FILE", requires = "nats_source", help_heading = "NATS source")]
+    #[arg(
+        long = "nats-creds",
+        value_name = "FILE",
+        requires = "nats_source",
+        help_heading = "NATS source"
+    )]
     nats_creds: Option<PathBuf>,
 }
 

@@ -50,7 +50,11 @@ mod tests {
 
     #[test]
     fn origin_is_set_only_inside_and_nests() {
-        let a = RecordOrigin { key_id: [1; 8], epoch: [2; 16], seq: 3 };
+        let a = RecordOrigin {
+            key_id: [1; 8],
+            epoch: [2; 16],
+            seq: 3,
+        };
         let b = RecordOrigin { seq: 4, ..a };
         assert_eq!(current_origin(), None);
         with_origin(Some(a), || {

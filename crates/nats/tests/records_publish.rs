@@ -30,7 +30,11 @@ fn read_stream(url: &str, stream: &str) -> Vec<(String, String, serde_json::Valu
                 .get(async_nats::header::NATS_MESSAGE_ID)
                 .map(|v| v.as_str().to_owned())
                 .unwrap_or_default();
-            out.push((m.subject.to_string(), id, serde_json::from_slice(&m.payload).unwrap()));
+            out.push((
+                m.subject.to_string(),
+                id,
+                serde_json::from_slice(&m.payload).unwrap(),
+            ));
         }
         assert_eq!(out.len() as u64, n, "every stored message read");
         out
@@ -74,7 +78,8 @@ fn publishes_cpython_shaped_json_through_a_config() {
     r.set_extra("request_id", Value::Int(7));
     r.set_extra("tags", Value::List(vec![Value::Str("a".into())]));
     tree.get_logger("app.db").handle(&r);
-    tree.get_logger("odd name.x").handle(&record("odd name.x", "second"));
+    tree.get_logger("odd name.x")
+        .handle(&record("odd name.x", "second"));
     tree.sync();
 
     let got = read_stream(&server.url(), "LOGS");
@@ -125,8 +130,10 @@ fn duplicate_ids_are_stored_once() {
     };
     let fmt = Formatter::default();
     for _ in 0..3 {
-        with_origin(Some(origin), || Emitter::emit(&h, &record("app", "signed once"), &fmt))
-            .unwrap();
+        with_origin(Some(origin), || {
+            Emitter::emit(&h, &record("app", "signed once"), &fmt)
+        })
+        .unwrap();
     }
     emit(&h, &record("app", "local")).unwrap();
     h.sync().unwrap();
@@ -152,7 +159,11 @@ fn oversized_records_are_refused_and_counted() {
     o.max_message = 4096;
     let h = NatsHandler::start(o).unwrap();
     let err = emit(&h, &record("app", &"x".repeat(10_000))).unwrap_err();
-    assert!(err.to_string().contains("larger than the NATS message limit"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("larger than the NATS message limit"),
+        "{err}"
+    );
     emit(&h, &record("app", "small")).unwrap();
     h.sync().unwrap();
     assert_eq!((h.stats().refused, h.stats().acked), (1, 1));
@@ -187,7 +198,10 @@ fn server_down_blocks_within_the_byte_bound_and_loses_nothing() {
     });
     std::thread::sleep(Duration::from_millis(300));
     let held = h.stats();
-    assert!(!emitter.is_finished(), "emitter finished with the server down: {held:?}");
+    assert!(
+        !emitter.is_finished(),
+        "emitter finished with the server down: {held:?}"
+    );
     assert!(held.peak_buffered_bytes <= 64 * 1024, "{held:?}");
     assert!(held.queued < N as u64, "{held:?}");
     server.restart();

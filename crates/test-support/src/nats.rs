@@ -88,7 +88,11 @@ impl NatsServer {
             .unwrap_or_else(|e| panic!("cannot run nats-server: {e}"));
         let lines = Lines::collect(child.stderr.take().unwrap());
         let ready = crate::wait::poll_until(READY, || {
-            lines.snapshot().iter().any(|l| l.contains("Server is ready")) || lines.ended()
+            lines
+                .snapshot()
+                .iter()
+                .any(|l| l.contains("Server is ready"))
+                || lines.ended()
         });
         let seen = lines.snapshot();
         assert!(
@@ -136,7 +140,10 @@ impl NatsServer {
 
     /// What the server wrote on stderr so far.
     pub fn log(&self) -> Vec<String> {
-        self.stderr.as_ref().map(Lines::snapshot).unwrap_or_default()
+        self.stderr
+            .as_ref()
+            .map(Lines::snapshot)
+            .unwrap_or_default()
     }
 }
 

@@ -1,33 +1,36 @@
-//! The stream source's memory of the records it stored, on disk, so that a message
-//! redelivered after a crash (stored, then killed before its ack reached the server) is
-//! stored once.
+//! The stream source's memory of the messages it stored, on disk, so that a message
+//! redelivered after a crash (stored, then killed before its ack reached the server, or
+//! redelivered because the server lost its consumer state when it was killed) is stored once.
 //!
-//! Why not the collector's `replay_journal`: it is private to `logwire-net`'s receiver. This
-//! one keeps the same ideas with the public pieces of `logwire-wire`: a [`ReplayTracker`]
-//! (per (key id, epoch), the highest seq and a bitmap of the last 4096 seqs; at most
-//! [`MAX_EPOCHS_PER_KEY`] epochs per key, least recently used evicted) rebuilt at start from
-//! the file `nats-source.replay`:
+//! Why not the collector's `replay_journal`: it is private to `logwire-net`'s receiver, and
+//! its windows are per (key, epoch) over 4096 seqs, while a JetStream redelivery can come
+//! any distance behind (after `ack_wait`, or when a killed server forgets acks). The
+//! identity here is the message's **stream sequence**, which a redelivery keeps: the source
+//! remembers a *floor* (the consumer's ack floor, read from the server: every message at or
+//! below it was acknowledged by this durable, hence stored or refused before) and the set of
+//! stored sequences above it. The floor only rises, so a server that lost acks and goes
+//! back redelivers messages this journal still knows. Duplicates *inside* the stream (the
+//! same record published twice outside JetStream's `Nats-Msg-Id` window) are the
+//! publisher's side: `Nats-Msg-Id` and the stream's duplicate window.
+//!
+//! File `nats-source.replay`, text lines:
 //!
 //! ```text
-//! r <key id hex> <epoch hex> <lo> <hi>                                   seqs lo..=hi stored
-//! w <key id hex> <epoch hex> <highest> <contiguous> <missing> <bitmap>   a whole window
+//! f <floor>       every sequence up to floor was handled
+//! s <lo> <hi>     sequences lo..=hi stored
 //! ```
 //!
-//! Records are identified by their `Nats-Msg-Id` ([`MsgId`]): a signed record by its key,
-//! epoch and seq, a collector-local one by (zero key, handler instance, handler seq), and a
-//! message without a logwire id by (key `ff…`, zero epoch, stream sequence).
-//!
-//! Order per batch: handlers write, `sync()`, one `write` of the batch's `r` lines, then the
+//! Order per batch: handlers write, `sync()`, one `write` of the batch's lines, then the
 //! acks. A journal line always follows its records' output; the window left is a kill between
 //! the handlers' last write and the journal's write (two adjacent system calls): those records
-//! come back and are stored a second time — duplicates, never loss. The file is compacted into
-//! `w` lines (temporary file, fsync, rename) past [`COMPACT_AT`] bytes; loading is bounded
-//! ([`MAX_FILE`], [`MAX_LINE`]) and fails closed on a malformed line (forgetting would mean
-//! duplicates: the operator decides), except a cut last line, which a crash mid-append leaves.
+//! come back and are stored a second time — duplicates, never loss. The set is bounded at
+//! [`MAX_REMEMBERED`] sequences (a floor stuck behind one message that keeps failing); past it
+//! the lowest are forgotten and counted. The file is compacted (temporary file, fsync,
+//! rename) past [`COMPACT_AT`] bytes; loading is bounded ([`MAX_FILE`], [`MAX_LINE`]) and
+//! fails closed on a malformed line (forgetting would mean duplicates: the operator decides),
+//! except a cut last line, which a crash mid-append leaves.
 
-use super::json::MsgId;
-use logwire_wire::record_envelope::REPLAY_WINDOW;
-use logwire_wire::{Epoch, KeyId, ReplayTracker, ReplayVerdict, ReplayWindow, WindowState};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -40,10 +43,9 @@ const COMPACT_AT: u64 = 4 << 20;
 /// Largest journal file loaded.
 const MAX_FILE: u64 = 256 << 20;
 /// Longest line.
-const MAX_LINE: usize = 4096;
-/// Epochs remembered per key (each costs about 600 bytes).
-pub(crate) const MAX_EPOCHS_PER_KEY: usize = 4096;
-const WORDS: usize = (REPLAY_WINDOW / 64) as usize;
+const MAX_LINE: usize = 128;
+/// Stored sequences remembered above the floor (16 MiB or so at most).
+pub(crate) const MAX_REMEMBERED: usize = 1 << 20;
 
 /// Why the source's journal could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -69,29 +71,26 @@ pub enum JournalError {
     },
 }
 
-/// The (key, epoch, seq) a message is remembered under.
-pub(crate) fn identity(id: Option<MsgId>, stream_seq: u64) -> (KeyId, Epoch, u64) {
-    match id {
-        Some(MsgId::Signed { key_id, epoch, seq }) => (key_id, epoch, seq),
-        Some(MsgId::Local { instance, seq }) => (KeyId([0; 8]), instance, seq),
-        None => (KeyId([0xff; 8]), Epoch([0; 16]), stream_seq),
-    }
-}
-
-/// Stored records, remembered (in memory always, on disk with a state directory).
+/// Stored stream sequences, remembered (in memory always, on disk with a state directory).
 pub(crate) struct Journal {
-    tracker: ReplayTracker,
+    floor: u64,
+    stored: BTreeSet<u64>,
+    pending: Vec<u64>,
+    floor_changed: bool,
+    forgotten: u64,
     file: Option<(PathBuf, File, u64)>,
-    pending: Vec<(KeyId, Epoch, u64)>,
 }
 
 impl Journal {
     /// A journal in memory only (no state directory: a restart forgets).
     pub(crate) fn in_memory() -> Self {
         Journal {
-            tracker: ReplayTracker::new(MAX_EPOCHS_PER_KEY),
-            file: None,
+            floor: 0,
+            stored: BTreeSet::new(),
             pending: Vec::new(),
+            floor_changed: false,
+            forgotten: 0,
+            file: None,
         }
     }
 
@@ -135,12 +134,11 @@ impl Journal {
             let line = std::str::from_utf8(line).map_err(|_| bad("not UTF-8"))?;
             j.load_line(line).ok_or_else(|| bad("malformed"))?;
         }
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io)?;
-        file.flush().map_err(io)?;
         j.file = Some((path, file, complete as u64));
         if complete < text.len() {
             // Rewritten without the cut line.
@@ -151,94 +149,83 @@ impl Journal {
 
     fn load_line(&mut self, line: &str) -> Option<()> {
         let f: Vec<&str> = line.split(' ').collect();
-        let key = KeyId(unhex::<8>(f.get(1)?)?);
-        let epoch = Epoch(unhex::<16>(f.get(2)?)?);
         match (f.first()?, f.len()) {
-            (&"r", 5) => {
-                let lo: u64 = f[3].parse().ok()?;
-                let hi: u64 = f[4].parse().ok()?;
-                if lo == 0 || hi < lo || hi - lo >= REPLAY_WINDOW {
+            (&"f", 2) => self.raise_floor(f[1].parse().ok()?),
+            (&"s", 3) => {
+                let lo: u64 = f[1].parse().ok()?;
+                let hi: u64 = f[2].parse().ok()?;
+                if lo == 0 || hi < lo || hi - lo >= MAX_REMEMBERED as u64 {
                     return None;
                 }
                 for seq in lo..=hi {
-                    self.mark(key, epoch, seq);
+                    self.remember(seq);
                 }
-            }
-            (&"w", 7) => {
-                let bits_hex = f[6];
-                if bits_hex.len() != WORDS * 16 {
-                    return None;
-                }
-                let mut bits = Vec::with_capacity(WORDS);
-                for i in 0..WORDS {
-                    bits.push(u64::from_str_radix(&bits_hex[i * 16..i * 16 + 16], 16).ok()?);
-                }
-                let state = WindowState {
-                    highest: f[3].parse().ok()?,
-                    contiguous: f[4].parse().ok()?,
-                    missing: f[5].parse().ok()?,
-                    bits,
-                };
-                self.tracker
-                    .restore(key, epoch, ReplayWindow::from_state(&state)?);
             }
             _ => return None,
         }
+        self.floor_changed = false;
         Some(())
     }
 
-    fn mark(&mut self, key: KeyId, epoch: Epoch, seq: u64) -> ReplayVerdict {
-        if self.tracker.window(key, epoch).is_none() {
-            // From 0, not from the first seq seen: a stream may hold an epoch's records out
-            // of order (two collectors, a resend), and a window opened at the first one seen
-            // would take the earlier ones for too old.
-            self.tracker.restore(key, epoch, ReplayWindow::new());
+    fn remember(&mut self, seq: u64) {
+        if seq > self.floor && self.stored.insert(seq) && self.stored.len() > MAX_REMEMBERED {
+            self.stored.pop_first();
+            self.forgotten += 1;
         }
-        self.tracker.mark(key, epoch, seq)
     }
 
-    /// Whether a record is new; if so it is remembered (on disk at the next [`commit`]).
-    /// A record more than a window below its epoch's highest seq is taken as new (stored,
-    /// perhaps a second time) rather than dropped: duplicates beat loss.
-    ///
-    /// [`commit`]: Journal::commit
-    pub(crate) fn note(&mut self, key: KeyId, epoch: Epoch, seq: u64) -> bool {
+    /// Whether the message at stream sequence `seq` is new; if so it is remembered (on
+    /// disk at the next [`Journal::commit`]).
+    pub(crate) fn note(&mut self, seq: u64) -> bool {
         if seq == 0 {
+            // No sequence known (cannot happen for a JetStream message): store it.
             return true;
         }
-        match self.mark(key, epoch, seq) {
-            ReplayVerdict::Duplicate => false,
-            ReplayVerdict::New => {
-                self.pending.push((key, epoch, seq));
-                true
-            }
-            _ => true,
+        if seq <= self.floor || self.stored.contains(&seq) {
+            return false;
+        }
+        self.remember(seq);
+        self.pending.push(seq);
+        true
+    }
+
+    /// Every sequence up to `floor` was acknowledged by this durable: forget them.
+    pub(crate) fn raise_floor(&mut self, floor: u64) {
+        if floor > self.floor {
+            self.floor = floor;
+            self.stored = self.stored.split_off(&(floor + 1));
+            self.floor_changed = true;
         }
     }
 
-    /// Writes the records noted since the last commit, in one `write`.
+    /// Sequences forgotten for the bound (a redelivery of those would be stored again).
+    pub(crate) fn forgotten(&self) -> u64 {
+        self.forgotten
+    }
+
+    /// Writes what changed since the last commit, in one `write`.
     pub(crate) fn commit(&mut self) -> Result<(), JournalError> {
         let Some((path, file, size)) = &mut self.file else {
             self.pending.clear();
             return Ok(());
         };
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && !self.floor_changed {
             return Ok(());
         }
-        self.pending.sort_unstable();
         let mut out = String::new();
+        if std::mem::take(&mut self.floor_changed) {
+            let _ = writeln!(out, "f {}", self.floor);
+        }
+        self.pending.sort_unstable();
         let mut i = 0;
         while i < self.pending.len() {
-            let (k, e, lo) = self.pending[i];
+            let lo = self.pending[i];
             let mut hi = lo;
-            while i + 1 < self.pending.len()
-                && self.pending[i + 1] == (k, e, hi + 1)
-                && hi + 1 - lo < REPLAY_WINDOW
-            {
+            while i + 1 < self.pending.len() && self.pending[i + 1] == hi + 1 {
                 hi += 1;
                 i += 1;
             }
-            let _ = writeln!(out, "r {} {} {lo} {hi}", hex(&k.0), hex(&e.0));
+            let _ = writeln!(out, "s {lo} {hi}");
             i += 1;
         }
         self.pending.clear();
@@ -254,7 +241,7 @@ impl Journal {
         Ok(())
     }
 
-    /// Rewrites the file as one `w` line per window (temporary file, fsync, rename).
+    /// Rewrites the file as the floor and the ranges above it (temporary file, fsync, rename).
     fn compact(&mut self) -> Result<(), JournalError> {
         let Some((path, _, _)) = &self.file else {
             return Ok(());
@@ -265,22 +252,15 @@ impl Journal {
             path: p.to_owned(),
             source: e,
         };
-        let mut text = String::new();
-        for (k, e, w) in self.tracker.windows() {
-            let s = w.state();
-            let _ = write!(
-                text,
-                "w {} {} {} {} {} ",
-                hex(&k.0),
-                hex(&e.0),
-                s.highest,
-                s.contiguous,
-                s.missing
-            );
-            for word in &s.bits {
-                let _ = write!(text, "{word:016x}");
+        let mut text = format!("f {}\n", self.floor);
+        let mut it = self.stored.iter().copied().peekable();
+        while let Some(lo) = it.next() {
+            let mut hi = lo;
+            while it.peek() == Some(&(hi + 1)) {
+                hi += 1;
+                it.next();
             }
-            text.push('\n');
+            let _ = writeln!(text, "s {lo} {hi}");
         }
         let mut f = File::create(&tmp).map_err(|e| io(&tmp, e))?;
         f.write_all(text.as_bytes())
@@ -296,75 +276,57 @@ impl Journal {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn remembers_across_reopen_and_compaction() {
+    fn remembers_across_reopen_floor_and_compaction() {
         let dir = tempfile::tempdir().unwrap();
-        let (k, e) = (KeyId([1; 8]), Epoch([2; 16]));
         let mut j = Journal::open(dir.path()).unwrap();
         for seq in [1, 2, 3, 7, 5] {
-            assert!(j.note(k, e, seq), "{seq}");
+            assert!(j.note(seq), "{seq}");
         }
-        assert!(!j.note(k, e, 3));
+        assert!(!j.note(3));
         j.commit().unwrap();
-        // Out of order below the first seq seen is still new.
-        let e2 = Epoch([3; 16]);
-        assert!(j.note(k, e2, 10));
-        assert!(j.note(k, e2, 4));
+        // Far behind the highest (a redelivery after ack_wait) is still new if not stored.
+        assert!(j.note(100_000));
+        assert!(j.note(4));
         // Not committed: forgotten after a crash (redelivered and stored then).
         drop(j);
         let mut j = Journal::open(dir.path()).unwrap();
         for seq in [1, 2, 3, 5, 7] {
-            assert!(!j.note(k, e, seq), "{seq} remembered");
+            assert!(!j.note(seq), "{seq} remembered");
         }
-        assert!(j.note(k, e, 4));
-        assert!(j.note(k, e2, 10));
+        assert!(j.note(4));
+        j.raise_floor(5);
         j.commit().unwrap();
         j.compact().unwrap();
         drop(j);
         let mut j = Journal::open(dir.path()).unwrap();
-        assert!(!j.note(k, e, 4));
-        assert!(!j.note(k, e2, 10));
-        assert!(j.note(k, e, 6));
+        // At or below the floor: handled; above it, what was stored.
+        assert!(!j.note(4) && !j.note(5) && !j.note(7));
+        assert!(j.note(6));
+        // The floor never goes back.
+        j.raise_floor(2);
+        assert!(!j.note(3));
     }
 
     #[test]
     fn malformed_lines_fail_closed_and_a_cut_last_line_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join(JOURNAL_FILE);
-        let key = "0101010101010101";
-        let epoch = "02020202020202020202020202020202";
-        std::fs::write(&p, format!("r {key} {epoch} 1 2\nr {key} {epoch} 3")).unwrap();
+        std::fs::write(&p, "s 1 2\ns 3").unwrap();
         let mut j = Journal::open(dir.path()).unwrap();
-        assert!(!j.note(KeyId([1; 8]), Epoch([2; 16]), 2));
-        assert!(j.note(KeyId([1; 8]), Epoch([2; 16]), 3));
+        assert!(!j.note(2));
+        assert!(j.note(3));
         drop(j);
-        std::fs::write(&p, format!("r {key} {epoch} 5 1\n")).unwrap();
-        let err = Journal::open(dir.path()).err().unwrap();
-        assert!(err.to_string().contains("line 1"), "{err}");
-        std::fs::write(&p, format!("r {key} {epoch} 1 999999999\n")).unwrap();
-        assert!(Journal::open(dir.path()).is_err());
+        for bad in ["s 5 1\n", "s 1 999999999999\n", "x 1\n", "f\n", "s 0 1\n"] {
+            std::fs::write(&p, bad).unwrap();
+            let err = Journal::open(dir.path())
+                .err()
+                .unwrap_or_else(|| panic!("{bad:?}"));
+            assert!(err.to_string().contains("line 1"), "{err}");
+        }
     }
 }

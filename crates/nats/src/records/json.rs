@@ -195,7 +195,14 @@ mod tests {
         for id in ids {
             assert_eq!(MsgId::parse(&id.header()), Some(id), "{}", id.header());
         }
-        for bad in ["", "lw1", "lw1.00.00.1", "lwu.zz.1", "x.y", "lwu.07070707070707070707070707070707.1.2"] {
+        for bad in [
+            "",
+            "lw1",
+            "lw1.00.00.1",
+            "lwu.zz.1",
+            "x.y",
+            "lwu.07070707070707070707070707070707.1.2",
+        ] {
             assert_eq!(MsgId::parse(bad), None, "{bad}");
         }
     }

@@ -28,12 +28,12 @@ use super::publisher::{
 };
 use super::subject::SubjectTemplate;
 use crate::NatsConnect;
+use logwire_config::HandlerRegistry;
 use logwire_config::error::ConfigErrors;
 use logwire_config::model::ConfigValue;
 use logwire_config::registry::{
     BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
 };
-use logwire_config::HandlerRegistry;
 use logwire_engine::Emitter;
 
 /// The class name configs use.
@@ -104,7 +104,10 @@ impl HandlerKind for NatsKind {
             Some(other) => {
                 errs.push(
                     a.place_of("servers"),
-                    format!("expected a URL or a list of URLs, found {}", other.type_name()),
+                    format!(
+                        "expected a URL or a list of URLs, found {}",
+                        other.type_name()
+                    ),
                 );
                 Vec::new()
             }
@@ -158,10 +161,7 @@ impl HandlerKind for NatsKind {
         match (a.str("user", errs), a.str("password", errs)) {
             (Some(u), Some(p)) => connect.user_password = Some((u, p)),
             (None, None) => {}
-            _ => errs.push(
-                a.place_of("user"),
-                "user and password go together",
-            ),
+            _ => errs.push(a.place_of("user"), "user and password go together"),
         }
         connect.token = a.str("token", errs);
         connect.tls = a.bool("tls", errs).unwrap_or(false);

@@ -213,10 +213,7 @@ impl NatsHandler {
                 self.options.max_message
             )));
         }
-        let subject = self
-            .options
-            .subject
-            .render(&record.name, &record.levelname);
+        let subject = self.options.subject.render(&record.name, &record.levelname);
         let len = payload.len() + subject.len();
         let mut s = self.shared.lock();
         // Wait for room; a record alone in the buffer always fits (it is below max_message).

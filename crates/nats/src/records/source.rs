@@ -9,8 +9,7 @@
 //! bounded as in the collector ([`MAX_REMOTE_LOGGERS`] nodes, names over
 //! [`MAX_REMOTE_NAME_LEN`] bytes make none).
 
-use super::journal::{Journal, identity};
-use super::json::MsgId;
+use super::journal::Journal;
 use crate::{NatsConnect, NatsError};
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures_util::StreamExt;
@@ -48,7 +47,11 @@ pub struct SourceOptions {
 
 impl SourceOptions {
     /// Options with defaults: batches of 256, 2048 pending, 1 MiB messages.
-    pub fn new(connect: NatsConnect, stream: impl Into<String>, durable: impl Into<String>) -> Self {
+    pub fn new(
+        connect: NatsConnect,
+        stream: impl Into<String>,
+        durable: impl Into<String>,
+    ) -> Self {
         SourceOptions {
             connect,
             stream: stream.into(),
@@ -76,6 +79,8 @@ pub struct SourceStats {
     pub rejected: u64,
     /// Journal write failures (acks withheld: the messages come back).
     pub journal_errors: u64,
+    /// Stored sequences the journal forgot for its bound (a redelivery of one is stored again).
+    pub forgotten: u64,
 }
 
 #[derive(Default)]
@@ -85,6 +90,7 @@ struct Counters {
     duplicates: AtomicU64,
     rejected: AtomicU64,
     journal_errors: AtomicU64,
+    forgotten: AtomicU64,
 }
 
 /// A running stream source.
@@ -105,8 +111,13 @@ impl std::fmt::Display for SourceStats {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "received={} stored={} duplicates={} rejected={} journal_errors={}",
-            self.received, self.stored, self.duplicates, self.rejected, self.journal_errors
+            "received={} stored={} duplicates={} rejected={} journal_errors={} forgotten={}",
+            self.received,
+            self.stored,
+            self.duplicates,
+            self.rejected,
+            self.journal_errors,
+            self.forgotten
         )
     }
 }
@@ -128,7 +139,9 @@ impl RecordSource {
             None => Journal::in_memory(),
         };
         if options.stream.is_empty() || options.durable.is_empty() {
-            return Err(NatsError::Config("stream and durable names are required".into()));
+            return Err(NatsError::Config(
+                "stream and durable names are required".into(),
+            ));
         }
         let counters = Arc::new(Counters::default());
         let (stop, stop_rx) = watch::channel(false);
@@ -155,6 +168,7 @@ impl RecordSource {
             duplicates: c.duplicates.load(Ordering::Relaxed),
             rejected: c.rejected.load(Ordering::Relaxed),
             journal_errors: c.journal_errors.load(Ordering::Relaxed),
+            forgotten: c.forgotten.load(Ordering::Relaxed),
         }
     }
 
@@ -184,7 +198,7 @@ async fn run(
 ) -> Result<(), NatsError> {
     let client = options.connect.connect().await?;
     let js = jetstream::new(client);
-    let consumer = loop {
+    let mut consumer = loop {
         match open_consumer(&js, &options).await {
             Ok(c) => break c,
             Err(e) => {
@@ -239,12 +253,23 @@ async fn run(
         let max_message = options.max_message;
         let counters2 = Arc::clone(&counters);
         let (back, batch, verdicts, committed) = tokio::task::spawn_blocking(move || {
+            // The batch's output is kept in memory and written by the sync that ends it: one
+            // write per handler, right before the journal's, so a kill between a record's
+            // write and its journal line (a duplicate after redelivery) is a window of two
+            // adjacent system calls, not of a whole batch.
+            logwire_engine::handler::batch_writes_on_this_thread(true);
             let verdicts = store_batch(&mut store, &batch, max_message, &counters2);
+            logwire_engine::handler::batch_writes_on_this_thread(false);
+            counters2
+                .forgotten
+                .store(store.journal.forgotten(), Ordering::Relaxed);
             let committed = match store.journal.commit() {
                 Ok(()) => true,
                 Err(e) => {
                     counters2.journal_errors.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("logwire nats source: cannot write the journal, withholding acks: {e}");
+                    eprintln!(
+                        "logwire nats source: cannot write the journal, withholding acks: {e}"
+                    );
                     false
                 }
             };
@@ -263,6 +288,10 @@ async fn run(
                 // A lost ack means a redelivery, which the journal drops.
                 eprintln!("logwire nats source: ack: {e}");
             }
+        }
+        // What the server has taken as acknowledged no longer needs remembering.
+        if let Ok(info) = consumer.info().await {
+            store.journal.raise_floor(info.ack_floor.stream_sequence);
         }
     }
 }
@@ -302,17 +331,24 @@ fn store_batch(
     let mut stored = 0;
     for m in batch {
         let stream_seq = m.info().map_or(0, |i| i.stream_sequence);
+        if !store.journal.note(stream_seq) {
+            // Stored (or refused) before: acked again, not stored twice.
+            counters.duplicates.fetch_add(1, Ordering::Relaxed);
+            verdicts.push(true);
+            continue;
+        }
         if m.payload.len() > max_message {
-            reject(counters, stream_seq, &format!("{} bytes, over the {max_message}-byte limit", m.payload.len()));
+            reject(
+                counters,
+                stream_seq,
+                &format!(
+                    "{} bytes, over the {max_message}-byte limit",
+                    m.payload.len()
+                ),
+            );
             verdicts.push(false);
             continue;
         }
-        let id = m
-            .headers
-            .as_ref()
-            .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
-            .and_then(|v| MsgId::parse(v.as_str()));
-        let (key, epoch, seq) = identity(id, stream_seq);
         if !payload_is_json_object(&m.payload) {
             reject(counters, stream_seq, "not a JSON object");
             verdicts.push(false);
@@ -327,12 +363,10 @@ fn store_batch(
             }
         };
         verdicts.push(true);
-        if !store.journal.note(key, epoch, seq) {
-            counters.duplicates.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
         let logger = if record.name.len() <= MAX_REMOTE_NAME_LEN {
-            store.tree.get_logger_within(&record.name, &mut store.budget)
+            store
+                .tree
+                .get_logger_within(&record.name, &mut store.budget)
         } else {
             None
         }
