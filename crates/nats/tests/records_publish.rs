@@ -221,3 +221,55 @@ fn server_down_blocks_within_the_byte_bound_and_loses_nothing() {
     assert_eq!(seen.len(), N, "every record once");
     h.close();
 }
+
+/// A pushed config passes the destination policy for its servers as a SocketHandler's host
+/// does: loopback is allowed, anything else only with --allow-host.
+#[test]
+fn pushed_configs_publish_only_to_allowed_servers() {
+    let mut registry = HandlerRegistry::with_builtins();
+    logwire_nats::register(&mut registry);
+    let config = |servers: serde_json::Value| {
+        serde_json::json!({
+            "version": 1,
+            "handlers": {"nats": {"class": "logwire.NATSHandler", "servers": servers,
+                                  "subject": "logs.{name}"}},
+            "root": {"handlers": ["nats"]}
+        })
+        .to_string()
+    };
+    let pushed = || ContentPolicy::pushed(None, vec![]).unwrap();
+    let err = Configurator::new(registry.clone(), pushed())
+        .apply_text(
+            &LoggerTree::new(),
+            &config(serde_json::json!(["nats://127.0.0.1:4222", "nats://203.0.113.9:4222"])),
+            SourceFormat::Json,
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("203.0.113.9:4222 is not allowed"), "{err}");
+    // A credentials file is a file: a pushed config without a file root may not name one.
+    let text = serde_json::json!({
+        "version": 1,
+        "handlers": {"nats": {"class": "logwire.NATSHandler", "servers": "nats://127.0.0.1:4222",
+                              "subject": "logs.{name}", "credentials": "/etc/nats/ops.creds"}},
+        "root": {"handlers": ["nats"]}
+    });
+    let err = Configurator::new(registry.clone(), pushed())
+        .apply_text(&LoggerTree::new(), &text.to_string(), SourceFormat::Json)
+        .unwrap_err();
+    assert!(err.to_string().contains("handlers.nats.credentials"), "{err}");
+    let allowed = ContentPolicy::pushed(
+        None,
+        vec![logwire_config::Destination::parse("203.0.113.9:4222").unwrap()],
+    )
+    .unwrap();
+    let tree = LoggerTree::new();
+    Configurator::new(registry, allowed)
+        .apply_text(
+            &tree,
+            &config(serde_json::json!("nats://203.0.113.9:4222")),
+            SourceFormat::Json,
+        )
+        .unwrap();
+    // Built without waiting for the (unreachable) server; closing reports nothing pending.
+    tree.shutdown();
+}

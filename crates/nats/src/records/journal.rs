@@ -13,7 +13,8 @@
 //! same record published twice outside JetStream's `Nats-Msg-Id` window) are the
 //! publisher's side: `Nats-Msg-Id` and the stream's duplicate window.
 //!
-//! File `nats-source.replay`, text lines:
+//! File `nats-source.<stream>.<durable>.replay` (one per durable: another durable of the same
+//! stream stores its own copy), text lines:
 //!
 //! ```text
 //! f <floor>       every sequence up to floor was handled
@@ -36,8 +37,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
-/// The journal's file name in the state directory.
-pub(crate) const JOURNAL_FILE: &str = "nats-source.replay";
+/// The journal's file name in the state directory, without `.<stream>.<durable>.replay`.
+pub(crate) const JOURNAL_FILE: &str = "nats-source";
 /// Compaction threshold.
 const COMPACT_AT: u64 = 4 << 20;
 /// Largest journal file loaded.
@@ -94,9 +95,10 @@ impl Journal {
         }
     }
 
-    /// Opens (or creates) the journal in `dir` and loads it.
-    pub(crate) fn open(dir: &Path) -> Result<Self, JournalError> {
-        let path = dir.join(JOURNAL_FILE);
+    /// Opens (or creates) the journal of `name` (`<stream>.<durable>`, checked by the
+    /// caller to be file-name safe) in `dir` and loads it.
+    pub(crate) fn open(dir: &Path, name: &str) -> Result<Self, JournalError> {
+        let path = dir.join(format!("{JOURNAL_FILE}.{name}.replay"));
         let io = |e| JournalError::Io {
             path: path.clone(),
             source: e,
@@ -283,7 +285,7 @@ mod tests {
     #[test]
     fn remembers_across_reopen_floor_and_compaction() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), "S.d").unwrap();
         for seq in [1, 2, 3, 7, 5] {
             assert!(j.note(seq), "{seq}");
         }
@@ -294,7 +296,7 @@ mod tests {
         assert!(j.note(4));
         // Not committed: forgotten after a crash (redelivered and stored then).
         drop(j);
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), "S.d").unwrap();
         for seq in [1, 2, 3, 5, 7] {
             assert!(!j.note(seq), "{seq} remembered");
         }
@@ -303,7 +305,7 @@ mod tests {
         j.commit().unwrap();
         j.compact().unwrap();
         drop(j);
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), "S.d").unwrap();
         // At or below the floor: handled; above it, what was stored.
         assert!(!j.note(4) && !j.note(5) && !j.note(7));
         assert!(j.note(6));
@@ -315,15 +317,15 @@ mod tests {
     #[test]
     fn malformed_lines_fail_closed_and_a_cut_last_line_is_dropped() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join(JOURNAL_FILE);
+        let p = dir.path().join(format!("{JOURNAL_FILE}.S.d.replay"));
         std::fs::write(&p, "s 1 2\ns 3").unwrap();
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open(dir.path(), "S.d").unwrap();
         assert!(!j.note(2));
         assert!(j.note(3));
         drop(j);
         for bad in ["s 5 1\n", "s 1 999999999999\n", "x 1\n", "f\n", "s 0 1\n"] {
             std::fs::write(&p, bad).unwrap();
-            let err = Journal::open(dir.path())
+            let err = Journal::open(dir.path(), "S.d")
                 .err()
                 .unwrap_or_else(|| panic!("{bad:?}"));
             assert!(err.to_string().contains("line 1"), "{err}");

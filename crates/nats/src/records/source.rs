@@ -134,15 +134,21 @@ impl RecordSource {
     /// Opens the journal and starts consuming on the current tokio runtime. The connection
     /// and the stream are waited for in the background.
     pub fn start(tree: LoggerTree, options: SourceOptions) -> Result<Self, NatsError> {
+        for (what, name) in [("stream", &options.stream), ("durable", &options.durable)] {
+            let ok = (1..=64).contains(&name.len())
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(NatsError::Config(format!(
+                    "{what} name {name:?}: 1 to 64 letters, digits, '-' or '_'"
+                )));
+            }
+        }
         let journal = match &options.state_dir {
-            Some(d) => Journal::open(d)?,
+            Some(d) => Journal::open(d, &format!("{}.{}", options.stream, options.durable))?,
             None => Journal::in_memory(),
         };
-        if options.stream.is_empty() || options.durable.is_empty() {
-            return Err(NatsError::Config(
-                "stream and durable names are required".into(),
-            ));
-        }
         let counters = Arc::new(Counters::default());
         let (stop, stop_rx) = watch::channel(false);
         let store = Store {
