@@ -241,11 +241,17 @@ fn pushed_configs_publish_only_to_allowed_servers() {
     let err = Configurator::new(registry.clone(), pushed())
         .apply_text(
             &LoggerTree::new(),
-            &config(serde_json::json!(["nats://127.0.0.1:4222", "nats://203.0.113.9:4222"])),
+            &config(serde_json::json!([
+                "nats://127.0.0.1:4222",
+                "nats://203.0.113.9:4222"
+            ])),
             SourceFormat::Json,
         )
         .unwrap_err();
-    assert!(err.to_string().contains("203.0.113.9:4222 is not allowed"), "{err}");
+    assert!(
+        err.to_string().contains("203.0.113.9:4222 is not allowed"),
+        "{err}"
+    );
     // A credentials file is a file: a pushed config without a file root may not name one.
     let text = serde_json::json!({
         "version": 1,
@@ -256,7 +262,10 @@ fn pushed_configs_publish_only_to_allowed_servers() {
     let err = Configurator::new(registry.clone(), pushed())
         .apply_text(&LoggerTree::new(), &text.to_string(), SourceFormat::Json)
         .unwrap_err();
-    assert!(err.to_string().contains("handlers.nats.credentials"), "{err}");
+    assert!(
+        err.to_string().contains("handlers.nats.credentials"),
+        "{err}"
+    );
     let allowed = ContentPolicy::pushed(
         None,
         vec![logwire_config::Destination::parse("203.0.113.9:4222").unwrap()],

@@ -28,7 +28,11 @@ fn publish(rt: &tokio::runtime::Runtime, url: &str, payloads: Vec<Vec<u8>>) {
     });
 }
 
-fn source(rt: &tokio::runtime::Runtime, url: &str, state: &std::path::Path) -> (RecordSource, RecordCollector) {
+fn source(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    state: &std::path::Path,
+) -> (RecordSource, RecordCollector) {
     let tree = LoggerTree::new();
     let got = RecordCollector::new();
     tree.root().add_handler(Arc::new(Handler::new(got.clone())));
@@ -75,7 +79,9 @@ fn bad_messages_are_refused_and_redeliveries_stored_once() {
         stream.delete_consumer("store").await.unwrap();
     });
     let (src, got) = source(&rt, &server.url(), state.path());
-    wait_until(LIMIT, "7 messages received again", || src.stats().received >= 7);
+    wait_until(LIMIT, "7 messages received again", || {
+        src.stats().received >= 7
+    });
     let stats = rt.block_on(src.shutdown()).unwrap();
     assert_eq!((stats.stored, stats.duplicates), (0, 7), "{stats}");
     assert!(got.records().is_empty());
