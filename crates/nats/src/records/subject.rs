@@ -37,7 +37,7 @@ impl SubjectTemplate {
             let part = match token {
                 "{name}" => Part::Name,
                 "{levelname}" => Part::Levelname,
-                t if t.is_empty() => return Err(format!("subject {text:?} has an empty token")),
+                "" => return Err(format!("subject {text:?} has an empty token")),
                 t if t.contains(['{', '}']) => {
                     return Err(format!(
                         "subject {text:?}: only whole tokens {{name}} and {{levelname}} are placeholders"
