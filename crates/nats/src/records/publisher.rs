@@ -309,8 +309,13 @@ impl Emitter for NatsHandler {
     /// collector acks signed records only after this, so an ack means "in the stream", and
     /// while NATS is away the collector's dispatcher waits here (backpressure).
     fn sync(&self) -> Result<(), HandlerError> {
-        self.wait_acked(None);
-        Ok(())
+        match self.wait_acked(None) {
+            0 => Ok(()),
+            // Only a closed handler stops waiting.
+            n => Err(HandlerError::Invalid(format!(
+                "closed with {n} record(s) not acknowledged by JetStream"
+            ))),
+        }
     }
 
     fn close(&self) {
@@ -346,9 +351,17 @@ impl Emitter for NatsHandler {
 
 impl Drop for NatsHandler {
     fn drop(&mut self) {
-        // A handler dropped without close() stops its worker; what it still held was
-        // reported by close() if close() ran.
-        self.shared.lock().closing = true;
+        // A handler dropped without close() stops its worker; what it still held is
+        // reported (close() reported and counted it already if it ran).
+        let mut s = self.shared.lock();
+        if !s.closing && !s.unacked.is_empty() {
+            eprintln!(
+                "logwire.NATSHandler: dropped with {} record(s) not acknowledged by JetStream",
+                s.unacked.len()
+            );
+        }
+        s.closing = true;
+        drop(s);
         self.shared.wake.notify_one();
     }
 }
