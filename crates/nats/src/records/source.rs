@@ -316,7 +316,9 @@ async fn open_consumer(
             jetstream::consumer::pull::Config {
                 durable_name: Some(options.durable.clone()),
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
+                // A consumer killed mid-batch holds its messages this long; a redelivery that
+                // overtakes a slow sync is dropped by the journal.
+                ack_wait: Duration::from_secs(10),
                 max_ack_pending: options.max_ack_pending,
                 ..Default::default()
             },
