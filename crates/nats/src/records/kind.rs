@@ -13,7 +13,7 @@
 //! | `tlsCa` | CA certificates (PEM) for the server |
 //! | `tlsCert`, `tlsKey` | client certificate and key (PEM) |
 //! | `buffer` | bytes of records waiting for JetStream before `emit` blocks (default 64 MiB) |
-//! | `inFlight` | publishes awaiting their ack at once (default 1024) |
+//! | `inFlight` | publishes awaiting their ack at once (default 4096) |
 //! | `maxMessage` | largest record as JSON, in bytes (default 1 MiB, NATS's default) |
 //!
 //! Every server passes the content policy's destination check at prepare time, exactly as a

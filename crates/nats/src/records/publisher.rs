@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 /// Default bound of the records waiting for JetStream, in bytes of their JSON.
 pub const DEFAULT_BUFFER_BYTES: usize = 64 << 20;
 /// Default number of publishes awaiting their ack at once.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 1024;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
 /// Default largest message: NATS's default `max_payload` (1 MiB).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
 
@@ -262,9 +262,14 @@ impl NatsHandler {
         let mut s = self.shared.lock();
         let target = s.next_seq - 1;
         loop {
-            let outstanding = s.unacked.range(..=target).count();
-            if outstanding == 0 || s.stopped {
-                return outstanding;
+            // O(log n) per wake (every ack wakes waiters); the count only when returning.
+            let done = s.unacked.first().is_none_or(|&first| first > target);
+            if done || s.stopped {
+                return if done {
+                    0
+                } else {
+                    s.unacked.range(..=target).count()
+                };
             }
             s = match deadline {
                 None => self
@@ -275,7 +280,7 @@ impl NatsHandler {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return outstanding;
+                        return s.unacked.range(..=target).count();
                     }
                     self.shared
                         .changed
@@ -416,10 +421,14 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
         // Send what is queued, up to the in-flight bound, while connected (a publish sent
         // while disconnected would only wait in the client's buffer and time out).
         let connected = client.connection_state() == async_nats::connection::State::Connected;
-        while connected && backoff.is_zero() && in_flight.len() < options.max_in_flight {
-            let Some(msg) = shared.lock().queue.pop_front() else {
-                break;
-            };
+        let mut ready = VecDeque::new();
+        if connected && backoff.is_zero() {
+            let room = options.max_in_flight.saturating_sub(in_flight.len());
+            let mut s = shared.lock();
+            let n = room.min(s.queue.len());
+            ready.extend(s.queue.drain(..n));
+        }
+        while let Some(msg) = ready.pop_front() {
             let publish = PublishMessage::build()
                 .payload(msg.payload.clone())
                 .message_id(&msg.id);
@@ -428,8 +437,14 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
                 Err(e) => {
                     note_error(e.to_string());
                     shared.counters.retries.fetch_add(1, Ordering::Relaxed);
-                    shared.lock().queue.push_front(msg);
+                    // Back to the queue, in their order, ahead of newer records.
+                    let mut s = shared.lock();
+                    while let Some(m) = ready.pop_back() {
+                        s.queue.push_front(m);
+                    }
+                    s.queue.push_front(msg);
                     backoff = Duration::from_millis(50);
+                    break;
                 }
             }
         }
