@@ -1,13 +1,13 @@
 //! [`RecordSource`]: a durable pull consumer that hands a stream's records to a logger tree
 //! (contracts in the parent module).
 //!
-//! Budgets: a fetch asks for at most `batch` messages (and `max_message` bytes each as the
-//! server's `max_bytes`); the consumer has at most `max_ack_pending` unacknowledged messages,
-//! which bounds a redelivery's distance from the newest seq (so the journal's 4096-seq window
-//! covers it); every payload larger than `max_message` is refused before it is parsed, and
-//! parsing is the collector's bounded `RecordMapper` (depth, values, bytes). Logger names are
-//! bounded as in the collector ([`MAX_REMOTE_LOGGERS`] nodes, names over
-//! [`MAX_REMOTE_NAME_LEN`] bytes make none).
+//! Budgets: a fetch asks for at most `batch` messages; the consumer has at most
+//! `max_ack_pending` unacknowledged messages (what one source holds in memory and the server
+//! redelivers after a crash); every payload larger than `max_message` is refused before it is
+//! parsed, only a JSON object is parsed, and parsing is the collector's bounded
+//! `RecordMapper` (depth, values, bytes). Logger names are bounded as in the collector
+//! ([`MAX_REMOTE_LOGGERS`] nodes, names over [`MAX_REMOTE_NAME_LEN`] bytes make none). The
+//! journal (see `journal`) is keyed on stream sequences above the consumer's ack floor.
 
 use super::journal::Journal;
 use crate::{NatsConnect, NatsError};
