@@ -229,6 +229,8 @@ pub(crate) struct ServeArgs {
     listen_tls_client_ca: Option<PathBuf>,
     #[command(flatten)]
     listen_nats: crate::nats_push::NatsListenFlags,
+    #[command(flatten)]
+    nats: crate::nats_source::NatsSourceArgs,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -427,6 +429,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let nats_state_dir = record_state_dir.clone();
     let options = ReceiverOptions {
         max_frame: args.max_frame,
         max_connections,
@@ -450,6 +453,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let nats_source = match crate::nats_source::start(&args.nats, &tree, nats_state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("logwire serve: --nats-source: {e}");
             return ExitCode::from(2);
         }
     };
@@ -537,6 +547,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
     for l in nats_listeners {
         tokio::task::block_in_place(|| l.stop_and_join());
     }
+    crate::nats_source::stop(nats_source).await;
     if let Some(listener) = config_listener {
         // The listener's counters, as the collector's below (pushes in flight are aborted).
         let listener_stats = listener.stats();
@@ -673,7 +684,7 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
     // The same registry as check and the listener (network handlers included), with the
     // trusted policy of a local file.
-    logwire_handlers::configurator(ContentPolicy::trusted())
+    crate::nats_source::configurator(ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
@@ -995,6 +1006,7 @@ fn start_config_listener(
         options = options.tls(tls);
     }
     let handle = ConfigListener::new(tree.clone(), options)
+        .registry(crate::nats_source::registry())
         .keep_existing_loggers(true)
         .on_event(move |e| {
             pushes.count(e);

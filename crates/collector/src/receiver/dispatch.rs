@@ -361,7 +361,15 @@ impl Dispatcher {
         if self.output_closed() {
             return false;
         }
-        self.handle(rec);
+        // Handlers that need the record's identity (the JetStream publisher) read it here.
+        let origin = signed
+            .as_ref()
+            .map(|s| logwire_engine::origin::RecordOrigin {
+                key_id: s.key_id.0,
+                epoch: s.epoch.0,
+                seq: s.seq,
+            });
+        logwire_engine::origin::with_origin(origin, || self.handle(rec));
         if self.output_closed() {
             return false;
         }
