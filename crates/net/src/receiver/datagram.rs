@@ -6,9 +6,9 @@
 //! collector an amplifier. Signed records over datagrams are verified and deduplicated, but
 //! not acked.
 
-use super::dispatch::Batch;
 use super::ingest::{Shared, Tally};
 use super::stats::RejectReason;
+use super::work::Batch;
 use crate::record_map::RecordMapper;
 use logwire_wire::frame::{FrameError, split_datagram};
 use std::sync::Arc;

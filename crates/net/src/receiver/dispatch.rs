@@ -11,18 +11,18 @@
 //! acks: an ack promises the record is in its handlers and flushed.
 
 use super::ingest::{Shared, Tally};
-use super::parallel::DispatcherSide;
 use super::replay_journal::ReplayJournal;
 use super::stats::Counters;
-use super::stream::payloads;
+use super::work::{AckRoute, Batch, ReadFrames, Signed, Work};
 use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
+use logwire_wire::frame::payloads;
 use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 /// Logger-tree nodes that remote names may make, **placeholders included**: a name of `D`
 /// dotted parts can make `D` nodes (its logger and a placeholder per missing prefix), so
@@ -39,139 +39,12 @@ pub const MAX_REMOTE_LOGGERS: usize = 10_000;
 /// time quadratic in its length; longer names enter at their nearest existing ancestor.
 pub const MAX_REMOTE_NAME_LEN: usize = 256;
 
-/// Where acks for one stream connection are written.
-#[derive(Clone, Debug)]
-pub(crate) struct AckRoute {
-    /// Identifies the connection (acks are coalesced per connection).
-    pub(crate) conn: u64,
-    pub(crate) tx: mpsc::Sender<RecordAck>,
-}
-
-/// A verified record's envelope facts.
-#[derive(Clone, Debug)]
-pub(crate) struct Signed {
-    pub(crate) key_id: KeyId,
-    pub(crate) epoch: Epoch,
-    pub(crate) seq: u64,
-    /// Set when the record asked for an ack and came over a stream.
-    pub(crate) ack: Option<AckRoute>,
-}
-
-/// One item of a batch.
-pub(crate) enum Work {
-    /// A record to hand to the handlers.
-    Record(Box<MappedRecord>, Option<Signed>),
-    /// A duplicate that asked for an ack: ack again, store nothing.
-    AckOnly(Signed),
-    /// A read's frames, not yet judged: the dispatcher judges them itself (see [`ReadFrames`]).
-    Frames(Box<ReadFrames>),
-    /// The batch's share of the queue's byte budget (see [`charge`]), last in its batch:
-    /// given back once the dispatcher is done with the items before it.
-    Charge(OwnedSemaphorePermit),
-}
-
-/// The bytes queued between the receivers and the dispatcher, over all of them
-/// ([`ReceiverOptions::queue_bytes`](super::ReceiverOptions::queue_bytes)). Records are
-/// charged what they hold ([`MappedRecord::cost_bytes`]), a read's frames for the dispatcher
-/// to judge their bytes. So a stalled handler (a stdout nobody reads) stops the receivers,
-/// and TCP pushes back on the senders, once this many bytes wait, not once a number of
-/// batches does: a batch may hold one record of megabytes or a thousand small ones.
-#[derive(Clone, Debug)]
-pub(crate) struct QueueBudget {
-    sem: Arc<Semaphore>,
-    size: u32,
-}
-
-impl QueueBudget {
-    pub(crate) fn new(bytes: usize) -> Self {
-        let size = bytes.clamp(1, u32::MAX as usize) as u32;
-        QueueBudget {
-            sem: Arc::new(Semaphore::new(size as usize)),
-            size,
-        }
-    }
-
-    /// What a batch is charged.
-    fn cost(batch: &Batch) -> usize {
-        batch
-            .iter()
-            .map(|w| match w {
-                Work::Record(rec, _) => rec.cost_bytes(),
-                Work::Frames(read) => read.frames.len(),
-                Work::AckOnly(_) | Work::Charge(_) => 0,
-            })
-            .sum()
-    }
-
-    /// Bytes charged now: records and reads waiting for the dispatcher, and reservations of
-    /// records being built (a gauge for metrics; it moves while it is read).
-    pub(crate) fn in_use(&self) -> usize {
-        (self.size as usize).saturating_sub(self.sem.available_permits())
-    }
-
-    /// Takes the batch's share of the budget and puts it last in the batch; waits while the
-    /// budget is spent. A batch larger than the whole budget waits for all of it. A batch
-    /// already charged (see [`QueueBudget::settle`]) is left as it is.
-    pub(crate) async fn charge(&self, batch: &mut Batch) {
-        if matches!(batch.last(), Some(Work::Charge(_))) {
-            return;
-        }
-        if let Some(permit) = self.reserve(Self::cost(batch)).await {
-            batch.push(Work::Charge(permit));
-        }
-    }
-
-    /// Takes `bytes` of the budget (at most all of it) before records are built: what they
-    /// can hold at most, so that records waiting for the queue are inside the budget too.
-    /// Waits while the budget is spent (the connection stops reading). `None` for 0 bytes.
-    pub(crate) async fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
-        let want = bytes.min(self.size as usize) as u32;
-        if want == 0 {
-            return None;
-        }
-        Arc::clone(&self.sem).acquire_many_owned(want).await.ok()
-    }
-
-    /// Charges a batch built under `reserved` (see [`QueueBudget::reserve`]) what it holds,
-    /// and gives the rest of the reservation back.
-    pub(crate) fn settle(&self, reserved: Option<OwnedSemaphorePermit>, batch: &mut Batch) {
-        let Some(mut permit) = reserved else {
-            return;
-        };
-        let keep = Self::cost(batch).min(permit.num_permits());
-        drop(permit.split(permit.num_permits() - keep));
-        if keep > 0 && !batch.is_empty() {
-            batch.push(Work::Charge(permit));
-        }
-    }
-}
-
-/// A read's complete frames (prefixes included) for the dispatcher to judge and handle one by
-/// one, with the connection's mapper: each record is handled where it was mapped and refilled
-/// by the next frame while still in this core's cache, instead of crossing to the dispatcher's
-/// core and back (see `parallel`'s docs for when a connection sends these).
-pub(crate) struct ReadFrames {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) frames: Vec<u8>,
-    /// Complete frames in `frames`.
-    pub(crate) count: usize,
-    pub(crate) peer: Arc<str>,
-    pub(crate) route: AckRoute,
-    /// The connection's mapper for such reads, and where the buffer goes back.
-    pub(crate) side: Arc<DispatcherSide>,
-    /// Held until the read is judged (the connection's reads at the dispatcher are bounded).
-    pub(crate) slot: OwnedSemaphorePermit,
-}
-
-/// A batch from one read; `Vec` so that the channel carries one message per read.
-pub(crate) type Batch = Vec<Work>;
-
 /// Starts the dispatcher thread; it ends when every sender is dropped and the queue is
 /// drained, after a final flush. `handled` holds the seqs earlier runs stored (from
 /// `journal`, which then records this run's).
 pub(crate) fn start(
     tree: LoggerTree,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
     capacity: usize,
     handled: ReplayTracker,
     journal: Option<ReplayJournal>,
@@ -184,7 +57,7 @@ pub(crate) fn start(
             // Handlers keep a drain's lines in memory and write them at the flush that ends
             // the drain (one write per burst, not per record); acks follow that flush.
             logwire_engine::handler::batch_writes_on_this_thread(true);
-            let mut d = Dispatcher::new(tree, counters, handled, journal);
+            let mut d = Dispatcher::new(tree, shared, handled, journal);
             d.output_closed = output_closed;
             d.run(rx)
         })?;
@@ -195,6 +68,8 @@ struct Dispatcher {
     tree: LoggerTree,
     /// The tree's state, reloaded only when it changes (a config reload, a new logger).
     snap: SnapshotCache,
+    /// The judge of the reads connections hand this thread (see `parallel`).
+    shared: Arc<Shared>,
     counters: Arc<Counters>,
     /// Seqs handed to handlers, per (key, epoch): the cumulative ack is its contiguous point.
     handled: ReplayTracker,
@@ -223,14 +98,15 @@ const SPENT_BYTES_HELD: usize = 4 << 20;
 impl Dispatcher {
     fn new(
         tree: LoggerTree,
-        counters: Arc<Counters>,
+        shared: Arc<Shared>,
         handled: ReplayTracker,
         journal: Option<ReplayJournal>,
     ) -> Self {
         Dispatcher {
             snap: tree.snapshot_cache(),
             tree,
-            counters,
+            counters: Arc::clone(&shared.counters),
+            shared,
             handled,
             journal,
             output_closed: None,
@@ -321,8 +197,8 @@ impl Dispatcher {
     /// records stored and dropped, with `received` already counted (the caller counts the
     /// outcomes after it).
     fn judge_read(&mut self, read: ReadFrames) -> (u64, u64) {
+        let shared = Arc::clone(&self.shared);
         let ReadFrames {
-            shared,
             frames,
             count: _,
             peer,

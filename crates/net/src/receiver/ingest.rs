@@ -4,8 +4,8 @@
 //! carried it.
 
 use super::ReceiverOptions;
-use super::dispatch::{AckRoute, QueueBudget, Signed, Work};
 use super::stats::{Counters, RejectReason};
+use super::work::{AckRoute, QueueBudget, Signed, Work};
 use crate::record_map::MappedRecord;
 use crate::record_map::{MapError, RecordMapper};
 use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};

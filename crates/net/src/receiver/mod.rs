@@ -94,6 +94,7 @@ mod parallel;
 mod replay_journal;
 mod stats;
 mod stream;
+mod work;
 
 pub use replay_journal::JournalError;
 use replay_journal::ReplayJournal;
@@ -428,21 +429,21 @@ impl Collector {
             bound.push(addr);
             sockets.push(socket);
         }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(ingest::Shared::new(
+            self.options.clone(),
+            Arc::clone(&counters),
+            replay.clone(),
+        ));
         let (dispatch_tx, dispatcher) = dispatch::start(
             self.tree.clone(),
-            Arc::clone(&counters),
+            Arc::clone(&shared),
             self.options.queue_batches,
             replay.clone(),
             journal,
             self.options.output_closed.clone(),
         )
         .map_err(ReceiverError::Dispatcher)?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let shared = Arc::new(ingest::Shared::new(
-            self.options.clone(),
-            Arc::clone(&counters),
-            replay,
-        ));
         let ctx = stream::StreamContext {
             shared: Arc::clone(&shared),
             dispatch: dispatch_tx.clone(),

@@ -41,11 +41,12 @@
 //! tracker marks a connection's signed frames in the order they were sent, exactly as before.
 
 use super::BulkDecode;
-use super::dispatch::Batch;
+use super::work::{Batch, DispatcherSide};
 use crate::record_map::{MapLimits, RecordMapper};
+use logwire_wire::frame::FrameScan;
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 /// Fewest complete frames in one read for it to be decoded on a worker thread: below this the
@@ -90,27 +91,6 @@ pub(crate) struct InOrder {
     dispatcher_slots: Arc<Semaphore>,
 }
 
-/// What a connection shares with the dispatcher for the reads it hands it to judge: one
-/// mapper (so its template keeps the connection's layout from read to read, and the records
-/// it refills stay on the dispatcher's core), and the read buffers handed back.
-pub(crate) struct DispatcherSide {
-    pub(crate) mapper: Mutex<RecordMapper>,
-    spent_bufs: Mutex<Vec<Vec<u8>>>,
-}
-
-impl DispatcherSide {
-    /// Hands a read's buffer back to its connection.
-    pub(crate) fn give_back(&self, mut buf: Vec<u8>) {
-        buf.clear();
-        let mut bufs = self.spent_bufs.lock().unwrap_or_else(|e| e.into_inner());
-        // No more than a connection keeps itself: a burst that queued many reads at the
-        // dispatcher must not leave as many idle buffers behind.
-        if bufs.len() < MAX_QUEUED {
-            bufs.push(buf);
-        }
-    }
-}
-
 enum Pending {
     /// Judged inline while older batches were still decoding.
     Ready(Batch),
@@ -132,10 +112,10 @@ impl InOrder {
             workers,
             spare_mappers: Vec::new(),
             spare_bufs: Vec::new(),
-            dispatcher_side: Arc::new(DispatcherSide {
-                mapper: Mutex::new(RecordMapper::new(limits.clone())),
-                spent_bufs: Mutex::default(),
-            }),
+            dispatcher_side: Arc::new(DispatcherSide::new(
+                RecordMapper::new(limits.clone()),
+                MAX_QUEUED,
+            )),
             dispatcher_slots: Arc::new(Semaphore::new(MAX_QUEUED)),
             limits,
         }
@@ -154,6 +134,11 @@ impl InOrder {
             .acquire_owned()
             .await
             .ok()
+    }
+
+    /// Whether some of this connection's reads wait at the dispatcher, not yet judged.
+    pub(crate) fn has_reads_at_dispatcher(&self) -> bool {
+        self.dispatcher_slots.available_permits() < MAX_QUEUED
     }
 
     /// This connection's part of a read it hands the dispatcher (see [`DispatcherSide`]).
@@ -180,22 +165,14 @@ impl InOrder {
     /// Frees the read buffers kept for reuse (the connection is idle: it keeps none).
     pub(crate) fn release_buffers(&mut self) {
         self.spare_bufs = Vec::new();
-        *self
-            .dispatcher_side
-            .spent_bufs
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Vec::new();
+        drop(self.dispatcher_side.take_spent());
     }
 
     /// An empty read buffer (one a worker handed back, or a new one of `capacity`).
     pub(crate) fn take_buffer(&mut self, capacity: usize) -> Vec<u8> {
         if self.spare_bufs.is_empty() {
             // The ones the dispatcher handed back.
-            let side = &self.dispatcher_side;
-            std::mem::swap(
-                &mut self.spare_bufs,
-                &mut side.spent_bufs.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            self.spare_bufs = self.dispatcher_side.take_spent();
         }
         match self.spare_bufs.pop() {
             Some(mut buf) => {
@@ -264,5 +241,137 @@ impl InOrder {
             // Cancelled: the runtime is being torn down (no drain then).
             Err(_) => Batch::new(),
         }
+    }
+}
+
+/// Who judges a read: decided here and nowhere else (see the module docs).
+pub(crate) enum Judge {
+    /// The connection's task, now.
+    Here,
+    /// The dispatcher thread (a bulk read), with a slot there if one was free.
+    Dispatcher(Option<OwnedSemaphorePermit>),
+    /// A decode thread (a bulk read).
+    Thread(OwnedSemaphorePermit),
+    /// Every decode thread is busy, likely with this connection's older reads: wait for the
+    /// oldest batch instead of decoding on a third thread, then look again.
+    Wait,
+}
+
+/// Picks who judges the complete frames `scan` found in a read of a connection whose queued
+/// batches are `order`, given the dispatcher's channel `dispatch`.
+///
+/// Signed `LWR1` frames go through the ingest replay tracker, which must see one connection's
+/// seqs in the order they were sent (a seq marked far ahead of older unjudged ones could push
+/// those below the window). So a read holding any is never judged on a decode thread (those
+/// run side by side), and is judged here only when none of this connection's older reads is
+/// still waiting to be judged; otherwise it follows them to the dispatcher, which judges one
+/// connection's reads in order. Signed bulk reads thus take the same bulk path as plain ones,
+/// with their HMAC verified on the dispatcher.
+pub(crate) fn who_judges(
+    bulk: BulkDecode,
+    scan: &FrameScan,
+    dispatch: &mpsc::Sender<Batch>,
+    order: &InOrder,
+) -> Judge {
+    let dispatcher = || Judge::Dispatcher(order.try_dispatcher_slot());
+    let signed = scan.special > 0;
+    let bulk_read = scan.frames >= PARALLEL_MIN_FRAMES && scan.end <= PARALLEL_MAX_BYTES;
+    if !bulk_read {
+        let older_unjudged = !order.is_empty() || order.has_reads_at_dispatcher();
+        return if signed && older_unjudged && scan.end <= PARALLEL_MAX_BYTES {
+            dispatcher()
+        } else {
+            Judge::Here
+        };
+    }
+    if signed {
+        return dispatcher();
+    }
+    match bulk {
+        BulkDecode::Dispatcher => dispatcher(),
+        BulkDecode::Auto => {
+            let queued = dispatch.max_capacity() - dispatch.capacity();
+            match order.try_worker() {
+                Some(worker) if queued >= DISPATCHER_BACKLOG => Judge::Thread(worker),
+                _ => dispatcher(),
+            }
+        }
+        BulkDecode::Threads(_) => match order.try_worker() {
+            Some(worker) => Judge::Thread(worker),
+            None if !order.is_empty() => Judge::Wait,
+            None => Judge::Here,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(end: usize, frames: usize, special: usize) -> FrameScan {
+        let mut s = FrameScan::default();
+        (s.end, s.frames, s.special) = (end, frames, special);
+        s
+    }
+
+    /// `Auto` sends bulk reads to the dispatcher, and to a free decode thread only once the
+    /// dispatcher's queue is backed up; `Threads` uses threads, then waits, then judges here.
+    #[tokio::test]
+    async fn who_judges_a_bulk_read() {
+        let (tx, _rx) = mpsc::channel::<Batch>(64);
+        let with_threads = |n| InOrder::new(Arc::new(Semaphore::new(n)), Default::default());
+        let (one, none) = (with_threads(1), with_threads(0));
+        let bulk = scan(32 * 100, PARALLEL_MIN_FRAMES, 0);
+        let auto = |order: &InOrder| who_judges(BulkDecode::Auto, &bulk, &tx, order);
+        assert!(matches!(auto(&one), Judge::Dispatcher(Some(_))));
+        for _ in 0..DISPATCHER_BACKLOG {
+            tx.try_send(Batch::new()).unwrap();
+        }
+        assert!(matches!(auto(&one), Judge::Thread(_)));
+        assert!(matches!(auto(&none), Judge::Dispatcher(Some(_))));
+        let dispatcher = who_judges(BulkDecode::Dispatcher, &bulk, &tx, &one);
+        assert!(matches!(dispatcher, Judge::Dispatcher(Some(_))));
+        let threads = |order: &InOrder| who_judges(BulkDecode::Threads(1), &bulk, &tx, order);
+        assert!(matches!(threads(&one), Judge::Thread(_)));
+        assert!(matches!(threads(&none), Judge::Here));
+    }
+
+    /// A read holding a signed frame never goes to a decode thread, and follows this
+    /// connection's unjudged reads to the dispatcher even when it is small.
+    #[tokio::test]
+    async fn signed_reads_stay_in_order() {
+        let (tx, _rx) = mpsc::channel::<Batch>(64);
+        let order = InOrder::new(Arc::new(Semaphore::new(4)), Default::default());
+        let signed_bulk = scan(32 * 100, PARALLEL_MIN_FRAMES, 1);
+        for mode in [
+            BulkDecode::Auto,
+            BulkDecode::Threads(4),
+            BulkDecode::Dispatcher,
+        ] {
+            for _ in 0..DISPATCHER_BACKLOG {
+                let _ = tx.try_send(Batch::new());
+            }
+            let judge = who_judges(mode, &signed_bulk, &tx, &order);
+            assert!(matches!(judge, Judge::Dispatcher(Some(_))), "{mode:?}");
+        }
+        let signed_small = scan(300, 1, 1);
+        let alone = who_judges(BulkDecode::Auto, &signed_small, &tx, &order);
+        assert!(
+            matches!(alone, Judge::Here),
+            "nothing older: judged at once"
+        );
+        let held = order.try_dispatcher_slot().expect("a slot");
+        let behind = who_judges(BulkDecode::Auto, &signed_small, &tx, &order);
+        assert!(
+            matches!(behind, Judge::Dispatcher(Some(_))),
+            "behind an unjudged read"
+        );
+        let plain_small = scan(300, 1, 0);
+        let plain = who_judges(BulkDecode::Auto, &plain_small, &tx, &order);
+        assert!(
+            matches!(plain, Judge::Here),
+            "plain frames have no replay state"
+        );
+        drop(held);
     }
 }

@@ -10,14 +10,13 @@
 //! (shed at the connection cap); and a writer task for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
 //! decode thread, in read order (see [`super::parallel`]).
 
-use super::BulkDecode;
-use super::dispatch::{AckRoute, Batch, ReadFrames, Work};
 use super::ingest::{Shared, Tally};
-use super::parallel::{DISPATCHER_BACKLOG, InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
+use super::parallel::{InOrder, Judge, who_judges};
 use super::stats::RejectReason;
+use super::work::{AckRoute, Batch, ReadFrames, Work};
 use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
-use logwire_wire::frame::PREFIX_LEN;
+use logwire_wire::frame::{self, PREFIX_LEN, payloads};
 use logwire_wire::record_envelope::is_record_envelope;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -318,21 +317,13 @@ where
         }
         // Judge every complete frame in the buffer: here, or, if there are many, on the
         // dispatcher or a decode thread (see `parallel`).
-        let scan = scan_frames(&buf, opts.max_frame);
+        let scan = frame::scan_frames(&buf, opts.max_frame, is_record_envelope);
         if scan.frames > 0 && !proven {
             proven = true;
             shed.prove();
         }
         if scan.frames > 0 {
-            let bulk = scan.frames >= PARALLEL_MIN_FRAMES
-                && !scan.signed
-                && scan.end <= PARALLEL_MAX_BYTES;
-            let judge = if bulk {
-                pick_judge(opts.bulk_decode, &ctx.dispatch, &order)
-            } else {
-                Judge::Here
-            };
-            let judge = match judge {
+            let judge = match who_judges(opts.bulk_decode, &scan, &ctx.dispatch, &order) {
                 Judge::Wait => {
                     if let Some(batch) = order.next().await
                         && send_batch(ctx, batch).await.is_err()
@@ -378,7 +369,6 @@ where
                 }
                 Judge::Dispatcher(Some(slot)) => {
                     let read = ReadFrames {
-                        shared: Arc::clone(&ctx.shared),
                         frames: take_frames(&mut buf, scan.end, &mut order),
                         count: scan.frames,
                         peer: Arc::clone(&peer),
@@ -459,8 +449,10 @@ where
             frame_started = Some(Instant::now());
         }
         // A large partial frame: reserve its bytes from the global budget before reading it.
-        if permit.is_none() && buf.len() >= PREFIX_LEN {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+        if permit.is_none()
+            && let Some(len) = frame::peek_length(&buf)
+        {
+            let len = len as usize;
             if len > READ_CHUNK {
                 let want = u32::try_from(len.min(opts.inflight_bytes)).unwrap_or(u32::MAX);
                 let deadline = frame_started.unwrap_or_else(Instant::now) + opts.body_timeout;
@@ -627,19 +619,6 @@ enum Step<R> {
     Shed,
 }
 
-/// The complete frames at the front of a read buffer.
-struct Scan {
-    /// Where they end.
-    end: usize,
-    /// How many there are.
-    frames: usize,
-    /// Whether any is a signed `LWR1` frame.
-    signed: bool,
-    /// The length prefix after them, if it is over the frame cap (the framing is lost).
-    too_large: Option<u32>,
-}
-
-/// Finds the complete frames at the front of `buf` (prefixes only: nothing is judged).
 /// Drops the judged frames (`..end`) from a connection's buffer. A buffer a large frame grew
 /// (up to the frame cap) goes back to [`READ_CHUNK`]: the in-flight budget paid for it only
 /// while the frame was read, and an idle connection must not keep it for its whole idle
@@ -649,29 +628,6 @@ fn drain_frames(buf: &mut Vec<u8>, end: usize) {
     if buf.capacity() > 2 * READ_CHUNK {
         buf.shrink_to(READ_CHUNK);
     }
-}
-
-fn scan_frames(buf: &[u8], max_frame: usize) -> Scan {
-    let mut scan = Scan {
-        end: 0,
-        frames: 0,
-        signed: false,
-        too_large: None,
-    };
-    while let Some((prefix, rest)) = buf[scan.end..].split_first_chunk::<PREFIX_LEN>() {
-        let len = u32::from_be_bytes(*prefix);
-        let Ok(n) = logwire_wire::frame::check_length(len, max_frame) else {
-            scan.too_large = Some(len);
-            break;
-        };
-        let Some(payload) = rest.get(..n) else {
-            break;
-        };
-        scan.signed |= is_record_envelope(payload);
-        scan.end += PREFIX_LEN + n;
-        scan.frames += 1;
-    }
-    scan
 }
 
 /// The complete frames at the front of `buf` (up to `end`), leaving with the buffer that holds
@@ -684,7 +640,8 @@ fn take_frames(buf: &mut Vec<u8>, end: usize, order: &mut InOrder) -> Vec<u8> {
     frames
 }
 
-/// Judges complete frames (prefixes included, as [`scan_frames`] found them) into a batch.
+/// Judges complete frames (prefixes included, as [`frame::scan_frames`] found them) into a
+/// batch.
 fn judge_frames(
     shared: &Shared,
     frames: &[u8],
@@ -703,55 +660,11 @@ fn judge_frames(
     batch
 }
 
-/// The payloads of complete frames (prefixes included, as [`scan_frames`] found them).
-pub(crate) fn payloads(mut frames: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let (prefix, rest) = frames.split_first_chunk::<PREFIX_LEN>()?;
-        let len = u32::from_be_bytes(*prefix) as usize;
-        // Always there: the frames were scanned complete.
-        let (payload, rest) = rest.split_at_checked(len)?;
-        frames = rest;
-        Some(payload)
-    })
-}
-
-/// Who judges a read: see [`super::parallel`].
-enum Judge {
-    /// The connection's task, now.
-    Here,
-    /// The dispatcher thread (a bulk read), with a slot there if one was free.
-    Dispatcher(Option<tokio::sync::OwnedSemaphorePermit>),
-    /// A decode thread (a bulk read).
-    Thread(tokio::sync::OwnedSemaphorePermit),
-    /// Every decode thread is busy, likely with this connection's older reads: wait for the
-    /// oldest batch instead of decoding on a third thread, then look again.
-    Wait,
-}
-
-fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder) -> Judge {
-    let dispatcher = || Judge::Dispatcher(order.try_dispatcher_slot());
-    match bulk {
-        BulkDecode::Dispatcher => dispatcher(),
-        BulkDecode::Auto => {
-            let queued = dispatch.max_capacity() - dispatch.capacity();
-            match order.try_worker() {
-                Some(worker) if queued >= DISPATCHER_BACKLOG => Judge::Thread(worker),
-                _ => dispatcher(),
-            }
-        }
-        BulkDecode::Threads(_) => match order.try_worker() {
-            Some(worker) => Judge::Thread(worker),
-            None if !order.is_empty() => Judge::Wait,
-            None => Judge::Here,
-        },
-    }
-}
-
 /// Reserves `bytes` of the queue's budget (see [`QueueBudget::reserve`]), sending this
 /// connection's finished batches meanwhile: they may hold the budget it waits for, and only
 /// this task sends them. `Err` if the dispatcher is gone.
 ///
-/// [`QueueBudget::reserve`]: super::dispatch::QueueBudget::reserve
+/// [`QueueBudget::reserve`]: super::work::QueueBudget::reserve
 async fn reserve_sending(
     ctx: &StreamContext,
     order: &mut InOrder,
@@ -813,27 +726,6 @@ async fn write_acks<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `Auto` sends bulk reads to the dispatcher, and to a free decode thread only once the
-    /// dispatcher's queue is backed up; `Threads` uses threads, then waits, then judges here.
-    #[tokio::test]
-    async fn who_judges_a_bulk_read() {
-        let (tx, _rx) = mpsc::channel::<Batch>(64);
-        let with_threads = |n| InOrder::new(Arc::new(Semaphore::new(n)), Default::default());
-        let (one, none) = (with_threads(1), with_threads(0));
-        let auto = |order: &InOrder| pick_judge(BulkDecode::Auto, &tx, order);
-        assert!(matches!(auto(&one), Judge::Dispatcher(Some(_))));
-        for _ in 0..DISPATCHER_BACKLOG {
-            tx.try_send(Batch::new()).unwrap();
-        }
-        assert!(matches!(auto(&one), Judge::Thread(_)));
-        assert!(matches!(auto(&none), Judge::Dispatcher(Some(_))));
-        let dispatcher = pick_judge(BulkDecode::Dispatcher, &tx, &one);
-        assert!(matches!(dispatcher, Judge::Dispatcher(Some(_))));
-        let threads = |order: &InOrder| pick_judge(BulkDecode::Threads(1), &tx, order);
-        assert!(matches!(threads(&one), Judge::Thread(_)));
-        assert!(matches!(threads(&none), Judge::Here));
-    }
 
     #[test]
     fn a_buffer_grown_by_a_large_frame_is_given_back() {
