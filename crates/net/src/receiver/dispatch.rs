@@ -12,13 +12,14 @@
 
 use super::ingest::{Shared, Tally};
 use super::replay_journal::ReplayJournal;
+use super::seqs::StoredSeqs;
 use super::stats::Counters;
 use super::work::{AckRoute, Batch, ReadFrames, Signed, Work};
 use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
 use logwire_wire::frame::payloads;
-use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
+use logwire_wire::{Epoch, KeyId, RecordAck};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +47,7 @@ pub(crate) fn start(
     tree: LoggerTree,
     shared: Arc<Shared>,
     capacity: usize,
-    handled: ReplayTracker,
+    stored: StoredSeqs,
     journal: Option<ReplayJournal>,
     output_closed: Option<Arc<AtomicBool>>,
 ) -> std::io::Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
@@ -57,7 +58,7 @@ pub(crate) fn start(
             // Handlers keep a drain's lines in memory and write them at the flush that ends
             // the drain (one write per burst, not per record); acks follow that flush.
             logwire_engine::handler::batch_writes_on_this_thread(true);
-            let mut d = Dispatcher::new(tree, shared, handled, journal);
+            let mut d = Dispatcher::new(tree, shared, stored, journal);
             d.output_closed = output_closed;
             d.run(rx)
         })?;
@@ -71,9 +72,9 @@ struct Dispatcher {
     /// The judge of the reads connections hand this thread (see `parallel`).
     shared: Arc<Shared>,
     counters: Arc<Counters>,
-    /// Seqs handed to handlers, per (key, epoch): the cumulative ack is its contiguous point.
-    handled: ReplayTracker,
-    /// Persists `handled` (see `replay_journal`): written after the flush, before the acks.
+    /// Seqs handed to handlers: the cumulative acks (see `seqs`).
+    stored: StoredSeqs,
+    /// Persists `stored` (see `replay_journal`): written after the flush, before the acks.
     journal: Option<ReplayJournal>,
     /// See `ReceiverOptions::output_closed`.
     output_closed: Option<Arc<AtomicBool>>,
@@ -99,7 +100,7 @@ impl Dispatcher {
     fn new(
         tree: LoggerTree,
         shared: Arc<Shared>,
-        handled: ReplayTracker,
+        stored: StoredSeqs,
         journal: Option<ReplayJournal>,
     ) -> Self {
         Dispatcher {
@@ -107,7 +108,7 @@ impl Dispatcher {
             tree,
             counters: Arc::clone(&shared.counters),
             shared,
-            handled,
+            stored,
             journal,
             output_closed: None,
             budget: MAX_REMOTE_LOGGERS,
@@ -242,7 +243,7 @@ impl Dispatcher {
             return false;
         }
         if let Some(s) = signed {
-            if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
+            if self.stored.mark_stored(s.key_id, s.epoch, s.seq)
                 && let Some(j) = &mut self.journal
             {
                 j.note(s.key_id, s.epoch, s.seq);
@@ -297,7 +298,7 @@ impl Dispatcher {
         // line goes first. If it cannot be written, no ack: the sender resends (and a record
         // stored twice beats one acknowledged and forgotten).
         if let Some(j) = &mut self.journal
-            && let Err(e) = j.commit(&self.handled)
+            && let Err(e) = j.commit(self.stored.tracker())
         {
             self.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
             eprintln!("logwire: cannot write the replay journal, withholding acks: {e}");
@@ -305,10 +306,7 @@ impl Dispatcher {
             return;
         }
         for ((_, key_id, epoch), route) in self.acks.drain() {
-            let seq = self
-                .handled
-                .window(key_id, epoch)
-                .map_or(0, |w| w.contiguous());
+            let seq = self.stored.ack_point(key_id, epoch);
             if seq == 0 {
                 continue;
             }

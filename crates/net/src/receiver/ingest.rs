@@ -4,14 +4,15 @@
 //! carried it.
 
 use super::ReceiverOptions;
+use super::seqs::{SeenSeqs, StoredSeqs};
 use super::stats::{Counters, RejectReason};
 use super::work::{AckRoute, QueueBudget, Signed, Work};
 use crate::record_map::MappedRecord;
 use crate::record_map::{MapError, RecordMapper};
+use logwire_wire::ReplayVerdict;
 use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
-use logwire_wire::{ReplayTracker, ReplayVerdict};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// State every receiver task shares.
@@ -20,8 +21,8 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     /// Bytes queued for the dispatcher (see [`QueueBudget`]).
     pub(crate) queue: QueueBudget,
-    /// Seqs seen at ingest (dedupe). Acks use the dispatcher's own tracker of *handled* seqs.
-    replay: Mutex<ReplayTracker>,
+    /// Seqs accepted at ingest (dedupe); acks use the dispatcher's [`StoredSeqs`].
+    seen: SeenSeqs,
     log: RejectLog,
 }
 
@@ -36,17 +37,17 @@ pub(crate) enum Outcome {
 }
 
 impl Shared {
-    /// `replay` holds what earlier runs stored (from the journal), or nothing.
+    /// `stored` holds what earlier runs stored (from the journal), or nothing.
     pub(crate) fn new(
         options: ReceiverOptions,
         counters: Arc<Counters>,
-        replay: ReplayTracker,
+        stored: &StoredSeqs,
     ) -> Self {
         Shared {
             queue: QueueBudget::new(options.queue_bytes),
             options,
             counters,
-            replay: Mutex::new(replay),
+            seen: SeenSeqs::from_stored(stored),
             log: RejectLog::default(),
         }
     }
@@ -150,11 +151,7 @@ impl Shared {
                 None
             },
         };
-        let verdict = self
-            .replay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .mark(env.key_id, env.epoch, env.seq);
+        let verdict = self.seen.admit(env.key_id, env.epoch, env.seq);
         match verdict {
             ReplayVerdict::New => Outcome::Record(rec, Some(signed)),
             ReplayVerdict::Duplicate => Outcome::Duplicate(Some(signed)),

@@ -92,6 +92,7 @@ mod dispatch;
 mod ingest;
 mod parallel;
 mod replay_journal;
+mod seqs;
 mod stats;
 mod stream;
 mod work;
@@ -395,7 +396,7 @@ impl Collector {
     ) -> Result<RunningCollector, ReceiverError> {
         let counters = Arc::new(Counters::default());
         // Before binding: a journal that cannot be read must stop the start, not be ignored.
-        let (journal, replay) = match &self.options.state_dir {
+        let (journal, stored) = match &self.options.state_dir {
             Some(dir) => {
                 let keys = &self.options.keys;
                 let (j, t) = ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY, keys.len(), |k| {
@@ -405,6 +406,7 @@ impl Collector {
             }
             None => (None, ReplayTracker::new(REPLAY_EPOCHS_PER_KEY)),
         };
+        let stored = seqs::StoredSeqs::new(stored);
         let mut bound = Vec::new();
         let mut sockets = Vec::new();
         let mut unix_paths = Vec::new();
@@ -433,13 +435,13 @@ impl Collector {
         let shared = Arc::new(ingest::Shared::new(
             self.options.clone(),
             Arc::clone(&counters),
-            replay.clone(),
+            &stored,
         ));
         let (dispatch_tx, dispatcher) = dispatch::start(
             self.tree.clone(),
             Arc::clone(&shared),
             self.options.queue_batches,
-            replay.clone(),
+            stored,
             journal,
             self.options.output_closed.clone(),
         )

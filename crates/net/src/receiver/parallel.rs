@@ -36,9 +36,10 @@
 //! channel is full, so a slow dispatcher still stops the reading (TCP flow control) instead of
 //! growing memory.
 //!
-//! What stays inline: reads with few frames (no hand-off latency for light traffic), reads
-//! holding a large frame, and reads holding any signed `LWR1` frame, so the ingest replay
-//! tracker marks a connection's signed frames in the order they were sent, exactly as before.
+//! What stays inline: reads with few frames (no hand-off latency for light traffic) and reads
+//! holding a large frame. Reads holding a signed `LWR1` frame take the bulk path to the
+//! dispatcher (never a decode thread), so the ingest `SeenSeqs` still marks one connection's
+//! seqs in the order they were sent (see [`who_judges`], the one place that decides).
 
 use super::BulkDecode;
 use super::work::{Batch, DispatcherSide};
@@ -260,7 +261,7 @@ pub(crate) enum Judge {
 /// Picks who judges the complete frames `scan` found in a read of a connection whose queued
 /// batches are `order`, given the dispatcher's channel `dispatch`.
 ///
-/// Signed `LWR1` frames go through the ingest replay tracker, which must see one connection's
+/// Signed `LWR1` frames are marked in the ingest `SeenSeqs` (see `seqs`), which must see one connection's
 /// seqs in the order they were sent (a seq marked far ahead of older unjudged ones could push
 /// those below the window). So a read holding any is never judged on a decode thread (those
 /// run side by side), and is judged here only when none of this connection's older reads is
