@@ -10,10 +10,10 @@
 //! routing), flushes the handlers once per drain, and only then writes the cumulative `LWA1`
 //! acks: an ack promises the record is in its handlers and flushed.
 
-use super::ingest::{Shared, Tally};
+use super::ingest::{Origin, Shared, Tally};
 use super::replay_journal::ReplayJournal;
 use super::seqs::StoredSeqs;
-use super::stats::Counters;
+use super::stats::{Counters, ListenerId};
 use super::work::{AckRoute, Batch, ReadFrames, Signed, Work};
 use crate::record_map::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
@@ -138,6 +138,7 @@ impl Dispatcher {
     }
 
     fn process(&mut self, batch: Batch) {
+        let (listener, batch) = batch.into_parts();
         // Records judged by the connection (counted `pending` there), and all records stored
         // or dropped (see `ReceiverOptions::output_closed`).
         let (mut from_pending, mut stored, mut dropped) = (0, 0, 0);
@@ -155,7 +156,7 @@ impl Dispatcher {
                 }
                 Work::AckOnly(s) => self.ack_later(s),
                 Work::Frames(read) => {
-                    let (s, d) = self.judge_read(*read);
+                    let (s, d) = self.judge_read(*read, listener);
                     stored += s;
                     dropped += d;
                 }
@@ -166,18 +167,10 @@ impl Dispatcher {
         // Once per batch (one socket read), not per record. `pending` first, `stored` after
         // it with Release: a stats read in between sees `received` larger than the outcomes,
         // never smaller (see `Counters::snapshot`).
-        if from_pending > 0 {
-            self.counters
-                .pending
-                .fetch_sub(from_pending, Ordering::Relaxed);
-        }
-        if stored > 0 {
-            self.counters.stored.fetch_add(stored, Ordering::Release);
-            self.handled_since_flush += stored;
-        }
-        if dropped > 0 {
-            self.counters.dropped.fetch_add(dropped, Ordering::Release);
-        }
+        self.counters.sub_pending(listener, from_pending);
+        self.counters.add_stored(listener, stored);
+        self.handled_since_flush += stored;
+        self.counters.add_dropped(listener, dropped);
         // The batch's queue charge is given back now, its records' memory only when they
         // are recycled: large ones go at once, not at the end of a drain of 256 batches
         // (256 records of 1 MB held 250 MB outside the queue's budget).
@@ -197,7 +190,7 @@ impl Dispatcher {
     /// Judges a read's frames and stores each record as soon as it is mapped; returns the
     /// records stored and dropped, with `received` already counted (the caller counts the
     /// outcomes after it).
-    fn judge_read(&mut self, read: ReadFrames) -> (u64, u64) {
+    fn judge_read(&mut self, read: ReadFrames, listener: ListenerId) -> (u64, u64) {
         let shared = Arc::clone(&self.shared);
         let ReadFrames {
             frames,
@@ -207,11 +200,15 @@ impl Dispatcher {
             side,
             slot,
         } = read;
-        let (mut tally, mut stored, mut dropped) = (Tally::default(), 0, 0);
+        let (mut tally, mut stored, mut dropped) = (Tally::new(listener), 0, 0);
         // Only this thread locks it, and a connection's reads come here one after another.
         let mut mapper = side.mapper.lock().unwrap_or_else(|e| e.into_inner());
+        let from = Origin {
+            peer: &peer,
+            listener,
+        };
         for payload in payloads(&frames) {
-            match tally.count(shared.judge(payload, &mut mapper, &peer, Some(&route))) {
+            match tally.count(shared.judge(payload, &mut mapper, from, Some(&route))) {
                 Some(Work::Record(rec, signed)) => {
                     if self.store(&rec, signed) {
                         stored += 1;

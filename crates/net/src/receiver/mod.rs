@@ -102,7 +102,7 @@ use replay_journal::ReplayJournal;
 
 pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
-pub use stats::{ListenerCounts, ReceiverStats, RejectReason};
+pub use stats::{ListenerCounts, OutcomeCounts, ReceiverStats, RejectReason};
 
 use crate::record_map::MapLimits;
 use logwire_engine::LoggerTree;
@@ -394,7 +394,6 @@ impl Collector {
         addrs: &[ListenAddr],
         inherited: Vec<InheritedSocket>,
     ) -> Result<RunningCollector, ReceiverError> {
-        let counters = Arc::new(Counters::default());
         // Before binding: a journal that cannot be read must stop the start, not be ignored.
         let (journal, stored) = match &self.options.state_dir {
             Some(dir) => {
@@ -431,6 +430,7 @@ impl Collector {
             bound.push(addr);
             sockets.push(socket);
         }
+        let counters = Arc::new(Counters::new(sockets.len()));
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(ingest::Shared::new(
             self.options.clone(),
@@ -461,14 +461,16 @@ impl Collector {
             unproven: Arc::default(),
             stop: stop_rx.clone(),
             listener: Arc::default(),
+            listener_id: stats::ListenerId::default(),
         };
         let mut per_listener = Vec::with_capacity(sockets.len());
         let mut tasks = JoinSet::new();
-        for (socket, addr) in sockets.into_iter().zip(&bound) {
+        for (index, (socket, addr)) in sockets.into_iter().zip(&bound).enumerate() {
             let counts = Arc::new(stats::PerListener::default());
             per_listener.push((addr.clone(), Arc::clone(&counts)));
             let mut ctx = ctx.clone();
             ctx.listener = counts;
+            ctx.listener_id = stats::ListenerId(index);
             match socket {
                 Bound::Tcp(l) => {
                     tasks.spawn(stream::accept_loop(ctx, move || {
@@ -502,6 +504,7 @@ impl Collector {
                         stop_rx.clone(),
                         s,
                         Arc::clone(&ctx.listener),
+                        ctx.listener_id,
                     ));
                 }
             }
@@ -578,7 +581,8 @@ impl StatsHandle {
     pub fn per_listener(&self) -> Vec<(ListenAddr, ListenerCounts)> {
         self.listeners
             .iter()
-            .map(|(a, c)| (a.clone(), c.snapshot()))
+            .enumerate()
+            .map(|(i, (a, c))| (a.clone(), c.snapshot(stats::ListenerId(i), &self.counters)))
             .collect()
     }
 

@@ -240,7 +240,7 @@ impl InOrder {
             // would, on the connection's task.
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             // Cancelled: the runtime is being torn down (no drain then).
-            Err(_) => Batch::new(),
+            Err(_) => Batch::default(),
         }
     }
 }
@@ -326,7 +326,7 @@ mod tests {
         let auto = |order: &InOrder| who_judges(BulkDecode::Auto, &bulk, &tx, order);
         assert!(matches!(auto(&one), Judge::Dispatcher(Some(_))));
         for _ in 0..DISPATCHER_BACKLOG {
-            tx.try_send(Batch::new()).unwrap();
+            tx.try_send(Batch::default()).unwrap();
         }
         assert!(matches!(auto(&one), Judge::Thread(_)));
         assert!(matches!(auto(&none), Judge::Dispatcher(Some(_))));
@@ -350,7 +350,7 @@ mod tests {
             BulkDecode::Dispatcher,
         ] {
             for _ in 0..DISPATCHER_BACKLOG {
-                let _ = tx.try_send(Batch::new());
+                let _ = tx.try_send(Batch::default());
             }
             let judge = who_judges(mode, &signed_bulk, &tx, &order);
             assert!(matches!(judge, Judge::Dispatcher(Some(_))), "{mode:?}");

@@ -10,8 +10,9 @@
 //! (shed at the connection cap); and a writer task for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
 //! decode thread, in read order (see [`super::parallel`]).
 
-use super::ingest::{Shared, Tally};
+use super::ingest::{Origin, Shared, Tally};
 use super::parallel::{InOrder, Judge, who_judges};
+use super::stats::ListenerId;
 use super::stats::RejectReason;
 use super::work::{AckRoute, Batch, ReadFrames, Work};
 use crate::record_map::RecordMapper;
@@ -67,6 +68,8 @@ pub(crate) struct StreamContext {
     pub(crate) stop: watch::Receiver<bool>,
     /// The counters of the listener this context accepts for (one context per listener).
     pub(crate) listener: Arc<super::stats::PerListener>,
+    /// That listener's index, carried with every batch (per-listener outcomes).
+    pub(crate) listener_id: ListenerId,
 }
 
 /// Connections that have not sent a complete frame yet, oldest first. At the connection cap
@@ -211,6 +214,7 @@ impl Clone for StreamContext {
             unproven: Arc::clone(&self.unproven),
             stop: self.stop.clone(),
             listener: Arc::clone(&self.listener),
+            listener_id: self.listener_id,
         }
     }
 }
@@ -289,6 +293,11 @@ where
     let opts = &shared.options;
     let counters = &*shared.counters;
     let peer: Arc<str> = Arc::from(peer);
+    let listener = ctx.listener_id;
+    let origin = || Origin {
+        peer: &peer,
+        listener,
+    };
     let mut mapper = RecordMapper::new(opts.map_limits.clone());
     let mut order = InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone());
     // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
@@ -361,8 +370,17 @@ where
                         (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
                     counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
                     order.spawn(worker, frames, move |frames, mapper| {
-                        let mut batch =
-                            judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route));
+                        let mut batch = judge_frames(
+                            &shared,
+                            frames,
+                            scan.frames,
+                            mapper,
+                            Origin {
+                                peer: &peer,
+                                listener,
+                            },
+                            Some(&route),
+                        );
                         shared.queue.settle(reserved, &mut batch);
                         batch
                     });
@@ -377,7 +395,8 @@ where
                         slot,
                     };
                     counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
-                    let batch = vec![Work::Frames(Box::new(read))];
+                    let mut batch = Batch::with_capacity(listener, 1);
+                    batch.push(Work::Frames(Box::new(read)));
                     if !order.is_empty() {
                         order.push_ready(batch);
                     } else if send_batch(ctx, batch).await.is_err() {
@@ -398,7 +417,7 @@ where
                         frames,
                         scan.frames,
                         &mut mapper,
-                        &peer,
+                        origin(),
                         Some(&route),
                     );
                     shared.queue.settle(reserved, &mut batch);
@@ -422,7 +441,7 @@ where
                 "connection closed"
             };
             shared.reject(
-                &peer,
+                origin(),
                 RejectReason::TooLarge,
                 &format_args!(
                     "frame length {len} exceeds the cap of {} bytes ({outcome})",
@@ -461,7 +480,7 @@ where
                     Ok(Ok(p)) => permit = Some(p),
                     _ => {
                         shared.reject(
-                            &peer,
+                            origin(),
                             RejectReason::Truncated,
                             &"no in-flight budget before the body deadline",
                         );
@@ -524,7 +543,7 @@ where
                 counters.connections_shed.fetch_add(1, Ordering::Relaxed);
                 if !buf.is_empty() {
                     shared.reject(
-                        &peer,
+                        origin(),
                         RejectReason::Truncated,
                         &"shed at the connection cap",
                     );
@@ -554,7 +573,7 @@ where
             Ok(Ok(0)) => {
                 if !buf.is_empty() {
                     let detail = format_args!("stream ended after {} bytes of a frame", buf.len());
-                    shared.reject(&peer, RejectReason::Truncated, &detail);
+                    shared.reject(origin(), RejectReason::Truncated, &detail);
                 }
                 break 'conn;
             }
@@ -567,7 +586,7 @@ where
                 // Reset by peer and the like: a partial frame is lost, as on EOF.
                 if !buf.is_empty() {
                     shared.reject(
-                        &peer,
+                        origin(),
                         RejectReason::Truncated,
                         &"connection error inside a frame",
                     );
@@ -582,7 +601,7 @@ where
                     .connections_timed_out
                     .fetch_add(1, Ordering::Relaxed);
                 if !buf.is_empty() {
-                    shared.reject(&peer, RejectReason::Truncated, &"frame deadline passed");
+                    shared.reject(origin(), RejectReason::Truncated, &"frame deadline passed");
                 }
                 break 'conn;
             }
@@ -647,13 +666,13 @@ fn judge_frames(
     frames: &[u8],
     count: usize,
     mapper: &mut RecordMapper,
-    peer: &str,
+    from: Origin<'_>,
     route: Option<&AckRoute>,
 ) -> Batch {
-    let mut batch = Batch::with_capacity(count);
-    let mut tally = Tally::default();
+    let mut batch = Batch::with_capacity(from.listener, count);
+    let mut tally = Tally::new(from.listener);
     for payload in payloads(frames) {
-        let outcome = shared.judge(payload, mapper, peer, route);
+        let outcome = shared.judge(payload, mapper, from, route);
         tally.push(outcome, &mut batch);
     }
     tally.publish(&shared.counters);
@@ -694,19 +713,20 @@ async fn send_batch(ctx: &StreamContext, mut batch: Batch) -> Result<(), ()> {
     // Waits while the queue's byte budget is spent: the connection stops reading.
     ctx.shared.queue.charge(&mut batch).await;
     let (mut records, mut unjudged) = (0, 0);
-    for work in &batch {
+    for work in batch.iter() {
         match work {
             Work::Record(..) => records += 1,
             Work::Frames(read) => unjudged += read.count as u64,
             Work::AckOnly(_) | Work::Charge(_) => {}
         }
     }
+    let listener = batch.listener;
     if ctx.dispatch.send(batch).await.is_err() {
         // Frames nobody judged are counted received and dropped: they may have held records.
         let c = &ctx.shared.counters;
-        c.received.fetch_add(unjudged, Ordering::Relaxed);
-        c.pending.fetch_sub(records, Ordering::Relaxed);
-        c.dropped.fetch_add(records + unjudged, Ordering::Release);
+        c.add_received(listener, unjudged);
+        c.sub_pending(listener, records);
+        c.add_dropped(listener, records + unjudged);
         return Err(());
     }
     Ok(())

@@ -9,6 +9,7 @@
 //! the dispatcher ([`ReadFrames::slot`]) and keeps at most as many spare buffers
 //! ([`DispatcherSide::give_back`]).
 
+use super::stats::ListenerId;
 use crate::record_map::{MappedRecord, RecordMapper};
 use logwire_wire::RecordAck;
 use logwire_wire::{Epoch, KeyId};
@@ -138,8 +139,49 @@ pub(crate) struct ReadFrames {
     pub(crate) slot: OwnedSemaphorePermit,
 }
 
-/// A batch from one read; `Vec` so that the channel carries one message per read.
-pub(crate) type Batch = Vec<Work>;
+/// The work from one read (or one datagram), so that the channel carries one message per
+/// read, with the listener it came in on (every item of a batch came in on one listener).
+#[derive(Default)]
+pub(crate) struct Batch {
+    pub(crate) listener: ListenerId,
+    items: Vec<Work>,
+}
+
+impl Batch {
+    pub(crate) fn with_capacity(listener: ListenerId, n: usize) -> Self {
+        Batch {
+            listener,
+            items: Vec::with_capacity(n),
+        }
+    }
+
+    pub(crate) fn push(&mut self, work: Work) {
+        self.items.push(work);
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub(crate) fn iter(&self) -> std::slice::Iter<'_, Work> {
+        self.items.iter()
+    }
+
+    fn last(&self) -> Option<&Work> {
+        self.items.last()
+    }
+
+    /// The items, and the listener they came in on.
+    pub(crate) fn into_parts(self) -> (ListenerId, Vec<Work>) {
+        (self.listener, self.items)
+    }
+}
+
+impl Extend<Work> for Batch {
+    fn extend<I: IntoIterator<Item = Work>>(&mut self, iter: I) {
+        self.items.extend(iter);
+    }
+}
 
 /// What a connection shares with the dispatcher for the reads it hands it to judge: one
 /// mapper (so its template keeps the connection's layout from read to read, and the records
