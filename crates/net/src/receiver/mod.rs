@@ -87,6 +87,7 @@
 //! # Ok(()) }
 //! ```
 
+mod conn_state;
 mod datagram;
 mod dispatch;
 mod ingest;

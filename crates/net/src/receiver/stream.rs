@@ -5,11 +5,16 @@
 //! length is checked against the cap before anything of the body is read, and is never
 //! preallocated) and is freed after [`BUFFER_RELEASE`] between frames; deadlines (first byte
 //! after connect, between frames only if asked, whole frame once it started); oversized frames
-//! skipped as they arrive, up to [`MAX_SKIPPED_PER_CONNECTION`]; a global in-flight byte
-//! budget for large partial frames; a place in [`Unproven`] until its first complete frame
-//! (shed at the connection cap); and a writer task for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
-//! decode thread, in read order (see [`super::parallel`]).
+//! skipped as they arrive, up to `conn_state::MAX_SKIPPED_PER_CONNECTION`; a global in-flight
+//! byte budget for large partial frames; a place in [`Unproven`] until its first complete
+//! frame (shed at the connection cap); and a writer task for `LWA1` acks. A read with many
+//! frames is judged by the dispatcher thread itself or on a decode thread, in read order (see
+//! [`super::parallel`]).
+//!
+//! The connection's decisions are an explicit state machine (`conn_state`: phases, deadlines,
+//! named exits); [`serve_connection`] runs the I/O around it.
 
+use super::conn_state::{ConnState, Deadlines, Exit, Next, Wake};
 use super::ingest::{Origin, Shared, Tally};
 use super::parallel::{InOrder, Judge, who_judges};
 use super::stats::ListenerId;
@@ -17,7 +22,7 @@ use super::stats::RejectReason;
 use super::work::{AckRoute, Batch, ReadFrames, Work};
 use crate::record_map::RecordMapper;
 use logwire_wire::RecordAck;
-use logwire_wire::frame::{self, PREFIX_LEN, payloads};
+use logwire_wire::frame::{self, FrameScan, PREFIX_LEN, payloads};
 use logwire_wire::record_envelope::is_record_envelope;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -25,7 +30,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
@@ -37,22 +42,10 @@ use tokio::time::{Instant, timeout_at};
 /// that a large frame grew is shrunk back once the frame is judged).
 const READ_CHUNK: usize = 128 * 1024;
 
-/// Bytes of oversized frames one connection may have skipped (read and dropped, see
-/// [`serve_connection`]): a `SocketHandler` that logs a record over the frame cap keeps its
-/// connection and its next records, but a peer that sends little else than oversized frames
-/// is closed, and a length prefix announcing more than what is left of this (a 4 GiB prefix)
-/// closes the connection at once, as a lost framing would.
-pub(crate) const MAX_SKIPPED_PER_CONNECTION: u64 = 64 << 20;
-
 /// How long a connection waits between frames before it gives its read buffers back: an idle
 /// connection then holds none, and waits for its next first byte with a one-byte read (one
 /// more syscall when it wakes). A busy connection reads again long before this.
 const BUFFER_RELEASE: Duration = Duration::from_secs(1);
-
-/// How long a stopping collector keeps reading a connection that still delivers data, per
-/// read; bounded overall by [`DRAIN_TOTAL`].
-const DRAIN_QUIET: Duration = Duration::from_millis(100);
-const DRAIN_TOTAL: Duration = Duration::from_secs(2);
 
 /// What the accept loops share.
 pub(crate) struct StreamContext {
@@ -277,365 +270,404 @@ where
 
 /// Reads frames from one connection until EOF, a fatal framing error, a deadline or stop.
 ///
-/// Reads with many plain frames are judged on worker threads (see [`super::parallel`]);
-/// batches still reach the dispatcher in read order, through `order`.
+/// The connection's decisions (deadlines, oversized frames, why it ends) are its
+/// [`ConnState`]'s; this runs the I/O around it: each turn takes the complete frames in the
+/// buffer ([`Connection::take_frames`]), makes room for more ([`Connection::make_room`]),
+/// waits for one [`Wake`] and applies what the state machine makes of it.
 async fn serve_connection<S>(ctx: &StreamContext, stream: S, peer: &str)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut reader, writer) = tokio::io::split(stream);
+    let (reader, writer) = tokio::io::split(stream);
     let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
     let (ack_tx, ack_rx) = mpsc::channel::<RecordAck>(1024);
-    let route = AckRoute { conn, tx: ack_tx };
     let writer_task = tokio::spawn(write_acks(writer, ack_rx));
-
-    let shared = &*ctx.shared;
-    let opts = &shared.options;
-    let counters = &*shared.counters;
-    let peer: Arc<str> = Arc::from(peer);
-    let listener = ctx.listener_id;
-    let origin = || Origin {
-        peer: &peer,
-        listener,
+    let opts = &ctx.shared.options;
+    let mut c = Connection {
+        ctx,
+        reader,
+        peer: Arc::from(peer),
+        route: AckRoute { conn, tx: ack_tx },
+        mapper: RecordMapper::new(opts.map_limits.clone()),
+        order: InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone()),
+        // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
+        buf: Vec::new(),
+        shed: ctx.unproven.enter(conn),
+        stop: ctx.stop.clone(),
+        inflight: None,
+        state: ConnState::new(Deadlines {
+            header: opts.header_timeout,
+            idle: opts.idle_timeout,
+            body: opts.body_timeout,
+        }),
     };
-    let mut mapper = RecordMapper::new(opts.map_limits.clone());
-    let mut order = InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone());
-    // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
-    let mut buf: Vec<u8> = Vec::new();
-    let shed = ctx.unproven.enter(conn);
-    let mut proven = false;
-    let mut stop = ctx.stop.clone();
-    let mut first = true;
-    let mut frame_started: Option<Instant> = None;
-    let mut permit: Option<tokio::sync::OwnedSemaphorePermit> = None;
-    let mut draining: Option<Instant> = None;
-    // Body bytes of an oversized frame still to be read and dropped, and all skipped so far.
-    let mut skipping: usize = 0;
-    let mut skipped: u64 = 0;
-
-    'conn: loop {
-        if skipping > 0 {
-            // Nothing of an oversized body is kept: what arrived of it is dropped at once.
-            let n = skipping.min(buf.len());
-            buf.drain(..n);
-            skipping -= n;
-            if skipping == 0 {
-                // Its deadline ends with it; the next frame gets its own.
-                frame_started = None;
-            }
-        }
-        // Judge every complete frame in the buffer: here, or, if there are many, on the
-        // dispatcher or a decode thread (see `parallel`).
-        let scan = frame::scan_frames(&buf, opts.max_frame, is_record_envelope);
-        if scan.frames > 0 && !proven {
-            proven = true;
-            shed.prove();
-        }
-        if scan.frames > 0 {
-            let judge = match who_judges(opts.bulk_decode, &scan, &ctx.dispatch, &order) {
-                Judge::Wait => {
-                    if let Some(batch) = order.next().await
-                        && send_batch(ctx, batch).await.is_err()
-                    {
-                        break 'conn;
-                    }
-                    continue 'conn;
-                }
-                Judge::Dispatcher(None) => {
-                    // This connection's reads fill the dispatcher's slots: send what is
-                    // queued here (some of them may be among it), then wait for one.
-                    while let Some(batch) = order.next().await {
-                        if send_batch(ctx, batch).await.is_err() {
-                            break 'conn;
-                        }
-                    }
-                    match order.dispatcher_slot().await {
-                        Some(slot) => Judge::Dispatcher(Some(slot)),
-                        None => break 'conn,
-                    }
-                }
-                judge => judge,
-            };
-            frame_started = None;
-            permit = None;
-            match judge {
-                Judge::Thread(worker) => {
-                    // As below: the records' most, reserved before they are built.
-                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
-                        break 'conn;
-                    };
-                    let frames = take_frames(&mut buf, scan.end, &mut order);
-                    let (shared, peer, route) =
-                        (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
-                    counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
-                    order.spawn(worker, frames, move |frames, mapper| {
-                        let mut batch = judge_frames(
-                            &shared,
-                            frames,
-                            scan.frames,
-                            mapper,
-                            Origin {
-                                peer: &peer,
-                                listener,
-                            },
-                            Some(&route),
-                        );
-                        shared.queue.settle(reserved, &mut batch);
-                        batch
-                    });
-                }
-                Judge::Dispatcher(Some(slot)) => {
-                    let read = ReadFrames {
-                        frames: take_frames(&mut buf, scan.end, &mut order),
-                        count: scan.frames,
-                        peer: Arc::clone(&peer),
-                        route: route.clone(),
-                        side: order.dispatcher_side(),
-                        slot,
-                    };
-                    counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
-                    let mut batch = Batch::with_capacity(listener, 1);
-                    batch.push(Work::Frames(Box::new(read)));
-                    if !order.is_empty() {
-                        order.push_ready(batch);
-                    } else if send_batch(ctx, batch).await.is_err() {
-                        break 'conn;
-                    }
-                }
-                _ => {
-                    // What the records may hold at most is taken from the queue's budget
-                    // before they are built (and the rest given back once they are), so a
-                    // connection waiting for the queue holds no records outside it.
-                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
-                        break 'conn;
-                    };
-                    let frames = &buf[..scan.end];
-                    let mut batch = judge_frames(
-                        shared,
-                        frames,
-                        scan.frames,
-                        &mut mapper,
-                        origin(),
-                        Some(&route),
-                    );
-                    shared.queue.settle(reserved, &mut batch);
-                    drain_frames(&mut buf, scan.end);
-                    if !order.is_empty() {
-                        order.push_ready(batch);
-                    } else if send_batch(ctx, batch).await.is_err() {
-                        break 'conn;
-                    }
-                }
-            }
-        }
-        if let Some(len) = scan.too_large
-            && skipping == 0
-        {
-            // The frames before it are judged (and drained): `buf` starts with its prefix.
-            let allowed = skipped + u64::from(len) <= MAX_SKIPPED_PER_CONNECTION;
-            let outcome = if allowed {
-                "skipped"
-            } else {
-                "connection closed"
-            };
-            shared.reject(
-                origin(),
-                RejectReason::TooLarge,
-                &format_args!(
-                    "frame length {len} exceeds the cap of {} bytes ({outcome})",
-                    opts.max_frame
-                ),
-            );
-            if !allowed {
-                break 'conn;
-            }
-            skipped += u64::from(len);
-            buf.drain(..PREFIX_LEN);
-            skipping = len as usize;
-            continue 'conn;
-        }
-        // A connection queues a bounded number of batches: past it, wait for the oldest.
-        while order.is_full() {
-            if let Some(batch) = order.next().await
-                && send_batch(ctx, batch).await.is_err()
-            {
-                break 'conn;
-            }
-        }
-        if (skipping > 0 || !buf.is_empty()) && frame_started.is_none() {
-            frame_started = Some(Instant::now());
-        }
-        // A large partial frame: reserve its bytes from the global budget before reading it.
-        if permit.is_none()
-            && let Some(len) = frame::peek_length(&buf)
-        {
-            let len = len as usize;
-            if len > READ_CHUNK {
-                let want = u32::try_from(len.min(opts.inflight_bytes)).unwrap_or(u32::MAX);
-                let deadline = frame_started.unwrap_or_else(Instant::now) + opts.body_timeout;
-                match timeout_at(deadline, Arc::clone(&ctx.inflight).acquire_many_owned(want)).await
-                {
-                    Ok(Ok(p)) => permit = Some(p),
-                    _ => {
-                        shared.reject(
-                            origin(),
-                            RejectReason::Truncated,
-                            &"no in-flight budget before the body deadline",
-                        );
-                        counters
-                            .connections_timed_out
-                            .fetch_add(1, Ordering::Relaxed);
-                        break 'conn;
-                    }
-                }
-            }
-        }
-
-        // Between frames, an established connection has no deadline unless one is set: a
-        // CPython sender learns of a close only when a later send fails, and that record is
-        // lost. TCP keepalive finds dead peers instead (see `super::bind`).
-        let deadline = match (frame_started, first) {
-            (Some(t), _) => Some(t + opts.body_timeout),
-            (None, true) => Some(Instant::now() + opts.header_timeout),
-            (None, false) => opts.idle_timeout.map(|t| Instant::now() + t),
-        };
-        let deadline = deadline.unwrap_or_else(far_future);
-        let deadline = match draining {
-            Some(end) => deadline.min(end).min(Instant::now() + DRAIN_QUIET),
-            None => deadline,
-        };
-        // Between frames with no buffer (see `BUFFER_RELEASE`): wait for one byte first.
-        let bufferless = buf.capacity() == 0;
-        let between_frames = buf.is_empty() && skipping == 0;
-        // Grow with what arrives, a chunk at a time: never the announced length.
-        if !bufferless && buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
-        let mut one = [0u8; 1];
-        let read_more = async {
-            if bufferless {
-                timeout_at(deadline, reader.read(&mut one)).await
-            } else {
-                timeout_at(deadline, reader.read_buf(&mut buf)).await
-            }
-        };
-        let read = tokio::select! {
-            biased;
-            // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
-            // cancel-safe, so the read is simply asked for again.
-            done = order.next(), if !order.is_empty() => Step::Decoded(done),
-            r = read_more => Step::Read(r),
-            _ = tokio::time::sleep(BUFFER_RELEASE), if between_frames && !bufferless && order.is_empty() => Step::Release,
-            _ = shed.notified(), if !proven => Step::Shed,
-            _ = super::stopped(&mut stop), if draining.is_none() => Step::Stop,
-        };
-        let read = match read {
-            Step::Release => {
-                buf = Vec::new();
-                order.release_buffers();
-                continue 'conn;
-            }
-            Step::Shed => {
-                // Never sent a complete frame, and the connection cap was reached: this slot
-                // goes to a new connection (see `Unproven`).
-                counters.connections_shed.fetch_add(1, Ordering::Relaxed);
-                if !buf.is_empty() {
-                    shared.reject(
-                        origin(),
-                        RejectReason::Truncated,
-                        &"shed at the connection cap",
-                    );
-                }
-                break 'conn;
-            }
-            Step::Read(Ok(Ok(1))) if bufferless => {
-                buf.reserve(READ_CHUNK);
-                buf.push(one[0]);
-                Ok(Ok(1))
-            }
-            Step::Decoded(done) => {
-                if let Some(batch) = done
-                    && send_batch(ctx, batch).await.is_err()
-                {
-                    break 'conn;
-                }
-                continue 'conn;
-            }
-            Step::Stop => {
-                draining = Some(Instant::now() + DRAIN_TOTAL);
-                continue 'conn;
-            }
-            Step::Read(r) => r,
-        };
-        match read {
-            Ok(Ok(0)) => {
-                if !buf.is_empty() {
-                    let detail = format_args!("stream ended after {} bytes of a frame", buf.len());
-                    shared.reject(origin(), RejectReason::Truncated, &detail);
-                }
-                break 'conn;
-            }
-            Ok(Ok(n)) => {
-                counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                ctx.listener.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                first = false;
-            }
-            Ok(Err(_)) => {
-                // Reset by peer and the like: a partial frame is lost, as on EOF.
-                if !buf.is_empty() {
-                    shared.reject(
-                        origin(),
-                        RejectReason::Truncated,
-                        &"connection error inside a frame",
-                    );
-                }
-                break 'conn;
-            }
-            Err(_) => {
-                if draining.is_some() {
-                    break 'conn;
-                }
-                counters
-                    .connections_timed_out
-                    .fetch_add(1, Ordering::Relaxed);
-                if !buf.is_empty() {
-                    shared.reject(origin(), RejectReason::Truncated, &"frame deadline passed");
-                }
-                break 'conn;
-            }
-        }
-    }
-    drop(permit);
+    let exit = c.run().await;
+    c.account(exit);
+    drop(c.inflight.take());
     // Whatever is still decoding was read in full: it goes out (or, with the dispatcher
     // gone, is counted dropped), in order.
-    while let Some(batch) = order.next().await {
+    while let Some(batch) = c.order.next().await {
         let _ = send_batch(ctx, batch).await;
     }
-    drop(route);
+    drop(c);
     // The writer ends once the dispatcher has dropped its copies of the route (after the
     // last ack for this connection was queued).
     let _ = writer_task.await;
 }
 
-/// A deadline that never comes (tokio's timers take an instant, not an `Option`).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+/// One connection's I/O side: what [`ConnState`] decides about is done here.
+struct Connection<'a, R> {
+    ctx: &'a StreamContext,
+    reader: R,
+    peer: Arc<str>,
+    route: AckRoute,
+    /// Maps the reads this task judges itself.
+    mapper: RecordMapper,
+    /// Batches not yet sent, in read order (see `parallel`).
+    order: InOrder,
+    buf: Vec<u8>,
+    shed: ShedHandle,
+    stop: watch::Receiver<bool>,
+    /// The in-flight budget held for a large partial frame.
+    inflight: Option<OwnedSemaphorePermit>,
+    state: ConnState,
 }
 
-/// What woke the connection task.
-enum Step<R> {
-    /// The oldest queued batch is done (`None`: nothing was queued).
-    Decoded(Option<Batch>),
-    /// A read finished (or its deadline passed).
-    Read(R),
-    /// The collector is stopping.
-    Stop,
-    /// Quiet between frames for [`BUFFER_RELEASE`]: give the buffers back.
-    Release,
-    /// Shed at the connection cap (see [`Unproven`]).
-    Shed,
+impl<R: AsyncRead + Unpin> Connection<'_, R> {
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            peer: &self.peer,
+            listener: self.ctx.listener_id,
+        }
+    }
+
+    /// Turns until the connection ends.
+    async fn run(&mut self) -> Exit {
+        loop {
+            if let Err(exit) = self.take_frames().await {
+                return exit;
+            }
+            if let Err(exit) = self.make_room().await {
+                return exit;
+            }
+            let wake = self.wait().await;
+            let next = self.state.on_wake(wake, Instant::now());
+            match next {
+                Next::Continue => {}
+                Next::Send(batch) => {
+                    if send_batch(self.ctx, batch).await.is_err() {
+                        return Exit::DispatcherGone;
+                    }
+                }
+                Next::ReleaseBuffers => {
+                    self.buf = Vec::new();
+                    self.order.release_buffers();
+                }
+                Next::End(exit) => return exit,
+            }
+        }
+    }
+
+    /// The counters and reject-log lines of an exit. A partial frame in the buffer is lost
+    /// (counted truncated), except where the exit was already counted as a reject.
+    fn account(&self, exit: Exit) {
+        let shared = &*self.ctx.shared;
+        let counters = &*shared.counters;
+        let partial = !self.buf.is_empty();
+        let truncated = |detail: &dyn std::fmt::Display| {
+            if partial {
+                shared.reject(self.origin(), RejectReason::Truncated, detail);
+            }
+        };
+        match exit {
+            Exit::Closed => truncated(&format_args!(
+                "stream ended after {} bytes of a frame",
+                self.buf.len()
+            )),
+            Exit::ReadFailed => truncated(&"connection error inside a frame"),
+            Exit::TimedOut => {
+                counters
+                    .connections_timed_out
+                    .fetch_add(1, Ordering::Relaxed);
+                truncated(&"frame deadline passed");
+            }
+            Exit::NoInflightBudget => {
+                counters
+                    .connections_timed_out
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.reject(
+                    self.origin(),
+                    RejectReason::Truncated,
+                    &"no in-flight budget before the body deadline",
+                );
+            }
+            Exit::Shed => {
+                // Never sent a complete frame, and the connection cap was reached: this slot
+                // goes to a new connection (see `Unproven`).
+                counters.connections_shed.fetch_add(1, Ordering::Relaxed);
+                truncated(&"shed at the connection cap");
+            }
+            // Counted as a `TooLarge` reject when the frame was seen.
+            Exit::TooMuchSkipped => {}
+            // Stopping or gone: what was read in full is sent or counted dropped.
+            Exit::Drained | Exit::DispatcherGone => {}
+        }
+    }
+
+    /// Drops what arrived of an oversized body, takes the complete frames in the buffer to
+    /// whoever judges them (see [`who_judges`]), and starts skipping an oversized frame.
+    async fn take_frames(&mut self) -> Result<(), Exit> {
+        let max_frame = self.ctx.shared.options.max_frame;
+        loop {
+            // Nothing of an oversized body is kept: what arrived of it is dropped at once.
+            let dropped = self.state.skip(self.buf.len());
+            self.buf.drain(..dropped);
+            let scan = frame::scan_frames(&self.buf, max_frame, is_record_envelope);
+            if scan.frames > 0 {
+                if self.state.frames_taken() {
+                    self.shed.prove();
+                }
+                self.inflight = None;
+                self.judge(&scan).await?;
+            }
+            // While skipping, the buffer is empty here: a prefix over the cap is a new one.
+            let Some(len) = scan.too_large else {
+                return Ok(());
+            };
+            // The frames before it are taken: `buf` starts with its prefix.
+            let outcome = if self.state.may_skip(len) {
+                "skipped"
+            } else {
+                "connection closed"
+            };
+            self.ctx.shared.reject(
+                self.origin(),
+                RejectReason::TooLarge,
+                &format_args!(
+                    "frame length {len} exceeds the cap of {max_frame} bytes ({outcome})"
+                ),
+            );
+            self.state.oversized(len, Instant::now())?;
+            self.buf.drain(..PREFIX_LEN);
+            // Its body may be in the buffer already, and frames after it.
+        }
+    }
+
+    /// Hands a read's complete frames (`..scan.end`) to the judge [`who_judges`] picks.
+    async fn judge(&mut self, scan: &FrameScan) -> Result<(), Exit> {
+        let ctx = self.ctx;
+        let shared = &*ctx.shared;
+        let opts = &shared.options;
+        let judge = loop {
+            match who_judges(opts.bulk_decode, scan, &ctx.dispatch, &self.order) {
+                Judge::Wait => {
+                    // Every decode thread is busy: send the oldest batch, then look again
+                    // (each turn sends one of at most `MAX_QUEUED` queued batches).
+                    if let Some(batch) = self.order.next().await {
+                        send_batch(ctx, batch)
+                            .await
+                            .map_err(|()| Exit::DispatcherGone)?;
+                    }
+                }
+                Judge::Dispatcher(None) => {
+                    // This connection's reads fill the dispatcher's slots: send what is
+                    // queued here (some of them may be among it), then wait for one.
+                    self.send_queued().await?;
+                    match self.order.dispatcher_slot().await {
+                        Some(slot) => break Judge::Dispatcher(Some(slot)),
+                        None => return Err(Exit::DispatcherGone),
+                    }
+                }
+                judge => break judge,
+            }
+        };
+        let listener = ctx.listener_id;
+        match judge {
+            Judge::Thread(worker) => {
+                // As below: the records' most, reserved before they are built.
+                let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                let reserved = reserve_sending(ctx, &mut self.order, most)
+                    .await
+                    .map_err(|()| Exit::DispatcherGone)?;
+                let frames = take_frames(&mut self.buf, scan.end, &mut self.order);
+                let (shared, peer, route) = (
+                    Arc::clone(&ctx.shared),
+                    Arc::clone(&self.peer),
+                    self.route.clone(),
+                );
+                let count = scan.frames;
+                shared
+                    .counters
+                    .parallel_reads
+                    .fetch_add(1, Ordering::Relaxed);
+                self.order.spawn(worker, frames, move |frames, mapper| {
+                    let from = Origin {
+                        peer: &peer,
+                        listener,
+                    };
+                    let mut batch =
+                        judge_frames(&shared, frames, count, mapper, from, Some(&route));
+                    shared.queue.settle(reserved, &mut batch);
+                    batch
+                });
+            }
+            Judge::Dispatcher(Some(slot)) => {
+                let read = ReadFrames {
+                    frames: take_frames(&mut self.buf, scan.end, &mut self.order),
+                    count: scan.frames,
+                    peer: Arc::clone(&self.peer),
+                    route: self.route.clone(),
+                    side: self.order.dispatcher_side(),
+                    slot,
+                };
+                shared
+                    .counters
+                    .dispatcher_reads
+                    .fetch_add(1, Ordering::Relaxed);
+                let mut batch = Batch::with_capacity(listener, 1);
+                batch.push(Work::Frames(Box::new(read)));
+                self.queue_or_send(batch).await?;
+            }
+            Judge::Here | Judge::Dispatcher(None) | Judge::Wait => {
+                // What the records may hold at most is taken from the queue's budget before
+                // they are built (and the rest given back once they are), so a connection
+                // waiting for the queue holds no records outside it.
+                let most = opts.map_limits.records_budget(scan.end, scan.frames);
+                let reserved = reserve_sending(ctx, &mut self.order, most)
+                    .await
+                    .map_err(|()| Exit::DispatcherGone)?;
+                let from = Origin {
+                    peer: &self.peer,
+                    listener,
+                };
+                let frames = &self.buf[..scan.end];
+                let mut batch = judge_frames(
+                    shared,
+                    frames,
+                    scan.frames,
+                    &mut self.mapper,
+                    from,
+                    Some(&self.route),
+                );
+                shared.queue.settle(reserved, &mut batch);
+                drain_frames(&mut self.buf, scan.end);
+                self.queue_or_send(batch).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a batch now, or queues it behind older ones still decoding (read order).
+    async fn queue_or_send(&mut self, batch: Batch) -> Result<(), Exit> {
+        if !self.order.is_empty() {
+            self.order.push_ready(batch);
+            return Ok(());
+        }
+        send_batch(self.ctx, batch)
+            .await
+            .map_err(|()| Exit::DispatcherGone)
+    }
+
+    /// Sends every queued batch, oldest first.
+    async fn send_queued(&mut self) -> Result<(), Exit> {
+        while let Some(batch) = self.order.next().await {
+            send_batch(self.ctx, batch)
+                .await
+                .map_err(|()| Exit::DispatcherGone)?;
+        }
+        Ok(())
+    }
+
+    /// Before reading more: a connection queues a bounded number of batches (past it, wait
+    /// for the oldest), and a large partial frame reserves its bytes from the global
+    /// in-flight budget before its body is read.
+    async fn make_room(&mut self) -> Result<(), Exit> {
+        while self.order.is_full() {
+            if let Some(batch) = self.order.next().await {
+                send_batch(self.ctx, batch)
+                    .await
+                    .map_err(|()| Exit::DispatcherGone)?;
+            }
+        }
+        let now = Instant::now();
+        self.state.buffered(self.buf.len(), now);
+        if self.inflight.is_none()
+            && let Some(len) = frame::peek_length(&self.buf)
+            && len as usize > READ_CHUNK
+        {
+            let opts = &self.ctx.shared.options;
+            let want = u32::try_from((len as usize).min(opts.inflight_bytes)).unwrap_or(u32::MAX);
+            let deadline = self
+                .state
+                .body_deadline()
+                .unwrap_or(now + opts.body_timeout);
+            let budget = Arc::clone(&self.ctx.inflight).acquire_many_owned(want);
+            match timeout_at(deadline, budget).await {
+                Ok(Ok(p)) => self.inflight = Some(p),
+                _ => return Err(Exit::NoInflightBudget),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the next thing to do: bytes, a decoded batch, a deadline, a stop, a shed,
+    /// or quiet enough to give the buffers back.
+    async fn wait(&mut self) -> Wake<Batch> {
+        let deadline = self.state.deadline(Instant::now());
+        // Between frames with no buffer (see `BUFFER_RELEASE`): wait for one byte first.
+        let bufferless = self.buf.capacity() == 0;
+        let release =
+            self.state.between_frames(self.buf.len()) && !bufferless && self.order.is_empty();
+        // Grow with what arrives, a chunk at a time: never the announced length.
+        if !bufferless && self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let mut one = [0u8; 1];
+        let read_more = async {
+            let read = async {
+                if bufferless {
+                    self.reader.read(&mut one).await
+                } else {
+                    self.reader.read_buf(&mut self.buf).await
+                }
+            };
+            match deadline {
+                Some(d) => timeout_at(d, read).await,
+                None => Ok(read.await),
+            }
+        };
+        let proven = self.state.proven();
+        let draining = self.state.draining();
+        let wake = tokio::select! {
+            biased;
+            // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
+            // cancel-safe, so the read is simply asked for again.
+            done = self.order.next(), if !self.order.is_empty() => Wake::Decoded(done),
+            r = read_more => match r {
+                Ok(Ok(n)) => Wake::Read(n),
+                Ok(Err(_)) => Wake::ReadFailed,
+                Err(_) => Wake::Deadline,
+            },
+            _ = tokio::time::sleep(BUFFER_RELEASE), if release => Wake::Release,
+            _ = self.shed.notified(), if !proven => Wake::Shed,
+            _ = super::stopped(&mut self.stop), if !draining => Wake::Stop,
+        };
+        if let Wake::Read(n) = wake
+            && n > 0
+        {
+            if bufferless {
+                self.buf.reserve(READ_CHUNK);
+                self.buf.push(one[0]);
+            }
+            let counters = &self.ctx.shared.counters;
+            counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            self.ctx
+                .listener
+                .bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        wake
+    }
 }
 
 /// Drops the judged frames (`..end`) from a connection's buffer. A buffer a large frame grew
