@@ -481,80 +481,88 @@ impl<R: AsyncRead + Unpin> Connection<'_, R> {
                 judge => break judge,
             }
         };
-        let listener = ctx.listener_id;
         match judge {
-            Judge::Thread(worker) => {
-                // As below: the records' most, reserved before they are built.
-                let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                let reserved = reserve_sending(ctx, &mut self.order, most)
-                    .await
-                    .map_err(|()| Exit::DispatcherGone)?;
-                let frames = take_frames(&mut self.buf, scan.end, &mut self.order);
-                let (shared, peer, route) = (
-                    Arc::clone(&ctx.shared),
-                    Arc::clone(&self.peer),
-                    self.route.clone(),
-                );
-                let count = scan.frames;
-                shared
-                    .counters
-                    .parallel_reads
-                    .fetch_add(1, Ordering::Relaxed);
-                self.order.spawn(worker, frames, move |frames, mapper| {
-                    let from = Origin {
-                        peer: &peer,
-                        listener,
-                    };
-                    let mut batch =
-                        judge_frames(&shared, frames, count, mapper, from, Some(&route));
-                    shared.queue.settle(reserved, &mut batch);
-                    batch
-                });
-            }
-            Judge::Dispatcher(Some(slot)) => {
-                let read = ReadFrames {
-                    frames: take_frames(&mut self.buf, scan.end, &mut self.order),
-                    count: scan.frames,
-                    peer: Arc::clone(&self.peer),
-                    route: self.route.clone(),
-                    side: self.order.dispatcher_side(),
-                    slot,
-                };
-                shared
-                    .counters
-                    .dispatcher_reads
-                    .fetch_add(1, Ordering::Relaxed);
-                let mut batch = Batch::with_capacity(listener, 1);
-                batch.push(Work::Frames(Box::new(read)));
-                self.queue_or_send(batch).await?;
-            }
-            Judge::Here | Judge::Dispatcher(None) | Judge::Wait => {
-                // What the records may hold at most is taken from the queue's budget before
-                // they are built (and the rest given back once they are), so a connection
-                // waiting for the queue holds no records outside it.
-                let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                let reserved = reserve_sending(ctx, &mut self.order, most)
-                    .await
-                    .map_err(|()| Exit::DispatcherGone)?;
-                let from = Origin {
-                    peer: &self.peer,
-                    listener,
-                };
-                let frames = &self.buf[..scan.end];
-                let mut batch = judge_frames(
-                    shared,
-                    frames,
-                    scan.frames,
-                    &mut self.mapper,
-                    from,
-                    Some(&self.route),
-                );
-                shared.queue.settle(reserved, &mut batch);
-                drain_frames(&mut self.buf, scan.end);
-                self.queue_or_send(batch).await?;
-            }
+            Judge::Thread(worker) => self.judge_on_thread(worker, scan).await,
+            Judge::Dispatcher(Some(slot)) => self.judge_on_dispatcher(slot, scan).await,
+            Judge::Here | Judge::Dispatcher(None) | Judge::Wait => self.judge_here(scan).await,
         }
+    }
+
+    /// What the records of a read may hold at most is taken from the queue's budget before
+    /// they are built (and the rest given back once they are), so a connection waiting for
+    /// the queue holds no records outside it.
+    async fn reserve_for(
+        &mut self,
+        scan: &FrameScan,
+    ) -> Result<Option<OwnedSemaphorePermit>, Exit> {
+        let most = (self.ctx.shared.options.map_limits).records_budget(scan.end, scan.frames);
+        reserve_sending(self.ctx, &mut self.order, most)
+            .await
+            .map_err(|()| Exit::DispatcherGone)
+    }
+
+    /// Judges the read on a decode thread; the batch takes its place in `order`.
+    async fn judge_on_thread(
+        &mut self,
+        worker: OwnedSemaphorePermit,
+        scan: &FrameScan,
+    ) -> Result<(), Exit> {
+        let reserved = self.reserve_for(scan).await?;
+        let frames = take_frames(&mut self.buf, scan.end, &mut self.order);
+        let shared = Arc::clone(&self.ctx.shared);
+        let (peer, route) = (Arc::clone(&self.peer), self.route.clone());
+        let (count, listener) = (scan.frames, self.ctx.listener_id);
+        shared
+            .counters
+            .parallel_reads
+            .fetch_add(1, Ordering::Relaxed);
+        self.order.spawn(worker, frames, move |frames, mapper| {
+            let from = Origin {
+                peer: &peer,
+                listener,
+            };
+            let mut batch = judge_frames(&shared, frames, count, mapper, from, Some(&route));
+            shared.queue.settle(reserved, &mut batch);
+            batch
+        });
         Ok(())
+    }
+
+    /// Hands the read's frames, unjudged, to the dispatcher (see `parallel`).
+    async fn judge_on_dispatcher(
+        &mut self,
+        slot: OwnedSemaphorePermit,
+        scan: &FrameScan,
+    ) -> Result<(), Exit> {
+        let read = ReadFrames {
+            frames: take_frames(&mut self.buf, scan.end, &mut self.order),
+            count: scan.frames,
+            peer: Arc::clone(&self.peer),
+            route: self.route.clone(),
+            side: self.order.dispatcher_side(),
+            slot,
+        };
+        let counters = &self.ctx.shared.counters;
+        counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
+        let mut batch = Batch::with_capacity(self.ctx.listener_id, 1);
+        batch.push(Work::Frames(Box::new(read)));
+        self.queue_or_send(batch).await
+    }
+
+    /// Judges the read on this task.
+    async fn judge_here(&mut self, scan: &FrameScan) -> Result<(), Exit> {
+        let reserved = self.reserve_for(scan).await?;
+        let shared = &*self.ctx.shared;
+        let from = Origin {
+            peer: &self.peer,
+            listener: self.ctx.listener_id,
+        };
+        let frames = &self.buf[..scan.end];
+        let route = Some(&self.route);
+        let mut batch = judge_frames(shared, frames, scan.frames, &mut self.mapper, from, route);
+        shared.queue.settle(reserved, &mut batch);
+        drain_frames(&mut self.buf, scan.end);
+        self.queue_or_send(batch).await
     }
 
     /// Sends a batch now, or queues it behind older ones still decoding (read order).
