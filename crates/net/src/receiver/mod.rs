@@ -141,6 +141,7 @@ const STREAM_BACKLOG: i32 = 4096;
 
 /// Where a collector listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenAddr {
     /// A TCP listener (`SocketHandler(host, port)`); port 0 picks a free port.
     Tcp(SocketAddr),
@@ -359,7 +360,7 @@ pub enum ReceiverError {
         /// The path.
         path: PathBuf,
         /// Why it was refused.
-        reason: String,
+        reason: UnixPathError,
     },
     /// The dispatcher thread could not be started.
     #[error("cannot start the dispatcher thread: {0}")]
@@ -367,6 +368,24 @@ pub enum ReceiverError {
     /// The replay journal in [`ReceiverOptions::state_dir`] could not be opened.
     #[error("replay journal: {0}")]
     Journal(#[from] JournalError),
+}
+
+/// Why a Unix socket path was refused ([`ReceiverError::UnixPath`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnixPathError {
+    /// The path could not be examined.
+    #[error("{0}")]
+    Inspect(#[source] std::io::Error),
+    /// A socket file left by an earlier run could not be removed.
+    #[error("cannot remove stale socket: {0}")]
+    RemoveStale(#[source] std::io::Error),
+    /// Something other than a socket is there (it is never deleted).
+    #[error("it exists and is {kind}, not a socket")]
+    NotASocket {
+        /// The file type in words ("a regular file").
+        kind: &'static str,
+    },
 }
 
 /// A collector not yet started: a tree to route records into, and options.
@@ -737,20 +756,19 @@ fn clear_stale_socket(path: &Path) -> Result<(), ReceiverError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(ReceiverError::UnixPath {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: UnixPathError::Inspect(e),
         }),
         Ok(m) if m.file_type().is_socket() => {
             std::fs::remove_file(path).map_err(|e| ReceiverError::UnixPath {
                 path: path.to_owned(),
-                reason: format!("cannot remove stale socket: {e}"),
+                reason: UnixPathError::RemoveStale(e),
             })
         }
         Ok(m) => Err(ReceiverError::UnixPath {
             path: path.to_owned(),
-            reason: format!(
-                "it exists and is {}, not a socket",
-                describe_file_type(&m.file_type())
-            ),
+            reason: UnixPathError::NotASocket {
+                kind: describe_file_type(&m.file_type()),
+            },
         }),
     }
 }
