@@ -474,6 +474,7 @@ impl Collector {
                 self.options.inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),
             decode_workers: parallel::decode_workers(self.options.bulk_decode),
+            buffers: Arc::new(parallel::BufferPool::new(stream::READ_CHUNK)),
             next_conn: Arc::new(AtomicU64::new(1)),
             per_peer: Arc::new(stream::PeerTable::new(
                 self.options.max_connections_per_peer,

@@ -46,7 +46,7 @@ use super::work::{Batch, DispatcherSide};
 use crate::record_map::{MapLimits, RecordMapper};
 use logwire_wire::frame::FrameScan;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
@@ -76,6 +76,64 @@ pub(crate) fn decode_workers(bulk: BulkDecode) -> Arc<Semaphore> {
     }))
 }
 
+/// Read buffers kept for reuse by every connection of a collector, at most [`POOLED_BUFFERS`].
+///
+/// Why: a buffer's memory is page-faulted in by the first read into it (the kernel copies
+/// into fresh pages). A long busy connection reuses its own few buffers, but many short or
+/// concurrent ones (64 `SocketHandler` processes starting at once) each faulted in up to
+/// [`MAX_QUEUED`] + 1 fresh buffers, and the faults cost about a tenth of the collector's
+/// CPU in that case (perf: `exc_page_fault` + `clear_page` under `recvfrom`). Buffers a
+/// connection no longer needs (it ended, or went idle: see `stream::BUFFER_RELEASE`) come
+/// here and the next connection takes them, warm. Idle connections still hold none; the pool
+/// is the collector's, bounded, and holds buffers of at most twice the read size.
+#[derive(Debug)]
+pub(crate) struct BufferPool {
+    bufs: Mutex<Vec<Vec<u8>>>,
+    /// The read size: a pooled buffer is shrunk to it if it grew past twice that.
+    chunk: usize,
+}
+
+/// Buffers the [`BufferPool`] keeps at most (4 MiB at 128 KiB reads).
+pub(crate) const POOLED_BUFFERS: usize = 32;
+
+impl BufferPool {
+    pub(crate) fn new(chunk: usize) -> Self {
+        BufferPool {
+            bufs: Mutex::default(),
+            chunk,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vec<u8>>> {
+        self.bufs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A pooled buffer, empty, if there is one.
+    pub(crate) fn take(&self) -> Option<Vec<u8>> {
+        self.lock().pop()
+    }
+
+    /// Keeps `buf` for another read, if the pool is not full.
+    pub(crate) fn put(&self, mut buf: Vec<u8>) {
+        if buf.capacity() == 0 {
+            return;
+        }
+        buf.clear();
+        if buf.capacity() > 2 * self.chunk {
+            buf.shrink_to(self.chunk);
+        }
+        let mut bufs = self.lock();
+        if bufs.len() < POOLED_BUFFERS {
+            bufs.push(buf);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+}
+
 /// One connection's batches not yet sent to the dispatcher, oldest first, and the mappers and
 /// buffers its workers hand back (reused, so a busy connection neither allocates buffers nor
 /// builds parser state per read).
@@ -85,11 +143,20 @@ pub(crate) struct InOrder {
     limits: MapLimits,
     spare_mappers: Vec<RecordMapper>,
     spare_bufs: Vec<Vec<u8>>,
+    /// Where buffers come from when this connection has none spare, and go when it ends.
+    pool: Arc<BufferPool>,
     /// What this connection shares with the dispatcher for the reads it hands it.
     dispatcher_side: Arc<DispatcherSide>,
     /// One permit per read of this connection at the dispatcher, not yet judged: at most
     /// [`MAX_QUEUED`], so a connection keeps a few buffers busy there, not a queue's worth.
     dispatcher_slots: Arc<Semaphore>,
+}
+
+impl Drop for InOrder {
+    /// The connection ended: its spare buffers go to the pool for the next one.
+    fn drop(&mut self) {
+        self.release_buffers();
+    }
 }
 
 enum Pending {
@@ -107,10 +174,11 @@ struct Decoded {
 }
 
 impl InOrder {
-    pub(crate) fn new(workers: Arc<Semaphore>, limits: MapLimits) -> Self {
+    pub(crate) fn new(workers: Arc<Semaphore>, limits: MapLimits, pool: Arc<BufferPool>) -> Self {
         InOrder {
             queue: VecDeque::new(),
             workers,
+            pool,
             spare_mappers: Vec::new(),
             spare_bufs: Vec::new(),
             dispatcher_side: Arc::new(DispatcherSide::new(
@@ -163,10 +231,21 @@ impl InOrder {
         Arc::clone(&self.workers).try_acquire_owned().ok()
     }
 
-    /// Frees the read buffers kept for reuse (the connection is idle: it keeps none).
+    /// Gives the read buffers kept for reuse to the pool (the connection is idle, or ending:
+    /// it keeps none).
     pub(crate) fn release_buffers(&mut self) {
-        self.spare_bufs = Vec::new();
-        drop(self.dispatcher_side.take_spent());
+        let spent = self.dispatcher_side.take_spent();
+        for buf in std::mem::take(&mut self.spare_bufs)
+            .into_iter()
+            .chain(spent)
+        {
+            self.pool.put(buf);
+        }
+    }
+
+    /// Gives one buffer to the pool (the connection's own read buffer, when it is released).
+    pub(crate) fn put_back(&self, buf: Vec<u8>) {
+        self.pool.put(buf);
     }
 
     /// An empty read buffer (one a worker handed back, or a new one of `capacity`).
@@ -175,11 +254,12 @@ impl InOrder {
             // The ones the dispatcher handed back.
             self.spare_bufs = self.dispatcher_side.take_spent();
         }
-        match self.spare_bufs.pop() {
+        match self.spare_bufs.pop().or_else(|| self.pool.take()) {
             Some(mut buf) => {
                 // A buffer that once held a large frame must not keep that size outside the
                 // in-flight budget while it waits to be reused.
                 buf.shrink_to(capacity);
+                buf.reserve(capacity);
                 buf
             }
             None => Vec::with_capacity(capacity),
@@ -309,6 +389,44 @@ pub(crate) fn who_judges(
 mod tests {
     use super::*;
 
+    fn pool() -> Arc<BufferPool> {
+        Arc::new(BufferPool::new(1024))
+    }
+
+    /// Buffers outlive their connection in the pool, shrunk, and no more than the bound.
+    #[test]
+    fn buffers_go_to_the_pool_and_come_back() {
+        let pool = pool();
+        let mut a = InOrder::new(
+            Arc::new(Semaphore::new(0)),
+            Default::default(),
+            Arc::clone(&pool),
+        );
+        let mut big = a.take_buffer(1024);
+        big.resize(10_000, 7);
+        a.put_back(big);
+        assert_eq!(pool.len(), 1);
+        drop(a);
+        let mut b = InOrder::new(
+            Arc::new(Semaphore::new(0)),
+            Default::default(),
+            Arc::clone(&pool),
+        );
+        let reused = b.take_buffer(1024);
+        assert!(reused.is_empty() && reused.capacity() >= 1024);
+        assert!(
+            reused.capacity() <= 2 * 1024,
+            "shrunk: {}",
+            reused.capacity()
+        );
+        assert_eq!(pool.len(), 0);
+        for _ in 0..POOLED_BUFFERS + 5 {
+            pool.put(vec![0u8; 16]);
+        }
+        assert_eq!(pool.len(), POOLED_BUFFERS);
+        b.release_buffers();
+    }
+
     fn scan(end: usize, frames: usize, special: usize) -> FrameScan {
         let mut s = FrameScan::default();
         (s.end, s.frames, s.special) = (end, frames, special);
@@ -320,7 +438,8 @@ mod tests {
     #[tokio::test]
     async fn who_judges_a_bulk_read() {
         let (tx, _rx) = mpsc::channel::<Batch>(64);
-        let with_threads = |n| InOrder::new(Arc::new(Semaphore::new(n)), Default::default());
+        let with_threads =
+            |n| InOrder::new(Arc::new(Semaphore::new(n)), Default::default(), pool());
         let (one, none) = (with_threads(1), with_threads(0));
         let bulk = scan(32 * 100, PARALLEL_MIN_FRAMES, 0);
         let auto = |order: &InOrder| who_judges(BulkDecode::Auto, &bulk, &tx, order);
@@ -342,7 +461,7 @@ mod tests {
     #[tokio::test]
     async fn signed_reads_stay_in_order() {
         let (tx, _rx) = mpsc::channel::<Batch>(64);
-        let order = InOrder::new(Arc::new(Semaphore::new(4)), Default::default());
+        let order = InOrder::new(Arc::new(Semaphore::new(4)), Default::default(), pool());
         let signed_bulk = scan(32 * 100, PARALLEL_MIN_FRAMES, 1);
         for mode in [
             BulkDecode::Auto,

@@ -16,7 +16,7 @@
 
 use super::conn_state::{ConnState, Deadlines, Exit, Next, Wake};
 use super::ingest::{Origin, Shared, Tally};
-use super::parallel::{InOrder, Judge, who_judges};
+use super::parallel::{BufferPool, InOrder, Judge, who_judges};
 use super::stats::ListenerId;
 use super::stats::RejectReason;
 use super::work::{AckRoute, Batch, ReadFrames, Work};
@@ -40,7 +40,7 @@ use tokio::time::{Instant, timeout_at};
 /// `crates/bench/scripts/receive_ab.py`, round 5 of `crates/bench/README-receive.md`); an
 /// idle connection's buffer is never touched, so it costs address space, not memory (and one
 /// that a large frame grew is shrunk back once the frame is judged).
-const READ_CHUNK: usize = 128 * 1024;
+pub(crate) const READ_CHUNK: usize = 128 * 1024;
 
 /// How long a connection waits between frames before it gives its read buffers back: an idle
 /// connection then holds none, and waits for its next first byte with a one-byte read (one
@@ -55,6 +55,8 @@ pub(crate) struct StreamContext {
     pub(crate) inflight: Arc<Semaphore>,
     /// Decode threads free for reads with many frames (see [`super::parallel`]).
     pub(crate) decode_workers: Arc<Semaphore>,
+    /// Read buffers reused across connections (see [`BufferPool`]).
+    pub(crate) buffers: Arc<BufferPool>,
     pub(crate) next_conn: Arc<AtomicU64>,
     pub(crate) per_peer: Arc<PeerTable>,
     pub(crate) unproven: Arc<Unproven>,
@@ -202,6 +204,7 @@ impl Clone for StreamContext {
             active: Arc::clone(&self.active),
             inflight: Arc::clone(&self.inflight),
             decode_workers: Arc::clone(&self.decode_workers),
+            buffers: Arc::clone(&self.buffers),
             next_conn: Arc::clone(&self.next_conn),
             per_peer: Arc::clone(&self.per_peer),
             unproven: Arc::clone(&self.unproven),
@@ -289,7 +292,11 @@ where
         peer: Arc::from(peer),
         route: AckRoute { conn, tx: ack_tx },
         mapper: RecordMapper::new(opts.map_limits.clone()),
-        order: InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone()),
+        order: InOrder::new(
+            Arc::clone(&ctx.decode_workers),
+            opts.map_limits.clone(),
+            Arc::clone(&ctx.buffers),
+        ),
         // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
         buf: Vec::new(),
         shed: ctx.unproven.enter(conn),
@@ -303,6 +310,7 @@ where
     };
     let exit = c.run().await;
     c.account(exit);
+    c.order.put_back(std::mem::take(&mut c.buf));
     drop(c.inflight.take());
     // Whatever is still decoding was read in full: it goes out (or, with the dispatcher
     // gone, is counted dropped), in order.
@@ -360,7 +368,7 @@ impl<R: AsyncRead + Unpin> Connection<'_, R> {
                     }
                 }
                 Next::ReleaseBuffers => {
-                    self.buf = Vec::new();
+                    self.order.put_back(std::mem::take(&mut self.buf));
                     self.order.release_buffers();
                 }
                 Next::End(exit) => return exit,
@@ -664,7 +672,7 @@ impl<R: AsyncRead + Unpin> Connection<'_, R> {
             && n > 0
         {
             if bufferless {
-                self.buf.reserve(READ_CHUNK);
+                self.buf = self.order.take_buffer(READ_CHUNK);
                 self.buf.push(one[0]);
             }
             let counters = &self.ctx.shared.counters;
