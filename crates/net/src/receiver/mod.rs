@@ -65,7 +65,15 @@
 //! connection's other frames are still read. EOF in the middle of a frame drops that frame
 //! only. Records are handed to handlers on one dedicated thread fed by a bounded channel (see
 //! [`dispatch`](self)), so slow handlers push back on the senders (TCP flow control) instead of
-//! growing memory. Counters reconcile: see [`ReceiverStats`].
+//! growing memory. Counters reconcile, in total and per listener: see [`ReceiverStats`] and
+//! [`ListenerCounts::outcomes`].
+//!
+//! Inside, modules run one way (none imports one after it in this list): `work` (the units
+//! of work and the queue's byte budget) ← `stream`/`datagram` (a connection: `conn_state` is
+//! its state machine) → `parallel` (the offload policy: `who_judges` is the one place that
+//! decides who judges a read) → `ingest` (the judge: verify, dedupe against `seqs::SeenSeqs`,
+//! map) → `dispatch` (store, flush, ack from `seqs::StoredSeqs`). `stats` and `seqs` are
+//! leaves.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
