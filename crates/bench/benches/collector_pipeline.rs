@@ -41,6 +41,8 @@ async fn collector(keys: KeyRing) -> (RunningCollector, SocketAddr) {
     tree.root().add_handler(Arc::new(Handler::new(NullHandler)));
     let opts = ReceiverOptions {
         keys,
+        // The plain cases send unsigned frames to the same collector.
+        allow_unsigned: true,
         log_rejects: false,
         ..ReceiverOptions::default()
     };
@@ -80,7 +82,13 @@ async fn deliver(
     for w in writers {
         w.await.unwrap();
     }
+    // Bounded: a record rejected (or lost) must fail the bench, not hang it.
     while stats.snapshot().stored < target {
+        let s = stats.snapshot();
+        assert!(
+            s.rejected_total() == 0 && start.elapsed() < Duration::from_secs(120),
+            "records missing: {s}"
+        );
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     start.elapsed()
