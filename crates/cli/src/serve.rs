@@ -30,7 +30,6 @@ use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
-use logwire_record::RecordMapper;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -128,13 +127,6 @@ pub(crate) struct ServeArgs {
     /// Do not log rejected frames on stderr (they are still counted).
     #[arg(long)]
     quiet_rejects: bool,
-    /// Benchmark helper: decode every frame of this file (4-byte length prefixes, as
-    /// SocketHandler sends them) N times (--bench-rounds), print the cost per record, exit.
-    #[arg(long, value_name = "FRAMES_FILE", hide = true)]
-    bench_decode: Option<PathBuf>,
-    /// Rounds for --bench-decode.
-    #[arg(long, default_value_t = 5, hide = true)]
-    bench_rounds: u32,
 
     // ---- config listener flags (see `start_config_listener` at the end of this file) ----
     /// Also run a config listener (CPython's logging.config.listen, made safe) on this TCP
@@ -277,9 +269,6 @@ inert placeholder such as <datetime.datetime>), frames are capped and time-limit
 frames are counted by reason (--stats). A record's msg is never %-formatted again with args.";
 
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    if let Some(frames) = &args.bench_decode {
-        return bench_decode(frames, args.bench_rounds);
-    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -869,54 +858,6 @@ impl Emitter for SafeStdout {
     fn kind(&self) -> &'static str {
         "logwire.SafeStdout"
     }
-}
-
-/// `--bench-decode`: the collector's per-record decode cost (pickle parse + record mapping),
-/// without sockets or handlers.
-fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("logwire serve: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
-    let mut frames = Vec::new();
-    let mut pos = 0;
-    while pos + 4 <= data.len() {
-        let len =
-            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
-        let end = (pos + 4 + len).min(data.len());
-        frames.push(&data[pos + 4..end]);
-        pos = end;
-    }
-    let mut mapper = RecordMapper::default();
-    let mut best = f64::INFINITY;
-    let mut ok = 0usize;
-    // As in the receiver: records go back for reuse once a burst of them is done.
-    let mut spent = Vec::with_capacity(256);
-    for _ in 0..rounds.max(1) {
-        let start = Instant::now();
-        ok = 0;
-        for f in &frames {
-            if let Ok(r) = mapper.map_reusable(f, logwire_record::Format::Sniff) {
-                ok += 1;
-                spent.push(std::hint::black_box(r));
-                if spent.len() == 256 {
-                    logwire_record::RecordPool::recycle(&mut spent);
-                }
-            }
-        }
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    let n = frames.len().max(1) as f64;
-    println!(
-        "{{\"frames\": {}, \"decoded\": {ok}, \"best_seconds\": {best:.6}, \"ns_per_record\": {:.1}, \"records_per_second\": {:.0}}}",
-        frames.len(),
-        best * 1e9 / n,
-        n / best
-    );
-    ExitCode::SUCCESS
 }
 
 // ---- config listener ----------------------------------------------------------------------
