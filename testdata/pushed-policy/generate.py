@@ -310,23 +310,17 @@ case("reject-ini-http-context", "reject", "INI HTTPHandler with a context argume
               "args=('localhost', '/log', 'GET', True, None, 'ctx')\n"))
 case("reject-http-method-put", "reject", "HTTPHandler method PUT (GET and POST only)",
      d({"h": dict(HTTP, method="PUT")}))
-# SMTPHandler::new and HTTPHandler::new refuse these, so the listener (which builds the
-# handlers) refuses them, but `logwire check` only prepares handlers and accepts them: the
-# Rust runner checks both (a "check" verdict is a known gap of check, never of the listener).
-CHECK_GAP = ("logwire check prepares handlers without building them, and only the handler's "
-             "constructor refuses this")
+# Header injection: refused when the config is prepared (so by `logwire check` too) and again
+# by the handlers' constructors.
 case("reject-smtp-subject-line-break", "reject",
      "a line break in the Subject would inject a header",
-     d({"m": dict(SMTP, subject="alert\r\nBcc: victim@example.net")}),
-     check="accept", check_why=CHECK_GAP)
+     d({"m": dict(SMTP, subject="alert\r\nBcc: victim@example.net")}))
 case("reject-smtp-toaddrs-line-break", "reject",
      "a line break in toaddrs would inject a header",
-     d({"m": dict(SMTP, toaddrs=["ops@example.org\nBcc: victim@example.net"])}),
-     check="accept", check_why=CHECK_GAP)
+     d({"m": dict(SMTP, toaddrs=["ops@example.org\nBcc: victim@example.net"])}))
 case("reject-http-url-line-break", "reject",
      "a line break in the URL would inject a request header",
-     d({"h": dict(HTTP, url="/log HTTP/1.1\r\nX-Injected: 1\r\nX-Pad:")}),
-     check="accept", check_why=CHECK_GAP)
+     d({"h": dict(HTTP, url="/log HTTP/1.1\r\nX-Injected: 1\r\nX-Pad:")}))
 case("reject-http-host-line-break", "reject",
      "a line break in the host would inject a request header",
      d({"h": dict(HTTP, host="localhost\r\nX-Injected: 1")}))

@@ -30,7 +30,7 @@
 //! ```
 
 use crate::sender::{
-    Credentials, HTTPHandler, HttpMethod, HttpOptions, MAX_QUEUE_BYTES, SMTP_PORT, SMTPHandler,
+    Credentials, check_message_fields, check_request_target, HTTPHandler, HttpMethod, HttpOptions, MAX_QUEUE_BYTES, SMTP_PORT, SMTPHandler,
     SmtpOptions, TlsClientConfig, split_host_port,
 };
 use logwire_config::{HandlerRegistry, PlanError};
@@ -237,6 +237,11 @@ impl HandlerKind for SmtpKind {
         if secure.is_none() && a.get("cafile").is_some() {
             errs.push(a.place_of("cafile"), "cafile needs secure=() (STARTTLS)");
         }
+        if let (Some(from), Some(subject)) = (&fromaddr, &subject)
+            && let Err(e) = check_message_fields(from, &toaddrs, subject)
+        {
+            errs.push(a.place_of("toaddrs"), e.to_string());
+        }
         let d = SmtpOptions::default();
         let timeout = seconds(a, "timeout", d.timeout, errs);
         let session_timeout = seconds(a, "session_timeout", d.session_timeout, errs);
@@ -345,6 +350,11 @@ impl HandlerKind for HttpKind {
                 }
             }
             Err(e) => errs.push(a.place_of("host"), e),
+        }
+        if let Some(url) = &url
+            && let Err(e) = check_request_target(&host, url)
+        {
+            errs.push(a.place_of("url"), e.to_string());
         }
         let d = HttpOptions::default();
         let timeout = seconds(a, "timeout", d.timeout, errs);

@@ -139,6 +139,19 @@ impl std::fmt::Debug for HTTPHandler {
     }
 }
 
+/// What `http.client` refuses in a request target (`InvalidURL`): a space or control
+/// character in the URL or the host. Run when a config is checked and when the handler is
+/// built, so `logwire check` and the listener give the same verdict.
+pub(crate) fn check_request_target(host: &str, url: &str) -> Result<(), InvalidArgument> {
+    if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!("URL {url:?} contains a space or control character").into());
+    }
+    if host.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(format!("host {host:?} contains a space or control character").into());
+    }
+    Ok(())
+}
+
 impl HTTPHandler {
     /// CPython's `HTTPHandler(host, url, method='GET', secure=False, credentials=None)`.
     pub fn new(
@@ -150,15 +163,7 @@ impl HTTPHandler {
         let host_arg = host.into();
         let url = url.into();
         let (connect_host, port) = split_host_port(&host_arg, options.secure.is_some())?;
-        // http.client refuses control characters and spaces in the URL (InvalidURL).
-        if url.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(format!("URL {url:?} contains a space or control character").into());
-        }
-        if host_arg.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(
-                format!("host {host_arg:?} contains a space or control character").into(),
-            );
-        }
+        check_request_target(&host_arg, &url)?;
         let client = Arc::new(HttpClient {
             host_arg,
             connect_host,

@@ -56,6 +56,10 @@ pub use deliver::{
 };
 pub use encode::{RecordLayout, make_pickle, pickle_record, record_dict, to_pickle_value};
 #[cfg(feature = "smtp-http")]
+pub(crate) use http::check_request_target;
+#[cfg(feature = "smtp-http")]
+pub(crate) use smtp::check_message_fields;
+#[cfg(feature = "smtp-http")]
 pub use http::{
     HTTPHandler, HttpMethod, HttpOptions, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, map_log_record,
     split_host_port, urlencode,

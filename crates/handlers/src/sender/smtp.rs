@@ -112,6 +112,31 @@ impl std::fmt::Debug for SMTPHandler {
     }
 }
 
+/// What CPython's `EmailMessage` and `smtplib` refuse in the fields a mail is built from:
+/// envelope addresses that are not plain ASCII `local@domain`, no recipient, a line break in a
+/// header value (it would inject headers). Run when a config is checked and when the handler
+/// is built, so `logwire check` and the listener give the same verdict.
+pub(crate) fn check_message_fields(
+    fromaddr: &str,
+    toaddrs: &[String],
+    subject: &str,
+) -> Result<(), InvalidArgument> {
+    for a in std::iter::once(fromaddr).chain(toaddrs.iter().map(String::as_str)) {
+        check_envelope_address(&address_of(a))?;
+    }
+    if toaddrs.is_empty() {
+        return Err("toaddrs is empty: a mail needs at least one recipient".into());
+    }
+    if std::iter::once(subject)
+        .chain(std::iter::once(fromaddr))
+        .chain(toaddrs.iter().map(String::as_str))
+        .any(|v| v.contains(['\r', '\n']))
+    {
+        return Err("a header value (subject, fromaddr or toaddrs) contains a line break".into());
+    }
+    Ok(())
+}
+
 impl SMTPHandler {
     /// CPython's `SMTPHandler(mailhost, fromaddr, toaddrs, subject, credentials, secure,
     /// timeout)`, with `mailhost` split into host and port (`None`: port 25) and the rest in
@@ -125,25 +150,10 @@ impl SMTPHandler {
         options: SmtpOptions,
     ) -> Result<Self, InvalidArgument> {
         let fromaddr = fromaddr.into();
+        let subject = subject.into();
+        check_message_fields(&fromaddr, &toaddrs, &subject)?;
         let from_envelope = address_of(&fromaddr);
         let envelope_to: Vec<String> = toaddrs.iter().map(|a| address_of(a)).collect();
-        for a in std::iter::once(&from_envelope).chain(&envelope_to) {
-            check_envelope_address(a)?;
-        }
-        if envelope_to.is_empty() {
-            return Err("toaddrs is empty: a mail needs at least one recipient".into());
-        }
-        let subject = subject.into();
-        // EmailMessage refuses these too: a line break would inject headers.
-        if std::iter::once(&subject)
-            .chain(std::iter::once(&fromaddr))
-            .chain(&toaddrs)
-            .any(|v| v.contains(['\r', '\n']))
-        {
-            return Err(
-                "a header value (subject, fromaddr or toaddrs) contains a line break".into(),
-            );
-        }
         let client = Arc::new(SmtpClient {
             host: host.into(),
             port: port.unwrap_or(SMTP_PORT),
