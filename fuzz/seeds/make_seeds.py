@@ -6,7 +6,7 @@ the same files, so re-running shows up in git only when something really changed
 
 Sources: CPython's own pickler (protocols 0-5, SocketHandler-style record dicts and data
 values), CPython logging's dictConfig/fileConfig corpus already checked in under
-crates/config/tests/corpus, the envelope test vectors in shared/vectors/envelopes.json, and the
+crates/config/tests/corpus, the envelope test vectors in testdata/vectors/envelopes.json, and the
 hostile cases the crates' tests use (pickle bombs, truncated frames, code-bearing configs).
 Each target's byte layout (selector bytes, 0xFF separators) is documented on its function in
 crates/fuzz-targets/src/.

@@ -9,7 +9,6 @@ mod format_cpython;
 mod format_error_cpython;
 mod format_error_text_bounded;
 mod format_golden;
-mod format_perf;
 mod format_proptest;
 mod format_render_bound;
 mod handler_confined;
