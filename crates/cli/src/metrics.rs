@@ -21,9 +21,9 @@
 //! Outputs are the handlers of the current routing, by handler name (`stdout` for the
 //! default printer).
 
+use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use logwire_engine::LoggerTree;
 use logwire_listener::{ListenerEvent, ListenerStats};
-use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -124,8 +124,11 @@ impl PushCounters {
 pub(crate) struct Sources {
     pub(crate) stats: StatsHandle,
     pub(crate) tree: LoggerTree,
-    /// The config listener's counters, when serve runs one.
-    pub(crate) config: Option<(Arc<PushCounters>, ListenerStatsFn)>,
+    /// Config pushes applied and rejected, when serve runs a config listener of any kind
+    /// (socket, or NATS key-value watcher: both count into these).
+    pub(crate) pushes: Option<Arc<PushCounters>>,
+    /// The socket config listener's connection counters, when serve runs one.
+    pub(crate) config_sockets: Option<ListenerStatsFn>,
 }
 
 /// Reads the config listener's counters.
@@ -271,18 +274,17 @@ impl Collector for Sources {
             as_i64(self.stats.queue_bytes_limit()),
         )?;
         self.encode_outputs(&mut enc)?;
-        if let Some((pushes, listener)) = &self.config {
-            let l = listener();
+        if let Some(pushes) = &self.pushes {
             counter(
                 &mut enc,
                 "logwire_config_pushes_applied",
-                "Pushed configs applied.",
+                "Pushed configs applied (socket and NATS config listeners together).",
                 pushes.applied.load(Ordering::Relaxed),
             )?;
             let c = ConstCounter::new(0u64);
             let mut family = enc.encode_descriptor(
                 "logwire_config_pushes_rejected",
-                "Pushed configs rejected, by reason.",
+                "Pushed configs rejected, by reason (socket and NATS config listeners together).",
                 None,
                 c.metric_type(),
             )?;
@@ -291,6 +293,9 @@ impl Collector for Sources {
                 ConstCounter::new(n.load(Ordering::Relaxed))
                     .encode(family.encode_family(&labels)?)?;
             }
+        }
+        if let Some(listener) = &self.config_sockets {
+            let l = listener();
             counter(
                 &mut enc,
                 "logwire_config_connections",
@@ -388,7 +393,11 @@ impl Sources {
         Ok(())
     }
 
-    /// Records and errors per output: every handler of the current routing.
+    /// Records, bytes and errors per output: every handler of the current routing, read
+    /// through [`logwire_engine::Handler::stats`]. A pushed or reloaded config replaces
+    /// the handlers: the series of a handler that is gone are dropped (not kept at their
+    /// last value), and a handler rebuilt under the same name starts again from 0, which
+    /// Prometheus' `rate()` reads as a counter reset.
     fn encode_outputs(&self, enc: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snapshot = self.tree.snapshot();
         let handlers = snapshot.all_handlers();
@@ -404,22 +413,35 @@ impl Sources {
                 [("output", name), ("kind", h.kind().to_owned())]
             })
             .collect();
-        for (metric, help, get) in [
+        // One snapshot per handler, so that a scrape's records, bytes and errors of an
+        // output are read together.
+        let stats: Vec<logwire_engine::HandlerStats> = handlers.iter().map(|h| h.stats()).collect();
+        type Get = fn(&logwire_engine::HandlerStats) -> Option<u64>;
+        let families: [(&str, &str, Get); 3] = [
             (
                 "logwire_output_records",
                 "Records given to an output (a handler of the routing) after its filters.",
-                (|h: &logwire_engine::Handler| h.handled_count()) as fn(&_) -> u64,
+                |s| Some(s.records),
+            ),
+            (
+                "logwire_output_bytes",
+                "Bytes an output emitted (lines written, for the kinds that count them).",
+                |s| s.bytes,
             ),
             (
                 "logwire_output_errors",
-                "Handler errors of an output (failed writes, flushes).",
-                |h: &logwire_engine::Handler| h.error_count(),
+                "Handler errors of an output (failed emits, flushes, syncs).",
+                |s| Some(s.errors),
             ),
-        ] {
+        ];
+        for (metric, help, get) in families {
             let c = ConstCounter::new(0u64);
             let mut family = enc.encode_descriptor(metric, help, None, c.metric_type())?;
-            for (h, l) in handlers.iter().zip(&labels) {
-                ConstCounter::new(get(h)).encode(family.encode_family(l)?)?;
+            for (s, l) in stats.iter().zip(&labels) {
+                // A kind that does not count bytes has no bytes series (not a false 0).
+                if let Some(n) = get(s) {
+                    ConstCounter::new(n).encode(family.encode_family(l)?)?;
+                }
             }
         }
         Ok(())

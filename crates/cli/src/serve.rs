@@ -26,17 +26,17 @@
 //! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
 use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
-use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
 use logwire_record::RecordMapper;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -473,9 +473,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
         let sources = crate::metrics::Sources {
             stats: running.stats_handle(),
             tree: tree.clone(),
-            config: config_listener.as_ref().map(|l| {
+            // NATS pushes count into the same counters (see `nats_push::start_listeners`),
+            // with or without a socket listener.
+            pushes: (config_listener.is_some() || !nats_listeners.is_empty())
+                .then(|| Arc::clone(&pushes)),
+            config_sockets: config_listener.as_ref().map(|l| {
                 let reader: crate::metrics::ListenerStatsFn = Arc::new(l.stats_reader());
-                (Arc::clone(&pushes), reader)
+                reader
             }),
         };
         if let Ok(a) = listener.local_addr() {
@@ -488,6 +492,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     // Every listener is bound (and the metrics endpoint serves): systemd may start what
     // depends on the collector.
     notify_systemd(&[sd_notify::NotifyState::Ready]);
+    let watchdog_task = sd_notify::watchdog_enabled()
+        .map(|interval| tokio::spawn(watchdog(running.stats_handle(), interval)));
     let stats = running.stats_handle();
     let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
@@ -528,6 +534,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    // systemd stops watching once the service is stopping (TimeoutStopSec bounds the drain).
+    if let Some(t) = watchdog_task {
+        t.abort();
+    }
     // Scrapes end with the collector: a scrape during the drain would read moving counters
     // that the final stderr line reports anyway.
     if let Some(t) = metrics_task {
@@ -573,6 +583,61 @@ fn inherited_sockets() -> Result<Vec<logwire_collector::receiver::InheritedSocke
         sockets.push(socket);
     }
     Ok(sockets)
+}
+
+/// How many times per half watchdog interval the collector's liveness is sampled: a short
+/// idle moment between bursts counts, so a busy but healthy collector is never missed.
+const WATCHDOG_SAMPLES: u32 = 8;
+
+/// Whether the collector is alive, from two samples of its counters: its dispatcher (the
+/// thread that hands records to the outputs) made progress since the previous sample, or
+/// it is idle with an empty queue. A dispatcher wedged in a handler (a stdout nobody reads,
+/// a hung network handler) with records waiting is neither.
+///
+/// `queue_bytes` also holds what a connection reserved for a large frame it is still
+/// reading, so a lone slow sender of one large frame, and nothing else, reads as not idle
+/// for at most the body deadline (30 s): WatchdogSec should be over twice that (the example
+/// unit says 120 s).
+fn collector_alive(
+    s: &logwire_collector::receiver::ReceiverStats,
+    queue_bytes: usize,
+    handled_before: u64,
+) -> (bool, u64) {
+    let handled = s.stored + s.dropped + s.duplicates;
+    let progressed = handled != handled_before;
+    let idle = s.pending == 0 && queue_bytes == 0;
+    (progressed || idle, handled)
+}
+
+/// systemd's watchdog (`WATCHDOG_USEC`, `WatchdogSec=`): `WATCHDOG=1` every half interval
+/// in which the collector was seen alive ([`collector_alive`]) at least once. Not a bare
+/// timer: a wedged collector stops the pings and systemd restarts it. The pings come from
+/// this runtime's task, so a runtime that no longer schedules stops them too.
+async fn watchdog(stats: logwire_collector::receiver::StatsHandle, interval: Duration) {
+    let half = (interval / 2).max(Duration::from_millis(1));
+    let step = (half / WATCHDOG_SAMPLES).max(Duration::from_millis(1));
+    let mut handled = {
+        let s = stats.snapshot();
+        s.stored + s.dropped + s.duplicates
+    };
+    let mut seen_alive = true;
+    let mut window_start = Instant::now();
+    notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+    let mut ticker = tokio::time::interval(step);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let (alive, now_handled) = collector_alive(&stats.snapshot(), stats.queue_bytes(), handled);
+        handled = now_handled;
+        seen_alive |= alive;
+        if window_start.elapsed() >= half {
+            if seen_alive {
+                notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+            }
+            window_start = Instant::now();
+            seen_alive = false;
+        }
+    }
 }
 
 /// Tells systemd how serve is doing (`NOTIFY_SOCKET`; nothing without it). A failure is
@@ -696,6 +761,7 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed, output: Output) {
     };
     let handler = Handler::new(SafeStdout {
         out: Mutex::new(std::io::stdout()),
+        bytes: AtomicU64::new(0),
         closed,
         json,
     })
@@ -710,6 +776,10 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed, output: Output) {
 /// tracebacks indented, so a remote peer cannot forge or hide lines.
 struct SafeStdout {
     out: Mutex<std::io::Stdout>,
+    /// Bytes of the lines written in full, for `logwire_output_bytes_total{output="stdout"}`.
+    /// An atomic, not a field under `out`'s lock: a scrape must not wait for a write that
+    /// a stalled reader of stdout holds up (the watchdog test scrapes exactly then).
+    bytes: AtomicU64,
     closed: StdoutClosed,
     json: bool,
 }
@@ -838,9 +908,13 @@ impl Emitter for SafeStdout {
             return Ok(());
         }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let res = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        if res.is_ok() {
+            self.bytes.fetch_add(line.len() as u64, Ordering::Relaxed);
+        }
         // A closed stdout is the end of this output, not an error per record: the receiver
         // counts this record and the later ones dropped, and serve stops.
-        match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        match res {
             Err(e) if self.closed.check(&e) => Ok(()),
             res => res.map_err(|e| HandlerError::io("cannot write to stdout", e)),
         }
@@ -854,6 +928,9 @@ impl Emitter for SafeStdout {
             Err(e) if self.closed.check(&e) => Ok(()),
             res => res.map_err(|e| HandlerError::io("cannot flush stdout", e)),
         }
+    }
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.bytes.load(Ordering::Relaxed))
     }
     fn kind(&self) -> &'static str {
         "logwire.SafeStdout"

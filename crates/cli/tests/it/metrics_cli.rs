@@ -16,7 +16,7 @@ const SENDERS: usize = 4;
 const RECORDS_EACH: usize = 5_000;
 
 /// `GET path` with optional extra header lines; returns (status line, headers+body text).
-fn get(addr: SocketAddr, path: &str, headers: &str) -> (String, String) {
+pub(crate) fn get(addr: SocketAddr, path: &str, headers: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     write!(s, "GET {path} HTTP/1.1\r\nHost: logwire\r\n{headers}\r\n").unwrap();
@@ -55,7 +55,7 @@ fn promtool_check(exposition: &str) {
 }
 
 /// Samples by `name{labels}` (labels as printed).
-fn samples(exposition: &str) -> BTreeMap<String, f64> {
+pub(crate) fn samples(exposition: &str) -> BTreeMap<String, f64> {
     exposition
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -83,7 +83,7 @@ fn unreconciled(s: &BTreeMap<String, f64>) -> f64 {
         - s["logwire_records_pending"]
 }
 
-fn metrics_addr(s: &Serve) -> SocketAddr {
+pub(crate) fn metrics_addr(s: &Serve) -> SocketAddr {
     assert!(s.wait_stderr(|l| l.starts_with("metrics on http://")));
     let lines = s.stderr_lines();
     let line = lines

@@ -11,6 +11,7 @@ use logwire_test_support::wait::poll_until;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A notify socket: the messages serve sends to it.
 struct Notify {
@@ -34,11 +35,21 @@ impl Notify {
         String::from_utf8_lossy(&buf[..n]).trim_end().to_owned()
     }
 
-    /// Skips `STATUS=` messages (the --stats line) to the next other one.
+    /// The next message, or `None` when none came within `wait`.
+    fn next_within(&self, wait: Duration) -> Option<String> {
+        self.socket.set_read_timeout(Some(wait)).unwrap();
+        let mut buf = [0u8; 4096];
+        let got = self.socket.recv(&mut buf);
+        self.socket.set_read_timeout(Some(WAIT)).unwrap();
+        got.ok()
+            .map(|n| String::from_utf8_lossy(&buf[..n]).trim_end().to_owned())
+    }
+
+    /// Skips `STATUS=` messages (the --stats line) and watchdog pings to the next other one.
     fn next_state(&self) -> String {
         loop {
             let m = self.next();
-            if !m.starts_with("STATUS=") {
+            if !m.starts_with("STATUS=") && m != "WATCHDOG=1" {
                 return m;
             }
         }
@@ -322,4 +333,111 @@ fn serve_takes_datagram_sockets_from_systemd_socket_activate() {
     assert_eq!(notify.next_state(), "STOPPING=1");
     assert!(wait_exit(&mut child).success(), "{}", log());
     assert!(dgram.exists(), "the socket file is left to its owner");
+}
+
+/// Whether a scrape shows work waiting for the dispatcher: records judged and pending, or
+/// bulk reads queued for it to judge (those are not records yet, only queue bytes).
+fn queued(m: &std::collections::BTreeMap<String, f64>) -> bool {
+    m["logwire_records_pending"] > 0.0 || m["logwire_queue_bytes"] > 0.0
+}
+
+/// The watchdog interval the watchdog test gives serve (`WATCHDOG_USEC`): pings every 200 ms.
+const WATCHDOG_USEC: u64 = 400_000;
+
+#[test]
+fn watchdog_pings_arrive_while_alive_and_stop_while_the_dispatcher_is_stuck() {
+    use crate::metrics_cli::{get, samples};
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let metrics_port = free_port();
+    let metrics: std::net::SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
+    let record_port = free_port();
+    let mut child = Reaped(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--tcp",
+                &format!("127.0.0.1:{record_port}"),
+                "--metrics",
+            ])
+            .arg(metrics.to_string())
+            .env("NOTIFY_SOCKET", dir.path().join("notify"))
+            .env("WATCHDOG_USEC", WATCHDOG_USEC.to_string())
+            .env_remove("WATCHDOG_PID")
+            // The default printer's stdout: a pipe nobody reads until the test says so.
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(notify.next_state(), "READY=1");
+
+    // Idle with an empty queue: alive, pings keep coming.
+    for _ in 0..3 {
+        assert_eq!(notify.next(), "WATCHDOG=1");
+    }
+
+    // Stall the only output: the pipe fills, the dispatcher blocks in its write, records
+    // pile up pending. (The sender blocks too once the queue is full; it is left to end
+    // with the collector.)
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{record_port}").parse().unwrap();
+    std::thread::spawn(move || {
+        let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+            return;
+        };
+        let mut burst = Vec::new();
+        for i in 0..1000 {
+            burst.extend_from_slice(&good(&format!("stall {i} {}", "x".repeat(200))));
+        }
+        for _ in 0..20 {
+            if std::io::Write::write_all(&mut s, &burst).is_err() {
+                return;
+            }
+        }
+    });
+    // Stuck: pending records and no progress. Then a quiet spell of many ping periods.
+    let mut before = Default::default();
+    assert!(
+        poll_until(WAIT, || {
+            before = samples(&get(metrics, "/metrics", "").1);
+            queued(&before)
+        }),
+        "records pile up behind the stalled stdout: {before:?}"
+    );
+    let quiet = Duration::from_micros(WATCHDOG_USEC * 4);
+    let mut stopped = false;
+    let deadline = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < deadline {
+        match notify.next_within(quiet) {
+            None => {
+                stopped = true;
+                break;
+            }
+            Some(m) => assert!(m == "WATCHDOG=1" || m.starts_with("STATUS="), "{m}"),
+        }
+    }
+    assert!(
+        stopped,
+        "watchdog pings went on while the dispatcher was stuck"
+    );
+    let after = samples(&get(metrics, "/metrics", "").1);
+    assert_eq!(
+        after["logwire_records_stored_total"], before["logwire_records_stored_total"],
+        "the quiet spell was a stall: nothing stored during it"
+    );
+    assert!(queued(&after), "{after:?}");
+
+    // Read stdout: the dispatcher moves again, and so do the pings.
+    let mut out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut out, &mut std::io::sink());
+    });
+    assert_eq!(
+        notify.next(),
+        "WATCHDOG=1",
+        "pings resume once records flow"
+    );
+
+    signal(&child, "TERM");
+    let _ = wait_exit(&mut child);
 }
