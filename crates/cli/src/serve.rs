@@ -278,6 +278,16 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
     if let Some(frames) = &args.bench_decode {
         return bench_decode(frames, args.bench_rounds);
     }
+    // Before the runtime's threads exist: taking the sockets clears LISTEN_FDS/LISTEN_PID
+    // from the environment (so that children do not take them), which is only sound while
+    // this process has one thread.
+    let systemd = match systemd_sockets() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -288,10 +298,15 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, systemd))
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
+    let SystemdSockets {
+        records: inherited,
+        config: config_sockets,
+        metrics: metrics_socket,
+    } = systemd;
     let open_files = raise_open_file_limit();
     let max_connections = args
         .max_connections
@@ -338,25 +353,42 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     // Bound before the collector starts, so that a taken port stops serve before any record
     // is accepted.
-    let metrics_listener = match args.metrics {
-        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+    let metrics_listener = match (args.metrics, metrics_socket) {
+        (Some(addr), Some(_)) => {
+            eprintln!(
+                "logwire serve: --metrics {addr} and a socket named \"{FDNAME_METRICS}\" from systemd: give one"
+            );
+            return ExitCode::from(2);
+        }
+        (None, Some(socket)) => match socket
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(socket))
+        {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("logwire serve: cannot serve metrics on the socket systemd passed: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        (Some(addr), None) => match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("logwire serve: cannot serve metrics on {addr}: {e}");
                 return ExitCode::from(2);
             }
         },
-        None => None,
+        (None, None) => None,
     };
     let pushes = Arc::new(crate::metrics::PushCounters::default());
     // ---- config listener (optional; see `start_config_listener`) ----
-    let config_listener = match start_config_listener(&args, &tree, Arc::clone(&pushes)) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("logwire serve: config listener: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let config_listener =
+        match start_config_listener(&args, &tree, Arc::clone(&pushes), config_sockets) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("logwire serve: config listener: {e}");
+                return ExitCode::from(2);
+            }
+        };
     let nats = crate::nats_push::ListenOptions {
         targets: args
             .listen
@@ -383,13 +415,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => {
             eprintln!("logwire serve: config listener: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let inherited = match inherited_sockets() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("logwire serve: {e}");
             return ExitCode::from(2);
         }
     };
@@ -559,30 +584,109 @@ async fn serve(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// The record sockets systemd passed (socket activation: `LISTEN_FDS`, for this process's
-/// `LISTEN_PID`), each taken as what it is. None without those variables.
-fn inherited_sockets() -> Result<Vec<logwire_collector::receiver::InheritedSocket>, String> {
+/// `FileDescriptorName=` of the socket systemd passes for the config listener.
+const FDNAME_CONFIG: &str = "config";
+/// `FileDescriptorName=` of the socket systemd passes for the metrics endpoint.
+const FDNAME_METRICS: &str = "metrics";
+/// Most sockets taken from systemd: `LISTEN_FDS` is read before any descriptor is, and a
+/// larger count is refused instead of allocated for.
+const MAX_SYSTEMD_SOCKETS: usize = 1024;
+
+/// The sockets systemd passed (socket activation), sorted by their `FileDescriptorName=`.
+#[derive(Debug, Default)]
+struct SystemdSockets {
+    /// Every socket not named `config` or `metrics`: record sockets, each taken as what it
+    /// is (TCP, UDP, Unix stream or datagram).
+    records: Vec<logwire_collector::receiver::InheritedSocket>,
+    /// Named `config`: the config listener's (TCP or Unix stream).
+    config: Vec<logwire_listener::InheritedListener>,
+    /// Named `metrics`: the metrics endpoint's (TCP), at most one.
+    metrics: Option<std::net::TcpListener>,
+}
+
+/// Takes the sockets systemd passed, as `sd_listen_fds_with_names(3)` describes:
+/// `LISTEN_FDS` descriptors from 3, only when `LISTEN_PID` is this process (unset or
+/// another pid: none, they were meant for someone else), named by `LISTEN_FDNAMES`
+/// (colon-separated, one per descriptor; without it every socket is a record socket).
+/// listenfd turns each descriptor into a socket of the kind it checks it is, so the
+/// unsafe part stays in that crate; sd-notify's `listen_fds_with_names` hands out raw
+/// descriptors, which this crate (`forbid(unsafe_code)`) could not own.
+fn systemd_sockets() -> Result<SystemdSockets, String> {
     use logwire_collector::receiver::InheritedSocket;
-    let mut fds = listenfd::ListenFd::from_env();
-    let mut sockets = Vec::with_capacity(fds.len());
-    for i in 0..fds.len() {
-        // Each take_* leaves the descriptor in place when it is not that kind of socket.
-        let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
-            InheritedSocket::Tcp(l)
-        } else if let Ok(Some(s)) = fds.take_udp_socket(i) {
-            InheritedSocket::Udp(s)
-        } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
-            InheritedSocket::Unix(l)
-        } else if let Ok(Some(s)) = fds.take_unix_datagram(i) {
-            InheritedSocket::UnixDatagram(s)
-        } else {
-            return Err(format!(
-                "the socket systemd passed as number {i} of LISTEN_FDS is not a TCP, UDP or Unix socket"
-            ));
-        };
-        sockets.push(socket);
+    use logwire_listener::InheritedListener;
+    let mut out = SystemdSockets::default();
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    let Some(count) = std::env::var("LISTEN_FDS").ok().filter(|_| for_us) else {
+        return Ok(out);
+    };
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("LISTEN_FDS is not a count of sockets: '{count}'"))?;
+    if count > MAX_SYSTEMD_SOCKETS {
+        return Err(format!(
+            "LISTEN_FDS passes {count} sockets, more than the {MAX_SYSTEMD_SOCKETS} serve takes"
+        ));
     }
-    Ok(sockets)
+    let names: Vec<String> = match std::env::var("LISTEN_FDNAMES") {
+        Ok(n) => n.split(':').take(count + 1).map(str::to_owned).collect(),
+        Err(_) => vec![String::new(); count],
+    };
+    let mut fds = listenfd::ListenFd::from_env();
+    if names.len() != count || fds.len() != count {
+        return Err(format!(
+            "LISTEN_FDNAMES names {} sockets but LISTEN_FDS passes {count}",
+            names.len()
+        ));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let what = |kinds: &str| {
+            format!(
+                "the socket systemd passed as number {i} of LISTEN_FDS ({name:?}) is not {kinds}"
+            )
+        };
+        match name.as_str() {
+            FDNAME_METRICS => {
+                let Ok(Some(l)) = fds.take_tcp_listener(i) else {
+                    return Err(what("a TCP listening socket"));
+                };
+                if out.metrics.replace(l).is_some() {
+                    return Err(format!(
+                        "systemd passed two sockets named \"{FDNAME_METRICS}\"; serve has one metrics endpoint"
+                    ));
+                }
+            }
+            FDNAME_CONFIG => {
+                let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+                    InheritedListener::Tcp(l)
+                } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+                    InheritedListener::Unix(l)
+                } else {
+                    return Err(what("a TCP or Unix stream listening socket"));
+                };
+                out.config.push(socket);
+            }
+            _ => {
+                // Each take_* leaves the descriptor in place when it is not that kind.
+                let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+                    InheritedSocket::Tcp(l)
+                } else if let Ok(Some(s)) = fds.take_udp_socket(i) {
+                    InheritedSocket::Udp(s)
+                } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+                    InheritedSocket::Unix(l)
+                } else if let Ok(Some(s)) = fds.take_unix_datagram(i) {
+                    InheritedSocket::UnixDatagram(s)
+                } else {
+                    return Err(what("a TCP, UDP or Unix socket"));
+                };
+                out.records.push(socket);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// How many times per half watchdog interval the collector's liveness is sampled: a short
@@ -1018,13 +1122,14 @@ fn start_config_listener(
     args: &ServeArgs,
     tree: &LoggerTree,
     pushes: Arc<crate::metrics::PushCounters>,
+    inherited: Vec<logwire_listener::InheritedListener>,
 ) -> Result<Option<logwire_listener::ListenerHandle>, String> {
     use logwire_listener::{ConfigListener, ListenerOptions};
     let sockets = args
         .listen
         .iter()
         .filter(|a| !matches!(a, ListenTarget::Nats(_)));
-    if sockets.count() == 0 && args.listen_unix.is_empty() {
+    if sockets.count() == 0 && args.listen_unix.is_empty() && inherited.is_empty() {
         return Ok(None);
     }
     let mut options = ListenerOptions::new()
@@ -1058,10 +1163,14 @@ fn start_config_listener(
         &args.listen_tls_key,
         &args.listen_tls_client_ca,
     ) {
-        if !args
-            .listen
+        let inherited_tcp = inherited
             .iter()
-            .any(|a| matches!(a, ListenTarget::Tcp(_)))
+            .any(|l| matches!(l, logwire_listener::InheritedListener::Tcp(_)));
+        if !inherited_tcp
+            && !args
+                .listen
+                .iter()
+                .any(|a| matches!(a, ListenTarget::Tcp(_)))
         {
             return Err(
                 "--listen-tls-cert needs a TCP --listen address (Unix sockets stay plain)".into(),
@@ -1072,6 +1181,7 @@ fn start_config_listener(
         options = options.tls(tls);
     }
     let handle = ConfigListener::new(tree.clone(), options)
+        .inherited(inherited)
         .keep_existing_loggers(true)
         .on_event(move |e| {
             pushes.count(e);

@@ -441,3 +441,109 @@ fn watchdog_pings_arrive_while_alive_and_stop_while_the_dispatcher_is_stuck() {
     signal(&child, "TERM");
     let _ = wait_exit(&mut child);
 }
+
+#[test]
+fn serve_takes_its_config_and_metrics_sockets_from_systemd_by_name() {
+    use crate::metrics_cli::{get, samples};
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let (records, config, metrics) = (free_port(), free_port(), free_port());
+    let stderr = dir.path().join("stderr");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg(format!("--listen=127.0.0.1:{records}"))
+            .arg(format!("--listen=127.0.0.1:{config}"))
+            .arg(format!("--listen=127.0.0.1:{metrics}"))
+            // FileDescriptorName= of each socket, in order.
+            .arg("--fdname=records:config:metrics")
+            .arg(format!(
+                "--setenv=NOTIFY_SOCKET={}",
+                dir.path().join("notify").display()
+            ))
+            .args([BIN, "serve", "--listen-allow-unsigned"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    // Started by the first connection to any of its sockets.
+    let _first = poll_until(WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", records)).is_ok()
+    });
+    assert_eq!(notify.next_state(), "READY=1", "{}", log());
+    let err = log();
+    assert!(
+        err.contains(&format!("listening on tcp 127.0.0.1:{records}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("config listener on tcp 127.0.0.1:{config}")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("metrics on http://127.0.0.1:{metrics}/metrics")),
+        "{err}"
+    );
+    // The named sockets are not record sockets, and no default was bound.
+    assert_eq!(err.matches("listening on").count(), 1, "{err}");
+
+    // One push applied and one rejected through the config socket, counted at the metrics
+    // socket.
+    for body in [
+        &br#"{"version": 1, "root": {"level": "INFO"}}"#[..],
+        &br#"{"version": 1, "handlers": {"h": {"()": "os.system"}}}"#[..],
+    ] {
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", config)).unwrap();
+        c.set_read_timeout(Some(WAIT)).unwrap();
+        std::io::Write::write_all(&mut c, &frame(body)).unwrap();
+        let mut reply = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut c, &mut reply);
+    }
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{metrics}").parse().unwrap();
+    let (status, text) = get(addr, "/metrics", "");
+    assert!(status.contains("200"), "{status}");
+    let m = samples(&text);
+    assert_eq!(m["logwire_config_pushes_applied_total"], 1.0, "{text}");
+    assert_eq!(
+        m[r#"logwire_config_pushes_rejected_total{reason="invalid_config"}"#], 1.0,
+        "{text}"
+    );
+    assert_eq!(m["logwire_config_connections_total"], 2.0, "{text}");
+
+    signal(&child, "TERM");
+    assert_eq!(notify.next_state(), "STOPPING=1");
+    assert!(wait_exit(&mut child).success(), "{}", log());
+}
+
+#[test]
+fn a_metrics_socket_from_systemd_and_the_metrics_flag_is_one_clear_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (records, metrics) = (free_port(), free_port());
+    let stderr = dir.path().join("stderr");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg(format!("--listen=127.0.0.1:{records}"))
+            .arg(format!("--listen=127.0.0.1:{metrics}"))
+            .arg("--fdname=records:metrics")
+            .args([BIN, "serve", "--metrics", "127.0.0.1:0"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
+    let _first = poll_until(WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", records)).is_ok()
+    });
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert!(poll_until(WAIT, || log().contains("give one")), "{}", log());
+    assert!(
+        log().contains(
+            r#"--metrics 127.0.0.1:0 and a socket named "metrics" from systemd: give one"#
+        ),
+        "{}",
+        log()
+    );
+    let status = wait_exit(&mut child);
+    assert_eq!(status.code(), Some(2), "{}", log());
+}
