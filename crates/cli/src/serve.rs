@@ -14,11 +14,15 @@
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
 //! behaviour, no escaping).
 //!
-//! Under systemd (`examples/systemd/`), serve takes the record sockets systemd bound for it
-//! (`LISTEN_FDS`/`LISTEN_PID`, socket activation: TCP, UDP, Unix stream and datagram), says
-//! `READY=1` once every listener is bound, `RELOADING=1` around a SIGHUP reload and
-//! `STOPPING=1` when it starts to drain (`NOTIFY_SOCKET`; the `--stats` line goes to
-//! `STATUS=`). Without those variables none of this happens.
+//! Under systemd (`examples/systemd/`), serve takes every socket systemd bound for it
+//! (`LISTEN_FDS` for this `LISTEN_PID`, socket activation), told apart by
+//! `FileDescriptorName=` (`LISTEN_FDNAMES`): `config` is a config listener socket (TCP or
+//! Unix stream), `metrics` the metrics endpoint (TCP), any other name a record socket (TCP,
+//! UDP, Unix stream and datagram). It says `READY=1` once every listener is bound,
+//! `RELOADING=1` around a SIGHUP reload and `STOPPING=1` when it starts to drain
+//! (`NOTIFY_SOCKET`; the `--stats` line goes to `STATUS=`), and with `WATCHDOG_USEC` it
+//! pings `WATCHDOG=1` every half interval while the collector is alive (see `watchdog`).
+//! Without those variables none of this happens.
 //!
 //! When the default printer's stdout is closed by its reader (`logwire serve | head -1`),
 //! serve stops as a Unix tool does on `SIGPIPE`: no error per record, the records it could

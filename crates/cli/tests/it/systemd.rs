@@ -239,7 +239,12 @@ fn serve_takes_the_sockets_systemd_socket_activate_bound() {
 fn the_example_units_pass_systemd_analyze_verify() {
     let dir = tempfile::tempdir().unwrap();
     let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/systemd");
-    for name in ["logwire.service", "logwire.socket"] {
+    for name in [
+        "logwire.service",
+        "logwire.socket",
+        "logwire-metrics.socket",
+        "logwire-config.socket",
+    ] {
         let text = std::fs::read_to_string(examples.join(name)).unwrap();
         // verify checks that ExecStart's binary exists: point it at the built one.
         std::fs::write(
@@ -256,19 +261,25 @@ fn the_example_units_pass_systemd_analyze_verify() {
         "ProtectSystem=strict",
         "CapabilityBoundingSet=\n",
         "SystemCallFilter=@system-service",
+        "WatchdogSec=",
     ] {
         assert!(service.contains(hardening), "{hardening}");
     }
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(dir.path().join("logwire.socket"))
+        .arg(dir.path().join("logwire-metrics.socket"))
+        .arg(dir.path().join("logwire-config.socket"))
         .arg(dir.path().join("logwire.service"))
         .output()
         .expect("systemd-analyze runs (Debian package systemd)");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     // verify only warns about unknown keys and bad values: any line about our files fails.
-    let ours: Vec<&str> = err.lines().filter(|l| l.contains("logwire.")).collect();
+    let ours: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("logwire.") || l.contains("logwire-"))
+        .collect();
     assert!(ours.is_empty(), "{err}");
 }
 
