@@ -222,6 +222,12 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
         m[r#"logwire_output_errors_total{output="stdout",kind="logwire.SafeStdout"}"#],
         0.0
     );
+    // Bytes per output: every byte the printer wrote is in its file, and counted.
+    assert_eq!(
+        m[r#"logwire_output_bytes_total{output="stdout",kind="logwire.SafeStdout"}"#],
+        s.stdout_bytes().len() as f64,
+        "{last}"
+    );
     assert_eq!(
         m[r#"logwire_config_pushes_rejected_total{reason="invalid_config"}"#], 1.0,
         "{last}"
@@ -273,4 +279,48 @@ fn a_taken_metrics_port_is_one_clear_sentence() {
         "{err}"
     );
     assert!(!err.contains("listening on"), "nothing bound before: {err}");
+}
+
+#[test]
+fn config_pushes_through_a_nats_bucket_are_counted_without_a_socket_listener() {
+    use crate::nats_config::{Fleet, NatsServer};
+    let nats = NatsServer::start();
+    let fleet = Fleet::new();
+    let url = nats.url("metrics");
+    let p = |s: &str| fleet.path(s).to_str().unwrap().to_owned();
+    // Only the bucket: no --listen socket address.
+    let s = Serve::start(&[
+        "--tcp".to_owned(),
+        "127.0.0.1:0".into(),
+        "--metrics".into(),
+        "127.0.0.1:0".into(),
+        format!("--listen={url}"),
+        "--listen-key".into(),
+        p("ops.pub"),
+        "--listen-state-dir".into(),
+        p("state"),
+        "--listen-file-root".into(),
+        p("root"),
+        "--listen-audience".into(),
+        "payments".into(),
+    ]);
+    assert!(s.wait_stderr(|l| l.contains("watching nats://")));
+    let metrics = metrics_addr(&s);
+
+    let file = fleet.config("info.json", "INFO");
+    let (code, out, err) = fleet.send(&file, &url, &["--audience", "payments", "--expect", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = fleet.send(&file, &url, &["--audience", "billing", "--expect", "1"]);
+    assert_eq!(code, 1, "{out}{err}");
+
+    let text = get(metrics, "/metrics", "").1;
+    promtool_check(&text);
+    let m = samples(&text);
+    assert_eq!(m["logwire_config_pushes_applied_total"], 1.0, "{text}");
+    assert_eq!(
+        m[r#"logwire_config_pushes_rejected_total{reason="audience"}"#], 1.0,
+        "{text}"
+    );
+    // No socket listener, so no connection counters of one.
+    assert!(!text.contains("logwire_config_connections_total"), "{text}");
 }

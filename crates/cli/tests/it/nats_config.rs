@@ -16,14 +16,14 @@ use std::process::{Child, Command, Stdio};
 
 /// A `nats-server -js` on a loopback port it picked, its store in a temp dir; killed on drop.
 /// (A local helper: the shared starter in test-support is the records work's.)
-struct NatsServer {
+pub(crate) struct NatsServer {
     child: Child,
     port: u16,
     _store: tempfile::TempDir,
 }
 
 impl NatsServer {
-    fn start() -> NatsServer {
+    pub(crate) fn start() -> NatsServer {
         let store = tempfile::tempdir().unwrap();
         let mut child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
@@ -60,7 +60,7 @@ impl NatsServer {
         }
     }
 
-    fn url(&self, key: &str) -> String {
+    pub(crate) fn url(&self, key: &str) -> String {
         format!("nats://127.0.0.1:{}/logconf/{key}", self.port)
     }
 }
@@ -73,19 +73,19 @@ impl Drop for NatsServer {
 }
 
 /// A fleet: the key pair, a file root all listeners may write, and their state dirs.
-struct Fleet {
+pub(crate) struct Fleet {
     dir: tempfile::TempDir,
 }
 
 impl Fleet {
-    fn new() -> Fleet {
+    pub(crate) fn new() -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         keygen("ed25519", &dir.path().join("ops"));
         std::fs::create_dir(dir.path().join("root")).unwrap();
         Fleet { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -118,7 +118,7 @@ impl Fleet {
     }
 
     /// A config routing every record to ROOT/fleet.log as `LEVEL|message`.
-    fn config(&self, name: &str, level: &str) -> PathBuf {
+    pub(crate) fn config(&self, name: &str, level: &str) -> PathBuf {
         let text = serde_json::json!({
             "version": 1,
             "formatters": {"f": {"format": "%(levelname)s|%(message)s"}},
@@ -132,7 +132,7 @@ impl Fleet {
     }
 
     /// `logwire send-config FILE --to URL --key ops.key ARGS…`: (exit code, stdout, stderr).
-    fn send(&self, file: &Path, url: &str, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn send(&self, file: &Path, url: &str, args: &[&str]) -> (i32, String, String) {
         let out = logwire()
             .arg("send-config")
             .arg(file)
