@@ -558,3 +558,53 @@ fn a_metrics_socket_from_systemd_and_the_metrics_flag_is_one_clear_sentence() {
     let status = wait_exit(&mut child);
     assert_eq!(status.code(), Some(2), "{}", log());
 }
+
+/// Runs `serve ARGS` under `systemd-socket-activate` with one TCP socket per name of
+/// `fdnames` (colon-separated, as `--fdname=` takes them; `extra_names` are appended to the
+/// names only, making the counts disagree); returns its exit code and stderr once it ends.
+fn activated_failure(fdnames: &str, extra_names: &str, args: &[&str]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = fdnames.split(':').map(|_| free_port()).collect();
+    let stderr = dir.path().join("stderr");
+    let mut cmd = Command::new("systemd-socket-activate");
+    for p in &ports {
+        cmd.arg(format!("--listen=127.0.0.1:{p}"));
+    }
+    let mut child = Reaped(
+        cmd.arg(format!("--fdname={fdnames}{extra_names}"))
+            .args([BIN, "serve"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
+    let _first = poll_until(WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_ok()
+    });
+    let status = wait_exit(&mut child);
+    (
+        status.code(),
+        std::fs::read_to_string(&stderr).unwrap_or_default(),
+    )
+}
+
+#[test]
+fn wrong_systemd_sockets_are_one_clear_sentence() {
+    // More names than sockets.
+    let (code, err) = activated_failure("records", ":config", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("logwire serve: LISTEN_FDNAMES names 2 sockets but LISTEN_FDS passes 1"),
+        "{err}"
+    );
+    // A config socket on TCP with neither keys nor --listen-allow-unsigned: anyone who can
+    // connect could reconfigure logging, so it is refused, not served.
+    let (code, err) = activated_failure("records:config", "", &[]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("config listener") && err.contains("is a TCP socket"),
+        "{err}"
+    );
+    assert!(!err.contains("listening on"), "nothing served: {err}");
+}
