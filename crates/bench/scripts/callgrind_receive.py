@@ -3,8 +3,9 @@
 
 Two measures, each the difference of two runs so that start-up and shutdown cancel out:
 
-  decode   `logwire serve --bench-decode FRAMES --bench-rounds N` (pickle parse + record
-           mapping): (Ir(rounds=3) - Ir(rounds=1)) / (2 * frames).
+  decode   the `decode_frames` example of logwire-bench, `decode_frames FRAMES N` (pickle parse
+           + record mapping): (Ir(rounds=3) - Ir(rounds=1)) / (2 * frames). Build it with
+           `cargo build --release -p logwire-bench --example decode_frames`.
   pipeline `logwire serve --tcp --config <FileHandler, the benchmark's format>` under callgrind
            while one TCP connection streams the frames, then SIGTERM:
            (Ir(big) - Ir(small)) / (big - small) records, every thread of the process counted.
@@ -43,7 +44,8 @@ def decode_ir(exe, frames_path, n, d):
     irs = []
     for rounds in (1, 3):
         out = os.path.join(d, "cg.decode.%d" % rounds)
-        p = callgrind([exe, "serve", "--bench-decode", frames_path, "--bench-rounds", str(rounds)], out,
+        decode = os.path.join(os.path.dirname(exe), "examples", "decode_frames")
+        p = callgrind([decode, frames_path, str(rounds)], out,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         p.wait()
         irs.append(total_ir(out))

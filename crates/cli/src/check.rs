@@ -60,7 +60,7 @@ pub(crate) fn run(args: CheckArgs) -> ExitCode {
     };
     // The registry every entry point uses (the listener's and serve --config's): only the
     // policy differs between a local and a pushed check.
-    let configurator = logwire_handlers::configurator(policy);
+    let configurator = crate::nats_source::configurator(policy);
     let result = configurator.check_text(&text, format);
     report(&args, format_name(format, &text), result)
 }

@@ -5,6 +5,7 @@ mod check;
 mod keygen;
 mod metrics;
 mod nats_push;
+mod nats_source;
 mod send_config;
 mod serve;
 mod top;

@@ -328,6 +328,7 @@ fn listener_labels(l: &ListenAddr) -> [(&'static str, String); 2] {
         ListenAddr::Udp(a) => ("udp", a.to_string()),
         ListenAddr::Unix(p) => ("unix", p.display().to_string()),
         ListenAddr::UnixDatagram(p) => ("unix-dgram", p.display().to_string()),
+        other => ("other", format!("{other:?}")),
     };
     [("kind", kind.to_owned()), ("address", addr)]
 }

@@ -50,12 +50,10 @@ pub(crate) fn send(to: &str, frame: &[u8], o: SendOptions) -> ExitCode {
     let Some(body) = frame.get(4..) else {
         return fail("internal: a frame without its length prefix");
     };
-    let connect = NatsConnect {
-        creds_file: o.creds,
-        tls_ca: o.tls_ca,
-        tls_client: o.tls_client,
-        ..NatsConnect::default()
-    };
+    let mut connect = NatsConnect::default();
+    connect.creds_file = o.creds;
+    connect.tls_ca = o.tls_ca;
+    connect.tls_client = o.tls_client;
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -178,11 +176,9 @@ pub(crate) fn start_listeners(
         }
     };
     let shared_events = socket.is_some();
-    let connect = NatsConnect {
-        creds_file: o.flags.creds.clone(),
-        tls_ca: o.flags.tls_ca.clone(),
-        ..NatsConnect::default()
-    };
+    let mut connect = NatsConnect::default();
+    connect.creds_file = o.flags.creds.clone();
+    connect.tls_ca = o.flags.tls_ca.clone();
     let mut handles = Vec::new();
     for target in o.targets {
         let label = target.to_string();

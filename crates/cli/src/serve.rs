@@ -34,7 +34,6 @@ use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape
 use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
-use logwire_record::RecordMapper;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::net::SocketAddr;
@@ -132,13 +131,6 @@ pub(crate) struct ServeArgs {
     /// Do not log rejected frames on stderr (they are still counted).
     #[arg(long)]
     quiet_rejects: bool,
-    /// Benchmark helper: decode every frame of this file (4-byte length prefixes, as
-    /// SocketHandler sends them) N times (--bench-rounds), print the cost per record, exit.
-    #[arg(long, value_name = "FRAMES_FILE", hide = true)]
-    bench_decode: Option<PathBuf>,
-    /// Rounds for --bench-decode.
-    #[arg(long, default_value_t = 5, hide = true)]
-    bench_rounds: u32,
 
     // ---- config listener flags (see `start_config_listener` at the end of this file) ----
     /// Also run a config listener (CPython's logging.config.listen, made safe) on this TCP
@@ -233,6 +225,8 @@ pub(crate) struct ServeArgs {
     listen_tls_client_ca: Option<PathBuf>,
     #[command(flatten)]
     listen_nats: crate::nats_push::NatsListenFlags,
+    #[command(flatten)]
+    nats: crate::nats_source::NatsSourceArgs,
 }
 
 const SERVE_EXAMPLES: &str = "\
@@ -279,9 +273,6 @@ inert placeholder such as <datetime.datetime>), frames are capped and time-limit
 frames are counted by reason (--stats). A record's msg is never %-formatted again with args.";
 
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
-    if let Some(frames) = &args.bench_decode {
-        return bench_decode(frames, args.bench_rounds);
-    }
     // Before the runtime's threads exist: taking the sockets clears LISTEN_FDS/LISTEN_PID
     // from the environment (so that children do not take them), which is only sound while
     // this process has one thread.
@@ -456,6 +447,7 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let nats_state_dir = record_state_dir.clone();
     let options = ReceiverOptions {
         max_frame: args.max_frame,
         max_connections,
@@ -479,6 +471,13 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let nats_source = match crate::nats_source::start(&args.nats, &tree, nats_state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("logwire serve: --nats-source: {e}");
             return ExitCode::from(2);
         }
     };
@@ -576,6 +575,7 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
     for l in nats_listeners {
         tokio::task::block_in_place(|| l.stop_and_join());
     }
+    crate::nats_source::stop(nats_source).await;
     if let Some(listener) = config_listener {
         // The listener's counters, as the collector's below (pushes in flight are aborted).
         let listener_stats = listener.stats();
@@ -846,7 +846,7 @@ fn load_config(tree: &LoggerTree, path: &Path) -> Result<(), LoadError> {
     // senders after a SIGHUP or a push: the collector keeps them (in the same atomic swap).
     // The same registry as check and the listener (network handlers included), with the
     // trusted policy of a local file.
-    logwire_handlers::configurator(ContentPolicy::trusted())
+    crate::nats_source::configurator(ContentPolicy::trusted())
         .keep_existing_loggers(true)
         .apply_text(tree, &text, SourceFormat::for_path(path))
         .map_err(LoadError::Config)?;
@@ -1045,54 +1045,6 @@ impl Emitter for SafeStdout {
     }
 }
 
-/// `--bench-decode`: the collector's per-record decode cost (pickle parse + record mapping),
-/// without sockets or handlers.
-fn bench_decode(path: &Path, rounds: u32) -> ExitCode {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
-        Err(e) => {
-            eprintln!("logwire serve: {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
-    };
-    let mut frames = Vec::new();
-    let mut pos = 0;
-    while pos + 4 <= data.len() {
-        let len =
-            u32::from_be_bytes([data[pos], data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
-        let end = (pos + 4 + len).min(data.len());
-        frames.push(&data[pos + 4..end]);
-        pos = end;
-    }
-    let mut mapper = RecordMapper::default();
-    let mut best = f64::INFINITY;
-    let mut ok = 0usize;
-    // As in the receiver: records go back for reuse once a burst of them is done.
-    let mut spent = Vec::with_capacity(256);
-    for _ in 0..rounds.max(1) {
-        let start = Instant::now();
-        ok = 0;
-        for f in &frames {
-            if let Ok(r) = mapper.map_reusable(f, logwire_record::Format::Sniff) {
-                ok += 1;
-                spent.push(std::hint::black_box(r));
-                if spent.len() == 256 {
-                    logwire_record::RecordPool::recycle(&mut spent);
-                }
-            }
-        }
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    let n = frames.len().max(1) as f64;
-    println!(
-        "{{\"frames\": {}, \"decoded\": {ok}, \"best_seconds\": {best:.6}, \"ns_per_record\": {:.1}, \"records_per_second\": {:.0}}}",
-        frames.len(),
-        best * 1e9 / n,
-        n / best
-    );
-    ExitCode::SUCCESS
-}
-
 // ---- config listener ----------------------------------------------------------------------
 
 /// Where `--listen` puts the config listener.
@@ -1186,6 +1138,7 @@ fn start_config_listener(
     }
     let handle = ConfigListener::new(tree.clone(), options)
         .inherited(inherited)
+        .registry(crate::nats_source::registry())
         .keep_existing_loggers(true)
         .on_event(move |e| {
             pushes.count(e);

@@ -159,6 +159,7 @@ fn port(running_addr: &ListenAddr) -> String {
     match running_addr {
         ListenAddr::Tcp(a) | ListenAddr::Udp(a) => a.port().to_string(),
         ListenAddr::Unix(p) | ListenAddr::UnixDatagram(p) => p.display().to_string(),
+        other => panic!("no port for {other:?}"),
     }
 }
 

@@ -27,6 +27,7 @@ pub mod filter;
 pub mod format;
 pub mod handler;
 pub mod level;
+pub mod origin;
 pub mod record;
 pub mod tree;
 pub mod value;

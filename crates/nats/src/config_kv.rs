@@ -41,7 +41,7 @@ mod push;
 mod reply;
 mod target;
 
-pub use connect::NatsConnect;
+use crate::NatsConnect;
 pub use error::ConfigKvError;
 pub use listener::{KvConfigListener, KvEvent, KvListenerHandle, MAX_BACKOFF, MIN_BACKOFF};
 pub use push::{PushReport, push_config};

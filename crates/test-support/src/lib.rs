@@ -2,6 +2,7 @@
 //!
 //! * [`python`]: running a CPython oracle. Tests that need python3 fail without it unless
 //!   `LOGWIRE_SKIP_PYTHON_GOLDEN=1`; that rule lives here only.
+//! * [`nats`]: a real `nats-server` with JetStream on loopback (killable, restartable).
 //! * [`process`]: child processes: signals, exits awaited with a deadline, pipes drained on
 //!   their own threads.
 //! * [`serve`]: the built `logwire serve` in a child process and what it bound, read from its
@@ -11,6 +12,7 @@
 //!
 //! A dev-dependency only: nothing here is part of logwire.
 
+pub mod nats;
 pub mod process;
 pub mod python;
 pub mod serve;

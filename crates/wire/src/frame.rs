@@ -121,6 +121,74 @@ pub fn try_encode_frame(payload: &[u8]) -> Result<Vec<u8>, FrameError> {
     Ok(out)
 }
 
+/// The complete frames at the front of a read buffer, found by their prefixes alone
+/// ([`scan_frames`]): what a bulk reader needs to hand them on without copying them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FrameScan {
+    /// Where the complete frames end (prefixes included).
+    pub end: usize,
+    /// How many complete frames there are.
+    pub frames: usize,
+    /// How many of them `is_special` said yes to (say, signed envelopes).
+    pub special: usize,
+    /// The length prefix right after them, if it is over the cap: the framing is lost there
+    /// (the reader skips the body or closes the connection).
+    pub too_large: Option<u32>,
+}
+
+/// Finds the complete frames at the front of `buf` without copying or allocating, checking
+/// every announced length against `cap` before its body is looked at; stops at the first
+/// incomplete frame or at a length over the cap ([`FrameScan::too_large`]). `is_special` is
+/// asked about each complete payload (a cheap look at its first bytes, say).
+///
+/// ```
+/// use logwire_wire::frame::{encode_frame, payloads, scan_frames};
+///
+/// let mut wire = [encode_frame(b"hello"), encode_frame(b"world")].concat();
+/// wire.extend_from_slice(&[0, 0, 0, 9, b'p']); // the start of a third frame
+/// let scan = scan_frames(&wire, 1024, |p| p.starts_with(b"w"));
+/// assert_eq!((scan.frames, scan.special, scan.end), (2, 1, 18));
+/// let got: Vec<&[u8]> = payloads(&wire[..scan.end]).collect();
+/// assert_eq!(got, [&b"hello"[..], &b"world"[..]]);
+/// ```
+pub fn scan_frames(buf: &[u8], cap: usize, mut is_special: impl FnMut(&[u8]) -> bool) -> FrameScan {
+    let mut scan = FrameScan::default();
+    while let Some((prefix, rest)) = buf[scan.end..].split_first_chunk::<PREFIX_LEN>() {
+        let len = u32::from_be_bytes(*prefix);
+        let Ok(n) = check_length(len, cap) else {
+            scan.too_large = Some(len);
+            break;
+        };
+        let Some(payload) = rest.get(..n) else {
+            break;
+        };
+        scan.special += usize::from(is_special(payload));
+        scan.end += PREFIX_LEN + n;
+        scan.frames += 1;
+    }
+    scan
+}
+
+/// The length the frame at the front of `buf` announces, once its prefix is there (not
+/// checked against any cap: see [`check_length`]).
+pub fn peek_length(buf: &[u8]) -> Option<u32> {
+    buf.first_chunk::<PREFIX_LEN>()
+        .map(|p| u32::from_be_bytes(*p))
+}
+
+/// The payloads of complete frames (prefixes included, as [`scan_frames`] found them), as
+/// slices of `frames`: no copy, no allocation. Stops at anything incomplete.
+pub fn payloads(mut frames: &[u8]) -> impl Iterator<Item = &[u8]> {
+    std::iter::from_fn(move || {
+        let (prefix, rest) = frames.split_first_chunk::<PREFIX_LEN>()?;
+        let len = u32::from_be_bytes(*prefix) as usize;
+        let (payload, rest) = rest.split_at_checked(len)?;
+        frames = rest;
+        Some(payload)
+    })
+}
+
 /// Returns the payload of a `DatagramHandler` datagram, whose 4-byte prefix must equal
 /// the number of bytes after it.
 pub fn split_datagram(datagram: &[u8]) -> Result<&[u8], FrameError> {
@@ -279,6 +347,28 @@ impl FrameDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_stops_at_a_length_over_the_cap_and_at_a_partial_frame() {
+        let mut wire = [encode_frame(b"ab"), encode_frame(b"")].concat();
+        wire.extend_from_slice(&[0, 1, 0, 0, 1, 2]);
+        let scan = scan_frames(&wire, 1000, |_| false);
+        assert_eq!(scan.frames, 2);
+        assert_eq!(scan.end, 10);
+        assert_eq!(scan.too_large, Some(0x1_0000));
+        let partial = scan_frames(&wire[..9], 1000, |_| true);
+        assert_eq!(
+            (partial.frames, partial.special, partial.too_large),
+            (1, 1, None)
+        );
+        assert_eq!(peek_length(&wire[6..]), Some(0));
+        assert_eq!(peek_length(&wire[..3]), None);
+        assert_eq!(
+            payloads(&wire[..7]).count(),
+            1,
+            "an incomplete frame is not a payload"
+        );
+    }
 
     #[test]
     fn huge_length_fails_before_buffering() {

@@ -23,6 +23,7 @@ mod listen_kill_restart;
 mod listen_serve;
 mod listen_tls_cli;
 mod nats_config;
+mod nats_records;
 mod memory_handler_collector;
 mod metrics_cli;
 mod one_registry;

@@ -283,10 +283,11 @@ fn a_taken_metrics_port_is_one_clear_sentence() {
 
 #[test]
 fn config_pushes_through_a_nats_bucket_are_counted_without_a_socket_listener() {
-    use crate::nats_config::{Fleet, NatsServer};
+    use crate::nats_config::{Fleet, kv_url};
+    use logwire_test_support::nats::NatsServer;
     let nats = NatsServer::start();
     let fleet = Fleet::new();
-    let url = nats.url("metrics");
+    let url = kv_url(&nats, "metrics");
     let p = |s: &str| fleet.path(s).to_str().unwrap().to_owned();
     // Only the bucket: no --listen socket address.
     let s = Serve::start(&[

@@ -3,6 +3,7 @@
 //! its store in a temp dir. Serve is started with `--listen=nats://…` (the `=` form): the
 //! shared starter counts `--listen` flags as socket listeners to wait for.
 
+use logwire_test_support::nats::NatsServer;
 use crate::common;
 
 use common::{BIN, WAIT, good, keygen, logwire, send_tcp};
@@ -10,66 +11,11 @@ use logwire_nats::{KvTarget, NatsConnect, push_config};
 use logwire_test_support::serve::Serve;
 use logwire_wire::config_envelope::sign_config;
 use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock};
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
-/// A `nats-server -js` on a loopback port it picked, its store in a temp dir; killed on drop.
-/// (A local helper: the shared starter in test-support is the records work's.)
-pub(crate) struct NatsServer {
-    child: Child,
-    port: u16,
-    _store: tempfile::TempDir,
-}
-
-impl NatsServer {
-    pub(crate) fn start() -> NatsServer {
-        let store = tempfile::tempdir().unwrap();
-        let mut child = Command::new("nats-server")
-            .args(["-js", "-a", "127.0.0.1", "-p", "-1", "-sd"])
-            .arg(store.path())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run nats-server ({e}): install the Debian package nats-server \
-                     (listed in scripts/apt-packages.txt)"
-                )
-            });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("Listening for client connections on ").nth(1)
-                    && let Some(t) = tx.take()
-                {
-                    let _ = t.send(rest.trim().rsplit(':').next().unwrap().parse::<u16>());
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(WAIT)
-            .expect("nats-server did not report its client port")
-            .unwrap();
-        NatsServer {
-            child,
-            port,
-            _store: store,
-        }
-    }
-
-    pub(crate) fn url(&self, key: &str) -> String {
-        format!("nats://127.0.0.1:{}/logconf/{key}", self.port)
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The key `key` of the `logconf` bucket on `nats`, as `send-config --to` takes it.
+pub(crate) fn kv_url(nats: &NatsServer, key: &str) -> String {
+    format!("{}/logconf/{key}", nats.url())
 }
 
 /// A fleet: the key pair, a file root all listeners may write, and their state dirs.
@@ -164,7 +110,7 @@ fn lines(stdout: &str) -> Vec<&str> {
 
 async fn put_raw(url: &str, body: Vec<u8>) -> logwire_nats::PushReport {
     let target: KvTarget = url.parse().unwrap();
-    push_config(&target, &NatsConnect::new(), body, Some(3), WAIT)
+    push_config(&target, &NatsConnect::default(), body, Some(3), WAIT)
         .await
         .unwrap()
 }
@@ -173,7 +119,7 @@ async fn put_raw(url: &str, body: Vec<u8>) -> logwire_nats::PushReport {
 fn one_push_reaches_three_serve_listeners_and_each_applies_it() {
     let nats = NatsServer::start();
     let fleet = Fleet::new();
-    let url = nats.url("fleet");
+    let url = kv_url(&nats, "fleet");
     let serves: Vec<Serve> = ["a", "b", "c"]
         .iter()
         .map(|n| fleet.serve(&url, n))
@@ -211,7 +157,7 @@ fn one_push_reaches_three_serve_listeners_and_each_applies_it() {
 fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() {
     let nats = NatsServer::start();
     let fleet = Fleet::new();
-    let url = nats.url("fleet");
+    let url = kv_url(&nats, "fleet");
     let _serves: Vec<Serve> = ["a", "b", "c"]
         .iter()
         .map(|n| fleet.serve(&url, n))
@@ -286,7 +232,7 @@ fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_serve() 
 fn a_serve_started_after_the_push_applies_the_latest_revision_once() {
     let nats = NatsServer::start();
     let fleet = Fleet::new();
-    let url = nats.url("late");
+    let url = kv_url(&nats, "late");
     let old = fleet.config("old.json", "ERROR");
     let new = fleet.config("new.json", "INFO");
     // Nobody listens yet: --expect 0 stores the revision and returns.
@@ -317,7 +263,7 @@ fn a_serve_started_after_the_push_applies_the_latest_revision_once() {
 fn expect_three_with_one_listener_down_times_out_with_a_clear_message() {
     let nats = NatsServer::start();
     let fleet = Fleet::new();
-    let url = nats.url("partial");
+    let url = kv_url(&nats, "partial");
     let _serves: Vec<Serve> = ["a", "b"].iter().map(|n| fleet.serve(&url, n)).collect();
     let file = fleet.config("c.json", "INFO");
     let (code, out, err) = fleet.send(&file, &url, &["--expect", "3", "--timeout", "3"]);
@@ -346,7 +292,7 @@ fn help_texts_show_the_nats_forms() {
 fn a_socket_listener_and_the_bucket_share_one_seq_ratchet() {
     let nats = NatsServer::start();
     let fleet = Fleet::new();
-    let url = nats.url("both");
+    let url = kv_url(&nats, "both");
     let p = |s: &str| fleet.path(s).to_str().unwrap().to_owned();
     let serve = Serve::start(
         BIN,

@@ -6,9 +6,10 @@
 //! collector an amplifier. Signed records over datagrams are verified and deduplicated, but
 //! not acked.
 
-use super::dispatch::Batch;
-use super::ingest::{Shared, Tally};
+use super::ingest::{Origin, Shared, Tally};
+use super::stats::ListenerId;
 use super::stats::RejectReason;
+use super::work::Batch;
 use logwire_record::RecordMapper;
 use logwire_wire::frame::{FrameError, split_datagram};
 use std::sync::Arc;
@@ -54,6 +55,7 @@ pub(crate) async fn recv_loop(
     mut stop: watch::Receiver<bool>,
     socket: DatagramSocket,
     listener: Arc<super::stats::PerListener>,
+    listener_id: ListenerId,
 ) {
     let opts = &shared.options;
     let mut mapper = RecordMapper::new(opts.map_limits.clone());
@@ -68,7 +70,19 @@ pub(crate) async fn recv_loop(
         };
         match res {
             Ok((n, peer)) => {
-                if !handle(&shared, &listener, &dispatch, &mut mapper, &buf[..n], &peer).await {
+                if !handle(
+                    &shared,
+                    &listener,
+                    &dispatch,
+                    &mut mapper,
+                    &buf[..n],
+                    Origin {
+                        peer: &peer,
+                        listener: listener_id,
+                    },
+                )
+                .await
+                {
                     return;
                 }
             }
@@ -80,7 +94,19 @@ pub(crate) async fn recv_loop(
     }
     // Stopping: take what the kernel already holds, without waiting for more.
     while let Ok((n, peer)) = socket.try_recv_from(&mut buf) {
-        if !handle(&shared, &listener, &dispatch, &mut mapper, &buf[..n], &peer).await {
+        if !handle(
+            &shared,
+            &listener,
+            &dispatch,
+            &mut mapper,
+            &buf[..n],
+            Origin {
+                peer: &peer,
+                listener: listener_id,
+            },
+        )
+        .await
+        {
             return;
         }
     }
@@ -93,7 +119,7 @@ async fn handle(
     dispatch: &mpsc::Sender<Batch>,
     mapper: &mut RecordMapper,
     datagram: &[u8],
-    peer: &str,
+    from: Origin<'_>,
 ) -> bool {
     let counters = &*shared.counters;
     counters
@@ -106,7 +132,7 @@ async fn handle(
     let payload = match split_datagram(datagram) {
         Ok(p) if p.len() > shared.options.max_frame => {
             shared.reject(
-                peer,
+                from,
                 RejectReason::TooLarge,
                 &format_args!("datagram payload of {} bytes", p.len()),
             );
@@ -117,34 +143,37 @@ async fn handle(
             if announced as usize > shared.options.max_frame =>
         {
             shared.reject(
-                peer,
+                from,
                 RejectReason::TooLarge,
                 &format_args!("datagram announces {announced} bytes"),
             );
             return true;
         }
         Err(e) => {
-            shared.reject(peer, RejectReason::BadDatagram, &e);
+            shared.reject(from, RejectReason::BadDatagram, &e);
             return true;
         }
     };
     // What the record may hold, from the queue's budget before it is built (see `stream`).
     let most = shared.options.map_limits.records_budget(payload.len(), 1);
     let reserved = shared.queue.reserve(most).await;
-    let outcome = shared.judge(payload, mapper, peer, None);
-    let mut batch = Vec::with_capacity(1);
-    let mut tally = Tally::default();
+    let outcome = shared.judge(payload, mapper, from, None);
+    let mut batch = Batch::with_capacity(from.listener, 1);
+    let mut tally = Tally::new(from.listener);
     tally.push(outcome, &mut batch);
     tally.publish(counters);
     shared.queue.settle(reserved, &mut batch);
     if batch.is_empty() {
         return true;
     }
-    let n = batch.len() as u64;
+    let n = batch
+        .iter()
+        .filter(|w| matches!(w, super::work::Work::Record(..)))
+        .count() as u64;
     shared.queue.charge(&mut batch).await;
     if dispatch.send(batch).await.is_err() {
-        counters.pending.fetch_sub(n, Ordering::Relaxed);
-        counters.dropped.fetch_add(n, Ordering::Release);
+        counters.sub_pending(from.listener, n);
+        counters.add_dropped(from.listener, n);
         return false;
     }
     true

@@ -10,19 +10,20 @@
 //! routing), flushes the handlers once per drain, and only then writes the cumulative `LWA1`
 //! acks: an ack promises the record is in its handlers and flushed.
 
-use super::ingest::{Shared, Tally};
-use super::parallel::DispatcherSide;
+use super::ingest::{Origin, Shared, Tally};
 use super::replay_journal::ReplayJournal;
-use super::stats::Counters;
-use super::stream::payloads;
+use super::seqs::StoredSeqs;
+use super::stats::{Counters, ListenerId};
+use super::work::{AckRoute, Batch, ReadFrames, Signed, Work};
+use logwire_record::MappedRecord;
 use logwire_engine::tree::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
-use logwire_record::MappedRecord;
-use logwire_wire::{Epoch, KeyId, RecordAck, ReplayTracker, ReplayVerdict};
+use logwire_wire::frame::payloads;
+use logwire_wire::{Epoch, KeyId, RecordAck};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 /// Logger-tree nodes that remote names may make, **placeholders included**: a name of `D`
 /// dotted parts can make `D` nodes (its logger and a placeholder per missing prefix), so
@@ -39,141 +40,14 @@ pub const MAX_REMOTE_LOGGERS: usize = 10_000;
 /// time quadratic in its length; longer names enter at their nearest existing ancestor.
 pub const MAX_REMOTE_NAME_LEN: usize = 256;
 
-/// Where acks for one stream connection are written.
-#[derive(Clone, Debug)]
-pub(crate) struct AckRoute {
-    /// Identifies the connection (acks are coalesced per connection).
-    pub(crate) conn: u64,
-    pub(crate) tx: mpsc::Sender<RecordAck>,
-}
-
-/// A verified record's envelope facts.
-#[derive(Clone, Debug)]
-pub(crate) struct Signed {
-    pub(crate) key_id: KeyId,
-    pub(crate) epoch: Epoch,
-    pub(crate) seq: u64,
-    /// Set when the record asked for an ack and came over a stream.
-    pub(crate) ack: Option<AckRoute>,
-}
-
-/// One item of a batch.
-pub(crate) enum Work {
-    /// A record to hand to the handlers.
-    Record(Box<MappedRecord>, Option<Signed>),
-    /// A duplicate that asked for an ack: ack again, store nothing.
-    AckOnly(Signed),
-    /// A read's frames, not yet judged: the dispatcher judges them itself (see [`ReadFrames`]).
-    Frames(Box<ReadFrames>),
-    /// The batch's share of the queue's byte budget (see [`charge`]), last in its batch:
-    /// given back once the dispatcher is done with the items before it.
-    Charge(OwnedSemaphorePermit),
-}
-
-/// The bytes queued between the receivers and the dispatcher, over all of them
-/// ([`ReceiverOptions::queue_bytes`](super::ReceiverOptions::queue_bytes)). Records are
-/// charged what they hold ([`MappedRecord::cost_bytes`]), a read's frames for the dispatcher
-/// to judge their bytes. So a stalled handler (a stdout nobody reads) stops the receivers,
-/// and TCP pushes back on the senders, once this many bytes wait, not once a number of
-/// batches does: a batch may hold one record of megabytes or a thousand small ones.
-#[derive(Clone, Debug)]
-pub(crate) struct QueueBudget {
-    sem: Arc<Semaphore>,
-    size: u32,
-}
-
-impl QueueBudget {
-    pub(crate) fn new(bytes: usize) -> Self {
-        let size = bytes.clamp(1, u32::MAX as usize) as u32;
-        QueueBudget {
-            sem: Arc::new(Semaphore::new(size as usize)),
-            size,
-        }
-    }
-
-    /// What a batch is charged.
-    fn cost(batch: &Batch) -> usize {
-        batch
-            .iter()
-            .map(|w| match w {
-                Work::Record(rec, _) => rec.cost_bytes(),
-                Work::Frames(read) => read.frames.len(),
-                Work::AckOnly(_) | Work::Charge(_) => 0,
-            })
-            .sum()
-    }
-
-    /// Bytes charged now: records and reads waiting for the dispatcher, and reservations of
-    /// records being built (a gauge for metrics; it moves while it is read).
-    pub(crate) fn in_use(&self) -> usize {
-        (self.size as usize).saturating_sub(self.sem.available_permits())
-    }
-
-    /// Takes the batch's share of the budget and puts it last in the batch; waits while the
-    /// budget is spent. A batch larger than the whole budget waits for all of it. A batch
-    /// already charged (see [`QueueBudget::settle`]) is left as it is.
-    pub(crate) async fn charge(&self, batch: &mut Batch) {
-        if matches!(batch.last(), Some(Work::Charge(_))) {
-            return;
-        }
-        if let Some(permit) = self.reserve(Self::cost(batch)).await {
-            batch.push(Work::Charge(permit));
-        }
-    }
-
-    /// Takes `bytes` of the budget (at most all of it) before records are built: what they
-    /// can hold at most, so that records waiting for the queue are inside the budget too.
-    /// Waits while the budget is spent (the connection stops reading). `None` for 0 bytes.
-    pub(crate) async fn reserve(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
-        let want = bytes.min(self.size as usize) as u32;
-        if want == 0 {
-            return None;
-        }
-        Arc::clone(&self.sem).acquire_many_owned(want).await.ok()
-    }
-
-    /// Charges a batch built under `reserved` (see [`QueueBudget::reserve`]) what it holds,
-    /// and gives the rest of the reservation back.
-    pub(crate) fn settle(&self, reserved: Option<OwnedSemaphorePermit>, batch: &mut Batch) {
-        let Some(mut permit) = reserved else {
-            return;
-        };
-        let keep = Self::cost(batch).min(permit.num_permits());
-        drop(permit.split(permit.num_permits() - keep));
-        if keep > 0 && !batch.is_empty() {
-            batch.push(Work::Charge(permit));
-        }
-    }
-}
-
-/// A read's complete frames (prefixes included) for the dispatcher to judge and handle one by
-/// one, with the connection's mapper: each record is handled where it was mapped and refilled
-/// by the next frame while still in this core's cache, instead of crossing to the dispatcher's
-/// core and back (see `parallel`'s docs for when a connection sends these).
-pub(crate) struct ReadFrames {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) frames: Vec<u8>,
-    /// Complete frames in `frames`.
-    pub(crate) count: usize,
-    pub(crate) peer: Arc<str>,
-    pub(crate) route: AckRoute,
-    /// The connection's mapper for such reads, and where the buffer goes back.
-    pub(crate) side: Arc<DispatcherSide>,
-    /// Held until the read is judged (the connection's reads at the dispatcher are bounded).
-    pub(crate) slot: OwnedSemaphorePermit,
-}
-
-/// A batch from one read; `Vec` so that the channel carries one message per read.
-pub(crate) type Batch = Vec<Work>;
-
 /// Starts the dispatcher thread; it ends when every sender is dropped and the queue is
 /// drained, after a final flush. `handled` holds the seqs earlier runs stored (from
 /// `journal`, which then records this run's).
 pub(crate) fn start(
     tree: LoggerTree,
-    counters: Arc<Counters>,
+    shared: Arc<Shared>,
     capacity: usize,
-    handled: ReplayTracker,
+    stored: StoredSeqs,
     journal: Option<ReplayJournal>,
     output_closed: Option<Arc<AtomicBool>>,
 ) -> std::io::Result<(mpsc::Sender<Batch>, std::thread::JoinHandle<()>)> {
@@ -184,7 +58,7 @@ pub(crate) fn start(
             // Handlers keep a drain's lines in memory and write them at the flush that ends
             // the drain (one write per burst, not per record); acks follow that flush.
             logwire_engine::handler::batch_writes_on_this_thread(true);
-            let mut d = Dispatcher::new(tree, counters, handled, journal);
+            let mut d = Dispatcher::new(tree, shared, stored, journal);
             d.output_closed = output_closed;
             d.run(rx)
         })?;
@@ -195,10 +69,12 @@ struct Dispatcher {
     tree: LoggerTree,
     /// The tree's state, reloaded only when it changes (a config reload, a new logger).
     snap: SnapshotCache,
+    /// The judge of the reads connections hand this thread (see `parallel`).
+    shared: Arc<Shared>,
     counters: Arc<Counters>,
-    /// Seqs handed to handlers, per (key, epoch): the cumulative ack is its contiguous point.
-    handled: ReplayTracker,
-    /// Persists `handled` (see `replay_journal`): written after the flush, before the acks.
+    /// Seqs handed to handlers: the cumulative acks (see `seqs`).
+    stored: StoredSeqs,
+    /// Persists `stored` (see `replay_journal`): written after the flush, before the acks.
     journal: Option<ReplayJournal>,
     /// See `ReceiverOptions::output_closed`.
     output_closed: Option<Arc<AtomicBool>>,
@@ -223,15 +99,16 @@ const SPENT_BYTES_HELD: usize = 4 << 20;
 impl Dispatcher {
     fn new(
         tree: LoggerTree,
-        counters: Arc<Counters>,
-        handled: ReplayTracker,
+        shared: Arc<Shared>,
+        stored: StoredSeqs,
         journal: Option<ReplayJournal>,
     ) -> Self {
         Dispatcher {
             snap: tree.snapshot_cache(),
             tree,
-            counters,
-            handled,
+            counters: Arc::clone(&shared.counters),
+            shared,
+            stored,
             journal,
             output_closed: None,
             budget: MAX_REMOTE_LOGGERS,
@@ -261,6 +138,7 @@ impl Dispatcher {
     }
 
     fn process(&mut self, batch: Batch) {
+        let (listener, batch) = batch.into_parts();
         // Records judged by the connection (counted `pending` there), and all records stored
         // or dropped (see `ReceiverOptions::output_closed`).
         let (mut from_pending, mut stored, mut dropped) = (0, 0, 0);
@@ -278,7 +156,7 @@ impl Dispatcher {
                 }
                 Work::AckOnly(s) => self.ack_later(s),
                 Work::Frames(read) => {
-                    let (s, d) = self.judge_read(*read);
+                    let (s, d) = self.judge_read(*read, listener);
                     stored += s;
                     dropped += d;
                 }
@@ -289,18 +167,10 @@ impl Dispatcher {
         // Once per batch (one socket read), not per record. `pending` first, `stored` after
         // it with Release: a stats read in between sees `received` larger than the outcomes,
         // never smaller (see `Counters::snapshot`).
-        if from_pending > 0 {
-            self.counters
-                .pending
-                .fetch_sub(from_pending, Ordering::Relaxed);
-        }
-        if stored > 0 {
-            self.counters.stored.fetch_add(stored, Ordering::Release);
-            self.handled_since_flush += stored;
-        }
-        if dropped > 0 {
-            self.counters.dropped.fetch_add(dropped, Ordering::Release);
-        }
+        self.counters.sub_pending(listener, from_pending);
+        self.counters.add_stored(listener, stored);
+        self.handled_since_flush += stored;
+        self.counters.add_dropped(listener, dropped);
         // The batch's queue charge is given back now, its records' memory only when they
         // are recycled: large ones go at once, not at the end of a drain of 256 batches
         // (256 records of 1 MB held 250 MB outside the queue's budget).
@@ -320,9 +190,9 @@ impl Dispatcher {
     /// Judges a read's frames and stores each record as soon as it is mapped; returns the
     /// records stored and dropped, with `received` already counted (the caller counts the
     /// outcomes after it).
-    fn judge_read(&mut self, read: ReadFrames) -> (u64, u64) {
+    fn judge_read(&mut self, read: ReadFrames, listener: ListenerId) -> (u64, u64) {
+        let shared = Arc::clone(&self.shared);
         let ReadFrames {
-            shared,
             frames,
             count: _,
             peer,
@@ -330,11 +200,15 @@ impl Dispatcher {
             side,
             slot,
         } = read;
-        let (mut tally, mut stored, mut dropped) = (Tally::default(), 0, 0);
+        let (mut tally, mut stored, mut dropped) = (Tally::new(listener), 0, 0);
         // Only this thread locks it, and a connection's reads come here one after another.
         let mut mapper = side.mapper.lock().unwrap_or_else(|e| e.into_inner());
+        let from = Origin {
+            peer: &peer,
+            listener,
+        };
         for payload in payloads(&frames) {
-            match tally.count(shared.judge(payload, &mut mapper, &peer, Some(&route))) {
+            match tally.count(shared.judge(payload, &mut mapper, from, Some(&route))) {
                 Some(Work::Record(rec, signed)) => {
                     if self.store(&rec, signed) {
                         stored += 1;
@@ -361,12 +235,20 @@ impl Dispatcher {
         if self.output_closed() {
             return false;
         }
-        self.handle(rec);
+        // Handlers that need the record's identity (the JetStream publisher) read it here.
+        let origin = signed
+            .as_ref()
+            .map(|s| logwire_engine::origin::RecordOrigin {
+                key_id: s.key_id.0,
+                epoch: s.epoch.0,
+                seq: s.seq,
+            });
+        logwire_engine::origin::with_origin(origin, || self.handle(rec));
         if self.output_closed() {
             return false;
         }
         if let Some(s) = signed {
-            if self.handled.mark(s.key_id, s.epoch, s.seq) == ReplayVerdict::New
+            if self.stored.mark_stored(s.key_id, s.epoch, s.seq)
                 && let Some(j) = &mut self.journal
             {
                 j.note(s.key_id, s.epoch, s.seq);
@@ -421,7 +303,7 @@ impl Dispatcher {
         // line goes first. If it cannot be written, no ack: the sender resends (and a record
         // stored twice beats one acknowledged and forgotten).
         if let Some(j) = &mut self.journal
-            && let Err(e) = j.commit(&self.handled)
+            && let Err(e) = j.commit(self.stored.tracker())
         {
             self.counters.journal_errors.fetch_add(1, Ordering::Relaxed);
             eprintln!("logwire: cannot write the replay journal, withholding acks: {e}");
@@ -429,10 +311,7 @@ impl Dispatcher {
             return;
         }
         for ((_, key_id, epoch), route) in self.acks.drain() {
-            let seq = self
-                .handled
-                .window(key_id, epoch)
-                .map_or(0, |w| w.contiguous());
+            let seq = self.stored.ack_point(key_id, epoch);
             if seq == 0 {
                 continue;
             }

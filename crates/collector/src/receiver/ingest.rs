@@ -4,14 +4,15 @@
 //! carried it.
 
 use super::ReceiverOptions;
-use super::dispatch::{AckRoute, QueueBudget, Signed, Work};
-use super::stats::{Counters, RejectReason};
+use super::seqs::{SeenSeqs, StoredSeqs};
+use super::stats::{Counters, ListenerId, RejectReason};
+use super::work::{AckRoute, Batch, QueueBudget, Signed, Work};
 use logwire_record::MappedRecord;
 use logwire_record::{Format, MapError, RecordMapper};
+use logwire_wire::ReplayVerdict;
 use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
-use logwire_wire::{ReplayTracker, ReplayVerdict};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// State every receiver task shares.
@@ -20,9 +21,17 @@ pub(crate) struct Shared {
     pub(crate) counters: Arc<Counters>,
     /// Bytes queued for the dispatcher (see [`QueueBudget`]).
     pub(crate) queue: QueueBudget,
-    /// Seqs seen at ingest (dedupe). Acks use the dispatcher's own tracker of *handled* seqs.
-    replay: Mutex<ReplayTracker>,
+    /// Seqs accepted at ingest (dedupe); acks use the dispatcher's [`StoredSeqs`].
+    seen: SeenSeqs,
     log: RejectLog,
+}
+
+/// Where a frame came from: the sender's label (for the reject log and
+/// [`ReceiverOptions::peer_field`]) and the listener it came in on (for its counters).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Origin<'a> {
+    pub(crate) peer: &'a str,
+    pub(crate) listener: ListenerId,
 }
 
 /// What became of one frame.
@@ -36,17 +45,17 @@ pub(crate) enum Outcome {
 }
 
 impl Shared {
-    /// `replay` holds what earlier runs stored (from the journal), or nothing.
+    /// `stored` holds what earlier runs stored (from the journal), or nothing.
     pub(crate) fn new(
         options: ReceiverOptions,
         counters: Arc<Counters>,
-        replay: ReplayTracker,
+        stored: &StoredSeqs,
     ) -> Self {
         Shared {
             queue: QueueBudget::new(options.queue_bytes),
             options,
             counters,
-            replay: Mutex::new(replay),
+            seen: SeenSeqs::from_stored(stored),
             log: RejectLog::default(),
         }
     }
@@ -59,10 +68,15 @@ impl Shared {
     }
 
     /// Counts and logs a rejected frame.
-    pub(crate) fn reject(&self, peer: &str, reason: RejectReason, detail: &dyn std::fmt::Display) {
-        self.counters.reject(reason);
+    pub(crate) fn reject(
+        &self,
+        from: Origin<'_>,
+        reason: RejectReason,
+        detail: &dyn std::fmt::Display,
+    ) {
+        self.counters.reject(from.listener, reason);
         if self.options.log_rejects {
-            self.log.log(peer, reason, detail);
+            self.log.log(from.peer, reason, detail);
         }
     }
 
@@ -73,19 +87,19 @@ impl Shared {
         &self,
         payload: &[u8],
         mapper: &mut RecordMapper,
-        peer: &str,
+        from: Origin<'_>,
         ack_route: Option<&AckRoute>,
     ) -> Outcome {
         if payload.is_empty() {
-            self.reject(peer, RejectReason::Empty, &"zero-length frame");
+            self.reject(from, RejectReason::Empty, &"zero-length frame");
             return Outcome::Rejected;
         }
         if is_record_envelope(payload) {
-            return self.judge_signed(payload, mapper, peer, ack_route);
+            return self.judge_signed(payload, mapper, from, ack_route);
         }
         if !self.options.keys.is_empty() && !self.options.allow_unsigned {
             self.reject(
-                peer,
+                from,
                 RejectReason::Unsigned,
                 &"unsigned frame (keys are configured)",
             );
@@ -93,11 +107,11 @@ impl Shared {
         }
         match mapper.map_reusable(payload, Format::Sniff) {
             Ok(mut rec) => {
-                self.tag_peer(&mut rec, peer);
+                self.tag_peer(&mut rec, from.peer);
                 Outcome::Record(rec, None)
             }
             Err(e) => {
-                self.reject(peer, map_reason(&e), &e);
+                self.reject(from, map_reason(&e), &e);
                 Outcome::Rejected
             }
         }
@@ -107,7 +121,7 @@ impl Shared {
         &self,
         bytes: &[u8],
         mapper: &mut RecordMapper,
-        peer: &str,
+        from: Origin<'_>,
         ack_route: Option<&AckRoute>,
     ) -> Outcome {
         let env = match open_record(bytes, &self.options.keys) {
@@ -120,7 +134,7 @@ impl Shared {
                     }
                     _ => RejectReason::BadEnvelope,
                 };
-                self.reject(peer, reason, &e);
+                self.reject(from, reason, &e);
                 return Outcome::Rejected;
             }
         };
@@ -132,11 +146,11 @@ impl Shared {
         };
         let rec = match mapped {
             Ok(mut rec) => {
-                self.tag_peer(&mut rec, peer);
+                self.tag_peer(&mut rec, from.peer);
                 rec
             }
             Err(e) => {
-                self.reject(peer, map_reason(&e), &e);
+                self.reject(from, map_reason(&e), &e);
                 return Outcome::Rejected;
             }
         };
@@ -150,17 +164,13 @@ impl Shared {
                 None
             },
         };
-        let verdict = self
-            .replay
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .mark(env.key_id, env.epoch, env.seq);
+        let verdict = self.seen.admit(env.key_id, env.epoch, env.seq);
         match verdict {
             ReplayVerdict::New => Outcome::Record(rec, Some(signed)),
             ReplayVerdict::Duplicate => Outcome::Duplicate(Some(signed)),
             ReplayVerdict::TooOld => {
                 self.reject(
-                    peer,
+                    from,
                     RejectReason::ReplayTooOld,
                     &format_args!("seq {} is below the replay window", env.seq),
                 );
@@ -172,13 +182,22 @@ impl Shared {
 
 /// Outcomes of one batch, counted locally and added to the shared counters once per batch:
 /// each shared add is an atomic on a cache line the dispatcher's core writes too.
-#[derive(Default)]
 pub(crate) struct Tally {
+    listener: ListenerId,
     records: u64,
     duplicates: u64,
 }
 
 impl Tally {
+    /// Counts for frames that came in on `listener`.
+    pub(crate) fn new(listener: ListenerId) -> Self {
+        Tally {
+            listener,
+            records: 0,
+            duplicates: 0,
+        }
+    }
+
     /// Counts an outcome and returns what the dispatcher is to do with it, if anything: a
     /// record to store, or an ack owed for a duplicate.
     pub(crate) fn count(&mut self, outcome: Outcome) -> Option<Work> {
@@ -196,7 +215,7 @@ impl Tally {
     }
 
     /// Adds an outcome to the batch for the dispatcher.
-    pub(crate) fn push(&mut self, outcome: Outcome, batch: &mut Vec<Work>) {
+    pub(crate) fn push(&mut self, outcome: Outcome, batch: &mut Batch) {
         batch.extend(self.count(outcome));
     }
 
@@ -219,15 +238,9 @@ impl Tally {
         }
         // `received` first, outcomes after it with Release: a snapshot reads the outcomes
         // (Acquire) and `received` last, so it never sees more outcomes than frames.
-        counters.received.fetch_add(received, Ordering::Relaxed);
-        if pending > 0 {
-            counters.pending.fetch_add(pending, Ordering::Release);
-        }
-        if self.duplicates > 0 {
-            counters
-                .duplicates
-                .fetch_add(self.duplicates, Ordering::Release);
-        }
+        counters.add_received(self.listener, received);
+        counters.add_pending(self.listener, pending);
+        counters.add_duplicates(self.listener, self.duplicates);
     }
 }
 

@@ -65,7 +65,15 @@
 //! connection's other frames are still read. EOF in the middle of a frame drops that frame
 //! only. Records are handed to handlers on one dedicated thread fed by a bounded channel (see
 //! [`dispatch`](self)), so slow handlers push back on the senders (TCP flow control) instead of
-//! growing memory. Counters reconcile: see [`ReceiverStats`].
+//! growing memory. Counters reconcile, in total and per listener: see [`ReceiverStats`] and
+//! [`ListenerCounts::outcomes`].
+//!
+//! Inside, modules run one way (none imports one after it in this list): `work` (the units
+//! of work and the queue's byte budget) ← `stream`/`datagram` (a connection: `conn_state` is
+//! its state machine) → `parallel` (the offload policy: `who_judges` is the one place that
+//! decides who judges a read) → `ingest` (the judge: verify, dedupe against `seqs::SeenSeqs`,
+//! map) → `dispatch` (store, flush, ack from `seqs::StoredSeqs`). `stats` and `seqs` are
+//! leaves.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -87,20 +95,23 @@
 //! # Ok(()) }
 //! ```
 
+mod conn_state;
 mod datagram;
 mod dispatch;
 mod ingest;
 mod parallel;
 mod replay_journal;
+mod seqs;
 mod stats;
 mod stream;
+mod work;
 
 pub use replay_journal::JournalError;
 use replay_journal::ReplayJournal;
 
 pub use dispatch::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN};
 
-pub use stats::{ListenerCounts, ReceiverStats, RejectReason};
+pub use stats::{ListenerCounts, OutcomeCounts, ReceiverStats, RejectReason};
 
 use logwire_engine::LoggerTree;
 use logwire_record::MapLimits;
@@ -138,6 +149,7 @@ const STREAM_BACKLOG: i32 = 4096;
 
 /// Where a collector listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ListenAddr {
     /// A TCP listener (`SocketHandler(host, port)`); port 0 picks a free port.
     Tcp(SocketAddr),
@@ -356,7 +368,7 @@ pub enum ReceiverError {
         /// The path.
         path: PathBuf,
         /// Why it was refused.
-        reason: String,
+        reason: UnixPathError,
     },
     /// The dispatcher thread could not be started.
     #[error("cannot start the dispatcher thread: {0}")]
@@ -364,6 +376,24 @@ pub enum ReceiverError {
     /// The replay journal in [`ReceiverOptions::state_dir`] could not be opened.
     #[error("replay journal: {0}")]
     Journal(#[from] JournalError),
+}
+
+/// Why a Unix socket path was refused ([`ReceiverError::UnixPath`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum UnixPathError {
+    /// The path could not be examined.
+    #[error("{0}")]
+    Inspect(#[source] std::io::Error),
+    /// A socket file left by an earlier run could not be removed.
+    #[error("cannot remove stale socket: {0}")]
+    RemoveStale(#[source] std::io::Error),
+    /// Something other than a socket is there (it is never deleted).
+    #[error("it exists and is {kind}, not a socket")]
+    NotASocket {
+        /// The file type in words ("a regular file").
+        kind: &'static str,
+    },
 }
 
 /// A collector not yet started: a tree to route records into, and options.
@@ -392,9 +422,8 @@ impl Collector {
         addrs: &[ListenAddr],
         inherited: Vec<InheritedSocket>,
     ) -> Result<RunningCollector, ReceiverError> {
-        let counters = Arc::new(Counters::default());
         // Before binding: a journal that cannot be read must stop the start, not be ignored.
-        let (journal, replay) = match &self.options.state_dir {
+        let (journal, stored) = match &self.options.state_dir {
             Some(dir) => {
                 let keys = &self.options.keys;
                 let (j, t) = ReplayJournal::open(dir, REPLAY_EPOCHS_PER_KEY, keys.len(), |k| {
@@ -404,6 +433,7 @@ impl Collector {
             }
             None => (None, ReplayTracker::new(REPLAY_EPOCHS_PER_KEY)),
         };
+        let stored = seqs::StoredSeqs::new(stored);
         let mut bound = Vec::new();
         let mut sockets = Vec::new();
         let mut unix_paths = Vec::new();
@@ -428,21 +458,22 @@ impl Collector {
             bound.push(addr);
             sockets.push(socket);
         }
-        let (dispatch_tx, dispatcher) = dispatch::start(
-            self.tree.clone(),
-            Arc::clone(&counters),
-            self.options.queue_batches,
-            replay.clone(),
-            journal,
-            self.options.output_closed.clone(),
-        )
-        .map_err(ReceiverError::Dispatcher)?;
+        let counters = Arc::new(Counters::new(sockets.len()));
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(ingest::Shared::new(
             self.options.clone(),
             Arc::clone(&counters),
-            replay,
+            &stored,
         ));
+        let (dispatch_tx, dispatcher) = dispatch::start(
+            self.tree.clone(),
+            Arc::clone(&shared),
+            self.options.queue_batches,
+            stored,
+            journal,
+            self.options.output_closed.clone(),
+        )
+        .map_err(ReceiverError::Dispatcher)?;
         let ctx = stream::StreamContext {
             shared: Arc::clone(&shared),
             dispatch: dispatch_tx.clone(),
@@ -451,6 +482,7 @@ impl Collector {
                 self.options.inflight_bytes.min(Semaphore::MAX_PERMITS),
             )),
             decode_workers: parallel::decode_workers(self.options.bulk_decode),
+            buffers: Arc::new(parallel::BufferPool::new(stream::READ_CHUNK)),
             next_conn: Arc::new(AtomicU64::new(1)),
             per_peer: Arc::new(stream::PeerTable::new(
                 self.options.max_connections_per_peer,
@@ -458,14 +490,16 @@ impl Collector {
             unproven: Arc::default(),
             stop: stop_rx.clone(),
             listener: Arc::default(),
+            listener_id: stats::ListenerId::default(),
         };
         let mut per_listener = Vec::with_capacity(sockets.len());
         let mut tasks = JoinSet::new();
-        for (socket, addr) in sockets.into_iter().zip(&bound) {
+        for (index, (socket, addr)) in sockets.into_iter().zip(&bound).enumerate() {
             let counts = Arc::new(stats::PerListener::default());
             per_listener.push((addr.clone(), Arc::clone(&counts)));
             let mut ctx = ctx.clone();
             ctx.listener = counts;
+            ctx.listener_id = stats::ListenerId(index);
             match socket {
                 Bound::Tcp(l) => {
                     tasks.spawn(stream::accept_loop(ctx, move || {
@@ -499,6 +533,7 @@ impl Collector {
                         stop_rx.clone(),
                         s,
                         Arc::clone(&ctx.listener),
+                        ctx.listener_id,
                     ));
                 }
             }
@@ -575,7 +610,8 @@ impl StatsHandle {
     pub fn per_listener(&self) -> Vec<(ListenAddr, ListenerCounts)> {
         self.listeners
             .iter()
-            .map(|(a, c)| (a.clone(), c.snapshot()))
+            .enumerate()
+            .map(|(i, (a, c))| (a.clone(), c.snapshot(stats::ListenerId(i), &self.counters)))
             .collect()
     }
 
@@ -729,20 +765,19 @@ fn clear_stale_socket(path: &Path) -> Result<(), ReceiverError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(ReceiverError::UnixPath {
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: UnixPathError::Inspect(e),
         }),
         Ok(m) if m.file_type().is_socket() => {
             std::fs::remove_file(path).map_err(|e| ReceiverError::UnixPath {
                 path: path.to_owned(),
-                reason: format!("cannot remove stale socket: {e}"),
+                reason: UnixPathError::RemoveStale(e),
             })
         }
         Ok(m) => Err(ReceiverError::UnixPath {
             path: path.to_owned(),
-            reason: format!(
-                "it exists and is {}, not a socket",
-                describe_file_type(&m.file_type())
-            ),
+            reason: UnixPathError::NotASocket {
+                kind: describe_file_type(&m.file_type()),
+            },
         }),
     }
 }

@@ -7,6 +7,12 @@
 //! the handlers are *pending*, so at any instant
 //! `received = stored + rejected + duplicates + dropped + pending`, and once the collector
 //! has stopped `pending` is 0.
+//!
+//! The same record outcomes are kept per listener ([`ListenerCounts::outcomes`]): every batch
+//! and judged read carries the index of the listener it came in on ([`ListenerId`]), and each
+//! count goes to the collector's total and to that listener's with the same ordering, so each
+//! listener reconciles on its own and the listeners sum to the totals. Cost: one more atomic
+//! add per counter touched per batch (not per record).
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +97,52 @@ impl fmt::Display for RejectReason {
     }
 }
 
+/// Which listener a unit of work came in on: its index among the collector's listeners
+/// ([`RunningCollector::local_addrs`](super::RunningCollector::local_addrs) order). Carried
+/// by every batch and judged read, so outcomes are counted per listener as well as in total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ListenerId(pub(crate) usize);
+
+/// The record outcomes of one listener (the collector's totals are in [`Counters`] itself).
+/// Counted with the same orderings as the totals, so a snapshot of one listener reconciles
+/// the same way.
+#[derive(Debug, Default)]
+pub(crate) struct Outcomes {
+    received: AtomicU64,
+    stored: AtomicU64,
+    duplicates: AtomicU64,
+    dropped: AtomicU64,
+    pending: AtomicU64,
+    rejected: [AtomicU64; RejectReason::ALL.len()],
+}
+
+impl Outcomes {
+    fn snapshot(&self) -> OutcomeCounts {
+        let load = |a: &AtomicU64| a.load(Ordering::Acquire);
+        // Outcomes first, `received` last (see `Counters::snapshot`).
+        let stored = load(&self.stored);
+        let pending = load(&self.pending);
+        let duplicates = load(&self.duplicates);
+        let dropped = load(&self.dropped);
+        let rejected = RejectReason::ALL
+            .iter()
+            .map(|r| (*r, load(&self.rejected[r.index()])))
+            .collect();
+        OutcomeCounts {
+            stored,
+            pending,
+            duplicates,
+            dropped,
+            rejected,
+            received: load(&self.received),
+        }
+    }
+}
+
 /// The live counters (shared by every task of a collector).
+///
+/// The record outcomes (`received` … `rejected`) are counted through the methods taking a
+/// [`ListenerId`], which count the collector's total and the listener's together.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub(crate) received: AtomicU64,
@@ -100,6 +151,8 @@ pub(crate) struct Counters {
     pub(crate) dropped: AtomicU64,
     pub(crate) pending: AtomicU64,
     pub(crate) rejected: [AtomicU64; RejectReason::ALL.len()],
+    /// The same outcomes per listener, by [`ListenerId`].
+    per_listener: Box<[Outcomes]>,
     pub(crate) bytes: AtomicU64,
     pub(crate) connections_accepted: AtomicU64,
     pub(crate) connections_refused: AtomicU64,
@@ -113,9 +166,94 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    pub(crate) fn reject(&self, reason: RejectReason) {
-        self.received.fetch_add(1, Ordering::Relaxed);
-        self.rejected[reason.index()].fetch_add(1, Ordering::Release);
+    /// Counters for a collector with `listeners` listeners.
+    pub(crate) fn new(listeners: usize) -> Self {
+        Counters {
+            per_listener: (0..listeners).map(|_| Outcomes::default()).collect(),
+            ..Counters::default()
+        }
+    }
+
+    /// Adds `n` to a total and to the same counter of listener `l` (if there is one: a
+    /// counter set made for no listeners, in unit tests, counts totals only).
+    fn add(
+        &self,
+        l: ListenerId,
+        n: u64,
+        order: Ordering,
+        which: impl Fn(&Outcomes) -> &AtomicU64,
+        total: &AtomicU64,
+    ) {
+        if n == 0 {
+            return;
+        }
+        total.fetch_add(n, order);
+        if let Some(o) = self.per_listener.get(l.0) {
+            which(o).fetch_add(n, order);
+        }
+    }
+
+    fn sub(
+        &self,
+        l: ListenerId,
+        n: u64,
+        which: impl Fn(&Outcomes) -> &AtomicU64,
+        total: &AtomicU64,
+    ) {
+        if n == 0 {
+            return;
+        }
+        total.fetch_sub(n, Ordering::Relaxed);
+        if let Some(o) = self.per_listener.get(l.0) {
+            which(o).fetch_sub(n, Ordering::Relaxed);
+        }
+    }
+
+    /// Frames read to their end (or cut short), before their outcome is counted.
+    pub(crate) fn add_received(&self, l: ListenerId, n: u64) {
+        self.add(l, n, Ordering::Relaxed, |o| &o.received, &self.received);
+    }
+
+    /// Records accepted and now queued for the handlers (after `add_received`).
+    pub(crate) fn add_pending(&self, l: ListenerId, n: u64) {
+        self.add(l, n, Ordering::Release, |o| &o.pending, &self.pending);
+    }
+
+    /// Queued records that left the queue (before `add_stored` / `add_dropped`).
+    pub(crate) fn sub_pending(&self, l: ListenerId, n: u64) {
+        self.sub(l, n, |o| &o.pending, &self.pending);
+    }
+
+    pub(crate) fn add_stored(&self, l: ListenerId, n: u64) {
+        self.add(l, n, Ordering::Release, |o| &o.stored, &self.stored);
+    }
+
+    pub(crate) fn add_dropped(&self, l: ListenerId, n: u64) {
+        self.add(l, n, Ordering::Release, |o| &o.dropped, &self.dropped);
+    }
+
+    pub(crate) fn add_duplicates(&self, l: ListenerId, n: u64) {
+        self.add(l, n, Ordering::Release, |o| &o.duplicates, &self.duplicates);
+    }
+
+    /// One frame received and rejected.
+    pub(crate) fn reject(&self, l: ListenerId, reason: RejectReason) {
+        self.add_received(l, 1);
+        let i = reason.index();
+        self.add(
+            l,
+            1,
+            Ordering::Release,
+            |o| &o.rejected[i],
+            &self.rejected[i],
+        );
+    }
+
+    /// The outcomes of listener `l` (all zero for an unknown index).
+    pub(crate) fn listener_outcomes(&self, l: ListenerId) -> OutcomeCounts {
+        self.per_listener
+            .get(l.0)
+            .map_or_else(OutcomeCounts::default, Outcomes::snapshot)
     }
 
     pub(crate) fn snapshot(&self) -> ReceiverStats {
@@ -165,9 +303,11 @@ pub(crate) struct PerListener {
 }
 
 impl PerListener {
-    pub(crate) fn snapshot(&self) -> ListenerCounts {
+    /// This listener's counts, with its record outcomes from `counters`.
+    pub(crate) fn snapshot(&self, id: ListenerId, counters: &Counters) -> ListenerCounts {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ListenerCounts {
+            outcomes: counters.listener_outcomes(id),
             connections_accepted: load(&self.connections_accepted),
             connections_refused: load(&self.connections_refused),
             connections_open: load(&self.connections_open),
@@ -177,8 +317,7 @@ impl PerListener {
     }
 }
 
-/// What one listener took in. Frames are judged (stored, rejected …) by the collector as a
-/// whole, so their outcomes are in [`ReceiverStats`], not here.
+/// What one listener took in, and what became of its frames ([`ListenerCounts::outcomes`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ListenerCounts {
@@ -192,6 +331,51 @@ pub struct ListenerCounts {
     pub bytes_received: u64,
     /// Datagrams received (0 for stream listeners).
     pub datagrams: u64,
+    /// The records that came in on this listener and what became of them (they reconcile
+    /// like the collector's totals: see [`OutcomeCounts::reconciles`]).
+    pub outcomes: OutcomeCounts,
+}
+
+/// What became of the frames one listener received: the record counters of
+/// [`ReceiverStats`] for that listener alone. Summed over all listeners they give the
+/// collector's totals.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutcomeCounts {
+    /// Frames (records) received: every frame read to its end or cut short.
+    pub received: u64,
+    /// Records handed to the handlers.
+    pub stored: u64,
+    /// Records accepted and waiting for the handlers.
+    pub pending: u64,
+    /// Signed records already stored (same key, epoch and seq), stored once.
+    pub duplicates: u64,
+    /// Records accepted but lost inside the collector.
+    pub dropped: u64,
+    /// Rejected frames, by reason (every reason listed, zeros included).
+    pub rejected: Vec<(RejectReason, u64)>,
+}
+
+impl OutcomeCounts {
+    /// All rejected frames.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.iter().map(|(_, n)| n).sum()
+    }
+
+    /// Rejected frames for one reason.
+    pub fn rejected(&self, reason: RejectReason) -> u64 {
+        self.rejected
+            .iter()
+            .find(|(r, _)| *r == reason)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// Whether the counters add up: `received = stored + rejected + duplicates + dropped +
+    /// pending`.
+    pub fn reconciles(&self) -> bool {
+        self.received
+            == self.stored + self.rejected_total() + self.duplicates + self.dropped + self.pending
+    }
 }
 
 /// A snapshot of a collector's counters. See the module docs for how they reconcile.
@@ -297,5 +481,56 @@ impl fmt::Display for ReceiverStats {
             write!(f, " at_ancestor={}", self.at_ancestor)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each listener's outcomes reconcile on their own (pending included) and add up to the
+    /// collector's totals; an index no listener has counts in the totals only.
+    #[test]
+    fn outcomes_per_listener_reconcile_and_sum_to_the_totals() {
+        let c = Counters::new(2);
+        let (a, b) = (ListenerId(0), ListenerId(1));
+        c.add_received(a, 10);
+        c.add_pending(a, 8);
+        c.add_duplicates(a, 2);
+        c.sub_pending(a, 6);
+        c.add_stored(a, 5);
+        c.add_dropped(a, 1);
+        c.reject(b, RejectReason::BadPickle);
+        c.reject(b, RejectReason::TooLarge);
+        c.add_received(b, 3);
+        c.add_pending(b, 3);
+        c.sub_pending(b, 3);
+        c.add_stored(b, 3);
+        c.reject(ListenerId(7), RejectReason::Empty);
+
+        let oa = c.listener_outcomes(a);
+        assert_eq!(
+            (
+                oa.received,
+                oa.stored,
+                oa.pending,
+                oa.duplicates,
+                oa.dropped
+            ),
+            (10, 5, 2, 2, 1)
+        );
+        assert_eq!(oa.rejected_total(), 0);
+        let ob = c.listener_outcomes(b);
+        assert_eq!((ob.received, ob.stored, ob.pending), (5, 3, 0));
+        assert_eq!(ob.rejected(RejectReason::BadPickle), 1);
+        assert_eq!(ob.rejected(RejectReason::TooLarge), 1);
+        assert!(oa.reconciles() && ob.reconciles(), "{oa:?} {ob:?}");
+        assert_eq!(c.listener_outcomes(ListenerId(7)), OutcomeCounts::default());
+
+        let total = c.snapshot();
+        assert!(total.reconciles(), "{total}");
+        assert_eq!(total.received, oa.received + ob.received + 1);
+        assert_eq!(total.stored, oa.stored + ob.stored);
+        assert_eq!(total.rejected(RejectReason::Empty), 1);
     }
 }

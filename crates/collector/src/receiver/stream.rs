@@ -5,19 +5,24 @@
 //! length is checked against the cap before anything of the body is read, and is never
 //! preallocated) and is freed after [`BUFFER_RELEASE`] between frames; deadlines (first byte
 //! after connect, between frames only if asked, whole frame once it started); oversized frames
-//! skipped as they arrive, up to [`MAX_SKIPPED_PER_CONNECTION`]; a global in-flight byte
-//! budget for large partial frames; a place in [`Unproven`] until its first complete frame
-//! (shed at the connection cap); and a writer task for `LWA1` acks. A read with many frames is judged by the dispatcher thread itself or on a
-//! decode thread, in read order (see [`super::parallel`]).
+//! skipped as they arrive, up to `conn_state::MAX_SKIPPED_PER_CONNECTION`; a global in-flight
+//! byte budget for large partial frames; a place in [`Unproven`] until its first complete
+//! frame (shed at the connection cap); and a writer task for `LWA1` acks. A read with many
+//! frames is judged by the dispatcher thread itself or on a decode thread, in read order (see
+//! [`super::parallel`]).
+//!
+//! The connection's decisions are an explicit state machine (`conn_state`: phases, deadlines,
+//! named exits); [`serve_connection`] runs the I/O around it.
 
-use super::BulkDecode;
-use super::dispatch::{AckRoute, Batch, ReadFrames, Work};
-use super::ingest::{Shared, Tally};
-use super::parallel::{DISPATCHER_BACKLOG, InOrder, PARALLEL_MAX_BYTES, PARALLEL_MIN_FRAMES};
+use super::conn_state::{ConnState, Deadlines, Exit, Next, Wake};
+use super::ingest::{Origin, Shared, Tally};
+use super::parallel::{BufferPool, InOrder, Judge, who_judges};
+use super::stats::ListenerId;
 use super::stats::RejectReason;
+use super::work::{AckRoute, Batch, ReadFrames, Work};
 use logwire_record::RecordMapper;
 use logwire_wire::RecordAck;
-use logwire_wire::frame::PREFIX_LEN;
+use logwire_wire::frame::{self, FrameScan, PREFIX_LEN, payloads};
 use logwire_wire::record_envelope::is_record_envelope;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -25,7 +30,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
@@ -35,24 +40,12 @@ use tokio::time::{Instant, timeout_at};
 /// `crates/bench/scripts/receive_ab.py`, round 5 of `crates/bench/README-receive.md`); an
 /// idle connection's buffer is never touched, so it costs address space, not memory (and one
 /// that a large frame grew is shrunk back once the frame is judged).
-const READ_CHUNK: usize = 128 * 1024;
-
-/// Bytes of oversized frames one connection may have skipped (read and dropped, see
-/// [`serve_connection`]): a `SocketHandler` that logs a record over the frame cap keeps its
-/// connection and its next records, but a peer that sends little else than oversized frames
-/// is closed, and a length prefix announcing more than what is left of this (a 4 GiB prefix)
-/// closes the connection at once, as a lost framing would.
-pub(crate) const MAX_SKIPPED_PER_CONNECTION: u64 = 64 << 20;
+pub(crate) const READ_CHUNK: usize = 128 * 1024;
 
 /// How long a connection waits between frames before it gives its read buffers back: an idle
 /// connection then holds none, and waits for its next first byte with a one-byte read (one
 /// more syscall when it wakes). A busy connection reads again long before this.
 const BUFFER_RELEASE: Duration = Duration::from_secs(1);
-
-/// How long a stopping collector keeps reading a connection that still delivers data, per
-/// read; bounded overall by [`DRAIN_TOTAL`].
-const DRAIN_QUIET: Duration = Duration::from_millis(100);
-const DRAIN_TOTAL: Duration = Duration::from_secs(2);
 
 /// What the accept loops share.
 pub(crate) struct StreamContext {
@@ -62,12 +55,16 @@ pub(crate) struct StreamContext {
     pub(crate) inflight: Arc<Semaphore>,
     /// Decode threads free for reads with many frames (see [`super::parallel`]).
     pub(crate) decode_workers: Arc<Semaphore>,
+    /// Read buffers reused across connections (see [`BufferPool`]).
+    pub(crate) buffers: Arc<BufferPool>,
     pub(crate) next_conn: Arc<AtomicU64>,
     pub(crate) per_peer: Arc<PeerTable>,
     pub(crate) unproven: Arc<Unproven>,
     pub(crate) stop: watch::Receiver<bool>,
     /// The counters of the listener this context accepts for (one context per listener).
     pub(crate) listener: Arc<super::stats::PerListener>,
+    /// That listener's index, carried with every batch (per-listener outcomes).
+    pub(crate) listener_id: ListenerId,
 }
 
 /// Connections that have not sent a complete frame yet, oldest first. At the connection cap
@@ -207,11 +204,13 @@ impl Clone for StreamContext {
             active: Arc::clone(&self.active),
             inflight: Arc::clone(&self.inflight),
             decode_workers: Arc::clone(&self.decode_workers),
+            buffers: Arc::clone(&self.buffers),
             next_conn: Arc::clone(&self.next_conn),
             per_peer: Arc::clone(&self.per_peer),
             unproven: Arc::clone(&self.unproven),
             stop: self.stop.clone(),
             listener: Arc::clone(&self.listener),
+            listener_id: self.listener_id,
         }
     }
 }
@@ -274,372 +273,419 @@ where
 
 /// Reads frames from one connection until EOF, a fatal framing error, a deadline or stop.
 ///
-/// Reads with many plain frames are judged on worker threads (see [`super::parallel`]);
-/// batches still reach the dispatcher in read order, through `order`.
+/// The connection's decisions (deadlines, oversized frames, why it ends) are its
+/// [`ConnState`]'s; this runs the I/O around it: each turn takes the complete frames in the
+/// buffer ([`Connection::take_frames`]), makes room for more ([`Connection::make_room`]),
+/// waits for one [`Wake`] and applies what the state machine makes of it.
 async fn serve_connection<S>(ctx: &StreamContext, stream: S, peer: &str)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut reader, writer) = tokio::io::split(stream);
+    let (reader, writer) = tokio::io::split(stream);
     let conn = ctx.next_conn.fetch_add(1, Ordering::Relaxed);
     let (ack_tx, ack_rx) = mpsc::channel::<RecordAck>(1024);
-    let route = AckRoute { conn, tx: ack_tx };
     let writer_task = tokio::spawn(write_acks(writer, ack_rx));
-
-    let shared = &*ctx.shared;
-    let opts = &shared.options;
-    let counters = &*shared.counters;
-    let peer: Arc<str> = Arc::from(peer);
-    let mut mapper = RecordMapper::new(opts.map_limits.clone());
-    let mut order = InOrder::new(Arc::clone(&ctx.decode_workers), opts.map_limits.clone());
-    // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
-    let mut buf: Vec<u8> = Vec::new();
-    let shed = ctx.unproven.enter(conn);
-    let mut proven = false;
-    let mut stop = ctx.stop.clone();
-    let mut first = true;
-    let mut frame_started: Option<Instant> = None;
-    let mut permit: Option<tokio::sync::OwnedSemaphorePermit> = None;
-    let mut draining: Option<Instant> = None;
-    // Body bytes of an oversized frame still to be read and dropped, and all skipped so far.
-    let mut skipping: usize = 0;
-    let mut skipped: u64 = 0;
-
-    'conn: loop {
-        if skipping > 0 {
-            // Nothing of an oversized body is kept: what arrived of it is dropped at once.
-            let n = skipping.min(buf.len());
-            buf.drain(..n);
-            skipping -= n;
-            if skipping == 0 {
-                // Its deadline ends with it; the next frame gets its own.
-                frame_started = None;
-            }
-        }
-        // Judge every complete frame in the buffer: here, or, if there are many, on the
-        // dispatcher or a decode thread (see `parallel`).
-        let scan = scan_frames(&buf, opts.max_frame);
-        if scan.frames > 0 && !proven {
-            proven = true;
-            shed.prove();
-        }
-        if scan.frames > 0 {
-            let bulk = scan.frames >= PARALLEL_MIN_FRAMES
-                && !scan.signed
-                && scan.end <= PARALLEL_MAX_BYTES;
-            let judge = if bulk {
-                pick_judge(opts.bulk_decode, &ctx.dispatch, &order)
-            } else {
-                Judge::Here
-            };
-            let judge = match judge {
-                Judge::Wait => {
-                    if let Some(batch) = order.next().await
-                        && send_batch(ctx, batch).await.is_err()
-                    {
-                        break 'conn;
-                    }
-                    continue 'conn;
-                }
-                Judge::Dispatcher(None) => {
-                    // This connection's reads fill the dispatcher's slots: send what is
-                    // queued here (some of them may be among it), then wait for one.
-                    while let Some(batch) = order.next().await {
-                        if send_batch(ctx, batch).await.is_err() {
-                            break 'conn;
-                        }
-                    }
-                    match order.dispatcher_slot().await {
-                        Some(slot) => Judge::Dispatcher(Some(slot)),
-                        None => break 'conn,
-                    }
-                }
-                judge => judge,
-            };
-            frame_started = None;
-            permit = None;
-            match judge {
-                Judge::Thread(worker) => {
-                    // As below: the records' most, reserved before they are built.
-                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
-                        break 'conn;
-                    };
-                    let frames = take_frames(&mut buf, scan.end, &mut order);
-                    let (shared, peer, route) =
-                        (Arc::clone(&ctx.shared), Arc::clone(&peer), route.clone());
-                    counters.parallel_reads.fetch_add(1, Ordering::Relaxed);
-                    order.spawn(worker, frames, move |frames, mapper| {
-                        let mut batch =
-                            judge_frames(&shared, frames, scan.frames, mapper, &peer, Some(&route));
-                        shared.queue.settle(reserved, &mut batch);
-                        batch
-                    });
-                }
-                Judge::Dispatcher(Some(slot)) => {
-                    let read = ReadFrames {
-                        shared: Arc::clone(&ctx.shared),
-                        frames: take_frames(&mut buf, scan.end, &mut order),
-                        count: scan.frames,
-                        peer: Arc::clone(&peer),
-                        route: route.clone(),
-                        side: order.dispatcher_side(),
-                        slot,
-                    };
-                    counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
-                    let batch = vec![Work::Frames(Box::new(read))];
-                    if !order.is_empty() {
-                        order.push_ready(batch);
-                    } else if send_batch(ctx, batch).await.is_err() {
-                        break 'conn;
-                    }
-                }
-                _ => {
-                    // What the records may hold at most is taken from the queue's budget
-                    // before they are built (and the rest given back once they are), so a
-                    // connection waiting for the queue holds no records outside it.
-                    let most = opts.map_limits.records_budget(scan.end, scan.frames);
-                    let Ok(reserved) = reserve_sending(ctx, &mut order, most).await else {
-                        break 'conn;
-                    };
-                    let frames = &buf[..scan.end];
-                    let mut batch = judge_frames(
-                        shared,
-                        frames,
-                        scan.frames,
-                        &mut mapper,
-                        &peer,
-                        Some(&route),
-                    );
-                    shared.queue.settle(reserved, &mut batch);
-                    drain_frames(&mut buf, scan.end);
-                    if !order.is_empty() {
-                        order.push_ready(batch);
-                    } else if send_batch(ctx, batch).await.is_err() {
-                        break 'conn;
-                    }
-                }
-            }
-        }
-        if let Some(len) = scan.too_large
-            && skipping == 0
-        {
-            // The frames before it are judged (and drained): `buf` starts with its prefix.
-            let allowed = skipped + u64::from(len) <= MAX_SKIPPED_PER_CONNECTION;
-            let outcome = if allowed {
-                "skipped"
-            } else {
-                "connection closed"
-            };
-            shared.reject(
-                &peer,
-                RejectReason::TooLarge,
-                &format_args!(
-                    "frame length {len} exceeds the cap of {} bytes ({outcome})",
-                    opts.max_frame
-                ),
-            );
-            if !allowed {
-                break 'conn;
-            }
-            skipped += u64::from(len);
-            buf.drain(..PREFIX_LEN);
-            skipping = len as usize;
-            continue 'conn;
-        }
-        // A connection queues a bounded number of batches: past it, wait for the oldest.
-        while order.is_full() {
-            if let Some(batch) = order.next().await
-                && send_batch(ctx, batch).await.is_err()
-            {
-                break 'conn;
-            }
-        }
-        if (skipping > 0 || !buf.is_empty()) && frame_started.is_none() {
-            frame_started = Some(Instant::now());
-        }
-        // A large partial frame: reserve its bytes from the global budget before reading it.
-        if permit.is_none() && buf.len() >= PREFIX_LEN {
-            let len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
-            if len > READ_CHUNK {
-                let want = u32::try_from(len.min(opts.inflight_bytes)).unwrap_or(u32::MAX);
-                let deadline = frame_started.unwrap_or_else(Instant::now) + opts.body_timeout;
-                match timeout_at(deadline, Arc::clone(&ctx.inflight).acquire_many_owned(want)).await
-                {
-                    Ok(Ok(p)) => permit = Some(p),
-                    _ => {
-                        shared.reject(
-                            &peer,
-                            RejectReason::Truncated,
-                            &"no in-flight budget before the body deadline",
-                        );
-                        counters
-                            .connections_timed_out
-                            .fetch_add(1, Ordering::Relaxed);
-                        break 'conn;
-                    }
-                }
-            }
-        }
-
-        // Between frames, an established connection has no deadline unless one is set: a
-        // CPython sender learns of a close only when a later send fails, and that record is
-        // lost. TCP keepalive finds dead peers instead (see `super::bind`).
-        let deadline = match (frame_started, first) {
-            (Some(t), _) => Some(t + opts.body_timeout),
-            (None, true) => Some(Instant::now() + opts.header_timeout),
-            (None, false) => opts.idle_timeout.map(|t| Instant::now() + t),
-        };
-        let deadline = deadline.unwrap_or_else(far_future);
-        let deadline = match draining {
-            Some(end) => deadline.min(end).min(Instant::now() + DRAIN_QUIET),
-            None => deadline,
-        };
-        // Between frames with no buffer (see `BUFFER_RELEASE`): wait for one byte first.
-        let bufferless = buf.capacity() == 0;
-        let between_frames = buf.is_empty() && skipping == 0;
-        // Grow with what arrives, a chunk at a time: never the announced length.
-        if !bufferless && buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
-        let mut one = [0u8; 1];
-        let read_more = async {
-            if bufferless {
-                timeout_at(deadline, reader.read(&mut one)).await
-            } else {
-                timeout_at(deadline, reader.read_buf(&mut buf)).await
-            }
-        };
-        let read = tokio::select! {
-            biased;
-            // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
-            // cancel-safe, so the read is simply asked for again.
-            done = order.next(), if !order.is_empty() => Step::Decoded(done),
-            r = read_more => Step::Read(r),
-            _ = tokio::time::sleep(BUFFER_RELEASE), if between_frames && !bufferless && order.is_empty() => Step::Release,
-            _ = shed.notified(), if !proven => Step::Shed,
-            _ = super::stopped(&mut stop), if draining.is_none() => Step::Stop,
-        };
-        let read = match read {
-            Step::Release => {
-                buf = Vec::new();
-                order.release_buffers();
-                continue 'conn;
-            }
-            Step::Shed => {
-                // Never sent a complete frame, and the connection cap was reached: this slot
-                // goes to a new connection (see `Unproven`).
-                counters.connections_shed.fetch_add(1, Ordering::Relaxed);
-                if !buf.is_empty() {
-                    shared.reject(
-                        &peer,
-                        RejectReason::Truncated,
-                        &"shed at the connection cap",
-                    );
-                }
-                break 'conn;
-            }
-            Step::Read(Ok(Ok(1))) if bufferless => {
-                buf.reserve(READ_CHUNK);
-                buf.push(one[0]);
-                Ok(Ok(1))
-            }
-            Step::Decoded(done) => {
-                if let Some(batch) = done
-                    && send_batch(ctx, batch).await.is_err()
-                {
-                    break 'conn;
-                }
-                continue 'conn;
-            }
-            Step::Stop => {
-                draining = Some(Instant::now() + DRAIN_TOTAL);
-                continue 'conn;
-            }
-            Step::Read(r) => r,
-        };
-        match read {
-            Ok(Ok(0)) => {
-                if !buf.is_empty() {
-                    let detail = format_args!("stream ended after {} bytes of a frame", buf.len());
-                    shared.reject(&peer, RejectReason::Truncated, &detail);
-                }
-                break 'conn;
-            }
-            Ok(Ok(n)) => {
-                counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                ctx.listener.bytes.fetch_add(n as u64, Ordering::Relaxed);
-                first = false;
-            }
-            Ok(Err(_)) => {
-                // Reset by peer and the like: a partial frame is lost, as on EOF.
-                if !buf.is_empty() {
-                    shared.reject(
-                        &peer,
-                        RejectReason::Truncated,
-                        &"connection error inside a frame",
-                    );
-                }
-                break 'conn;
-            }
-            Err(_) => {
-                if draining.is_some() {
-                    break 'conn;
-                }
-                counters
-                    .connections_timed_out
-                    .fetch_add(1, Ordering::Relaxed);
-                if !buf.is_empty() {
-                    shared.reject(&peer, RejectReason::Truncated, &"frame deadline passed");
-                }
-                break 'conn;
-            }
-        }
-    }
-    drop(permit);
+    let opts = &ctx.shared.options;
+    let mut c = Connection {
+        ctx,
+        reader,
+        peer: Arc::from(peer),
+        route: AckRoute { conn, tx: ack_tx },
+        mapper: RecordMapper::new(opts.map_limits.clone()),
+        order: InOrder::new(
+            Arc::clone(&ctx.decode_workers),
+            opts.map_limits.clone(),
+            Arc::clone(&ctx.buffers),
+        ),
+        // No buffer until the first byte arrives (see `BUFFER_RELEASE`).
+        buf: Vec::new(),
+        shed: ctx.unproven.enter(conn),
+        stop: ctx.stop.clone(),
+        inflight: None,
+        state: ConnState::new(Deadlines {
+            header: opts.header_timeout,
+            idle: opts.idle_timeout,
+            body: opts.body_timeout,
+        }),
+    };
+    let exit = c.run().await;
+    c.account(exit);
+    c.order.put_back(std::mem::take(&mut c.buf));
+    drop(c.inflight.take());
     // Whatever is still decoding was read in full: it goes out (or, with the dispatcher
     // gone, is counted dropped), in order.
-    while let Some(batch) = order.next().await {
+    while let Some(batch) = c.order.next().await {
         let _ = send_batch(ctx, batch).await;
     }
-    drop(route);
+    drop(c);
     // The writer ends once the dispatcher has dropped its copies of the route (after the
     // last ack for this connection was queued).
     let _ = writer_task.await;
 }
 
-/// A deadline that never comes (tokio's timers take an instant, not an `Option`).
-fn far_future() -> Instant {
-    Instant::now() + Duration::from_secs(100 * 365 * 24 * 3600)
+/// One connection's I/O side: what [`ConnState`] decides about is done here.
+struct Connection<'a, R> {
+    ctx: &'a StreamContext,
+    reader: R,
+    peer: Arc<str>,
+    route: AckRoute,
+    /// Maps the reads this task judges itself.
+    mapper: RecordMapper,
+    /// Batches not yet sent, in read order (see `parallel`).
+    order: InOrder,
+    buf: Vec<u8>,
+    shed: ShedHandle,
+    stop: watch::Receiver<bool>,
+    /// The in-flight budget held for a large partial frame.
+    inflight: Option<OwnedSemaphorePermit>,
+    state: ConnState,
 }
 
-/// What woke the connection task.
-enum Step<R> {
-    /// The oldest queued batch is done (`None`: nothing was queued).
-    Decoded(Option<Batch>),
-    /// A read finished (or its deadline passed).
-    Read(R),
-    /// The collector is stopping.
-    Stop,
-    /// Quiet between frames for [`BUFFER_RELEASE`]: give the buffers back.
-    Release,
-    /// Shed at the connection cap (see [`Unproven`]).
-    Shed,
+impl<R: AsyncRead + Unpin> Connection<'_, R> {
+    fn origin(&self) -> Origin<'_> {
+        Origin {
+            peer: &self.peer,
+            listener: self.ctx.listener_id,
+        }
+    }
+
+    /// Turns until the connection ends.
+    async fn run(&mut self) -> Exit {
+        loop {
+            if let Err(exit) = self.take_frames().await {
+                return exit;
+            }
+            if let Err(exit) = self.make_room().await {
+                return exit;
+            }
+            let wake = self.wait().await;
+            let next = self.state.on_wake(wake, Instant::now());
+            match next {
+                Next::Continue => {}
+                Next::Send(batch) => {
+                    if send_batch(self.ctx, batch).await.is_err() {
+                        return Exit::DispatcherGone;
+                    }
+                }
+                Next::ReleaseBuffers => {
+                    self.order.put_back(std::mem::take(&mut self.buf));
+                    self.order.release_buffers();
+                }
+                Next::End(exit) => return exit,
+            }
+        }
+    }
+
+    /// The counters and reject-log lines of an exit. A partial frame in the buffer is lost
+    /// (counted truncated), except where the exit was already counted as a reject.
+    fn account(&self, exit: Exit) {
+        let shared = &*self.ctx.shared;
+        let counters = &*shared.counters;
+        let partial = !self.buf.is_empty();
+        let truncated = |detail: &dyn std::fmt::Display| {
+            if partial {
+                shared.reject(self.origin(), RejectReason::Truncated, detail);
+            }
+        };
+        match exit {
+            Exit::Closed => truncated(&format_args!(
+                "stream ended after {} bytes of a frame",
+                self.buf.len()
+            )),
+            Exit::ReadFailed => truncated(&"connection error inside a frame"),
+            Exit::TimedOut => {
+                counters
+                    .connections_timed_out
+                    .fetch_add(1, Ordering::Relaxed);
+                truncated(&"frame deadline passed");
+            }
+            Exit::NoInflightBudget => {
+                counters
+                    .connections_timed_out
+                    .fetch_add(1, Ordering::Relaxed);
+                shared.reject(
+                    self.origin(),
+                    RejectReason::Truncated,
+                    &"no in-flight budget before the body deadline",
+                );
+            }
+            Exit::Shed => {
+                // Never sent a complete frame, and the connection cap was reached: this slot
+                // goes to a new connection (see `Unproven`).
+                counters.connections_shed.fetch_add(1, Ordering::Relaxed);
+                truncated(&"shed at the connection cap");
+            }
+            // Counted as a `TooLarge` reject when the frame was seen.
+            Exit::TooMuchSkipped => {}
+            // Stopping or gone: what was read in full is sent or counted dropped.
+            Exit::Drained | Exit::DispatcherGone => {}
+        }
+    }
+
+    /// Drops what arrived of an oversized body, takes the complete frames in the buffer to
+    /// whoever judges them (see [`who_judges`]), and starts skipping an oversized frame.
+    async fn take_frames(&mut self) -> Result<(), Exit> {
+        let max_frame = self.ctx.shared.options.max_frame;
+        loop {
+            // Nothing of an oversized body is kept: what arrived of it is dropped at once.
+            let dropped = self.state.skip(self.buf.len());
+            self.buf.drain(..dropped);
+            let scan = frame::scan_frames(&self.buf, max_frame, is_record_envelope);
+            if scan.frames > 0 {
+                if self.state.frames_taken() {
+                    self.shed.prove();
+                }
+                self.inflight = None;
+                self.judge(&scan).await?;
+            }
+            // While skipping, the buffer is empty here: a prefix over the cap is a new one.
+            let Some(len) = scan.too_large else {
+                return Ok(());
+            };
+            // The frames before it are taken: `buf` starts with its prefix.
+            let outcome = if self.state.may_skip(len) {
+                "skipped"
+            } else {
+                "connection closed"
+            };
+            self.ctx.shared.reject(
+                self.origin(),
+                RejectReason::TooLarge,
+                &format_args!(
+                    "frame length {len} exceeds the cap of {max_frame} bytes ({outcome})"
+                ),
+            );
+            self.state.oversized(len, Instant::now())?;
+            self.buf.drain(..PREFIX_LEN);
+            // Its body may be in the buffer already, and frames after it.
+        }
+    }
+
+    /// Hands a read's complete frames (`..scan.end`) to the judge [`who_judges`] picks.
+    async fn judge(&mut self, scan: &FrameScan) -> Result<(), Exit> {
+        let ctx = self.ctx;
+        let shared = &*ctx.shared;
+        let opts = &shared.options;
+        let judge = loop {
+            match who_judges(opts.bulk_decode, scan, &ctx.dispatch, &self.order) {
+                Judge::Wait => {
+                    // Every decode thread is busy: send the oldest batch, then look again
+                    // (each turn sends one of at most `MAX_QUEUED` queued batches).
+                    if let Some(batch) = self.order.next().await {
+                        send_batch(ctx, batch)
+                            .await
+                            .map_err(|()| Exit::DispatcherGone)?;
+                    }
+                }
+                Judge::Dispatcher(None) => {
+                    // This connection's reads fill the dispatcher's slots: send what is
+                    // queued here (some of them may be among it), then wait for one.
+                    self.send_queued().await?;
+                    match self.order.dispatcher_slot().await {
+                        Some(slot) => break Judge::Dispatcher(Some(slot)),
+                        None => return Err(Exit::DispatcherGone),
+                    }
+                }
+                judge => break judge,
+            }
+        };
+        match judge {
+            Judge::Thread(worker) => self.judge_on_thread(worker, scan).await,
+            Judge::Dispatcher(Some(slot)) => self.judge_on_dispatcher(slot, scan).await,
+            Judge::Here | Judge::Dispatcher(None) | Judge::Wait => self.judge_here(scan).await,
+        }
+    }
+
+    /// What the records of a read may hold at most is taken from the queue's budget before
+    /// they are built (and the rest given back once they are), so a connection waiting for
+    /// the queue holds no records outside it.
+    async fn reserve_for(
+        &mut self,
+        scan: &FrameScan,
+    ) -> Result<Option<OwnedSemaphorePermit>, Exit> {
+        let most = (self.ctx.shared.options.map_limits).records_budget(scan.end, scan.frames);
+        reserve_sending(self.ctx, &mut self.order, most)
+            .await
+            .map_err(|()| Exit::DispatcherGone)
+    }
+
+    /// Judges the read on a decode thread; the batch takes its place in `order`.
+    async fn judge_on_thread(
+        &mut self,
+        worker: OwnedSemaphorePermit,
+        scan: &FrameScan,
+    ) -> Result<(), Exit> {
+        let reserved = self.reserve_for(scan).await?;
+        let frames = take_frames(&mut self.buf, scan.end, &mut self.order);
+        let shared = Arc::clone(&self.ctx.shared);
+        let (peer, route) = (Arc::clone(&self.peer), self.route.clone());
+        let (count, listener) = (scan.frames, self.ctx.listener_id);
+        shared
+            .counters
+            .parallel_reads
+            .fetch_add(1, Ordering::Relaxed);
+        self.order.spawn(worker, frames, move |frames, mapper| {
+            let from = Origin {
+                peer: &peer,
+                listener,
+            };
+            let mut batch = judge_frames(&shared, frames, count, mapper, from, Some(&route));
+            shared.queue.settle(reserved, &mut batch);
+            batch
+        });
+        Ok(())
+    }
+
+    /// Hands the read's frames, unjudged, to the dispatcher (see `parallel`).
+    async fn judge_on_dispatcher(
+        &mut self,
+        slot: OwnedSemaphorePermit,
+        scan: &FrameScan,
+    ) -> Result<(), Exit> {
+        let read = ReadFrames {
+            frames: take_frames(&mut self.buf, scan.end, &mut self.order),
+            count: scan.frames,
+            peer: Arc::clone(&self.peer),
+            route: self.route.clone(),
+            side: self.order.dispatcher_side(),
+            slot,
+        };
+        let counters = &self.ctx.shared.counters;
+        counters.dispatcher_reads.fetch_add(1, Ordering::Relaxed);
+        let mut batch = Batch::with_capacity(self.ctx.listener_id, 1);
+        batch.push(Work::Frames(Box::new(read)));
+        self.queue_or_send(batch).await
+    }
+
+    /// Judges the read on this task.
+    async fn judge_here(&mut self, scan: &FrameScan) -> Result<(), Exit> {
+        let reserved = self.reserve_for(scan).await?;
+        let shared = &*self.ctx.shared;
+        let from = Origin {
+            peer: &self.peer,
+            listener: self.ctx.listener_id,
+        };
+        let frames = &self.buf[..scan.end];
+        let route = Some(&self.route);
+        let mut batch = judge_frames(shared, frames, scan.frames, &mut self.mapper, from, route);
+        shared.queue.settle(reserved, &mut batch);
+        drain_frames(&mut self.buf, scan.end);
+        self.queue_or_send(batch).await
+    }
+
+    /// Sends a batch now, or queues it behind older ones still decoding (read order).
+    async fn queue_or_send(&mut self, batch: Batch) -> Result<(), Exit> {
+        if !self.order.is_empty() {
+            self.order.push_ready(batch);
+            return Ok(());
+        }
+        send_batch(self.ctx, batch)
+            .await
+            .map_err(|()| Exit::DispatcherGone)
+    }
+
+    /// Sends every queued batch, oldest first.
+    async fn send_queued(&mut self) -> Result<(), Exit> {
+        while let Some(batch) = self.order.next().await {
+            send_batch(self.ctx, batch)
+                .await
+                .map_err(|()| Exit::DispatcherGone)?;
+        }
+        Ok(())
+    }
+
+    /// Before reading more: a connection queues a bounded number of batches (past it, wait
+    /// for the oldest), and a large partial frame reserves its bytes from the global
+    /// in-flight budget before its body is read.
+    async fn make_room(&mut self) -> Result<(), Exit> {
+        while self.order.is_full() {
+            if let Some(batch) = self.order.next().await {
+                send_batch(self.ctx, batch)
+                    .await
+                    .map_err(|()| Exit::DispatcherGone)?;
+            }
+        }
+        let now = Instant::now();
+        self.state.buffered(self.buf.len(), now);
+        if self.inflight.is_none()
+            && let Some(len) = frame::peek_length(&self.buf)
+            && len as usize > READ_CHUNK
+        {
+            let opts = &self.ctx.shared.options;
+            let want = u32::try_from((len as usize).min(opts.inflight_bytes)).unwrap_or(u32::MAX);
+            let deadline = self
+                .state
+                .body_deadline()
+                .unwrap_or(now + opts.body_timeout);
+            let budget = Arc::clone(&self.ctx.inflight).acquire_many_owned(want);
+            match timeout_at(deadline, budget).await {
+                Ok(Ok(p)) => self.inflight = Some(p),
+                _ => return Err(Exit::NoInflightBudget),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the next thing to do: bytes, a decoded batch, a deadline, a stop, a shed,
+    /// or quiet enough to give the buffers back.
+    async fn wait(&mut self) -> Wake<Batch> {
+        let deadline = self.state.deadline(Instant::now());
+        // Between frames with no buffer (see `BUFFER_RELEASE`): wait for one byte first.
+        let bufferless = self.buf.capacity() == 0;
+        let release =
+            self.state.between_frames(self.buf.len()) && !bufferless && self.order.is_empty();
+        // Grow with what arrives, a chunk at a time: never the announced length.
+        if !bufferless && self.buf.capacity() - self.buf.len() < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let mut one = [0u8; 1];
+        let read_more = async {
+            let read = async {
+                if bufferless {
+                    self.reader.read(&mut one).await
+                } else {
+                    self.reader.read_buf(&mut self.buf).await
+                }
+            };
+            match deadline {
+                Some(d) => timeout_at(d, read).await,
+                None => Ok(read.await),
+            }
+        };
+        let proven = self.state.proven();
+        let draining = self.state.draining();
+        let wake = tokio::select! {
+            biased;
+            // A batch decoded meanwhile goes out as soon as it is the oldest; `read_buf` is
+            // cancel-safe, so the read is simply asked for again.
+            done = self.order.next(), if !self.order.is_empty() => Wake::Decoded(done),
+            r = read_more => match r {
+                Ok(Ok(n)) => Wake::Read(n),
+                Ok(Err(_)) => Wake::ReadFailed,
+                Err(_) => Wake::Deadline,
+            },
+            _ = tokio::time::sleep(BUFFER_RELEASE), if release => Wake::Release,
+            _ = self.shed.notified(), if !proven => Wake::Shed,
+            _ = super::stopped(&mut self.stop), if !draining => Wake::Stop,
+        };
+        if let Wake::Read(n) = wake
+            && n > 0
+        {
+            if bufferless {
+                self.buf = self.order.take_buffer(READ_CHUNK);
+                self.buf.push(one[0]);
+            }
+            let counters = &self.ctx.shared.counters;
+            counters.bytes.fetch_add(n as u64, Ordering::Relaxed);
+            self.ctx
+                .listener
+                .bytes
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        wake
+    }
 }
 
-/// The complete frames at the front of a read buffer.
-struct Scan {
-    /// Where they end.
-    end: usize,
-    /// How many there are.
-    frames: usize,
-    /// Whether any is a signed `LWR1` frame.
-    signed: bool,
-    /// The length prefix after them, if it is over the frame cap (the framing is lost).
-    too_large: Option<u32>,
-}
-
-/// Finds the complete frames at the front of `buf` (prefixes only: nothing is judged).
 /// Drops the judged frames (`..end`) from a connection's buffer. A buffer a large frame grew
 /// (up to the frame cap) goes back to [`READ_CHUNK`]: the in-flight budget paid for it only
 /// while the frame was read, and an idle connection must not keep it for its whole idle
@@ -649,29 +695,6 @@ fn drain_frames(buf: &mut Vec<u8>, end: usize) {
     if buf.capacity() > 2 * READ_CHUNK {
         buf.shrink_to(READ_CHUNK);
     }
-}
-
-fn scan_frames(buf: &[u8], max_frame: usize) -> Scan {
-    let mut scan = Scan {
-        end: 0,
-        frames: 0,
-        signed: false,
-        too_large: None,
-    };
-    while let Some((prefix, rest)) = buf[scan.end..].split_first_chunk::<PREFIX_LEN>() {
-        let len = u32::from_be_bytes(*prefix);
-        let Ok(n) = logwire_wire::frame::check_length(len, max_frame) else {
-            scan.too_large = Some(len);
-            break;
-        };
-        let Some(payload) = rest.get(..n) else {
-            break;
-        };
-        scan.signed |= is_record_envelope(payload);
-        scan.end += PREFIX_LEN + n;
-        scan.frames += 1;
-    }
-    scan
 }
 
 /// The complete frames at the front of `buf` (up to `end`), leaving with the buffer that holds
@@ -684,74 +707,31 @@ fn take_frames(buf: &mut Vec<u8>, end: usize, order: &mut InOrder) -> Vec<u8> {
     frames
 }
 
-/// Judges complete frames (prefixes included, as [`scan_frames`] found them) into a batch.
+/// Judges complete frames (prefixes included, as [`frame::scan_frames`] found them) into a
+/// batch.
 fn judge_frames(
     shared: &Shared,
     frames: &[u8],
     count: usize,
     mapper: &mut RecordMapper,
-    peer: &str,
+    from: Origin<'_>,
     route: Option<&AckRoute>,
 ) -> Batch {
-    let mut batch = Batch::with_capacity(count);
-    let mut tally = Tally::default();
+    let mut batch = Batch::with_capacity(from.listener, count);
+    let mut tally = Tally::new(from.listener);
     for payload in payloads(frames) {
-        let outcome = shared.judge(payload, mapper, peer, route);
+        let outcome = shared.judge(payload, mapper, from, route);
         tally.push(outcome, &mut batch);
     }
     tally.publish(&shared.counters);
     batch
 }
 
-/// The payloads of complete frames (prefixes included, as [`scan_frames`] found them).
-pub(crate) fn payloads(mut frames: &[u8]) -> impl Iterator<Item = &[u8]> {
-    std::iter::from_fn(move || {
-        let (prefix, rest) = frames.split_first_chunk::<PREFIX_LEN>()?;
-        let len = u32::from_be_bytes(*prefix) as usize;
-        // Always there: the frames were scanned complete.
-        let (payload, rest) = rest.split_at_checked(len)?;
-        frames = rest;
-        Some(payload)
-    })
-}
-
-/// Who judges a read: see [`super::parallel`].
-enum Judge {
-    /// The connection's task, now.
-    Here,
-    /// The dispatcher thread (a bulk read), with a slot there if one was free.
-    Dispatcher(Option<tokio::sync::OwnedSemaphorePermit>),
-    /// A decode thread (a bulk read).
-    Thread(tokio::sync::OwnedSemaphorePermit),
-    /// Every decode thread is busy, likely with this connection's older reads: wait for the
-    /// oldest batch instead of decoding on a third thread, then look again.
-    Wait,
-}
-
-fn pick_judge(bulk: BulkDecode, dispatch: &mpsc::Sender<Batch>, order: &InOrder) -> Judge {
-    let dispatcher = || Judge::Dispatcher(order.try_dispatcher_slot());
-    match bulk {
-        BulkDecode::Dispatcher => dispatcher(),
-        BulkDecode::Auto => {
-            let queued = dispatch.max_capacity() - dispatch.capacity();
-            match order.try_worker() {
-                Some(worker) if queued >= DISPATCHER_BACKLOG => Judge::Thread(worker),
-                _ => dispatcher(),
-            }
-        }
-        BulkDecode::Threads(_) => match order.try_worker() {
-            Some(worker) => Judge::Thread(worker),
-            None if !order.is_empty() => Judge::Wait,
-            None => Judge::Here,
-        },
-    }
-}
-
 /// Reserves `bytes` of the queue's budget (see [`QueueBudget::reserve`]), sending this
 /// connection's finished batches meanwhile: they may hold the budget it waits for, and only
 /// this task sends them. `Err` if the dispatcher is gone.
 ///
-/// [`QueueBudget::reserve`]: super::dispatch::QueueBudget::reserve
+/// [`QueueBudget::reserve`]: super::work::QueueBudget::reserve
 async fn reserve_sending(
     ctx: &StreamContext,
     order: &mut InOrder,
@@ -781,19 +761,20 @@ async fn send_batch(ctx: &StreamContext, mut batch: Batch) -> Result<(), ()> {
     // Waits while the queue's byte budget is spent: the connection stops reading.
     ctx.shared.queue.charge(&mut batch).await;
     let (mut records, mut unjudged) = (0, 0);
-    for work in &batch {
+    for work in batch.iter() {
         match work {
             Work::Record(..) => records += 1,
             Work::Frames(read) => unjudged += read.count as u64,
             Work::AckOnly(_) | Work::Charge(_) => {}
         }
     }
+    let listener = batch.listener;
     if ctx.dispatch.send(batch).await.is_err() {
         // Frames nobody judged are counted received and dropped: they may have held records.
         let c = &ctx.shared.counters;
-        c.received.fetch_add(unjudged, Ordering::Relaxed);
-        c.pending.fetch_sub(records, Ordering::Relaxed);
-        c.dropped.fetch_add(records + unjudged, Ordering::Release);
+        c.add_received(listener, unjudged);
+        c.sub_pending(listener, records);
+        c.add_dropped(listener, records + unjudged);
         return Err(());
     }
     Ok(())
@@ -813,27 +794,6 @@ async fn write_acks<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// `Auto` sends bulk reads to the dispatcher, and to a free decode thread only once the
-    /// dispatcher's queue is backed up; `Threads` uses threads, then waits, then judges here.
-    #[tokio::test]
-    async fn who_judges_a_bulk_read() {
-        let (tx, _rx) = mpsc::channel::<Batch>(64);
-        let with_threads = |n| InOrder::new(Arc::new(Semaphore::new(n)), Default::default());
-        let (one, none) = (with_threads(1), with_threads(0));
-        let auto = |order: &InOrder| pick_judge(BulkDecode::Auto, &tx, order);
-        assert!(matches!(auto(&one), Judge::Dispatcher(Some(_))));
-        for _ in 0..DISPATCHER_BACKLOG {
-            tx.try_send(Batch::new()).unwrap();
-        }
-        assert!(matches!(auto(&one), Judge::Thread(_)));
-        assert!(matches!(auto(&none), Judge::Dispatcher(Some(_))));
-        let dispatcher = pick_judge(BulkDecode::Dispatcher, &tx, &one);
-        assert!(matches!(dispatcher, Judge::Dispatcher(Some(_))));
-        let threads = |order: &InOrder| pick_judge(BulkDecode::Threads(1), &tx, order);
-        assert!(matches!(threads(&one), Judge::Thread(_)));
-        assert!(matches!(threads(&none), Judge::Here));
-    }
 
     #[test]
     fn a_buffer_grown_by_a_large_frame_is_given_back() {

@@ -17,7 +17,7 @@
 //! ```
 //! use logwire_config::{ContentPolicy, SourceFormat};
 //! use logwire_engine::LoggerTree;
-//! use logwire_collector::kinds::configurator;
+//! use logwire_handlers::configurator;
 //!
 //! let pushed = ContentPolicy::pushed(None, vec![]).unwrap();
 //! let text = r#"{"version": 1, "handlers": {"mail": {

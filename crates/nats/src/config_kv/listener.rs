@@ -132,7 +132,7 @@ type KvEventCallback = Arc<dyn Fn(&KvEvent) + Send + Sync>;
 ///     ConfigListener::new(tree.clone(), options),
 ///     "nats://127.0.0.1:4222/logconf/payments".parse().unwrap(),
 /// )
-/// .connect_with(NatsConnect::new())
+/// .connect_with(NatsConnect::default())
 /// .on_event(|e| eprintln!("config: {e}"))
 /// .start()
 /// .unwrap();
@@ -335,7 +335,7 @@ impl Session {
         last_revision: &mut u64,
         backoff: &mut Duration,
     ) -> Result<(), ConfigKvError> {
-        let client = self.connect.connect(&self.target, &self.name).await?;
+        let client = super::connect::connect(&self.connect, &self.target, &self.name).await?;
         let js = async_nats::jetstream::new(client.clone());
         let kv = match open_bucket(&js, &self.target).await {
             Ok(kv) => kv,

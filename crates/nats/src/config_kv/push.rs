@@ -104,7 +104,7 @@ pub async fn push_config(
         target: target.to_string(),
         why,
     };
-    let client = connect.connect(target, "logwire send-config").await?;
+    let client = super::connect::connect(connect, target, "logwire send-config").await?;
     let js = async_nats::jetstream::new(client.clone());
     let kv = match open_bucket(&js, target).await {
         Ok(kv) => kv,

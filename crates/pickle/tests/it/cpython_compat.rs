@@ -414,3 +414,18 @@ fn render_serde(v: &serde_pickle::Value) -> String {
         other => format!("{other:?}"),
     }
 }
+
+/// One encoder writes value after value (moved here from the old `speed.rs`, now the
+/// `pickle_parse` bench in `crates/bench`).
+#[test]
+fn encoder_is_reusable() {
+    let mut e = logwire_pickle::Protocol1Encoder::default();
+    let v = logwire_pickle::PickleValue::List(vec![logwire_pickle::PickleValue::Bytes(vec![])]);
+    e.encode_value(&v).unwrap();
+    let first = e.into_bytes();
+    let mut e = logwire_pickle::Protocol1Encoder::default();
+    e.encode_value(&v).unwrap();
+    e.encode_value(&v).unwrap();
+    let both = e.into_bytes();
+    assert_eq!(both, [first.clone(), first].concat());
+}

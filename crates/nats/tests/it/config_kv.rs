@@ -2,100 +2,20 @@
 //! (Debian package `nats-server`) started on loopback with its store in a temp dir.
 //! Three library listeners, each with its own logger tree and seq state, as three services.
 
+use logwire_test_support::nats::NatsServer;
 use logwire_engine::LoggerTree;
 use logwire_nats::{KvConfigListener, KvEvent, KvTarget, NatsConnect, PushReport, push_config};
 use logwire_listener::{ConfigListener, ListenerOptions};
 use logwire_wire::config_envelope::sign_config;
 use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock, key};
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// A `nats-server -js` on a loopback port it picked, its store in a temp dir; killed on drop.
-/// (A local helper: the shared starter in test-support is the records work's.)
-struct NatsServer {
-    child: Child,
-    port: u16,
-    store: tempfile::TempDir,
-}
-
-impl NatsServer {
-    fn start() -> NatsServer {
-        let store = tempfile::tempdir().unwrap();
-        let (child, port) = spawn_nats(store.path(), None);
-        NatsServer { child, port, store }
-    }
-
-    /// SIGKILL, then a new server on the same port and store.
-    fn kill_and_restart(&mut self) {
-        self.kill();
-        self.restart();
-    }
-
-    /// SIGKILL (the port and store stay this server's for [`restart`](Self::restart)).
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// A new server on the same port and store.
-    fn restart(&mut self) {
-        let (child, port) = spawn_nats(self.store.path(), Some(self.port));
-        assert_eq!(port, self.port);
-        self.child = child;
-    }
-
-    fn url(&self, bucket: &str, key: &str) -> KvTarget {
-        format!("nats://127.0.0.1:{}/{bucket}/{key}", self.port)
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for NatsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts nats-server (port -1: it picks a free one and logs it) and reads its port from the
-/// "Listening for client connections on" line.
-fn spawn_nats(store: &std::path::Path, port: Option<u16>) -> (Child, u16) {
-    let port_arg = port.map_or("-1".to_owned(), |p| p.to_string());
-    let mut child = Command::new("nats-server")
-        .args(["-js", "-a", "127.0.0.1", "-p", &port_arg, "-sd"])
-        .arg(store)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "cannot run nats-server ({e}): install the Debian package nats-server \
-                 (listed in scripts/apt-packages.txt)"
-            )
-        });
-    let (tx, rx) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("Listening for client connections on ").nth(1)
-                && let Some(t) = tx.take()
-            {
-                let port = rest.trim().rsplit(':').next().unwrap().parse::<u16>();
-                let _ = t.send(port.unwrap());
-            }
-            // Keep draining so the server never blocks on a full pipe.
-        }
-    });
-    let port = rx
-        .recv_timeout(WAIT)
-        .expect("nats-server did not report its client port");
-    (child, port)
+/// The key `key` of bucket `bucket` on `nats`.
+fn kv_target(nats: &NatsServer, bucket: &str, key: &str) -> KvTarget {
+    format!("{}/{bucket}/{key}", nats.url()).parse().unwrap()
 }
 
 /// One service: a logger tree, its seq state, and the events its listener reported.
@@ -167,7 +87,7 @@ fn signed(signer: &SigningKey, seq: u64, audience: Option<&str>, level: &str) ->
 }
 
 async fn push(target: &KvTarget, body: Vec<u8>, expect: usize) -> PushReport {
-    push_config(target, &NatsConnect::new(), body, Some(expect), WAIT)
+    push_config(target, &NatsConnect::default(), body, Some(expect), WAIT)
         .await
         .unwrap()
 }
@@ -200,7 +120,7 @@ fn three(target: &KvTarget, signer: &SigningKey) -> Vec<Service> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_push_reaches_three_listeners_and_each_applies() {
     let nats = NatsServer::start();
-    let target = nats.url("logconf", "payments");
+    let target = kv_target(&nats, "logconf", "payments");
     let signer = key::generate_ed25519().unwrap();
     let services = three(&target, &signer);
     let report = push(&target, signed(&signer, 1, Some("payments"), "ERROR"), 3).await;
@@ -223,7 +143,7 @@ async fn one_push_reaches_three_listeners_and_each_applies() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_listener() {
     let nats = NatsServer::start();
-    let target = nats.url("logconf", "payments");
+    let target = kv_target(&nats, "logconf", "payments");
     let signer = key::generate_ed25519().unwrap();
     let services = three(&target, &signer);
     let good = signed(&signer, 10, Some("payments"), "ERROR");
@@ -270,7 +190,7 @@ async fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_li
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_started_after_the_push_applies_the_latest_once() {
     let nats = NatsServer::start();
-    let target = nats.url("logconf", "late");
+    let target = kv_target(&nats, "logconf", "late");
     let signer = key::generate_ed25519().unwrap();
     let first = push(&target, signed(&signer, 5, None, "ERROR"), 0).await;
     let latest = push(&target, signed(&signer, 6, None, "WARNING"), 0).await;
@@ -294,7 +214,7 @@ async fn a_listener_started_after_the_push_applies_the_latest_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_nats_server_is_killed_and_restarted_listeners_resume_without_reapplying() {
     let mut nats = NatsServer::start();
-    let target = nats.url("logconf", "restart");
+    let target = kv_target(&nats, "logconf", "restart");
     let signer = key::generate_ed25519().unwrap();
     let s = Service::start(&target, &signer, "payments", "survivor");
     assert!(
@@ -303,7 +223,7 @@ async fn after_nats_server_is_killed_and_restarted_listeners_resume_without_reap
             .all_applied()
     );
 
-    nats.kill_and_restart();
+    nats.restart();
     let report = push(&target, signed(&signer, 2, None, "WARNING"), 1).await;
     assert!(report.all_applied(), "{report:?}");
     // Exactly the two revisions, each once: the reconnect did not reprocess revision 1.
@@ -315,7 +235,7 @@ async fn after_nats_server_is_killed_and_restarted_listeners_resume_without_reap
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listener_started_while_nats_is_down_retries_and_applies_once_it_is_up() {
     let mut nats = NatsServer::start();
-    let target = nats.url("logconf", "down");
+    let target = kv_target(&nats, "logconf", "down");
     nats.kill();
     let signer = key::generate_ed25519().unwrap();
     let s = Service::start(&target, &signer, "payments", "patient");
@@ -335,10 +255,10 @@ async fn a_listener_started_while_nats_is_down_retries_and_applies_once_it_is_up
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_value_above_the_bucket_cap_is_refused_by_the_server() {
     let nats = NatsServer::start();
-    let target = nats.url("logconf", "big");
+    let target = kv_target(&nats, "logconf", "big");
     let err = push_config(
         &target,
-        &NatsConnect::new(),
+        &NatsConnect::default(),
         vec![b' '; 2 << 20],
         Some(0),
         WAIT,

@@ -1,0 +1,510 @@
+//! [`NatsHandler`]: the emitter behind `logwire.NATSHandler` (contracts in the parent module).
+//!
+//! `emit` runs on the caller's thread (the collector's dispatcher) and only queues; one worker
+//! thread of its own, with a single-threaded tokio runtime, connects, creates the stream and
+//! publishes. They share one mutex-guarded state: the queue of messages not yet sent, the
+//! seqs not yet acknowledged, and the bytes both hold (the bound `emit` waits on).
+
+use super::json::{MsgId, record_json};
+use super::subject::SubjectTemplate;
+use crate::NatsConnect;
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord};
+use logwire_wire::Epoch;
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// Default bound of the records waiting for JetStream, in bytes of their JSON.
+pub const DEFAULT_BUFFER_BYTES: usize = 64 << 20;
+/// Default number of publishes awaiting their ack at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
+/// Default largest message: NATS's default `max_payload` (1 MiB).
+pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+
+/// Settings of a [`NatsHandler`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct NatsHandlerOptions {
+    /// Servers and credentials.
+    pub connect: NatsConnect,
+    /// Where records go.
+    pub subject: SubjectTemplate,
+    /// The stream to create (file storage, the subject's filter) if it does not exist; with
+    /// `None` an existing stream must hold the subject.
+    pub stream: Option<String>,
+    /// Bound of the records not yet acknowledged, in bytes.
+    pub buffer_bytes: usize,
+    /// Publishes awaiting their ack at once.
+    pub max_in_flight: usize,
+    /// Largest JSON message; a larger record is refused at `emit`.
+    pub max_message: usize,
+    /// How long one publish waits for its ack before it is sent again.
+    pub ack_timeout: Duration,
+    /// How long `close` waits for unacknowledged records.
+    pub close_timeout: Duration,
+}
+
+impl NatsHandlerOptions {
+    /// Options with the defaults above.
+    pub fn new(connect: NatsConnect, subject: SubjectTemplate) -> Self {
+        NatsHandlerOptions {
+            connect,
+            subject,
+            stream: None,
+            buffer_bytes: DEFAULT_BUFFER_BYTES,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            max_message: DEFAULT_MAX_MESSAGE,
+            ack_timeout: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Counters of a [`NatsHandler`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NatsHandlerStats {
+    /// Records queued by `emit`.
+    pub queued: u64,
+    /// Records JetStream acknowledged (stored, or recognised as duplicates).
+    pub acked: u64,
+    /// Of those, acknowledged as duplicates (dropped by the stream's `Nats-Msg-Id` window).
+    pub duplicates: u64,
+    /// Publishes sent again after an error or a timeout.
+    pub retries: u64,
+    /// `emit` calls that had to wait for room in the buffer.
+    pub blocked: u64,
+    /// Records refused at `emit` (larger than `max_message`).
+    pub refused: u64,
+    /// Records still unacknowledged when the handler closed (reported on stderr).
+    pub undelivered: u64,
+    /// Bytes waiting now (queued or in flight).
+    pub buffered_bytes: u64,
+    /// The most bytes ever waiting.
+    pub peak_buffered_bytes: u64,
+}
+
+struct Msg {
+    seq: u64,
+    subject: String,
+    id: String,
+    payload: Bytes,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Msg>,
+    unacked: BTreeSet<u64>,
+    bytes: usize,
+    peak: usize,
+    next_seq: u64,
+    closing: bool,
+    stopped: bool,
+    last_error: Option<String>,
+}
+
+#[derive(Default)]
+struct Counters {
+    queued: AtomicU64,
+    acked: AtomicU64,
+    duplicates: AtomicU64,
+    retries: AtomicU64,
+    blocked: AtomicU64,
+    refused: AtomicU64,
+    undelivered: AtomicU64,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    /// Emitters waiting for room, `sync` and `close` waiting for acks.
+    changed: Condvar,
+    /// Wakes the worker when records are queued or the handler closes.
+    wake: tokio::sync::Notify,
+    counters: Counters,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Publishes records to JetStream (see the `records` module docs).
+pub struct NatsHandler {
+    shared: Arc<Shared>,
+    options: NatsHandlerOptions,
+    instance: Epoch,
+    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for NatsHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsHandler")
+            .field("servers", &self.options.connect.servers)
+            .field("subject", &self.options.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsHandler {
+    /// Starts the handler's worker thread (which connects in the background: building never
+    /// waits for NATS).
+    pub fn start(options: NatsHandlerOptions) -> Result<Self, HandlerError> {
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                next_seq: 1,
+                ..State::default()
+            }),
+            changed: Condvar::new(),
+            wake: tokio::sync::Notify::new(),
+            counters: Counters::default(),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| HandlerError::io("cannot start the NATS handler's runtime", e))?;
+        let worker = {
+            let shared = Arc::clone(&shared);
+            let options = options.clone();
+            std::thread::Builder::new()
+                .name("logwire-nats-pub".into())
+                .spawn(move || runtime.block_on(run(shared, options)))
+                .map_err(|e| HandlerError::io("cannot start the NATS handler's thread", e))?
+        };
+        Ok(NatsHandler {
+            shared,
+            options,
+            instance: Epoch::random(),
+            worker: Mutex::new(Some(worker)),
+        })
+    }
+
+    /// The handler's counters.
+    pub fn stats(&self) -> NatsHandlerStats {
+        let c = &self.shared.counters;
+        let s = self.shared.lock();
+        NatsHandlerStats {
+            queued: c.queued.load(Ordering::Relaxed),
+            acked: c.acked.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            blocked: c.blocked.load(Ordering::Relaxed),
+            refused: c.refused.load(Ordering::Relaxed),
+            undelivered: c.undelivered.load(Ordering::Relaxed),
+            buffered_bytes: s.bytes as u64,
+            peak_buffered_bytes: s.peak as u64,
+        }
+    }
+
+    /// Queues one record under an explicit identity (what `emit` does with the record's own).
+    pub fn publish(&self, record: &LogRecord, id: Option<MsgId>) -> Result<(), HandlerError> {
+        let payload = serde_json::to_vec(&record_json(record))
+            .map_err(|e| HandlerError::Invalid(format!("cannot encode the record: {e}")))?;
+        if payload.len() > self.options.max_message {
+            self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(HandlerError::Invalid(format!(
+                "record of {} bytes as JSON is larger than the NATS message limit ({} bytes); not published",
+                payload.len(),
+                self.options.max_message
+            )));
+        }
+        let subject = self.options.subject.render(&record.name, &record.levelname);
+        let len = payload.len() + subject.len();
+        let mut s = self.shared.lock();
+        // Wait for room; a record alone in the buffer always fits (it is below max_message).
+        let mut waited = false;
+        while !s.closing && s.bytes > 0 && s.bytes + len > self.options.buffer_bytes {
+            if !waited {
+                waited = true;
+                self.shared.counters.blocked.fetch_add(1, Ordering::Relaxed);
+            }
+            s = self
+                .shared
+                .changed
+                .wait(s)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        if s.closing {
+            return Err(HandlerError::Closed);
+        }
+        let seq = s.next_seq;
+        s.next_seq += 1;
+        let id = id
+            .unwrap_or(MsgId::Local {
+                instance: self.instance,
+                seq,
+            })
+            .header();
+        s.bytes += len;
+        s.peak = s.peak.max(s.bytes);
+        s.unacked.insert(seq);
+        s.queue.push_back(Msg {
+            seq,
+            subject,
+            id,
+            payload: Bytes::from(payload),
+        });
+        drop(s);
+        self.shared.counters.queued.fetch_add(1, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Waits until every record queued before this call is acknowledged, or `limit` passes;
+    /// returns how many are still waiting (0: all delivered).
+    pub fn wait_acked(&self, limit: Option<Duration>) -> usize {
+        let deadline = limit.map(|l| Instant::now() + l);
+        let mut s = self.shared.lock();
+        let target = s.next_seq - 1;
+        loop {
+            // O(log n) per wake (every ack wakes waiters); the count only when returning.
+            let done = s.unacked.first().is_none_or(|&first| first > target);
+            if done || s.stopped {
+                return if done {
+                    0
+                } else {
+                    s.unacked.range(..=target).count()
+                };
+            }
+            s = match deadline {
+                None => self
+                    .shared
+                    .changed
+                    .wait(s)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return s.unacked.range(..=target).count();
+                    }
+                    self.shared
+                        .changed
+                        .wait_timeout(s, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+    }
+}
+
+impl Emitter for NatsHandler {
+    fn emit(&self, record: &LogRecord, _formatter: &Formatter) -> Result<(), HandlerError> {
+        let id = logwire_engine::origin::current_origin().map(MsgId::of_origin);
+        self.publish(record, id)
+    }
+
+    /// Waits up to `close_timeout` for JetStream to acknowledge every record emitted so far
+    /// (logging's `flush()`, also called at shutdown, which must end).
+    fn flush(&self) -> Result<(), HandlerError> {
+        match self.wait_acked(Some(self.options.close_timeout)) {
+            0 => Ok(()),
+            n => Err(HandlerError::Invalid(format!(
+                "{n} record(s) not yet acknowledged by JetStream (still queued)"
+            ))),
+        }
+    }
+
+    /// Waits, without limit, until JetStream acknowledged every record emitted so far: the
+    /// collector acks signed records only after this, so an ack means "in the stream", and
+    /// while NATS is away the collector's dispatcher waits here (backpressure).
+    fn sync(&self) -> Result<(), HandlerError> {
+        match self.wait_acked(None) {
+            0 => Ok(()),
+            // Only a closed handler stops waiting.
+            n => Err(HandlerError::Invalid(format!(
+                "closed with {n} record(s) not acknowledged by JetStream"
+            ))),
+        }
+    }
+
+    fn close(&self) {
+        let left = self.wait_acked(Some(self.options.close_timeout));
+        {
+            let mut s = self.shared.lock();
+            s.closing = true;
+            if left > 0 {
+                self.shared
+                    .counters
+                    .undelivered
+                    .fetch_add(left as u64, Ordering::Relaxed);
+                eprintln!(
+                    "logwire.NATSHandler: closing with {left} record(s) not acknowledged by JetStream{}",
+                    s.last_error
+                        .as_deref()
+                        .map(|e| format!(" (last error: {e})"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+        self.shared.changed.notify_all();
+        self.shared.wake.notify_one();
+        if let Some(w) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = w.join();
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        "logwire.NATSHandler"
+    }
+}
+
+impl Drop for NatsHandler {
+    fn drop(&mut self) {
+        // A handler dropped without close() stops its worker; what it still held is
+        // reported (close() reported and counted it already if it ran).
+        let mut s = self.shared.lock();
+        if !s.closing && !s.unacked.is_empty() {
+            eprintln!(
+                "logwire.NATSHandler: dropped with {} record(s) not acknowledged by JetStream",
+                s.unacked.len()
+            );
+        }
+        s.closing = true;
+        drop(s);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// The worker: connect, make sure the stream exists, publish until closed.
+async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
+    let note_error = |e: String| {
+        shared.lock().last_error = Some(e);
+    };
+    let client = loop {
+        match options.connect.connect().await {
+            Ok(c) => break c,
+            Err(e) => {
+                // Only a bad setting fails here (the connection itself is retried inside).
+                eprintln!("logwire.NATSHandler: {e}");
+                note_error(e.to_string());
+                if closed_wait(&shared, Duration::from_secs(1)).await {
+                    return stop(&shared);
+                }
+            }
+        }
+    };
+    let js = jetstream::ContextBuilder::new()
+        .timeout(options.ack_timeout)
+        .max_ack_inflight(options.max_in_flight.max(1))
+        .backpressure_on_inflight(true)
+        .build(client.clone());
+    if let Some(stream) = &options.stream {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let config = jetstream::stream::Config {
+                name: stream.clone(),
+                subjects: vec![options.subject.filter()],
+                storage: jetstream::stream::StorageType::File,
+                ..Default::default()
+            };
+            match js.get_or_create_stream(config).await {
+                Ok(_) => break,
+                Err(e) => {
+                    note_error(format!("stream {stream}: {e}"));
+                    if closed_wait(&shared, delay).await {
+                        return stop(&shared);
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+    let mut in_flight = FuturesUnordered::new();
+    let mut backoff = Duration::ZERO;
+    loop {
+        // Send what is queued, up to the in-flight bound, while connected (a publish sent
+        // while disconnected would only wait in the client's buffer and time out).
+        let connected = client.connection_state() == async_nats::connection::State::Connected;
+        let mut ready = VecDeque::new();
+        if connected && backoff.is_zero() {
+            let room = options.max_in_flight.saturating_sub(in_flight.len());
+            let mut s = shared.lock();
+            let n = room.min(s.queue.len());
+            ready.extend(s.queue.drain(..n));
+        }
+        while let Some(msg) = ready.pop_front() {
+            let publish = PublishMessage::build()
+                .payload(msg.payload.clone())
+                .message_id(&msg.id);
+            match js.send_publish(msg.subject.clone(), publish).await {
+                Ok(ack) => in_flight.push(async move { (msg, ack.await) }),
+                Err(e) => {
+                    note_error(e.to_string());
+                    shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    // Back to the queue, in their order, ahead of newer records.
+                    let mut s = shared.lock();
+                    while let Some(m) = ready.pop_back() {
+                        s.queue.push_front(m);
+                    }
+                    s.queue.push_front(msg);
+                    backoff = Duration::from_millis(50);
+                    break;
+                }
+            }
+        }
+        let (closing, empty) = {
+            let s = shared.lock();
+            (s.closing, s.unacked.is_empty())
+        };
+        if closing && (empty || in_flight.is_empty()) {
+            return stop(&shared);
+        }
+        let pause = if !backoff.is_zero() {
+            backoff
+        } else if !connected {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(3600)
+        };
+        tokio::select! {
+            Some((msg, result)) = in_flight.next() => match result {
+                Ok(ack) => {
+                    shared.counters.acked.fetch_add(1, Ordering::Relaxed);
+                    if ack.duplicate {
+                        shared.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let mut s = shared.lock();
+                    s.unacked.remove(&msg.seq);
+                    s.bytes -= msg.payload.len() + msg.subject.len();
+                    drop(s);
+                    shared.changed.notify_all();
+                    backoff = Duration::ZERO;
+                }
+                Err(e) => {
+                    // Sent again with the same Nats-Msg-Id: if the first did arrive, the
+                    // stream drops the second.
+                    note_error(e.to_string());
+                    shared.counters.retries.fetch_add(1, Ordering::Relaxed);
+                    shared.lock().queue.push_front(msg);
+                    backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(1));
+                }
+            },
+            () = shared.wake.notified() => {}
+            () = tokio::time::sleep(pause) => {
+                if !backoff.is_zero() {
+                    backoff = Duration::ZERO;
+                }
+            }
+        }
+    }
+}
+
+/// Waits `d` or until the handler closes; true if it closed.
+async fn closed_wait(shared: &Shared, d: Duration) -> bool {
+    if shared.lock().closing {
+        return true;
+    }
+    let _ = tokio::time::timeout(d, shared.wake.notified()).await;
+    shared.lock().closing
+}
+
+fn stop(shared: &Shared) {
+    shared.lock().stopped = true;
+    shared.changed.notify_all();
+}

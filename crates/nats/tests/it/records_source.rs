@@ -1,0 +1,100 @@
+//! The stream source against a real nats-server: outside bytes refused (and left in the
+//! stream), records stored once even when the server forgets every ack of the durable.
+
+use async_nats::jetstream;
+use logwire_engine::handler::RecordCollector;
+use logwire_engine::{Handler, LoggerTree};
+use logwire_nats::{NatsConnect, RecordSource, SourceOptions};
+use logwire_test_support::nats::NatsServer;
+use logwire_test_support::wait::wait_until;
+use std::sync::Arc;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn publish(rt: &tokio::runtime::Runtime, url: &str, payloads: Vec<Vec<u8>>) {
+    rt.block_on(async {
+        let js = jetstream::new(async_nats::connect(url).await.unwrap());
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: "SRC".into(),
+            subjects: vec!["src.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        for p in payloads {
+            js.publish("src.x", p.into()).await.unwrap().await.unwrap();
+        }
+    });
+}
+
+fn source(
+    rt: &tokio::runtime::Runtime,
+    url: &str,
+    state: &std::path::Path,
+) -> (RecordSource, RecordCollector) {
+    let tree = LoggerTree::new();
+    let got = RecordCollector::new();
+    tree.root().add_handler(Arc::new(Handler::new(got.clone())));
+    let mut o = SourceOptions::new(NatsConnect::new([url]), "SRC", "store");
+    o.state_dir = Some(state.to_owned());
+    o.max_message = 4096;
+    let _guard = rt.enter();
+    (RecordSource::start(tree, o).unwrap(), got)
+}
+
+#[test]
+fn bad_messages_are_refused_and_redeliveries_stored_once() {
+    let server = NatsServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    publish(
+        &rt,
+        &server.url(),
+        vec![
+            br#"{"name": "app", "msg": "first", "levelno": 20, "levelname": "INFO"}"#.to_vec(),
+            b"not json at all".to_vec(),
+            b"\x80\x02}q\x00.".to_vec(),
+            br#"{"name": "app", "levelno": "INFO"}"#.to_vec(),
+            format!(r#"{{"msg": "{}"}}"#, "x".repeat(5000)).into_bytes(),
+            br#"{"name": "app", "msg": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#.to_vec(),
+            br#"{"name": "app.db", "msg": "second", "levelno": 40, "levelname": "ERROR", "request_id": 7}"#.to_vec(),
+        ],
+    );
+    let (src, got) = source(&rt, &server.url(), state.path());
+    wait_until(LIMIT, "7 messages received", || src.stats().received >= 7);
+    wait_until(LIMIT, "2 records stored", || got.records().len() >= 2);
+    let stats = rt.block_on(src.shutdown()).unwrap();
+    assert_eq!((stats.stored, stats.rejected), (2, 5), "{stats}");
+    let msgs: Vec<String> = got.records().iter().map(|r| r.msg.clone()).collect();
+    assert_eq!(msgs, ["first", "second"]);
+
+    // Refused messages stay in the stream (terminated for this durable, not deleted).
+    // The server forgets the durable (as a killed server may forget its acks): recreated
+    // under the same name, it delivers everything again; the journal stores nothing twice.
+    rt.block_on(async {
+        let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
+        let mut stream = js.get_stream("SRC").await.unwrap();
+        assert_eq!(stream.info().await.unwrap().state.messages, 7);
+        stream.delete_consumer("store").await.unwrap();
+    });
+    let (src, got) = source(&rt, &server.url(), state.path());
+    wait_until(LIMIT, "7 messages received again", || {
+        src.stats().received >= 7
+    });
+    let stats = rt.block_on(src.shutdown()).unwrap();
+    assert_eq!((stats.stored, stats.duplicates), (0, 7), "{stats}");
+    assert!(got.records().is_empty());
+
+    // A third message after that is new.
+    publish(
+        &rt,
+        &server.url(),
+        vec![br#"{"name": "app", "msg": "third"}"#.to_vec()],
+    );
+    let (src, got) = source(&rt, &server.url(), state.path());
+    wait_until(LIMIT, "the new record", || got.records().len() == 1);
+    let stats = rt.block_on(src.shutdown()).unwrap();
+    assert_eq!(stats.stored, 1, "{stats}");
+    assert_eq!(got.records()[0].msg, "third");
+}
