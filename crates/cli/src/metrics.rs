@@ -15,9 +15,11 @@
 //! must arrive within 5 s and fit in 8 KiB, at most 16 requests are served at once (others
 //! wait in the backlog), one response per connection, no request body is read.
 //!
-//! Record counters (`logwire_records_*`) cover all listeners together: a frame's outcome is
-//! judged by the collector as a whole. Per listener (`logwire_listener_*`, labelled `kind`
-//! and `address`): connections accepted, refused and open, bytes and datagrams received.
+//! Record counters (`logwire_records_*`) cover all listeners together; the same outcomes per
+//! listener are `logwire_listener_records_*` (labelled `kind` and `address`, as every
+//! `logwire_listener_*` family; rejects also by `reason`), and reconcile per listener the
+//! same way. Per listener besides: connections accepted, refused and open, bytes and
+//! datagrams received.
 //! Outputs are the handlers of the current routing, by handler name (`stdout` for the
 //! default printer).
 
@@ -334,8 +336,9 @@ fn listener_labels(l: &ListenAddr) -> [(&'static str, String); 2] {
 }
 
 impl Sources {
-    /// Per listener: what it took in (connections, bytes, datagrams). What became of the
-    /// frames is counted for the collector as a whole (`logwire_records_*`).
+    /// Per listener: what it took in (connections, bytes, datagrams) and what became of its
+    /// frames (`logwire_listener_records_*`, which reconcile per listener as the totals do:
+    /// each listener's counts are one snapshot, outcomes read before `received`).
     fn encode_listeners(&self, enc: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let listeners = self.stats.per_listener();
         let labels: Vec<_> = listeners.iter().map(|(a, _)| listener_labels(a)).collect();
@@ -381,15 +384,76 @@ impl Sources {
                 ConstCounter::new(get(counts)).encode(family.encode_family(l)?)?;
             }
         }
+        {
+            let g = ConstGauge::new(0i64);
+            let mut family = enc.encode_descriptor(
+                "logwire_listener_connections_open",
+                "Stream connections open on a listener now.",
+                None,
+                g.metric_type(),
+            )?;
+            for ((_, counts), l) in listeners.iter().zip(&labels) {
+                ConstGauge::new(as_i64(counts.connections_open))
+                    .encode(family.encode_family(l)?)?;
+            }
+        }
+        let outcomes: [(&str, &str, Get); 4] = [
+            (
+                "logwire_listener_records_received",
+                "Frames a listener received: its stored + rejected + duplicates + dropped + pending.",
+                |c| c.outcomes.received,
+            ),
+            (
+                "logwire_listener_records_stored",
+                "Records from a listener handed to the outputs.",
+                |c| c.outcomes.stored,
+            ),
+            (
+                "logwire_listener_records_duplicates",
+                "Signed records from a listener seen before, stored once.",
+                |c| c.outcomes.duplicates,
+            ),
+            (
+                "logwire_listener_records_dropped",
+                "Records from a listener accepted but lost inside the collector.",
+                |c| c.outcomes.dropped,
+            ),
+        ];
+        for (name, help, get) in outcomes {
+            let c = ConstCounter::new(0u64);
+            let mut family = enc.encode_descriptor(name, help, None, c.metric_type())?;
+            for ((_, counts), l) in listeners.iter().zip(&labels) {
+                ConstCounter::new(get(counts)).encode(family.encode_family(l)?)?;
+            }
+        }
+        {
+            let c = ConstCounter::new(0u64);
+            let mut family = enc.encode_descriptor(
+                "logwire_listener_records_rejected",
+                "Frames a listener received and the collector rejected, by reason.",
+                None,
+                c.metric_type(),
+            )?;
+            for ((_, counts), [kind, address]) in listeners.iter().zip(&labels) {
+                for (reason, n) in &counts.outcomes.rejected {
+                    let l = [
+                        (kind.0, kind.1.as_str()),
+                        (address.0, address.1.as_str()),
+                        ("reason", reason.as_str()),
+                    ];
+                    ConstCounter::new(*n).encode(family.encode_family(&l)?)?;
+                }
+            }
+        }
         let g = ConstGauge::new(0i64);
         let mut family = enc.encode_descriptor(
-            "logwire_listener_connections_open",
-            "Stream connections open on a listener now.",
+            "logwire_listener_records_pending",
+            "Records from a listener accepted and waiting for the outputs.",
             None,
             g.metric_type(),
         )?;
         for ((_, counts), l) in listeners.iter().zip(&labels) {
-            ConstGauge::new(as_i64(counts.connections_open)).encode(family.encode_family(l)?)?;
+            ConstGauge::new(as_i64(counts.outcomes.pending)).encode(family.encode_family(l)?)?;
         }
         Ok(())
     }

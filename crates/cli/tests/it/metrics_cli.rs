@@ -83,6 +83,24 @@ fn unreconciled(s: &BTreeMap<String, f64>) -> f64 {
         - s["logwire_records_pending"]
 }
 
+/// The same for one listener (`labels` as printed inside the braces, e.g.
+/// `kind="tcp",address="127.0.0.1:9020"`).
+fn unreconciled_listener(s: &BTreeMap<String, f64>, labels: &str) -> f64 {
+    let one = |name: &str| {
+        *s.get(&format!("{name}{{{labels}}}"))
+            .unwrap_or_else(|| panic!("no {name}{{{labels}}} in {s:?}"))
+    };
+    one("logwire_listener_records_received_total")
+        - one("logwire_listener_records_stored_total")
+        - sum_prefix(
+            s,
+            &format!("logwire_listener_records_rejected_total{{{labels},reason="),
+        )
+        - one("logwire_listener_records_duplicates_total")
+        - one("logwire_listener_records_dropped_total")
+        - one("logwire_listener_records_pending")
+}
+
 pub(crate) fn metrics_addr(s: &Serve) -> SocketAddr {
     assert!(s.wait_stderr(|l| l.starts_with("metrics on http://")));
     let lines = s.stderr_lines();
@@ -112,6 +130,8 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     ]);
     let metrics = metrics_addr(&s);
     let port = s.tcp().port();
+    let tcp_labels = format!(r#"kind="tcp",address="{}""#, s.tcp());
+    let udp_labels = format!(r#"kind="udp",address="{}""#, s.bound.udp[0]);
 
     let (status, body) = get(metrics, "/health", "");
     assert!(status.contains("200"), "{status}");
@@ -151,6 +171,12 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
             unreconciled(&m) >= 0.0,
             "outcomes ahead of received: {text}"
         );
+        for l in [&tcp_labels, &udp_labels] {
+            assert!(
+                unreconciled_listener(&m, l) >= 0.0,
+                "outcomes of {l} ahead of its received: {text}"
+            );
+        }
         max_seen = f64::max(max_seen, m["logwire_records_received_total"]);
         scrapes_under_load += 1;
     }
@@ -188,7 +214,10 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     let settled = common::wait_until(|| {
         last = get(metrics, "/metrics", "").1;
         let m = samples(&last);
-        m["logwire_records_stored_total"] == expected && unreconciled(&m) == 0.0
+        m["logwire_records_stored_total"] == expected
+            && unreconciled(&m) == 0.0
+            && unreconciled_listener(&m, &tcp_labels) == 0.0
+            && unreconciled_listener(&m, &udp_labels) == 0.0
     });
     assert!(
         settled,
@@ -234,8 +263,8 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     );
     assert_eq!(m["logwire_config_pushes_applied_total"], 0.0);
     // Per listener: the TCP one took every connection and byte, the UDP one nothing.
-    let tcp = format!(r#"{{kind="tcp",address="{}"}}"#, s.tcp());
-    let udp = format!(r#"{{kind="udp",address="{}"}}"#, s.bound.udp[0]);
+    let tcp = format!("{{{tcp_labels}}}");
+    let udp = format!("{{{udp_labels}}}");
     assert_eq!(
         m[&format!("logwire_listener_connections_accepted_total{tcp}")],
         m["logwire_connections_accepted_total"],
@@ -250,6 +279,59 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     assert_eq!(m[&format!("logwire_listener_connections_open{tcp}")], 0.0);
     assert_eq!(m[&format!("logwire_listener_datagrams_total{udp}")], 1.0);
     assert_eq!(m[&format!("logwire_listener_datagrams_total{tcp}")], 0.0);
+
+    // Per listener outcomes: the TCP listener had the CPython load and the two hostile
+    // frames, the UDP one its datagram; together they are the totals.
+    let per = |name: &str, labels: &str| m[&format!("{name}{{{labels}}}")];
+    assert_eq!(
+        per("logwire_listener_records_received_total", &tcp_labels),
+        (SENDERS * RECORDS_EACH + 2) as f64,
+        "{last}"
+    );
+    assert_eq!(
+        per("logwire_listener_records_stored_total", &tcp_labels),
+        (SENDERS * RECORDS_EACH) as f64
+    );
+    assert_eq!(
+        per(
+            "logwire_listener_records_rejected_total",
+            &format!(r#"{tcp_labels},reason="bad_pickle""#)
+        ),
+        1.0,
+        "{last}"
+    );
+    assert_eq!(
+        per(
+            "logwire_listener_records_rejected_total",
+            &format!(r#"{udp_labels},reason="bad_pickle""#)
+        ),
+        0.0
+    );
+    assert_eq!(
+        per("logwire_listener_records_received_total", &udp_labels),
+        1.0
+    );
+    assert_eq!(
+        per("logwire_listener_records_stored_total", &udp_labels),
+        1.0
+    );
+    for name in [
+        "logwire_listener_records_received_total",
+        "logwire_listener_records_stored_total",
+        "logwire_listener_records_duplicates_total",
+        "logwire_listener_records_dropped_total",
+    ] {
+        let total = name.replace("logwire_listener_", "logwire_");
+        assert_eq!(
+            per(name, &tcp_labels) + per(name, &udp_labels),
+            m[&total],
+            "{name}: {last}"
+        );
+    }
+    assert_eq!(
+        sum_prefix(&m, "logwire_listener_records_rejected_total{"),
+        sum_prefix(&m, "logwire_records_rejected_total{")
+    );
 
     // Prometheus' own scraper asks for OpenMetrics, and gets it (with its `# EOF`).
     let (_, om) = get(
