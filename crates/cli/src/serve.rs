@@ -728,7 +728,8 @@ async fn watchdog(stats: logwire_collector::receiver::StatsHandle, interval: Dur
         let s = stats.snapshot();
         s.stored + s.dropped + s.duplicates
     };
-    let mut seen_alive = true;
+    // The first ping goes with readiness; the later ones each need a live sample.
+    let mut seen_alive = false;
     let mut window_start = Instant::now();
     notify_systemd(&[sd_notify::NotifyState::Watchdog]);
     let mut ticker = tokio::time::interval(step);
