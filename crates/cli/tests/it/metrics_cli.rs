@@ -407,3 +407,58 @@ fn config_pushes_through_a_nats_bucket_are_counted_without_a_socket_listener() {
     // No socket listener, so no connection counters of one.
     assert!(!text.contains("logwire_config_connections_total"), "{text}");
 }
+
+#[test]
+fn a_push_that_replaces_the_outputs_drops_the_series_of_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = d.join("root");
+    std::fs::create_dir(&root).unwrap();
+    common::keygen("ed25519", &d.join("ops"));
+    let mut args = common::push_listener_args(d, &root, &d.join("state"));
+    args.extend(["--metrics".to_owned(), "127.0.0.1:0".to_owned()]);
+    let s = Serve::start(&args);
+    let metrics = metrics_addr(&s);
+    let to = s.bound.config_tcp[0];
+    let config = |handler: &str| {
+        serde_json::json!({
+            "version": 1,
+            "handlers": {handler: {"class": "logging.FileHandler",
+                "filename": root.join(format!("{handler}.log"))}},
+            "root": {"level": "INFO", "handlers": [handler]}
+        })
+        .to_string()
+    };
+    let scrape = || samples(&get(metrics, "/metrics", "").1);
+    let series = |name: &str, output: &str| {
+        format!(r#"{name}{{output="{output}",kind="logging.FileHandler"}}"#)
+    };
+
+    let (code, out) = common::send_config(&config("first"), d, to, 1);
+    assert_eq!(code, 0, "{out}");
+    send_tcp(s.tcp(), &common::good("to first"));
+    assert!(common::wait_until(|| {
+        scrape()
+            .get(&series("logwire_output_records_total", "first"))
+            .is_some_and(|v| *v == 1.0)
+    }));
+    let m = scrape();
+    let first_bytes = m[&series("logwire_output_bytes_total", "first")];
+    assert_eq!(
+        first_bytes,
+        std::fs::metadata(root.join("first.log")).unwrap().len() as f64
+    );
+    assert!(!m.keys().any(|k| k.contains(r#"output="stdout""#)), "{m:?}");
+
+    // The push builds a new routing: "first" is gone, so are its series.
+    let (code, out) = common::send_config(&config("second"), d, to, 2);
+    assert_eq!(code, 0, "{out}");
+    let m = scrape();
+    assert!(
+        !m.keys().any(|k| k.contains(r#"output="first""#)),
+        "series of a removed output are dropped: {m:?}"
+    );
+    assert_eq!(m[&series("logwire_output_records_total", "second")], 0.0);
+    assert_eq!(m[&series("logwire_output_bytes_total", "second")], 0.0);
+    assert_eq!(m[&series("logwire_output_errors_total", "second")], 0.0);
+}
