@@ -608,3 +608,52 @@ fn wrong_systemd_sockets_are_one_clear_sentence() {
     );
     assert!(!err.contains("listening on"), "nothing served: {err}");
 }
+
+#[test]
+fn a_unix_config_socket_from_systemd_takes_pushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = Notify::bind(&dir.path().join("notify"));
+    let records = free_port();
+    let config = dir.path().join("config.sock");
+    let stderr = dir.path().join("stderr");
+    let mut child = Reaped(
+        Command::new("systemd-socket-activate")
+            .arg(format!("--listen=127.0.0.1:{records}"))
+            .arg(format!("--listen={}", config.display()))
+            .arg("--fdname=records:config")
+            .arg(format!(
+                "--setenv=NOTIFY_SOCKET={}",
+                dir.path().join("notify").display()
+            ))
+            .args([BIN, "serve", "--listen-allow-unsigned"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .expect("systemd-socket-activate runs (Debian package systemd)"),
+    );
+    let log = || std::fs::read_to_string(&stderr).unwrap_or_default();
+    let _first = poll_until(WAIT, || {
+        std::net::TcpStream::connect(("127.0.0.1", records)).is_ok()
+    });
+    assert_eq!(notify.next_state(), "READY=1", "{}", log());
+    assert!(
+        log().contains(&format!("config listener on unix {}", config.display())),
+        "{}",
+        log()
+    );
+    let mut c = std::os::unix::net::UnixStream::connect(&config).unwrap();
+    c.set_read_timeout(Some(WAIT)).unwrap();
+    std::io::Write::write_all(
+        &mut c,
+        &frame(br#"{"version": 1, "root": {"level": "ERROR"}}"#),
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut c, &mut reply);
+    assert!(poll_until(WAIT, || log().contains("applied")), "{}", log());
+    signal(&child, "TERM");
+    assert_eq!(notify.next_state(), "STOPPING=1");
+    assert!(wait_exit(&mut child).success(), "{}", log());
+    // The socket file belongs to whoever bound it: serve leaves it.
+    assert!(config.exists());
+}
