@@ -15,15 +15,17 @@
 //! must arrive within 5 s and fit in 8 KiB, at most 16 requests are served at once (others
 //! wait in the backlog), one response per connection, no request body is read.
 //!
-//! Record counters (`logwire_records_*`) cover all listeners together: a frame's outcome is
-//! judged by the collector as a whole. Per listener (`logwire_listener_*`, labelled `kind`
-//! and `address`): connections accepted, refused and open, bytes and datagrams received.
+//! Record counters (`logwire_records_*`) cover all listeners together; the same outcomes per
+//! listener are `logwire_listener_records_*` (labelled `kind` and `address`, as every
+//! `logwire_listener_*` family; rejects also by `reason`), and reconcile per listener the
+//! same way. Per listener besides: connections accepted, refused and open, bytes and
+//! datagrams received.
 //! Outputs are the handlers of the current routing, by handler name (`stdout` for the
 //! default printer).
 
+use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use logwire_engine::LoggerTree;
 use logwire_listener::{ListenerEvent, ListenerStats};
-use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -124,8 +126,11 @@ impl PushCounters {
 pub(crate) struct Sources {
     pub(crate) stats: StatsHandle,
     pub(crate) tree: LoggerTree,
-    /// The config listener's counters, when serve runs one.
-    pub(crate) config: Option<(Arc<PushCounters>, ListenerStatsFn)>,
+    /// Config pushes applied and rejected, when serve runs a config listener of any kind
+    /// (socket, or NATS key-value watcher: both count into these).
+    pub(crate) pushes: Option<Arc<PushCounters>>,
+    /// The socket config listener's connection counters, when serve runs one.
+    pub(crate) config_sockets: Option<ListenerStatsFn>,
 }
 
 /// Reads the config listener's counters.
@@ -271,18 +276,17 @@ impl Collector for Sources {
             as_i64(self.stats.queue_bytes_limit()),
         )?;
         self.encode_outputs(&mut enc)?;
-        if let Some((pushes, listener)) = &self.config {
-            let l = listener();
+        if let Some(pushes) = &self.pushes {
             counter(
                 &mut enc,
                 "logwire_config_pushes_applied",
-                "Pushed configs applied.",
+                "Pushed configs applied (socket and NATS config listeners together).",
                 pushes.applied.load(Ordering::Relaxed),
             )?;
             let c = ConstCounter::new(0u64);
             let mut family = enc.encode_descriptor(
                 "logwire_config_pushes_rejected",
-                "Pushed configs rejected, by reason.",
+                "Pushed configs rejected, by reason (socket and NATS config listeners together).",
                 None,
                 c.metric_type(),
             )?;
@@ -291,6 +295,9 @@ impl Collector for Sources {
                 ConstCounter::new(n.load(Ordering::Relaxed))
                     .encode(family.encode_family(&labels)?)?;
             }
+        }
+        if let Some(listener) = &self.config_sockets {
+            let l = listener();
             counter(
                 &mut enc,
                 "logwire_config_connections",
@@ -329,8 +336,9 @@ fn listener_labels(l: &ListenAddr) -> [(&'static str, String); 2] {
 }
 
 impl Sources {
-    /// Per listener: what it took in (connections, bytes, datagrams). What became of the
-    /// frames is counted for the collector as a whole (`logwire_records_*`).
+    /// Per listener: what it took in (connections, bytes, datagrams) and what became of its
+    /// frames (`logwire_listener_records_*`, which reconcile per listener as the totals do:
+    /// each listener's counts are one snapshot, outcomes read before `received`).
     fn encode_listeners(&self, enc: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let listeners = self.stats.per_listener();
         let labels: Vec<_> = listeners.iter().map(|(a, _)| listener_labels(a)).collect();
@@ -376,20 +384,85 @@ impl Sources {
                 ConstCounter::new(get(counts)).encode(family.encode_family(l)?)?;
             }
         }
+        {
+            let g = ConstGauge::new(0i64);
+            let mut family = enc.encode_descriptor(
+                "logwire_listener_connections_open",
+                "Stream connections open on a listener now.",
+                None,
+                g.metric_type(),
+            )?;
+            for ((_, counts), l) in listeners.iter().zip(&labels) {
+                ConstGauge::new(as_i64(counts.connections_open))
+                    .encode(family.encode_family(l)?)?;
+            }
+        }
+        let outcomes: [(&str, &str, Get); 4] = [
+            (
+                "logwire_listener_records_received",
+                "Frames a listener received: its stored + rejected + duplicates + dropped + pending.",
+                |c| c.outcomes.received,
+            ),
+            (
+                "logwire_listener_records_stored",
+                "Records from a listener handed to the outputs.",
+                |c| c.outcomes.stored,
+            ),
+            (
+                "logwire_listener_records_duplicates",
+                "Signed records from a listener seen before, stored once.",
+                |c| c.outcomes.duplicates,
+            ),
+            (
+                "logwire_listener_records_dropped",
+                "Records from a listener accepted but lost inside the collector.",
+                |c| c.outcomes.dropped,
+            ),
+        ];
+        for (name, help, get) in outcomes {
+            let c = ConstCounter::new(0u64);
+            let mut family = enc.encode_descriptor(name, help, None, c.metric_type())?;
+            for ((_, counts), l) in listeners.iter().zip(&labels) {
+                ConstCounter::new(get(counts)).encode(family.encode_family(l)?)?;
+            }
+        }
+        {
+            let c = ConstCounter::new(0u64);
+            let mut family = enc.encode_descriptor(
+                "logwire_listener_records_rejected",
+                "Frames a listener received and the collector rejected, by reason.",
+                None,
+                c.metric_type(),
+            )?;
+            for ((_, counts), [kind, address]) in listeners.iter().zip(&labels) {
+                for (reason, n) in &counts.outcomes.rejected {
+                    let l = [
+                        (kind.0, kind.1.as_str()),
+                        (address.0, address.1.as_str()),
+                        ("reason", reason.as_str()),
+                    ];
+                    ConstCounter::new(*n).encode(family.encode_family(&l)?)?;
+                }
+            }
+        }
         let g = ConstGauge::new(0i64);
         let mut family = enc.encode_descriptor(
-            "logwire_listener_connections_open",
-            "Stream connections open on a listener now.",
+            "logwire_listener_records_pending",
+            "Records from a listener accepted and waiting for the outputs.",
             None,
             g.metric_type(),
         )?;
         for ((_, counts), l) in listeners.iter().zip(&labels) {
-            ConstGauge::new(as_i64(counts.connections_open)).encode(family.encode_family(l)?)?;
+            ConstGauge::new(as_i64(counts.outcomes.pending)).encode(family.encode_family(l)?)?;
         }
         Ok(())
     }
 
-    /// Records and errors per output: every handler of the current routing.
+    /// Records, bytes and errors per output: every handler of the current routing, read
+    /// through [`logwire_engine::Handler::stats`]. A pushed or reloaded config replaces
+    /// the handlers: the series of a handler that is gone are dropped (not kept at their
+    /// last value), and a handler rebuilt under the same name starts again from 0, which
+    /// Prometheus' `rate()` reads as a counter reset.
     fn encode_outputs(&self, enc: &mut DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let snapshot = self.tree.snapshot();
         let handlers = snapshot.all_handlers();
@@ -405,22 +478,35 @@ impl Sources {
                 [("output", name), ("kind", h.kind().to_owned())]
             })
             .collect();
-        for (metric, help, get) in [
+        // One snapshot per handler, so that a scrape's records, bytes and errors of an
+        // output are read together.
+        let stats: Vec<logwire_engine::HandlerStats> = handlers.iter().map(|h| h.stats()).collect();
+        type Get = fn(&logwire_engine::HandlerStats) -> Option<u64>;
+        let families: [(&str, &str, Get); 3] = [
             (
                 "logwire_output_records",
                 "Records given to an output (a handler of the routing) after its filters.",
-                (|h: &logwire_engine::Handler| h.handled_count()) as fn(&_) -> u64,
+                |s| Some(s.records),
+            ),
+            (
+                "logwire_output_bytes",
+                "Bytes an output emitted (lines written, for the kinds that count them).",
+                |s| s.bytes,
             ),
             (
                 "logwire_output_errors",
-                "Handler errors of an output (failed writes, flushes).",
-                |h: &logwire_engine::Handler| h.error_count(),
+                "Handler errors of an output (failed emits, flushes, syncs).",
+                |s| Some(s.errors),
             ),
-        ] {
+        ];
+        for (metric, help, get) in families {
             let c = ConstCounter::new(0u64);
             let mut family = enc.encode_descriptor(metric, help, None, c.metric_type())?;
-            for (h, l) in handlers.iter().zip(&labels) {
-                ConstCounter::new(get(h)).encode(family.encode_family(l)?)?;
+            for (s, l) in stats.iter().zip(&labels) {
+                // A kind that does not count bytes has no bytes series (not a false 0).
+                if let Some(n) = get(s) {
+                    ConstCounter::new(n).encode(family.encode_family(l)?)?;
+                }
             }
         }
         Ok(())

@@ -14,11 +14,15 @@
 //! `--config`, records are formatted exactly as the configured formatters say (CPython's
 //! behaviour, no escaping).
 //!
-//! Under systemd (`examples/systemd/`), serve takes the record sockets systemd bound for it
-//! (`LISTEN_FDS`/`LISTEN_PID`, socket activation: TCP, UDP, Unix stream and datagram), says
-//! `READY=1` once every listener is bound, `RELOADING=1` around a SIGHUP reload and
-//! `STOPPING=1` when it starts to drain (`NOTIFY_SOCKET`; the `--stats` line goes to
-//! `STATUS=`). Without those variables none of this happens.
+//! Under systemd (`examples/systemd/`), serve takes every socket systemd bound for it
+//! (`LISTEN_FDS` for this `LISTEN_PID`, socket activation), told apart by
+//! `FileDescriptorName=` (`LISTEN_FDNAMES`): `config` is a config listener socket (TCP or
+//! Unix stream), `metrics` the metrics endpoint (TCP), any other name a record socket (TCP,
+//! UDP, Unix stream and datagram). It says `READY=1` once every listener is bound,
+//! `RELOADING=1` around a SIGHUP reload and `STOPPING=1` when it starts to drain
+//! (`NOTIFY_SOCKET`; the `--stats` line goes to `STATUS=`), and with `WATCHDOG_USEC` it
+//! pings `WATCHDOG=1` every half interval while the collector is alive (see `watchdog`).
+//! Without those variables none of this happens.
 //!
 //! When the default printer's stdout is closed by its reader (`logwire serve | head -1`),
 //! serve stops as a Unix tool does on `SIGPIPE`: no error per record, the records it could
@@ -26,16 +30,16 @@
 //! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
 use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
 use logwire_engine::format::Style;
 use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
-use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -269,6 +273,16 @@ inert placeholder such as <datetime.datetime>), frames are capped and time-limit
 frames are counted by reason (--stats). A record's msg is never %-formatted again with args.";
 
 pub(crate) fn run(args: ServeArgs) -> ExitCode {
+    // Before the runtime's threads exist: taking the sockets clears LISTEN_FDS/LISTEN_PID
+    // from the environment (so that children do not take them), which is only sound while
+    // this process has one thread.
+    let systemd = match systemd_sockets() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("logwire serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -279,10 +293,15 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, systemd))
 }
 
-async fn serve(args: ServeArgs) -> ExitCode {
+async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
+    let SystemdSockets {
+        records: inherited,
+        config: config_sockets,
+        metrics: metrics_socket,
+    } = systemd;
     let open_files = raise_open_file_limit();
     let max_connections = args
         .max_connections
@@ -329,25 +348,42 @@ async fn serve(args: ServeArgs) -> ExitCode {
     }
     // Bound before the collector starts, so that a taken port stops serve before any record
     // is accepted.
-    let metrics_listener = match args.metrics {
-        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+    let metrics_listener = match (args.metrics, metrics_socket) {
+        (Some(addr), Some(_)) => {
+            eprintln!(
+                "logwire serve: --metrics {addr} and a socket named \"{FDNAME_METRICS}\" from systemd: give one"
+            );
+            return ExitCode::from(2);
+        }
+        (None, Some(socket)) => match socket
+            .set_nonblocking(true)
+            .and_then(|()| tokio::net::TcpListener::from_std(socket))
+        {
+            Ok(l) => Some(l),
+            Err(e) => {
+                eprintln!("logwire serve: cannot serve metrics on the socket systemd passed: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        (Some(addr), None) => match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => Some(l),
             Err(e) => {
                 eprintln!("logwire serve: cannot serve metrics on {addr}: {e}");
                 return ExitCode::from(2);
             }
         },
-        None => None,
+        (None, None) => None,
     };
     let pushes = Arc::new(crate::metrics::PushCounters::default());
     // ---- config listener (optional; see `start_config_listener`) ----
-    let config_listener = match start_config_listener(&args, &tree, Arc::clone(&pushes)) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("logwire serve: config listener: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let config_listener =
+        match start_config_listener(&args, &tree, Arc::clone(&pushes), config_sockets) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("logwire serve: config listener: {e}");
+                return ExitCode::from(2);
+            }
+        };
     let nats = crate::nats_push::ListenOptions {
         targets: args
             .listen
@@ -374,13 +410,6 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(l) => l,
         Err(e) => {
             eprintln!("logwire serve: config listener: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let inherited = match inherited_sockets() {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("logwire serve: {e}");
             return ExitCode::from(2);
         }
     };
@@ -472,9 +501,13 @@ async fn serve(args: ServeArgs) -> ExitCode {
         let sources = crate::metrics::Sources {
             stats: running.stats_handle(),
             tree: tree.clone(),
-            config: config_listener.as_ref().map(|l| {
+            // NATS pushes count into the same counters (see `nats_push::start_listeners`),
+            // with or without a socket listener.
+            pushes: (config_listener.is_some() || !nats_listeners.is_empty())
+                .then(|| Arc::clone(&pushes)),
+            config_sockets: config_listener.as_ref().map(|l| {
                 let reader: crate::metrics::ListenerStatsFn = Arc::new(l.stats_reader());
-                (Arc::clone(&pushes), reader)
+                reader
             }),
         };
         if let Ok(a) = listener.local_addr() {
@@ -487,6 +520,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
     // Every listener is bound (and the metrics endpoint serves): systemd may start what
     // depends on the collector.
     notify_systemd(&[sd_notify::NotifyState::Ready]);
+    let watchdog_task = sd_notify::watchdog_enabled()
+        .map(|interval| tokio::spawn(watchdog(running.stats_handle(), interval)));
     let stats = running.stats_handle();
     let period = args.stats.map(|s| Duration::from_secs(s.max(1)));
     let mut ticker = tokio::time::interval(period.unwrap_or(Duration::from_secs(3600)));
@@ -527,6 +562,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    // systemd stops watching once the service is stopping (TimeoutStopSec bounds the drain).
+    if let Some(t) = watchdog_task {
+        t.abort();
+    }
     // Scrapes end with the collector: a scrape during the drain would read moving counters
     // that the final stderr line reports anyway.
     if let Some(t) = metrics_task {
@@ -549,30 +588,165 @@ async fn serve(args: ServeArgs) -> ExitCode {
     code
 }
 
-/// The record sockets systemd passed (socket activation: `LISTEN_FDS`, for this process's
-/// `LISTEN_PID`), each taken as what it is. None without those variables.
-fn inherited_sockets() -> Result<Vec<logwire_collector::receiver::InheritedSocket>, String> {
+/// `FileDescriptorName=` of the socket systemd passes for the config listener.
+const FDNAME_CONFIG: &str = "config";
+/// `FileDescriptorName=` of the socket systemd passes for the metrics endpoint.
+const FDNAME_METRICS: &str = "metrics";
+/// Most sockets taken from systemd: `LISTEN_FDS` is read before any descriptor is, and a
+/// larger count is refused instead of allocated for.
+const MAX_SYSTEMD_SOCKETS: usize = 1024;
+
+/// The sockets systemd passed (socket activation), sorted by their `FileDescriptorName=`.
+#[derive(Debug, Default)]
+struct SystemdSockets {
+    /// Every socket not named `config` or `metrics`: record sockets, each taken as what it
+    /// is (TCP, UDP, Unix stream or datagram).
+    records: Vec<logwire_collector::receiver::InheritedSocket>,
+    /// Named `config`: the config listener's (TCP or Unix stream).
+    config: Vec<logwire_listener::InheritedListener>,
+    /// Named `metrics`: the metrics endpoint's (TCP), at most one.
+    metrics: Option<std::net::TcpListener>,
+}
+
+/// Takes the sockets systemd passed, as `sd_listen_fds_with_names(3)` describes:
+/// `LISTEN_FDS` descriptors from 3, only when `LISTEN_PID` is this process (unset or
+/// another pid: none, they were meant for someone else), named by `LISTEN_FDNAMES`
+/// (colon-separated, one per descriptor; without it every socket is a record socket).
+/// listenfd turns each descriptor into a socket of the kind it checks it is, so the
+/// unsafe part stays in that crate; sd-notify's `listen_fds_with_names` hands out raw
+/// descriptors, which this crate (`forbid(unsafe_code)`) could not own.
+fn systemd_sockets() -> Result<SystemdSockets, String> {
     use logwire_collector::receiver::InheritedSocket;
-    let mut fds = listenfd::ListenFd::from_env();
-    let mut sockets = Vec::with_capacity(fds.len());
-    for i in 0..fds.len() {
-        // Each take_* leaves the descriptor in place when it is not that kind of socket.
-        let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
-            InheritedSocket::Tcp(l)
-        } else if let Ok(Some(s)) = fds.take_udp_socket(i) {
-            InheritedSocket::Udp(s)
-        } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
-            InheritedSocket::Unix(l)
-        } else if let Ok(Some(s)) = fds.take_unix_datagram(i) {
-            InheritedSocket::UnixDatagram(s)
-        } else {
-            return Err(format!(
-                "the socket systemd passed as number {i} of LISTEN_FDS is not a TCP, UDP or Unix socket"
-            ));
-        };
-        sockets.push(socket);
+    use logwire_listener::InheritedListener;
+    let mut out = SystemdSockets::default();
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.trim().parse::<u32>().ok())
+        == Some(std::process::id());
+    let Some(count) = std::env::var("LISTEN_FDS").ok().filter(|_| for_us) else {
+        return Ok(out);
+    };
+    let count: usize = count
+        .trim()
+        .parse()
+        .map_err(|_| format!("LISTEN_FDS is not a count of sockets: '{count}'"))?;
+    if count > MAX_SYSTEMD_SOCKETS {
+        return Err(format!(
+            "LISTEN_FDS passes {count} sockets, more than the {MAX_SYSTEMD_SOCKETS} serve takes"
+        ));
     }
-    Ok(sockets)
+    let names: Vec<String> = match std::env::var("LISTEN_FDNAMES") {
+        Ok(n) => n.split(':').take(count + 1).map(str::to_owned).collect(),
+        Err(_) => vec![String::new(); count],
+    };
+    let mut fds = listenfd::ListenFd::from_env();
+    if names.len() != count || fds.len() != count {
+        return Err(format!(
+            "LISTEN_FDNAMES names {} sockets but LISTEN_FDS passes {count}",
+            names.len()
+        ));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let what = |kinds: &str| {
+            format!(
+                "the socket systemd passed as number {i} of LISTEN_FDS ({name:?}) is not {kinds}"
+            )
+        };
+        match name.as_str() {
+            FDNAME_METRICS => {
+                let Ok(Some(l)) = fds.take_tcp_listener(i) else {
+                    return Err(what("a TCP listening socket"));
+                };
+                if out.metrics.replace(l).is_some() {
+                    return Err(format!(
+                        "systemd passed two sockets named \"{FDNAME_METRICS}\"; serve has one metrics endpoint"
+                    ));
+                }
+            }
+            FDNAME_CONFIG => {
+                let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+                    InheritedListener::Tcp(l)
+                } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+                    InheritedListener::Unix(l)
+                } else {
+                    return Err(what("a TCP or Unix stream listening socket"));
+                };
+                out.config.push(socket);
+            }
+            _ => {
+                // Each take_* leaves the descriptor in place when it is not that kind.
+                let socket = if let Ok(Some(l)) = fds.take_tcp_listener(i) {
+                    InheritedSocket::Tcp(l)
+                } else if let Ok(Some(s)) = fds.take_udp_socket(i) {
+                    InheritedSocket::Udp(s)
+                } else if let Ok(Some(l)) = fds.take_unix_listener(i) {
+                    InheritedSocket::Unix(l)
+                } else if let Ok(Some(s)) = fds.take_unix_datagram(i) {
+                    InheritedSocket::UnixDatagram(s)
+                } else {
+                    return Err(what("a TCP, UDP or Unix socket"));
+                };
+                out.records.push(socket);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// How many times per half watchdog interval the collector's liveness is sampled: a short
+/// idle moment between bursts counts, so a busy but healthy collector is never missed.
+const WATCHDOG_SAMPLES: u32 = 8;
+
+/// Whether the collector is alive, from two samples of its counters: its dispatcher (the
+/// thread that hands records to the outputs) made progress since the previous sample, or
+/// it is idle with an empty queue. A dispatcher wedged in a handler (a stdout nobody reads,
+/// a hung network handler) with records waiting is neither.
+///
+/// `queue_bytes` also holds what a connection reserved for a large frame it is still
+/// reading, so a lone slow sender of one large frame, and nothing else, reads as not idle
+/// for at most the body deadline (30 s): WatchdogSec should be over twice that (the example
+/// unit says 120 s).
+fn collector_alive(
+    s: &logwire_collector::receiver::ReceiverStats,
+    queue_bytes: usize,
+    handled_before: u64,
+) -> (bool, u64) {
+    let handled = s.stored + s.dropped + s.duplicates;
+    let progressed = handled != handled_before;
+    let idle = s.pending == 0 && queue_bytes == 0;
+    (progressed || idle, handled)
+}
+
+/// systemd's watchdog (`WATCHDOG_USEC`, `WatchdogSec=`): `WATCHDOG=1` every half interval
+/// in which the collector was seen alive ([`collector_alive`]) at least once. Not a bare
+/// timer: a wedged collector stops the pings and systemd restarts it. The pings come from
+/// this runtime's task, so a runtime that no longer schedules stops them too.
+async fn watchdog(stats: logwire_collector::receiver::StatsHandle, interval: Duration) {
+    let half = (interval / 2).max(Duration::from_millis(1));
+    let step = (half / WATCHDOG_SAMPLES).max(Duration::from_millis(1));
+    let mut handled = {
+        let s = stats.snapshot();
+        s.stored + s.dropped + s.duplicates
+    };
+    // The first ping goes with readiness; the later ones each need a live sample.
+    let mut seen_alive = false;
+    let mut window_start = Instant::now();
+    notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+    let mut ticker = tokio::time::interval(step);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let (alive, now_handled) = collector_alive(&stats.snapshot(), stats.queue_bytes(), handled);
+        handled = now_handled;
+        seen_alive |= alive;
+        if window_start.elapsed() >= half {
+            if seen_alive {
+                notify_systemd(&[sd_notify::NotifyState::Watchdog]);
+            }
+            window_start = Instant::now();
+            seen_alive = false;
+        }
+    }
 }
 
 /// Tells systemd how serve is doing (`NOTIFY_SOCKET`; nothing without it). A failure is
@@ -696,6 +870,7 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed, output: Output) {
     };
     let handler = Handler::new(SafeStdout {
         out: Mutex::new(std::io::stdout()),
+        bytes: AtomicU64::new(0),
         closed,
         json,
     })
@@ -710,6 +885,10 @@ fn install_stdout(tree: &LoggerTree, closed: StdoutClosed, output: Output) {
 /// tracebacks indented, so a remote peer cannot forge or hide lines.
 struct SafeStdout {
     out: Mutex<std::io::Stdout>,
+    /// Bytes of the lines written in full, for `logwire_output_bytes_total{output="stdout"}`.
+    /// An atomic, not a field under `out`'s lock: a scrape must not wait for a write that
+    /// a stalled reader of stdout holds up (the watchdog test scrapes exactly then).
+    bytes: AtomicU64,
     closed: StdoutClosed,
     json: bool,
 }
@@ -838,9 +1017,13 @@ impl Emitter for SafeStdout {
             return Ok(());
         }
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let res = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        if res.is_ok() {
+            self.bytes.fetch_add(line.len() as u64, Ordering::Relaxed);
+        }
         // A closed stdout is the end of this output, not an error per record: the receiver
         // counts this record and the later ones dropped, and serve stops.
-        match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+        match res {
             Err(e) if self.closed.check(&e) => Ok(()),
             res => res.map_err(|e| HandlerError::io("cannot write to stdout", e)),
         }
@@ -854,6 +1037,9 @@ impl Emitter for SafeStdout {
             Err(e) if self.closed.check(&e) => Ok(()),
             res => res.map_err(|e| HandlerError::io("cannot flush stdout", e)),
         }
+    }
+    fn bytes_emitted(&self) -> Option<u64> {
+        Some(self.bytes.load(Ordering::Relaxed))
     }
     fn kind(&self) -> &'static str {
         "logwire.SafeStdout"
@@ -893,13 +1079,14 @@ fn start_config_listener(
     args: &ServeArgs,
     tree: &LoggerTree,
     pushes: Arc<crate::metrics::PushCounters>,
+    inherited: Vec<logwire_listener::InheritedListener>,
 ) -> Result<Option<logwire_listener::ListenerHandle>, String> {
     use logwire_listener::{ConfigListener, ListenerOptions};
     let sockets = args
         .listen
         .iter()
         .filter(|a| !matches!(a, ListenTarget::Nats(_)));
-    if sockets.count() == 0 && args.listen_unix.is_empty() {
+    if sockets.count() == 0 && args.listen_unix.is_empty() && inherited.is_empty() {
         return Ok(None);
     }
     let mut options = ListenerOptions::new()
@@ -933,10 +1120,14 @@ fn start_config_listener(
         &args.listen_tls_key,
         &args.listen_tls_client_ca,
     ) {
-        if !args
-            .listen
+        let inherited_tcp = inherited
             .iter()
-            .any(|a| matches!(a, ListenTarget::Tcp(_)))
+            .any(|l| matches!(l, logwire_listener::InheritedListener::Tcp(_)));
+        if !inherited_tcp
+            && !args
+                .listen
+                .iter()
+                .any(|a| matches!(a, ListenTarget::Tcp(_)))
         {
             return Err(
                 "--listen-tls-cert needs a TCP --listen address (Unix sockets stay plain)".into(),
@@ -947,6 +1138,7 @@ fn start_config_listener(
         options = options.tls(tls);
     }
     let handle = ConfigListener::new(tree.clone(), options)
+        .inherited(inherited)
         .registry(crate::nats_source::registry())
         .keep_existing_loggers(true)
         .on_event(move |e| {

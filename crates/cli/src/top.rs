@@ -3,8 +3,9 @@
 //! connections, config pushes.
 //!
 //! It scrapes `/metrics` (the Prometheus text format) every `--interval` and shows each
-//! counter's total and its rate since the previous scrape. The record counters of a
-//! collector cover all its listeners together, so listeners are listed, not split. The
+//! counter's total and its rate since the previous scrape: the collector's record counters,
+//! then per listener what came in and what became of it (records received, stored and
+//! rejected per second), per output records and bytes per second. The
 //! terminal is restored however it ends (`q`, Esc, Ctrl-C, an error); an endpoint that does
 //! not answer is shown as such and retried, never a crash.
 
@@ -201,20 +202,27 @@ impl View {
             .filter(|s| s.name == "logwire_listener_info")
             .map(|s| {
                 let labels = [("kind", s.label("kind")), ("address", s.label("address"))];
+                let (rejected, rejected_rate) =
+                    self.sum_over("logwire_listener_records_rejected_total", &labels);
                 Row::new(vec![
                     format!("{} {}", s.label("kind"), s.label("address")),
                     format!(
                         "{:.0}",
                         self.total("logwire_listener_connections_open", &labels)
                     ),
-                    human_bytes(self.total("logwire_listener_received_bytes_total", &labels)),
                     format!(
-                        "{}/s",
-                        human_bytes(self.rate("logwire_listener_received_bytes_total", &labels))
+                        "{:.0}/s",
+                        self.rate("logwire_listener_records_received_total", &labels)
                     ),
                     format!(
                         "{:.0}/s",
-                        self.rate("logwire_listener_connections_accepted_total", &labels)
+                        self.rate("logwire_listener_records_stored_total", &labels)
+                    ),
+                    format!("{rejected:.0}"),
+                    format!("{rejected_rate:.0}/s"),
+                    format!(
+                        "{}/s",
+                        human_bytes(self.rate("logwire_listener_received_bytes_total", &labels))
                     ),
                 ])
             })
@@ -309,20 +317,18 @@ impl View {
             Table::new(
                 listener_rows,
                 [
-                    Constraint::Length(40),
-                    Constraint::Length(10),
+                    Constraint::Length(34),
+                    Constraint::Length(6),
                     Constraint::Length(12),
+                    Constraint::Length(12),
+                    Constraint::Length(10),
+                    Constraint::Length(10),
                     Constraint::Length(14),
-                    Constraint::Length(16),
                 ],
             )
             .header(
                 Row::new(vec![
-                    "listener",
-                    "open",
-                    "bytes",
-                    "bytes rate",
-                    "connections/s",
+                    "listener", "open", "received", "stored", "rejected", "rejects", "bytes in",
                 ])
                 .style(bold),
             )
@@ -330,7 +336,7 @@ impl View {
             listeners_area,
         );
         let [outputs_area, pushes_area] =
-            Layout::horizontal([Constraint::Percentage(65), Constraint::Percentage(35)])
+            Layout::horizontal([Constraint::Percentage(70), Constraint::Percentage(30)])
                 .areas(lower);
         let output_rows: Vec<Row<'_>> = outputs
             .iter()
@@ -344,6 +350,15 @@ impl View {
                         "{:.0}/s",
                         self.rate("logwire_output_records_total", &labels)
                     ),
+                    // Kinds that do not count bytes have no series: shown as "-".
+                    if View::find(&self.now, "logwire_output_bytes_total", &labels).is_some() {
+                        format!(
+                            "{}/s",
+                            human_bytes(self.rate("logwire_output_bytes_total", &labels))
+                        )
+                    } else {
+                        "-".to_owned()
+                    },
                     format!("{:.0}", self.total("logwire_output_errors_total", &labels)),
                 ])
             })
@@ -352,14 +367,17 @@ impl View {
             Table::new(
                 output_rows,
                 [
-                    Constraint::Length(14),
-                    Constraint::Length(28),
-                    Constraint::Length(12),
                     Constraint::Length(10),
+                    Constraint::Length(24),
+                    Constraint::Length(9),
                     Constraint::Length(8),
+                    Constraint::Length(11),
+                    Constraint::Length(6),
                 ],
             )
-            .header(Row::new(vec!["output", "kind", "records", "rate", "errors"]).style(bold))
+            .header(
+                Row::new(vec!["output", "kind", "records", "rate", "bytes", "errors"]).style(bold),
+            )
             .block(Block::bordered().title("Outputs")),
             outputs_area,
         );
@@ -384,11 +402,13 @@ impl View {
         );
     }
 
-    fn rejected_total(&self) -> (f64, f64) {
+    /// The total and rate of `name` summed over its series that carry `labels` (a
+    /// listener's rejects over every reason).
+    fn sum_over(&self, name: &str, labels: &[(&str, &str)]) -> (f64, f64) {
         let sum = |samples: &[Sample]| -> f64 {
             samples
                 .iter()
-                .filter(|s| s.name == "logwire_records_rejected_total")
+                .filter(|s| s.name == name && labels.iter().all(|(k, v)| s.label(k) == *v))
                 .map(|s| s.value)
                 .sum()
         };
@@ -399,6 +419,10 @@ impl View {
             0.0
         };
         (total, rate)
+    }
+
+    fn rejected_total(&self) -> (f64, f64) {
+        self.sum_over("logwire_records_rejected_total", &[])
     }
 }
 
@@ -572,6 +596,11 @@ logwire_output_errors_total{output="stdout",kind="logwire.SafeStdout"} 0
 logwire_config_pushes_applied_total 1
 logwire_listener_received_bytes_total{kind="tcp",address="127.0.0.1:9020"} 100000
 logwire_listener_connections_accepted_total{kind="tcp",address="127.0.0.1:9020"} 10
+logwire_listener_records_received_total{kind="tcp",address="127.0.0.1:9020"} 1000
+logwire_listener_records_stored_total{kind="tcp",address="127.0.0.1:9020"} 990
+logwire_listener_records_rejected_total{kind="tcp",address="127.0.0.1:9020",reason="bad_pickle"} 10
+logwire_listener_records_rejected_total{kind="tcp",address="127.0.0.1:9020",reason="empty"} 0
+logwire_output_bytes_total{output="stdout",kind="logwire.SafeStdout"} 0
 "#;
 
     const NOW: &str = r#"logwire_listener_info{kind="tcp",address="127.0.0.1:9020"} 1
@@ -590,12 +619,18 @@ logwire_config_pushes_rejected_total{reason="bad_signature"} 3
 logwire_listener_received_bytes_total{kind="tcp",address="127.0.0.1:9020"} 2197152
 logwire_listener_connections_accepted_total{kind="tcp",address="127.0.0.1:9020"} 14
 logwire_listener_connections_open{kind="tcp",address="127.0.0.1:9020"} 4
+logwire_listener_records_received_total{kind="tcp",address="127.0.0.1:9020"} 3000
+logwire_listener_records_stored_total{kind="tcp",address="127.0.0.1:9020"} 2960
+logwire_listener_records_rejected_total{kind="tcp",address="127.0.0.1:9020",reason="bad_pickle"} 26
+logwire_listener_records_rejected_total{kind="tcp",address="127.0.0.1:9020",reason="empty"} 4
+logwire_output_bytes_total{output="stdout",kind="logwire.SafeStdout"} 4194304
+logwire_output_records_total{output="h#1",kind="logging.NullHandler"} 7
 "#;
 
     #[test]
     fn parses_names_labels_and_values() {
         let s = parse(NOW);
-        assert_eq!(s.len(), 16);
+        assert_eq!(s.len(), 22);
         assert_eq!(s[0].label("address"), "127.0.0.1:9020");
         assert_eq!(s[3].label("reason"), "bad_pickle");
         assert_eq!(s[3].value, 30.0);
@@ -633,23 +668,45 @@ logwire_listener_connections_open{kind="tcp",address="127.0.0.1:9020"} 4
             !text.contains("too_large"),
             "zero reasons are not listed: {text}"
         );
+        // 2960 records and 4 MiB in 2 s.
         let out = line_with("logwire.SafeStdout");
         assert!(
-            out.contains("stdout") && out.contains("2960") && out.contains("985/s"),
+            out.contains("stdout")
+                && out.contains("2960")
+                && out.contains("985/s")
+                && out.contains("2.0 MiB/s"),
             "{text}"
         );
+        // An output whose kind does not count bytes shows none, not 0.
+        let null = line_with("logging.NullHandler");
+        assert!(null.contains(" - "), "{text}");
         assert!(
             line_with("queued for the outputs").contains("16.0 MiB of 64.0 MiB"),
             "{text}"
         );
         assert!(line_with("rejected bad_signature").contains('3'), "{text}");
         assert!(line_with("connections open").contains('4'), "{text}");
-        // (2197152 - 100000) B / 2 s = 1 MiB/s; 2 connections/s.
+        // Per listener, over 2 s: (3000 - 1000) received = 1000/s, (2960 - 990) stored =
+        // 985/s, rejects over every reason 30 in all = 10/s, (2197152 - 100000) B = 1 MiB/s.
         let listener = line_with("tcp 127.0.0.1:9020  ");
-        assert!(
-            listener.contains("2.1 MiB")
-                && listener.contains("1.0 MiB/s")
-                && listener.contains("2/s"),
+        let cells: Vec<&str> = listener
+            .split_whitespace()
+            .map(|c| c.trim_matches('│'))
+            .filter(|c| !c.is_empty())
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                "tcp",
+                "127.0.0.1:9020",
+                "4",
+                "1000/s",
+                "985/s",
+                "30",
+                "10/s",
+                "1.0",
+                "MiB/s"
+            ],
             "{text}"
         );
     }

@@ -142,6 +142,20 @@ pub struct ConfigListener {
     clock: Arc<dyn EnvelopeClock + Send + Sync>,
     events: Option<EventCallback>,
     keep_existing_loggers: bool,
+    /// Sockets bound by someone else (systemd socket activation), served as well as the
+    /// addresses of the options.
+    inherited: Vec<InheritedListener>,
+}
+
+/// A listening socket the config listener takes instead of binding one (systemd socket
+/// activation). It must already listen.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InheritedListener {
+    /// A TCP listener (mutual TLS applies as on bound TCP addresses).
+    Tcp(std::net::TcpListener),
+    /// A Unix stream listener. Its file is left in place at stop (its binder owns it).
+    Unix(std::os::unix::net::UnixListener),
 }
 
 impl std::fmt::Debug for ConfigListener {
@@ -165,7 +179,17 @@ impl ConfigListener {
             clock: Arc::new(SystemEnvelopeClock),
             events: None,
             keep_existing_loggers: false,
+            inherited: Vec::new(),
         }
+    }
+
+    /// Also serves these already listening sockets (systemd socket activation). With any,
+    /// no default address is added when the options name none. A keyless listener that
+    /// refuses unsigned configs takes only a Unix socket owned by this process's uid with
+    /// mode 0600 or stricter (as systemd's `SocketUser=`/`SocketMode=0600` make it).
+    pub fn inherited(mut self, sockets: Vec<InheritedListener>) -> Self {
+        self.inherited.extend(sockets);
+        self
     }
 
     /// Pushed configs never disable loggers they do not name (their
@@ -255,7 +279,7 @@ impl ConfigListener {
     /// When this returns `Ok` the listener is bound and ready (CPython's `ready` event).
     pub fn start(mut self) -> Result<ListenerHandle, ListenerError> {
         let o = &mut self.options;
-        if o.addrs.is_empty() {
+        if o.addrs.is_empty() && self.inherited.is_empty() {
             o.addrs.push(ListenerAddr::Tcp(SocketAddr::from((
                 [127, 0, 0, 1],
                 DEFAULT_CONFIG_PORT,
@@ -272,6 +296,11 @@ impl ConfigListener {
                     return Err(ListenerError::Unprotected { why });
                 }
             }
+            for l in &self.inherited {
+                if let Some(why) = unix::inherited_not_owner_only(l, uid) {
+                    return Err(ListenerError::Unprotected { why });
+                }
+            }
             match &o.peer_uids {
                 None => o.peer_uids = Some(vec![uid]),
                 Some(u) if u.iter().all(|&x| x == uid) => {}
@@ -283,6 +312,7 @@ impl ConfigListener {
             }
         }
         let events = self.events.take();
+        let inherited = std::mem::take(&mut self.inherited);
         let (gate, o) = self.build_gate()?;
         let shared = Arc::new(Shared {
             gate,
@@ -336,6 +366,41 @@ impl ConfigListener {
                         l.set_nonblocking(true).map_err(bind_err)?;
                         let l = tokio::net::UnixListener::from_std(l).map_err(bind_err)?;
                         bound.push(ListenerAddr::Unix(path.clone()));
+                        loops.push(Box::pin(conn::accept_unix(
+                            l,
+                            shared.clone(),
+                            slots.clone(),
+                        )));
+                    }
+                }
+            }
+            for l in inherited {
+                let taken_err = |source| ListenerError::Bind {
+                    addr: "a socket passed by systemd".into(),
+                    source,
+                };
+                match l {
+                    InheritedListener::Tcp(l) => {
+                        l.set_nonblocking(true).map_err(taken_err)?;
+                        let local = l.local_addr().map_err(taken_err)?;
+                        let l = tokio::net::TcpListener::from_std(l).map_err(taken_err)?;
+                        bound.push(ListenerAddr::Tcp(local));
+                        loops.push(Box::pin(conn::accept_tcp(
+                            l,
+                            shared.clone(),
+                            slots.clone(),
+                            conn::acceptor(&o),
+                        )));
+                    }
+                    InheritedListener::Unix(l) => {
+                        l.set_nonblocking(true).map_err(taken_err)?;
+                        let path = l
+                            .local_addr()
+                            .ok()
+                            .and_then(|a| a.as_pathname().map(PathBuf::from))
+                            .unwrap_or_default();
+                        let l = tokio::net::UnixListener::from_std(l).map_err(taken_err)?;
+                        bound.push(ListenerAddr::Unix(path));
                         loops.push(Box::pin(conn::accept_unix(
                             l,
                             shared.clone(),

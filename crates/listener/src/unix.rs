@@ -93,3 +93,35 @@ pub(crate) fn not_owner_only(path: &Path) -> Option<String> {
         Ok(_) => None,
     }
 }
+
+/// Why an inherited socket could be reached by someone other than this process's `uid`, or
+/// `None`: a Unix socket whose file belongs to `uid` with no group or other permission
+/// bits. A TCP socket always can be.
+pub(crate) fn inherited_not_owner_only(l: &crate::InheritedListener, uid: u32) -> Option<String> {
+    let l = match l {
+        crate::InheritedListener::Tcp(t) => {
+            return Some(match t.local_addr() {
+                Ok(a) => format!("the inherited socket {a} is a TCP socket"),
+                Err(_) => "an inherited socket is a TCP socket".into(),
+            });
+        }
+        crate::InheritedListener::Unix(l) => l,
+    };
+    let Some(path) = l
+        .local_addr()
+        .ok()
+        .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+    else {
+        return Some("an inherited Unix socket has no path to check".into());
+    };
+    match fs::metadata(&path) {
+        Err(e) => Some(format!("inherited socket {}: {e}", path.display())),
+        Ok(m) if m.uid() != uid || m.mode() & 0o077 != 0 => Some(format!(
+            "inherited socket {} is uid {} mode {:o}, not 0600 and this process's (uid {uid})",
+            path.display(),
+            m.uid(),
+            m.mode() & 0o7777
+        )),
+        Ok(_) => None,
+    }
+}

@@ -16,7 +16,7 @@ const SENDERS: usize = 4;
 const RECORDS_EACH: usize = 5_000;
 
 /// `GET path` with optional extra header lines; returns (status line, headers+body text).
-fn get(addr: SocketAddr, path: &str, headers: &str) -> (String, String) {
+pub(crate) fn get(addr: SocketAddr, path: &str, headers: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(WAIT)).unwrap();
     write!(s, "GET {path} HTTP/1.1\r\nHost: logwire\r\n{headers}\r\n").unwrap();
@@ -55,7 +55,7 @@ fn promtool_check(exposition: &str) {
 }
 
 /// Samples by `name{labels}` (labels as printed).
-fn samples(exposition: &str) -> BTreeMap<String, f64> {
+pub(crate) fn samples(exposition: &str) -> BTreeMap<String, f64> {
     exposition
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -83,7 +83,25 @@ fn unreconciled(s: &BTreeMap<String, f64>) -> f64 {
         - s["logwire_records_pending"]
 }
 
-fn metrics_addr(s: &Serve) -> SocketAddr {
+/// The same for one listener (`labels` as printed inside the braces, e.g.
+/// `kind="tcp",address="127.0.0.1:9020"`).
+fn unreconciled_listener(s: &BTreeMap<String, f64>, labels: &str) -> f64 {
+    let one = |name: &str| {
+        *s.get(&format!("{name}{{{labels}}}"))
+            .unwrap_or_else(|| panic!("no {name}{{{labels}}} in {s:?}"))
+    };
+    one("logwire_listener_records_received_total")
+        - one("logwire_listener_records_stored_total")
+        - sum_prefix(
+            s,
+            &format!("logwire_listener_records_rejected_total{{{labels},reason="),
+        )
+        - one("logwire_listener_records_duplicates_total")
+        - one("logwire_listener_records_dropped_total")
+        - one("logwire_listener_records_pending")
+}
+
+pub(crate) fn metrics_addr(s: &Serve) -> SocketAddr {
     assert!(s.wait_stderr(|l| l.starts_with("metrics on http://")));
     let lines = s.stderr_lines();
     let line = lines
@@ -112,6 +130,8 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     ]);
     let metrics = metrics_addr(&s);
     let port = s.tcp().port();
+    let tcp_labels = format!(r#"kind="tcp",address="{}""#, s.tcp());
+    let udp_labels = format!(r#"kind="udp",address="{}""#, s.bound.udp[0]);
 
     let (status, body) = get(metrics, "/health", "");
     assert!(status.contains("200"), "{status}");
@@ -151,6 +171,12 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
             unreconciled(&m) >= 0.0,
             "outcomes ahead of received: {text}"
         );
+        for l in [&tcp_labels, &udp_labels] {
+            assert!(
+                unreconciled_listener(&m, l) >= 0.0,
+                "outcomes of {l} ahead of its received: {text}"
+            );
+        }
         max_seen = f64::max(max_seen, m["logwire_records_received_total"]);
         scrapes_under_load += 1;
     }
@@ -188,7 +214,10 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     let settled = common::wait_until(|| {
         last = get(metrics, "/metrics", "").1;
         let m = samples(&last);
-        m["logwire_records_stored_total"] == expected && unreconciled(&m) == 0.0
+        m["logwire_records_stored_total"] == expected
+            && unreconciled(&m) == 0.0
+            && unreconciled_listener(&m, &tcp_labels) == 0.0
+            && unreconciled_listener(&m, &udp_labels) == 0.0
     });
     assert!(
         settled,
@@ -222,14 +251,20 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
         m[r#"logwire_output_errors_total{output="stdout",kind="logwire.SafeStdout"}"#],
         0.0
     );
+    // Bytes per output: every byte the printer wrote is in its file, and counted.
+    assert_eq!(
+        m[r#"logwire_output_bytes_total{output="stdout",kind="logwire.SafeStdout"}"#],
+        s.stdout_bytes().len() as f64,
+        "{last}"
+    );
     assert_eq!(
         m[r#"logwire_config_pushes_rejected_total{reason="invalid_config"}"#], 1.0,
         "{last}"
     );
     assert_eq!(m["logwire_config_pushes_applied_total"], 0.0);
     // Per listener: the TCP one took every connection and byte, the UDP one nothing.
-    let tcp = format!(r#"{{kind="tcp",address="{}"}}"#, s.tcp());
-    let udp = format!(r#"{{kind="udp",address="{}"}}"#, s.bound.udp[0]);
+    let tcp = format!("{{{tcp_labels}}}");
+    let udp = format!("{{{udp_labels}}}");
     assert_eq!(
         m[&format!("logwire_listener_connections_accepted_total{tcp}")],
         m["logwire_connections_accepted_total"],
@@ -244,6 +279,59 @@ fn scraped_under_cpython_load_the_exposition_is_valid_and_reconciles() {
     assert_eq!(m[&format!("logwire_listener_connections_open{tcp}")], 0.0);
     assert_eq!(m[&format!("logwire_listener_datagrams_total{udp}")], 1.0);
     assert_eq!(m[&format!("logwire_listener_datagrams_total{tcp}")], 0.0);
+
+    // Per listener outcomes: the TCP listener had the CPython load and the two hostile
+    // frames, the UDP one its datagram; together they are the totals.
+    let per = |name: &str, labels: &str| m[&format!("{name}{{{labels}}}")];
+    assert_eq!(
+        per("logwire_listener_records_received_total", &tcp_labels),
+        (SENDERS * RECORDS_EACH + 2) as f64,
+        "{last}"
+    );
+    assert_eq!(
+        per("logwire_listener_records_stored_total", &tcp_labels),
+        (SENDERS * RECORDS_EACH) as f64
+    );
+    assert_eq!(
+        per(
+            "logwire_listener_records_rejected_total",
+            &format!(r#"{tcp_labels},reason="bad_pickle""#)
+        ),
+        1.0,
+        "{last}"
+    );
+    assert_eq!(
+        per(
+            "logwire_listener_records_rejected_total",
+            &format!(r#"{udp_labels},reason="bad_pickle""#)
+        ),
+        0.0
+    );
+    assert_eq!(
+        per("logwire_listener_records_received_total", &udp_labels),
+        1.0
+    );
+    assert_eq!(
+        per("logwire_listener_records_stored_total", &udp_labels),
+        1.0
+    );
+    for name in [
+        "logwire_listener_records_received_total",
+        "logwire_listener_records_stored_total",
+        "logwire_listener_records_duplicates_total",
+        "logwire_listener_records_dropped_total",
+    ] {
+        let total = name.replace("logwire_listener_", "logwire_");
+        assert_eq!(
+            per(name, &tcp_labels) + per(name, &udp_labels),
+            m[&total],
+            "{name}: {last}"
+        );
+    }
+    assert_eq!(
+        sum_prefix(&m, "logwire_listener_records_rejected_total{"),
+        sum_prefix(&m, "logwire_records_rejected_total{")
+    );
 
     // Prometheus' own scraper asks for OpenMetrics, and gets it (with its `# EOF`).
     let (_, om) = get(
@@ -273,4 +361,104 @@ fn a_taken_metrics_port_is_one_clear_sentence() {
         "{err}"
     );
     assert!(!err.contains("listening on"), "nothing bound before: {err}");
+}
+
+#[test]
+fn config_pushes_through_a_nats_bucket_are_counted_without_a_socket_listener() {
+    use crate::nats_config::{Fleet, kv_url};
+    use logwire_test_support::nats::NatsServer;
+    let nats = NatsServer::start();
+    let fleet = Fleet::new();
+    let url = kv_url(&nats, "metrics");
+    let p = |s: &str| fleet.path(s).to_str().unwrap().to_owned();
+    // Only the bucket: no --listen socket address.
+    let s = Serve::start(&[
+        "--tcp".to_owned(),
+        "127.0.0.1:0".into(),
+        "--metrics".into(),
+        "127.0.0.1:0".into(),
+        format!("--listen={url}"),
+        "--listen-key".into(),
+        p("ops.pub"),
+        "--listen-state-dir".into(),
+        p("state"),
+        "--listen-file-root".into(),
+        p("root"),
+        "--listen-audience".into(),
+        "payments".into(),
+    ]);
+    assert!(s.wait_stderr(|l| l.contains("watching nats://")));
+    let metrics = metrics_addr(&s);
+
+    let file = fleet.config("info.json", "INFO");
+    let (code, out, err) = fleet.send(&file, &url, &["--audience", "payments", "--expect", "1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = fleet.send(&file, &url, &["--audience", "billing", "--expect", "1"]);
+    assert_eq!(code, 1, "{out}{err}");
+
+    let text = get(metrics, "/metrics", "").1;
+    promtool_check(&text);
+    let m = samples(&text);
+    assert_eq!(m["logwire_config_pushes_applied_total"], 1.0, "{text}");
+    assert_eq!(
+        m[r#"logwire_config_pushes_rejected_total{reason="audience"}"#], 1.0,
+        "{text}"
+    );
+    // No socket listener, so no connection counters of one.
+    assert!(!text.contains("logwire_config_connections_total"), "{text}");
+}
+
+#[test]
+fn a_push_that_replaces_the_outputs_drops_the_series_of_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = d.join("root");
+    std::fs::create_dir(&root).unwrap();
+    common::keygen("ed25519", &d.join("ops"));
+    let mut args = common::push_listener_args(d, &root, &d.join("state"));
+    args.extend(["--metrics".to_owned(), "127.0.0.1:0".to_owned()]);
+    let s = Serve::start(&args);
+    let metrics = metrics_addr(&s);
+    let to = s.bound.config_tcp[0];
+    let config = |handler: &str| {
+        serde_json::json!({
+            "version": 1,
+            "handlers": {handler: {"class": "logging.FileHandler",
+                "filename": root.join(format!("{handler}.log"))}},
+            "root": {"level": "INFO", "handlers": [handler]}
+        })
+        .to_string()
+    };
+    let scrape = || samples(&get(metrics, "/metrics", "").1);
+    let series = |name: &str, output: &str| {
+        format!(r#"{name}{{output="{output}",kind="logging.FileHandler"}}"#)
+    };
+
+    let (code, out) = common::send_config(&config("first"), d, to, 1);
+    assert_eq!(code, 0, "{out}");
+    send_tcp(s.tcp(), &common::good("to first"));
+    assert!(common::wait_until(|| {
+        scrape()
+            .get(&series("logwire_output_records_total", "first"))
+            .is_some_and(|v| *v == 1.0)
+    }));
+    let m = scrape();
+    let first_bytes = m[&series("logwire_output_bytes_total", "first")];
+    assert_eq!(
+        first_bytes,
+        std::fs::metadata(root.join("first.log")).unwrap().len() as f64
+    );
+    assert!(!m.keys().any(|k| k.contains(r#"output="stdout""#)), "{m:?}");
+
+    // The push builds a new routing: "first" is gone, so are its series.
+    let (code, out) = common::send_config(&config("second"), d, to, 2);
+    assert_eq!(code, 0, "{out}");
+    let m = scrape();
+    assert!(
+        !m.keys().any(|k| k.contains(r#"output="first""#)),
+        "series of a removed output are dropped: {m:?}"
+    );
+    assert_eq!(m[&series("logwire_output_records_total", "second")], 0.0);
+    assert_eq!(m[&series("logwire_output_bytes_total", "second")], 0.0);
+    assert_eq!(m[&series("logwire_output_errors_total", "second")], 0.0);
 }

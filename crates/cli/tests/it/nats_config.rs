@@ -14,24 +14,24 @@ use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock};
 use std::path::{Path, PathBuf};
 
 /// The key `key` of the `logconf` bucket on `nats`, as `send-config --to` takes it.
-fn kv_url(nats: &NatsServer, key: &str) -> String {
+pub(crate) fn kv_url(nats: &NatsServer, key: &str) -> String {
     format!("{}/logconf/{key}", nats.url())
 }
 
 /// A fleet: the key pair, a file root all listeners may write, and their state dirs.
-struct Fleet {
+pub(crate) struct Fleet {
     dir: tempfile::TempDir,
 }
 
 impl Fleet {
-    fn new() -> Fleet {
+    pub(crate) fn new() -> Fleet {
         let dir = tempfile::tempdir().unwrap();
         keygen("ed25519", &dir.path().join("ops"));
         std::fs::create_dir(dir.path().join("root")).unwrap();
         Fleet { dir }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -64,7 +64,7 @@ impl Fleet {
     }
 
     /// A config routing every record to ROOT/fleet.log as `LEVEL|message`.
-    fn config(&self, name: &str, level: &str) -> PathBuf {
+    pub(crate) fn config(&self, name: &str, level: &str) -> PathBuf {
         let text = serde_json::json!({
             "version": 1,
             "formatters": {"f": {"format": "%(levelname)s|%(message)s"}},
@@ -78,7 +78,7 @@ impl Fleet {
     }
 
     /// `logwire send-config FILE --to URL --key ops.key ARGS…`: (exit code, stdout, stderr).
-    fn send(&self, file: &Path, url: &str, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn send(&self, file: &Path, url: &str, args: &[&str]) -> (i32, String, String) {
         let out = logwire()
             .arg("send-config")
             .arg(file)

@@ -140,15 +140,58 @@ fn the_live_view_runs_in_a_terminal_and_quits_on_q() {
     let received = screen.lines().find(|l| l.contains("received")).unwrap();
     assert!(received.contains("500"), "{screen}");
 
-    // Records sent while it runs show up in the next refresh.
-    send(s.tcp().port(), 250);
+    // Records sent while it runs show up in the next refreshes: per listener as a received
+    // rate, per output as bytes per second. A sender keeps sending until the test has seen
+    // both (a refresh is a rate over 0.3 s, so a single short burst could fall between).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = {
+        let stop = std::sync::Arc::clone(&stop);
+        let port = s.tcp().port();
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                send(port, 100);
+            }
+        })
+    };
+    let listener = format!("tcp {}", s.tcp());
     let updated = poll_until(WAIT, || {
         screen = tmux.screen();
-        screen
-            .lines()
-            .any(|l| l.contains("received") && l.contains("750"))
+        let row = |starts: &str| -> Vec<String> {
+            screen
+                .lines()
+                .map(|l| l.trim_start_matches('│'))
+                .find(|l| l.starts_with(starts))
+                .map(|l| {
+                    l.split_whitespace()
+                        .map(|c| c.trim_matches('│').to_owned())
+                        .filter(|c| !c.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        // listener: kind, address, open, received/s, stored/s, rejected, rejects/s, bytes/s
+        let l = row(&format!("{listener} "));
+        // output: name, kind, records, rate, bytes/s (number and unit), errors
+        let o = row("stdout ");
+        let moving = |cell: Option<&String>| {
+            cell.and_then(|c| c.trim_end_matches("/s").parse::<f64>().ok())
+                .is_some_and(|v| v > 0.0)
+        };
+        moving(l.get(3)) && moving(l.get(4)) && moving(o.get(4))
     });
-    assert!(updated, "{screen}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sender.join().unwrap();
+    assert!(
+        updated,
+        "per-listener and per-output rates while records flow: {screen}"
+    );
+    let received = screen.lines().find(|l| l.contains("received")).unwrap();
+    let total: f64 = received
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_default();
+    assert!(total > 500.0, "{screen}");
 
     let sent = tmux
         .cmd()
