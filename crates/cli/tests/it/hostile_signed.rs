@@ -133,12 +133,18 @@ fn replayed_and_tampered_signed_records() {
     let c = &fin.receiver;
     assert_eq!(c.get("received"), sent, "every frame counted: {c:?}");
     assert_eq!(c.get("stored"), 4, "{c:?}");
-    assert_eq!(c.get("duplicates"), 6 + 99, "{c:?}");
+    // Every replay is refused and counted once, as a duplicate or — when the collector judges
+    // a replay of seq 1 only after seq 10 000 (sent later on another connection) has moved the
+    // replay window past it — as too old: connections are judged in order each, not in the
+    // order the test wrote to them. The 99 datagram replays stay above the window.
+    let refused_replays = c.get("duplicates") + c.get("replay_too_old");
+    assert_eq!(refused_replays, 6 + 99 + 1, "{c:?}");
+    assert!(c.get("duplicates") >= 99, "{c:?}");
     for reason in ["bad_tag", "bad_envelope", "unknown_key", "unsigned"] {
         let want = tampered.iter().filter(|t| t.2 == reason).count() as u64;
         assert_eq!(c.get(reason), want, "{reason}: {c:?}");
     }
-    assert_eq!(c.get("replay_too_old"), 1, "{c:?}");
+    assert!(c.get("replay_too_old") >= 1, "the seq below the window: {c:?}");
     for (msg, times) in [
         ("signed one", 1),
         ("signed two", 1),
