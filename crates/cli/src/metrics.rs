@@ -21,9 +21,9 @@
 //! Outputs are the handlers of the current routing, by handler name (`stdout` for the
 //! default printer).
 
+use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use logwire_engine::LoggerTree;
 use logwire_listener::{ListenerEvent, ListenerStats};
-use logwire_collector::receiver::{ListenAddr, ListenerCounts, ReceiverStats, StatsHandle};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;

@@ -26,10 +26,9 @@
 //! (128 + SIGPIPE, what the shell reports for a tool killed by it). `disable_existing_loggers` does not apply to the loggers remote
 //! record names created (see `load_config`).
 
-use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
-use logwire_engine::format::Style;
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
+use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
+use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Style};
 use logwire_record::RecordMapper;
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;

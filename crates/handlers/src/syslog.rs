@@ -250,7 +250,7 @@ impl SyslogMessage {
         &self,
         record: &LogRecord,
         formatter: &Formatter,
-    ) -> Result<Vec<u8>, logwire_engine::format::FormatError> {
+    ) -> Result<Vec<u8>, logwire_engine::FormatError> {
         let text = formatter.try_format(record)?;
         Ok(self.encode_text(&record.levelname, &text, record.created, record.process))
     }
@@ -414,7 +414,7 @@ impl SysLogHandler {
             Some(notice_msg.encode_text(
                 "WARNING",
                 &text,
-                logwire_engine::record::now_secs(),
+                logwire_engine::now_secs(),
                 Some(std::process::id()),
             ))
         });

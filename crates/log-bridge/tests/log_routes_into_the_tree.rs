@@ -1,8 +1,7 @@
 //! The `log` facade reaches the tree with names, levels, locations and key-values mapped, and
 //! `log::max_level` follows the tree. One test: the `log` logger is process-global.
 
-use logwire_engine::handler::RecordCollector;
-use logwire_engine::{Handler, LoggerTree, Value, level};
+use logwire_engine::{Handler, LoggerTree, RecordCollector, Value, level};
 use std::sync::Arc;
 
 #[test]

@@ -57,7 +57,7 @@
 
 mod compat_names;
 mod decode;
-pub mod encode;
+mod encode;
 mod error;
 mod flat;
 mod stdtypes;

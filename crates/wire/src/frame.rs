@@ -7,7 +7,7 @@
 //! mid-frame yields [`FrameError::Truncated`] ("truncated frame dropped").
 //!
 //! ```
-//! use logwire_wire::frame::{encode_frame, FrameDecoder};
+//! use logwire_wire::{encode_frame, FrameDecoder};
 //!
 //! let wire = [encode_frame(b"hello"), encode_frame(b"world")].concat();
 //! let mut decoder = FrameDecoder::new(1024);

@@ -8,8 +8,7 @@
 use crate::common;
 
 use common::*;
-use logwire_wire::record_envelope::{Epoch, PayloadFormat, seal_record_frame};
-use logwire_wire::{RecordAck, SigningKey};
+use logwire_wire::{Epoch, PayloadFormat, RecordAck, SigningKey, seal_record_frame};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 

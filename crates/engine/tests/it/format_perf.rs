@@ -1,8 +1,7 @@
 //! A rough cost check for the hot path (run with
 //! `cargo test --release -p logwire-engine --test it format_perf -- --ignored --nocapture`).
 
-use logwire_engine::format::{Formatter, Style};
-use logwire_engine::{Args, LogRecord, Value};
+use logwire_engine::{Args, Formatter, LogRecord, Style, Value};
 use std::time::Instant;
 
 fn time_it(label: &str, f: &Formatter, r: &mut LogRecord) {
@@ -56,7 +55,7 @@ fn parts_cost() {
     let start = Instant::now();
     for _ in 0..n {
         std::hint::black_box(
-            logwire_engine::format::percent::format_message(
+            logwire_engine::format_message(
                 std::hint::black_box("pool %s ready with %d connections"),
                 &args,
             )

@@ -19,9 +19,7 @@
 
 use super::backoff::Backoff;
 use super::conn::{Conn, Endpoint, is_message_too_long};
-use logwire_wire::frame::FrameDecoder;
-use logwire_wire::record_envelope::{Epoch, PayloadFormat, seal_record_frame};
-use logwire_wire::{RecordAck, SigningKey};
+use logwire_wire::{Epoch, FrameDecoder, PayloadFormat, RecordAck, SigningKey, seal_record_frame};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};

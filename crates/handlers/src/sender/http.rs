@@ -18,7 +18,9 @@
 //! refused in configs — `secure` uses [`TlsClientConfig`] (Mozilla's roots, plus logwire's
 //! `cafile`); the request is never made from the logging call itself.
 
-use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument, Job};
+use super::deliver::{
+    DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument, Job,
+};
 use super::deliver::{args_value, record_reprs};
 use super::encode::RecordLayout;
 use super::smtp::{Credentials, to_handler_error};
@@ -155,9 +157,7 @@ impl HTTPHandler {
             return Err(format!("URL {url:?} contains a space or control character").into());
         }
         if host_arg.bytes().any(|b| b <= b' ' || b == 0x7f) {
-            return Err(
-                format!("host {host_arg:?} contains a space or control character").into(),
-            );
+            return Err(format!("host {host_arg:?} contains a space or control character").into());
         }
         let client = Arc::new(HttpClient {
             host_arg,

@@ -9,8 +9,7 @@ use super::buffer::{
 use super::conn::Endpoint;
 use super::encode::{RecordLayout, pickle_record};
 use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord};
-use logwire_wire::record_envelope::PayloadFormat;
-use logwire_wire::{Epoch, SigningKey};
+use logwire_wire::{Epoch, PayloadFormat, SigningKey};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +74,7 @@ impl Default for SocketOptions {
 /// use logwire_handlers::{BufferPolicy, SocketOptions};
 /// use std::time::Duration;
 ///
-/// let key = logwire_wire::key::generate_hmac().unwrap();
+/// let key = logwire_wire::generate_hmac().unwrap();
 /// let options = SocketOptions::default()
 ///     .signing_key(key) // LWR1 frames, acknowledged and resent: lossless
 ///     .capacity(50_000)
