@@ -1,10 +1,8 @@
 //! The integration tests of `logwire-pickle`, one binary: each module is one former
 //! test file (one binary links the crate once instead of once per file).
-//! `tests/speed.rs` stays a binary of its own: it belongs to the benchmark work (issue 15's
-//! move of timings into `crates/bench`), not to this crate's test suite.
+//! `speed` is an ignored timing (meaningful only in release), run by hand; it belongs to the
+//! benchmark work (issue 15's move of timings into `crates/bench`).
 
-// Shared with `tests/speed.rs`, which stays a binary of its own.
-#[path = "../common/mod.rs"]
 mod common;
 mod compat_names;
 mod cpython_compat;
@@ -13,3 +11,4 @@ mod hostile;
 mod props;
 mod record_template;
 mod record_visitor;
+mod speed;

@@ -1,11 +1,9 @@
 //! Decode speed of a typical SocketHandler record. Ignored by default (meaningful only in
-//! release): `cargo test --release -p logwire-pickle --test speed -- --ignored --nocapture`.
-
-mod common;
+//! release): `cargo test --release -p logwire-pickle --test it speed -- --ignored --nocapture`.
 
 use std::time::Instant;
 
-use common::{python, unhex};
+use crate::common::{python, unhex};
 use logwire_pickle::{DecodeLimits, PickleDecoder, encode_record_protocol1};
 
 #[test]
