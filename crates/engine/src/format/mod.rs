@@ -424,7 +424,7 @@ impl Formatter {
 
     /// python-json-logger's `JsonFormatter(fmt, datefmt, style, validate, **options)`: the
     /// format is checked as `Formatter`'s is and names the fields of each JSON object (see
-    /// [`json`]).
+    /// [`JsonOptions`](crate::JsonOptions)).
     pub fn json(
         fmt: Option<&str>,
         datefmt: Option<&str>,
