@@ -75,7 +75,7 @@ def pickles():
     loop = []
     loop.append(loop)
     out.append(pickle.dumps(loop, 2))
-    # Hostile cases from crates/pickle/tests/hostile.rs and the security notes.
+    # Hostile cases from crates/pickle/tests/it/hostile.rs and the security notes.
     out += [
         b"cos\nsystem\n(S'id'\ntR.",          # GLOBAL + REDUCE (must stay inert)
         b"\x80\x04\x8c\x02os\x8c\x06system\x93.",  # STACK_GLOBAL

@@ -231,7 +231,7 @@ _DEFAULT_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 def _strftime_max_len(fmt: str) -> int:
     """An upper bound on the bytes ``time.strftime(fmt)`` renders for any time: literal text
     as it is, each conversion at ``2 * width + 64``. Mirrors the Rust
-    ``logwire_engine::format::strftime::max_len``."""
+    ``logwire_engine::strftime_max_len``."""
     total = 0
     i, n = 0, len(fmt)
     while i < n:
@@ -348,7 +348,7 @@ _DOLLAR = re.compile(r"\$(?:(\$)|([_a-z][_a-z0-9]*)|\{([_a-z][_a-z0-9]*)\}|())",
 def _render_bound(fmt: Optional[str], datefmt: Optional[str], style: str) -> Tuple[int, int]:
     """``(fixed, record_fields)``: an upper bound on what formatting one record renders is
     ``fixed + record_fields * S`` (S the size of the record's longest text). Mirrors the Rust
-    ``Formatter::render_bound`` (``logwire_engine::format::RenderBound``): literal text,
+    ``Formatter::render_bound`` (``logwire_engine::RenderBound``): literal text,
     widths and precisions, and each asctime at its datefmt's longest are fixed bytes; every
     other field is a copy of record text, a ``repr``/``ascii`` one counting 4 (escapes, plus
     2 bytes of quotes), and exc_text and stack_info are appended once each."""

@@ -1,6 +1,6 @@
 """The pushed-policy conformance corpus (testdata/pushed-policy/) against the Python side:
 logwire_helper.policy.check_pushed and the verifier give every config the verdict cases.json
-gives it -- the same verdicts crates/cli/tests/pushed_policy_corpus.rs demands from
+gives it -- the same verdicts crates/cli/tests/it/pushed_policy_corpus.rs demands from
 `logwire check --pushed`. A refused config leaves the verifier's seq ratchet where it was."""
 
 import json

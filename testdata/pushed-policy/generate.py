@@ -5,7 +5,7 @@ verdict each must get.
 
     python3 testdata/pushed-policy/generate.py     # rewrites the files next to this script
 
-Both implementations run the corpus: crates/cli/tests/pushed_policy_corpus.rs against
+Both implementations run the corpus: crates/cli/tests/it/pushed_policy_corpus.rs against
 `logwire check --pushed` / `--policy-file-root DIR`, python/tests/test_policy_corpus.py against
 logwire_helper.policy.check_pushed and the verifier. "root": true means a file root is given
 (an empty temporary directory); otherwise file handlers have no root. A case may carry

@@ -35,6 +35,12 @@
 //! Whole trees: [`audit_paths`] walks directories (honouring `.gitignore`), in parallel, and
 //! returns the findings sorted by path and position together with any I/O errors. Output:
 //! the [`report`] module (text, JSON, SARIF 2.1.0). Rewriting: the [`fix`] module.
+//!
+//! # One path per name
+//! Every public item is at the crate root except the two namespaces above, public on purpose
+//! and re-exported nowhere else: their names (`report::text`, `report::json`,
+//! `report::sarif`, `fix::diff`) say what they are only qualified, and a program that only
+//! audits needs neither.
 
 mod analyze;
 pub mod fix;

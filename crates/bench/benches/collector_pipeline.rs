@@ -13,12 +13,12 @@ mod common;
 use common as frames;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use logwire_engine::handler::NullHandler;
-use logwire_engine::{Handler, LoggerTree};
 use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
-use logwire_wire::key::{SigningKey, generate_hmac};
-use logwire_wire::record_envelope::{PayloadFormat, seal_record_frame};
+use logwire_engine::NullHandler;
+use logwire_engine::{Handler, LoggerTree};
 use logwire_wire::{Epoch, KeyRing};
+use logwire_wire::{PayloadFormat, seal_record_frame};
+use logwire_wire::{SigningKey, generate_hmac};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -101,7 +101,7 @@ fn split(frames: &[u8], n: usize) -> Vec<Vec<u8>> {
     all.chunks(per)
         .map(|c| {
             c.iter()
-                .flat_map(|p| logwire_wire::frame::encode_frame(p))
+                .flat_map(|p| logwire_wire::encode_frame(p))
                 .collect()
         })
         .collect()

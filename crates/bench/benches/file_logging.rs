@@ -8,9 +8,10 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use logwire_bench::{RECORDS, message};
-use logwire_engine::format::Style;
-use logwire_engine::handler::{FileHandler, FileOptions, QueueHandler, QueueOptions};
-use logwire_engine::{Formatter, Handler, LoggerTree, level};
+use logwire_engine::{
+    FileHandler, FileOptions, Formatter, Handler, LoggerTree, QueueHandler, QueueOptions, Style,
+    level,
+};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;

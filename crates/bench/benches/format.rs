@@ -6,8 +6,8 @@
 //! `cargo bench -p logwire-bench --bench format`
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use logwire_engine::format::{Formatter, Style, percent};
 use logwire_engine::{Args, LogRecord, Value};
+use logwire_engine::{Formatter, Style, format_message};
 use std::hint::black_box;
 
 fn formatter(fmt: &str, style: Style) -> Formatter {
@@ -43,7 +43,12 @@ fn format(c: &mut Criterion) {
     let mut with_args = record();
     with_args.msg = "pool %s ready with %d connections".into();
     with_args.args = Args::Tuple(vec![Value::from("main"), Value::Int(16)]);
-    lines(c, "percent, message with args", &percent_fmt, with_args.clone());
+    lines(
+        c,
+        "percent, message with args",
+        &percent_fmt,
+        with_args.clone(),
+    );
     let brace = formatter("{asctime} {levelname:<8} {name}: {message}", Style::Brace);
     lines(c, "brace", &brace, with_args.clone());
     let no_time = formatter("%(levelname)s %(name)s: %(message)s", Style::Percent);
@@ -53,13 +58,18 @@ fn format(c: &mut Criterion) {
     c.bench_function("format_message (%s %d)", |b| {
         b.iter(|| {
             black_box(
-                percent::format_message(black_box("pool %s ready with %d connections"), &args)
-                    .unwrap(),
+                format_message(black_box("pool %s ready with %d connections"), &args).unwrap(),
             )
         })
     });
     c.bench_function("baseline: Rust format!", |b| {
-        b.iter(|| black_box(format!("pool {} ready with {} connections", black_box("main"), 16)))
+        b.iter(|| {
+            black_box(format!(
+                "pool {} ready with {} connections",
+                black_box("main"),
+                16
+            ))
+        })
     });
     let mut r = record();
     r.created = 1_763_712_180.5;

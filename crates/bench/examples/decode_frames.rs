@@ -24,8 +24,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let scan = logwire_wire::frame::scan_frames(&data, usize::MAX, |_| false);
-    let frames: Vec<&[u8]> = logwire_wire::frame::payloads(&data[..scan.end]).collect();
+    let scan = logwire_wire::scan_frames(&data, usize::MAX, |_| false);
+    let frames: Vec<&[u8]> = logwire_wire::payloads(&data[..scan.end]).collect();
     let mut mapper = RecordMapper::default();
     let (mut best, mut ok) = (f64::INFINITY, 0usize);
     // As in the collector: records go back for reuse once a burst of them is done.

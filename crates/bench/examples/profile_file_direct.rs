@@ -4,9 +4,7 @@
 //! `cargo build --release -p logwire-bench --example profile_file_direct`
 //! `valgrind --tool=callgrind target/release/examples/profile_file_direct 20000`
 
-use logwire_engine::format::Style;
-use logwire_engine::handler::{FileHandler, FileOptions};
-use logwire_engine::{Formatter, Handler, LoggerTree, level};
+use logwire_engine::{FileHandler, FileOptions, Formatter, Handler, LoggerTree, Style, level};
 use std::sync::Arc;
 
 fn main() {

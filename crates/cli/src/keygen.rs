@@ -3,7 +3,7 @@
 //! Private and HMAC key files are created mode 0600; nothing is overwritten without
 //! `--force`. The key id printed is the one envelopes carry and listeners log.
 
-use logwire_wire::key::{generate_ed25519, generate_hmac};
+use logwire_wire::{generate_ed25519, generate_hmac};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

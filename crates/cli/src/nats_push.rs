@@ -14,8 +14,8 @@
 //! `--listen-*` flags. Events go to stderr as the socket listener's do.
 
 use logwire_engine::LoggerTree;
-use logwire_nats::{KvConfigListener, KvListenerHandle, KvTarget, NatsConnect, push_config};
 use logwire_listener::{ConfigListener, ListenerEvent, ListenerHandle, ListenerOptions};
+use logwire_nats::{KvConfigListener, KvListenerHandle, KvTarget, NatsConnect, push_config};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

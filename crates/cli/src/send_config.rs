@@ -287,7 +287,7 @@ fn print_reply(reply: &ConfigReply) {
 /// CPython's, reads JSON or INI). Read into the config crate's strict document tree first,
 /// so duplicate keys are an error here as they would be in `serve --config`.
 fn to_json(bytes: &[u8], format: logwire_config::SourceFormat) -> Result<String, String> {
-    use logwire_config::doc::DocValue;
+    use logwire_config::DocValue;
     let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_owned())?;
     let doc: DocValue = match format {
         logwire_config::SourceFormat::Toml => {

@@ -32,8 +32,7 @@
 
 use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, escape_control};
 use logwire_config::{ConfigErrors, ContentPolicy, SourceFormat};
-use logwire_engine::format::Style;
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Style};
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::net::SocketAddr;

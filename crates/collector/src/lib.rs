@@ -15,7 +15,7 @@
 //! ```
 //! # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use logwire_engine::handler::{CaptureBuffer, StreamHandler};
+//! use logwire_engine::{CaptureBuffer, StreamHandler};
 //! use logwire_engine::{Formatter, Handler, LogRecord, LoggerTree};
 //! use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
 //! use logwire_handlers::SocketHandler;

@@ -5,8 +5,8 @@
 mod common_recv;
 
 use common_recv::{python, start, tcp0, udp0, wait_for};
-use logwire_engine::{LogRecord, Value};
 use logwire_collector::receiver::{ListenAddr, ReceiverOptions};
+use logwire_engine::{LogRecord, Value};
 use serde_json::Value as J;
 
 const N: usize = 300;
@@ -192,7 +192,7 @@ async fn datagram_handler_over_unix_datagram() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn socket_handler_over_ipv6_loopback() {
     let Ok(addr) = "[::1]:0".parse() else { return };
-    let keep = logwire_engine::handler::RecordCollector::new();
+    let keep = logwire_engine::RecordCollector::new();
     let tree = logwire_engine::LoggerTree::new();
     tree.root()
         .add_handler(std::sync::Arc::new(logwire_engine::Handler::new(

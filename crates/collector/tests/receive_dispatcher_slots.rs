@@ -6,9 +6,9 @@
 mod common_recv;
 
 use common_recv::{tcp0, wait_for};
-use logwire_engine::handler::{Emitter, HandlerError, RecordCollector};
-use logwire_engine::{Formatter, Handler, LogRecord, LoggerTree};
 use logwire_collector::receiver::{BulkDecode, Collector, ListenAddr, ReceiverOptions};
+use logwire_engine::{Emitter, HandlerError, RecordCollector};
+use logwire_engine::{Formatter, Handler, LogRecord, LoggerTree};
 use logwire_pickle::{PickleValue, encode_record_protocol1};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;

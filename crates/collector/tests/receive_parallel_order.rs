@@ -7,9 +7,11 @@
 mod common_recv;
 
 use common_recv::{start, tcp0, wait_for};
-use logwire_collector::receiver::{BulkDecode, ListenAddr, ReceiverOptions, ReceiverStats, RejectReason};
+use logwire_collector::receiver::{
+    BulkDecode, ListenAddr, ReceiverOptions, ReceiverStats, RejectReason,
+};
 use logwire_pickle::{PickleValue, encode_record_protocol1};
-use logwire_wire::record_envelope::{Epoch, PayloadFormat, seal_record_frame};
+use logwire_wire::{Epoch, PayloadFormat, seal_record_frame};
 use logwire_wire::{HmacKey, KeyRing, RecordAck, SigningKey, VerifyKey};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -8,10 +8,10 @@ mod common_recv;
 use common_recv::{start, tcp0, udp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, OutcomeCounts, ReceiverOptions, RejectReason};
 use logwire_pickle::{PickleValue, encode_record_protocol1};
-use logwire_wire::frame::encode_frame;
-use logwire_wire::key::generate_hmac;
-use logwire_wire::record_envelope::{PayloadFormat, seal_record_frame};
+use logwire_wire::encode_frame;
+use logwire_wire::generate_hmac;
 use logwire_wire::{Epoch, KeyRing};
+use logwire_wire::{PayloadFormat, seal_record_frame};
 use tokio::io::AsyncWriteExt;
 
 fn payload(i: usize) -> Vec<u8> {

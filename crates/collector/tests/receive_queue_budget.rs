@@ -7,9 +7,9 @@
 mod common_recv;
 
 use common_recv::{tcp0, wait_for};
-use logwire_engine::format::Formatter;
-use logwire_engine::{Emitter, Handler, HandlerError, LogRecord, LoggerTree};
 use logwire_collector::receiver::{BulkDecode, Collector, ListenAddr, ReceiverOptions};
+use logwire_engine::Formatter;
+use logwire_engine::{Emitter, Handler, HandlerError, LogRecord, LoggerTree};
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 

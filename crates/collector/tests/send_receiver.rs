@@ -4,11 +4,11 @@
 //! may be stored again by the new instance: duplicates are counted and reported here, and
 //! bounded by the sender's unacked window.
 
-use logwire_engine::handler::{CaptureBuffer, StreamHandler};
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
+use logwire_engine::{CaptureBuffer, StreamHandler};
 use logwire_engine::{Emitter, Formatter, Handler, LogRecord, LoggerTree};
 use logwire_handlers::{Backoff, SocketHandler, SocketOptions};
-use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
-use logwire_wire::{KeyRing, key};
+use logwire_wire::KeyRing;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,7 +22,7 @@ fn signed_stream_survives_collector_restarts_without_loss() {
         .enable_all()
         .build()
         .unwrap();
-    let k = key::generate_hmac().unwrap();
+    let k = logwire_wire::generate_hmac().unwrap();
     let ring: KeyRing = [k.verify_key()].into_iter().collect();
     let out = CaptureBuffer::new();
     let tree = LoggerTree::new();

@@ -11,8 +11,7 @@ use crate::model::{
     ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec, LoggerSpec,
     StdStream,
 };
-use logwire_engine::Value;
-use logwire_engine::format::Style;
+use logwire_engine::{Style, Value};
 
 /// How deep `cfg://` references may chain, and how many values resolving them may produce.
 const CFG_MAX_DEPTH: usize = 8;
@@ -400,7 +399,7 @@ fn formatter_spec(place: &str, v: &DocValue, errs: &mut ConfigErrors) -> Option<
     };
     // `class:` gets `c(fmt, datefmt, style, validate)`: the JSON formatter with its defaults.
     let json = is_json(&opt_string(m, "class", place, &mut ConfigErrors::default())).then(|| {
-        logwire_engine::format::json::JsonOptions {
+        logwire_engine::JsonOptions {
             ensure_ascii: true,
             ..Default::default()
         }
@@ -423,7 +422,7 @@ fn json_formatter_spec(
     m: &[(String, DocValue)],
     errs: &mut ConfigErrors,
 ) -> Option<FormatterSpec> {
-    use logwire_engine::format::json::JsonOptions;
+    use logwire_engine::JsonOptions;
     let mut options = JsonOptions {
         ensure_ascii: true,
         ..Default::default()

@@ -11,8 +11,7 @@ use crate::model::{
     ConfigModel, ConfigValue, Dialect, FormatterSpec, HandlerSpec, LoggerSpec, StdStream,
 };
 use crate::pyliteral::{KnownName, PyLiteral, parse_class_name, parse_literal};
-use logwire_engine::Value;
-use logwire_engine::format::Style;
+use logwire_engine::{Style, Value};
 
 /// Parses INI text and converts it, with fileConfig's `disable_existing_loggers` and
 /// `defaults` parameters.
@@ -180,7 +179,7 @@ pub(crate) fn model_from_document_parts(
                 // fileConfig calls `c(fmt, datefmt, style, validate)`: the JSON formatter
                 // with its default options.
                 Ok(c) if crate::model::JSON_FORMATTER_CLASSES.contains(&c.as_str()) => {
-                    json = Some(logwire_engine::format::json::JsonOptions {
+                    json = Some(logwire_engine::JsonOptions {
                         ensure_ascii: true,
                         ..Default::default()
                     });

@@ -20,21 +20,41 @@
 //! assert!(errors.to_string().contains("'()' factories are not allowed"));
 //! ```
 
-pub mod build;
-pub mod dict;
-pub mod doc;
-pub mod error;
-pub mod file;
+//!
+//! # One path per name
+//! Every public item is re-exported here, at the crate root, and nowhere else. Two parsers
+//! keep a public namespace of their own, because they group many names a config user rarely
+//! needs and some of them (`Position`, `DEFAULT_SECTION`) read well only qualified:
+//! - [`ini`]: the `configparser`-compatible INI reader behind fileConfig;
+//! - [`pyliteral`]: the bounded `ast.literal_eval` subset for fileConfig's `args=`/`kwargs=`.
+//!
+//! Nothing in them is re-exported at the root.
+
+mod build;
+mod dict;
+mod doc;
+mod error;
+mod file;
 pub mod ini;
-pub mod model;
-pub mod policy;
+mod model;
+mod policy;
 pub mod pyliteral;
-pub mod registry;
+mod registry;
 mod source;
 
 pub use build::{ApplyReport, Configurator, PreparedConfig};
+pub use dict::model_from_doc;
+pub use doc::{DocLimits, DocValue};
 pub use error::{ConfigError, ConfigErrors, PlanError};
-pub use model::{ConfigModel, ConfigValue, Dialect, StdStream};
-pub use policy::{ConfigLimits, ContentPolicy, Destination};
-pub use registry::{HandlerKind, HandlerPlan, HandlerRegistry, StreamFactory};
+pub use file::{model_from_document, model_from_ini};
+pub use model::{
+    ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec,
+    JSON_FORMATTER_CLASSES, LoggerSpec, StdStream,
+};
+pub use policy::{ConfigLimits, ContentPolicy, Destination, FileAccess};
+// `bind` is renamed at the root so it says what it binds.
+pub use registry::{
+    BoundArgs, BuildContext, HandlerKind, HandlerPlan, HandlerRegistry, Param, PrepareContext,
+    ProcessStreams, StreamFactory, bind as bind_args,
+};
 pub use source::{SourceFormat, parse_model};

@@ -1,7 +1,6 @@
 //! The one typed model that every front end produces and the builder consumes.
 
-use logwire_engine::Value;
-use logwire_engine::format::Style;
+use logwire_engine::{Style, Value};
 
 /// Which front end a model came from (they differ in a few CPython defaults).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +102,7 @@ pub struct FormatterSpec {
     pub defaults: Vec<(String, Value)>,
     /// Set when the formatter is python-json-logger's `JsonFormatter` (mapped to the built-in
     /// JSON formatter), with its options.
-    pub json: Option<logwire_engine::format::json::JsonOptions>,
+    pub json: Option<logwire_engine::JsonOptions>,
 }
 
 /// python-json-logger's class names (`jsonlogger` before 3.0, `json` since), mapped to the

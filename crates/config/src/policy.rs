@@ -8,7 +8,7 @@
 //! network handlers only to allow-listed destinations (loopback by default). Both apply the
 //! same [`ConfigLimits`].
 
-use logwire_engine::handler::FileRoot;
+use logwire_engine::FileRoot;
 use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub struct ConfigLimits {
     pub min_rotation_bytes: u64,
     /// Most bytes a formatter may render whatever the record holds: literal text, widths and
     /// precisions, and each `asctime` at its `datefmt`'s longest
-    /// (`logwire_engine::format::RenderBound::fixed`).
+    /// (`logwire_engine::RenderBound::fixed`).
     pub max_render_bytes: usize,
     /// Most times a formatter may copy text from the record into its output
     /// (`RenderBound::record_fields`): what one record's size is multiplied by, at most.
@@ -131,7 +131,7 @@ pub enum FileAccess {
     Anywhere,
     /// Only beneath this directory, held open as a handle: the handlers built for the config
     /// make every open, rename and unlink relative to it, following no symlink in any
-    /// component, at the moment of the operation (see `logwire_engine::handler::FileRoot`).
+    /// component, at the moment of the operation (see `logwire_engine::FileRoot`).
     Beneath(Arc<FileRoot>),
     /// Nowhere: file handlers are refused.
     Denied,

@@ -13,13 +13,11 @@
 use crate::error::{ConfigErrors, PlanError};
 use crate::model::{ConfigValue, StdStream};
 use crate::policy::{ContentPolicy, FileAccess};
-use logwire_engine::handler::{FileHandler, FileMode};
-use logwire_engine::handler::{
-    FileOpenPolicy, FileOptions, MemoryHandler, NullHandler, OverflowPolicy, QueueHandler,
-    QueueOptions, RotatingFileHandler, StreamHandler, TimedRotatingFileHandler, TimedRotation,
-    WatchedFileHandler,
+use logwire_engine::{
+    Emitter, FileHandler, FileMode, FileOpenPolicy, FileOptions, Handler, MemoryHandler,
+    NullHandler, OverflowPolicy, QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler,
+    TimedRotatingFileHandler, TimedRotation, WatchedFileHandler, level,
 };
-use logwire_engine::{Emitter, Handler, level};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
@@ -530,8 +528,8 @@ impl Emitter for NotAStream {
         &self,
         _: &logwire_engine::LogRecord,
         _: &logwire_engine::Formatter,
-    ) -> Result<(), logwire_engine::handler::HandlerError> {
-        Err(logwire_engine::handler::HandlerError::Invalid(format!(
+    ) -> Result<(), logwire_engine::HandlerError> {
+        Err(logwire_engine::HandlerError::Invalid(format!(
             "'{}' object has no attribute 'write'",
             self.0
         )))
@@ -685,7 +683,7 @@ fn truncate_if_write_mode(path: &std::path::Path, options: &FileOptions) -> Resu
     if options.mode != FileMode::Write {
         return Ok(());
     }
-    Ok(logwire_engine::handler::truncate_for_write(
+    Ok(logwire_engine::truncate_for_write(
         path,
         &options.open_policy,
     )?)
@@ -811,7 +809,7 @@ impl HandlerKind for TimedKind {
         let path = ctx.file(a, "filename", errs);
         let options = file_options(a, ctx, errs);
         let when = a.str("when", errs).unwrap_or_else(|| "h".into());
-        if let Err(e) = logwire_engine::handler::When::parse(&when) {
+        if let Err(e) = logwire_engine::When::parse(&when) {
             errs.push(a.place_of("when"), e.to_string());
         }
         let interval = a.int("interval", 1, i64::from(u32::MAX), errs).unwrap_or(1) as u32;
@@ -881,7 +879,7 @@ impl HandlerKind for MemoryKind {
         _: &PrepareContext<'_>,
         errs: &mut ConfigErrors,
     ) -> Option<Box<dyn HandlerPlan>> {
-        let max = logwire_engine::handler::MAX_MEMORY_CAPACITY as i64;
+        let max = logwire_engine::MAX_MEMORY_CAPACITY as i64;
         let capacity = a.int("capacity", 0, max, errs)? as usize;
         let flush_level = a.level("flushLevel", errs).unwrap_or(level::ERROR);
         let target = a.str("target", errs);
@@ -984,7 +982,7 @@ impl HandlerKind for QueueKind {
             ),
         }
         let targets = a.ids("handlers", errs);
-        let max = logwire_engine::handler::MAX_QUEUE_CAPACITY as i64;
+        let max = logwire_engine::MAX_QUEUE_CAPACITY as i64;
         let mut options = QueueOptions::default();
         // queue.Queue(maxsize): a positive bound is the capacity (and put() blocks when
         // full, as `overflow: block` does); 0 or less is CPython's unbounded queue, which
@@ -1003,7 +1001,7 @@ impl HandlerKind for QueueKind {
             options.capacity = c as usize;
         }
         // logwire's bound on the queued records' bytes (the records' text), beside capacity.
-        let max_bytes = logwire_engine::handler::MAX_QUEUE_BYTES as i64;
+        let max_bytes = logwire_engine::MAX_QUEUE_BYTES as i64;
         if let Some(b) = a.int("max_bytes", 1, max_bytes, errs) {
             options.max_bytes = b as usize;
         }

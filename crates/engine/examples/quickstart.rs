@@ -3,8 +3,10 @@
 //!
 //! `cargo run -p logwire-engine --example quickstart`
 
-use logwire_engine::handler::{QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler};
-use logwire_engine::{Formatter, Handler, LoggerTree, level};
+use logwire_engine::{
+    Formatter, Handler, LoggerTree, QueueHandler, QueueOptions, RotatingFileHandler, StreamHandler,
+    level,
+};
 use std::sync::Arc;
 
 fn main() {

@@ -6,8 +6,7 @@
 //! with the builders for the types that have many settings:
 //!
 //! ```
-//! use logwire_engine::handler::{CaptureBuffer, RotatingFileHandler, StreamHandler};
-//! use logwire_engine::{Formatter, Handler, LoggerTree, level};
+//! use logwire_engine::{CaptureBuffer, Formatter, Handler, LoggerTree, RotatingFileHandler, StreamHandler, level};
 //! use std::sync::Arc;
 //!
 //! let tree = LoggerTree::new();
@@ -23,18 +22,46 @@
 //! assert_eq!(out.contents(), "INFO app.db: connected\n");
 //! ```
 
-pub mod filter;
-pub mod format;
-pub mod handler;
+//!
+//! # One path per name
+//! Every public item is re-exported here, at the crate root, and nowhere else; the modules
+//! are private. One namespace is public on purpose:
+//! - [`level`]: the nine level numbers and the level-name registry. They are many short
+//!   names that read well only qualified (`level::INFO`, `level::ERROR`; a root `ERROR` would
+//!   read as an error type), the way Python writes `logging.INFO`. Nothing in it is
+//!   re-exported at the root.
+
+mod filter;
+mod format;
+mod handler;
 pub mod level;
-pub mod origin;
-pub mod record;
-pub mod tree;
-pub mod value;
+mod origin;
+mod record;
+mod tree;
+mod value;
 
 pub use filter::{Filter, NameFilter};
-pub use format::Formatter;
-pub use handler::{Emitter, Handler, HandlerError, HandlerStats};
-pub use record::{Args, LogRecord};
-pub use tree::{Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, TargetLoggers, TreeDraft};
+pub use format::{
+    DEFAULT_TIME_FORMAT, FormatError, Formatter, FormatterBuilder, JsonOptions, MAX_FORMAT_LEN,
+    MAX_WIDTH, RESERVED_ATTRS, RenderBound, Style, Tm, check_strftime, format_message, gmtime,
+    localtime, strftime, strftime_into, strftime_limit, strftime_max_len,
+};
+pub use handler::{
+    CaptureBuffer, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, Emitter,
+    EncodeErrors, Encoding, FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, Handler,
+    HandlerError, HandlerStats, MAX_MEMORY_CAPACITY, MAX_QUEUE_BYTES, MAX_QUEUE_CAPACITY,
+    ManualClock, MemoryBuilder, MemoryHandler, Namer, NullHandler, OverflowPolicy, QueueHandler,
+    QueueOptions, RecordCollector, RolloverClock, RotatingFileBuilder, RotatingFileHandler,
+    Rotator, StreamHandler, SystemRolloverClock, TimedRotatingBuilder, TimedRotatingFileHandler,
+    TimedRotation, WatchedFileHandler, When, abspath, batch_writes_on_this_thread,
+    truncate_for_write,
+};
+pub use origin::{RecordOrigin, current_origin, with_origin};
+pub use record::{
+    Args, Attribute, LogRecord, STANDARD_ATTRIBUTES, current_thread_id, msecs_of, now_secs,
+};
+pub use tree::{
+    Logger, LoggerNode, LoggerTree, ShutdownGuard, Snapshot, SnapshotCache, TargetLoggers,
+    TreeDraft,
+};
 pub use value::{PyObject, Value};

@@ -3,8 +3,9 @@
 //! Nothing is lost at exit: the shutdown guard and the panic hook flush and close every
 //! handler, including records still queued in a non-blocking queue handler.
 
-use logwire_engine::handler::{FileHandler, FileOptions, QueueHandler, QueueOptions};
-use logwire_engine::{Handler, LoggerTree, level};
+use logwire_engine::{
+    FileHandler, FileOptions, Handler, LoggerTree, QueueHandler, QueueOptions, level,
+};
 use std::sync::Arc;
 
 fn queued_file_tree(path: &std::path::Path) -> LoggerTree {

@@ -6,14 +6,10 @@
 //! from fuzzer-chosen fields, so the checks after the signature (time window, audience, seq)
 //! run too, and then tampers with one byte, which must be rejected.
 
-use logwire_wire::config_envelope::{
-    self, Audience, ConfigEnvelope, ConfigVerifier, EnvelopeError, FixedClock, MAX_FUTURE_SKEW_MS,
-    MAX_LIFETIME_MS,
-};
-use logwire_wire::frame;
-use logwire_wire::key::{HmacKey, KeyRing, SigningKey};
-use logwire_wire::record_envelope::{
-    self, Epoch, PayloadFormat, REPLAY_WINDOW, RecordError, ReplayTracker, ReplayVerdict,
+use logwire_wire::{
+    Audience, ConfigEnvelope, ConfigVerifier, EnvelopeError, Epoch, FixedClock, HmacKey, KeyRing,
+    MAX_CONFIG_FUTURE_SKEW_MS, MAX_CONFIG_LIFETIME_MS, PayloadFormat, REPLAY_WINDOW, RecordError,
+    ReplayTracker, ReplayVerdict, SigningKey,
 };
 
 use crate::{split_ff, take_u64};
@@ -44,14 +40,14 @@ fn ring() -> KeyRing {
 
 /// Strips a length prefix when it announces exactly the rest (vector frames carry one).
 fn unframe(data: &[u8]) -> &[u8] {
-    frame::split_datagram(data).unwrap_or(data)
+    logwire_wire::split_datagram(data).unwrap_or(data)
 }
 
 /// What the config checks after the signature should decide, written from the design's rules.
 fn expected_window(issued: i64, expires: i64, now: i64) -> bool {
     expires > issued
-        && i128::from(expires) - i128::from(issued) <= i128::from(MAX_LIFETIME_MS)
-        && i128::from(issued) <= i128::from(now) + i128::from(MAX_FUTURE_SKEW_MS)
+        && i128::from(expires) - i128::from(issued) <= i128::from(MAX_CONFIG_LIFETIME_MS)
+        && i128::from(issued) <= i128::from(now) + i128::from(MAX_CONFIG_FUTURE_SKEW_MS)
         && now <= expires
 }
 
@@ -71,12 +67,12 @@ pub fn config_envelope(data: &[u8]) {
     if mode & 1 == 0 {
         let bytes = unframe(rest);
         if let Ok(env) = ConfigEnvelope::parse(bytes) {
-            assert!(env.expected_len() >= config_envelope::HEADER_LEN as u64);
+            assert!(env.expected_len() >= logwire_wire::CONFIG_HEADER_LEN as u64);
         }
         if let Ok(v) = verifier.verify(bytes) {
             assert_eq!(
                 v.payload.len() as u64
-                    + config_envelope::HEADER_LEN as u64
+                    + logwire_wire::CONFIG_HEADER_LEN as u64
                     + v.alg.signature_len() as u64,
                 bytes.len() as u64
             );
@@ -110,7 +106,7 @@ pub fn config_envelope(data: &[u8]) {
     } else {
         hmac_key()
     };
-    let Ok(env) = config_envelope::sign_config_to(&key, seq, issued, expires, audience, payload)
+    let Ok(env) = logwire_wire::sign_config_to(&key, seq, issued, expires, audience, payload)
     else {
         return;
     };
@@ -156,7 +152,7 @@ pub fn config_envelope(data: &[u8]) {
     );
 }
 
-/// The `LWR1` record envelope ([`record_envelope::open_record`]) and the replay tracker.
+/// The `LWR1` record envelope ([`logwire_wire::open_record`]) and the replay tracker.
 ///
 /// Raw mode: only vector-sealed bytes may open, and an opened payload spans exactly the
 /// claimed length. Signed mode: a sealed record opens to its own fields, a flipped bit or a
@@ -170,9 +166,9 @@ pub fn record_envelope(data: &[u8]) {
     let keys = ring();
     if mode & 1 == 0 {
         let bytes = unframe(rest);
-        if let Ok(r) = record_envelope::open_record(bytes, &keys) {
+        if let Ok(r) = logwire_wire::open_record(bytes, &keys) {
             assert_eq!(
-                r.payload.len() + record_envelope::HEADER_LEN + record_envelope::TAG_LEN,
+                r.payload.len() + logwire_wire::RECORD_HEADER_LEN + logwire_wire::RECORD_TAG_LEN,
                 bytes.len()
             );
             assert_ne!(r.seq, 0);
@@ -190,9 +186,9 @@ pub fn record_envelope(data: &[u8]) {
     let mut epoch = [0u8; 16];
     epoch[0] = mode;
     let epoch = Epoch(epoch);
-    match record_envelope::seal_record(&hmac_key(), epoch, seq, format, mode & 4 != 0, payload) {
+    match logwire_wire::seal_record(&hmac_key(), epoch, seq, format, mode & 4 != 0, payload) {
         Ok(env) => {
-            let r = record_envelope::open_record(&env, &keys).expect("a sealed record opens");
+            let r = logwire_wire::open_record(&env, &keys).expect("a sealed record opens");
             assert_eq!(
                 (r.seq, r.epoch, r.format, r.payload),
                 (seq, epoch, format, payload)
@@ -202,12 +198,12 @@ pub fn record_envelope(data: &[u8]) {
             let at = (tamper as usize) % tampered.len();
             tampered[at] ^= 1 << ((tamper >> 32) % 8);
             assert!(
-                record_envelope::open_record(&tampered, &keys).is_err(),
+                logwire_wire::open_record(&tampered, &keys).is_err(),
                 "flipped bit at {at} opened"
             );
             let cut = (tamper >> 40) as usize % env.len();
             assert!(
-                record_envelope::open_record(&env[..cut], &keys).is_err(),
+                logwire_wire::open_record(&env[..cut], &keys).is_err(),
                 "a cut record opened"
             );
         }

@@ -1,7 +1,9 @@
 //! The format-string parsers (`%`, `{`, `$` styles and `msg % args`) and the strftime front end.
 
-use logwire_engine::format::{self, MAX_WIDTH, Style, percent, strftime as strf, time};
-use logwire_engine::{Args, Formatter, LogRecord, Value};
+use logwire_engine::{
+    Args, Formatter, LogRecord, MAX_WIDTH, Style, Value, format_message, gmtime, localtime,
+    strftime_max_len,
+};
 
 use crate::{split_ff, take_u64};
 
@@ -34,7 +36,7 @@ fn message_bound(msg: &str) -> usize {
 }
 
 /// The formatter's three styles ([`Formatter::new`], [`Formatter::try_format`]) and Python's
-/// `%` operator on messages ([`percent::format_message`]).
+/// `%` operator on messages ([`format_message`]).
 ///
 /// Byte 0: style, `validate`, which args. The rest, split at `0xFF`: format string, datefmt,
 /// message. Widths and precisions above [`MAX_WIDTH`] are refused, so every output is bounded
@@ -51,7 +53,7 @@ pub fn format_string(data: &[u8]) {
     let msg = String::from_utf8_lossy(msg);
     let args = args_of(flags);
 
-    match percent::format_message(&msg, &args) {
+    match format_message(&msg, &args) {
         Ok(out) => assert!(
             out.len() <= message_bound(&msg),
             "msg % args gave {} bytes from {} bytes",
@@ -107,8 +109,8 @@ pub fn format_string(data: &[u8]) {
     assert!(out.len() <= bound + fmt.len() + 1024);
 }
 
-/// `time.strftime` as the formatter's `datefmt` uses it ([`strf::strftime`] on
-/// [`time::gmtime`]/[`time::localtime`] tm values, and [`Formatter::format_time`]).
+/// `time.strftime` as the formatter's `datefmt` uses it ([`strftime`](logwire_engine::strftime) on
+/// [`gmtime`]/[`localtime`] tm values, and [`Formatter::format_time`]).
 ///
 /// Bytes 0–7: the time (seconds, any i64); the rest is the format. The output follows
 /// CPython's rule: at most 256 characters per format character (at least 1024), else `''`.
@@ -122,11 +124,11 @@ pub fn strftime(data: &[u8]) {
         limit *= 2;
     }
     let tz = jiff::tz::TimeZone::fixed(jiff::tz::offset(-5));
-    for tm in [time::gmtime(secs, &tz), time::localtime(secs, &tz)]
+    for tm in [gmtime(secs, &tz), localtime(secs, &tz)]
         .into_iter()
         .flatten()
     {
-        let out = strf::strftime(&fmt, &tm);
+        let out = logwire_engine::strftime(&fmt, &tm);
         assert!(
             out.chars().count() < limit,
             "strftime gave {} chars, limit {limit}",
@@ -135,10 +137,10 @@ pub fn strftime(data: &[u8]) {
         // The bound the content policy caps, and the refusal of what cannot render: a format
         // `check` accepts never renders empty for lack of room.
         assert!(
-            out.len() <= strf::max_len(&fmt),
+            out.len() <= strftime_max_len(&fmt),
             "strftime gave {} bytes, max_len {}",
             out.len(),
-            strf::max_len(&fmt)
+            strftime_max_len(&fmt)
         );
     }
     // The same through a formatter, with a timestamp that may be out of range or not finite.
@@ -160,5 +162,5 @@ pub fn strftime(data: &[u8]) {
         );
         let _ = f.format(&record);
     }
-    let _ = format::DEFAULT_TIME_FORMAT;
+    let _ = logwire_engine::DEFAULT_TIME_FORMAT;
 }

@@ -1,6 +1,6 @@
 //! The 4-byte length-prefix reader ([`FrameDecoder`]) and the datagram splitter.
 
-use logwire_wire::frame::{self, FrameDecoder, FrameError, PREFIX_LEN};
+use logwire_wire::{FrameDecoder, FrameError, PREFIX_LEN};
 
 /// What a whole stream should decode to, computed in one pass without the incremental state
 /// machine: the oracle the decoder is compared with.
@@ -126,7 +126,7 @@ pub fn frame_decoder(data: &[u8]) {
     }
 
     // The same bytes as one datagram: the prefix must announce exactly the rest.
-    match frame::split_datagram(stream) {
+    match logwire_wire::split_datagram(stream) {
         Ok(body) => {
             assert_eq!(body, &stream[PREFIX_LEN..]);
             assert_eq!(

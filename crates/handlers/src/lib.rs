@@ -32,8 +32,8 @@ pub use sender::{
 pub use sender::{
     Credentials, DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, HTTPHandler, HttpMethod,
     HttpOptions, InvalidArgument, MAX_QUEUE_BYTES, MAX_REPLY_LINE, MAX_REPLY_LINES,
-    MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, SMTP_PORT, SMTPHandler, SmtpOptions,
-    TlsClientConfig, dot_stuff, map_log_record, split_host_port, urlencode,
+    MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, SMTP_PORT, SMTPHandler, SmtpOptions, TlsClientConfig,
+    dot_stuff, map_log_record, split_host_port, urlencode,
 };
 pub use syslog::{
     FACILITY_NAMES, LOG_ALERT, LOG_CRIT, LOG_DEBUG, LOG_EMERG, LOG_ERR, LOG_INFO, LOG_LOCAL0,

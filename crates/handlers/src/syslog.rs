@@ -1,29 +1,6 @@
 //! `SysLogHandler`: CPython's message format over UDP, TCP and Unix sockets, and RFC 5424.
 //!
-//! CPython's wire bytes (what [`SyslogFormat::Cpython`] writes) are
-//! `<PRI>` + ident + the formatted message + `\0` (when `append_nul`), UTF-8, with no
-//! timestamp or hostname and no framing on TCP. `PRI = facility << 3 | priority`, the
-//! priority coming from the level name through CPython's `mapPriority` (unknown levels are
-//! `warning`).
-//!
-//! [`SyslogFormat::Rfc5424`] writes `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG`
-//! (RFC 3339 UTC timestamp with microseconds), octet-counted on TCP (RFC 6587
-//! `MSG-LEN SP SYSLOG-MSG`), which rsyslog, syslog-ng and journald-remote parse reliably.
-//!
-//! Like the other senders, records go through a bounded [`SendBuffer`](crate::SendBuffer)
-//! and a background thread: the logging call never waits on the network, and a syslog
-//! daemon that restarts does not cost records.
-//!
-//! ```
-//! use logwire_engine::{Formatter, LogRecord};
-//! use logwire_handlers::{SyslogMessage, LOG_USER, encode_priority, map_priority};
-//!
-//! // CPython's SysLogHandlerTest.test_output: ERROR from LOG_USER is <11>.
-//! assert_eq!(encode_priority(LOG_USER, map_priority("ERROR")), 11);
-//! let msg = SyslogMessage::cpython(LOG_USER, "", true);
-//! let record = LogRecord::new("slh", 40, "x.py", 1, "späm");
-//! assert_eq!(msg.encode(&record, &Formatter::default()), b"<11>sp\xc3\xa4m\x00");
-//! ```
+//! The contract is documented on [`SysLogHandler`], the public face of this module.
 
 use crate::sender::buffer::{
     BufferPolicy, DEFAULT_BUFFER_CAPACITY, Framing, NoticeFn, SendError, SendStats, SenderConfig,
@@ -250,7 +227,7 @@ impl SyslogMessage {
         &self,
         record: &LogRecord,
         formatter: &Formatter,
-    ) -> Result<Vec<u8>, logwire_engine::format::FormatError> {
+    ) -> Result<Vec<u8>, logwire_engine::FormatError> {
         let text = formatter.try_format(record)?;
         Ok(self.encode_text(&record.levelname, &text, record.created, record.process))
     }
@@ -367,7 +344,32 @@ impl Default for SyslogOptions {
     }
 }
 
-/// CPython's `logging.handlers.SysLogHandler`, buffered. See the [module docs](self).
+/// CPython's `logging.handlers.SysLogHandler`, buffered.
+///
+/// CPython's wire bytes (what [`SyslogFormat::Cpython`] writes) are
+/// `<PRI>` + ident + the formatted message + `\0` (when `append_nul`), UTF-8, with no
+/// timestamp or hostname and no framing on TCP. `PRI = facility << 3 | priority`, the
+/// priority coming from the level name through CPython's `mapPriority` (unknown levels are
+/// `warning`).
+///
+/// [`SyslogFormat::Rfc5424`] writes `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID - - MSG`
+/// (RFC 3339 UTC timestamp with microseconds), octet-counted on TCP (RFC 6587
+/// `MSG-LEN SP SYSLOG-MSG`), which rsyslog, syslog-ng and journald-remote parse reliably.
+///
+/// Like the other senders, records go through a bounded [`SendBuffer`](crate::SendBuffer)
+/// and a background thread: the logging call never waits on the network, and a syslog
+/// daemon that restarts does not cost records.
+///
+/// ```
+/// use logwire_engine::{Formatter, LogRecord};
+/// use logwire_handlers::{SyslogMessage, LOG_USER, encode_priority, map_priority};
+///
+/// // CPython's SysLogHandlerTest.test_output: ERROR from LOG_USER is <11>.
+/// assert_eq!(encode_priority(LOG_USER, map_priority("ERROR")), 11);
+/// let msg = SyslogMessage::cpython(LOG_USER, "", true);
+/// let record = LogRecord::new("slh", 40, "x.py", 1, "späm");
+/// assert_eq!(msg.encode(&record, &Formatter::default()), b"<11>sp\xc3\xa4m\x00");
+/// ```
 #[derive(Debug)]
 pub struct SysLogHandler {
     sender: NetSender,
@@ -414,7 +416,7 @@ impl SysLogHandler {
             Some(notice_msg.encode_text(
                 "WARNING",
                 &text,
-                logwire_engine::record::now_secs(),
+                logwire_engine::now_secs(),
                 Some(std::process::id()),
             ))
         });

@@ -7,8 +7,7 @@
 
 use logwire_engine::LoggerTree;
 use logwire_listener::{ConfigListener, ListenerOptions};
-use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::{EnvelopeClock, SystemEnvelopeClock, key};
+use logwire_wire::{EnvelopeClock, SystemEnvelopeClock, sign_config_frame};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    let signer = key::generate_ed25519().expect("key");
+    let signer = logwire_wire::generate_ed25519().expect("key");
     let state = std::env::temp_dir().join(format!("logwire-listen-bench-{}", std::process::id()));
     let tree = LoggerTree::new();
     let options = ListenerOptions::new()

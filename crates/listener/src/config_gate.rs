@@ -33,9 +33,9 @@ use std::sync::Arc;
 /// ```
 /// use logwire_engine::LoggerTree;
 /// use logwire_listener::{ConfigListener, ListenerOptions, signed_push_frame, SignOptions};
-/// use logwire_wire::{key, ConfigStatus};
+/// use logwire_wire::{ConfigStatus};
 ///
-/// let signer = key::generate_ed25519().unwrap();
+/// let signer = logwire_wire::generate_ed25519().unwrap();
 /// let state = tempfile::tempdir().unwrap();
 /// let tree = LoggerTree::new();
 /// let options = ListenerOptions::new().key(signer.verify_key()).state_dir(state.path());

@@ -18,8 +18,7 @@
 use super::gate::{Gate, Outcome};
 use super::slots::{Admission, Slot, Slots, admit_fairly};
 use super::stats::{Counters, ListenerEvent};
-use logwire_wire::frame::PREFIX_LEN;
-use logwire_wire::{FrameError, FrameHeader};
+use logwire_wire::{FrameError, FrameHeader, PREFIX_LEN};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};

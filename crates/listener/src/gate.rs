@@ -11,9 +11,9 @@
 use super::SeqStore;
 use logwire_config::{ConfigErrors, Configurator, SourceFormat};
 use logwire_engine::LoggerTree;
-use logwire_wire::config_envelope::is_config_envelope;
 use logwire_wire::{
     Audience, ConfigEnvelope, ConfigReply, ConfigVerifier, EnvelopeClock, KeyId, KeyRing,
+    is_config_envelope,
 };
 use std::sync::{Arc, Mutex};
 

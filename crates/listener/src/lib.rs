@@ -57,10 +57,10 @@
 //! ```
 //! use logwire_engine::LoggerTree;
 //! use logwire_listener::{ConfigListener, ListenerOptions};
-//! use logwire_wire::{config_envelope::sign_config_frame, key, ConfigReply, SystemEnvelopeClock, EnvelopeClock};
+//! use logwire_wire::{sign_config_frame, ConfigReply, SystemEnvelopeClock, EnvelopeClock};
 //! use std::io::{Read, Write};
 //!
-//! let signer = key::generate_ed25519().unwrap();
+//! let signer = logwire_wire::generate_ed25519().unwrap();
 //! let state = tempfile::tempdir().unwrap();
 //! let tree = LoggerTree::new();
 //! let options = ListenerOptions::new()

@@ -20,9 +20,9 @@
 //! ```
 //! use logwire_engine::LoggerTree;
 //! use logwire_listener::{ConfigListener, ListenerOptions, PushClient, SignOptions, signed_push_frame};
-//! use logwire_wire::{key, ConfigStatus};
+//! use logwire_wire::{ConfigStatus};
 //!
-//! let signer = key::generate_ed25519().unwrap();
+//! let signer = logwire_wire::generate_ed25519().unwrap();
 //! let state = tempfile::tempdir().unwrap();
 //! let tree = LoggerTree::new();
 //! let options = ListenerOptions::new()
@@ -42,12 +42,9 @@
 
 #[cfg(feature = "tls")]
 use crate::{TlsClient, TlsError, TlsFailure};
-use logwire_wire::ack::MAX_CONFIG_REPLY_BYTES;
-use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::frame::try_encode_frame;
 use logwire_wire::{
-    EnvelopeClock, EnvelopeError, ConfigReply, FrameError, FrameReadError, SigningKey, SystemEnvelopeClock,
-    read_frame,
+    ConfigReply, EnvelopeClock, EnvelopeError, FrameError, FrameReadError, MAX_CONFIG_REPLY_BYTES,
+    SigningKey, SystemEnvelopeClock, read_frame, sign_config_frame, try_encode_frame,
 };
 use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
@@ -113,7 +110,9 @@ pub fn signed_push_frame(
     config: &[u8],
     options: &SignOptions,
 ) -> Result<Vec<u8>, PushError> {
-    let now = options.now_ms.unwrap_or_else(|| SystemEnvelopeClock.now_ms());
+    let now = options
+        .now_ms
+        .unwrap_or_else(|| SystemEnvelopeClock.now_ms());
     let seq = options.seq.unwrap_or(now.max(0) as u64);
     let ttl = options.ttl.unwrap_or(DEFAULT_PUSH_TTL);
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);

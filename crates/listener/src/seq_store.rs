@@ -8,8 +8,7 @@
 //! replays).
 
 use super::ListenerError;
-use logwire_wire::config_envelope::EnvelopeError;
-use logwire_wire::{KeyId, SeqRatchet};
+use logwire_wire::{EnvelopeError, KeyId, SeqRatchet};
 use std::fs;
 use std::path::{Path, PathBuf};
 

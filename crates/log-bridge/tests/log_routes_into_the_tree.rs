@@ -1,8 +1,9 @@
+// A binary of its own (not a module of `tests/it`): the `log` logger is process-wide, installed
+// once per process, and this test installs it.
 //! The `log` facade reaches the tree with names, levels, locations and key-values mapped, and
 //! `log::max_level` follows the tree. One test: the `log` logger is process-global.
 
-use logwire_engine::handler::RecordCollector;
-use logwire_engine::{Handler, LoggerTree, Value, level};
+use logwire_engine::{Handler, LoggerTree, RecordCollector, Value, level};
 use std::sync::Arc;
 
 #[test]

@@ -12,8 +12,11 @@
 //! them). With no collector running, the records stay buffered and `close` reports what it
 //! could not deliver.
 
-use logwire::handlers::{SocketHandler, SocketOptions};
-use logwire::{Formatter, Handler, LoggerTree, level};
+use logwire::{
+    Formatter, Handler, LoggerTree,
+    handlers::{SocketHandler, SocketOptions},
+    level,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     root.set_level(level::INFO);
     root.add_handler(Arc::new(Handler::new(socket)));
     // The collector formats records itself; a local console copy for the person watching.
-    let console = logwire::handler::StreamHandler::stderr();
+    let console = logwire::StreamHandler::stderr();
     let fmt = Formatter::percent("local copy: %(levelname)s %(name)s: %(message)s")?;
     root.add_handler(Arc::new(Handler::new(console).with_formatter(fmt)));
 

@@ -64,14 +64,20 @@
 //! | `tracing` | | `Builder::tracing`, the `tracing` layer |
 //! | `full` | | all of the above |
 //!
+//! # One path per name
+//!
+//! The engine's items (`logwire_engine`) are this crate's root, with its one public
+//! namespace [`level`]. Every other crate is re-exported once, as a module that says what it
+//! is ([`config`], `handlers`, `listener`, `collector`, `record_map`, `wire`, `log_bridge`,
+//! `tracing_bridge`); its items are reached only through that module. The facade's own items
+//! ([`Builder`], [`Guard`], [`Error`], [`init_file`], the reload events) are at the root.
+//!
 //! Without `config` this crate is the engine: build handlers and formatters in code (see
 //! [`Formatter::builder`] and the guide, `docs/rust-guide.md`).
 
-pub use logwire_engine as engine;
-pub use logwire_engine::{
-    Args, Emitter, Filter, Formatter, Handler, HandlerError, LogRecord, Logger, LoggerTree,
-    NameFilter, ShutdownGuard, Value, filter, format, handler, level, record, tree, value,
-};
+// The engine is this crate's root: `logwire::LoggerTree`, `logwire::Formatter`,
+// `logwire::level::INFO`, the same names as in `logwire_engine` and reached one way only.
+pub use logwire_engine::*;
 
 #[cfg(feature = "config")]
 mod builder;
@@ -81,19 +87,22 @@ mod error;
 #[cfg(all(doctest, feature = "full"))]
 mod guide;
 #[cfg(feature = "config")]
-pub mod reload;
+mod reload;
 
 #[cfg(feature = "config")]
 pub use builder::{Builder, DEFAULT_DEBOUNCE, Guard};
 #[cfg(feature = "config")]
 pub use error::Error;
+/// dictConfig / fileConfig: the [`Configurator`](config::Configurator), the config formats
+/// ([`SourceFormat`](config::SourceFormat)) and the handler registry.
 #[cfg(feature = "config")]
 pub use logwire_config as config;
 #[cfg(feature = "config")]
-pub use logwire_config::{Configurator, SourceFormat};
-#[cfg(feature = "config")]
-pub use reload::{ReloadCause, ReloadEvent};
+pub use reload::{RELOAD_LOGGER, ReloadCause, ReloadEvent};
 
+/// The collector: the bounded receivers behind `logwire serve`.
+#[cfg(feature = "collector")]
+pub use logwire_collector as collector;
 /// The network handlers (CPython's `SocketHandler`, `DatagramHandler`, `SysLogHandler`, with
 /// buffering, signing and acks) and, with `config`, their config classes.
 #[cfg(feature = "net")]
@@ -101,9 +110,6 @@ pub use logwire_handlers as handlers;
 /// The signed config listener and its push client.
 #[cfg(feature = "listener")]
 pub use logwire_listener as listener;
-/// The collector: the bounded receivers behind `logwire serve`.
-#[cfg(feature = "collector")]
-pub use logwire_collector as collector;
 /// Received record payloads to records (what the collector maps with).
 #[cfg(feature = "collector")]
 pub use logwire_record as record_map;

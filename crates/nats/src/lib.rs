@@ -20,8 +20,8 @@ mod records;
 
 pub use config_kv::{
     BUCKET_HISTORY, ConfigKvError, KvConfigListener, KvEvent, KvListenerHandle, KvTarget,
-    ListenerReply, MAX_BACKOFF, MAX_REPLIES, MAX_REPLY_BYTES, MIN_BACKOFF, PushReport,
-    push_config, reply_subject,
+    ListenerReply, MAX_BACKOFF, MAX_REPLIES, MAX_REPLY_BYTES, MIN_BACKOFF, PushReport, push_config,
+    reply_subject,
 };
 pub use connect::{DEFAULT_PORT, MAX_CREDENTIAL_FILE, NatsConnect, host_port};
 pub use records::{

@@ -1,27 +1,8 @@
 //! A protocol 1 pickler byte-identical to CPython's `pickle.dumps(d, 1)` (what
 //! `SocketHandler.makePickle` sends), for values of the [`PickleValue`] model.
 //!
-//! CPython memoizes by object identity, which plain Rust data does not have. This encoder
-//! models identity as follows (verified against CPython 3.11 with `pickletools`):
-//!
-//! * every str, list, tuple, dict, set, bytes and bytearray value is a distinct object, so it is
-//!   written in full and memoized (`BINPUT`) but never fetched back with `BINGET` — except:
-//! * the empty str `''`, the empty bytes `b''` and 1-byte bytes are CPython singletons, so a
-//!   repeat is written as `BINGET` of the first;
-//! * the globals CPython writes for bytes/set/frozenset/bytearray (`_codecs.encode`,
-//!   `__builtin__.bytes`, …) and the `'latin1'` constant in the bytes reduction are single
-//!   objects, written once and then fetched with `BINGET`;
-//! * `()` is written as `EMPTY_TUPLE` and never memoized, as CPython does.
-//!
-//! Where CPython's output depends on identity this model cannot see, bytes differ (the
-//! decoded value is still equal): a str value that *is* the same object as an earlier str
-//! (interned identifiers, such as an `extra` value written as a literal equal to an attribute
-//! name, e.g. `extra={'tag': 'msg'}`; 1-character Latin-1 strs that came from slicing, which
-//! CPython caches; the same str object stored under two keys), or the same list/tuple/dict
-//! object stored twice (constant-folded tuples in one code object). CPython then writes
-//! `BINGET`; this encoder writes the value again.
-//!
-//! Opaque values are written as their placeholder str (`'<datetime.datetime>'`).
+//! The identity model (what is memoized and fetched back, where bytes can differ from
+//! CPython's) is documented on [`Protocol1Encoder`], the public face of this module.
 
 use crate::error::EncodeError;
 use crate::text::{ParsedInt, normalize_bigint};
@@ -51,7 +32,29 @@ enum Task<'a> {
     PutShared(Shared),
 }
 
-/// A reusable protocol 1 pickler; see the [module docs](self) for the identity model.
+/// A reusable protocol 1 pickler.
+///
+/// CPython memoizes by object identity, which plain Rust data does not have. This encoder
+/// models identity as follows (verified against CPython 3.11 with `pickletools`):
+///
+/// * every str, list, tuple, dict, set, bytes and bytearray value is a distinct object, so it is
+///   written in full and memoized (`BINPUT`) but never fetched back with `BINGET` — except:
+/// * the empty str `''`, the empty bytes `b''` and 1-byte bytes are CPython singletons, so a
+///   repeat is written as `BINGET` of the first;
+/// * the globals CPython writes for bytes/set/frozenset/bytearray (`_codecs.encode`,
+///   `__builtin__.bytes`, …) and the `'latin1'` constant in the bytes reduction are single
+///   objects, written once and then fetched with `BINGET`;
+/// * `()` is written as `EMPTY_TUPLE` and never memoized, as CPython does.
+///
+/// Where CPython's output depends on identity this model cannot see, bytes differ (the
+/// decoded value is still equal): a str value that *is* the same object as an earlier str
+/// (interned identifiers, such as an `extra` value written as a literal equal to an attribute
+/// name, e.g. `extra={'tag': 'msg'}`; 1-character Latin-1 strs that came from slicing, which
+/// CPython caches; the same str object stored under two keys), or the same list/tuple/dict
+/// object stored twice (constant-folded tuples in one code object). CPython then writes
+/// `BINGET`; this encoder writes the value again.
+///
+/// Opaque values are written as their placeholder str (`'<datetime.datetime>'`).
 #[derive(Debug, Default)]
 pub struct Protocol1Encoder {
     out: Vec<u8>,

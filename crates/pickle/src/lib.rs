@@ -28,7 +28,7 @@
 //! # Encoding
 //!
 //! [`encode_record_protocol1`] writes what `pickle.dumps(d, 1)` writes for a record dict, and
-//! [`encode_socket_frame`] adds the 4-byte length prefix. See [`encode`] for how CPython's
+//! [`encode_socket_frame`] adds the 4-byte length prefix. See [`Protocol1Encoder`] for how CPython's
 //! identity-based memo is modelled.
 //!
 //! # Example
@@ -57,7 +57,7 @@
 
 mod compat_names;
 mod decode;
-pub mod encode;
+mod encode;
 mod error;
 mod flat;
 mod stdtypes;

@@ -82,7 +82,11 @@ impl NatsServer {
         let mut child = Command::new(binary())
             .args(["-js", "-a", "127.0.0.1", "-p"])
             // 0 until the first start: the server picks one (-1) and logs it.
-            .arg(if self.port == 0 { "-1".to_owned() } else { self.port.to_string() })
+            .arg(if self.port == 0 {
+                "-1".to_owned()
+            } else {
+                self.port.to_string()
+            })
             .arg("-sd")
             .arg(&self.store)
             .stdin(Stdio::null())

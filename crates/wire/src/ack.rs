@@ -4,9 +4,7 @@
 //! nothing breaks.
 //!
 //! ```
-//! use logwire_wire::ack::{ConfigReply, RecordAck};
-//! use logwire_wire::frame::split_datagram;
-//! use logwire_wire::Epoch;
+//! use logwire_wire::{ConfigReply, RecordAck, split_datagram, Epoch};
 //!
 //! let ack = RecordAck { epoch: Epoch([7; 16]), seq: 42 };
 //! let framed = ack.encode_frame();

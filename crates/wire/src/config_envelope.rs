@@ -27,10 +27,9 @@
 //! cross-host replay the audience exists to stop.
 //!
 //! ```
-//! use logwire_wire::config_envelope::{sign_config, Audience, EnvelopeError, ConfigVerifier};
-//! use logwire_wire::{key, FixedClock, KeyRing};
+//! use logwire_wire::{sign_config, Audience, EnvelopeError, ConfigVerifier, FixedClock, KeyRing, generate_hmac};
 //!
-//! let signer = key::generate_hmac().unwrap();
+//! let signer = generate_hmac().unwrap();
 //! let ring: KeyRing = [signer.verify_key()].into_iter().collect();
 //! let t = 1_763_750_000_000;
 //! let env = sign_config(&signer, 7, t, t + 3_600_000, Some("payments-prod"), b"{}").unwrap();

@@ -7,7 +7,7 @@
 //! mid-frame yields [`FrameError::Truncated`] ("truncated frame dropped").
 //!
 //! ```
-//! use logwire_wire::frame::{encode_frame, FrameDecoder};
+//! use logwire_wire::{encode_frame, FrameDecoder};
 //!
 //! let wire = [encode_frame(b"hello"), encode_frame(b"world")].concat();
 //! let mut decoder = FrameDecoder::new(1024);
@@ -143,7 +143,7 @@ pub struct FrameScan {
 /// asked about each complete payload (a cheap look at its first bytes, say).
 ///
 /// ```
-/// use logwire_wire::frame::{encode_frame, payloads, scan_frames};
+/// use logwire_wire::{encode_frame, payloads, scan_frames};
 ///
 /// let mut wire = [encode_frame(b"hello"), encode_frame(b"world")].concat();
 /// wire.extend_from_slice(&[0, 0, 0, 9, b'p']); // the start of a third frame

@@ -37,8 +37,7 @@ pub enum FrameReadError {
 /// `Ok(Some(body))` for a whole frame of at most `cap` bytes.
 ///
 /// ```
-/// use logwire_wire::frame::encode_frame;
-/// use logwire_wire::{FrameReadError, read_frame};
+/// use logwire_wire::{encode_frame, FrameReadError, read_frame};
 ///
 /// let wire = encode_frame(b"hello");
 /// assert_eq!(read_frame(&mut &wire[..], 16, None).unwrap().as_deref(), Some(&b"hello"[..]));

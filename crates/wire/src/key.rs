@@ -14,9 +14,9 @@
 //! [`SigningKey::verify_key`].
 //!
 //! ```
-//! use logwire_wire::key::{self, SigningKey, VerifyKey};
+//! use logwire_wire::{SigningKey, VerifyKey, generate_ed25519};
 //!
-//! let signer = key::generate_ed25519().unwrap();
+//! let signer = generate_ed25519().unwrap();
 //! let public_text = signer.verify_key().to_file_text();
 //! assert!(public_text.starts_with("ed25519-public:"));
 //! let public = VerifyKey::from_file_text(&public_text).unwrap();

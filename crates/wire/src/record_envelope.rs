@@ -21,10 +21,9 @@
 //! (in the `replay` submodule: the format here is stateless, the replay state is not).
 //!
 //! ```
-//! use logwire_wire::record_envelope::{open_record, seal_record, Epoch, PayloadFormat};
-//! use logwire_wire::{key, KeyRing, ReplayTracker, ReplayVerdict};
+//! use logwire_wire::{open_record, seal_record, Epoch, PayloadFormat, KeyRing, ReplayTracker, ReplayVerdict, generate_hmac};
 //!
-//! let key = key::generate_hmac().unwrap();
+//! let key = generate_hmac().unwrap();
 //! let ring: KeyRing = [key.verify_key()].into_iter().collect();
 //! let epoch = Epoch::random();
 //! let env = seal_record(&key, epoch, 1, PayloadFormat::Json, true, br#"{"msg":"hi"}"#).unwrap();

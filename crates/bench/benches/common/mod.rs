@@ -41,5 +41,5 @@ sys.stdout.buffer.write(bytes(out))
 
 /// The payloads of length-prefixed frames.
 pub(crate) fn payloads(frames: &[u8]) -> Vec<&[u8]> {
-    logwire_wire::frame::payloads(frames).collect()
+    logwire_wire::payloads(frames).collect()
 }

@@ -12,8 +12,7 @@
 use crate::common;
 
 use common::*;
-use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
+use logwire_wire::{ConfigReply, ConfigStatus, SigningKey, sign_config_frame};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{SystemTime, UNIX_EPOCH};

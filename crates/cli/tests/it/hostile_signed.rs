@@ -8,8 +8,7 @@
 use crate::common;
 
 use common::*;
-use logwire_wire::record_envelope::{Epoch, PayloadFormat, seal_record_frame};
-use logwire_wire::{RecordAck, SigningKey};
+use logwire_wire::{Epoch, PayloadFormat, RecordAck, SigningKey, seal_record_frame};
 use std::io::{Read, Write};
 use std::net::{TcpStream, UdpSocket};
 
@@ -144,7 +143,10 @@ fn replayed_and_tampered_signed_records() {
         let want = tampered.iter().filter(|t| t.2 == reason).count() as u64;
         assert_eq!(c.get(reason), want, "{reason}: {c:?}");
     }
-    assert!(c.get("replay_too_old") >= 1, "the seq below the window: {c:?}");
+    assert!(
+        c.get("replay_too_old") >= 1,
+        "the seq below the window: {c:?}"
+    );
     for (msg, times) in [
         ("signed one", 1),
         ("signed two", 1),

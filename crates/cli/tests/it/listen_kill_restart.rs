@@ -6,8 +6,7 @@
 use crate::common;
 
 use common::{Serve, keygen, listen_args, logwire};
-use logwire_wire::ConfigReply;
-use logwire_wire::config_envelope::sign_config_frame;
+use logwire_wire::{ConfigReply, sign_config_frame};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,6 @@
 //! mutual TLS is applied (exit 0); without a client certificate, with plain TCP to the TLS
 //! port, and with an untrusted client certificate, send-config exits 2 and says why.
 
-
 use crate::common;
 
 use common::{Serve, keygen, listen_args, logwire};

@@ -3,14 +3,13 @@
 //! its store in a temp dir. Serve is started with `--listen=nats://…` (the `=` form): the
 //! shared starter counts `--listen` flags as socket listeners to wait for.
 
-use logwire_test_support::nats::NatsServer;
 use crate::common;
+use logwire_test_support::nats::NatsServer;
 
 use common::{BIN, WAIT, good, keygen, logwire, send_tcp};
 use logwire_nats::{KvTarget, NatsConnect, push_config};
 use logwire_test_support::serve::Serve;
-use logwire_wire::config_envelope::sign_config;
-use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock};
+use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock, sign_config};
 use std::path::{Path, PathBuf};
 
 /// The key `key` of the `logconf` bucket on `nats`, as `send-config --to` takes it.

@@ -17,8 +17,7 @@
 //! it per handler, which is what is compared); the rest of stderr byte for byte.
 
 use logwire_config::{ContentPolicy, SourceFormat, StdStream, StreamFactory};
-use logwire_engine::handler::StreamHandler;
-use logwire_engine::{Args, Handler, LoggerTree, Value, level};
+use logwire_engine::{Args, Handler, LoggerTree, StreamHandler, Value, level};
 use logwire_test_support::python;
 use std::io::Write;
 use std::path::{Path, PathBuf};

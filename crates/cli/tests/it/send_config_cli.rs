@@ -27,7 +27,7 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 #[test]
 fn signed_push_applied_then_replay_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    let signer = logwire_wire::key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let key = dir.path().join("ops.key");
     signer.write_file(&key, false).unwrap();
     let key = key.display().to_string();
@@ -85,7 +85,7 @@ fn signed_push_applied_then_replay_rejected() {
 #[test]
 fn unix_socket_hmac_and_unsigned() {
     let dir = tempfile::tempdir().unwrap();
-    let signer = logwire_wire::key::generate_hmac().unwrap();
+    let signer = logwire_wire::generate_hmac().unwrap();
     let key = dir.path().join("push.hmac");
     signer.write_file(&key, false).unwrap();
     let tree = LoggerTree::new();

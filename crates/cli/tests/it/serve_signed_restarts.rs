@@ -13,7 +13,6 @@ use common::{Serve, file_config};
 use logwire_engine::{Emitter, Formatter, LogRecord};
 use logwire_handlers::{Backoff, SendStats, SocketHandler, SocketOptions};
 use logwire_test_support::wait::wait_until;
-use logwire_wire::key;
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -76,7 +75,7 @@ fn stored_lines(path: &Path) -> usize {
 /// times; returns how often each message was stored.
 fn stream_with_restarts(sig: &str) -> (HashMap<String, usize>, SendStats) {
     let s = setup();
-    let signing = key::generate_hmac().unwrap();
+    let signing = logwire_wire::generate_hmac().unwrap();
     signing.write_file(&s.key, false).unwrap();
     let mut collector = start(&s, 0);
     let port = collector.tcp().port();

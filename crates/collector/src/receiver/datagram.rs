@@ -11,7 +11,7 @@ use super::stats::ListenerId;
 use super::stats::RejectReason;
 use super::work::Batch;
 use logwire_record::RecordMapper;
-use logwire_wire::frame::{FrameError, split_datagram};
+use logwire_wire::{FrameError, split_datagram};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use tokio::sync::{mpsc, watch};

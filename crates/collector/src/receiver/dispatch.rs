@@ -15,10 +15,10 @@ use super::replay_journal::ReplayJournal;
 use super::seqs::StoredSeqs;
 use super::stats::{Counters, ListenerId};
 use super::work::{AckRoute, Batch, ReadFrames, Signed, Work};
-use logwire_record::MappedRecord;
-use logwire_engine::tree::SnapshotCache;
+use logwire_engine::SnapshotCache;
 use logwire_engine::{LogRecord, Logger, LoggerTree};
-use logwire_wire::frame::payloads;
+use logwire_record::MappedRecord;
+use logwire_wire::payloads;
 use logwire_wire::{Epoch, KeyId, RecordAck};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -57,7 +57,7 @@ pub(crate) fn start(
         .spawn(move || {
             // Handlers keep a drain's lines in memory and write them at the flush that ends
             // the drain (one write per burst, not per record); acks follow that flush.
-            logwire_engine::handler::batch_writes_on_this_thread(true);
+            logwire_engine::batch_writes_on_this_thread(true);
             let mut d = Dispatcher::new(tree, shared, stored, journal);
             d.output_closed = output_closed;
             d.run(rx)
@@ -236,14 +236,12 @@ impl Dispatcher {
             return false;
         }
         // Handlers that need the record's identity (the JetStream publisher) read it here.
-        let origin = signed
-            .as_ref()
-            .map(|s| logwire_engine::origin::RecordOrigin {
-                key_id: s.key_id.0,
-                epoch: s.epoch.0,
-                seq: s.seq,
-            });
-        logwire_engine::origin::with_origin(origin, || self.handle(rec));
+        let origin = signed.as_ref().map(|s| logwire_engine::RecordOrigin {
+            key_id: s.key_id.0,
+            epoch: s.epoch.0,
+            seq: s.seq,
+        });
+        logwire_engine::with_origin(origin, || self.handle(rec));
         if self.output_closed() {
             return false;
         }

@@ -10,7 +10,7 @@ use super::work::{AckRoute, Batch, QueueBudget, Signed, Work};
 use logwire_record::MappedRecord;
 use logwire_record::{Format, MapError, RecordMapper};
 use logwire_wire::ReplayVerdict;
-use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
+use logwire_wire::{PayloadFormat, RecordError, is_record_envelope, open_record};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};

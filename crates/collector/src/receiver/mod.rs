@@ -77,7 +77,7 @@
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use logwire_engine::{Handler, LoggerTree, handler::StreamHandler};
+//! use logwire_engine::{Handler, LoggerTree, StreamHandler};
 //! use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
 //! use std::sync::Arc;
 //!

@@ -44,7 +44,7 @@
 use super::BulkDecode;
 use super::work::{Batch, DispatcherSide};
 use logwire_record::{MapLimits, RecordMapper};
-use logwire_wire::frame::FrameScan;
+use logwire_wire::FrameScan;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};

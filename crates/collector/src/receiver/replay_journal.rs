@@ -36,7 +36,7 @@
 //! operator decides (the error says which file and line). An incomplete last line, which a
 //! crash in the middle of an append can leave, is cut off.
 
-use logwire_wire::record_envelope::REPLAY_WINDOW;
+use logwire_wire::REPLAY_WINDOW;
 use logwire_wire::{Epoch, KeyId, ReplayTracker, ReplayWindow, WindowState};
 use std::fmt::Write as _;
 use std::fs::File;

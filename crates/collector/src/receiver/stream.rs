@@ -22,8 +22,8 @@ use super::stats::RejectReason;
 use super::work::{AckRoute, Batch, ReadFrames, Work};
 use logwire_record::RecordMapper;
 use logwire_wire::RecordAck;
-use logwire_wire::frame::{self, FrameScan, PREFIX_LEN, payloads};
-use logwire_wire::record_envelope::is_record_envelope;
+use logwire_wire::is_record_envelope;
+use logwire_wire::{FrameScan, PREFIX_LEN, payloads};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -430,7 +430,7 @@ impl<R: AsyncRead + Unpin> Connection<'_, R> {
             // Nothing of an oversized body is kept: what arrived of it is dropped at once.
             let dropped = self.state.skip(self.buf.len());
             self.buf.drain(..dropped);
-            let scan = frame::scan_frames(&self.buf, max_frame, is_record_envelope);
+            let scan = logwire_wire::scan_frames(&self.buf, max_frame, is_record_envelope);
             if scan.frames > 0 {
                 if self.state.frames_taken() {
                     self.shed.prove();
@@ -608,7 +608,7 @@ impl<R: AsyncRead + Unpin> Connection<'_, R> {
         let now = Instant::now();
         self.state.buffered(self.buf.len(), now);
         if self.inflight.is_none()
-            && let Some(len) = frame::peek_length(&self.buf)
+            && let Some(len) = logwire_wire::peek_length(&self.buf)
             && len as usize > READ_CHUNK
         {
             let opts = &self.ctx.shared.options;
@@ -707,7 +707,7 @@ fn take_frames(buf: &mut Vec<u8>, end: usize, order: &mut InOrder) -> Vec<u8> {
     frames
 }
 
-/// Judges complete frames (prefixes included, as [`frame::scan_frames`] found them) into a
+/// Judges complete frames (prefixes included, as [`logwire_wire::scan_frames`] found them) into a
 /// batch.
 fn judge_frames(
     shared: &Shared,

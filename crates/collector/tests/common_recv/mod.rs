@@ -2,9 +2,9 @@
 //! handed, and a bounded python3 runner.
 #![allow(dead_code, unreachable_pub)]
 
-use logwire_engine::handler::RecordCollector;
-use logwire_engine::{Handler, LoggerTree};
 use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
+use logwire_engine::RecordCollector;
+use logwire_engine::{Handler, LoggerTree};
 use logwire_test_support::python as py;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

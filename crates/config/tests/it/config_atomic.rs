@@ -45,7 +45,7 @@ fn setup() -> (tempfile::TempDir, LoggerTree, Configurator) {
 fn assert_unchanged_after_failure(
     dir: &Path,
     tree: &LoggerTree,
-    before: &Arc<logwire_engine::tree::Snapshot>,
+    before: &Arc<logwire_engine::Snapshot>,
 ) {
     assert!(
         Arc::ptr_eq(before, &tree.snapshot()),

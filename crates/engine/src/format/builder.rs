@@ -10,8 +10,7 @@ use jiff::tz::TimeZone;
 /// `validate=True`, no `defaults`, local time.
 ///
 /// ```
-/// use logwire_engine::format::{Formatter, Style};
-/// use logwire_engine::LogRecord;
+/// use logwire_engine::{Formatter, Style, LogRecord};
 ///
 /// let f = Formatter::builder()
 ///     .format("{levelname:<8} {name}: {message} [{region}]")

@@ -2,7 +2,7 @@
 //! `defaults` and `validate`, producing byte-for-byte what CPython produces.
 //!
 //! ```
-//! use logwire_engine::{LogRecord, format::Formatter};
+//! use logwire_engine::{Formatter, LogRecord};
 //! let mut record = LogRecord::new("app.db", 30, "/src/db.py", 7, "disk %d%% full");
 //! record.args = logwire_engine::Args::Tuple(vec![logwire_engine::Value::Int(93)]);
 //! let f = Formatter::builder().format("%(levelname)-8s %(name)s: %(message)s").build().unwrap();
@@ -22,24 +22,32 @@
 //! on every record in CPython) are rejected by [`Formatter::new`] even when `validate` is
 //! false.
 
-pub mod brace;
+pub(crate) mod brace;
 mod builder;
-pub mod json;
+pub(crate) mod json;
 mod num;
-pub mod percent;
-pub mod strftime;
-pub mod template;
-pub mod time;
+pub(crate) mod percent;
+pub(crate) mod strftime;
+pub(crate) mod template;
+pub(crate) mod time;
 mod time_cache;
 
 use crate::record::{Args, Attribute, LogRecord};
 use crate::value::Value;
 pub use builder::FormatterBuilder;
+pub use json::{JsonOptions, RESERVED_ATTRS};
+pub use percent::format_message;
+// Renamed at the root so each says it is about strftime formats.
 use jiff::tz::TimeZone;
 pub use num::MAX_WIDTH;
 use num::V;
 use std::borrow::Cow;
 use std::fmt::Write;
+pub use strftime::{
+    check as check_strftime, limit as strftime_limit, max_len as strftime_max_len, strftime,
+    strftime_into,
+};
+pub use time::{Tm, gmtime, localtime};
 
 /// The longest format string (or `datefmt`) a formatter accepts, in bytes.
 pub const MAX_FORMAT_LEN: usize = 64 * 1024;
@@ -416,7 +424,7 @@ impl Formatter {
 
     /// python-json-logger's `JsonFormatter(fmt, datefmt, style, validate, **options)`: the
     /// format is checked as `Formatter`'s is and names the fields of each JSON object (see
-    /// [`json`]).
+    /// [`JsonOptions`](crate::JsonOptions)).
     pub fn json(
         fmt: Option<&str>,
         datefmt: Option<&str>,

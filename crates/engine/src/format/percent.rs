@@ -2,7 +2,7 @@
 //! conversion specifiers of `%`-style formatters.
 //!
 //! ```
-//! use logwire_engine::{Args, Value, format::percent::format_message};
+//! use logwire_engine::{Args, Value, format_message};
 //! let args = Args::Tuple(vec![Value::Int(42), Value::from("x")]);
 //! assert_eq!(format_message("%05d|%-3s|", &args).unwrap(), "00042|x  |");
 //! ```

@@ -3,7 +3,7 @@
 //! conversions copied through verbatim and a trailing lone `%` kept.
 //!
 //! ```
-//! use logwire_engine::format::{strftime::strftime, time::gmtime};
+//! use logwire_engine::{strftime, gmtime};
 //! let tm = gmtime(735379380, &jiff::tz::TimeZone::UTC).unwrap();
 //! assert_eq!(strftime("%Y-%m-%d %H:%M:%S %a %-d %_H|%f", &tm), "1993-04-21 08:03:00 Wed 21  8|%f");
 //! ```

@@ -5,8 +5,7 @@
 //! worker, which lets file targets batch until the queue runs empty.
 //!
 //! ```
-//! use logwire_engine::handler::{FileHandler, FileOptions};
-//! use logwire_engine::{Handler, LogRecord};
+//! use logwire_engine::{FileHandler, FileOptions, Handler, LogRecord};
 //! let dir = tempfile::tempdir().unwrap();
 //! let path = dir.path().join("app.log");
 //! let h = Handler::new(FileHandler::new(&path, FileOptions::default()).unwrap());

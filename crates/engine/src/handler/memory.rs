@@ -170,8 +170,7 @@ impl Emitter for MemoryHandler {
 /// Defaults are CPython's: `flushLevel=ERROR`, no target, `flushOnClose=True`.
 ///
 /// ```
-/// use logwire_engine::handler::{MemoryHandler, StreamHandler};
-/// use logwire_engine::{Handler, level};
+/// use logwire_engine::{MemoryHandler, StreamHandler, Handler, level};
 /// use std::sync::Arc;
 ///
 /// let console = Arc::new(Handler::new(StreamHandler::stderr()));

@@ -9,8 +9,7 @@
 //! `max_bytes` bytes wait at once (a burst of large records is bounded by its bytes).
 //!
 //! ```
-//! use logwire_engine::handler::{CaptureBuffer, QueueHandler, QueueOptions, StreamHandler};
-//! use logwire_engine::{Handler, LogRecord};
+//! use logwire_engine::{CaptureBuffer, QueueHandler, QueueOptions, StreamHandler, Handler, LogRecord};
 //! use std::sync::Arc;
 //! let out = CaptureBuffer::new();
 //! let target = Arc::new(Handler::new(StreamHandler::new(out.clone())));

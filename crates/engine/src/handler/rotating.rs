@@ -248,8 +248,7 @@ impl Emitter for RotatingFileHandler {
 /// over), `backupCount=0`, and [`FileOptions::default`] (append, UTF-8, opened now).
 ///
 /// ```
-/// use logwire_engine::handler::{FileOptions, RotatingFileHandler};
-/// use logwire_engine::{Formatter, Handler};
+/// use logwire_engine::{FileOptions, RotatingFileHandler, Formatter, Handler};
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let file = RotatingFileHandler::builder(dir.path().join("app.log"))

@@ -2,8 +2,7 @@
 //! shared in-memory writer for capturing output in tests.
 //!
 //! ```
-//! use logwire_engine::handler::{CaptureBuffer, StreamHandler};
-//! use logwire_engine::{Handler, LogRecord};
+//! use logwire_engine::{CaptureBuffer, StreamHandler, Handler, LogRecord};
 //! let out = CaptureBuffer::new();
 //! let h = Handler::new(StreamHandler::new(out.clone()).with_terminator("!\n"));
 //! h.handle(&LogRecord::new("app", 30, "x.rs", 1, "Exclamation"));
@@ -184,8 +183,7 @@ impl Write for CaptureBuffer {
 /// that logs (and for bridges' own tests): attach it, log, then read [`RecordCollector::records`].
 ///
 /// ```
-/// use logwire_engine::handler::RecordCollector;
-/// use logwire_engine::{Handler, LoggerTree};
+/// use logwire_engine::{RecordCollector, Handler, LoggerTree};
 /// use std::sync::Arc;
 /// let tree = LoggerTree::new();
 /// let seen = RecordCollector::new();

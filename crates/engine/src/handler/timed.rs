@@ -541,7 +541,7 @@ impl Emitter for TimedRotatingFileHandler {
 /// `backupCount=0`, local time, no `atTime`) and [`FileOptions::default`].
 ///
 /// ```
-/// use logwire_engine::handler::TimedRotatingFileHandler;
+/// use logwire_engine::TimedRotatingFileHandler;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let daily = TimedRotatingFileHandler::builder(dir.path().join("app.log"), "midnight")

@@ -15,9 +15,10 @@
 //! run of the same loop and checks is an ordinary test. (The glob also matches older
 //! builds' binaries and the `.d` file: run the newest binary.)
 
-use logwire_engine::format::{Formatter, Style};
-use logwire_engine::handler::{FileHandler, FileOptions, batch_writes_on_this_thread};
-use logwire_engine::{Handler, LogRecord, LoggerTree, Value, level};
+use logwire_engine::{
+    FileHandler, FileOptions, Formatter, Handler, LogRecord, LoggerTree, Style, Value,
+    batch_writes_on_this_thread, level,
+};
 use std::sync::Arc;
 
 const FORMAT: &str = "%(asctime)s %(levelname)s %(name)s %(message)s rid=%(request_id)s";

@@ -9,8 +9,7 @@ use crate::common;
 
 use common::golden::{compare, float_hex};
 use jiff::tz::TimeZone;
-use logwire_engine::format::{Formatter, Style};
-use logwire_engine::{LogRecord, Value};
+use logwire_engine::{Formatter, LogRecord, Style, Value};
 use logwire_test_support::python;
 use serde_json::{Value as J, json};
 use std::sync::Arc;

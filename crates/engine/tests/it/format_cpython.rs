@@ -1,8 +1,7 @@
 //! CPython's `FormatterTest` and `LogRecordTest.test_dict_arg` (Lib/test/test_logging.py),
 //! ported.
 
-use logwire_engine::format::{FormatError, Formatter, Style};
-use logwire_engine::{Args, LogRecord, Value};
+use logwire_engine::{Args, FormatError, Formatter, LogRecord, Style, Value};
 
 fn record() -> LogRecord {
     let mut r = LogRecord::new(
@@ -374,12 +373,9 @@ fn test_caps() {
         Err(FormatError::WidthTooLarge(100_000))
     ));
     // A message's own spec.
-    let e = logwire_engine::format::percent::format_message(
-        "%99999999d",
-        &Args::Tuple(vec![Value::Int(1)]),
-    );
+    let e = logwire_engine::format_message("%99999999d", &Args::Tuple(vec![Value::Int(1)]));
     assert!(matches!(e, Err(FormatError::WidthTooLarge(_))));
-    let e = logwire_engine::format::percent::format_message(
+    let e = logwire_engine::format_message(
         "%*d",
         &Args::Tuple(vec![Value::Int(1 << 40), Value::Int(1)]),
     );

@@ -6,9 +6,10 @@
 //! `StreamHandler` on stdout in a child process (this test binary re-run with
 //! `LOGWIRE_FORMAT_ERROR_CHILD=1`), and compares stdout byte for byte and stderr's report.
 
-use logwire_engine::format::Style;
-use logwire_engine::handler::{CaptureBuffer, FileHandler, FileOptions, StreamHandler};
-use logwire_engine::{Formatter, Handler, LogRecord, level};
+use logwire_engine::{
+    CaptureBuffer, FileHandler, FileOptions, Formatter, Handler, LogRecord, StreamHandler, Style,
+    level,
+};
 use logwire_test_support::python;
 use std::process::Command;
 use std::sync::Arc;

@@ -2,8 +2,7 @@
 //! many times is quoted in its error *after* expansion, so the error text grew with
 //! nesting x message length. Quoted pieces are now cut to a bounded length.
 
-use logwire_engine::format::Style;
-use logwire_engine::{Formatter, LogRecord};
+use logwire_engine::{Formatter, LogRecord, Style};
 
 #[test]
 fn an_invalid_expanded_spec_gives_a_bounded_error() {

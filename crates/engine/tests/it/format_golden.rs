@@ -7,10 +7,9 @@ use crate::common;
 
 use common::golden::{compare, float_hex};
 use jiff::tz::TimeZone;
-use logwire_engine::format::strftime::strftime;
-use logwire_engine::format::time::{gmtime, localtime};
-use logwire_engine::format::{Formatter, Style, percent::format_message};
-use logwire_engine::{Args, LogRecord, Value};
+use logwire_engine::{
+    Args, Formatter, LogRecord, Style, Value, format_message, gmtime, localtime, strftime,
+};
 use logwire_test_support::python;
 use serde_json::{Value as J, json};
 
@@ -300,7 +299,7 @@ fn record_json(r: &LogRecord) -> J {
     let mut fields = vec![];
     // Every attribute the record carries itself; exc_info is sent as exc_text (as
     // SocketHandler does) and message/asctime are made by formatting.
-    for key in logwire_engine::record::STANDARD_ATTRIBUTES
+    for key in logwire_engine::STANDARD_ATTRIBUTES
         .iter()
         .filter(|k| !matches!(**k, "exc_info" | "message" | "asctime"))
     {

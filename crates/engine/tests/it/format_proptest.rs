@@ -1,10 +1,9 @@
 //! Property tests: no format string, message or value makes formatting panic, and output
 //! stays bounded by the width/precision caps.
 
-use logwire_engine::format::strftime::strftime;
-use logwire_engine::format::time::gmtime;
-use logwire_engine::format::{Formatter, MAX_WIDTH, Style, percent::format_message};
-use logwire_engine::{Args, LogRecord, Value};
+use logwire_engine::{
+    Args, Formatter, LogRecord, MAX_WIDTH, Style, Value, format_message, gmtime, strftime,
+};
 use proptest::prelude::*;
 
 /// Characters that matter to the three styles, plus a few others.

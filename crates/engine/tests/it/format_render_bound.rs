@@ -1,10 +1,8 @@
-//! `strftime::max_len` and `Formatter::render_bound` are upper bounds: whatever the time and
+//! `strftime_max_len` and `Formatter::render_bound` are upper bounds: whatever the time and
 //! the record, the rendered text is never longer (issue 13, item 10: a content policy caps
 //! these bounds, so they must hold for every datefmt, not only the examples).
 
-use logwire_engine::format::strftime::{max_len, strftime};
-use logwire_engine::format::time::gmtime;
-use logwire_engine::{Formatter, LogRecord, format::Style};
+use logwire_engine::{Formatter, LogRecord, Style, gmtime, strftime, strftime_max_len};
 use proptest::prelude::*;
 
 const CONVERSIONS: &[&str] = &[
@@ -38,7 +36,7 @@ proptest! {
     ) {
         if let Some(tm) = gmtime(secs, &jiff::tz::TimeZone::UTC) {
             let out = strftime(&fmt, &tm);
-            prop_assert!(out.len() <= max_len(&fmt), "{:?} rendered {} > {}", fmt, out.len(), max_len(&fmt));
+            prop_assert!(out.len() <= strftime_max_len(&fmt), "{:?} rendered {} > {}", fmt, out.len(), strftime_max_len(&fmt));
         }
     }
 
@@ -69,7 +67,7 @@ proptest! {
 /// cover a record whose extras are long runs of control characters.
 #[test]
 fn a_json_formatter_renders_at_most_its_bound_with_escaped_extras() {
-    use logwire_engine::format::json::JsonOptions;
+    use logwire_engine::JsonOptions;
     let options = JsonOptions {
         rename_fields: vec![("levelname".into(), "level".into())],
         static_fields: vec![("service".into(), "api".into())],

@@ -8,11 +8,11 @@
 //! Each case plants something outside the root (`out/`) that must stay as it was, and checks
 //! that the handler reports an error instead of writing through.
 
-use logwire_engine::handler::{
-    FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, ManualClock, RotatingFileHandler,
-    TimedRotatingFileHandler, TimedRotation, WatchedFileHandler, truncate_for_write,
+use logwire_engine::{
+    Emitter, FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, Formatter, LogRecord,
+    ManualClock, RotatingFileHandler, TimedRotatingFileHandler, TimedRotation, WatchedFileHandler,
+    level, truncate_for_write,
 };
-use logwire_engine::{Emitter, Formatter, LogRecord, level};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

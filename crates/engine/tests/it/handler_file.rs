@@ -1,12 +1,11 @@
 //! StreamHandler, NullHandler, FileHandler and WatchedFileHandler (CPython's FileHandlerTest
 //! and more).
 
-use logwire_engine::format::Style;
-use logwire_engine::handler::{
-    CaptureBuffer, EncodeErrors, Encoding, FileHandler, FileMode, FileOpenPolicy, FileOptions,
-    NullHandler, StreamHandler, WatchedFileHandler,
+use logwire_engine::{
+    CaptureBuffer, Emitter, EncodeErrors, Encoding, FileHandler, FileMode, FileOpenPolicy,
+    FileOptions, Formatter, Handler, HandlerError, LogRecord, NullHandler, StreamHandler, Style,
+    WatchedFileHandler, level,
 };
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, level};
 use std::sync::Arc;
 
 fn rec(msg: &str) -> LogRecord {

@@ -4,11 +4,10 @@
 //! format fails (CPython writes nothing for it), with UTF-8 and Latin-1 files, and with a rotating file that measures
 //! `tell()` while lines are still batched.
 
-use logwire_engine::format::Style;
-use logwire_engine::handler::{
-    Encoding, FileHandler, FileOptions, RotatingFileHandler, batch_writes_on_this_thread,
+use logwire_engine::{
+    Emitter, Encoding, FileHandler, FileOptions, Formatter, Handler, LogRecord,
+    RotatingFileHandler, Style, batch_writes_on_this_thread, level,
 };
-use logwire_engine::{Emitter, Formatter, Handler, LogRecord, level};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -210,7 +209,7 @@ fn two_handlers_sharing_a_file_keep_emit_order_when_batching() {
 /// MemoryHandler's buffer alone; logging's `flush` empties it.
 #[test]
 fn sync_keeps_a_memory_buffer_flush_empties_it() {
-    use logwire_engine::handler::MemoryHandler;
+    use logwire_engine::MemoryHandler;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mem.log");
     let target = Arc::new(Handler::new(

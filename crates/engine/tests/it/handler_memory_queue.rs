@@ -1,11 +1,9 @@
 //! MemoryHandler (CPython's MemoryHandlerTest) and QueueHandler.
 
-use logwire_engine::format::Style;
-use logwire_engine::handler::{
-    CaptureBuffer, FileHandler, FileOptions, MemoryHandler, OverflowPolicy, QueueHandler,
-    QueueOptions, StreamHandler,
+use logwire_engine::{
+    CaptureBuffer, Emitter, FileHandler, FileOptions, Formatter, Handler, HandlerError, LogRecord,
+    MemoryHandler, OverflowPolicy, QueueHandler, QueueOptions, StreamHandler, Style, level,
 };
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, level};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -537,7 +535,7 @@ fn queue_byte_bound_drops_and_counts_and_admits_one_oversized_record() {
 
 #[test]
 fn queue_rejects_bad_byte_bound() {
-    for max_bytes in [0, logwire_engine::handler::MAX_QUEUE_BYTES + 1] {
+    for max_bytes in [0, logwire_engine::MAX_QUEUE_BYTES + 1] {
         let opts = QueueOptions {
             max_bytes,
             ..Default::default()
@@ -566,7 +564,7 @@ fn queue_reused_records_carry_nothing_over() {
         Arc::new(Handler::new(StreamHandler::new(out.clone())).with_formatter(Arc::new(fmt)));
     let q = Handler::new(QueueHandler::new(vec![target], QueueOptions::default()).unwrap());
     let mut rich = rec(level::ERROR, "boom %s");
-    rich.args = logwire_engine::record::Args::Tuple(vec!["x".into()]);
+    rich.args = logwire_engine::Args::Tuple(vec!["x".into()]);
     rich.func_name = Some("f".to_owned());
     rich.exc_text = Some("Traceback".to_owned());
     rich.set_extra("k", "v");

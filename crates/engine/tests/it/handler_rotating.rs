@@ -3,10 +3,10 @@
 
 use jiff::civil::{DateTime, Time};
 use jiff::tz::TimeZone;
-use logwire_engine::handler::{
-    FileOptions, ManualClock, RotatingFileHandler, TimedRotatingFileHandler, TimedRotation,
+use logwire_engine::{
+    Emitter, FileOptions, Formatter, HandlerError, LogRecord, ManualClock, RotatingFileHandler,
+    TimedRotatingFileHandler, TimedRotation, level,
 };
-use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord, level};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

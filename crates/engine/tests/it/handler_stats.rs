@@ -1,10 +1,9 @@
 //! Per-output counters: `Handler::stats` counts records, bytes and errors per handler.
 
-use logwire_engine::handler::{
-    CaptureBuffer, FileHandler, FileMode, FileOptions, MemoryHandler, QueueHandler, QueueOptions,
-    StreamHandler,
+use logwire_engine::{
+    CaptureBuffer, FileHandler, FileMode, FileOptions, Handler, HandlerStats, LogRecord,
+    MemoryHandler, NameFilter, QueueHandler, QueueOptions, StreamHandler, level,
 };
-use logwire_engine::{Handler, HandlerStats, LogRecord, NameFilter, level};
 use std::sync::Arc;
 
 fn rec(msg: &str) -> LogRecord {

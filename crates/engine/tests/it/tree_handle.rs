@@ -2,8 +2,10 @@
 
 use crate::common;
 use common::{Capture, t, tree_with_root_capture};
-use logwire_engine::level::{DEBUG, ERROR, INFO, WARNING};
-use logwire_engine::{Handler, LogRecord, LoggerTree};
+use logwire_engine::{
+    Handler, LogRecord, LoggerTree,
+    level::{DEBUG, ERROR, INFO, WARNING},
+};
 use std::sync::Arc;
 
 fn remote_record(name: &str, levelno: i32, msg: &str) -> LogRecord {
@@ -83,7 +85,7 @@ fn a_handler_attached_twice_is_called_once() {
 #[test]
 fn records_with_no_handler_go_to_the_last_resort_at_warning_and_above() {
     let tree = LoggerTree::new();
-    let last = logwire_engine::handler::RecordCollector::new();
+    let last = logwire_engine::RecordCollector::new();
     tree.set_last_resort(Some(Arc::new(
         Handler::new(last.clone()).with_level(WARNING),
     )));

@@ -1,9 +1,8 @@
 //! The logging call reuses a per-thread record: nothing of one record may leak into the next,
 //! and a handler that logs while handling still works.
 
-use logwire_engine::handler::RecordCollector;
 use logwire_engine::{
-    Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Value, level,
+    Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, RecordCollector, Value, level,
 };
 use std::sync::{Arc, Mutex};
 

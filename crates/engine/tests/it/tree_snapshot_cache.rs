@@ -3,8 +3,7 @@
 //! or removed, a logger disabled, a new logger), and a snapshot that does not fit the logger
 //! (another tree's, or one taken before the logger existed) is not used.
 
-use logwire_engine::handler::RecordCollector;
-use logwire_engine::{Handler, LogRecord, LoggerTree, level};
+use logwire_engine::{Handler, LogRecord, LoggerTree, RecordCollector, level};
 use std::sync::Arc;
 
 fn rec(name: &str, msg: &str) -> LogRecord {

@@ -30,14 +30,12 @@
 //! ```
 
 use crate::sender::{
-    Credentials, check_message_fields, check_request_target, HTTPHandler, HttpMethod, HttpOptions, MAX_QUEUE_BYTES, SMTP_PORT, SMTPHandler,
-    SmtpOptions, TlsClientConfig, split_host_port,
+    Credentials, HTTPHandler, HttpMethod, HttpOptions, MAX_QUEUE_BYTES, SMTP_PORT, SMTPHandler,
+    SmtpOptions, TlsClientConfig, check_message_fields, check_request_target, split_host_port,
 };
-use logwire_config::{HandlerRegistry, PlanError};
-use logwire_config::error::ConfigErrors;
-use logwire_config::model::ConfigValue;
-use logwire_config::registry::{
-    BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
+use logwire_config::{
+    BoundArgs, BuildContext, ConfigErrors, ConfigValue, HandlerKind, HandlerPlan, HandlerRegistry,
+    Param, PlanError, PrepareContext,
 };
 use logwire_engine::Emitter;
 use std::time::Duration;
@@ -49,7 +47,6 @@ pub(crate) fn register_mail_http_handlers(registry: &mut HandlerRegistry) {
     registry.register("logging.handlers.SMTPHandler", SmtpKind);
     registry.register("logging.handlers.HTTPHandler", HttpKind);
 }
-
 
 /// `(username, password)`; CPython's SMTPHandler ignores a non-sequence, HTTPHandler needs
 /// the pair, so anything else is refused here.

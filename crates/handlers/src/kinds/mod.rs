@@ -41,12 +41,10 @@ use crate::syslog::{
     LOG_USER, SocketType, SysLogHandler, SyslogAddress, SyslogMessage, SyslogOptions,
     facility_from_name,
 };
-use logwire_config::error::ConfigErrors;
-use logwire_config::model::ConfigValue;
-use logwire_config::registry::{
-    BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
+use logwire_config::{
+    BoundArgs, BuildContext, ConfigErrors, ConfigValue, Configurator, ContentPolicy, HandlerKind,
+    HandlerPlan, HandlerRegistry, Param, PlanError, PrepareContext,
 };
-use logwire_config::{Configurator, ContentPolicy, HandlerRegistry, PlanError};
 use logwire_engine::Emitter;
 use std::path::PathBuf;
 

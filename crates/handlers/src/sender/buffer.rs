@@ -1,27 +1,11 @@
 //! [`SendBuffer`]: the bounded buffer between the logging call and the network, and the
 //! background thread that empties it.
 //!
-//! The logging call only encodes the record and pushes the bytes here; it never waits on
-//! the network. A sender thread connects (with CPython's [`Backoff`] schedule), writes
-//! frames in order, and on any failure reconnects and carries on with what is still
-//! buffered, so an outage delays records instead of losing them. When the buffer is full the
-//! [`BufferPolicy`] decides: the caller waits for space, or the oldest record is dropped and
-//! counted; after drops, the next frame sent is an in-band notice `N records dropped` so the
-//! receiving side learns about the gap.
-//!
-//! With a signing key, every frame is sealed as `LWR1` with seq 1, 2, 3 … of a random epoch
-//! and asks for an ack. Sent frames stay in an *unacked window* until a cumulative `LWA1`
-//! ack releases them; after a reconnect, every unacked frame is resent in order (the
-//! receiver stores each (key, epoch, seq) once). Seqs are given when a frame enters the
-//! window, never before, so drops (which happen only in the buffer) never leave holes in
-//! the seq sequence that a cumulative ack could not cross. When the window is full the
-//! thread stops taking from the buffer, so the buffer's policy bounds memory for both.
+//! The contract is documented on [`SendBuffer`], the public face of this module.
 
 use super::backoff::Backoff;
 use super::conn::{Conn, Endpoint, is_message_too_long};
-use logwire_wire::frame::FrameDecoder;
-use logwire_wire::record_envelope::{Epoch, PayloadFormat, seal_record_frame};
-use logwire_wire::{RecordAck, SigningKey};
+use logwire_wire::{Epoch, FrameDecoder, PayloadFormat, RecordAck, SigningKey, seal_record_frame};
 use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -310,7 +294,23 @@ impl Shared {
     }
 }
 
-/// The bounded buffer of one handler and its sender thread. See the [module docs](self).
+/// The bounded buffer of one handler and its sender thread.
+///
+/// The logging call only encodes the record and pushes the bytes here; it never waits on
+/// the network. A sender thread connects (with CPython's [`Backoff`] schedule), writes
+/// frames in order, and on any failure reconnects and carries on with what is still
+/// buffered, so an outage delays records instead of losing them. When the buffer is full the
+/// [`BufferPolicy`] decides: the caller waits for space, or the oldest record is dropped and
+/// counted; after drops, the next frame sent is an in-band notice `N records dropped` so the
+/// receiving side learns about the gap.
+///
+/// With a signing key, every frame is sealed as `LWR1` with seq 1, 2, 3 … of a random epoch
+/// and asks for an ack. Sent frames stay in an *unacked window* until a cumulative `LWA1`
+/// ack releases them; after a reconnect, every unacked frame is resent in order (the
+/// receiver stores each (key, epoch, seq) once). Seqs are given when a frame enters the
+/// window, never before, so drops (which happen only in the buffer) never leave holes in
+/// the seq sequence that a cumulative ack could not cross. When the window is full the
+/// thread stops taking from the buffer, so the buffer's policy bounds memory for both.
 pub struct SendBuffer {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,

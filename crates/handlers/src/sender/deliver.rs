@@ -44,7 +44,8 @@ pub(crate) trait Deliver: Send + Sync + 'static {
     fn deliver(&self, payload: &[u8]) -> Result<(), String>;
 }
 
-/// Counters of a [`DeliveryQueue`].
+/// Counters of the delivery queue behind an [`SMTPHandler`](crate::SMTPHandler) or an
+/// [`HTTPHandler`](crate::HTTPHandler).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryStats {

@@ -1,24 +1,11 @@
 //! [`HTTPHandler`]: CPython's `logging.handlers.HTTPHandler` — one request per record — with
 //! a small bounded HTTP/1.1 client and the [`DeliveryQueue`](super::deliver) in front of it.
 //!
-//! The request is CPython's: `data = urllib.parse.urlencode(record.__dict__)` (see
-//! [`map_log_record`] and [`urlencode`]); GET appends it to `url` after `?` (or `&` when
-//! `url` has a `?`), POST sends it as the body with `Content-type:
-//! application/x-www-form-urlencoded` and `Content-length`; `credentials` add
-//! `Authorization: Basic …`; `http.client` adds `Host` (with the port when it is not the
-//! scheme's default) and `Accept-Encoding: identity`.
-//!
-//! Budgets of the client: the status line and headers at most [`MAX_RESPONSE_HEAD`] bytes
-//! and [`MAX_RESPONSE_HEADERS`] lines; every socket operation at most `timeout`, the whole
-//! exchange at most `session_timeout`. The response body is not read (one connection per
-//! request, closed after the head), so a huge or endless body costs nothing.
-//!
-//! Differences from CPython, each explicit: the reply status is checked (CPython ignores it):
-//! anything but 2xx is a counted, reported failure; `context` (an `ssl.SSLContext`, code) is
-//! refused in configs — `secure` uses [`TlsClientConfig`] (Mozilla's roots, plus logwire's
-//! `cafile`); the request is never made from the logging call itself.
+//! The contract is documented on [`HTTPHandler`], the public face of this module.
 
-use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument, Job};
+use super::deliver::{
+    DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument, Job,
+};
 use super::deliver::{args_value, record_reprs};
 use super::encode::RecordLayout;
 use super::smtp::{Credentials, to_handler_error};
@@ -123,7 +110,24 @@ pub fn split_host_port(host: &str, secure: bool) -> Result<(String, u16), String
     Ok((h.to_owned(), port))
 }
 
-/// CPython's `HTTPHandler`. See the [module docs](self).
+/// CPython's `HTTPHandler`.
+///
+/// The request is CPython's: `data = urllib.parse.urlencode(record.__dict__)` (see
+/// [`map_log_record`] and [`urlencode`]); GET appends it to `url` after `?` (or `&` when
+/// `url` has a `?`), POST sends it as the body with `Content-type:
+/// application/x-www-form-urlencoded` and `Content-length`; `credentials` add
+/// `Authorization: Basic …`; `http.client` adds `Host` (with the port when it is not the
+/// scheme's default) and `Accept-Encoding: identity`.
+///
+/// Budgets of the client: the status line and headers at most [`MAX_RESPONSE_HEAD`] bytes
+/// and [`MAX_RESPONSE_HEADERS`] lines; every socket operation at most `timeout`, the whole
+/// exchange at most `session_timeout`. The response body is not read (one connection per
+/// request, closed after the head), so a huge or endless body costs nothing.
+///
+/// Differences from CPython, each explicit: the reply status is checked (CPython ignores it):
+/// anything but 2xx is a counted, reported failure; `context` (an `ssl.SSLContext`, code) is
+/// refused in configs — `secure` uses [`TlsClientConfig`] (Mozilla's roots, plus logwire's
+/// `cafile`); the request is never made from the logging call itself.
 pub struct HTTPHandler {
     client: Arc<HttpClient>,
     queue: DeliveryQueue,

@@ -1,32 +1,7 @@
 //! Senders: CPython's `SocketHandler` and `DatagramHandler`, wire-compatible, that buffer
 //! instead of dropping.
 //!
-//! What is the same as CPython: the constructor (`host, port`; no port means a Unix
-//! socket), the frames (`makePickle`: 4-byte length + protocol 1 pickle, see [`pickle_record`]),
-//! one record per datagram with the prefix included, and the reconnect schedule
-//! (`retryStart` 1.0, `retryFactor` 2.0, `retryMax` 30.0, see [`Backoff`]).
-//!
-//! What differs, so that records are not lost silently (see [`SendBuffer`]):
-//! * the logging call never touches the network: it encodes the record and hands the bytes
-//!   to a background thread through a bounded buffer;
-//! * records logged while the destination is away stay buffered and go out on reconnect,
-//!   in order; a full buffer blocks the caller or drops the oldest record, counted, followed
-//!   by an in-band `N records dropped` notice;
-//! * with a signing key ([`SocketOptions::signing_key`]), frames are sealed as `LWR1`, kept
-//!   until a logwire receiver acknowledges them, and resent after a reconnect: no loss, and
-//!   no duplicates once the receiver deduplicates by (key, epoch, seq);
-//! * `flush()` waits (bounded) for delivery; `close()` delivers what is buffered (bounded)
-//!   and reports what it had to give up.
-//!
-//! ```no_run
-//! use logwire_engine::{Handler, LogRecord};
-//! use logwire_handlers::SocketHandler;
-//!
-//! let handler = Handler::new(SocketHandler::new("localhost", Some(9020)).unwrap());
-//! handler.handle(&LogRecord::new("app", 40, "app.rs", 1, "disk full"));
-//! handler.flush(); // waits until the record is written (at most 5 s by default)
-//! handler.close();
-//! ```
+//! The contract is documented on [`SocketHandler`], the public face of this module.
 
 pub(crate) mod backoff;
 pub(crate) mod buffer;
@@ -55,15 +30,16 @@ pub use deliver::{
     DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, InvalidArgument, MAX_QUEUE_BYTES,
 };
 pub use encode::{RecordLayout, make_pickle, pickle_record, record_dict, to_pickle_value};
-#[cfg(feature = "smtp-http")]
+// For the registry kinds: `logwire check` refuses what the constructors refuse.
+#[cfg(all(feature = "smtp-http", feature = "config"))]
 pub(crate) use http::check_request_target;
-#[cfg(feature = "smtp-http")]
-pub(crate) use smtp::check_message_fields;
 #[cfg(feature = "smtp-http")]
 pub use http::{
     HTTPHandler, HttpMethod, HttpOptions, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, map_log_record,
     split_host_port, urlencode,
 };
+#[cfg(all(feature = "smtp-http", feature = "config"))]
+pub(crate) use smtp::check_message_fields;
 #[cfg(feature = "smtp-http")]
 pub use smtp::{
     Credentials, MAX_REPLY_LINE, MAX_REPLY_LINES, SMTP_PORT, SMTPHandler, SmtpOptions, dot_stuff,

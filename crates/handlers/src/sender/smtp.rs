@@ -1,25 +1,7 @@
 //! [`SMTPHandler`]: CPython's `logging.handlers.SMTPHandler` — one mail per record — with a
 //! small bounded SMTP client and the [`DeliveryQueue`](super::deliver) in front of it.
 //!
-//! The message is built as CPython's `emit` builds it (`EmailMessage` with `From`, `To`
-//! (`','.join(toaddrs)`), `Subject` ([`SMTPHandler::get_subject`]), `Date` (local time),
-//! then `set_content(self.format(record))`), and sent as `smtplib.send_message` sends it:
-//! CRLF line ends, `MAIL FROM:<from> size=N` when the server offers `SIZE`, one `RCPT TO`
-//! per address, `DATA` with leading dots doubled, `QUIT`.
-//!
-//! The client ([`SmtpClient`]): EHLO (HELO if refused), STARTTLS when `secure` is given,
-//! AUTH PLAIN or LOGIN when `credentials` are given, MAIL/RCPT/DATA, QUIT. Budgets, so that a
-//! hostile or stuck server costs bounded time and memory:
-//! * every reply line at most [`MAX_REPLY_LINE`] bytes (RFC 5321 allows 512), a reply at
-//!   most [`MAX_REPLY_LINES`] lines;
-//! * every socket operation at most `timeout` (CPython's parameter, 5 s), and the whole
-//!   session at most `session_timeout` (30 s by default), whatever the server trickles;
-//! * bytes after the `220` reply to STARTTLS are refused (the STARTTLS injection attack).
-//!
-//! Differences from CPython, each safer: `secure` starts TLS even without credentials (CPython
-//! silently ignores `secure` then and sends in plain text); the server must offer STARTTLS
-//! when `secure` is given; CRAM-MD5 is not offered (PLAIN or LOGIN are); a record is never
-//! sent from the logging call itself (see [`super::deliver`]).
+//! The contract is documented on [`SMTPHandler`], the public face of this module.
 
 use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, InvalidArgument};
 use super::deliver::{DeliveryError, DeliveryQueue, DeliveryStats, Job, record_reprs};
@@ -95,7 +77,27 @@ impl Default for SmtpOptions {
     }
 }
 
-/// CPython's `logging.handlers.SMTPHandler`. See the [module docs](self).
+/// CPython's `logging.handlers.SMTPHandler`.
+///
+/// The message is built as CPython's `emit` builds it (`EmailMessage` with `From`, `To`
+/// (`','.join(toaddrs)`), `Subject` ([`SMTPHandler::get_subject`]), `Date` (local time),
+/// then `set_content(self.format(record))`), and sent as `smtplib.send_message` sends it:
+/// CRLF line ends, `MAIL FROM:<from> size=N` when the server offers `SIZE`, one `RCPT TO`
+/// per address, `DATA` with leading dots doubled, `QUIT`.
+///
+/// The client (`SmtpClient`): EHLO (HELO if refused), STARTTLS when `secure` is given,
+/// AUTH PLAIN or LOGIN when `credentials` are given, MAIL/RCPT/DATA, QUIT. Budgets, so that a
+/// hostile or stuck server costs bounded time and memory:
+/// * every reply line at most [`MAX_REPLY_LINE`] bytes (RFC 5321 allows 512), a reply at
+///   most [`MAX_REPLY_LINES`] lines;
+/// * every socket operation at most `timeout` (CPython's parameter, 5 s), and the whole
+///   session at most `session_timeout` (30 s by default), whatever the server trickles;
+/// * bytes after the `220` reply to STARTTLS are refused (the STARTTLS injection attack).
+///
+/// Differences from CPython, each safer: `secure` starts TLS even without credentials (CPython
+/// silently ignores `secure` then and sends in plain text); the server must offer STARTTLS
+/// when `secure` is given; CRAM-MD5 is not offered (PLAIN or LOGIN are); a record is never
+/// sent from the logging call itself (the delivery queue, [`DeliveryStats`](crate::DeliveryStats)).
 pub struct SMTPHandler {
     client: Arc<SmtpClient>,
     subject: String,

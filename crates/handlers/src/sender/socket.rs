@@ -9,8 +9,7 @@ use super::buffer::{
 use super::conn::Endpoint;
 use super::encode::{RecordLayout, pickle_record};
 use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord};
-use logwire_wire::record_envelope::PayloadFormat;
-use logwire_wire::{Epoch, SigningKey};
+use logwire_wire::{Epoch, PayloadFormat, SigningKey};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +74,7 @@ impl Default for SocketOptions {
 /// use logwire_handlers::{BufferPolicy, SocketOptions};
 /// use std::time::Duration;
 ///
-/// let key = logwire_wire::key::generate_hmac().unwrap();
+/// let key = logwire_wire::generate_hmac().unwrap();
 /// let options = SocketOptions::default()
 ///     .signing_key(key) // LWR1 frames, acknowledged and resent: lossless
 ///     .capacity(50_000)
@@ -256,8 +255,34 @@ macro_rules! common_methods {
 }
 
 /// CPython's `logging.handlers.SocketHandler`: pickled records over TCP or a Unix stream
-/// socket, buffered through outages, optionally sealed and acknowledged. See the
-/// [module docs](super).
+/// socket, buffered through outages, optionally sealed and acknowledged.
+///
+/// What is the same as CPython: the constructor (`host, port`; no port means a Unix
+/// socket), the frames (`makePickle`: 4-byte length + protocol 1 pickle, see [`pickle_record`]),
+/// one record per datagram with the prefix included, and the reconnect schedule
+/// (`retryStart` 1.0, `retryFactor` 2.0, `retryMax` 30.0, see [`Backoff`]).
+///
+/// What differs, so that records are not lost silently (see [`SendBuffer`](crate::SendBuffer)):
+/// * the logging call never touches the network: it encodes the record and hands the bytes
+///   to a background thread through a bounded buffer;
+/// * records logged while the destination is away stay buffered and go out on reconnect,
+///   in order; a full buffer blocks the caller or drops the oldest record, counted, followed
+///   by an in-band `N records dropped` notice;
+/// * with a signing key ([`SocketOptions::signing_key`]), frames are sealed as `LWR1`, kept
+///   until a logwire receiver acknowledges them, and resent after a reconnect: no loss, and
+///   no duplicates once the receiver deduplicates by (key, epoch, seq);
+/// * `flush()` waits (bounded) for delivery; `close()` delivers what is buffered (bounded)
+///   and reports what it had to give up.
+///
+/// ```no_run
+/// use logwire_engine::{Handler, LogRecord};
+/// use logwire_handlers::SocketHandler;
+///
+/// let handler = Handler::new(SocketHandler::new("localhost", Some(9020)).unwrap());
+/// handler.handle(&LogRecord::new("app", 40, "app.rs", 1, "disk full"));
+/// handler.flush(); // waits until the record is written (at most 5 s by default)
+/// handler.close();
+/// ```
 #[derive(Debug)]
 pub struct SocketHandler {
     sender: NetSender,

@@ -3,9 +3,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 use logwire_pickle::{DecodeLimits, PickleValue, decode_record_dict};
-use logwire_wire::frame::FrameDecoder;
-use logwire_wire::record_envelope::open_record;
-use logwire_wire::{KeyRing, RecordAck, ReplayTracker, ReplayVerdict};
+use logwire_wire::{FrameDecoder, KeyRing, RecordAck, ReplayTracker, ReplayVerdict, open_record};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

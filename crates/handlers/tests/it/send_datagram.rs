@@ -17,8 +17,7 @@ fn rec(msg: &str) -> LogRecord {
 
 /// CPython's handle_datagram: strip the 4-byte prefix (which must be the length), unpickle.
 fn strip(packet: &[u8]) -> String {
-    let body =
-        logwire_wire::frame::split_datagram(packet).expect("prefix equals the payload length");
+    let body = logwire_wire::split_datagram(packet).expect("prefix equals the payload length");
     msg_of(body)
 }
 
@@ -102,7 +101,7 @@ fn unix_datagram_receiver_appearing_later_gets_the_buffered_records() {
 
 #[test]
 fn signing_is_refused_for_datagrams() {
-    let key = logwire_wire::key::generate_hmac().unwrap();
+    let key = logwire_wire::generate_hmac().unwrap();
     let opts = logwire_handlers::SocketOptions {
         signing_key: Some(key),
         ..Default::default()

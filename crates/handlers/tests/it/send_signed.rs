@@ -6,7 +6,7 @@ use crate::common_send;
 use common_send::{TestReceiver, free_port, wait_until};
 use logwire_engine::{Emitter, Formatter, LogRecord};
 use logwire_handlers::{Backoff, BufferPolicy, SocketHandler, SocketOptions};
-use logwire_wire::{KeyRing, SigningKey, key};
+use logwire_wire::{KeyRing, SigningKey};
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -16,7 +16,7 @@ fn rec(i: usize) -> LogRecord {
 }
 
 fn keys() -> (SigningKey, KeyRing) {
-    let k = key::generate_hmac().unwrap();
+    let k = logwire_wire::generate_hmac().unwrap();
     let ring: KeyRing = [k.verify_key()].into_iter().collect();
     (k, ring)
 }

@@ -280,7 +280,7 @@ fn options_are_checked() {
     };
     let e = SocketHandler::with_options("127.0.0.1", Some(1), bad).unwrap_err();
     assert!(e.to_string().contains("capacity"), "{e}");
-    let key = logwire_wire::key::generate_ed25519().unwrap();
+    let key = logwire_wire::generate_ed25519().unwrap();
     let e = SocketHandler::with_options(
         "127.0.0.1",
         Some(1),

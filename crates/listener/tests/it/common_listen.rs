@@ -3,8 +3,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use logwire_config::{Configurator, StdStream, StreamFactory};
-use logwire_engine::format::Style;
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree, Style};
 use logwire_listener::{ConfigListener, ListenerEvent, ListenerHandle, ListenerOptions};
 use logwire_test_support::{python as py, wait};
 use logwire_wire::{ConfigReply, FixedClock};
@@ -172,7 +171,7 @@ pub fn read_reply(s: &mut impl Read) -> Option<ConfigReply> {
 }
 
 pub fn frame(payload: &[u8]) -> Vec<u8> {
-    logwire_wire::frame::encode_frame(payload)
+    logwire_wire::encode_frame(payload)
 }
 
 /// Waits (bounded) until the listener has answered `n` configs in total.

@@ -6,7 +6,6 @@ use crate::common_listen;
 
 use common_listen::*;
 use logwire_listener::ListenerOptions;
-use logwire_wire::key;
 
 /// CPython's `setup_via_listener` sending code, verbatim, for a config from test_logging.
 const PUSH: &str = r#"
@@ -141,7 +140,7 @@ print(json.dumps(send_config(json.dumps(conf), ("127.0.0.1", port), key, seq=int
 fn python_helper_pushes_signed_configs_and_reads_the_reply() {
     let fx = Fixture::new();
     let dir = tempfile::tempdir().unwrap();
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let key_path = dir.path().join("ops.key");
     signer.write_file(&key_path, false).unwrap();
     let opts = ListenerOptions::new()
@@ -177,7 +176,7 @@ fn python_helper_pushes_signed_configs_and_reads_the_reply() {
 fn cookbook_unsigned_push_is_rejected_by_a_keyed_listener() {
     let fx = Fixture::new();
     let dir = tempfile::tempdir().unwrap();
-    let signer = key::generate_hmac().unwrap();
+    let signer = logwire_wire::generate_hmac().unwrap();
     let opts = ListenerOptions::new()
         .tcp(tcp0())
         .key(signer.verify_key())

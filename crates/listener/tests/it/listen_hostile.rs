@@ -7,8 +7,7 @@ use crate::common_listen;
 
 use common_listen::*;
 use logwire_listener::{ListenerHandle, ListenerOptions};
-use logwire_wire::config_envelope::sign_config_frame;
-use logwire_wire::{ConfigReply, ConfigStatus, FixedClock, key};
+use logwire_wire::{ConfigReply, ConfigStatus, FixedClock, sign_config_frame};
 use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
@@ -209,7 +208,7 @@ fn configs_that_try_to_run_code_or_escape_are_rejected_whole() {
     let root = dir.path().join("logs");
     std::fs::create_dir(&root).unwrap();
     let state = dir.path().join("state");
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let h = policy_listener(&fx, &root, &signer, &state);
     let addr = h.tcp_addr().unwrap();
     let stdout_h = r#""out": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout"}"#;

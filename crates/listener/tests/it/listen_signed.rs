@@ -6,8 +6,9 @@ use crate::common_listen;
 
 use common_listen::*;
 use logwire_listener::{ListenerError, ListenerOptions};
-use logwire_wire::config_envelope::{sign_config_frame, sign_config_to};
-use logwire_wire::{Audience, ConfigReply, ConfigStatus, FixedClock, key};
+use logwire_wire::{
+    Audience, ConfigReply, ConfigStatus, FixedClock, sign_config_frame, sign_config_to,
+};
 
 const NOW: i64 = 1_800_000_000_000;
 const WARN_ROOT: &[u8] = br#"{"version": 1, "incremental": true, "root": {"level": "WARNING"}}"#;
@@ -88,7 +89,7 @@ fn every_envelope_check_rejects_with_a_reason_and_applies_nothing() {
         .start()
         .unwrap();
     let addr = h.tcp_addr().unwrap();
-    let stranger = key::generate_ed25519().unwrap();
+    let stranger = logwire_wire::generate_ed25519().unwrap();
 
     let mut wrong_alg =
         sign_config_frame(&hmac_signer, 50, NOW, NOW + 60_000, None, WARN_ROOT).unwrap();
@@ -193,7 +194,7 @@ fn every_envelope_check_rejects_with_a_reason_and_applies_nothing() {
 
 #[test]
 fn replay_fails_after_a_restart_and_lower_seq_fails() {
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let state = tempfile::tempdir().unwrap();
     let fx = Fixture::new();
     let opts = || {
@@ -256,7 +257,7 @@ fn replay_fails_after_a_restart_and_lower_seq_fails() {
 
 #[test]
 fn racing_pushes_apply_one_at_a_time_and_the_ratchet_decides() {
-    let signer = key::generate_hmac().unwrap();
+    let signer = logwire_wire::generate_hmac().unwrap();
     let state = tempfile::tempdir().unwrap();
     let fx = Fixture::new();
     let opts = ListenerOptions::new()
@@ -316,7 +317,7 @@ fn secure_by_default_start_up() {
     assert!(matches!(err, ListenerError::Unprotected { .. }), "{err}");
     assert!(err.to_string().contains("TCP address"), "{err}");
     // Keys but no state dir: refused.
-    let k = key::generate_ed25519().unwrap();
+    let k = logwire_wire::generate_ed25519().unwrap();
     let err = fx
         .listener(ListenerOptions::new().tcp(tcp0()).key(k.verify_key()))
         .start()
@@ -395,7 +396,7 @@ fn unix_socket_path_safety_and_peer_uids() {
         .unwrap();
     h.stop_and_join();
     // Peer uid allow-list (with keys): our uid is not on it, so the connection is closed.
-    let k = key::generate_hmac().unwrap();
+    let k = logwire_wire::generate_hmac().unwrap();
     let state = tempfile::tempdir().unwrap();
     let sock = dir.path().join("peer.sock");
     let opts = ListenerOptions::new()

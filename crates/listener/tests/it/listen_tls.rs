@@ -9,9 +9,8 @@ use crate::common_tls;
 use common_listen::*;
 use common_tls::*;
 use logwire_listener::{ListenerHandle, ListenerOptions, TlsClient, TlsServer};
-use logwire_wire::config_envelope::sign_config_frame;
 use logwire_wire::{
-    ConfigReply, ConfigStatus, EnvelopeClock, SigningKey, SystemEnvelopeClock, key,
+    ConfigReply, ConfigStatus, EnvelopeClock, SigningKey, SystemEnvelopeClock, sign_config_frame,
 };
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -64,7 +63,7 @@ fn setup() -> Setup {
     let certs = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let pki = write_pki(certs.path());
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let tls = TlsServer::from_pem_files(&pki.server_cert, &pki.server_key, &pki.ca).unwrap();
     let fx = Fixture::new();
     let events = Events::default();
@@ -139,7 +138,7 @@ fn lwc1_verification_still_applies_inside_tls() {
     );
     assert_nothing_applied(&s, "unsigned over TLS");
     // ...nor one signed by a key the listener does not know.
-    let stranger = key::generate_ed25519().unwrap();
+    let stranger = logwire_wire::generate_ed25519().unwrap();
     let reply = push_tls(&client, addr, &signed(&stranger, 5, ERROR_ROOT))
         .unwrap()
         .unwrap();

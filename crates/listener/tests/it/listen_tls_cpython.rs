@@ -9,7 +9,6 @@ use crate::common_tls;
 use common_listen::*;
 use common_tls::*;
 use logwire_listener::{ListenerOptions, TlsServer};
-use logwire_wire::key;
 
 const PUSH: &str = r#"
 import json, ssl, sys
@@ -34,7 +33,7 @@ except ssl.SSLError as e:
 fn cpython_ssl_client_with_the_helper_signed_frame() {
     let dir = tempfile::tempdir().unwrap();
     let pki = write_pki(dir.path());
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let key_path = dir.path().join("ops.key");
     signer.write_file(&key_path, false).unwrap();
     let tls = TlsServer::from_pem_files(&pki.server_cert, &pki.server_key, &pki.ca).unwrap();

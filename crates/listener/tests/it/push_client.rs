@@ -11,7 +11,7 @@ use logwire_listener::{
     ConfigGate, ListenerError, ListenerOptions, PushClient, PushError, SignOptions,
     plain_push_frame, signed_push_frame,
 };
-use logwire_wire::{ConfigReply, ConfigStatus, SigningKey, key};
+use logwire_wire::{ConfigReply, ConfigStatus, SigningKey};
 use std::io::Read;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -27,7 +27,7 @@ fn client(to: &str) -> PushClient {
 fn a_signed_push_over_tcp_is_applied_and_its_replay_rejected() {
     let fx = Fixture::new();
     let state = tempfile::tempdir().unwrap();
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let h = fx
         .listener(
             ListenerOptions::new()
@@ -82,7 +82,7 @@ fn a_push_over_mutual_tls_is_applied_and_plain_bytes_to_the_tls_port_are_named()
     let certs = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let pki = write_pki(certs.path());
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let tls = TlsServer::from_pem_files(&pki.server_cert, &pki.server_key, &pki.ca).unwrap();
     let fx = Fixture::new();
     let h = fx
@@ -155,8 +155,8 @@ fn a_peer_that_closes_without_replying_is_no_reply_and_nobody_listening_is_conne
 /// one fixture and through the gate on another, and the replies must be the same.
 #[test]
 fn the_gate_replies_as_the_socket_does() {
-    let signer = key::generate_ed25519().unwrap();
-    let other = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
+    let other = logwire_wire::generate_ed25519().unwrap();
     let (sock_fx, gate_fx) = (Fixture::new(), Fixture::new());
     let (sock_state, gate_state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let options = |state: &std::path::Path| {
@@ -309,7 +309,7 @@ fn a_gate_without_keys_needs_unsigned_allowed_explicitly() {
     assert_eq!(reply, ConfigReply::applied(0));
     assert_eq!(fx.tree.root().effective_level(), 30);
     // Keys without a state directory: the ratchet would not survive a restart.
-    let signer = key::generate_hmac().unwrap();
+    let signer = logwire_wire::generate_hmac().unwrap();
     let err = fx
         .listener(ListenerOptions::new().key(signer.verify_key()))
         .gate()

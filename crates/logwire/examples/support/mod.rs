@@ -1,9 +1,7 @@
 //! What the two service examples share: a config file and a key pair in a scratch
 //! directory, a signed push as `logwire send-config` makes it, and waiting for a reload.
 
-use logwire_wire::{
-    ConfigReply, EnvelopeClock, SigningKey, SystemEnvelopeClock, config_envelope, key,
-};
+use logwire_wire::{ConfigReply, EnvelopeClock, SigningKey, SystemEnvelopeClock};
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,7 +25,7 @@ pub(crate) fn scratch() -> Result<Scratch, Box<dyn std::error::Error>> {
         &config,
         include_str!("../logging.yaml").replace("{log_dir}", &log_dir),
     )?;
-    let signer = key::generate_ed25519()?;
+    let signer = logwire_wire::generate_ed25519()?;
     let public_key = dir.path().join("ops.pub");
     signer.verify_key().write_file(&public_key, false)?;
     Ok(Scratch {
@@ -47,14 +45,8 @@ pub(crate) fn push(
     config: &str,
 ) -> Result<ConfigReply, Box<dyn std::error::Error>> {
     let now = SystemEnvelopeClock.now_ms();
-    let frame = config_envelope::sign_config_frame(
-        signer,
-        seq,
-        now,
-        now + 300_000,
-        None,
-        config.as_bytes(),
-    )?;
+    let frame =
+        logwire_wire::sign_config_frame(signer, seq, now, now + 300_000, None, config.as_bytes())?;
     let mut s = std::net::TcpStream::connect(addr)?;
     s.write_all(&frame)?;
     let mut reply = Vec::new();

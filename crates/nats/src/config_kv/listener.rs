@@ -12,7 +12,7 @@
 use super::push::open_bucket;
 use super::{ConfigKvError, KvTarget, ListenerReply, NatsConnect, reply_subject};
 use futures_util::StreamExt;
-use logwire_listener::{ConfigListener, ConfigGate};
+use logwire_listener::{ConfigGate, ConfigListener};
 use logwire_wire::{ConfigReply, ConfigStatus, KeyId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -10,7 +10,7 @@
 //! `logging.makeLogRecord(json.loads(m.data))` in Python rebuilds the record, and the
 //! collector's own JSON mapping reads it back.
 
-use logwire_engine::origin::RecordOrigin;
+use logwire_engine::RecordOrigin;
 use logwire_engine::{LogRecord, Value};
 use logwire_wire::{Epoch, KeyId};
 use serde_json::{Map, Value as J};

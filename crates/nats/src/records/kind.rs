@@ -28,12 +28,10 @@ use super::publisher::{
 };
 use super::subject::SubjectTemplate;
 use crate::NatsConnect;
+use logwire_config::ConfigErrors;
+use logwire_config::ConfigValue;
+use logwire_config::{BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext};
 use logwire_config::{HandlerRegistry, PlanError};
-use logwire_config::error::ConfigErrors;
-use logwire_config::model::ConfigValue;
-use logwire_config::registry::{
-    BoundArgs, BuildContext, HandlerKind, HandlerPlan, Param, PrepareContext,
-};
 use logwire_engine::Emitter;
 
 /// The class name configs use.

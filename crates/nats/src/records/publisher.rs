@@ -295,7 +295,7 @@ impl NatsHandler {
 
 impl Emitter for NatsHandler {
     fn emit(&self, record: &LogRecord, _formatter: &Formatter) -> Result<(), HandlerError> {
-        let id = logwire_engine::origin::current_origin().map(MsgId::of_origin);
+        let id = logwire_engine::current_origin().map(MsgId::of_origin);
         self.publish(record, id)
     }
 

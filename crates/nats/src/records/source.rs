@@ -13,8 +13,8 @@ use super::journal::Journal;
 use crate::{NatsConnect, NatsError};
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures_util::StreamExt;
-use logwire_engine::LoggerTree;
 use logwire_collector::receiver::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN, escape_control};
+use logwire_engine::LoggerTree;
 use logwire_record::{Format, MapLimits, RecordMapper};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -263,9 +263,9 @@ async fn run(
             // write per handler, right before the journal's, so a kill between a record's
             // write and its journal line (a duplicate after redelivery) is a window of two
             // adjacent system calls, not of a whole batch.
-            logwire_engine::handler::batch_writes_on_this_thread(true);
+            logwire_engine::batch_writes_on_this_thread(true);
             let verdicts = store_batch(&mut store, &batch, max_message, &counters2);
-            logwire_engine::handler::batch_writes_on_this_thread(false);
+            logwire_engine::batch_writes_on_this_thread(false);
             counters2
                 .forgotten
                 .store(store.journal.forgotten(), Ordering::Relaxed);

@@ -2,12 +2,11 @@
 //! (Debian package `nats-server`) started on loopback with its store in a temp dir.
 //! Three library listeners, each with its own logger tree and seq state, as three services.
 
-use logwire_test_support::nats::NatsServer;
 use logwire_engine::LoggerTree;
-use logwire_nats::{KvConfigListener, KvEvent, KvTarget, NatsConnect, PushReport, push_config};
 use logwire_listener::{ConfigListener, ListenerOptions};
-use logwire_wire::config_envelope::sign_config;
-use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock, key};
+use logwire_nats::{KvConfigListener, KvEvent, KvTarget, NatsConnect, PushReport, push_config};
+use logwire_test_support::nats::NatsServer;
+use logwire_wire::{EnvelopeClock, SigningKey, SystemEnvelopeClock, sign_config};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -121,7 +120,7 @@ fn three(target: &KvTarget, signer: &SigningKey) -> Vec<Service> {
 async fn one_push_reaches_three_listeners_and_each_applies() {
     let nats = NatsServer::start();
     let target = kv_target(&nats, "logconf", "payments");
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let services = three(&target, &signer);
     let report = push(&target, signed(&signer, 1, Some("payments"), "ERROR"), 3).await;
     assert_eq!(
@@ -144,7 +143,7 @@ async fn one_push_reaches_three_listeners_and_each_applies() {
 async fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_listener() {
     let nats = NatsServer::start();
     let target = kv_target(&nats, "logconf", "payments");
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let services = three(&target, &signer);
     let good = signed(&signer, 10, Some("payments"), "ERROR");
     assert!(push(&target, good.clone(), 3).await.all_applied());
@@ -191,7 +190,7 @@ async fn tampered_replayed_and_wrong_audience_revisions_are_rejected_by_every_li
 async fn a_listener_started_after_the_push_applies_the_latest_once() {
     let nats = NatsServer::start();
     let target = kv_target(&nats, "logconf", "late");
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let first = push(&target, signed(&signer, 5, None, "ERROR"), 0).await;
     let latest = push(&target, signed(&signer, 6, None, "WARNING"), 0).await;
     assert!(latest.revision > first.revision);
@@ -215,7 +214,7 @@ async fn a_listener_started_after_the_push_applies_the_latest_once() {
 async fn after_nats_server_is_killed_and_restarted_listeners_resume_without_reapplying() {
     let mut nats = NatsServer::start();
     let target = kv_target(&nats, "logconf", "restart");
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let s = Service::start(&target, &signer, "payments", "survivor");
     assert!(
         push(&target, signed(&signer, 1, None, "ERROR"), 1)
@@ -237,7 +236,7 @@ async fn a_listener_started_while_nats_is_down_retries_and_applies_once_it_is_up
     let mut nats = NatsServer::start();
     let target = kv_target(&nats, "logconf", "down");
     nats.kill();
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let s = Service::start(&target, &signer, "payments", "patient");
     wait_until("a failed session is reported", || {
         s.events

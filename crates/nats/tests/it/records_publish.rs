@@ -4,8 +4,8 @@
 
 use async_nats::jetstream;
 use logwire_config::{Configurator, ContentPolicy, HandlerRegistry, SourceFormat};
-use logwire_engine::origin::{RecordOrigin, with_origin};
 use logwire_engine::{Emitter, Formatter, LogRecord, LoggerTree, Value};
+use logwire_engine::{RecordOrigin, with_origin};
 use logwire_nats::{MsgId, NatsConnect, NatsHandler, NatsHandlerOptions, SubjectTemplate};
 use logwire_test_support::nats::NatsServer;
 use logwire_test_support::python;

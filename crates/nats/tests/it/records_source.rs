@@ -2,7 +2,7 @@
 //! stream), records stored once even when the server forgets every ack of the durable.
 
 use async_nats::jetstream;
-use logwire_engine::handler::RecordCollector;
+use logwire_engine::RecordCollector;
 use logwire_engine::{Handler, LoggerTree};
 use logwire_nats::{NatsConnect, RecordSource, SourceOptions};
 use logwire_test_support::nats::NatsServer;

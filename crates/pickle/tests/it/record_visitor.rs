@@ -197,7 +197,7 @@ fn wide_records_and_late_duplicates_agree() {
 /// duplicate filter (same length and the same first, second, middle and last byte) reads as
 /// the general parser reads it. (Quadratic work on it would only make this test slow; the
 /// item cap that prevents it is pinned by `setitem_dicts_are_capped_at_max_items` in
-/// `flat.rs` and by the CPU budget of `crates/cli/tests/hostile_frames.rs`.)
+/// `flat.rs` and by the CPU budget of `crates/cli/tests/it/hostile_frames.rs`.)
 #[test]
 fn wide_setitem_dicts_of_colliding_keys_agree() {
     const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";

@@ -48,8 +48,7 @@
 //! assert_eq!(err.to_string(), "field levelno: expected int, found str");
 //! ```
 
-use logwire_engine::record::{Attribute, LogRecord, now_secs};
-use logwire_engine::{Args, PyObject, Value, level};
+use logwire_engine::{Args, Attribute, LogRecord, PyObject, Value, level, now_secs};
 use logwire_pickle::{
     DecodeError, DecodeLimits, FieldValue, PickleDecoder, PickleValue, RecordTemplate,
 };

@@ -1,8 +1,9 @@
 //! Acks, config replies and framing under hostile input.
 
-use logwire_wire::Epoch;
-use logwire_wire::ack::{AckError, ConfigReply, ConfigStatus, MAX_REASON_BYTES, RecordAck};
-use logwire_wire::frame::{FrameDecoder, FrameError, encode_frame, split_datagram};
+use logwire_wire::{
+    AckError, ConfigReply, ConfigStatus, Epoch, FrameDecoder, FrameError, MAX_REASON_BYTES,
+    RecordAck, encode_frame, split_datagram,
+};
 
 #[test]
 fn record_ack_layout() {

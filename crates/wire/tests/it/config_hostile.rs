@@ -1,10 +1,10 @@
 //! Hostile inputs for LWC1 config envelopes.
 
-use logwire_wire::config_envelope::{
-    self, Audience, ConfigEnvelope, ConfigVerifier, EnvelopeError, MAX_FUTURE_SKEW_MS,
-    MAX_LIFETIME_MS, sign_config, sign_config_to,
+use logwire_wire::{
+    Audience, ConfigEnvelope, ConfigVerifier, EnvelopeError, FixedClock, KeyRing,
+    MAX_CONFIG_FUTURE_SKEW_MS, MAX_CONFIG_LIFETIME_MS, SeqRatchet, SigningKey, sign_config,
+    sign_config_to,
 };
-use logwire_wire::{FixedClock, KeyRing, SeqRatchet, SigningKey};
 
 const T: i64 = 1_763_750_000_000;
 const HOUR: i64 = 3_600_000;
@@ -174,15 +174,15 @@ fn time_window() {
         Err(EnvelopeError::Expired { .. })
     ));
     // Future-dated: up to 300 s of skew is fine, beyond is not.
-    assert!(verify(&env, T - MAX_FUTURE_SKEW_MS, None).is_ok());
+    assert!(verify(&env, T - MAX_CONFIG_FUTURE_SKEW_MS, None).is_ok());
     assert!(matches!(
-        verify(&env, T - MAX_FUTURE_SKEW_MS - 1, None),
+        verify(&env, T - MAX_CONFIG_FUTURE_SKEW_MS - 1, None),
         Err(EnvelopeError::NotYetValid { .. })
     ));
     // Lifetime: exactly 7 days is fine, a millisecond more is not.
-    assert!(verify(&sign(T, T + MAX_LIFETIME_MS), T, None).is_ok());
+    assert!(verify(&sign(T, T + MAX_CONFIG_LIFETIME_MS), T, None).is_ok());
     assert!(matches!(
-        verify(&sign(T, T + MAX_LIFETIME_MS + 1), T, None),
+        verify(&sign(T, T + MAX_CONFIG_LIFETIME_MS + 1), T, None),
         Err(EnvelopeError::LifetimeTooLong { .. })
     ));
     // expires <= issued.
@@ -237,8 +237,8 @@ fn unverified_view_exposes_the_claimed_seq() {
     assert_eq!(view.seq(), 77);
     assert_eq!(view.payload_len(), 2);
     assert_eq!(view.expected_len(), env.len() as u64);
-    assert!(config_envelope::is_config_envelope(&env));
-    assert!(!config_envelope::is_config_envelope(b"{}"));
+    assert!(logwire_wire::is_config_envelope(&env));
+    assert!(!logwire_wire::is_config_envelope(b"{}"));
 }
 
 #[test]

@@ -2,9 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use logwire_wire::key::{
-    self, Alg, KeyError, MAX_KEY_FILE_BYTES, SigningKey, VerifyKey, read_key_file,
-};
+use logwire_wire::{Alg, KeyError, MAX_KEY_FILE_BYTES, SigningKey, VerifyKey, read_key_file};
 
 const HMAC_TEXT: &str = "hmac:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 
@@ -16,8 +14,8 @@ fn mode(path: &std::path::Path) -> u32 {
 fn generated_keys_round_trip_through_files() {
     let dir = tempfile::tempdir().unwrap();
     for signer in [
-        key::generate_ed25519().unwrap(),
-        key::generate_hmac().unwrap(),
+        logwire_wire::generate_ed25519().unwrap(),
+        logwire_wire::generate_hmac().unwrap(),
     ] {
         let name = format!("{}.key", signer.alg());
         let private = dir.path().join(&name);
@@ -39,10 +37,10 @@ fn generated_keys_round_trip_through_files() {
         assert_eq!(verify, signer.verify_key());
         assert!(std::fs::read_to_string(&public).unwrap().ends_with('\n'));
     }
-    let h = key::generate_hmac().unwrap();
+    let h = logwire_wire::generate_hmac().unwrap();
     let SigningKey::Hmac(k) = &h else { panic!() };
     assert_eq!(k.as_bytes().len(), 32);
-    assert_ne!(key::generate_hmac().unwrap().key_id(), h.key_id());
+    assert_ne!(logwire_wire::generate_hmac().unwrap().key_id(), h.key_id());
 }
 
 #[test]
@@ -51,7 +49,7 @@ fn existing_files_are_not_overwritten_unless_asked() {
     let path = dir.path().join("k");
     std::fs::write(&path, "old").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let k = key::generate_hmac().unwrap();
+    let k = logwire_wire::generate_hmac().unwrap();
     assert!(matches!(
         k.write_file(&path, false),
         Err(KeyError::AlreadyExists(_))

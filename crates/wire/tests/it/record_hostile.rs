@@ -1,10 +1,10 @@
 //! Hostile inputs for LWR1 record envelopes, and replay windows.
 
 use hmac::{KeyInit, Mac};
-use logwire_wire::record_envelope::{
-    Epoch, PayloadFormat, REPLAY_WINDOW, RecordError, open_record, seal_record,
+use logwire_wire::{
+    Epoch, KeyRing, PayloadFormat, REPLAY_WINDOW, RecordError, ReplayTracker, ReplayVerdict,
+    ReplayWindow, SigningKey, open_record, seal_record,
 };
-use logwire_wire::{KeyRing, ReplayTracker, ReplayVerdict, ReplayWindow, SigningKey};
 
 const KEY: [u8; 32] = [3; 32];
 

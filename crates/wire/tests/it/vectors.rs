@@ -3,10 +3,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use logwire_wire::config_envelope::{self, Audience, ConfigVerifier, EnvelopeError};
-use logwire_wire::frame::split_datagram;
-use logwire_wire::record_envelope::{self, Epoch, PayloadFormat, RecordError};
-use logwire_wire::{Alg, FixedClock, KeyId, KeyRing, SigningKey, VerifyKey};
+use logwire_wire::{
+    Alg, Audience, ConfigVerifier, EnvelopeError, Epoch, FixedClock, KeyId, KeyRing, PayloadFormat,
+    RecordError, SigningKey, VerifyKey, split_datagram,
+};
 use serde_json::Value;
 
 fn vectors() -> Value {
@@ -98,23 +98,23 @@ fn config_frames_verify_and_reproduce() {
         // Outside the window.
         let late = FixedClock(expires + 1);
         assert!(matches!(
-            config_envelope::verify_config(env, &k.ring, &late, audience.map(Audience::for_name)),
+            logwire_wire::verify_config(env, &k.ring, &late, audience.map(Audience::for_name)),
             Err(EnvelopeError::Expired { .. })
         ));
         let early = FixedClock(issued - 300_001);
         assert!(matches!(
-            config_envelope::verify_config(env, &k.ring, &early, audience.map(Audience::for_name)),
+            logwire_wire::verify_config(env, &k.ring, &early, audience.map(Audience::for_name)),
             Err(EnvelopeError::NotYetValid { .. })
         ));
         // Audience rules.
         let clock = FixedClock(issued);
-        let other = config_envelope::verify_config(
+        let other = logwire_wire::verify_config(
             env,
             &k.ring,
             &clock,
             Some(Audience::for_name("someone-else")),
         );
-        let none = config_envelope::verify_config(env, &k.ring, &clock, None);
+        let none = logwire_wire::verify_config(env, &k.ring, &clock, None);
         if audience.is_some() {
             assert!(
                 matches!(other, Err(EnvelopeError::WrongAudience { .. })),
@@ -130,7 +130,7 @@ fn config_frames_verify_and_reproduce() {
 
         // Byte-for-byte reproduction (Ed25519 and HMAC are deterministic).
         let ours =
-            config_envelope::sign_config_frame(signer, seq, issued, expires, audience, &payload)
+            logwire_wire::sign_config_frame(signer, seq, issued, expires, audience, &payload)
                 .unwrap();
         assert_eq!(ours, frame, "{name}: signing must reproduce the vector");
     }
@@ -146,8 +146,7 @@ fn record_frames_verify_and_reproduce() {
         let name = f["name"].as_str().unwrap();
         let frame = b64(&f["frame"]);
         let env = split_datagram(&frame).unwrap();
-        let rec =
-            record_envelope::open_record(env, &k.ring).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let rec = logwire_wire::open_record(env, &k.ring).unwrap_or_else(|e| panic!("{name}: {e}"));
         let epoch = Epoch::from_hex(f["epoch_hex"].as_str().unwrap()).unwrap();
         let format = PayloadFormat::from_byte(f["format"].as_u64().unwrap() as u8).unwrap();
         let payload = b64(&f["payload"]);
@@ -158,7 +157,7 @@ fn record_frames_verify_and_reproduce() {
         assert_eq!(rec.ack_requested, f["ack_requested"].as_bool().unwrap());
         assert_eq!(rec.payload, payload.as_slice());
 
-        let ours = record_envelope::seal_record_frame(
+        let ours = logwire_wire::seal_record_frame(
             &k.hmac,
             epoch,
             rec.seq,
@@ -182,7 +181,7 @@ fn must_reject_vectors_are_rejected_for_the_stated_reason() {
         let why = c["why"].as_str().unwrap().to_lowercase();
         let frame = b64(&c["frame"]);
         let env = split_datagram(&frame).unwrap();
-        if config_envelope::is_config_envelope(env) {
+        if logwire_wire::is_config_envelope(env) {
             // Any time and audience: the signature check comes first.
             let clock = FixedClock(1_763_750_000_000);
             let err = ConfigVerifier::new(&k.ring, &clock)
@@ -192,7 +191,7 @@ fn must_reject_vectors_are_rejected_for_the_stated_reason() {
                 assert_eq!(err, EnvelopeError::BadSignature, "{name}");
             }
         } else {
-            let err = record_envelope::open_record(env, &k.ring).expect_err(name);
+            let err = logwire_wire::open_record(env, &k.ring).expect_err(name);
             if why.contains("signature") || why.contains("tag") {
                 assert_eq!(err, RecordError::BadTag, "{name}");
             }

@@ -357,7 +357,7 @@ pub fn apply_step(
     defaults: &[(String, String)],
 ) -> Result<(), String> {
     let result = if format == Fmt::Ini && (disable_existing.is_some() || !defaults.is_empty()) {
-        logwire_config::file::model_from_ini(text, defaults, disable_existing.unwrap_or(true))
+        logwire_config::model_from_ini(text, defaults, disable_existing.unwrap_or(true))
             .and_then(|model| cfg.apply_model(tree, model))
     } else {
         cfg.apply_text(tree, text, format.source())

@@ -1,6 +1,6 @@
 //! The builder on private trees: formats, the guard, watched reloads, a bad file at start.
 
-use logwire::{Builder, LoggerTree, ReloadEvent, SourceFormat, level};
+use logwire::{Builder, LoggerTree, ReloadEvent, config::SourceFormat, level};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::Duration;

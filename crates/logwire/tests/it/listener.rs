@@ -4,8 +4,7 @@
 
 use logwire::{Builder, LoggerTree, level};
 use logwire_wire::{
-    ConfigReply, ConfigStatus, EnvelopeClock, SystemEnvelopeClock,
-    config_envelope::sign_config_frame, key,
+    ConfigReply, ConfigStatus, EnvelopeClock, SystemEnvelopeClock, sign_config_frame,
 };
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -21,7 +20,7 @@ fn push(addr: SocketAddr, frame: &[u8]) -> ConfigReply {
 #[test]
 fn a_signed_push_applies_and_an_unsigned_one_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let public = dir.path().join("ops.pub");
     signer.verify_key().write_file(&public, false).unwrap();
     let path = dir.path().join("logging.json");
@@ -66,7 +65,7 @@ fn a_signed_push_applies_and_an_unsigned_one_is_refused() {
 #[test]
 fn listener_mistakes_are_errors_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let signer = key::generate_ed25519().unwrap();
+    let signer = logwire_wire::generate_ed25519().unwrap();
     let public = dir.path().join("ops.pub");
     signer.verify_key().write_file(&public, false).unwrap();
     let path = dir.path().join("logging.json");

@@ -1,8 +1,7 @@
 //! `tracing` events reach the tree with names, levels, fields and locations mapped, and
 //! reconfiguration takes effect for callsites already seen.
 
-use logwire_engine::handler::RecordCollector;
-use logwire_engine::{Handler, LoggerTree, Value, level};
+use logwire_engine::{Handler, LoggerTree, RecordCollector, Value, level};
 use std::sync::Arc;
 use tracing_subscriber::layer::SubscriberExt;
 
