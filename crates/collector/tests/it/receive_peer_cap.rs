@@ -6,7 +6,7 @@
 //! kernel picks for a route off the machine): a connection from it to a wildcard listener is
 //! seen with that address, which is not loopback.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{start, wait_for};
 use logwire_collector::receiver::{ListenAddr, ReceiverOptions};

@@ -4,7 +4,7 @@
 //! budget must still send the batches it has ready, which may be what holds the budget: a
 //! small budget and several busy connections would deadlock otherwise.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{tcp0, wait_for};
 use logwire_collector::receiver::{BulkDecode, Collector, ListenAddr, ReceiverOptions};

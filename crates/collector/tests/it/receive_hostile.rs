@@ -1,7 +1,7 @@
 //! Hostile frames (security.md §5 B/C): each is rejected and counted, nothing runs, and the
 //! collector keeps serving good clients on the same and on new connections.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{start, tcp0, udp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, ReceiverOptions, RejectReason};

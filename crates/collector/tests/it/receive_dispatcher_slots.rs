@@ -3,7 +3,7 @@
 //! TCP pushes back on the sender) instead of queueing a channel's worth of buffers; once the
 //! handlers move again, every record arrives, in order.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{tcp0, wait_for};
 use logwire_collector::receiver::{BulkDecode, Collector, ListenAddr, ReceiverOptions};

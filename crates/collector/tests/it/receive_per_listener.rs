@@ -3,7 +3,7 @@
 //! and they add up to the collector's totals. Listener A also carries signed `LWR1` records
 //! in bulk reads, which take the bulk path (judged on the dispatcher) and still dedupe.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{start, tcp0, udp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, OutcomeCounts, ReceiverOptions, RejectReason};

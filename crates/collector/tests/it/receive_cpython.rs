@@ -2,7 +2,7 @@
 //! with non-ASCII text, exc_info, stack_info and extra fields of every basic type plus a
 //! datetime; every number must arrive with the fields python pickled.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{python, start, tcp0, udp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, ReceiverOptions};

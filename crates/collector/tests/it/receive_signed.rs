@@ -1,7 +1,7 @@
 //! Signed records from the Python helper (logwire_helper): accepted; tampered, replayed
 //! (stored once) and unsigned frames are not; acks arrive only for handled records.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{python, start, tcp0, udp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, ReceiverOptions, RejectReason};

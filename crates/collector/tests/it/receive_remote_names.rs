@@ -2,7 +2,7 @@
 //! MAX_REMOTE_NAME_LEN (a frame may carry a megabyte of dots) gets no logger or placeholders
 //! of its own and enters at its nearest existing ancestor; the record is still handled.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{start, tcp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, MAX_REMOTE_NAME_LEN, ReceiverOptions};

@@ -4,7 +4,7 @@
 //! counted once under the right outcome (good, rejected with its reason, signed, duplicate),
 //! and the signed record asking for an ack gets its cumulative ack.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{start, tcp0, wait_for};
 use logwire_collector::receiver::{

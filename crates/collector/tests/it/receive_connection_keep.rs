@@ -7,7 +7,7 @@
 //!   frames after it are read, up to a cap on skipped bytes per connection; a length past
 //!   what is left of that cap closes the connection at once.
 
-mod common_recv;
+use crate::common_recv;
 
 use common_recv::{start, tcp0, wait_for};
 use logwire_collector::receiver::{ListenAddr, ReceiverOptions, RejectReason};
