@@ -49,7 +49,7 @@
 //! * Record budget: a mapped record holds at most 8 bytes per payload byte + 1 KiB
 //!   ([`MapLimits::record_budget`]), so memo-shared strs cannot multiply a frame; and the cost
 //!   of mapping a frame is linear in its bytes whatever its shape (many, long or repeated
-//!   keys; `crates/net/tests/record_cost.rs`).
+//!   keys; `crates/record/tests/it/record_cost.rs`).
 //! * Queue budget (64 MiB, [`ReceiverOptions::queue_bytes`]): records (by what they hold) and
 //!   reads waiting for the dispatcher thread, over all connections. A connection takes what a
 //!   read's records may hold at most ([`MapLimits::records_budget`]) before it maps them, and
