@@ -8,7 +8,7 @@ use super::seqs::{SeenSeqs, StoredSeqs};
 use super::stats::{Counters, ListenerId, RejectReason};
 use super::work::{AckRoute, Batch, QueueBudget, Signed, Work};
 use logwire_record::MappedRecord;
-use logwire_record::{MapError, RecordMapper};
+use logwire_record::{Format, MapError, RecordMapper};
 use logwire_wire::ReplayVerdict;
 use logwire_wire::record_envelope::{PayloadFormat, RecordError, is_record_envelope, open_record};
 use std::sync::Arc;
