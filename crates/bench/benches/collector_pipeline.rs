@@ -13,9 +13,9 @@ mod common;
 use common as frames;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
 use logwire_engine::handler::NullHandler;
 use logwire_engine::{Handler, LoggerTree};
-use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
 use logwire_wire::key::{SigningKey, generate_hmac};
 use logwire_wire::record_envelope::{PayloadFormat, seal_record_frame};
 use logwire_wire::{Epoch, KeyRing};

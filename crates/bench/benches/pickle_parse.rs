@@ -8,8 +8,8 @@ mod common;
 use common as frames;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use logwire_record::{Format, RecordMapper, RecordPool};
 use logwire_pickle::{DecodeLimits, PickleDecoder, encode_record_protocol1};
+use logwire_record::{Format, RecordMapper, RecordPool};
 use std::hint::black_box;
 
 const RECORDS: usize = 1_000;

@@ -211,9 +211,9 @@ pub struct RecordEnvelope<'a> {
 /// [`RecordKeys`] once and use [`RecordKeys::open`] (the same checks, the same errors).
 pub fn open_record<'a>(bytes: &'a [u8], keys: &KeyRing) -> Result<RecordEnvelope<'a>, RecordError> {
     let head = parse_header(bytes)?;
-    let key = keys
-        .get(&head.key_id)
-        .ok_or(RecordError::UnknownKey { key_id: head.key_id })?;
+    let key = keys.get(&head.key_id).ok_or(RecordError::UnknownKey {
+        key_id: head.key_id,
+    })?;
     if key.alg() != Alg::HmacSha256 {
         return Err(RecordError::AlgMismatch {
             key_id: head.key_id,

@@ -151,8 +151,14 @@ fn record_frames_verify_and_reproduce() {
         // The keyed-once path and the split check (tag, then fields) read the same record.
         let ready = record_envelope::RecordKeys::new(&k.ring);
         assert_eq!(ready.open(env), Ok(rec), "{name}");
-        let checked = ready.check_tag(env).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(record_envelope::open_checked(env, checked), Ok(rec), "{name}");
+        let checked = ready
+            .check_tag(env)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            record_envelope::open_checked(env, checked),
+            Ok(rec),
+            "{name}"
+        );
         let epoch = Epoch::from_hex(f["epoch_hex"].as_str().unwrap()).unwrap();
         let format = PayloadFormat::from_byte(f["format"].as_u64().unwrap() as u8).unwrap();
         let payload = b64(&f["payload"]);
@@ -199,7 +205,11 @@ fn must_reject_vectors_are_rejected_for_the_stated_reason() {
         } else {
             let err = record_envelope::open_record(env, &k.ring).expect_err(name);
             let ready = record_envelope::RecordKeys::new(&k.ring);
-            assert_eq!(ready.open(env), Err(err.clone()), "{name}: same error keyed once");
+            assert_eq!(
+                ready.open(env),
+                Err(err.clone()),
+                "{name}: same error keyed once"
+            );
             if err != RecordError::ZeroSeq {
                 assert_eq!(ready.check_tag(env), Err(err.clone()), "{name}: tag check");
             }
