@@ -71,7 +71,8 @@ pub use key::{
 };
 pub use record_envelope::{
     Epoch, FLAG_ACK_REQUESTED, HEADER_LEN as RECORD_HEADER_LEN, MAGIC as RECORD_MAGIC,
-    PayloadFormat, REPLAY_WINDOW, RecordEnvelope, RecordError, ReplayTracker, ReplayVerdict,
-    ReplayWindow, SIGNING_CONTEXT as RECORD_SIGNING_CONTEXT, TAG_LEN as RECORD_TAG_LEN,
-    WindowState, is_record_envelope, open_record, seal_record, seal_record_frame,
+    PayloadFormat, REPLAY_WINDOW, RecordEnvelope, RecordError, RecordKeys, ReplayTracker,
+    ReplayVerdict, ReplayWindow, SIGNING_CONTEXT as RECORD_SIGNING_CONTEXT,
+    TAG_LEN as RECORD_TAG_LEN, TagChecked, WindowState, is_record_envelope, open_checked,
+    open_record, seal_record, seal_record_frame,
 };

@@ -16,9 +16,13 @@
 //! ```
 //!
 //! [`open_record`] checks the header, finds the key, checks the exact length and the tag
-//! (constant time) before returning the payload. Replays are the receiver's business via
-//! [`ReplayTracker`]: per (key_id, epoch) the highest seq and a sliding window of seen seqs
-//! (in the `replay` submodule: the format here is stateless, the replay state is not).
+//! (constant time) before returning the payload. [`RecordKeys`] does the same with each key
+//! keyed once (for a receiver checking many records), and splits the check in two when the
+//! tag is verified on one thread and the record read on another: [`RecordKeys::check_tag`]
+//! returns a [`TagChecked`] that [`open_checked`] takes instead of computing the MAC again.
+//! Replays are the receiver's business via [`ReplayTracker`]: per (key_id, epoch) the highest
+//! seq and a sliding window of seen seqs (in the `replay` submodule: the format here is
+//! stateless, the replay state is not).
 //!
 //! ```
 //! use logwire_wire::{open_record, seal_record, Epoch, PayloadFormat, KeyRing, ReplayTracker, ReplayVerdict, generate_hmac};
@@ -35,11 +39,15 @@
 //! assert_eq!(replay.mark(rec.key_id, rec.epoch, rec.seq), ReplayVerdict::Duplicate);
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 use crate::frame;
 use crate::hex;
-use crate::key::{Alg, KeyId, KeyRing, SigningKey};
+use crate::key::{Alg, KeyId, KeyRing, SigningKey, VerifyKey};
 
 mod replay;
 
@@ -198,7 +206,38 @@ pub struct RecordEnvelope<'a> {
 }
 
 /// Checks an `LWR1` envelope (without the length prefix) and returns its fields.
+///
+/// Keys the HMAC anew for each call; to check many records with the same keys, build
+/// [`RecordKeys`] once and use [`RecordKeys::open`] (the same checks, the same errors).
 pub fn open_record<'a>(bytes: &'a [u8], keys: &KeyRing) -> Result<RecordEnvelope<'a>, RecordError> {
+    let head = parse_header(bytes)?;
+    let key = keys.get(&head.key_id).ok_or(RecordError::UnknownKey {
+        key_id: head.key_id,
+    })?;
+    if key.alg() != Alg::HmacSha256 {
+        return Err(RecordError::AlgMismatch {
+            key_id: head.key_id,
+            key_alg: key.alg(),
+        });
+    }
+    let (signed, tag) = split_tag(bytes, &head)?;
+    if !key.verify_parts(SIGNING_CONTEXT, signed, tag) {
+        return Err(RecordError::BadTag);
+    }
+    envelope(bytes, &head)
+}
+
+/// The fixed header's checked fields (everything but the tag, the epoch and the seq).
+struct Header {
+    key_id: KeyId,
+    format: PayloadFormat,
+    flags: u8,
+    /// The payload length `N`.
+    n: u32,
+}
+
+/// Checks magic, algorithm, format, flags and the reserved byte, in that order.
+fn parse_header(bytes: &[u8]) -> Result<Header, RecordError> {
     if bytes.len() < 4 || bytes[..4] != MAGIC {
         return Err(if !bytes.is_empty() && MAGIC.starts_with(bytes) {
             RecordError::Truncated { len: bytes.len() }
@@ -222,30 +261,30 @@ pub fn open_record<'a>(bytes: &'a [u8], keys: &KeyRing) -> Result<RecordEnvelope
     }
     let mut id = [0u8; 8];
     id.copy_from_slice(&bytes[8..16]);
-    let key_id = KeyId(id);
-    let key = keys
-        .get(&key_id)
-        .ok_or(RecordError::UnknownKey { key_id })?;
-    if key.alg() != Alg::HmacSha256 {
-        return Err(RecordError::AlgMismatch {
-            key_id,
-            key_alg: key.alg(),
-        });
-    }
     let mut n = [0u8; 4];
     n.copy_from_slice(&bytes[40..44]);
-    let n = u32::from_be_bytes(n);
-    let expected = HEADER_LEN as u64 + u64::from(n) + TAG_LEN as u64;
+    Ok(Header {
+        key_id: KeyId(id),
+        format,
+        flags,
+        n: u32::from_be_bytes(n),
+    })
+}
+
+/// Checks the exact length `44 + N + 32` and splits off the tag.
+fn split_tag<'a>(bytes: &'a [u8], head: &Header) -> Result<(&'a [u8], &'a [u8]), RecordError> {
+    let expected = HEADER_LEN as u64 + u64::from(head.n) + TAG_LEN as u64;
     if expected != bytes.len() as u64 {
         return Err(RecordError::BadLength {
             expected,
             actual: bytes.len(),
         });
     }
-    let (signed, tag) = bytes.split_at(HEADER_LEN + n as usize);
-    if !key.verify_parts(SIGNING_CONTEXT, signed, tag) {
-        return Err(RecordError::BadTag);
-    }
+    Ok(bytes.split_at(HEADER_LEN + head.n as usize))
+}
+
+/// The envelope of a record whose header, length and tag were checked.
+fn envelope<'a>(bytes: &'a [u8], head: &Header) -> Result<RecordEnvelope<'a>, RecordError> {
     let mut epoch = [0u8; 16];
     epoch.copy_from_slice(&bytes[16..32]);
     let mut seq = [0u8; 8];
@@ -255,13 +294,136 @@ pub fn open_record<'a>(bytes: &'a [u8], keys: &KeyRing) -> Result<RecordEnvelope
         return Err(RecordError::ZeroSeq);
     }
     Ok(RecordEnvelope {
-        key_id,
+        key_id: head.key_id,
         epoch: Epoch(epoch),
         seq,
-        format,
-        ack_requested: flags & FLAG_ACK_REQUESTED != 0,
-        payload: &signed[HEADER_LEN..],
+        format: head.format,
+        ack_requested: head.flags & FLAG_ACK_REQUESTED != 0,
+        payload: &bytes[HEADER_LEN..HEADER_LEN + head.n as usize],
     })
+}
+
+/// The keys of a [`KeyRing`] made ready for checking many records: each HMAC key is keyed
+/// once, with [`SIGNING_CONTEXT`] absorbed, and that state is cloned per record.
+///
+/// Why: keying HMAC-SHA256 costs two SHA-256 compressions (the inner and outer key blocks),
+/// of the ~16 a 700-byte record takes; a collector checks every record with one of a few
+/// keys. The ring is copied: a key removed from the ring later is still here (build anew
+/// after a change). Holds key material (the keyed states): never printed by `Debug`.
+#[derive(Clone, Default)]
+pub struct RecordKeys {
+    keys: HashMap<KeyId, ReadyKey>,
+}
+
+#[derive(Clone)]
+enum ReadyKey {
+    /// Keyed, with the context absorbed.
+    Hmac(Hmac<Sha256>),
+    /// A key of another algorithm (records refuse it with [`RecordError::AlgMismatch`]).
+    Other(Alg),
+}
+
+/// Proof that [`RecordKeys::check_tag`] verified the tag of an envelope of this length:
+/// [`open_checked`] then reads its fields without computing the MAC again. Only
+/// `check_tag` makes one.
+///
+/// Why: a collector verifies tags on the task that read the bytes (spread over its
+/// connections' threads) and decodes the records on its dispatcher thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TagChecked {
+    len: u32,
+}
+
+impl RecordKeys {
+    /// Keys every HMAC key of `ring` once.
+    pub fn new(ring: &KeyRing) -> Self {
+        let keys = ring
+            .iter()
+            .map(|(id, key)| {
+                let ready = match key {
+                    VerifyKey::Hmac(k) => {
+                        // HMAC takes keys of any length; the error branch cannot happen.
+                        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(k.as_bytes())
+                            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+                        mac.update(SIGNING_CONTEXT);
+                        ReadyKey::Hmac(mac)
+                    }
+                    other => ReadyKey::Other(other.alg()),
+                };
+                (*id, ready)
+            })
+            .collect();
+        RecordKeys { keys }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True if there is no key.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// As [`open_record`] with the ring these keys came from: the same checks, in the same
+    /// order, with the same errors.
+    pub fn open<'a>(&self, bytes: &'a [u8]) -> Result<RecordEnvelope<'a>, RecordError> {
+        let (head, _) = self.verify(bytes)?;
+        envelope(bytes, &head)
+    }
+
+    /// Checks the header, the key, the length and the tag (constant time) of an envelope, not
+    /// its seq; [`open_checked`] reads the rest. Every error [`RecordKeys::open`] can return
+    /// but [`RecordError::ZeroSeq`].
+    pub fn check_tag(&self, bytes: &[u8]) -> Result<TagChecked, RecordError> {
+        let (_, len) = self.verify(bytes)?;
+        Ok(TagChecked { len })
+    }
+
+    fn verify(&self, bytes: &[u8]) -> Result<(Header, u32), RecordError> {
+        let head = parse_header(bytes)?;
+        let key_id = head.key_id;
+        let mac = match self.keys.get(&key_id) {
+            None => return Err(RecordError::UnknownKey { key_id }),
+            Some(ReadyKey::Other(key_alg)) => {
+                return Err(RecordError::AlgMismatch {
+                    key_id,
+                    key_alg: *key_alg,
+                });
+            }
+            Some(ReadyKey::Hmac(mac)) => mac,
+        };
+        let (signed, tag) = split_tag(bytes, &head)?;
+        let mut mac = mac.clone();
+        mac.update(signed);
+        if mac.verify_slice(tag).is_err() {
+            return Err(RecordError::BadTag);
+        }
+        // The exact length was checked: 44 + N + 32 with N a u32 fits a u32 only if it does.
+        let len = u32::try_from(bytes.len()).map_err(|_| RecordError::BadTag)?;
+        Ok((head, len))
+    }
+}
+
+impl fmt::Debug for RecordKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordKeys")
+            .field("key_ids", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fields of an envelope whose tag [`RecordKeys::check_tag`] verified (`checked`), without
+/// computing the MAC again. The header is read again (cheap) and the seq checked; bytes of
+/// another length than the ones checked are refused as [`RecordError::BadTag`].
+pub fn open_checked(bytes: &[u8], checked: TagChecked) -> Result<RecordEnvelope<'_>, RecordError> {
+    if bytes.len() != checked.len as usize {
+        return Err(RecordError::BadTag);
+    }
+    let head = parse_header(bytes)?;
+    split_tag(bytes, &head)?;
+    envelope(bytes, &head)
 }
 
 /// Builds and MACs an `LWR1` envelope (without the length prefix).

@@ -195,6 +195,7 @@ impl Dispatcher {
         let ReadFrames {
             frames,
             count: _,
+            tags,
             peer,
             route,
             side,
@@ -207,8 +208,10 @@ impl Dispatcher {
             peer: &peer,
             listener,
         };
-        for payload in payloads(&frames) {
-            match tally.count(shared.judge(payload, &mut mapper, from, Some(&route))) {
+        for (i, payload) in payloads(&frames).enumerate() {
+            let checked = tags.get(i).copied().flatten();
+            let outcome = shared.judge_checked(payload, checked, &mut mapper, from, Some(&route));
+            match tally.count(outcome) {
                 Some(Work::Record(rec, signed)) => {
                     if self.store(&rec, signed) {
                         stored += 1;

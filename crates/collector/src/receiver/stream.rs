@@ -542,9 +542,19 @@ impl<R: AsyncRead + Unpin> Connection<'_, R> {
         slot: OwnedSemaphorePermit,
         scan: &FrameScan,
     ) -> Result<(), Exit> {
+        let frames = take_frames(&mut self.buf, scan.end, &mut self.order);
+        // Signed frames: verify their tags here, so the HMAC runs on the connections'
+        // threads and the dispatcher's core only maps (see `ReadFrames::tags`).
+        let tags = if scan.special > 0 {
+            let shared = &*self.ctx.shared;
+            payloads(&frames).map(|p| shared.check_tag(p)).collect()
+        } else {
+            Vec::new()
+        };
         let read = ReadFrames {
-            frames: take_frames(&mut self.buf, scan.end, &mut self.order),
+            frames,
             count: scan.frames,
+            tags,
             peer: Arc::clone(&self.peer),
             route: self.route.clone(),
             side: self.order.dispatcher_side(),

@@ -12,6 +12,7 @@
 use super::stats::ListenerId;
 use logwire_record::{MappedRecord, RecordMapper};
 use logwire_wire::RecordAck;
+use logwire_wire::TagChecked;
 use logwire_wire::{Epoch, KeyId};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
@@ -74,7 +75,7 @@ impl QueueBudget {
             .iter()
             .map(|w| match w {
                 Work::Record(rec, _) => rec.cost_bytes(),
-                Work::Frames(read) => read.frames.len(),
+                Work::Frames(read) => read.cost_bytes(),
                 Work::AckOnly(_) | Work::Charge(_) => 0,
             })
             .sum()
@@ -131,12 +132,24 @@ pub(crate) struct ReadFrames {
     pub(crate) frames: Vec<u8>,
     /// Complete frames in `frames`.
     pub(crate) count: usize,
+    /// The tags the connection's task verified, by frame index (empty if the read holds no
+    /// signed frame; `None` for a frame that is not signed or did not verify): the HMAC, the
+    /// bulk of a signed record's cost, runs on the connections' threads, and the dispatcher
+    /// only maps. At most one per frame (bytes charged with the read, see `cost_bytes`).
+    pub(crate) tags: Vec<Option<TagChecked>>,
     pub(crate) peer: Arc<str>,
     pub(crate) route: AckRoute,
     /// The connection's mapper for such reads, and where the buffer goes back.
     pub(crate) side: Arc<DispatcherSide>,
     /// Held until the read is judged (the connection's reads at the dispatcher are bounded).
     pub(crate) slot: OwnedSemaphorePermit,
+}
+
+impl ReadFrames {
+    /// What the read is charged against the [`QueueBudget`]: its bytes and its tag checks.
+    fn cost_bytes(&self) -> usize {
+        self.frames.len() + self.tags.len() * std::mem::size_of::<Option<TagChecked>>()
+    }
 }
 
 /// The work from one read (or one datagram), so that the channel carries one message per

@@ -2,8 +2,8 @@
 
 use hmac::{KeyInit, Mac};
 use logwire_wire::{
-    Epoch, KeyRing, PayloadFormat, REPLAY_WINDOW, RecordError, ReplayTracker, ReplayVerdict,
-    ReplayWindow, SigningKey, open_record, seal_record,
+    Epoch, KeyRing, PayloadFormat, REPLAY_WINDOW, RecordError, RecordKeys, ReplayTracker,
+    ReplayVerdict, ReplayWindow, SigningKey, open_checked, open_record, seal_record,
 };
 
 const KEY: [u8; 32] = [3; 32];
@@ -116,6 +116,63 @@ fn header_fields_are_checked() {
     ));
     // JSON format with the right tag is fine.
     assert_eq!(with(&|e| e[5] = 2), Ok(PayloadFormat::Json));
+}
+
+/// The keyed-once path ([`RecordKeys`]) and the split check (tag on one thread, fields on
+/// another) give the same result and the same error as `open_record` for every bit flip,
+/// truncation and header edit.
+#[test]
+fn keyed_once_agrees_with_open_record() {
+    let r = ring();
+    let ready = RecordKeys::new(&r);
+    let base = sealed(7, true);
+    let mut cases = vec![base.clone()];
+    for i in 0..base.len() {
+        for bit in 0..8 {
+            let mut bad = base.clone();
+            bad[i] ^= 1 << bit;
+            cases.push(bad);
+        }
+    }
+    cases.extend((0..base.len()).map(|len| base[..len].to_vec()));
+    cases.push(remac(base.clone(), |e| e[32..40].fill(0)));
+    cases.push(remac(base.clone(), |e| e[5] = 2));
+    let ed_id = SigningKey::ed25519_from_seed(&[1; 32]).key_id();
+    cases.push(remac(base.clone(), |e| e[8..16].copy_from_slice(&ed_id.0)));
+    let mut accepted = 0;
+    for (i, env) in cases.iter().enumerate() {
+        let want = open_record(env, &r);
+        assert_eq!(ready.open(env), want, "case {i}");
+        let split = ready.check_tag(env).and_then(|c| open_checked(env, c));
+        assert_eq!(split, want, "case {i} (split)");
+        accepted += usize::from(want.is_ok());
+    }
+    assert_eq!(accepted, 2, "the original and the JSON-format remac");
+}
+
+/// A tag check vouches only for bytes of the length it checked: anything else is refused.
+#[test]
+fn a_tag_check_is_not_reused_for_other_bytes() {
+    let ready = RecordKeys::new(&ring());
+    let a = sealed(1, false);
+    let checked = ready.check_tag(&a).unwrap();
+    let mut longer = a.clone();
+    longer.push(0);
+    assert_eq!(open_checked(&longer, checked), Err(RecordError::BadTag));
+    assert_eq!(
+        open_checked(&a[..a.len() - 1], checked),
+        Err(RecordError::BadTag)
+    );
+    // Bytes of the same length are the caller's contract (same frame); the fields are read
+    // from them.
+    assert_eq!(open_checked(&a, checked).map(|r| r.seq), Ok(1));
+    // No key: nothing verifies.
+    let none = RecordKeys::new(&KeyRing::new());
+    assert!(none.is_empty());
+    assert!(matches!(
+        none.check_tag(&a),
+        Err(RecordError::UnknownKey { .. })
+    ));
 }
 
 #[test]
@@ -264,7 +321,8 @@ mod prop {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            let _ = open_record(&bytes, &ring());
+            let want = open_record(&bytes, &ring());
+            prop_assert_eq!(RecordKeys::new(&ring()).open(&bytes), want);
         }
 
         #[test]

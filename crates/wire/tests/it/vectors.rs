@@ -147,6 +147,13 @@ fn record_frames_verify_and_reproduce() {
         let frame = b64(&f["frame"]);
         let env = split_datagram(&frame).unwrap();
         let rec = logwire_wire::open_record(env, &k.ring).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // The keyed-once path and the split check (tag, then fields) read the same record.
+        let ready = logwire_wire::RecordKeys::new(&k.ring);
+        assert_eq!(ready.open(env), Ok(rec), "{name}");
+        let checked = ready
+            .check_tag(env)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(logwire_wire::open_checked(env, checked), Ok(rec), "{name}");
         let epoch = Epoch::from_hex(f["epoch_hex"].as_str().unwrap()).unwrap();
         let format = PayloadFormat::from_byte(f["format"].as_u64().unwrap() as u8).unwrap();
         let payload = b64(&f["payload"]);
@@ -192,6 +199,15 @@ fn must_reject_vectors_are_rejected_for_the_stated_reason() {
             }
         } else {
             let err = logwire_wire::open_record(env, &k.ring).expect_err(name);
+            let ready = logwire_wire::RecordKeys::new(&k.ring);
+            assert_eq!(
+                ready.open(env),
+                Err(err.clone()),
+                "{name}: same error keyed once"
+            );
+            if err != RecordError::ZeroSeq {
+                assert_eq!(ready.check_tag(env), Err(err.clone()), "{name}: tag check");
+            }
             if why.contains("signature") || why.contains("tag") {
                 assert_eq!(err, RecordError::BadTag, "{name}");
             }
