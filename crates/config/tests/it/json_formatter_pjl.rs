@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-const RECORDS: &str = r#"[
+pub(crate) const RECORDS: &str = r#"[
  {"level": 10, "msg": "debug %s", "args": ["detail"]},
  {"level": 20, "msg": "info plain", "args": ["unused"]},
  {"level": 30, "msg": "warning %d%% of %s", "args": [93, "disk"]},
@@ -27,7 +27,7 @@ const RECORDS: &str = r#"[
  {"level": 20, "msg": "with extras %s", "args": ["x"], "extra": {"request_id": "r-1", "user": "ann", "n": 7}}
 ]"#;
 
-const CREATED: f64 = 1_765_101_600.123_456;
+pub(crate) const CREATED: f64 = 1_765_101_600.123_456;
 
 /// dictConfig documents: each routes logger `app` to stdout through one JSON formatter.
 fn configs() -> Vec<(&'static str, String)> {
@@ -89,6 +89,12 @@ fn configs() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// The CPython side: applies each config with `apply` (a Python statement over `text`),
+/// sends the records through logger `app` and prints every config's stdout as JSON.
+pub(crate) fn python_script(apply: &str) -> String {
+    PYTHON.replace("APPLY_CONFIG", apply)
+}
+
 const PYTHON: &str = r#"
 import io, json, logging, logging.config, sys
 spec = json.loads(sys.argv[1])
@@ -97,7 +103,7 @@ outs = []
 for text in spec["configs"]:
     out = io.StringIO()
     sys.stdout = out
-    logging.config.dictConfig(json.loads(text))
+    APPLY_CONFIG
     lg = logging.getLogger("app")
     for r in spec["records"]:
         rec = lg.makeRecord(lg.name, r["level"], "/srv/app/views.py", 42, r["msg"],
@@ -118,7 +124,7 @@ real.write(json.dumps(outs))
 "#;
 
 /// The venv's python, with python-json-logger from PyPI (created on first use).
-fn venv_python() -> Option<PathBuf> {
+pub(crate) fn venv_python() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pjl-venv");
     let py = dir.join("bin/python");
     let ready = dir.join(".installed");
@@ -141,11 +147,11 @@ fn venv_python() -> Option<PathBuf> {
     Some(py)
 }
 
-fn run_logwire(text: &str) -> String {
+pub(crate) fn run_logwire(text: &str, format: SourceFormat) -> String {
     let capture = Capture::default();
     let tree = LoggerTree::new();
     configurator(ContentPolicy::trusted(), &capture)
-        .apply_text(&tree, text, SourceFormat::Json)
+        .apply_text(&tree, text, format)
         .unwrap();
     let records: serde_json::Value = serde_json::from_str(RECORDS).unwrap();
     let logger = tree.get_logger("app");
@@ -188,12 +194,12 @@ fn json_value(v: &serde_json::Value) -> Value {
     }
 }
 
-#[test]
-fn json_formatter_output_equals_python_json_logger() {
+/// Applies each of `configs` with CPython (`apply`, see [`python_script`]) and with logwire
+/// (`format`), sends the same records through both, and compares stdout byte for byte.
+pub(crate) fn assert_same_as_python(configs: &[(&str, String)], apply: &str, format: SourceFormat) {
     let Some(py) = venv_python() else {
         return;
     };
-    let configs = configs();
     let spec = serde_json::json!({
         "configs": configs.iter().map(|(_, c)| c.clone()).collect::<Vec<_>>(),
         "records": serde_json::from_str::<serde_json::Value>(RECORDS).unwrap(),
@@ -201,21 +207,31 @@ fn json_formatter_output_equals_python_json_logger() {
     });
     let mut cmd = Command::new(py);
     cmd.arg("-c")
-        .arg(PYTHON)
+        .arg(python_script(apply))
         .arg(spec.to_string())
         .env("TZ", "UTC");
     let ran = python::run(&mut cmd, Duration::from_secs(60)).unwrap();
     assert!(ran.status.success(), "{}", ran.stderr);
     let outs: Vec<String> = serde_json::from_str(&ran.stdout).unwrap();
+    assert_eq!(outs.len(), configs.len());
     for ((name, text), want) in configs.iter().zip(&outs) {
         // "info plain" % ('unused',) fails in both: 7 lines.
         assert_eq!(want.lines().count(), 7, "{name}: {want}");
-        let got = run_logwire(text);
+        let got = run_logwire(text, format);
         for (g, w) in got.lines().zip(want.lines()) {
             assert_eq!(g, w, "{name}");
         }
         assert_eq!(got, *want, "{name}");
     }
+}
+
+#[test]
+fn json_formatter_output_equals_python_json_logger() {
+    assert_same_as_python(
+        &configs(),
+        "logging.config.dictConfig(json.loads(text))",
+        SourceFormat::Json,
+    );
 }
 
 /// The class names are looked up, never imported: a '()' naming anything else is still
