@@ -254,6 +254,10 @@ Examples:
   logwire serve --listen nats://127.0.0.1:4222/logconf/payments --listen-key ops.pub \\
     --listen-state-dir /var/lib/logwire --listen-audience payments-prod
 
+  # Store a JetStream stream's records (fed by logwire.NATSHandler on many collectors) once each
+  logwire serve --config store.json --nats-source nats://127.0.0.1:4222 --nats-stream LOGS \\
+    --nats-durable store --record-state-dir /var/lib/logwire
+
   # The same over mutual TLS (senders: send-config --tls-ca ca.pem --tls-cert ... --tls-key ...)
   logwire serve --listen 0.0.0.0:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire \\
     --listen-tls-cert server.pem --listen-tls-key server.key --listen-tls-client-ca clients-ca.pem

@@ -280,6 +280,10 @@ fn help_texts_show_the_nats_forms() {
         ("send-config", "--to nats://127.0.0.1:4222/logconf/payments"),
         ("send-config", "--expect"),
         ("serve", "--listen nats://127.0.0.1:4222/logconf/payments"),
+        (
+            "serve",
+            "--nats-source nats://127.0.0.1:4222 --nats-stream LOGS",
+        ),
     ] {
         let out = logwire().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
