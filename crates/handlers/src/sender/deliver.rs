@@ -182,6 +182,27 @@ impl DeliveryQueue {
 
     /// Queues one job; starts the worker if none runs (the first emit, or after `close()`,
     /// as CPython's handlers work again after `close()`).
+    /// A handler's `emit`: queues `payload` for `record`, with the record's reprs kept for the
+    /// report of a failed delivery; a refusal is the handler's error.
+    pub(crate) fn submit(
+        &self,
+        payload: Vec<u8>,
+        record: &logwire_engine::LogRecord,
+    ) -> Result<(), logwire_engine::HandlerError> {
+        let (msg_repr, args_repr) = record_reprs(record);
+        self.push(Job {
+            payload,
+            msg_repr,
+            args_repr,
+        })
+        .map_err(handler_error)
+    }
+
+    /// A handler's `flush`: [`flush`](Self::flush) with its error as the handler's.
+    pub(crate) fn flush_handler(&self) -> Result<(), logwire_engine::HandlerError> {
+        self.flush().map_err(handler_error)
+    }
+
     pub(crate) fn push(&self, job: Job) -> Result<(), DeliveryError> {
         let mut st = self.shared.lock();
         let len = job.payload.len();
@@ -381,4 +402,9 @@ pub(crate) fn args_value(args: &logwire_engine::Args) -> logwire_engine::Value {
                 .collect(),
         ),
     }
+}
+
+/// A queue's refusal or failed flush, as the handler reports it.
+pub(crate) fn handler_error(e: DeliveryError) -> logwire_engine::HandlerError {
+    logwire_engine::HandlerError::Invalid(e.to_string())
 }

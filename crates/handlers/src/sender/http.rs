@@ -3,12 +3,10 @@
 //!
 //! The contract is documented on [`HTTPHandler`], the public face of this module.
 
-use super::deliver::{
-    DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument, Job,
-};
-use super::deliver::{args_value, record_reprs};
+use super::deliver::args_value;
+use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, DeliveryQueue, DeliveryStats, InvalidArgument};
 use super::encode::RecordLayout;
-use super::smtp::{Credentials, to_handler_error};
+use super::smtp::Credentials;
 use super::tls_client::{Stream, TlsClientConfig, arm, connect_tcp};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -203,18 +201,11 @@ impl HTTPHandler {
 impl Emitter for HTTPHandler {
     fn emit(&self, record: &LogRecord, _formatter: &Formatter) -> Result<(), HandlerError> {
         let payload = self.build_request(record);
-        let (msg_repr, args_repr) = record_reprs(record);
-        self.queue
-            .push(Job {
-                payload,
-                msg_repr,
-                args_repr,
-            })
-            .map_err(to_handler_error)
+        self.queue.submit(payload, record)
     }
 
     fn flush(&self) -> Result<(), HandlerError> {
-        self.queue.flush().map_err(to_handler_error)
+        self.queue.flush_handler()
     }
 
     fn close(&self) {

@@ -4,7 +4,7 @@
 //! The contract is documented on [`SMTPHandler`], the public face of this module.
 
 use super::deliver::{DEFAULT_QUEUE_BYTES, Deliver, InvalidArgument};
-use super::deliver::{DeliveryError, DeliveryQueue, DeliveryStats, Job, record_reprs};
+use super::deliver::{DeliveryQueue, DeliveryStats};
 use super::tls_client::{Stream, TlsClientConfig, arm, connect_tcp};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -206,18 +206,11 @@ impl Emitter for SMTPHandler {
     fn emit(&self, record: &LogRecord, formatter: &Formatter) -> Result<(), HandlerError> {
         let body = formatter.try_format(record)?;
         let payload = self.build_message(record, &body, &local_date());
-        let (msg_repr, args_repr) = record_reprs(record);
-        self.queue
-            .push(Job {
-                payload,
-                msg_repr,
-                args_repr,
-            })
-            .map_err(to_handler_error)
+        self.queue.submit(payload, record)
     }
 
     fn flush(&self) -> Result<(), HandlerError> {
-        self.queue.flush().map_err(to_handler_error)
+        self.queue.flush_handler()
     }
 
     fn close(&self) {
@@ -227,10 +220,6 @@ impl Emitter for SMTPHandler {
     fn kind(&self) -> &'static str {
         "logging.handlers.SMTPHandler"
     }
-}
-
-pub(crate) fn to_handler_error(e: DeliveryError) -> HandlerError {
-    HandlerError::Invalid(e.to_string())
 }
 
 /// `email.utils.localtime()` as `format_datetime` writes it: `Mon, 07 Dec 2026 14:40:58 +0100`.

@@ -8,6 +8,7 @@
 //!   mid-reply) give a bounded, counted, reported failure;
 //! * the destination policy of pushed configs, and `context` refused as code.
 
+use crate::recording_peer::RecordingPeer;
 use logwire_test_support::tls as common_tls;
 
 use logwire_config::{ContentPolicy, Destination, SourceFormat};
@@ -16,15 +17,11 @@ use logwire_handlers::configurator;
 use logwire_handlers::{
     Credentials, HTTPHandler, HttpMethod, HttpOptions, RecordLayout, TlsClientConfig,
 };
-use logwire_test_support::process::Lines;
 use logwire_test_support::python;
-use logwire_test_support::wait::poll_until;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 const SERVER: &str = r#"
 import json, ssl, sys, threading
@@ -56,46 +53,13 @@ threading.Thread(target=srv.serve_forever, daemon=True).start()
 sys.stdin.read()  # until the test closes stdin
 "#;
 
-struct HttpServer {
-    child: Child,
-    lines: Lines,
-    port: u16,
-}
-
-impl HttpServer {
-    fn start(opts: serde_json::Value) -> Option<HttpServer> {
-        let mut cmd = python::script(SERVER, [opts.to_string()]);
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
-        let mut child = python::spawn(&mut cmd)?;
-        let lines = Lines::collect(child.stdout.take().unwrap());
-        assert!(
-            poll_until(WAIT, || !lines.is_empty() || lines.ended()),
-            "http.server did not start"
-        );
-        let first: serde_json::Value =
-            serde_json::from_str(&lines.snapshot()[0]).expect("http.server's port line");
-        let port = first["port"].as_u64().unwrap() as u16;
-        Some(HttpServer { child, lines, port })
-    }
-
-    fn requests(&self, n: usize) -> Vec<serde_json::Value> {
-        assert!(
-            poll_until(WAIT, || self.lines.len() > n || self.lines.ended()),
-            "expected {n} requests, got {:?}",
-            self.lines.snapshot()
-        );
-        self.lines.snapshot()[1..]
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for HttpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the recording `http.server` (`opts`: `cert`/`key` for HTTPS); `None` when Python is
+/// missing and that is allowed.
+fn start_server(opts: serde_json::Value) -> Option<RecordingPeer> {
+    let mut cmd = python::script(SERVER, [opts.to_string()]);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let child = python::spawn(&mut cmd)?;
+    Some(RecordingPeer::start(child, "http.server"))
 }
 
 const CREATED: f64 = 1_765_101_600.123_456;
@@ -191,7 +155,7 @@ fn differential(case: Case) {
     } else {
         serde_json::json!({})
     };
-    let Some(server) = HttpServer::start(opts) else {
+    let Some(server) = start_server(opts) else {
         return;
     };
     // `localhost` so that the certificate's name matches over TLS.
@@ -211,7 +175,7 @@ fn differential(case: Case) {
     let version = ran.stdout.trim().to_owned();
     let (major, minor) = version.split_once('.').unwrap();
     let layout = RecordLayout::for_python(major.parse().unwrap(), minor.parse().unwrap());
-    let want = server.requests(n);
+    let want = server.recorded(n);
 
     let handler = Handler::new(
         HTTPHandler::new(
@@ -239,7 +203,7 @@ fn differential(case: Case) {
     }
     handler.flush();
     assert_eq!(handler.error_count(), 0, "logwire reported errors");
-    let got = server.requests(2 * n);
+    let got = server.recorded(2 * n);
     for (i, (g, w)) in got[n..].iter().zip(&want).enumerate() {
         assert_eq!(g, w, "request {i}");
     }
@@ -303,7 +267,7 @@ fn https_refuses_an_untrusted_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let pki = common_tls::write_pki(dir.path());
     let Some(server) =
-        HttpServer::start(serde_json::json!({"cert": pki.server_cert, "key": pki.server_key}))
+        start_server(serde_json::json!({"cert": pki.server_cert, "key": pki.server_key}))
     else {
         return;
     };
@@ -339,7 +303,7 @@ fn https_refuses_an_untrusted_certificate() {
 /// A non-2xx answer is a counted, reported failure (CPython ignores the status).
 #[test]
 fn an_error_status_is_a_reported_failure() {
-    let Some(server) = HttpServer::start(serde_json::json!({})) else {
+    let Some(server) = start_server(serde_json::json!({})) else {
         return;
     };
     let h = Handler::new(
@@ -357,7 +321,7 @@ fn an_error_status_is_a_reported_failure() {
     h.handle(&LogRecord::new("a", 40, "a.py", 1, "x"));
     h.flush();
     assert_eq!(h.error_count(), 1);
-    assert_eq!(server.requests(1).len(), 1);
+    assert_eq!(server.recorded(1).len(), 1);
 }
 
 #[derive(Clone, Copy)]

@@ -5,6 +5,7 @@ mod common_send;
 
 mod deps;
 mod http_handler;
+mod recording_peer;
 mod send_cpython;
 mod send_datagram;
 mod send_registry;

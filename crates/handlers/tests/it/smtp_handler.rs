@@ -9,23 +9,20 @@
 //!   counted, reported failure, no hang;
 //! * the destination policy of pushed configs.
 
+use crate::recording_peer::RecordingPeer;
 use logwire_test_support::tls as common_tls;
 
 use logwire_config::{ContentPolicy, Destination, SourceFormat};
 use logwire_engine::{Args, Formatter, Handler, LogRecord, LoggerTree, Value};
 use logwire_handlers::configurator;
 use logwire_handlers::{Credentials, SMTPHandler, SmtpOptions, TlsClientConfig};
-use logwire_test_support::process::Lines;
 use logwire_test_support::python;
-use logwire_test_support::wait::poll_until;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(30);
 
 /// The venv's python, with aiosmtpd from PyPI (created on first use, one test at a time).
 fn venv_python() -> Option<PathBuf> {
@@ -97,52 +94,17 @@ async def main():
 asyncio.run(main())
 "#;
 
-struct SmtpServer {
-    child: Child,
-    lines: Lines,
-    port: u16,
-}
-
-impl SmtpServer {
-    fn start(py: &PathBuf, opts: serde_json::Value) -> SmtpServer {
-        let mut child = Command::new(py)
-            .arg("-c")
-            .arg(SERVER)
-            .arg(opts.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start aiosmtpd");
-        let lines = Lines::collect(child.stdout.take().unwrap());
-        assert!(
-            poll_until(WAIT, || !lines.is_empty() || lines.ended()),
-            "aiosmtpd did not start"
-        );
-        let first: serde_json::Value =
-            serde_json::from_str(&lines.snapshot()[0]).expect("aiosmtpd's port line");
-        let port = first["port"].as_u64().unwrap() as u16;
-        SmtpServer { child, lines, port }
-    }
-
-    /// The mails received so far (the port line excluded), waiting for `n` of them.
-    fn mails(&self, n: usize) -> Vec<serde_json::Value> {
-        assert!(
-            poll_until(WAIT, || self.lines.len() > n || self.lines.ended()),
-            "expected {n} mails, got {:?}",
-            self.lines.snapshot()
-        );
-        self.lines.snapshot()[1..]
-            .iter()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts the recording aiosmtpd server with the venv's `py` (`opts`: TLS and AUTH settings).
+fn start_server(py: &PathBuf, opts: serde_json::Value) -> RecordingPeer {
+    let child = Command::new(py)
+        .arg("-c")
+        .arg(SERVER)
+        .arg(opts.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start aiosmtpd");
+    RecordingPeer::start(child, "aiosmtpd")
 }
 
 const FORMAT: &str = "%(levelname)s %(name)s: %(message)s";
@@ -208,7 +170,7 @@ fn normalise_date(data: &str) -> String {
 
 fn differential(subject: &str, to: &[&str]) {
     let Some(py) = venv_python() else { return };
-    let server = SmtpServer::start(&py, serde_json::json!({}));
+    let server = start_server(&py, serde_json::json!({}));
     let recs = records();
     let spec = serde_json::json!({
         "port": server.port, "from": "Logwire <app@example.org>", "to": to,
@@ -222,7 +184,7 @@ fn differential(subject: &str, to: &[&str]) {
         Duration::from_secs(60),
     );
     assert!(ran.status.success(), "CPython sender: {}", ran.stderr);
-    let want = server.mails(recs.len());
+    let want = server.recorded(recs.len());
     assert_eq!(want.len(), recs.len(), "CPython's mails");
 
     let handler = Handler::new(
@@ -247,7 +209,7 @@ fn differential(subject: &str, to: &[&str]) {
     }
     handler.flush();
     assert_eq!(handler.error_count(), 0, "logwire reported errors");
-    let got = server.mails(2 * recs.len());
+    let got = server.recorded(2 * recs.len());
     let got = &got[recs.len()..];
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         for key in ["mail_from", "mail_options", "rcpt_tos"] {
@@ -280,7 +242,7 @@ fn starttls_with_a_test_ca_and_auth() {
     let Some(py) = venv_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = common_tls::write_pki(dir.path());
-    let server = SmtpServer::start(
+    let server = start_server(
         &py,
         serde_json::json!({"cert": pki.server_cert, "key": pki.server_key,
                            "user": "alerts", "password": "s3cret"}),
@@ -312,7 +274,7 @@ fn starttls_with_a_test_ca_and_auth() {
     h.handle(&record(40, "sent over STARTTLS", &[]));
     h.flush();
     assert_eq!(h.error_count(), 0);
-    let mails = server.mails(1);
+    let mails = server.recorded(1);
     assert_eq!(mails[0]["tls"], true);
     assert_eq!(mails[0]["auth"], "PLAIN:alerts");
     assert!(
@@ -353,7 +315,7 @@ fn starttls_with_a_test_ca_and_auth() {
     assert_eq!(h4.error_count(), 1);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
-        server.mails(1).len(),
+        server.recorded(1).len(),
         1,
         "only the trusted, authenticated mail arrived"
     );
@@ -365,7 +327,7 @@ fn untrusted_certificate_error_is_clear() {
     let Some(py) = venv_python() else { return };
     let dir = tempfile::tempdir().unwrap();
     let pki = common_tls::write_pki(dir.path());
-    let server = SmtpServer::start(
+    let server = start_server(
         &py,
         serde_json::json!({"cert": pki.server_cert, "key": pki.server_key}),
     );
