@@ -64,6 +64,23 @@ impl NatsConnect {
         self.servers.iter().map(|s| host_port(s)).collect()
     }
 
+    /// Checks, before any connection is tried, that the credential and TLS files can be used:
+    /// the `.creds` and nkey files are read (bounded) and parsed, the TLS files opened. A
+    /// missing or unreadable file is a setting to fix, not an outage to retry through, so the
+    /// source and the config listener refuse to start on it.
+    pub fn check_files(&self) -> Result<(), NatsError> {
+        self.credential_options()?;
+        let tls = self
+            .tls_ca
+            .iter()
+            .chain(self.tls_client.iter().flat_map(|(cert, key)| [cert, key]));
+        for path in tls {
+            std::fs::File::open(path)
+                .map_err(|e| NatsError::Config(format!("{}: {e}", path.display())))?;
+        }
+        Ok(())
+    }
+
     /// Client options holding this connection's credentials and TLS: the `.creds` file (read
     /// bounded), the nkey seed file, user and password, token, and TLS (required by `tls`, a
     /// CA or a client certificate). The one place the records half and the config channel

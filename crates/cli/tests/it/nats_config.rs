@@ -348,3 +348,75 @@ fn a_malformed_nats_target_is_refused_with_the_reason() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no /KEY after the bucket"), "{err}");
 }
+
+/// A credentials file that cannot be read is a setting to fix: `send-config`, `serve --listen
+/// nats://…` and `serve --nats-source` each stop at once with one sentence naming it, instead of
+/// retrying a connection that can never succeed (no server is needed to see it).
+#[test]
+fn an_unreadable_nats_credentials_file_stops_with_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ops");
+    keygen("ed25519", &key);
+    let config = dir.path().join("c.json");
+    std::fs::write(&config, r#"{"version": 1}"#).unwrap();
+    let missing = dir.path().join("missing.creds");
+    let (m, k, c, st) = (
+        missing.to_str().unwrap(),
+        key.with_extension("key"),
+        config.to_str().unwrap(),
+        dir.path().join("state"),
+    );
+    let runs: [Vec<String>; 3] = [
+        vec![
+            "send-config".into(),
+            c.into(),
+            "--to".into(),
+            "nats://127.0.0.1:4/logconf/k".into(),
+            "--key".into(),
+            k.to_str().unwrap().into(),
+            "--nats-creds".into(),
+            m.into(),
+        ],
+        vec![
+            "serve".into(),
+            "--tcp=127.0.0.1:0".into(),
+            "--udp=127.0.0.1:0".into(),
+            "--listen=nats://127.0.0.1:4/logconf/k".into(),
+            "--listen-key".into(),
+            key.with_extension("pub").to_str().unwrap().into(),
+            "--listen-state-dir".into(),
+            st.to_str().unwrap().into(),
+            "--listen-nats-creds".into(),
+            m.into(),
+        ],
+        vec![
+            "serve".into(),
+            "--tcp=127.0.0.1:0".into(),
+            "--udp=127.0.0.1:0".into(),
+            "--nats-source=nats://127.0.0.1:4".into(),
+            "--nats-stream=LOGS".into(),
+            "--nats-durable=store".into(),
+            "--nats-creds".into(),
+            m.into(),
+        ],
+    ];
+    for args in runs {
+        let mut child = logwire()
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let exited =
+            logwire_test_support::wait::poll_until(WAIT, || child.try_wait().unwrap().is_some());
+        if !exited {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(exited, "{args:?} kept running: {err}");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("missing.creds"), "{args:?}: {err}");
+        assert!(!err.contains("retrying"), "{args:?}: {err}");
+    }
+}

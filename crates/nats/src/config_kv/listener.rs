@@ -211,6 +211,9 @@ impl KvConfigListener {
     /// without `allow_unsigned`) and starts watching on a thread of its own. Returns before
     /// the first connection: NATS being down is retried, not an error.
     pub fn start(self) -> Result<KvListenerHandle, ConfigKvError> {
+        self.connect
+            .check_files()
+            .map_err(|e| ConfigKvError::Credentials(e.to_string()))?;
         let applier = match self.gate {
             Gate::Build(g) => Arc::new(g.gate()?),
             Gate::Shared(a) => a,

@@ -145,6 +145,7 @@ impl RecordSource {
                 )));
             }
         }
+        options.connect.check_files()?;
         let journal = match &options.state_dir {
             Some(d) => Journal::open(d, &format!("{}.{}", options.stream, options.durable))?,
             None => Journal::in_memory(),
