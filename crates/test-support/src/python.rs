@@ -6,7 +6,9 @@
 use crate::process::{self, Collected};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Set to `1` to skip (not fail) the tests that cannot run python.
@@ -52,6 +54,38 @@ pub fn missing(why: &str) {
         return;
     }
     panic!("{why}; set {SKIP_VAR}=1 to skip");
+}
+
+/// The python of a venv at `dir` with `requirement` installed from PyPI, created on first
+/// use. One test at a time builds it (tests of one binary run in parallel and would race on
+/// the same directory), and a half-built venv left by an earlier run is removed first.
+/// `None` when it cannot be built and skipping is asked for (see [`missing`]).
+pub fn venv_with(dir: &Path, requirement: &str) -> Option<PathBuf> {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    let ready = dir.join(".installed");
+    if !ready.exists() {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).expect("remove a half-built venv");
+        }
+        let ok = command()
+            .args(["-m", "venv"])
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(dir.join("bin/pip"))
+                .args(["install", "-q", requirement])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            missing(&format!(
+                "cannot create a venv with {requirement} from PyPI"
+            ));
+            return None;
+        }
+        std::fs::write(&ready, b"").expect("mark the venv as built");
+    }
+    Some(dir.join("bin/python"))
 }
 
 /// Spawns `cmd` (a python command); `None` if it cannot be run and skipping is asked for

@@ -126,25 +126,7 @@ real.write(json.dumps(outs))
 /// The venv's python, with python-json-logger from PyPI (created on first use).
 pub(crate) fn venv_python() -> Option<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("pjl-venv");
-    let py = dir.join("bin/python");
-    let ready = dir.join(".installed");
-    if !ready.exists() {
-        let ok = python::command()
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(dir.join("bin/pip"))
-                .args(["install", "-q", "python-json-logger>=3.1,<5"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ok {
-            python::missing("cannot create a venv with python-json-logger from PyPI");
-            return None;
-        }
-        std::fs::write(&ready, b"").unwrap();
-    }
-    Some(py)
+    python::venv_with(&dir, "python-json-logger>=3.1,<5")
 }
 
 pub(crate) fn run_logwire(text: &str, format: SourceFormat) -> String {

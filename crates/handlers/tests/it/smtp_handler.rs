@@ -21,33 +21,13 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// The venv's python, with aiosmtpd from PyPI (created on first use, one test at a time).
+/// The venv's python, with aiosmtpd from PyPI (created on first use).
 fn venv_python() -> Option<PathBuf> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("aiosmtpd-venv");
-    let py = dir.join("bin/python");
-    let ready = dir.join(".installed");
-    if !ready.exists() {
-        let ok = python::command()
-            .args(["-m", "venv"])
-            .arg(&dir)
-            .status()
-            .is_ok_and(|s| s.success())
-            && Command::new(dir.join("bin/pip"))
-                .args(["install", "-q", "aiosmtpd>=1.4,<2"])
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ok {
-            python::missing("cannot create a venv with aiosmtpd from PyPI");
-            return None;
-        }
-        std::fs::write(&ready, b"").unwrap();
-    }
-    Some(py)
+    python::venv_with(&dir, "aiosmtpd>=1.4,<2")
 }
 
 /// An aiosmtpd server that prints one JSON line per accepted mail.
