@@ -826,6 +826,15 @@ impl LoggerTree {
         }
     }
 
+    /// Passes on every handler's held-back output without waiting for remote confirmation
+    /// ([`Handler::hand_off`]): what a collector calls after a
+    /// drain with nothing to acknowledge.
+    pub fn hand_off(&self) {
+        for h in self.snapshot().all_handlers() {
+            h.hand_off();
+        }
+    }
+
     /// CPython's `logging.shutdown()`: flushes and closes every handler. Call it (or hold a
     /// [`ShutdownGuard`]) before the process exits so that nothing buffered is lost.
     pub fn shutdown(&self) {

@@ -25,9 +25,9 @@ pub use config_kv::{
 };
 pub use connect::{DEFAULT_PORT, MAX_CREDENTIAL_FILE, NatsConnect, host_port};
 pub use records::{
-    DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, HANDLER_CLASS, JournalError,
-    MsgId, NatsHandler, NatsHandlerOptions, NatsHandlerStats, RecordSource, SourceOptions,
-    SourceStats, SubjectTemplate, record_json, register,
+    DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,
+    HANDLER_CLASS, JournalError, MsgId, NatsHandler, NatsHandlerOptions, NatsHandlerStats,
+    RecordSource, SourceOptions, SourceStats, SubjectTemplate, record_json, register,
 };
 
 /// Why a NATS handler, source or config channel could not be set up or run.

@@ -4,11 +4,16 @@
 //! # Publisher ([`NatsHandler`])
 //! * Each record becomes one JSON object with CPython's `LogRecord` attribute names (see
 //!   [`record_json`]), published to a subject made from a [`SubjectTemplate`] (`{name}`,
-//!   `{levelname}`), with `Nats-Msg-Id` from the record's identity ([`MsgId`]): a signed
-//!   record's key id, epoch and seq (read from `logwire_engine::origin`, which the collector
-//!   sets), otherwise this handler's random instance id and its own sequence. JetStream drops a
-//!   message whose id it stored within the stream's duplicate window (2 minutes by default):
-//!   a record resent after a collector restart, or republished after a lost ack, is stored once.
+//!   `{levelname}`). A message holds one record, or — for unsigned records, when the worker
+//!   finds several queued for one subject — up to `batch_records` of them, one JSON object
+//!   per line (NDJSON: `[json.loads(l) for l in m.data.splitlines()]` in Python; Vector's
+//!   `newline_delimited` framing). `Nats-Msg-Id` comes from the records' identity ([`MsgId`]):
+//!   a signed record's key id, epoch and seq (read from `logwire_engine::origin`, which the
+//!   collector sets; a signed record is always a message of its own), otherwise this
+//!   handler's random instance id and the sequence of the message's first record, with
+//!   `+<count>` for a batch. JetStream drops a message whose id it stored within the stream's
+//!   duplicate window (2 minutes by default): a signed record resent after a collector
+//!   restart, or any message republished after a lost ack, is stored once.
 //! * Publishes are asynchronous, at most `max_in_flight` awaiting their ack; a failed or timed
 //!   out publish is retried with the same id, forever (never dropped).
 //! * `emit` only queues: records wait in a buffer bounded in **bytes** (their JSON), counted
@@ -19,13 +24,14 @@
 //!   by `handleError` and counted), never queued.
 //! * `sync()` returns once every record emitted before it was acknowledged by JetStream. The
 //!   collector calls it before sending `LWA1` acks, so a signed sender's record is acknowledged
-//!   only when it is in the stream. `close()` waits up to `close_timeout` for the rest and
+//!   only when it is in the stream; after a drain of unsigned records it calls `hand_off()`,
+//!   which does not wait (many drains in flight instead of one round trip each). `close()` waits up to `close_timeout` for the rest and
 //!   reports on stderr how many records it could not deliver.
 //!
 //! # Source ([`RecordSource`])
 //! A durable pull consumer (explicit acks, `max_ack_pending` bounded) fetches batches, maps
-//! each message's JSON with the collector's bounded `RecordMapper` (the payload is capped at
-//! `max_message` bytes first), skips records its journal says were stored, hands the rest to
+//! each line of a message (one JSON object each) with the collector's bounded `RecordMapper`
+//! (the payload is capped at `max_message` bytes first), skips messages its journal says were stored, hands the rest to
 //! the tree, calls the handlers' `sync()`, commits the journal, and only then acks the
 //! messages. A consumer killed after storing and before acking gets those messages again and
 //! its journal drops them; see `journal` for the one remaining window.
@@ -41,8 +47,8 @@ pub use journal::JournalError;
 pub use json::{MsgId, record_json};
 pub use kind::{HANDLER_CLASS, register};
 pub use publisher::{
-    DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, NatsHandler,
-    NatsHandlerOptions, NatsHandlerStats,
+    DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,
+    NatsHandler, NatsHandlerOptions, NatsHandlerStats,
 };
 pub use source::{RecordSource, SourceOptions, SourceStats};
 pub use subject::SubjectTemplate;

@@ -8,7 +8,9 @@
 //! each record is handled on the core that mapped it. The thread drains whatever is queued,
 //! hands each record to `getLogger(record.name).handle(record)` (the cookbook receiver's
 //! routing), flushes the handlers once per drain, and only then writes the cumulative `LWA1`
-//! acks: an ack promises the record is in its handlers and flushed.
+//! acks: an ack promises the record is in its handlers and flushed. A drain with no signed
+//! record owes no ack and no journal line: it only hands off (`LoggerTree::hand_off`), which
+//! for local handlers is the same flush and for a remote one does not wait for its peer.
 
 use super::ingest::{Origin, Shared, Tally};
 use super::replay_journal::ReplayJournal;
@@ -85,6 +87,10 @@ struct Dispatcher {
     last: Option<Logger>,
     acks: HashMap<(u64, KeyId, Epoch), AckRoute>,
     handled_since_flush: u64,
+    /// A signed record was stored since the last flush: its seq goes to the journal and its
+    /// ack may follow, so the flush must wait until the handlers confirm (`sync`); a drain of
+    /// unsigned records only hands off (see `flush_and_ack`).
+    signed_since_flush: bool,
     /// Records whose handlers ran, handed back to the mappers for reuse after each drain.
     /// Boxed: the boxes themselves are what gets reused.
     #[allow(clippy::vec_box)]
@@ -115,6 +121,7 @@ impl Dispatcher {
             last: None,
             acks: HashMap::new(),
             handled_since_flush: 0,
+            signed_since_flush: false,
             spent: Vec::new(),
             spent_bytes: 0,
         }
@@ -249,6 +256,7 @@ impl Dispatcher {
             return false;
         }
         if let Some(s) = signed {
+            self.signed_since_flush = true;
             if self.stored.mark_stored(s.key_id, s.epoch, s.seq)
                 && let Some(j) = &mut self.journal
             {
@@ -293,10 +301,18 @@ impl Dispatcher {
     }
 
     fn flush_and_ack(&mut self) {
+        let signed = std::mem::take(&mut self.signed_since_flush);
         if std::mem::take(&mut self.handled_since_flush) > 0 {
-            // Durability before the ack, not logging's flush(): a MemoryHandler keeps its
-            // buffer until its capacity or flushLevel says otherwise, as in CPython.
-            self.tree.sync();
+            if signed {
+                // Durability before the ack, not logging's flush(): a MemoryHandler keeps its
+                // buffer until its capacity or flushLevel says otherwise, as in CPython.
+                self.tree.sync();
+            } else {
+                // Nobody waits for these records' confirmation: pass them on, and let a
+                // remote handler (JetStream) keep many drains in flight instead of one
+                // round trip per drain.
+                self.tree.hand_off();
+            }
         }
         logwire_record::RecordPool::recycle(&mut self.spent);
         self.spent_bytes = 0;

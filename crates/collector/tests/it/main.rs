@@ -5,6 +5,7 @@ mod common_recv;
 mod receive_connection_keep;
 mod receive_cpython;
 mod receive_dispatcher_slots;
+mod receive_hand_off;
 mod receive_hostile;
 mod receive_parallel_order;
 mod receive_peer_cap;

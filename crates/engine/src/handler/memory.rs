@@ -144,6 +144,14 @@ impl Emitter for MemoryHandler {
         }
         Ok(())
     }
+    /// As `sync`, passing on to the target without waiting for a remote confirmation.
+    fn hand_off(&self) -> Result<(), HandlerError> {
+        let target = self.lock().target.clone();
+        if let Some(t) = target {
+            t.hand_off();
+        }
+        Ok(())
+    }
     fn close(&self) {
         let mut st = self.lock();
         if self.flush_on_close {

@@ -72,6 +72,17 @@ pub trait Emitter: Send + Sync {
     fn sync(&self) -> Result<(), HandlerError> {
         self.flush()
     }
+    /// Passes on what this emitter holds back from a drain of records (lines kept in memory
+    /// for one write, records waiting for a publisher) without waiting for a remote peer to
+    /// confirm them: what a collector calls after a drain that has nothing to acknowledge,
+    /// where [`sync`] would cost a round trip per drain. The default is [`sync`], right for
+    /// every kind whose durability is local; a kind that confirms remotely (JetStream's acks)
+    /// overrides it.
+    ///
+    /// [`sync`]: Emitter::sync
+    fn hand_off(&self) -> Result<(), HandlerError> {
+        self.sync()
+    }
     /// Flushes and releases resources; later emits may fail or reopen, per kind.
     fn close(&self) {}
     /// Bytes this emitter has emitted so far (lines handed to its file or stream, records
@@ -271,6 +282,18 @@ impl Handler {
             self.errors.fetch_add(1, Ordering::Relaxed);
             eprintln!(
                 "--- Logging error ---\nsync of {} failed: {e}",
+                self.describe()
+            );
+        }
+    }
+
+    /// Passes on held-back output without waiting for remote confirmation
+    /// ([`Emitter::hand_off`]), reporting errors like an emit error.
+    pub fn hand_off(&self) {
+        if let Err(e) = self.emitter.hand_off() {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            eprintln!(
+                "--- Logging error ---\nhand-off of {} failed: {e}",
                 self.describe()
             );
         }

@@ -20,8 +20,14 @@ impl<E: Emitter + ?Sized> Emitter for std::sync::Arc<E> {
     fn sync(&self) -> Result<(), HandlerError> {
         (**self).sync()
     }
+    fn hand_off(&self) -> Result<(), HandlerError> {
+        (**self).hand_off()
+    }
     fn close(&self) {
         (**self).close()
+    }
+    fn bytes_emitted(&self) -> Option<u64> {
+        (**self).bytes_emitted()
     }
     fn kind(&self) -> &'static str {
         (**self).kind()

@@ -15,6 +15,7 @@
 //! | `buffer` | bytes of records waiting for JetStream before `emit` blocks (default 64 MiB) |
 //! | `inFlight` | publishes awaiting their ack at once (default 4096) |
 //! | `maxMessage` | largest record as JSON, in bytes (default 1 MiB, NATS's default) |
+//! | `batch` | most unsigned records per message, one JSON object per line (default 256; 1: a message per record) |
 //!
 //! Every server passes the content policy's destination check at prepare time, exactly as a
 //! `SocketHandler`'s host and port do: a pushed configuration may only publish to loopback and
@@ -23,8 +24,8 @@
 //! reads them only beneath its file root).
 
 use super::publisher::{
-    DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE, NatsHandler,
-    NatsHandlerOptions,
+    DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,
+    NatsHandler, NatsHandlerOptions,
 };
 use super::subject::SubjectTemplate;
 use crate::NatsConnect;
@@ -73,6 +74,7 @@ impl HandlerKind for NatsKind {
             opt("buffer"),
             opt("inFlight"),
             opt("maxMessage"),
+            opt("batch"),
         ];
         P
     }
@@ -184,6 +186,9 @@ impl HandlerKind for NatsKind {
         let max_message = a
             .int("maxMessage", 1024, 64 << 20, errs)
             .map_or(DEFAULT_MAX_MESSAGE, |n| n as usize);
+        let batch = a
+            .int("batch", 1, 4096, errs)
+            .map_or(DEFAULT_BATCH_RECORDS, |n| n as usize);
         if errs.0.len() > before {
             return None;
         }
@@ -192,6 +197,7 @@ impl HandlerKind for NatsKind {
         options.buffer_bytes = buffer.max(max_message);
         options.max_in_flight = in_flight;
         options.max_message = max_message;
+        options.batch_records = batch;
         Some(Box::new(NatsPlan { options }))
     }
 }

@@ -4,6 +4,17 @@
 //! thread of its own, with a single-threaded tokio runtime, connects, creates the stream and
 //! publishes. They share one mutex-guarded state: the queue of messages not yet sent, the
 //! seqs not yet acknowledged, and the bytes both hold (the bound `emit` waits on).
+//!
+//! Batching: `emit` queues one message per record. When the worker sends, it merges runs of
+//! adjacent *unsigned* records with the same subject into one message (their JSON objects,
+//! one per line), up to `batch_records` records and `max_message` bytes: JetStream's cost is
+//! per message, on the server and in the client, so one message per record held the stream
+//! to ~0.1 M records/s. A message is *sealed* once it has been sent: a retry sends the same
+//! records under the same `Nats-Msg-Id` (`lwu.<instance>.<first seq>+<count>`, unique because
+//! each record is in exactly one sealed message), so the stream's duplicate window still
+//! drops a republished batch. Signed records stay one per message: a sender resends them
+//! after a collector restart, to a collector that would batch them differently, and only a
+//! per-record id (`lw1.<key>.<epoch>.<seq>`) lets the stream drop those duplicates.
 
 use super::json::{MsgId, record_json};
 use super::subject::SubjectTemplate;
@@ -25,6 +36,11 @@ pub const DEFAULT_BUFFER_BYTES: usize = 64 << 20;
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4096;
 /// Default largest message: NATS's default `max_payload` (1 MiB).
 pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
+/// Default most records per message (unsigned records only; see the module docs).
+pub const DEFAULT_BATCH_RECORDS: usize = 256;
+/// Most bytes a batch of records makes, whatever `max_message` allows: a consumer fetches
+/// whole messages, so this bounds what one fetched message costs it.
+const BATCH_BYTES: usize = 256 << 10;
 
 /// Settings of a [`NatsHandler`].
 #[derive(Clone, Debug)]
@@ -43,6 +59,8 @@ pub struct NatsHandlerOptions {
     pub max_in_flight: usize,
     /// Largest JSON message; a larger record is refused at `emit`.
     pub max_message: usize,
+    /// Most unsigned records one message carries (1: one message per record).
+    pub batch_records: usize,
     /// How long one publish waits for its ack before it is sent again.
     pub ack_timeout: Duration,
     /// How long `close` waits for unacknowledged records.
@@ -59,6 +77,7 @@ impl NatsHandlerOptions {
             buffer_bytes: DEFAULT_BUFFER_BYTES,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
             max_message: DEFAULT_MAX_MESSAGE,
+            batch_records: DEFAULT_BATCH_RECORDS,
             ack_timeout: Duration::from_secs(5),
             close_timeout: Duration::from_secs(10),
         }
@@ -75,6 +94,8 @@ pub struct NatsHandlerStats {
     pub acked: u64,
     /// Of those, acknowledged as duplicates (dropped by the stream's `Nats-Msg-Id` window).
     pub duplicates: u64,
+    /// Messages JetStream acknowledged (a message carries one or more records).
+    pub messages: u64,
     /// Publishes sent again after an error or a timeout.
     pub retries: u64,
     /// `emit` calls that had to wait for room in the buffer.
@@ -89,11 +110,64 @@ pub struct NatsHandlerStats {
     pub peak_buffered_bytes: u64,
 }
 
+/// One message: a record as `emit` queued it, or a sealed batch.
 struct Msg {
-    seq: u64,
+    /// The handler seqs of its records, in order.
+    seqs: Vec<u64>,
     subject: String,
-    id: String,
-    payload: Bytes,
+    /// The `Nats-Msg-Id` the record came with (a signed record's); `None` for a record
+    /// whose id is this handler's own, made from `seqs` when the message is sealed.
+    fixed_id: Option<String>,
+    /// One JSON object per record, one per line.
+    payload: Vec<u8>,
+    /// Bytes counted in `State::bytes` for it.
+    charge: usize,
+    /// Sent at least once: its records and id are fixed (see the module docs).
+    sealed: Option<(String, Bytes)>,
+}
+
+impl Msg {
+    /// Whether the unsigned, unsent `next` may join this unsigned, unsent message.
+    fn can_take(&self, next: &Msg, records: usize, bytes: usize) -> bool {
+        self.sealed.is_none()
+            && next.sealed.is_none()
+            && self.fixed_id.is_none()
+            && next.fixed_id.is_none()
+            && self.subject == next.subject
+            && self.seqs.len() < records
+            && self.payload.len() + 1 + next.payload.len() <= bytes
+    }
+
+    fn take(&mut self, next: Msg) {
+        self.seqs.extend_from_slice(&next.seqs);
+        self.payload.push(b'\n');
+        self.payload.extend_from_slice(&next.payload);
+        self.charge += next.charge;
+    }
+
+    /// Fixes its id and payload (idempotent): from now on it is resent as it is.
+    fn seal(&mut self, instance: Epoch) -> (String, Bytes) {
+        if self.sealed.is_none() {
+            let id = match &self.fixed_id {
+                Some(id) => id.clone(),
+                None => {
+                    let mut id = MsgId::Local {
+                        instance,
+                        seq: self.seqs[0],
+                    }
+                    .header();
+                    if self.seqs.len() > 1 {
+                        id.push('+');
+                        id.push_str(&self.seqs.len().to_string());
+                    }
+                    id
+                }
+            };
+            let payload = Bytes::from(std::mem::take(&mut self.payload));
+            self.sealed = Some((id, payload));
+        }
+        self.sealed.clone().expect("sealed above")
+    }
 }
 
 #[derive(Default)]
@@ -113,6 +187,7 @@ struct Counters {
     queued: AtomicU64,
     acked: AtomicU64,
     duplicates: AtomicU64,
+    messages: AtomicU64,
     retries: AtomicU64,
     blocked: AtomicU64,
     refused: AtomicU64,
@@ -138,7 +213,6 @@ impl Shared {
 pub struct NatsHandler {
     shared: Arc<Shared>,
     options: NatsHandlerOptions,
-    instance: Epoch,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -164,6 +238,7 @@ impl NatsHandler {
             wake: tokio::sync::Notify::new(),
             counters: Counters::default(),
         });
+        let instance = Epoch::random();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -173,13 +248,12 @@ impl NatsHandler {
             let options = options.clone();
             std::thread::Builder::new()
                 .name("logwire-nats-pub".into())
-                .spawn(move || runtime.block_on(run(shared, options)))
+                .spawn(move || runtime.block_on(run(shared, options, instance)))
                 .map_err(|e| HandlerError::io("cannot start the NATS handler's thread", e))?
         };
         Ok(NatsHandler {
             shared,
             options,
-            instance: Epoch::random(),
             worker: Mutex::new(Some(worker)),
         })
     }
@@ -192,6 +266,7 @@ impl NatsHandler {
             queued: c.queued.load(Ordering::Relaxed),
             acked: c.acked.load(Ordering::Relaxed),
             duplicates: c.duplicates.load(Ordering::Relaxed),
+            messages: c.messages.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             blocked: c.blocked.load(Ordering::Relaxed),
             refused: c.refused.load(Ordering::Relaxed),
@@ -234,20 +309,16 @@ impl NatsHandler {
         }
         let seq = s.next_seq;
         s.next_seq += 1;
-        let id = id
-            .unwrap_or(MsgId::Local {
-                instance: self.instance,
-                seq,
-            })
-            .header();
         s.bytes += len;
         s.peak = s.peak.max(s.bytes);
         s.unacked.insert(seq);
         s.queue.push_back(Msg {
-            seq,
+            seqs: vec![seq],
             subject,
-            id,
-            payload: Bytes::from(payload),
+            fixed_id: id.map(|id| id.header()),
+            payload,
+            charge: len,
+            sealed: None,
         });
         drop(s);
         self.shared.counters.queued.fetch_add(1, Ordering::Relaxed);
@@ -349,6 +420,12 @@ impl Emitter for NatsHandler {
         }
     }
 
+    /// Nothing to wait for: `emit` already woke the worker, which publishes on its own; only
+    /// `sync` waits for JetStream's acks.
+    fn hand_off(&self) -> Result<(), HandlerError> {
+        Ok(())
+    }
+
     fn kind(&self) -> &'static str {
         "logwire.NATSHandler"
     }
@@ -372,7 +449,7 @@ impl Drop for NatsHandler {
 }
 
 /// The worker: connect, make sure the stream exists, publish until closed.
-async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
+async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) {
     let note_error = |e: String| {
         shared.lock().last_error = Some(e);
     };
@@ -417,6 +494,8 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
     }
     let mut in_flight = FuturesUnordered::new();
     let mut backoff = Duration::ZERO;
+    let batch_records = options.batch_records.max(1);
+    let batch_bytes = options.max_message.min(BATCH_BYTES);
     loop {
         // Send what is queued, up to the in-flight bound, while connected (a publish sent
         // while disconnected would only wait in the client's buffer and time out).
@@ -424,14 +503,24 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
         let mut ready = VecDeque::new();
         if connected && backoff.is_zero() {
             let room = options.max_in_flight.saturating_sub(in_flight.len());
-            let mut s = shared.lock();
-            let n = room.min(s.queue.len());
-            ready.extend(s.queue.drain(..n));
+            // Taken under the lock (moves only), merged outside it: emitters wait on it.
+            let raw: Vec<Msg> = {
+                let mut s = shared.lock();
+                let n = s.queue.len().min(room.saturating_mul(batch_records));
+                s.queue.drain(..n).collect()
+            };
+            ready = merge_runs(raw, batch_records, batch_bytes);
+            if ready.len() > room {
+                let extra = ready.split_off(room);
+                let mut s = shared.lock();
+                for m in extra.into_iter().rev() {
+                    s.queue.push_front(m);
+                }
+            }
         }
-        while let Some(msg) = ready.pop_front() {
-            let publish = PublishMessage::build()
-                .payload(msg.payload.clone())
-                .message_id(&msg.id);
+        while let Some(mut msg) = ready.pop_front() {
+            let (id, payload) = msg.seal(instance);
+            let publish = PublishMessage::build().payload(payload).message_id(&id);
             match js.send_publish(msg.subject.clone(), publish).await {
                 Ok(ack) => in_flight.push(async move { (msg, ack.await) }),
                 Err(e) => {
@@ -465,13 +554,17 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
         tokio::select! {
             Some((msg, result)) = in_flight.next() => match result {
                 Ok(ack) => {
-                    shared.counters.acked.fetch_add(1, Ordering::Relaxed);
+                    let records = msg.seqs.len() as u64;
+                    shared.counters.acked.fetch_add(records, Ordering::Relaxed);
+                    shared.counters.messages.fetch_add(1, Ordering::Relaxed);
                     if ack.duplicate {
-                        shared.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                        shared.counters.duplicates.fetch_add(records, Ordering::Relaxed);
                     }
                     let mut s = shared.lock();
-                    s.unacked.remove(&msg.seq);
-                    s.bytes -= msg.payload.len() + msg.subject.len();
+                    for seq in &msg.seqs {
+                        s.unacked.remove(seq);
+                    }
+                    s.bytes -= msg.charge;
                     drop(s);
                     shared.changed.notify_all();
                     backoff = Duration::ZERO;
@@ -493,6 +586,19 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions) {
             }
         }
     }
+}
+
+/// Merges runs of adjacent records that may share a message (see [`Msg::can_take`]), in
+/// queue order.
+fn merge_runs(raw: Vec<Msg>, records: usize, bytes: usize) -> VecDeque<Msg> {
+    let mut out: VecDeque<Msg> = VecDeque::with_capacity(raw.len());
+    for m in raw {
+        match out.back_mut() {
+            Some(last) if last.can_take(&m, records, bytes) => last.take(m),
+            _ => out.push_back(m),
+        }
+    }
+    out
 }
 
 /// Waits `d` or until the handler closes; true if it closed.

@@ -71,11 +71,13 @@ impl SourceOptions {
 pub struct SourceStats {
     /// Messages fetched.
     pub received: u64,
-    /// Records handed to the handlers.
+    /// Records handed to the handlers (a message may carry several).
     pub stored: u64,
     /// Messages the journal knew (acked, not stored again).
     pub duplicates: u64,
-    /// Messages refused (too large, not a record): terminated, left in the stream.
+    /// Records refused (a line that is not a record, or a whole message too large or
+    /// empty): reported on stderr. A message none of whose lines is a record is terminated
+    /// (left in the stream, not redelivered).
     pub rejected: u64,
     /// Journal write failures (acks withheld: the messages come back).
     pub journal_errors: u64,
@@ -350,6 +352,7 @@ fn store_batch(
             reject(
                 counters,
                 stream_seq,
+                "",
                 &format!(
                     "{} bytes, over the {max_message}-byte limit",
                     m.payload.len()
@@ -358,30 +361,46 @@ fn store_batch(
             verdicts.push(false);
             continue;
         }
-        if !payload_is_json_object(&m.payload) {
-            reject(counters, stream_seq, "not a JSON object");
-            verdicts.push(false);
-            continue;
-        }
-        let record = match store.mapper.map(&m.payload, Format::Json) {
-            Ok(r) => r,
-            Err(e) => {
-                reject(counters, stream_seq, &e.to_string());
-                verdicts.push(false);
+        // One record per line (a publisher batch), or one object: each line is judged on
+        // its own, so one bad line costs only itself. A message none of whose lines is a
+        // record is refused.
+        let (mut kept, mut refused) = (0u64, Vec::new());
+        for (i, line) in records_of(&m.payload).enumerate() {
+            if !payload_is_json_object(line) {
+                refused.push((i, "not a JSON object".to_owned()));
                 continue;
             }
-        };
-        verdicts.push(true);
-        let logger = if record.name.len() <= MAX_REMOTE_NAME_LEN {
-            store
-                .tree
-                .get_logger_within(&record.name, &mut store.budget)
-        } else {
-            None
+            let record = match store.mapper.map(line, Format::Json) {
+                Ok(r) => r,
+                Err(e) => {
+                    refused.push((i, e.to_string()));
+                    continue;
+                }
+            };
+            let logger = if record.name.len() <= MAX_REMOTE_NAME_LEN {
+                store
+                    .tree
+                    .get_logger_within(&record.name, &mut store.budget)
+            } else {
+                None
+            }
+            .unwrap_or_else(|| store.tree.nearest_logger(&record.name));
+            logger.handle(&record);
+            kept += 1;
         }
-        .unwrap_or_else(|| store.tree.nearest_logger(&record.name));
-        logger.handle(&record);
-        stored += 1;
+        for (line, why) in &refused {
+            let place = if kept + refused.len() as u64 > 1 {
+                format!(" line {}", line + 1)
+            } else {
+                String::new()
+            };
+            reject(counters, stream_seq, &place, why);
+        }
+        if kept == 0 && refused.is_empty() {
+            reject(counters, stream_seq, "", "no record in it (empty)");
+        }
+        stored += kept;
+        verdicts.push(kept > 0);
     }
     if stored > 0 {
         store.tree.sync();
@@ -390,15 +409,26 @@ fn store_batch(
     verdicts
 }
 
+/// The records of a message: its lines, without empty ones (a trailing newline, or `\r\n`
+/// line ends, are not records). JSON text has no raw line break inside a value, so a line
+/// is a whole object or garbage.
+fn records_of(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    payload
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .filter(|l| !l.is_empty())
+}
+
 /// JSON only: the stream is records as JSON, and the mapper also reads pickles.
 fn payload_is_json_object(p: &[u8]) -> bool {
     p.first() == Some(&b'{')
 }
 
-fn reject(counters: &Counters, stream_seq: u64, why: &str) {
+/// Counts and reports a refused record (`place`: " line N" of a batch, or empty).
+fn reject(counters: &Counters, stream_seq: u64, place: &str, why: &str) {
     counters.rejected.fetch_add(1, Ordering::Relaxed);
     eprintln!(
-        "logwire nats source: message {stream_seq} refused (left in the stream, not redelivered): {}",
+        "logwire nats source: message {stream_seq}{place} refused (left in the stream, not redelivered): {}",
         escape_control(why, false)
     );
 }

@@ -11,9 +11,15 @@ use logwire_test_support::nats::NatsServer;
 use logwire_test_support::python;
 use std::time::Duration;
 
-/// Every message of `stream` (subject, Nats-Msg-Id, payload), read with a fresh ordered
-/// consumer.
-fn read_stream(url: &str, stream: &str) -> Vec<(String, String, serde_json::Value)> {
+/// One stored message: its subject, `Nats-Msg-Id` and records (one JSON object per line).
+struct Stored {
+    subject: String,
+    id: String,
+    records: Vec<serde_json::Value>,
+}
+
+/// Every message of `stream`, read by sequence.
+fn read_messages(url: &str, stream: &str) -> Vec<Stored> {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let client = async_nats::connect(url).await.unwrap();
@@ -30,15 +36,34 @@ fn read_stream(url: &str, stream: &str) -> Vec<(String, String, serde_json::Valu
                 .get(async_nats::header::NATS_MESSAGE_ID)
                 .map(|v| v.as_str().to_owned())
                 .unwrap_or_default();
-            out.push((
-                m.subject.to_string(),
+            let records = m
+                .payload
+                .split(|&b| b == b'\n')
+                .map(|line| serde_json::from_slice(line).unwrap())
+                .collect();
+            out.push(Stored {
+                subject: m.subject.to_string(),
                 id,
-                serde_json::from_slice(&m.payload).unwrap(),
-            ));
+                records,
+            });
         }
         assert_eq!(out.len() as u64, n, "every stored message read");
         out
     })
+}
+
+/// Every record of `stream` (its message's subject and `Nats-Msg-Id`, the record), in
+/// stream order.
+fn read_stream(url: &str, stream: &str) -> Vec<(String, String, serde_json::Value)> {
+    read_messages(url, stream)
+        .into_iter()
+        .flat_map(|m| {
+            let (subject, id) = (m.subject, m.id);
+            m.records
+                .into_iter()
+                .map(move |r| (subject.clone(), id.clone(), r))
+        })
+        .collect()
 }
 
 fn options(url: &str, stream: &str) -> NatsHandlerOptions {
@@ -212,6 +237,8 @@ fn server_down_blocks_within_the_byte_bound_and_loses_nothing() {
     assert!(stats.peak_buffered_bytes <= 64 * 1024, "{stats:?}");
     let got = read_stream(&server.url(), "BP");
     assert_eq!(got.len(), N + 1);
+    // What waited for the server went out several records to a message.
+    assert!(stats.messages < stats.acked, "{stats:?}");
     let mut seen: Vec<String> = got[1..]
         .iter()
         .map(|m| m.2["msg"].as_str().unwrap()[..6].to_owned())
@@ -281,4 +308,88 @@ fn pushed_configs_publish_only_to_allowed_servers() {
         .unwrap();
     // Built without waiting for the (unreachable) server; closing reports nothing pending.
     tree.shutdown();
+}
+
+/// Records queued while the server is away go out batched: adjacent unsigned records of one
+/// subject share a message (one JSON object per line, at most `batch_records`, id
+/// `lwu.<instance>.<first seq>+<count>`), a signed record is always a message of its own
+/// under its `lw1.` id, and the stream keeps the order records were emitted in.
+#[test]
+fn unsigned_records_share_messages_and_signed_ones_stay_alone() {
+    let mut server = NatsServer::start();
+    let mut o = options(&server.url(), "BATCH");
+    o.batch_records = 50;
+    let h = NatsHandler::start(o).unwrap();
+    emit(&h, &record("app", "first")).unwrap();
+    h.sync().unwrap();
+    server.kill();
+    let fmt = Formatter::default();
+    let mut expected = vec!["first".to_owned()];
+    for i in 0..600u64 {
+        let text = format!("r{i}");
+        if i % 200 == 199 {
+            let origin = RecordOrigin {
+                key_id: [1; 8],
+                epoch: [2; 16],
+                seq: i,
+            };
+            with_origin(Some(origin), || {
+                Emitter::emit(&h, &record("app", &text), &fmt)
+            })
+            .unwrap();
+        } else {
+            // Two loggers, two subjects: a run ends where the subject changes.
+            let name = if i % 100 < 70 { "app" } else { "app.db" };
+            emit(&h, &record(name, &text)).unwrap();
+        }
+        expected.push(text);
+    }
+    server.restart();
+    h.sync().unwrap();
+    let stats = h.stats();
+    h.close();
+    assert_eq!(stats.acked - stats.duplicates, 601, "{stats:?}");
+
+    let messages = read_messages(&server.url(), "BATCH");
+    let mut order = Vec::new();
+    let mut batches = 0;
+    for m in &messages {
+        assert!(
+            m.records.len() <= 50,
+            "{} records in one message",
+            m.records.len()
+        );
+        for r in &m.records {
+            let subject = format!("logs.WARNING.{}", r["name"].as_str().unwrap());
+            assert_eq!(m.subject, subject, "a message holds one subject's records");
+            order.push(r["msg"].as_str().unwrap().to_owned());
+        }
+        if m.id.starts_with("lw1.") {
+            assert_eq!(
+                m.records.len(),
+                1,
+                "a signed record shares no message: {}",
+                m.id
+            );
+        } else if m.records.len() > 1 {
+            batches += 1;
+            assert!(
+                m.id.starts_with("lwu.") && m.id.ends_with(&format!("+{}", m.records.len())),
+                "batch id {} for {} records",
+                m.id,
+                m.records.len()
+            );
+        }
+    }
+    assert_eq!(order, expected, "every record once, in emit order");
+    assert_eq!(
+        messages.iter().filter(|m| m.id.starts_with("lw1.")).count(),
+        3,
+        "the three signed records"
+    );
+    assert!(
+        batches >= 10,
+        "only {batches} batched messages of {}",
+        messages.len()
+    );
 }

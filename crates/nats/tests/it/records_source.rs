@@ -98,3 +98,35 @@ fn bad_messages_are_refused_and_redeliveries_stored_once() {
     assert_eq!(stats.stored, 1, "{stats}");
     assert_eq!(got.records()[0].msg, "third");
 }
+
+/// A message may carry several records, one JSON object per line (what `NATSHandler`
+/// publishes for unsigned records): each line is stored or refused on its own, and a
+/// message with no record in it is refused.
+#[test]
+fn batched_messages_store_each_line() {
+    let server = NatsServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    publish(
+        &rt,
+        &server.url(),
+        vec![
+            b"{\"name\": \"app\", \"msg\": \"one\"}\n{\"name\": \"app\", \"msg\": \"two\"}\r\n\
+              not a record\n{\"name\": \"app.db\", \"msg\": \"three\"}\n"
+                .to_vec(),
+            b"\n\r\n".to_vec(),
+            b"{\"name\": \"app\", \"msg\": \"four\"}".to_vec(),
+        ],
+    );
+    let (src, got) = source(&rt, &server.url(), state.path());
+    wait_until(LIMIT, "3 messages received", || src.stats().received >= 3);
+    wait_until(LIMIT, "4 records stored", || got.records().len() >= 4);
+    let stats = rt.block_on(src.shutdown()).unwrap();
+    assert_eq!(
+        (stats.received, stats.stored, stats.rejected),
+        (3, 4, 2),
+        "{stats}"
+    );
+    let msgs: Vec<String> = got.records().iter().map(|r| r.msg.clone()).collect();
+    assert_eq!(msgs, ["one", "two", "three", "four"]);
+}
