@@ -5,8 +5,12 @@ against the same collector writing a file (issue 18: the goal is at least half).
 Both runs stream the same pickled frames (made by CPython's SocketHandler.makePickle, as in
 receive_vs_cookbook.py) over one TCP connection and time from the first byte sent until every
 record is where it goes: for the file, the file holds N lines; for JetStream, the stream holds
-N messages (read from nats-server's monitoring endpoint /jsz, polled every 10 ms), i.e.
-acknowledged by JetStream with file storage. A fresh nats-server (-js, store in a temporary
+its last message (nats-server's monitoring endpoint /jsz, polled every 10 ms: the time of the
+last change of the stream's message count, once it has not changed for 2 s), i.e.
+acknowledged by JetStream with file storage. NATSHandler puts several unsigned records in one
+message, one JSON object per line, so the records are counted afterwards, untimed: `logwire
+serve --nats-source` drains the stream into a file, which must hold exactly N lines. (A
+subscriber counting during the run would double the server's work and share the 2 cores.) A fresh nats-server (-js, store in a temporary
 directory) is started for the JetStream run.
 
     python3 crates/bench/scripts/nats_vs_file.py [--logwire target/release/logwire] [-n 100000]
@@ -64,6 +68,49 @@ def count_lines(path):
         return 0
 
 
+def run_until_stream_settles(exe, cfg, frames, monitor, stream):
+    """Seconds from the first byte sent to the stream's last new message, and its message
+    count."""
+    p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg],
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        port = serve_port(p)
+        s, t0 = blast(port, frames)
+        last, last_t = 0, time.perf_counter()
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            now_msgs = stream_messages(monitor, stream)
+            now = time.perf_counter()
+            if now_msgs != last:
+                last, last_t = now_msgs, now
+            elif last > 0 and now - last_t > 2.0:
+                break
+            time.sleep(0.01)
+        s.close()
+        return last_t - t0, last
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+
+
+def records_in_stream(exe, url, stream, d, n):
+    """Drains `stream` through `logwire serve --nats-source` into a file; its line count."""
+    out = os.path.join(d, "drained.log")
+    cfg = write_file_config(out)
+    p = subprocess.Popen([exe, "serve", "--config", cfg, "--nats-source", url,
+                          "--nats-stream", stream, "--nats-durable", "verify"],
+                         stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 300
+        while count_lines(out) < n and time.time() < deadline:
+            time.sleep(0.1)
+        time.sleep(1.0)  # anything beyond n would show now
+        return count_lines(out)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        p.wait(timeout=120)
+
+
 def run(exe, cfg, frames, done, n):
     p = subprocess.Popen([exe, "serve", "--tcp", "127.0.0.1:0", "--config", cfg],
                          stderr=subprocess.PIPE, text=True)
@@ -118,8 +165,14 @@ def main():
                                                  "servers": "nats://127.0.0.1:%d" % port,
                                                  "subject": "logs.{name}", "stream": "BENCH"}},
                            "root": {"level": "DEBUG", "handlers": ["nats"]}}, f)
-            nats_rate = run(args.logwire, nats_cfg, frames,
-                            lambda: stream_messages(monitor, "BENCH") >= args.n, args.n)
+            elapsed, messages = run_until_stream_settles(args.logwire, nats_cfg, frames,
+                                                         monitor, "BENCH")
+            records = records_in_stream(args.logwire, "nats://127.0.0.1:%d" % port, "BENCH",
+                                        d, args.n)
+            if records != args.n:
+                raise RuntimeError("the stream holds %d records, not %d" % (records, args.n))
+            print("jetstream: %d records in %d messages" % (records, messages))
+            nats_rate = args.n / elapsed
         finally:
             server.kill()
             server.wait()

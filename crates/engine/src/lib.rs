@@ -54,7 +54,7 @@ pub use handler::{
     QueueOptions, RecordCollector, RolloverClock, RotatingFileBuilder, RotatingFileHandler,
     Rotator, StreamHandler, SystemRolloverClock, TimedRotatingBuilder, TimedRotatingFileHandler,
     TimedRotation, WatchedFileHandler, When, abspath, batch_writes_on_this_thread,
-    truncate_for_write,
+    truncate_for_write, writes_batched_on_this_thread,
 };
 pub use origin::{RecordOrigin, current_origin, with_origin};
 pub use record::{

@@ -28,6 +28,7 @@ pub use records::{
     DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,
     HANDLER_CLASS, JournalError, MsgId, NatsHandler, NatsHandlerOptions, NatsHandlerStats,
     RecordSource, SourceOptions, SourceStats, SubjectTemplate, record_json, register,
+    write_record_json,
 };
 
 /// Why a NATS handler, source or config channel could not be set up or run.

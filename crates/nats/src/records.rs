@@ -44,7 +44,7 @@ mod source;
 mod subject;
 
 pub use journal::JournalError;
-pub use json::{MsgId, record_json};
+pub use json::{MsgId, record_json, write_record_json};
 pub use kind::{HANDLER_CLASS, register};
 pub use publisher::{
     DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,

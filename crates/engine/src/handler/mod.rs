@@ -374,3 +374,10 @@ pub use util::{EncodeErrors, Encoding, abspath};
 pub fn batch_writes_on_this_thread(on: bool) {
     util::set_batching(on);
 }
+
+/// Whether [`batch_writes_on_this_thread`] is on for the calling thread: an emitter that
+/// hands records to a worker of its own may then wake it once per burst (at the flush,
+/// sync or hand-off that ends it) instead of once per record.
+pub fn writes_batched_on_this_thread() -> bool {
+    util::batching()
+}

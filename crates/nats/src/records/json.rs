@@ -13,7 +13,8 @@
 use logwire_engine::RecordOrigin;
 use logwire_engine::{LogRecord, Value};
 use logwire_wire::{Epoch, KeyId};
-use serde_json::{Map, Value as J};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value as J;
 use std::fmt::Write as _;
 
 /// The identity of a published record.
@@ -112,67 +113,94 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-fn value(v: &Value) -> J {
-    match v {
-        Value::None => J::Null,
-        Value::Bool(b) => J::Bool(*b),
-        Value::Int(i) => J::from(*i),
-        Value::Float(f) => {
-            serde_json::Number::from_f64(*f).map_or_else(|| J::String(v.py_str()), J::Number)
+/// A record value as JSON: Python's data types as their JSON forms; a float JSON cannot
+/// hold (inf, nan), a big int, bytes and placeholder objects as their Python text; dict
+/// keys that are not strings as their Python text.
+struct AsJson<'a>(&'a Value);
+
+impl Serialize for AsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let v = self.0;
+        match v {
+            Value::None => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Int(i) => s.serialize_i64(*i),
+            Value::Float(f) if f.is_finite() => s.serialize_f64(*f),
+            Value::Str(t) => s.serialize_str(t),
+            Value::List(items)
+            | Value::Tuple(items)
+            | Value::Set(items)
+            | Value::FrozenSet(items) => s.collect_seq(items.iter().map(AsJson)),
+            Value::Dict(entries) => {
+                let mut m = s.serialize_map(Some(entries.len()))?;
+                for (k, v) in entries {
+                    match k {
+                        Value::Str(key) => m.serialize_entry(key, &AsJson(v))?,
+                        other => m.serialize_entry(&other.py_str(), &AsJson(v))?,
+                    }
+                }
+                m.end()
+            }
+            _ => s.serialize_str(&v.py_str()),
         }
-        Value::Str(s) => J::String(s.clone()),
-        Value::List(items) | Value::Tuple(items) | Value::Set(items) | Value::FrozenSet(items) => {
-            J::Array(items.iter().map(value).collect())
-        }
-        Value::Dict(entries) => J::Object(
-            entries
-                .iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Value::Str(s) => s.clone(),
-                        other => other.py_str(),
-                    };
-                    (key, value(v))
-                })
-                .collect(),
-        ),
-        // Big ints, bytes and placeholder objects have no JSON form: their Python text.
-        _ => J::String(v.py_str()),
     }
 }
 
-/// The record as a JSON object (see the module docs for its keys).
+/// The record as one JSON object: its attributes (a float attribute that is inf or nan is
+/// `null`, as serde_json writes it), then its extras.
+struct Attrs<'a>(&'a LogRecord);
+
+impl Serialize for Attrs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let r = self.0;
+        let mut o = s.serialize_map(Some(20 + r.extra.len()))?;
+        o.serialize_entry("name", &r.name)?;
+        o.serialize_entry("msg", &r.get_message())?;
+        o.serialize_entry("args", &())?;
+        o.serialize_entry("levelname", &r.levelname)?;
+        o.serialize_entry("levelno", &r.levelno)?;
+        o.serialize_entry("pathname", &r.pathname)?;
+        o.serialize_entry("filename", &r.filename)?;
+        o.serialize_entry("module", &r.module)?;
+        o.serialize_entry("exc_info", &())?;
+        o.serialize_entry("exc_text", &r.exc_text)?;
+        o.serialize_entry("stack_info", &r.stack_info)?;
+        o.serialize_entry("lineno", &r.lineno)?;
+        o.serialize_entry("funcName", &r.func_name)?;
+        o.serialize_entry("created", &r.created)?;
+        o.serialize_entry("msecs", &r.msecs)?;
+        o.serialize_entry("relativeCreated", &r.relative_created)?;
+        o.serialize_entry("thread", &r.thread)?;
+        o.serialize_entry("threadName", &r.thread_name)?;
+        o.serialize_entry("processName", &r.process_name)?;
+        o.serialize_entry("process", &r.process)?;
+        if r.task_name.is_some() {
+            o.serialize_entry("taskName", &r.task_name)?;
+        }
+        // Extras never share a name with the attributes above (`LogRecord::extra`).
+        for (k, v) in &r.extra {
+            o.serialize_entry(k, &AsJson(v))?;
+        }
+        o.end()
+    }
+}
+
+/// Appends the record's JSON object (see the module docs for its keys; attributes first,
+/// in CPython's order, then the extras) to `out`: written directly, one pass, no
+/// intermediate map (what the publisher does per record).
+pub fn write_record_json(record: &LogRecord, out: &mut Vec<u8>) {
+    let mut ser = serde_json::Serializer::new(out);
+    // Writing to a Vec cannot fail, and every key is a string.
+    Attrs(record)
+        .serialize(&mut ser)
+        .expect("a record serialises to a Vec");
+}
+
+/// The record as a JSON value (what [`write_record_json`] writes, parsed back).
 pub fn record_json(record: &LogRecord) -> J {
-    let opt = |s: &Option<String>| s.as_ref().map_or(J::Null, |s| J::String(s.clone()));
-    let float = |f: f64| serde_json::Number::from_f64(f).map_or(J::Null, J::Number);
-    let mut o = Map::with_capacity(24 + record.extra.len());
-    o.insert("name".into(), J::String(record.name.clone()));
-    o.insert("msg".into(), J::String(record.get_message()));
-    o.insert("args".into(), J::Null);
-    o.insert("levelname".into(), J::String(record.levelname.clone()));
-    o.insert("levelno".into(), J::from(record.levelno));
-    o.insert("pathname".into(), J::String(record.pathname.clone()));
-    o.insert("filename".into(), J::String(record.filename.clone()));
-    o.insert("module".into(), J::String(record.module.clone()));
-    o.insert("exc_info".into(), J::Null);
-    o.insert("exc_text".into(), opt(&record.exc_text));
-    o.insert("stack_info".into(), opt(&record.stack_info));
-    o.insert("lineno".into(), J::from(record.lineno));
-    o.insert("funcName".into(), opt(&record.func_name));
-    o.insert("created".into(), float(record.created));
-    o.insert("msecs".into(), float(record.msecs));
-    o.insert("relativeCreated".into(), float(record.relative_created));
-    o.insert("thread".into(), record.thread.map_or(J::Null, J::from));
-    o.insert("threadName".into(), opt(&record.thread_name));
-    o.insert("processName".into(), opt(&record.process_name));
-    o.insert("process".into(), record.process.map_or(J::Null, J::from));
-    if record.task_name.is_some() {
-        o.insert("taskName".into(), opt(&record.task_name));
-    }
-    for (k, v) in &record.extra {
-        o.insert(k.clone(), value(v));
-    }
-    J::Object(o)
+    let mut out = Vec::with_capacity(512);
+    write_record_json(record, &mut out);
+    serde_json::from_slice(&out).expect("write_record_json writes JSON")
 }
 
 #[cfg(test)]
@@ -205,5 +233,36 @@ mod tests {
         ] {
             assert_eq!(MsgId::parse(bad), None, "{bad}");
         }
+    }
+
+    /// What the writer makes of values JSON cannot hold as they are, and of attributes.
+    #[test]
+    fn values_are_written_as_json_data() {
+        use logwire_engine::Value as V;
+        let mut r = LogRecord::new("app", 20, "/a.py", 3, "m %s");
+        r.args = logwire_engine::Args::Tuple(vec![V::Str("x".into())]);
+        r.created = f64::NAN;
+        r.set_extra("inf", V::Float(f64::INFINITY));
+        r.set_extra("big", V::BigInt("123456789012345678901234567890".into()));
+        r.set_extra("raw", V::Bytes(b"\x00a".to_vec()));
+        r.set_extra(
+            "d",
+            V::Dict(vec![
+                (V::Int(1), V::Tuple(vec![V::None, V::Bool(true)])),
+                (V::Str("k".into()), V::Set(vec![V::Float(0.5)])),
+            ]),
+        );
+        let j = record_json(&r);
+        assert_eq!(j["msg"], "m x");
+        assert_eq!(j["args"], J::Null);
+        assert_eq!(j["created"], J::Null);
+        assert_eq!(j["inf"], "inf");
+        assert_eq!(j["big"], "123456789012345678901234567890");
+        assert_eq!(j["raw"], "b'\\x00a'");
+        assert_eq!(j["d"], serde_json::json!({"1": [null, true], "k": [0.5]}));
+        assert!(j.get("taskName").is_none());
+        let mut line = Vec::new();
+        write_record_json(&r, &mut line);
+        assert!(!line.contains(&b'\n'), "a record is one line");
     }
 }

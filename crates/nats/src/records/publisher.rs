@@ -16,7 +16,7 @@
 //! after a collector restart, to a collector that would batch them differently, and only a
 //! per-record id (`lw1.<key>.<epoch>.<seq>`) lets the stream drop those duplicates.
 
-use super::json::{MsgId, record_json};
+use super::json::{MsgId, write_record_json};
 use super::subject::SubjectTemplate;
 use crate::NatsConnect;
 use async_nats::jetstream::{self, message::PublishMessage};
@@ -177,6 +177,8 @@ struct State {
     bytes: usize,
     peak: usize,
     next_seq: u64,
+    /// Bytes queued since the worker was last woken (see `publish`).
+    unannounced: usize,
     closing: bool,
     stopped: bool,
     last_error: Option<String>,
@@ -278,8 +280,8 @@ impl NatsHandler {
 
     /// Queues one record under an explicit identity (what `emit` does with the record's own).
     pub fn publish(&self, record: &LogRecord, id: Option<MsgId>) -> Result<(), HandlerError> {
-        let payload = serde_json::to_vec(&record_json(record))
-            .map_err(|e| HandlerError::Invalid(format!("cannot encode the record: {e}")))?;
+        let mut payload = Vec::with_capacity(512);
+        write_record_json(record, &mut payload);
         if payload.len() > self.options.max_message {
             self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
             return Err(HandlerError::Invalid(format!(
@@ -320,15 +322,32 @@ impl NatsHandler {
             charge: len,
             sealed: None,
         });
+        // A thread that emits in bursts (a collector's dispatcher) ends each with a hand-off
+        // or sync, which wakes the worker: records queued meanwhile go out as batches, and
+        // a burst's worth of bytes wakes it early. Any other caller wakes it per record.
+        s.unannounced += len;
+        let wake = !logwire_engine::writes_batched_on_this_thread() || s.unannounced >= BATCH_BYTES;
+        if wake {
+            s.unannounced = 0;
+        }
         drop(s);
         self.shared.counters.queued.fetch_add(1, Ordering::Relaxed);
-        self.shared.wake.notify_one();
+        if wake {
+            self.shared.wake.notify_one();
+        }
         Ok(())
+    }
+
+    /// Wakes the worker for what was queued without waking it (see `publish`).
+    fn announce(&self) {
+        self.shared.lock().unannounced = 0;
+        self.shared.wake.notify_one();
     }
 
     /// Waits until every record queued before this call is acknowledged, or `limit` passes;
     /// returns how many are still waiting (0: all delivered).
     pub fn wait_acked(&self, limit: Option<Duration>) -> usize {
+        self.announce();
         let deadline = limit.map(|l| Instant::now() + l);
         let mut s = self.shared.lock();
         let target = s.next_seq - 1;
@@ -420,9 +439,10 @@ impl Emitter for NatsHandler {
         }
     }
 
-    /// Nothing to wait for: `emit` already woke the worker, which publishes on its own; only
-    /// `sync` waits for JetStream's acks.
+    /// Wakes the worker for the burst just emitted and returns: only `sync` waits for
+    /// JetStream's acks.
     fn hand_off(&self) -> Result<(), HandlerError> {
+        self.announce();
         Ok(())
     }
 
