@@ -162,7 +162,7 @@ impl FileOptions {
 pub fn truncate_for_write(filename: &Path, policy: &FileOpenPolicy) -> Result<(), HandlerError> {
     let loc = match &policy.root {
         Some(root) => {
-            FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
+            FileLoc::beneath(Arc::clone(root), filename)?
         }
         None => FileLoc::plain(abspath(filename)?),
     };
@@ -229,7 +229,7 @@ impl FileCore {
     pub(crate) fn new(filename: &Path, options: &FileOptions) -> Result<Self, HandlerError> {
         let loc = match &options.open_policy.root {
             Some(root) => {
-                FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
+                FileLoc::beneath(Arc::clone(root), filename)?
             }
             None => FileLoc::plain(abspath(filename)?),
         };
