@@ -45,4 +45,4 @@ pub use publisher::{
     NatsHandlerOptions, NatsHandlerStats,
 };
 pub use source::{RecordSource, SourceOptions, SourceStats};
-pub use subject::SubjectTemplate;
+pub use subject::{SubjectError, SubjectTemplate};
