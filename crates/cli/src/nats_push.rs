@@ -167,8 +167,8 @@ pub(crate) fn start_listeners(
             }
             for d in o.allow_destination {
                 options = options.allow_destination(
-            logwire_config::Destination::parse(d).map_err(|e| e.to_string())?,
-        );
+                    logwire_config::Destination::parse(d).map_err(|e| e.to_string())?,
+                );
             }
             let applier = ConfigListener::new(tree.clone(), options)
                 .keep_existing_loggers(true)

@@ -1116,9 +1116,8 @@ fn start_config_listener(
         options = options.file_root(r);
     }
     for d in &args.listen_allow_destination {
-        options = options.allow_destination(
-            logwire_config::Destination::parse(d).map_err(|e| e.to_string())?,
-        );
+        options = options
+            .allow_destination(logwire_config::Destination::parse(d).map_err(|e| e.to_string())?);
     }
     if let (Some(cert), Some(key), Some(ca)) = (
         &args.listen_tls_cert,

@@ -180,9 +180,9 @@ impl Destination {
     /// Parses `HOST:PORT` or `[V6]:PORT` (`HOST:*` or a bare host allows every port).
     pub fn parse(s: &str) -> Result<Destination, PolicyError> {
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-            let end = rest.find(']').ok_or_else(|| PolicyError::MissingBracket {
-                text: s.to_owned(),
-            })?;
+            let end = rest
+                .find(']')
+                .ok_or_else(|| PolicyError::MissingBracket { text: s.to_owned() })?;
             let tail = &rest[end + 1..];
             (rest[..end].to_owned(), tail.strip_prefix(':'))
         } else {
@@ -258,14 +258,12 @@ impl ContentPolicy {
     ) -> Result<Self, PolicyError> {
         let files = match file_root {
             None => FileAccess::Denied,
-            Some(root) => {
-                FileAccess::Beneath(FileRoot::open(root).map_err(|source| {
-                    PolicyError::FileRoot {
-                        path: root.to_path_buf(),
-                        source,
-                    }
-                })?)
-            }
+            Some(root) => FileAccess::Beneath(FileRoot::open(root).map_err(|source| {
+                PolicyError::FileRoot {
+                    path: root.to_path_buf(),
+                    source,
+                }
+            })?),
         };
         Ok(ContentPolicy {
             files,
@@ -299,7 +297,11 @@ impl ContentPolicy {
                         root: root.to_path_buf(),
                     });
                 }
-                let full = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
+                let full = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    root.join(p)
+                };
                 let rel = full
                     .strip_prefix(root)
                     .map_err(|_| PolicyError::OutsideRoot {
@@ -365,7 +367,12 @@ mod tests {
         let p = ContentPolicy::pushed(Some(dir.path()), vec![]).unwrap();
         let root = dir.path().canonicalize().unwrap();
         assert_eq!(p.resolve_file("app.log").unwrap(), root.join("app.log"));
-        assert!(p.resolve_file("../etc/passwd").unwrap_err().to_string().contains(".."));
+        assert!(
+            p.resolve_file("../etc/passwd")
+                .unwrap_err()
+                .to_string()
+                .contains("..")
+        );
         assert!(p.resolve_file("a/../../b").is_err());
         assert!(
             p.resolve_file("/etc/passwd")
@@ -382,7 +389,12 @@ mod tests {
                 .contains("symlink")
         );
         std::os::unix::fs::symlink("/etc/passwd", root.join("pw.log")).unwrap();
-        assert!(p.resolve_file("pw.log").unwrap_err().to_string().contains("symlink"));
+        assert!(
+            p.resolve_file("pw.log")
+                .unwrap_err()
+                .to_string()
+                .contains("symlink")
+        );
     }
 
     #[test]
@@ -420,20 +432,32 @@ mod tests {
         let text = |r: Result<PathBuf, PolicyError>| r.unwrap_err().to_string();
         assert_eq!(
             text(p.resolve_file("/elsewhere/x.log")),
-            format!("'/elsewhere/x.log' is outside the file root {}", root.display())
+            format!(
+                "'/elsewhere/x.log' is outside the file root {}",
+                root.display()
+            )
         );
         assert_eq!(
             text(p.resolve_file("a/../b")),
-            format!("'a/../b' contains '..': files must stay beneath {}", root.display())
+            format!(
+                "'a/../b' contains '..': files must stay beneath {}",
+                root.display()
+            )
         );
         assert_eq!(text(p.resolve_file("")), "file name is empty");
         assert_eq!(
-            text(ContentPolicy::pushed(None, vec![]).unwrap().resolve_file("x")),
+            text(
+                ContentPolicy::pushed(None, vec![])
+                    .unwrap()
+                    .resolve_file("x")
+            ),
             "file handlers are not allowed in pushed configs unless the listener has a file root \
              (logwire serve --file-root DIR)"
         );
         assert_eq!(
-            p.check_destination("10.0.0.1", 514).unwrap_err().to_string(),
+            p.check_destination("10.0.0.1", 514)
+                .unwrap_err()
+                .to_string(),
             "destination 10.0.0.1:514 is not allowed (loopback and --allow-host destinations only)"
         );
         let parse = |s: &str| Destination::parse(s).unwrap_err().to_string();

@@ -246,8 +246,7 @@ impl ConfigListener {
             return Err(ListenerError::NoStateDir);
         }
         let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
-        let policy =
-            ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())?;
+        let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())?;
         if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
             check_apart(state, root)?;
         }

@@ -44,8 +44,8 @@ use num::V;
 use std::borrow::Cow;
 use std::fmt::Write;
 pub use strftime::{
-    DatefmtError, check as check_strftime, limit as strftime_limit, max_len as strftime_max_len, strftime,
-    strftime_into,
+    DatefmtError, check as check_strftime, limit as strftime_limit, max_len as strftime_max_len,
+    strftime, strftime_into,
 };
 pub use time::{Tm, gmtime, localtime};
 

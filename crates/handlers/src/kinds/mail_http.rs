@@ -88,7 +88,8 @@ fn tls_roots(
             TlsClientConfig::with_ca_file(&path)
         }
     };
-    r.map_err(|e| errs.push(a.place_of("cafile"), e.to_string())).ok()
+    r.map_err(|e| errs.push(a.place_of("cafile"), e.to_string()))
+        .ok()
 }
 
 fn seconds(a: &BoundArgs, name: &str, default: Duration, errs: &mut ConfigErrors) -> Duration {

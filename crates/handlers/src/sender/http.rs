@@ -495,6 +495,9 @@ mod tests {
         assert_eq!(split_host_port(":80", false), Err(HostPortError::EmptyHost));
         // HTTPHandler::new reports it as the constructor argument it refuses.
         let refused = HTTPHandler::new("[]", "/", HttpMethod::Get, HttpOptions::default());
-        assert_eq!(refused.err().map(|e| e.to_string()).as_deref(), Some("host is empty"));
+        assert_eq!(
+            refused.err().map(|e| e.to_string()).as_deref(),
+            Some("host is empty")
+        );
     }
 }

@@ -287,8 +287,13 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "no certificate here\n").unwrap();
         assert_eq!(
-            TlsClientConfig::with_ca_file(&empty).unwrap_err().to_string(),
-            format!("CA file {}: no certificate in the PEM data", empty.display())
+            TlsClientConfig::with_ca_file(&empty)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "CA file {}: no certificate in the PEM data",
+                empty.display()
+            )
         );
         assert!(matches!(
             TlsClientConfig::with_ca_pem(b""),

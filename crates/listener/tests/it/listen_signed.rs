@@ -420,8 +420,7 @@ fn a_missing_or_overlapping_file_root_stops_the_listener_with_its_reason() {
     let refused = |options: ListenerOptions| {
         fx.listener(options.key(key.clone()))
             .gate()
-            .err()
-            .expect("the gate is refused")
+            .expect_err("the gate is refused")
     };
     // A file root that does not exist: the content policy cannot open it.
     let missing = dir.path().join("missing");
@@ -438,8 +437,10 @@ fn a_missing_or_overlapping_file_root_stops_the_listener_with_its_reason() {
         "{err}"
     );
     assert!(
-        err.to_string()
-            .starts_with(&format!("content policy: file root {}: ", missing.display())),
+        err.to_string().starts_with(&format!(
+            "content policy: file root {}: ",
+            missing.display()
+        )),
         "{err}"
     );
     // The state directory inside the file root: a pushed file handler could overwrite it.

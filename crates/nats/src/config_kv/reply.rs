@@ -125,7 +125,9 @@ mod tests {
         let foreign = ListenerReply::parse(br#"{"status": "applied"}"#).unwrap_err();
         assert!(matches!(foreign, ReplyError::NotAReply(_)), "{foreign}");
         assert!(
-            foreign.to_string().starts_with("not a listener reply: missing field"),
+            foreign
+                .to_string()
+                .starts_with("not a listener reply: missing field"),
             "{foreign}"
         );
     }

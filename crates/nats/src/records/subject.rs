@@ -34,9 +34,7 @@ pub enum SubjectError {
         subject: String,
     },
     /// A brace in a token that is not a whole `{name}` or `{levelname}`.
-    #[error(
-        "subject {subject:?}: only whole tokens {{name}} and {{levelname}} are placeholders"
-    )]
+    #[error("subject {subject:?}: only whole tokens {{name}} and {{levelname}} are placeholders")]
     PartialPlaceholder {
         /// The template.
         subject: String,
