@@ -66,9 +66,10 @@ pub(crate) fn run(args: CheckArgs) -> ExitCode {
 }
 
 fn policy(args: &CheckArgs) -> Result<ContentPolicy, Unreadable> {
+    let pushed = |root| ContentPolicy::pushed(root, vec![]).map_err(|e| Unreadable(e.to_string()));
     match (&args.policy_file_root, args.pushed) {
-        (Some(dir), _) => ContentPolicy::pushed(Some(dir), vec![]).map_err(Unreadable),
-        (None, true) => ContentPolicy::pushed(None, vec![]).map_err(Unreadable),
+        (Some(dir), _) => pushed(Some(dir)),
+        (None, true) => pushed(None),
         (None, false) => Ok(ContentPolicy::trusted()),
     }
 }

@@ -166,7 +166,9 @@ pub(crate) fn start_listeners(
                 options = options.file_root(r);
             }
             for d in o.allow_destination {
-                options = options.allow_destination(logwire_config::Destination::parse(d)?);
+                options = options.allow_destination(
+                    logwire_config::Destination::parse(d).map_err(|e| e.to_string())?,
+                );
             }
             let applier = ConfigListener::new(tree.clone(), options)
                 .keep_existing_loggers(true)

@@ -444,7 +444,7 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
     if let (Some(state), Some(root)) = (&record_state_dir, &args.listen_file_root) {
         let apart = std::fs::create_dir_all(state)
             .map_err(|e| format!("{}: {e}", state.display()))
-            .and_then(|()| logwire_listener::check_apart(state, root));
+            .and_then(|()| logwire_listener::check_apart(state, root).map_err(|e| e.to_string()));
         if let Err(e) = apart {
             eprintln!("logwire serve: {e}");
             return ExitCode::from(2);
@@ -1116,7 +1116,8 @@ fn start_config_listener(
         options = options.file_root(r);
     }
     for d in &args.listen_allow_destination {
-        options = options.allow_destination(logwire_config::Destination::parse(d)?);
+        options = options
+            .allow_destination(logwire_config::Destination::parse(d).map_err(|e| e.to_string())?);
     }
     if let (Some(cert), Some(key), Some(ca)) = (
         &args.listen_tls_cert,

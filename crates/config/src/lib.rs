@@ -51,7 +51,7 @@ pub use model::{
     ConfigModel, ConfigValue, Dialect, FilterSpec, FormatterSpec, HandlerSpec,
     JSON_FORMATTER_CLASSES, LoggerSpec, StdStream,
 };
-pub use policy::{ConfigLimits, ContentPolicy, Destination, FileAccess};
+pub use policy::{ConfigLimits, ContentPolicy, Destination, FileAccess, PolicyError};
 // `bind` is renamed at the root so it says what it binds.
 pub use registry::{
     BoundArgs, BuildContext, HandlerKind, HandlerPlan, HandlerRegistry, Param, PrepareContext,

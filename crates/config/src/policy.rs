@@ -13,6 +13,92 @@ use std::net::IpAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+/// Why the policy refused a destination or file name, or could not be built. The text is
+/// what `logwire check` and a rejected push print after the handler argument's place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PolicyError {
+    /// A `[V6]:PORT` destination without its closing bracket.
+    #[error("'{text}': missing ']'")]
+    MissingBracket {
+        /// The destination as written.
+        text: String,
+    },
+    /// A destination without a host.
+    #[error("'{text}': no host")]
+    NoHost {
+        /// The destination as written.
+        text: String,
+    },
+    /// A destination whose port is neither `*` nor a number from 0 to 65535.
+    #[error("'{text}': '{port}' is not a port")]
+    BadPort {
+        /// The destination as written.
+        text: String,
+        /// The port as written.
+        port: String,
+    },
+    /// The file root could not be opened as a directory handle.
+    #[error("file root {}: {source}", path.display())]
+    FileRoot {
+        /// The file root as given.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file name with a NUL byte (no OS call could take it).
+    #[error("file name contains a NUL byte")]
+    NulByte,
+    /// An empty file name.
+    #[error("file name is empty")]
+    EmptyName,
+    /// A file handler in a pushed config when the listener has no file root.
+    #[error(
+        "file handlers are not allowed in pushed configs unless the listener has a file root \
+         (logwire serve --file-root DIR)"
+    )]
+    FilesDenied,
+    /// A file name with a `..` component.
+    #[error("'{name}' contains '..': files must stay beneath {}", root.display())]
+    ParentDir {
+        /// The file name as written.
+        name: String,
+        /// The file root.
+        root: PathBuf,
+    },
+    /// An absolute file name outside the file root.
+    #[error("'{name}' is outside the file root {}", root.display())]
+    OutsideRoot {
+        /// The file name as written.
+        name: String,
+        /// The file root.
+        root: PathBuf,
+    },
+    /// A symlink at some level beneath the file root.
+    #[error("'{}' is a symlink: refusing to follow it", path.display())]
+    Symlink {
+        /// The path of the symlink.
+        path: PathBuf,
+    },
+    /// A file name that names the file root itself.
+    #[error("'{name}' is the file root itself, not a file beneath it")]
+    IsRoot {
+        /// The file name as written.
+        name: String,
+    },
+    /// A destination neither loopback nor allow-listed.
+    #[error(
+        "destination {host}:{port} is not allowed (loopback and --allow-host destinations only)"
+    )]
+    DestinationNotAllowed {
+        /// The host as written.
+        host: String,
+        /// The port.
+        port: u16,
+    },
+}
+
 /// Caps on the size of a configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConfigLimits {
@@ -92,11 +178,11 @@ pub struct Destination {
 
 impl Destination {
     /// Parses `HOST:PORT` or `[V6]:PORT` (`HOST:*` or a bare host allows every port).
-    pub fn parse(s: &str) -> Result<Destination, String> {
+    pub fn parse(s: &str) -> Result<Destination, PolicyError> {
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let end = rest
                 .find(']')
-                .ok_or_else(|| format!("'{s}': missing ']'"))?;
+                .ok_or_else(|| PolicyError::MissingBracket { text: s.to_owned() })?;
             let tail = &rest[end + 1..];
             (rest[..end].to_owned(), tail.strip_prefix(':'))
         } else {
@@ -106,14 +192,14 @@ impl Destination {
             }
         };
         if host.is_empty() {
-            return Err(format!("'{s}': no host"));
+            return Err(PolicyError::NoHost { text: s.to_owned() });
         }
         let port = match port {
             None | Some("*") => None,
-            Some(p) => Some(
-                p.parse::<u16>()
-                    .map_err(|_| format!("'{s}': '{p}' is not a port"))?,
-            ),
+            Some(p) => Some(p.parse::<u16>().map_err(|_| PolicyError::BadPort {
+                text: s.to_owned(),
+                port: p.to_owned(),
+            })?),
         };
         Ok(Destination { host, port })
     }
@@ -166,12 +252,18 @@ impl ContentPolicy {
 
     /// For configs from outside: files only beneath `file_root` (none at all without one),
     /// destinations only loopback plus `allowed`.
-    pub fn pushed(file_root: Option<&Path>, allowed: Vec<Destination>) -> Result<Self, String> {
+    pub fn pushed(
+        file_root: Option<&Path>,
+        allowed: Vec<Destination>,
+    ) -> Result<Self, PolicyError> {
         let files = match file_root {
             None => FileAccess::Denied,
-            Some(root) => FileAccess::Beneath(
-                FileRoot::open(root).map_err(|e| format!("file root {}: {e}", root.display()))?,
-            ),
+            Some(root) => FileAccess::Beneath(FileRoot::open(root).map_err(|source| {
+                PolicyError::FileRoot {
+                    path: root.to_path_buf(),
+                    source,
+                }
+            })?),
         };
         Ok(ContentPolicy {
             files,
@@ -186,30 +278,36 @@ impl ContentPolicy {
     }
 
     /// Resolves a handler's filename under the policy, or says why it is refused.
-    pub fn resolve_file(&self, raw: &str) -> Result<PathBuf, String> {
+    pub fn resolve_file(&self, raw: &str) -> Result<PathBuf, PolicyError> {
         if raw.contains('\0') {
-            return Err("file name contains a NUL byte".into());
+            return Err(PolicyError::NulByte);
         }
         if raw.is_empty() {
-            return Err("file name is empty".into());
+            return Err(PolicyError::EmptyName);
         }
         match &self.files {
             FileAccess::Anywhere => Ok(PathBuf::from(raw)),
-            FileAccess::Denied => Err(
-                "file handlers are not allowed in pushed configs unless the listener has a file root \
-                 (logwire serve --file-root DIR)"
-                    .into(),
-            ),
+            FileAccess::Denied => Err(PolicyError::FilesDenied),
             FileAccess::Beneath(root) => {
                 let root = root.path();
                 let p = Path::new(raw);
                 if p.components().any(|c| matches!(c, Component::ParentDir)) {
-                    return Err(format!("'{raw}' contains '..': files must stay beneath {}", root.display()));
+                    return Err(PolicyError::ParentDir {
+                        name: raw.to_owned(),
+                        root: root.to_path_buf(),
+                    });
                 }
-                let full = if p.is_absolute() { p.to_path_buf() } else { root.join(p) };
-                let rel = full.strip_prefix(root).map_err(|_| {
-                    format!("'{raw}' is outside the file root {}", root.display())
-                })?;
+                let full = if p.is_absolute() {
+                    p.to_path_buf()
+                } else {
+                    root.join(p)
+                };
+                let rel = full
+                    .strip_prefix(root)
+                    .map_err(|_| PolicyError::OutsideRoot {
+                        name: raw.to_owned(),
+                        root: root.to_path_buf(),
+                    })?;
                 // Refuse a symlink at any level beneath the root: the open itself also refuses
                 // to follow one at the last component.
                 let mut cur = root.to_path_buf();
@@ -219,12 +317,14 @@ impl ContentPolicy {
                         if let Ok(meta) = std::fs::symlink_metadata(&cur)
                             && meta.file_type().is_symlink()
                         {
-                            return Err(format!("'{}' is a symlink: refusing to follow it", cur.display()));
+                            return Err(PolicyError::Symlink { path: cur });
                         }
                     }
                 }
                 if rel.as_os_str().is_empty() {
-                    return Err(format!("'{raw}' is the file root itself, not a file beneath it"));
+                    return Err(PolicyError::IsRoot {
+                        name: raw.to_owned(),
+                    });
                 }
                 Ok(full)
             }
@@ -232,7 +332,7 @@ impl ContentPolicy {
     }
 
     /// Whether a handler may send to `host:port`.
-    pub fn check_destination(&self, host: &str, port: u16) -> Result<(), String> {
+    pub fn check_destination(&self, host: &str, port: u16) -> Result<(), PolicyError> {
         let Some(allowed) = &self.destinations else {
             return Ok(());
         };
@@ -241,14 +341,15 @@ impl ContentPolicy {
         if loopback || allowed.iter().any(|d| d.allows(host, port)) {
             Ok(())
         } else {
-            Err(format!(
-                "destination {host}:{port} is not allowed (loopback and --allow-host destinations only)"
-            ))
+            Err(PolicyError::DestinationNotAllowed {
+                host: host.to_owned(),
+                port,
+            })
         }
     }
 
     /// Whether a handler may send to a Unix socket at `path` (same rules as files).
-    pub fn check_unix_socket(&self, path: &str) -> Result<PathBuf, String> {
+    pub fn check_unix_socket(&self, path: &str) -> Result<PathBuf, PolicyError> {
         match &self.files {
             FileAccess::Anywhere => Ok(PathBuf::from(path)),
             _ => self.resolve_file(path),
@@ -266,11 +367,17 @@ mod tests {
         let p = ContentPolicy::pushed(Some(dir.path()), vec![]).unwrap();
         let root = dir.path().canonicalize().unwrap();
         assert_eq!(p.resolve_file("app.log").unwrap(), root.join("app.log"));
-        assert!(p.resolve_file("../etc/passwd").unwrap_err().contains(".."));
+        assert!(
+            p.resolve_file("../etc/passwd")
+                .unwrap_err()
+                .to_string()
+                .contains("..")
+        );
         assert!(p.resolve_file("a/../../b").is_err());
         assert!(
             p.resolve_file("/etc/passwd")
                 .unwrap_err()
+                .to_string()
                 .contains("outside")
         );
         assert!(p.resolve_file("x\0y").is_err());
@@ -278,10 +385,16 @@ mod tests {
         assert!(
             p.resolve_file("link/passwd")
                 .unwrap_err()
+                .to_string()
                 .contains("symlink")
         );
         std::os::unix::fs::symlink("/etc/passwd", root.join("pw.log")).unwrap();
-        assert!(p.resolve_file("pw.log").unwrap_err().contains("symlink"));
+        assert!(
+            p.resolve_file("pw.log")
+                .unwrap_err()
+                .to_string()
+                .contains("symlink")
+        );
     }
 
     #[test]
@@ -290,6 +403,7 @@ mod tests {
         assert!(
             p.resolve_file("app.log")
                 .unwrap_err()
+                .to_string()
                 .contains("--file-root")
         );
     }
@@ -309,5 +423,50 @@ mod tests {
                 .check_destination("anything", 1)
                 .is_ok()
         );
+    }
+    #[test]
+    fn refusals_read_as_the_cli_prints_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = ContentPolicy::pushed(Some(dir.path()), vec![]).unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let text = |r: Result<PathBuf, PolicyError>| r.unwrap_err().to_string();
+        assert_eq!(
+            text(p.resolve_file("/elsewhere/x.log")),
+            format!(
+                "'/elsewhere/x.log' is outside the file root {}",
+                root.display()
+            )
+        );
+        assert_eq!(
+            text(p.resolve_file("a/../b")),
+            format!(
+                "'a/../b' contains '..': files must stay beneath {}",
+                root.display()
+            )
+        );
+        assert_eq!(text(p.resolve_file("")), "file name is empty");
+        assert_eq!(
+            text(
+                ContentPolicy::pushed(None, vec![])
+                    .unwrap()
+                    .resolve_file("x")
+            ),
+            "file handlers are not allowed in pushed configs unless the listener has a file root \
+             (logwire serve --file-root DIR)"
+        );
+        assert_eq!(
+            p.check_destination("10.0.0.1", 514)
+                .unwrap_err()
+                .to_string(),
+            "destination 10.0.0.1:514 is not allowed (loopback and --allow-host destinations only)"
+        );
+        let parse = |s: &str| Destination::parse(s).unwrap_err().to_string();
+        assert_eq!(parse("[::1:80"), "'[::1:80': missing ']'");
+        assert_eq!(parse(":80"), "':80': no host");
+        assert_eq!(parse("h:http"), "'h:http': 'http' is not a port");
+        assert!(matches!(
+            ContentPolicy::pushed(Some(&dir.path().join("missing")), vec![]),
+            Err(PolicyError::FileRoot { .. })
+        ));
     }
 }

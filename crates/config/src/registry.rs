@@ -312,7 +312,7 @@ impl PrepareContext<'_> {
         match self.policy.resolve_file(&raw) {
             Ok(p) => Some(p),
             Err(e) => {
-                errs.push(args.place_of(name), e);
+                errs.push(args.place_of(name), e.to_string());
                 None
             }
         }

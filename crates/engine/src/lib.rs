@@ -42,19 +42,19 @@ mod value;
 
 pub use filter::{Filter, NameFilter};
 pub use format::{
-    DEFAULT_TIME_FORMAT, FormatError, Formatter, FormatterBuilder, JsonOptions, MAX_FORMAT_LEN,
-    MAX_WIDTH, RESERVED_ATTRS, RenderBound, Style, Tm, check_strftime, format_message, gmtime,
-    localtime, strftime, strftime_into, strftime_limit, strftime_max_len,
+    DEFAULT_TIME_FORMAT, DatefmtError, FormatError, Formatter, FormatterBuilder, JsonOptions,
+    MAX_FORMAT_LEN, MAX_WIDTH, RESERVED_ATTRS, RenderBound, Style, Tm, check_strftime,
+    format_message, gmtime, localtime, strftime, strftime_into, strftime_limit, strftime_max_len,
 };
 pub use handler::{
     CaptureBuffer, DEFAULT_QUEUE_BYTES, DEFAULT_QUEUE_CAPACITY, DROP_NOTICE_LOGGER, Emitter,
-    EncodeErrors, Encoding, FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, Handler,
-    HandlerError, HandlerStats, MAX_MEMORY_CAPACITY, MAX_QUEUE_BYTES, MAX_QUEUE_CAPACITY,
-    ManualClock, MemoryBuilder, MemoryHandler, Namer, NullHandler, OverflowPolicy, QueueHandler,
-    QueueOptions, RecordCollector, RolloverClock, RotatingFileBuilder, RotatingFileHandler,
-    Rotator, StreamHandler, SystemRolloverClock, TimedRotatingBuilder, TimedRotatingFileHandler,
-    TimedRotation, WatchedFileHandler, When, abspath, batch_writes_on_this_thread,
-    truncate_for_write, writes_batched_on_this_thread,
+    EncodeErrors, Encoding, FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot,
+    FileRootError, Handler, HandlerError, HandlerStats, MAX_MEMORY_CAPACITY, MAX_QUEUE_BYTES,
+    MAX_QUEUE_CAPACITY, ManualClock, MemoryBuilder, MemoryHandler, Namer, NullHandler,
+    OverflowPolicy, QueueHandler, QueueOptions, RecordCollector, RolloverClock,
+    RotatingFileBuilder, RotatingFileHandler, Rotator, StreamHandler, SystemRolloverClock,
+    TimedRotatingBuilder, TimedRotatingFileHandler, TimedRotation, WatchedFileHandler, When,
+    abspath, batch_writes_on_this_thread, truncate_for_write, writes_batched_on_this_thread,
 };
 pub use origin::{RecordOrigin, current_origin, with_origin};
 pub use record::{

@@ -15,11 +15,13 @@
 #![forbid(unsafe_code)]
 #![warn(clippy::exhaustive_enums)]
 
+mod error;
 #[cfg(feature = "config")]
 mod kinds;
 mod sender;
 mod syslog;
 
+pub use error::Error;
 #[cfg(feature = "config")]
 pub use kinds::{configurator, register_network_handlers, standard_registry};
 pub use sender::{
@@ -30,10 +32,10 @@ pub use sender::{
 };
 #[cfg(feature = "smtp-http")]
 pub use sender::{
-    Credentials, DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, HTTPHandler, HttpMethod,
-    HttpOptions, InvalidArgument, MAX_QUEUE_BYTES, MAX_REPLY_LINE, MAX_REPLY_LINES,
+    Credentials, DEFAULT_QUEUE_BYTES, DeliveryError, DeliveryStats, HTTPHandler, HostPortError,
+    HttpMethod, HttpOptions, InvalidArgument, MAX_QUEUE_BYTES, MAX_REPLY_LINE, MAX_REPLY_LINES,
     MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, SMTP_PORT, SMTPHandler, SmtpOptions, TlsClientConfig,
-    dot_stuff, map_log_record, split_host_port, urlencode,
+    TlsConfigError, dot_stuff, map_log_record, split_host_port, urlencode,
 };
 pub use syslog::{
     FACILITY_NAMES, LOG_ALERT, LOG_CRIT, LOG_DEBUG, LOG_EMERG, LOG_ERR, LOG_INFO, LOG_LOCAL0,

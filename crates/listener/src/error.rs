@@ -70,7 +70,10 @@ pub enum ListenerError {
     },
     /// The content policy could not be built (e.g. the file root does not exist).
     #[error("content policy: {0}")]
-    Policy(String),
+    Policy(#[from] logwire_config::PolicyError),
+    /// The state directory and the file root overlap, or one of them cannot be resolved.
+    #[error("content policy: {0}")]
+    Apart(#[from] ApartError),
     /// A key file could not be loaded.
     #[error("key file {}: {source}", path.display())]
     Key {
@@ -100,4 +103,34 @@ impl From<crate::TlsError> for ListenerError {
     fn from(e: crate::TlsError) -> Self {
         ListenerError::Tls(Box::new(e))
     }
+}
+
+/// Why a state directory and a file root cannot be used together
+/// ([`check_apart`](crate::check_apart)): pushed file handlers write beneath the file root, so
+/// a state directory inside it (or around it) could be overwritten by a pushed config.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApartError {
+    /// A path could not be made canonical (it does not exist, or is unreadable).
+    #[error("{}: {source}", path.display())]
+    Unresolvable {
+        /// The path given.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// One is inside the other, or they are the same directory.
+    #[error(
+        "the file root {} and the state directory {} overlap: pushed file handlers could \
+         write the listener's state; keep them apart",
+        root.display(),
+        state.display()
+    )]
+    Overlap {
+        /// The file root, canonical.
+        root: PathBuf,
+        /// The state directory, canonical.
+        state: PathBuf,
+    },
 }

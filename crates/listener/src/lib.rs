@@ -104,7 +104,7 @@ mod unix;
 
 pub use config_gate::ConfigGate;
 pub use conn::EventCallback;
-pub use error::ListenerError;
+pub use error::{ApartError, ListenerError};
 pub use gate::{ApplyError, Outcome, VerifyHook};
 pub use options::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_CONFIG_PORT, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONFIG_BYTES,
@@ -246,10 +246,9 @@ impl ConfigListener {
             return Err(ListenerError::NoStateDir);
         }
         let store = o.state_dir.as_ref().map(SeqStore::open).transpose()?;
-        let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())
-            .map_err(ListenerError::Policy)?;
+        let policy = ContentPolicy::pushed(o.file_root.as_deref(), o.allowed_destinations.clone())?;
         if let (Some(state), Some(root)) = (&o.state_dir, &o.file_root) {
-            check_apart(state, root).map_err(ListenerError::Policy)?;
+            check_apart(state, root)?;
         }
         let registry = self
             .registry
@@ -546,19 +545,19 @@ impl Drop for ListenerHandle {
 
 /// Refuses a state directory and a file root that overlap (one inside the other, or the
 /// same), compared as canonical paths (both exist by now: the state directory was opened).
-pub fn check_apart(state_dir: &std::path::Path, file_root: &std::path::Path) -> Result<(), String> {
+pub fn check_apart(
+    state_dir: &std::path::Path,
+    file_root: &std::path::Path,
+) -> Result<(), ApartError> {
     let canon = |p: &std::path::Path| {
-        p.canonicalize()
-            .map_err(|e| format!("{}: {e}", p.display()))
+        p.canonicalize().map_err(|source| ApartError::Unresolvable {
+            path: p.to_path_buf(),
+            source,
+        })
     };
     let (state, root) = (canon(state_dir)?, canon(file_root)?);
     if state.starts_with(&root) || root.starts_with(&state) {
-        return Err(format!(
-            "the file root {} and the state directory {} overlap: pushed file handlers could \
-             write the listener's state; keep them apart",
-            root.display(),
-            state.display()
-        ));
+        return Err(ApartError::Overlap { root, state });
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ use crate::NatsConnect;
 pub use error::ConfigKvError;
 pub use listener::{KvConfigListener, KvEvent, KvListenerHandle, MAX_BACKOFF, MIN_BACKOFF};
 pub use push::{PushReport, push_config};
-pub use reply::{ListenerReply, MAX_REPLIES, MAX_REPLY_BYTES, reply_subject};
+pub use reply::{ListenerReply, MAX_REPLIES, MAX_REPLY_BYTES, ReplyError, reply_subject};
 pub use target::KvTarget;
 
 /// Revisions a bucket created by logwire keeps (for inspection; listeners use the latest).

@@ -20,14 +20,14 @@ mod records;
 
 pub use config_kv::{
     BUCKET_HISTORY, ConfigKvError, KvConfigListener, KvEvent, KvListenerHandle, KvTarget,
-    ListenerReply, MAX_BACKOFF, MAX_REPLIES, MAX_REPLY_BYTES, MIN_BACKOFF, PushReport, push_config,
-    reply_subject,
+    ListenerReply, MAX_BACKOFF, MAX_REPLIES, MAX_REPLY_BYTES, MIN_BACKOFF, PushReport, ReplyError,
+    push_config, reply_subject,
 };
 pub use connect::{DEFAULT_PORT, MAX_CREDENTIAL_FILE, NatsConnect, host_port};
 pub use records::{
     DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,
     HANDLER_CLASS, JournalError, MsgId, NatsHandler, NatsHandlerOptions, NatsHandlerStats,
-    RecordSource, SourceOptions, SourceStats, SubjectTemplate, record_json, register,
+    RecordSource, SourceOptions, SourceStats, SubjectError, SubjectTemplate, record_json, register,
     write_record_json,
 };
 
@@ -47,4 +47,13 @@ pub enum NatsError {
     /// The consumer's journal of stored records failed.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// A subject template was refused.
+    #[error(transparent)]
+    Subject(#[from] SubjectError),
+    /// A message on a reply subject is not a listener's reply.
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    /// A key-value config push or listener failed.
+    #[error(transparent)]
+    ConfigKv(#[from] ConfigKvError),
 }

@@ -51,4 +51,4 @@ pub use publisher::{
     NatsHandler, NatsHandlerOptions, NatsHandlerStats,
 };
 pub use source::{RecordSource, SourceOptions, SourceStats};
-pub use subject::SubjectTemplate;
+pub use subject::{SubjectError, SubjectTemplate};

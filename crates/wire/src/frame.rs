@@ -30,6 +30,7 @@ const MAX_PREALLOC: usize = 64 * 1024;
 
 /// Why a frame was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The announced length exceeds the cap; nothing of the body was read.
     #[error("frame length {len} exceeds the cap of {cap} bytes")]

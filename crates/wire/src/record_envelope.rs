@@ -127,6 +127,7 @@ impl PayloadFormat {
 
 /// Why a record envelope was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RecordError {
     /// Does not start with `LWR1`.
     #[error("not an LWR1 envelope (bad magic)")]

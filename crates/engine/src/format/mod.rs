@@ -44,8 +44,8 @@ use num::V;
 use std::borrow::Cow;
 use std::fmt::Write;
 pub use strftime::{
-    check as check_strftime, limit as strftime_limit, max_len as strftime_max_len, strftime,
-    strftime_into,
+    DatefmtError, check as check_strftime, limit as strftime_limit, max_len as strftime_max_len,
+    strftime, strftime_into,
 };
 pub use time::{Tm, gmtime, localtime};
 
@@ -126,8 +126,8 @@ pub enum FormatError {
     #[error("format string of {0} bytes exceeds the limit of {MAX_FORMAT_LEN}")]
     FormatTooLong(usize),
     /// A `datefmt` that cannot render for every time (see [`strftime::check`]).
-    #[error("{0}")]
-    Datefmt(String),
+    #[error(transparent)]
+    Datefmt(#[from] strftime::DatefmtError),
     /// Python's `TypeError` (`not enough arguments for format string`, …).
     #[error("{0}")]
     Type(String),
@@ -296,7 +296,7 @@ impl Formatter {
             }
             // CPython renders an empty asctime, silently, when a width makes the time too
             // long for its buffer; refuse such a datefmt here, with the reason.
-            strftime::check(d).map_err(FormatError::Datefmt)?;
+            strftime::check(d)?;
         }
         let segments = match style {
             Style::Percent => parse_percent(fmt, validate)?,

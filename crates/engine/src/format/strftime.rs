@@ -93,16 +93,34 @@ pub fn limit(fmt: &str) -> usize {
     limit
 }
 
+/// A `datefmt` whose field widths could make its output pass [`limit`], where CPython (and
+/// [`strftime`]) silently render `''`: see [`check`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "datefmt '{datefmt}' can render {bound} characters, more than the {limit} time.strftime \
+     allows (it would render an empty time): lower its field widths"
+)]
+#[non_exhaustive]
+pub struct DatefmtError {
+    /// The format's first 40 characters (enough to recognise it; a refused format may be
+    /// long).
+    pub datefmt: String,
+    /// The most characters it can render ([`max_len`]).
+    pub bound: usize,
+    /// What `time.strftime` allows for it ([`limit`]).
+    pub limit: usize,
+}
+
 /// Whether `fmt` renders for every time: `Err` with the reason when a field width could make
 /// the output pass [`limit`], where CPython (and [`strftime`]) silently render `''`.
-pub fn check(fmt: &str) -> Result<(), String> {
+pub fn check(fmt: &str) -> Result<(), DatefmtError> {
     let (bound, limit) = (max_len(fmt), limit(fmt));
     if bound >= limit {
-        return Err(format!(
-            "datefmt '{}' can render {bound} characters, more than the {limit} time.strftime \
-             allows (it would render an empty time): lower its field widths",
-            fmt.chars().take(40).collect::<String>()
-        ));
+        return Err(DatefmtError {
+            datefmt: fmt.chars().take(40).collect(),
+            bound,
+            limit,
+        });
     }
     Ok(())
 }

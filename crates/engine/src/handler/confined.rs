@@ -39,6 +39,34 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+/// Why a path does not name a file beneath a [`FileRoot`] ([`FileRoot::relative`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileRootError {
+    /// An absolute path that is not beneath the root's path.
+    #[error("'{}' is outside the file root {}", path.display(), root.display())]
+    Outside {
+        /// The path given.
+        path: PathBuf,
+        /// The root's canonical path.
+        root: PathBuf,
+    },
+    /// A path with a component other than a plain name or `.` (`..`, a second root).
+    #[error("'{}' must be a plain name beneath the file root {}", path.display(), root.display())]
+    NotPlain {
+        /// The path given.
+        path: PathBuf,
+        /// The root's canonical path.
+        root: PathBuf,
+    },
+    /// A path that names the root itself.
+    #[error("'{}' is the file root itself, not a file beneath it", path.display())]
+    IsRoot {
+        /// The path given.
+        path: PathBuf,
+    },
+}
+
 /// A directory that confined file handlers may write beneath, held open as a handle.
 ///
 /// Opened once (by the operator's listener, at start), following symlinks in its own path:
@@ -78,15 +106,13 @@ impl FileRoot {
     /// `path` relative to the root: `path` may be relative (to the root) or absolute beneath
     /// the root's path; it must name something strictly beneath it, with plain components
     /// only (no `..`, no `.`).
-    pub fn relative(&self, path: &Path) -> Result<PathBuf, String> {
+    pub fn relative(&self, path: &Path) -> Result<PathBuf, FileRootError> {
         let rel = if path.is_absolute() {
-            path.strip_prefix(&self.path).map_err(|_| {
-                format!(
-                    "'{}' is outside the file root {}",
-                    path.display(),
-                    self.path.display()
-                )
-            })?
+            path.strip_prefix(&self.path)
+                .map_err(|_| FileRootError::Outside {
+                    path: path.to_path_buf(),
+                    root: self.path.clone(),
+                })?
         } else {
             path
         };
@@ -96,19 +122,17 @@ impl FileRoot {
                 Component::Normal(p) => out.push(p),
                 Component::CurDir => {}
                 _ => {
-                    return Err(format!(
-                        "'{}' must be a plain name beneath the file root {}",
-                        path.display(),
-                        self.path.display()
-                    ));
+                    return Err(FileRootError::NotPlain {
+                        path: path.to_path_buf(),
+                        root: self.path.clone(),
+                    });
                 }
             }
         }
         if out.as_os_str().is_empty() {
-            return Err(format!(
-                "'{}' is the file root itself, not a file beneath it",
-                path.display()
-            ));
+            return Err(FileRootError::IsRoot {
+                path: path.to_path_buf(),
+            });
         }
         Ok(out)
     }
@@ -164,7 +188,7 @@ impl FileLoc {
     }
 
     /// `path` beneath `root` (relative to it, or absolute under its path).
-    pub(crate) fn beneath(root: Arc<FileRoot>, path: &Path) -> Result<Self, String> {
+    pub(crate) fn beneath(root: Arc<FileRoot>, path: &Path) -> Result<Self, FileRootError> {
         let rel = root.relative(path)?;
         let mut parents: Vec<OsString> = rel.iter().map(OsStr::to_owned).collect();
         parents.pop();

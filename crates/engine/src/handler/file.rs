@@ -161,9 +161,7 @@ impl FileOptions {
 /// For configuration layers that defer mode `'w'`'s truncation until a config is committed.
 pub fn truncate_for_write(filename: &Path, policy: &FileOpenPolicy) -> Result<(), HandlerError> {
     let loc = match &policy.root {
-        Some(root) => {
-            FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
-        }
+        Some(root) => FileLoc::beneath(Arc::clone(root), filename)?,
         None => FileLoc::plain(abspath(filename)?),
     };
     let dir = loc
@@ -228,9 +226,7 @@ impl FileCore {
     /// Resolves the path and opens the file unless `delay`.
     pub(crate) fn new(filename: &Path, options: &FileOptions) -> Result<Self, HandlerError> {
         let loc = match &options.open_policy.root {
-            Some(root) => {
-                FileLoc::beneath(Arc::clone(root), filename).map_err(HandlerError::Invalid)?
-            }
+            Some(root) => FileLoc::beneath(Arc::clone(root), filename)?,
             None => FileLoc::plain(abspath(filename)?),
         };
         let core = FileCore {

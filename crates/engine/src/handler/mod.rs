@@ -33,6 +33,9 @@ pub enum HandlerError {
     /// The handler was closed.
     #[error("handler is closed")]
     Closed,
+    /// A confined handler's file name is not a file beneath its root.
+    #[error(transparent)]
+    FileRoot(#[from] FileRootError),
     /// The formatter raised (a field missing from the record, a value its spec cannot
     /// format). As in CPython, nothing is written for the record on this handler and the
     /// error is reported by `handleError`.
@@ -349,7 +352,7 @@ mod stream;
 mod timed;
 mod util;
 
-pub use confined::FileRoot;
+pub use confined::{FileRoot, FileRootError};
 pub use file::{
     FileHandler, FileMode, FileOpenPolicy, FileOptions, WatchedFileHandler, truncate_for_write,
 };

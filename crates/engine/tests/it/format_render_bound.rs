@@ -102,3 +102,24 @@ fn a_json_formatter_renders_at_most_its_bound_with_escaped_extras() {
         out.len()
     );
 }
+
+/// A datefmt whose widths could pass time.strftime's buffer is refused with the numbers,
+/// as `FormatError::Datefmt` from the formatter.
+#[test]
+fn a_datefmt_that_would_render_empty_is_refused_with_its_bound() {
+    let fmt = "%1000000Y";
+    let e = logwire_engine::check_strftime(fmt).unwrap_err();
+    assert_eq!(e.datefmt, fmt);
+    assert!(e.bound >= e.limit, "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "datefmt '{fmt}' can render {} characters, more than the {} time.strftime allows \
+             (it would render an empty time): lower its field widths",
+            e.bound, e.limit
+        )
+    );
+    let refused = Formatter::new(None, Some(fmt), Style::Percent, false, vec![]).unwrap_err();
+    assert_eq!(refused, logwire_engine::FormatError::Datefmt(e));
+    assert!(logwire_engine::check_strftime("%Y-%m-%d %H:%M:%S").is_ok());
+}

@@ -9,9 +9,9 @@
 //! that the handler reports an error instead of writing through.
 
 use logwire_engine::{
-    Emitter, FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, Formatter, LogRecord,
-    ManualClock, RotatingFileHandler, TimedRotatingFileHandler, TimedRotation, WatchedFileHandler,
-    level, truncate_for_write,
+    Emitter, FileHandler, FileMode, FileOpenPolicy, FileOptions, FileRoot, FileRootError,
+    Formatter, HandlerError, LogRecord, ManualClock, RotatingFileHandler, TimedRotatingFileHandler,
+    TimedRotation, WatchedFileHandler, level, truncate_for_write,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -313,4 +313,48 @@ fn rotation_renames_and_removes_directory_entries_never_what_they_point_to() {
     // And the rotation really happened, beneath the root.
     let rotated = std::fs::read_to_string(fx.root.join("app.log.1")).unwrap();
     assert!(rotated.starts_with("record number"), "{rotated}");
+}
+
+#[test]
+fn a_name_not_beneath_the_root_is_refused_before_anything_is_opened() {
+    let fx = fixture();
+    let refused = |path: &Path| match FileHandler::new(path, fx.options(false)) {
+        Err(HandlerError::FileRoot(e)) => e,
+        Err(other) => panic!("{}: not a file-root refusal: {other}", path.display()),
+        Ok(_) => panic!("{}: opened", path.display()),
+    };
+    let outside = fx.out.join("x.log");
+    let e = refused(&outside);
+    assert!(matches!(e, FileRootError::Outside { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "'{}' is outside the file root {}",
+            outside.display(),
+            fx.root.display()
+        )
+    );
+    let e = refused(Path::new("logs/../../out/x.log"));
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "'logs/../../out/x.log' must be a plain name beneath the file root {}",
+            fx.root.display()
+        )
+    );
+    let e = refused(&fx.root);
+    assert_eq!(
+        e,
+        FileRootError::IsRoot {
+            path: fx.root.clone()
+        }
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "'{}' is the file root itself, not a file beneath it",
+            fx.root.display()
+        )
+    );
+    assert_eq!(fx.outside(), vec![]);
 }

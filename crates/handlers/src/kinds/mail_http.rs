@@ -88,7 +88,8 @@ fn tls_roots(
             TlsClientConfig::with_ca_file(&path)
         }
     };
-    r.map_err(|e| errs.push(a.place_of("cafile"), e)).ok()
+    r.map_err(|e| errs.push(a.place_of("cafile"), e.to_string()))
+        .ok()
 }
 
 fn seconds(a: &BoundArgs, name: &str, default: Duration, errs: &mut ConfigErrors) -> Duration {
@@ -174,7 +175,7 @@ impl HandlerKind for SmtpKind {
             None => return None,
         };
         if let Err(e) = ctx.policy.check_destination(&host, port) {
-            errs.push(a.place_of("mailhost"), e);
+            errs.push(a.place_of("mailhost"), e.to_string());
             return None;
         }
         let fromaddr = a.str("fromaddr", errs);
@@ -342,11 +343,11 @@ impl HandlerKind for HttpKind {
         match split_host_port(&host, secure) {
             Ok((h, port)) => {
                 if let Err(e) = ctx.policy.check_destination(&h, port) {
-                    errs.push(a.place_of("host"), e);
+                    errs.push(a.place_of("host"), e.to_string());
                     return None;
                 }
             }
-            Err(e) => errs.push(a.place_of("host"), e),
+            Err(e) => errs.push(a.place_of("host"), e.to_string()),
         }
         if let Some(url) = &url
             && let Err(e) = check_request_target(&host, url)

@@ -165,14 +165,14 @@ impl HandlerKind for SocketKind {
             Some(port) => match ctx.policy.check_destination(&host, port) {
                 Ok(()) => Target::Inet(host, port),
                 Err(e) => {
-                    errs.push(a.place_of("host"), e);
+                    errs.push(a.place_of("host"), e.to_string());
                     return None;
                 }
             },
             None => match ctx.policy.check_unix_socket(&host) {
                 Ok(p) => Target::Unix(p),
                 Err(e) => {
-                    errs.push(a.place_of("host"), e);
+                    errs.push(a.place_of("host"), e.to_string());
                     return None;
                 }
             },
@@ -249,7 +249,7 @@ impl HandlerKind for SysLogKind {
             Some(ConfigValue::Str(path)) => match ctx.policy.check_unix_socket(path) {
                 Ok(p) => SyslogAddress::Unix(p),
                 Err(e) => {
-                    errs.push(a.place_of("address"), e);
+                    errs.push(a.place_of("address"), e.to_string());
                     return None;
                 }
             },
@@ -257,7 +257,7 @@ impl HandlerKind for SysLogKind {
                 [ConfigValue::Str(host), ConfigValue::Int(port)] if (0..=65_535).contains(port) => {
                     let port = *port as u16;
                     if let Err(e) = ctx.policy.check_destination(host, port) {
-                        errs.push(a.place_of("address"), e);
+                        errs.push(a.place_of("address"), e.to_string());
                         return None;
                     }
                     SyslogAddress::Inet(host.clone(), port)

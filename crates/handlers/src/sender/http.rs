@@ -84,9 +84,31 @@ impl Default for HttpOptions {
     }
 }
 
+/// Why an `HTTPHandler` host is refused ([`split_host_port`]); the texts are CPython's
+/// `http.client.InvalidURL` ones where it has one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostPortError {
+    /// The text after the last `:` is not a port.
+    #[error("nonnumeric port: '{port}'")]
+    NonNumericPort {
+        /// The port as written.
+        port: String,
+    },
+    /// Nothing before the port.
+    #[error("host is empty")]
+    EmptyHost,
+}
+
+impl From<HostPortError> for InvalidArgument {
+    fn from(e: HostPortError) -> Self {
+        InvalidArgument::from(e.to_string())
+    }
+}
+
 /// CPython's `HTTPConnection(host)` parsing: `host`, `host:port`, `[v6]:port`; the port is
 /// 80 (443 when secure) when absent. Returns (host to connect to, port).
-pub fn split_host_port(host: &str, secure: bool) -> Result<(String, u16), String> {
+pub fn split_host_port(host: &str, secure: bool) -> Result<(String, u16), HostPortError> {
     let default = if secure { 443 } else { 80 };
     let (h, p) = match (host.rfind(':'), host.rfind(']')) {
         (Some(i), close) if close.is_none_or(|c| i > c) => (&host[..i], Some(&host[i + 1..])),
@@ -96,14 +118,14 @@ pub fn split_host_port(host: &str, secure: bool) -> Result<(String, u16), String
         None | Some("") => default,
         Some(p) => p
             .parse::<u16>()
-            .map_err(|_| format!("nonnumeric port: '{p}'"))?,
+            .map_err(|_| HostPortError::NonNumericPort { port: p.to_owned() })?,
     };
     let h = h
         .strip_prefix('[')
         .and_then(|x| x.strip_suffix(']'))
         .unwrap_or(h);
     if h.is_empty() {
-        return Err("host is empty".into());
+        return Err(HostPortError::EmptyHost);
     }
     Ok((h.to_owned(), port))
 }
@@ -466,6 +488,16 @@ mod tests {
             split_host_port("[::1]:9", false).unwrap(),
             ("::1".into(), 9)
         );
-        assert!(split_host_port("h:x", false).is_err());
+        assert_eq!(
+            split_host_port("h:x", false).unwrap_err().to_string(),
+            "nonnumeric port: 'x'"
+        );
+        assert_eq!(split_host_port(":80", false), Err(HostPortError::EmptyHost));
+        // HTTPHandler::new reports it as the constructor argument it refuses.
+        let refused = HTTPHandler::new("[]", "/", HttpMethod::Get, HttpOptions::default());
+        assert_eq!(
+            refused.err().map(|e| e.to_string()).as_deref(),
+            Some("host is empty")
+        );
     }
 }

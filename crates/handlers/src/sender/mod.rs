@@ -35,8 +35,8 @@ pub use encode::{RecordLayout, make_pickle, pickle_record, record_dict, to_pickl
 pub(crate) use http::check_request_target;
 #[cfg(feature = "smtp-http")]
 pub use http::{
-    HTTPHandler, HttpMethod, HttpOptions, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, map_log_record,
-    split_host_port, urlencode,
+    HTTPHandler, HostPortError, HttpMethod, HttpOptions, MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS,
+    map_log_record, split_host_port, urlencode,
 };
 #[cfg(all(feature = "smtp-http", feature = "config"))]
 pub(crate) use smtp::check_message_fields;
@@ -46,7 +46,7 @@ pub use smtp::{
 };
 pub use socket::{DatagramHandler, MAX_UDP_PAYLOAD, SocketHandler, SocketOptions};
 #[cfg(feature = "smtp-http")]
-pub use tls_client::TlsClientConfig;
+pub use tls_client::{TlsClientConfig, TlsConfigError};
 
 use buffer::{Counters, SenderConfig};
 use std::sync::{Arc, Mutex, MutexGuard};

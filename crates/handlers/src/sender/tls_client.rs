@@ -14,11 +14,72 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The largest CA file read (a full bundle is ~250 KiB).
 const MAX_CA_FILE: u64 = 4 * 1024 * 1024;
+
+/// Why a [`TlsClientConfig`] could not be made. Reasons from rustls are kept as text, so
+/// rustls's types stay out of this crate's API.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsConfigError {
+    /// The CA file could not be opened.
+    #[error("cannot open CA file {}: {source}", path.display())]
+    OpenCaFile {
+        /// The CA file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The CA file could not be read.
+    #[error("cannot read CA file {}: {source}", path.display())]
+    ReadCaFile {
+        /// The CA file.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The CA file is larger than [`MAX_CA_FILE`] bytes (it is not read past that).
+    #[error("CA file {} is larger than {MAX_CA_FILE} bytes", path.display())]
+    CaFileTooLarge {
+        /// The CA file.
+        path: PathBuf,
+    },
+    /// The CA file's contents were refused (the PEM errors below).
+    #[error("CA file {}: {source}", path.display())]
+    CaFile {
+        /// The CA file.
+        path: PathBuf,
+        /// Why its contents were refused.
+        #[source]
+        source: Box<TlsConfigError>,
+    },
+    /// The PEM data does not parse as a list of certificates.
+    #[error("not a PEM certificate list: {reason}")]
+    NotPem {
+        /// The PEM parser's reason.
+        reason: String,
+    },
+    /// The PEM data holds no certificate.
+    #[error("no certificate in the PEM data")]
+    NoCertificate,
+    /// A certificate cannot serve as a trust anchor.
+    #[error("unusable CA certificate: {reason}")]
+    UnusableCa {
+        /// rustls's reason.
+        reason: String,
+    },
+    /// The crypto provider refused the protocol versions (a build without TLS 1.2/1.3).
+    #[error("{reason}")]
+    Provider {
+        /// rustls's reason.
+        reason: String,
+    },
+}
 
 /// A client TLS configuration: which roots a server's certificate must chain to.
 #[derive(Clone)]
@@ -34,51 +95,64 @@ impl std::fmt::Debug for TlsClientConfig {
 
 impl TlsClientConfig {
     /// Mozilla's roots only.
-    pub fn webpki_roots() -> Result<Self, String> {
+    pub fn webpki_roots() -> Result<Self, TlsConfigError> {
         Self::with_extra_roots(&[])
     }
 
     /// Mozilla's roots plus the CA certificates in the PEM file at `path`.
-    pub fn with_ca_file(path: &Path) -> Result<Self, String> {
-        let file = std::fs::File::open(path)
-            .map_err(|e| format!("cannot open CA file {}: {e}", path.display()))?;
+    pub fn with_ca_file(path: &Path) -> Result<Self, TlsConfigError> {
+        let file = std::fs::File::open(path).map_err(|source| TlsConfigError::OpenCaFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let mut pem = Vec::new();
         file.take(MAX_CA_FILE + 1)
             .read_to_end(&mut pem)
-            .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+            .map_err(|source| TlsConfigError::ReadCaFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
         if pem.len() as u64 > MAX_CA_FILE {
-            return Err(format!(
-                "CA file {} is larger than {MAX_CA_FILE} bytes",
-                path.display()
-            ));
+            return Err(TlsConfigError::CaFileTooLarge {
+                path: path.to_path_buf(),
+            });
         }
-        Self::with_ca_pem(&pem).map_err(|e| format!("CA file {}: {e}", path.display()))
+        Self::with_ca_pem(&pem).map_err(|e| TlsConfigError::CaFile {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 
     /// Mozilla's roots plus the CA certificates in `pem`.
-    pub fn with_ca_pem(pem: &[u8]) -> Result<Self, String> {
+    pub fn with_ca_pem(pem: &[u8]) -> Result<Self, TlsConfigError> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()
-            .map_err(|e| format!("not a PEM certificate list: {e}"))?;
+            .map_err(|e| TlsConfigError::NotPem {
+                reason: e.to_string(),
+            })?;
         if certs.is_empty() {
-            return Err("no certificate in the PEM data".into());
+            return Err(TlsConfigError::NoCertificate);
         }
         Self::with_extra_roots(&certs)
     }
 
-    fn with_extra_roots(extra: &[CertificateDer<'static>]) -> Result<Self, String> {
+    fn with_extra_roots(extra: &[CertificateDer<'static>]) -> Result<Self, TlsConfigError> {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
         for cert in extra {
             roots
                 .add(cert.clone())
-                .map_err(|e| format!("unusable CA certificate: {e}"))?;
+                .map_err(|e| TlsConfigError::UnusableCa {
+                    reason: e.to_string(),
+                })?;
         }
         let config =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
+                .map_err(|e| TlsConfigError::Provider {
+                    reason: e.to_string(),
+                })?
                 .with_root_certificates(roots)
                 .with_no_client_auth();
         Ok(TlsClientConfig {
@@ -193,4 +267,38 @@ pub(crate) fn arm(
     let t = remaining(deadline)?.min(per_op);
     tcp.set_read_timeout(Some(t))?;
     tcp.set_write_timeout(Some(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_roots_say_which_file_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let err = TlsClientConfig::with_ca_file(&missing).unwrap_err();
+        assert!(matches!(err, TlsConfigError::OpenCaFile { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("cannot open CA file {}: ", missing.display())),
+            "{err}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").unwrap();
+        assert_eq!(
+            TlsClientConfig::with_ca_file(&empty)
+                .unwrap_err()
+                .to_string(),
+            format!(
+                "CA file {}: no certificate in the PEM data",
+                empty.display()
+            )
+        );
+        assert!(matches!(
+            TlsClientConfig::with_ca_pem(b""),
+            Err(TlsConfigError::NoCertificate)
+        ));
+        assert!(TlsClientConfig::webpki_roots().is_ok());
+    }
 }

@@ -411,3 +411,64 @@ fn unix_socket_path_safety_and_peer_uids() {
     assert_eq!(fx.tree.root().effective_level(), 10);
     h.stop_and_join();
 }
+
+#[test]
+fn a_missing_or_overlapping_file_root_stops_the_listener_with_its_reason() {
+    let fx = Fixture::new();
+    let dir = tempfile::tempdir().unwrap();
+    let key = logwire_wire::generate_ed25519().unwrap().verify_key();
+    let refused = |options: ListenerOptions| {
+        fx.listener(options.key(key.clone()))
+            .gate()
+            .expect_err("the gate is refused")
+    };
+    // A file root that does not exist: the content policy cannot open it.
+    let missing = dir.path().join("missing");
+    let err = refused(
+        ListenerOptions::new()
+            .state_dir(dir.path().join("state"))
+            .file_root(&missing),
+    );
+    assert!(
+        matches!(
+            err,
+            ListenerError::Policy(logwire_config::PolicyError::FileRoot { .. })
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string().starts_with(&format!(
+            "content policy: file root {}: ",
+            missing.display()
+        )),
+        "{err}"
+    );
+    // The state directory inside the file root: a pushed file handler could overwrite it.
+    let root = dir.path().join("logs");
+    std::fs::create_dir_all(&root).unwrap();
+    let err = refused(
+        ListenerOptions::new()
+            .state_dir(root.join("state"))
+            .file_root(&root),
+    );
+    assert!(
+        matches!(
+            err,
+            ListenerError::Apart(logwire_listener::ApartError::Overlap { .. })
+        ),
+        "{err}"
+    );
+    let (root, state) = (
+        root.canonicalize().unwrap(),
+        root.join("state").canonicalize().unwrap(),
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "content policy: the file root {} and the state directory {} overlap: pushed file \
+             handlers could write the listener's state; keep them apart",
+            root.display(),
+            state.display()
+        )
+    );
+}

@@ -15,6 +15,21 @@ pub fn reply_subject(target: &KvTarget) -> String {
     format!("logwire.config.reply.{}.{}", target.bucket, target.key)
 }
 
+/// Why a message on the reply subject is not a listener's reply ([`ListenerReply::parse`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplyError {
+    /// Larger than [`MAX_REPLY_BYTES`] (not parsed).
+    #[error("a reply of {len} bytes is too large")]
+    TooLarge {
+        /// The payload's size.
+        len: usize,
+    },
+    /// Not the JSON of a [`ListenerReply`].
+    #[error("not a listener reply: {0}")]
+    NotAReply(#[source] serde_json::Error),
+}
+
 /// One listener's answer to one revision (JSON on the reply subject).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListenerReply {
@@ -55,11 +70,11 @@ impl ListenerReply {
     }
 
     /// Parses a reply read from the subject (bounded: larger payloads are refused).
-    pub fn parse(payload: &[u8]) -> Result<Self, String> {
+    pub fn parse(payload: &[u8]) -> Result<Self, ReplyError> {
         if payload.len() > MAX_REPLY_BYTES {
-            return Err(format!("a reply of {} bytes is too large", payload.len()));
+            return Err(ReplyError::TooLarge { len: payload.len() });
         }
-        serde_json::from_slice(payload).map_err(|e| format!("not a listener reply: {e}"))
+        serde_json::from_slice(payload).map_err(ReplyError::NotAReply)
     }
 
     /// One line for a terminal: control characters in the listener's words are escaped.
@@ -102,7 +117,18 @@ mod tests {
 
     #[test]
     fn oversized_and_foreign_replies_are_refused() {
-        assert!(ListenerReply::parse(&vec![b' '; MAX_REPLY_BYTES + 1]).is_err());
-        assert!(ListenerReply::parse(br#"{"status": "applied"}"#).is_err());
+        let too_large = ListenerReply::parse(&vec![b' '; MAX_REPLY_BYTES + 1]).unwrap_err();
+        assert_eq!(
+            too_large.to_string(),
+            format!("a reply of {} bytes is too large", MAX_REPLY_BYTES + 1)
+        );
+        let foreign = ListenerReply::parse(br#"{"status": "applied"}"#).unwrap_err();
+        assert!(matches!(foreign, ReplyError::NotAReply(_)), "{foreign}");
+        assert!(
+            foreign
+                .to_string()
+                .starts_with("not a listener reply: missing field"),
+            "{foreign}"
+        );
     }
 }

@@ -124,7 +124,7 @@ impl HandlerKind for NatsKind {
             Ok(hps) => {
                 for (host, port) in hps {
                     if let Err(e) = ctx.policy.check_destination(&host, port) {
-                        errs.push(a.place_of("servers"), e);
+                        errs.push(a.place_of("servers"), e.to_string());
                     }
                 }
             }
@@ -135,7 +135,7 @@ impl HandlerKind for NatsKind {
             .and_then(|s| match SubjectTemplate::parse(&s) {
                 Ok(t) => Some(t),
                 Err(e) => {
-                    errs.push(a.place_of("subject"), e);
+                    errs.push(a.place_of("subject"), e.to_string());
                     None
                 }
             });

@@ -20,6 +20,45 @@ enum Part {
     Levelname,
 }
 
+/// Why a subject template was refused ([`SubjectTemplate::parse`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SubjectError {
+    /// Empty, or longer than the template limit.
+    #[error("subject must be 1 to {MAX_TEMPLATE} bytes")]
+    Length,
+    /// Two dots in a row, or a dot at either end.
+    #[error("subject {subject:?} has an empty token")]
+    EmptyToken {
+        /// The template.
+        subject: String,
+    },
+    /// A brace in a token that is not a whole `{name}` or `{levelname}`.
+    #[error("subject {subject:?}: only whole tokens {{name}} and {{levelname}} are placeholders")]
+    PartialPlaceholder {
+        /// The template.
+        subject: String,
+    },
+    /// A literal token with `*`, `>`, whitespace or a control character.
+    #[error(
+        "subject {subject:?}: token {token:?} may not hold wildcards, spaces or control characters"
+    )]
+    BadToken {
+        /// The template.
+        subject: String,
+        /// The token.
+        token: String,
+    },
+    /// A placeholder as the first token.
+    #[error(
+        "subject {subject:?} must start with a literal token (the stream's filter is that prefix)"
+    )]
+    LeadingPlaceholder {
+        /// The template.
+        subject: String,
+    },
+}
+
 /// A subject with `{name}`/`{levelname}` tokens.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SubjectTemplate {
@@ -28,34 +67,32 @@ pub struct SubjectTemplate {
 
 impl SubjectTemplate {
     /// Parses a template; the error says what is wrong.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, SubjectError> {
         if text.is_empty() || text.len() > MAX_TEMPLATE {
-            return Err(format!("subject must be 1 to {MAX_TEMPLATE} bytes"));
+            return Err(SubjectError::Length);
         }
+        let subject = || text.to_owned();
         let mut parts = Vec::new();
         for (i, token) in text.split('.').enumerate() {
             let part = match token {
                 "{name}" => Part::Name,
                 "{levelname}" => Part::Levelname,
-                "" => return Err(format!("subject {text:?} has an empty token")),
+                "" => return Err(SubjectError::EmptyToken { subject: subject() }),
                 t if t.contains(['{', '}']) => {
-                    return Err(format!(
-                        "subject {text:?}: only whole tokens {{name}} and {{levelname}} are placeholders"
-                    ));
+                    return Err(SubjectError::PartialPlaceholder { subject: subject() });
                 }
                 t if t.contains(['*', '>'])
                     || t.chars().any(|c| c.is_whitespace() || c.is_control()) =>
                 {
-                    return Err(format!(
-                        "subject {text:?}: token {t:?} may not hold wildcards, spaces or control characters"
-                    ));
+                    return Err(SubjectError::BadToken {
+                        subject: subject(),
+                        token: t.to_owned(),
+                    });
                 }
                 t => Part::Literal(t.to_owned()),
             };
             if i == 0 && part != Part::Literal(token.to_owned()) {
-                return Err(format!(
-                    "subject {text:?} must start with a literal token (the stream's filter is that prefix)"
-                ));
+                return Err(SubjectError::LeadingPlaceholder { subject: subject() });
             }
             parts.push(part);
         }
@@ -158,5 +195,24 @@ mod tests {
         ] {
             assert!(SubjectTemplate::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn refusals_read_as_config_errors_print_them() {
+        let text = |s: &str| SubjectTemplate::parse(s).unwrap_err().to_string();
+        assert_eq!(text(""), "subject must be 1 to 1024 bytes");
+        assert_eq!(text("logs..x"), r#"subject "logs..x" has an empty token"#);
+        assert_eq!(
+            text("logs.x{name}"),
+            r#"subject "logs.x{name}": only whole tokens {name} and {levelname} are placeholders"#
+        );
+        assert_eq!(
+            text("logs.a b"),
+            r#"subject "logs.a b": token "a b" may not hold wildcards, spaces or control characters"#
+        );
+        assert_eq!(
+            text("{name}.x"),
+            r#"subject "{name}.x" must start with a literal token (the stream's filter is that prefix)"#
+        );
     }
 }
