@@ -40,8 +40,9 @@
 //! holding a large frame. Reads holding a signed `LWR1` frame take the bulk path to the
 //! dispatcher (never a decode thread), so the ingest `SeenSeqs` still marks one connection's
 //! seqs in the order they were sent (see [`who_judges`], the one place that decides); the
-//! connection's task verifies their tags first, so the HMAC (most of a signed record's cost)
-//! is spread over the connections' threads instead of loading the dispatcher's core.
+//! connection's task verifies most of their tags first and leaves the rest to the
+//! dispatcher (`stream::TAGS_CHECKED_HERE`), so the HMAC (most of a signed record's cost) is
+//! spread over the connection's thread and the dispatcher's core.
 
 use super::BulkDecode;
 use super::work::{Batch, DispatcherSide};
@@ -349,8 +350,8 @@ pub(crate) enum Judge {
 /// run side by side), and is judged here only when none of this connection's older reads is
 /// still waiting to be judged; otherwise it follows them to the dispatcher, which judges one
 /// connection's reads in order. Signed bulk reads thus take the same bulk path as plain ones;
-/// their tags are verified on the connection's task before the read leaves it
-/// (`ReadFrames::tags`), and the dispatcher only maps them and marks their seqs.
+/// most of their tags are verified on the connection's task before the read leaves it
+/// (`ReadFrames::tags`), and the dispatcher verifies the rest, maps them and marks their seqs.
 pub(crate) fn who_judges(
     bulk: BulkDecode,
     scan: &FrameScan,
