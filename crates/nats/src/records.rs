@@ -4,8 +4,8 @@
 //! # Publisher ([`NatsHandler`])
 //! * Each record becomes one JSON object with CPython's `LogRecord` attribute names (see
 //!   [`record_json`]), published to a subject made from a [`SubjectTemplate`] (`{name}`,
-//!   `{levelname}`). A message holds one record, or — for unsigned records, when the worker
-//!   finds several queued for one subject — up to `batch_records` of them, one JSON object
+//!   `{levelname}`). A message holds one record, or — for unsigned records, when several
+//!   for one subject are queued before the worker sends — up to `batch_records` of them, one JSON object
 //!   per line (NDJSON: `[json.loads(l) for l in m.data.splitlines()]` in Python; Vector's
 //!   `newline_delimited` framing). `Nats-Msg-Id` comes from the records' identity ([`MsgId`]):
 //!   a signed record's key id, epoch and seq (read from `logwire_engine::origin`, which the

@@ -5,11 +5,12 @@
 //! publishes. They share one mutex-guarded state: the queue of messages not yet sent, the
 //! seqs not yet acknowledged, and the bytes both hold (the bound `emit` waits on).
 //!
-//! Batching: `emit` queues one message per record. When the worker sends, it merges runs of
-//! adjacent *unsigned* records with the same subject into one message (their JSON objects,
-//! one per line), up to `batch_records` records and `max_message` bytes: JetStream's cost is
-//! per message, on the server and in the client, so one message per record held the stream
-//! to ~0.1 M records/s. A message is *sealed* once it has been sent: a retry sends the same
+//! Batching: `emit` appends an *unsigned* record to the newest queued message while that one
+//! is unsent, unsigned and for the same subject (their JSON objects, one per line), up to
+//! `batch_records` records and `max_message` bytes (at most 256 KiB); otherwise it queues a
+//! new message. JetStream's cost is per message, on the server and in the client, so one
+//! message per record held the stream to ~0.1 M records/s. The JSON is written into a
+//! per-thread buffer and copied once into its message. A message is *sealed* once it has been sent: a retry sends the same
 //! records under the same `Nats-Msg-Id` (`lwu.<instance>.<first seq>+<count>`, unique because
 //! each record is in exactly one sealed message), so the stream's duplicate window still
 //! drops a republished batch. Signed records stay one per message: a sender resends them
@@ -25,7 +26,8 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord};
 use logwire_wire::Epoch;
-use std::collections::{BTreeSet, VecDeque};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -110,13 +112,16 @@ pub struct NatsHandlerStats {
     pub peak_buffered_bytes: u64,
 }
 
-/// One message: a record as `emit` queued it, or a sealed batch.
+/// One message: a record, or a batch of unsigned records that `emit` appends to while it is
+/// the newest queued and unsent.
 struct Msg {
-    /// The handler seqs of its records, in order.
-    seqs: Vec<u64>,
+    /// The handler seq of its first record (its identity in `State::unacked`).
+    first: u64,
+    /// Records in it.
+    count: usize,
     subject: String,
-    /// The `Nats-Msg-Id` the record came with (a signed record's); `None` for a record
-    /// whose id is this handler's own, made from `seqs` when the message is sealed.
+    /// The `Nats-Msg-Id` the record came with (a signed record's); `None` for records whose
+    /// id is this handler's own, made from `first` and `count` when the message is sealed.
     fixed_id: Option<String>,
     /// One JSON object per record, one per line.
     payload: Vec<u8>,
@@ -127,22 +132,13 @@ struct Msg {
 }
 
 impl Msg {
-    /// Whether the unsigned, unsent `next` may join this unsigned, unsent message.
-    fn can_take(&self, next: &Msg, records: usize, bytes: usize) -> bool {
+    /// Whether an unsigned record for `subject`, `len` bytes of JSON, may join this message.
+    fn can_take(&self, subject: &str, len: usize, records: usize, bytes: usize) -> bool {
         self.sealed.is_none()
-            && next.sealed.is_none()
             && self.fixed_id.is_none()
-            && next.fixed_id.is_none()
-            && self.subject == next.subject
-            && self.seqs.len() < records
-            && self.payload.len() + 1 + next.payload.len() <= bytes
-    }
-
-    fn take(&mut self, next: Msg) {
-        self.seqs.extend_from_slice(&next.seqs);
-        self.payload.push(b'\n');
-        self.payload.extend_from_slice(&next.payload);
-        self.charge += next.charge;
+            && self.count < records
+            && self.payload.len() + 1 + len <= bytes
+            && self.subject == subject
     }
 
     /// Fixes its id and payload (idempotent): from now on it is resent as it is.
@@ -153,12 +149,12 @@ impl Msg {
                 None => {
                     let mut id = MsgId::Local {
                         instance,
-                        seq: self.seqs[0],
+                        seq: self.first,
                     }
                     .header();
-                    if self.seqs.len() > 1 {
+                    if self.count > 1 {
                         id.push('+');
-                        id.push_str(&self.seqs.len().to_string());
+                        id.push_str(&self.count.to_string());
                     }
                     id
                 }
@@ -173,7 +169,8 @@ impl Msg {
 #[derive(Default)]
 struct State {
     queue: VecDeque<Msg>,
-    unacked: BTreeSet<u64>,
+    /// Messages not yet acknowledged: their first record's seq → their record count.
+    unacked: BTreeMap<u64, usize>,
     bytes: usize,
     peak: usize,
     next_seq: u64,
@@ -215,6 +212,9 @@ impl Shared {
 pub struct NatsHandler {
     shared: Arc<Shared>,
     options: NatsHandlerOptions,
+    /// Most records and bytes of one batch (see the module docs).
+    batch_records: usize,
+    batch_bytes: usize,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -255,6 +255,8 @@ impl NatsHandler {
         };
         Ok(NatsHandler {
             shared,
+            batch_records: options.batch_records.max(1),
+            batch_bytes: options.max_message.min(BATCH_BYTES),
             options,
             worker: Mutex::new(Some(worker)),
         })
@@ -280,18 +282,38 @@ impl NatsHandler {
 
     /// Queues one record under an explicit identity (what `emit` does with the record's own).
     pub fn publish(&self, record: &LogRecord, id: Option<MsgId>) -> Result<(), HandlerError> {
-        let mut payload = Vec::with_capacity(512);
-        write_record_json(record, &mut payload);
-        if payload.len() > self.options.max_message {
+        thread_local! {
+            /// The record's JSON, written here first (no allocation per record once warm).
+            static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with_borrow_mut(|json| {
+            json.clear();
+            write_record_json(record, json);
+            let result = self.queue(record, id, json);
+            if json.capacity() > BATCH_BYTES {
+                // A huge record's buffer is not kept for the thread's lifetime.
+                *json = Vec::new();
+            }
+            result
+        })
+    }
+
+    fn queue(
+        &self,
+        record: &LogRecord,
+        id: Option<MsgId>,
+        json: &[u8],
+    ) -> Result<(), HandlerError> {
+        if json.len() > self.options.max_message {
             self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
             return Err(HandlerError::Invalid(format!(
                 "record of {} bytes as JSON is larger than the NATS message limit ({} bytes); not published",
-                payload.len(),
+                json.len(),
                 self.options.max_message
             )));
         }
         let subject = self.options.subject.render(&record.name, &record.levelname);
-        let len = payload.len() + subject.len();
+        let len = json.len() + subject.len();
         let mut s = self.shared.lock();
         // Wait for room; a record alone in the buffer always fits (it is below max_message).
         let mut waited = false;
@@ -313,15 +335,32 @@ impl NatsHandler {
         s.next_seq += 1;
         s.bytes += len;
         s.peak = s.peak.max(s.bytes);
-        s.unacked.insert(seq);
-        s.queue.push_back(Msg {
-            seqs: vec![seq],
-            subject,
-            fixed_id: id.map(|id| id.header()),
-            payload,
-            charge: len,
-            sealed: None,
-        });
+        let (records, bytes) = (self.batch_records, self.batch_bytes);
+        let joined = match s.queue.back_mut() {
+            Some(open) if id.is_none() && open.can_take(&subject, json.len(), records, bytes) => {
+                open.payload.push(b'\n');
+                open.payload.extend_from_slice(json);
+                open.count += 1;
+                open.charge += len;
+                Some(open.first)
+            }
+            _ => None,
+        };
+        match joined {
+            Some(first) => *s.unacked.entry(first).or_default() += 1,
+            None => {
+                s.unacked.insert(seq, 1);
+                s.queue.push_back(Msg {
+                    first: seq,
+                    count: 1,
+                    subject,
+                    fixed_id: id.map(|id| id.header()),
+                    payload: json.to_vec(),
+                    charge: len,
+                    sealed: None,
+                });
+            }
+        }
         // A thread that emits in bursts (a collector's dispatcher) ends each with a hand-off
         // or sync, which wakes the worker: records queued meanwhile go out as batches, and
         // a burst's worth of bytes wakes it early. Any other caller wakes it per record.
@@ -353,13 +392,12 @@ impl NatsHandler {
         let target = s.next_seq - 1;
         loop {
             // O(log n) per wake (every ack wakes waiters); the count only when returning.
-            let done = s.unacked.first().is_none_or(|&first| first > target);
+            let done = s
+                .unacked
+                .first_key_value()
+                .is_none_or(|(&first, _)| first > target);
             if done || s.stopped {
-                return if done {
-                    0
-                } else {
-                    s.unacked.range(..=target).count()
-                };
+                return if done { 0 } else { waiting(&s, target) };
             }
             s = match deadline {
                 None => self
@@ -370,7 +408,7 @@ impl NatsHandler {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return s.unacked.range(..=target).count();
+                        return waiting(&s, target);
                     }
                     self.shared
                         .changed
@@ -459,7 +497,7 @@ impl Drop for NatsHandler {
         if !s.closing && !s.unacked.is_empty() {
             eprintln!(
                 "logwire.NATSHandler: dropped with {} record(s) not acknowledged by JetStream",
-                s.unacked.len()
+                s.unacked.values().sum::<usize>()
             );
         }
         s.closing = true;
@@ -514,8 +552,6 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
     }
     let mut in_flight = FuturesUnordered::new();
     let mut backoff = Duration::ZERO;
-    let batch_records = options.batch_records.max(1);
-    let batch_bytes = options.max_message.min(BATCH_BYTES);
     loop {
         // Send what is queued, up to the in-flight bound, while connected (a publish sent
         // while disconnected would only wait in the client's buffer and time out).
@@ -523,20 +559,9 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
         let mut ready = VecDeque::new();
         if connected && backoff.is_zero() {
             let room = options.max_in_flight.saturating_sub(in_flight.len());
-            // Taken under the lock (moves only), merged outside it: emitters wait on it.
-            let raw: Vec<Msg> = {
-                let mut s = shared.lock();
-                let n = s.queue.len().min(room.saturating_mul(batch_records));
-                s.queue.drain(..n).collect()
-            };
-            ready = merge_runs(raw, batch_records, batch_bytes);
-            if ready.len() > room {
-                let extra = ready.split_off(room);
-                let mut s = shared.lock();
-                for m in extra.into_iter().rev() {
-                    s.queue.push_front(m);
-                }
-            }
+            let mut s = shared.lock();
+            let n = s.queue.len().min(room);
+            ready.extend(s.queue.drain(..n));
         }
         while let Some(mut msg) = ready.pop_front() {
             let (id, payload) = msg.seal(instance);
@@ -574,16 +599,14 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
         tokio::select! {
             Some((msg, result)) = in_flight.next() => match result {
                 Ok(ack) => {
-                    let records = msg.seqs.len() as u64;
+                    let records = msg.count as u64;
                     shared.counters.acked.fetch_add(records, Ordering::Relaxed);
                     shared.counters.messages.fetch_add(1, Ordering::Relaxed);
                     if ack.duplicate {
                         shared.counters.duplicates.fetch_add(records, Ordering::Relaxed);
                     }
                     let mut s = shared.lock();
-                    for seq in &msg.seqs {
-                        s.unacked.remove(seq);
-                    }
+                    s.unacked.remove(&msg.first);
                     s.bytes -= msg.charge;
                     drop(s);
                     shared.changed.notify_all();
@@ -608,17 +631,9 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
     }
 }
 
-/// Merges runs of adjacent records that may share a message (see [`Msg::can_take`]), in
-/// queue order.
-fn merge_runs(raw: Vec<Msg>, records: usize, bytes: usize) -> VecDeque<Msg> {
-    let mut out: VecDeque<Msg> = VecDeque::with_capacity(raw.len());
-    for m in raw {
-        match out.back_mut() {
-            Some(last) if last.can_take(&m, records, bytes) => last.take(m),
-            _ => out.push_back(m),
-        }
-    }
-    out
+/// Records of messages not yet acknowledged whose first record is at or below `target`.
+fn waiting(s: &State, target: u64) -> usize {
+    s.unacked.range(..=target).map(|(_, n)| n).sum()
 }
 
 /// Waits `d` or until the handler closes; true if it closed.
