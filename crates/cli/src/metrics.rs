@@ -263,6 +263,12 @@ impl Collector for Sources {
             "Failed writes of the replay journal (acks withheld).",
             s.journal_errors,
         )?;
+        counter(
+            &mut enc,
+            "logwire_sync_failures",
+            "Flushes after which an output could not confirm its records (acks withheld).",
+            s.sync_failures,
+        )?;
         gauge(
             &mut enc,
             "logwire_queue_bytes",

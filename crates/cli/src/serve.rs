@@ -103,6 +103,13 @@ pub(crate) struct ServeArgs {
     /// drops).
     #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
     stats: Option<u64>,
+    /// How long stopping (SIGTERM, SIGINT) may wait for the outputs to take every record
+    /// already received before they are closed: an output that cannot deliver (a
+    /// logwire.NATSHandler while NATS is unreachable) then reports what it still held, and
+    /// signed senders get no ack for it (they resend to the next collector). A second signal
+    /// closes them at once.
+    #[arg(long = "drain-timeout", value_name = "SECONDS", default_value_t = 30)]
+    drain_timeout: u64,
     /// Largest frame accepted, in bytes; a larger frame is skipped and counted too_large (the
     /// connection is closed once it has skipped 64 MiB, or on a larger length prefix).
     #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
@@ -574,7 +581,24 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
     if let Some(t) = metrics_task {
         t.abort();
     }
-    let final_stats = running.shutdown().await;
+    let drain = running.shutdown();
+    tokio::pin!(drain);
+    let mut closed_early = None;
+    let final_stats = tokio::select! {
+        s = &mut drain => s,
+        reason = async {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(args.drain_timeout)) => "the drain took longer than --drain-timeout",
+                _ = term.recv() => "a second signal",
+                _ = int.recv() => "a second signal",
+            }
+        } => {
+            eprintln!("logwire serve: {reason}: closing the outputs; what they still hold is reported and not acknowledged");
+            let t = tree.clone();
+            closed_early = Some(tokio::task::spawn_blocking(move || t.shutdown()));
+            drain.await
+        }
+    };
     for l in nats_listeners {
         tokio::task::block_in_place(|| l.stop_and_join());
     }
@@ -586,7 +610,12 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
         tokio::task::block_in_place(|| listener.stop_and_join());
         eprintln!("logwire config listener: stopped: {listener_stats}");
     }
-    tree.shutdown();
+    match closed_early {
+        Some(closing) => {
+            let _ = closing.await;
+        }
+        None => tree.shutdown(),
+    }
     eprintln!("logwire serve: stopped: {final_stats}");
     code
 }

@@ -819,11 +819,15 @@ impl LoggerTree {
 
     /// Makes what every handler has written durable ([`Handler::sync`]) without logging's
     /// `flush()`: what a collector does before acknowledging records, so a `MemoryHandler`
-    /// keeps its `capacity`/`flushLevel` behaviour however records arrive.
-    pub fn sync(&self) {
+    /// keeps its `capacity`/`flushLevel` behaviour however records arrive. False if any
+    /// handler's sync failed (every handler is still synced): nothing written since the last
+    /// sync may then be acknowledged.
+    pub fn sync(&self) -> bool {
+        let mut all = true;
         for h in self.snapshot().all_handlers() {
-            h.sync();
+            all &= h.sync();
         }
+        all
     }
 
     /// Passes on every handler's held-back output without waiting for remote confirmation

@@ -374,3 +374,94 @@ fn nats_down_for_30_seconds_under_load() {
     );
     drop((c, store));
 }
+
+/// `serve` asked to stop while nats-server is down: the drain cannot finish (the dispatcher
+/// waits for JetStream acks that cannot come), so after `--drain-timeout` the outputs are
+/// closed, which ends the wait and reports what was not delivered; serve exits. None of the
+/// undelivered signed records was acknowledged, so the sender resends them to the next
+/// collector, and once NATS is back every record is in the stream exactly once.
+#[test]
+fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
+    let mut nats = NatsServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = d.join("records.key");
+    keygen("hmac", &key);
+    let pub_cfg = d.join("pub.json");
+    std::fs::write(&pub_cfg, nats_config(&nats.url(), "DRAIN")).unwrap();
+    let out = d.join("stored.log");
+    let store_cfg = d.join("store.json");
+    std::fs::write(&store_cfg, file_config(&out, "%(message)s")).unwrap();
+    let state = d.join("a");
+    let mut a = Serve::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--record-key",
+        key.to_str().unwrap(),
+        "--record-state-dir",
+        state.to_str().unwrap(),
+        "--config",
+        pub_cfg.to_str().unwrap(),
+        "--stats",
+        "1",
+        "--drain-timeout",
+        "2",
+    ]);
+    let port = a.tcp().port();
+    const N: usize = 3_000;
+    let Some(s) = paced_sender("drain", port, &key, N, 10) else {
+        return;
+    };
+    assert!(
+        a.wait_stats(|c| c.get("stored") >= 200).is_some(),
+        "{:?}",
+        a.stderr_lines()
+    );
+    nats.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, lines_a) = a.terminate();
+    let lines = lines_a.clone();
+    assert!(status.success(), "exit {status:?}: {lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("closing the outputs")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("logwire.NATSHandler: closing with")
+            || l.contains("not published")),
+        "what was not delivered is reported: {lines:?}"
+    );
+
+    nats.restart();
+    let a2 = collector(port, &key, &state, &pub_cfg);
+    let store = consumer(&nats.url(), "DRAIN", &d.join("c"), &store_cfg);
+    let ran = logwire_test_support::process::collect(s, Duration::from_secs(600));
+    assert!(
+        ran.status.success() && !ran.timed_out,
+        "sender: {}",
+        ran.stderr
+    );
+    assert!(ran.stdout.contains("dropped=0"), "{}", ran.stdout);
+    let complete = poll_until(LIMIT, || lines_of(&out).len() >= N);
+    let lines = lines_of(&out);
+    let mut v: Vec<&String> = lines.iter().collect();
+    v.sort();
+    v.dedup();
+    if !complete {
+        let (_, a2_lines) = {
+            let mut a2 = a2;
+            a2.terminate()
+        };
+        let (_, store_lines) = {
+            let mut st = store;
+            st.terminate()
+        };
+        panic!(
+            "{} of {N} stored; sender: {}\nfirst collector: {lines_a:?}\nsecond: {a2_lines:?}\nconsumer: {store_lines:?}",
+            lines.len(),
+            ran.stdout
+        );
+    }
+    assert_eq!((lines.len(), v.len()), (N, N), "every record exactly once");
+    drop((a2, store));
+}

@@ -91,6 +91,9 @@ struct Dispatcher {
     /// ack may follow, so the flush must wait until the handlers confirm (`sync`); a drain of
     /// unsigned records only hands off (see `flush_and_ack`).
     signed_since_flush: bool,
+    /// An output failed to confirm records (its `sync` failed): from then on this
+    /// dispatcher acknowledges and journals nothing (see `flush_and_ack`).
+    unconfirmed: bool,
     /// Records whose handlers ran, handed back to the mappers for reuse after each drain.
     /// Boxed: the boxes themselves are what gets reused.
     #[allow(clippy::vec_box)]
@@ -122,6 +125,7 @@ impl Dispatcher {
             acks: HashMap::new(),
             handled_since_flush: 0,
             signed_since_flush: false,
+            unconfirmed: false,
             spent: Vec::new(),
             spent_bytes: 0,
         }
@@ -306,7 +310,16 @@ impl Dispatcher {
             if signed {
                 // Durability before the ack, not logging's flush(): a MemoryHandler keeps its
                 // buffer until its capacity or flushLevel says otherwise, as in CPython.
-                self.tree.sync();
+                if !self.tree.sync() {
+                    self.counters.sync_failures.fetch_add(1, Ordering::Relaxed);
+                    if !self.unconfirmed {
+                        eprintln!(
+                            "logwire: an output could not confirm its records; acknowledging \
+                             nothing more until restarted (senders keep and resend them)"
+                        );
+                    }
+                    self.unconfirmed = true;
+                }
             } else {
                 // Nobody waits for these records' confirmation: pass them on, and let a
                 // remote handler (JetStream) keep many drains in flight instead of one
@@ -316,6 +329,18 @@ impl Dispatcher {
         }
         logwire_record::RecordPool::recycle(&mut self.spent);
         self.spent_bytes = 0;
+        if self.unconfirmed {
+            // A handler could not confirm (a full disk, JetStream closed with records
+            // unacknowledged). The cumulative ack points and the ingest window already count
+            // those records as stored, so no later ack or journal line could tell them
+            // apart: none is written. Senders keep them and resend them to the next
+            // collector, which stores them (duplicates at worst, never a lost record).
+            self.acks.clear();
+            if let Some(j) = &mut self.journal {
+                j.abandon();
+            }
+            return;
+        }
         // An ack promises the record is stored, also to a restarted collector: the journal
         // line goes first. If it cannot be written, no ack: the sender resends (and a record
         // stored twice beats one acknowledged and forgotten).

@@ -184,6 +184,12 @@ impl ReplayJournal {
         self.pending.push((key_id, epoch, seq, seq));
     }
 
+    /// Forgets the ranges noted since the last commit: their records were handed to outputs
+    /// that could not confirm them, so a resend must store them again.
+    pub(crate) fn abandon(&mut self) {
+        self.pending.clear();
+    }
+
     /// Appends the noted ranges in one write, then compacts into `tracker`'s windows if the
     /// file has grown past its threshold. On error the ranges stay noted (retried at the next
     /// commit) and the caller must not acknowledge them.

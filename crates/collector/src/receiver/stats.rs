@@ -160,6 +160,7 @@ pub(crate) struct Counters {
     pub(crate) connections_timed_out: AtomicU64,
     pub(crate) acks_sent: AtomicU64,
     pub(crate) journal_errors: AtomicU64,
+    pub(crate) sync_failures: AtomicU64,
     pub(crate) at_ancestor: AtomicU64,
     pub(crate) parallel_reads: AtomicU64,
     pub(crate) dispatcher_reads: AtomicU64,
@@ -283,6 +284,7 @@ impl Counters {
             connections_timed_out: load(&self.connections_timed_out),
             acks_sent: load(&self.acks_sent),
             journal_errors: load(&self.journal_errors),
+            sync_failures: load(&self.sync_failures),
             at_ancestor: load(&self.at_ancestor),
             parallel_reads: load(&self.parallel_reads),
             dispatcher_reads: load(&self.dispatcher_reads),
@@ -409,6 +411,9 @@ pub struct ReceiverStats {
     pub acks_sent: u64,
     /// Failed writes of the replay journal (acks were withheld each time).
     pub journal_errors: u64,
+    /// Flushes after which an output could not confirm its records (its `sync` failed):
+    /// from the first on, the collector acknowledges and journals nothing until restarted.
+    pub sync_failures: u64,
     /// Records stored through the nearest existing ancestor of their logger name, because
     /// remote names had made as many logger-tree nodes as they may (`MAX_REMOTE_LOGGERS`)
     /// or the name was longer than `MAX_REMOTE_NAME_LEN`.
@@ -476,6 +481,9 @@ impl fmt::Display for ReceiverStats {
         )?;
         if self.journal_errors > 0 {
             write!(f, " journal_errors={}", self.journal_errors)?;
+        }
+        if self.sync_failures > 0 {
+            write!(f, " sync_failures={}", self.sync_failures)?;
         }
         if self.at_ancestor > 0 {
             write!(f, " at_ancestor={}", self.at_ancestor)?;

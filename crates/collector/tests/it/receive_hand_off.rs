@@ -1,7 +1,8 @@
 //! What the dispatcher asks of the handlers after a drain: a drain of unsigned records only
 //! hands off (`Emitter::hand_off`: a remote handler such as the JetStream publisher need not
 //! wait for its peer, since nobody waits for an ack), while a drain with a signed record
-//! syncs (`Emitter::sync`) before its seq is journaled and acknowledged.
+//! syncs (`Emitter::sync`) before its seq is journaled and acknowledged, and withholds both
+//! when an output cannot confirm its records.
 
 use crate::common_recv;
 
@@ -19,6 +20,8 @@ struct Calls {
     records: AtomicU64,
     syncs: AtomicU64,
     hand_offs: AtomicU64,
+    /// `sync` fails (an output that cannot confirm its records).
+    failing: bool,
 }
 
 struct Counting(Arc<Calls>);
@@ -30,6 +33,9 @@ impl Emitter for Counting {
     }
     fn sync(&self) -> Result<(), HandlerError> {
         self.0.syncs.fetch_add(1, Ordering::Relaxed);
+        if self.0.failing {
+            return Err(HandlerError::Invalid("cannot confirm (test)".into()));
+        }
         Ok(())
     }
     fn hand_off(&self) -> Result<(), HandlerError> {
@@ -148,4 +154,66 @@ async fn unsigned_drains_hand_off_and_signed_drains_sync() {
         hand_offs, 0,
         "a drain with signed records syncs before its acks, never only hands off"
     );
+}
+
+/// A signed record asking for an ack is acknowledged only if every output confirmed it
+/// (`sync` succeeded): when one cannot, the ack and the journal line are withheld and the
+/// failure is counted, so the sender resends instead of forgetting the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_ack_when_an_output_cannot_confirm() {
+    use logwire_wire::{Epoch, HmacKey, PayloadFormat, SigningKey, seal_record_frame};
+    let secret = HmacKey::from_bytes(&[4u8; 32]).unwrap();
+    let key = SigningKey::Hmac(secret.clone());
+    let payload = br#"{"name": "app", "msg": "confirm me", "levelno": 30}"#;
+    let frame = seal_record_frame(
+        &key,
+        Epoch([6u8; 16]),
+        1,
+        PayloadFormat::Json,
+        true,
+        payload,
+    )
+    .unwrap();
+    for failing in [true, false] {
+        let calls = Arc::new(Calls {
+            failing,
+            ..Calls::default()
+        });
+        let tree = LoggerTree::new();
+        tree.root()
+            .add_handler(Arc::new(Handler::new(Counting(Arc::clone(&calls)))));
+        let opts = ReceiverOptions {
+            keys: [VerifyKey::Hmac(secret.clone())].into_iter().collect(),
+            log_rejects: false,
+            ..ReceiverOptions::default()
+        };
+        let running = Collector::new(tree, opts).start(&[tcp0()]).await.unwrap();
+        let ListenAddr::Tcp(addr) = running.local_addrs()[0] else {
+            unreachable!()
+        };
+        let frame = frame.clone();
+        let conn = tokio::task::spawn_blocking(move || {
+            let mut c = std::net::TcpStream::connect(addr).unwrap();
+            c.write_all(&frame).unwrap();
+            c
+        })
+        .await
+        .unwrap();
+        assert!(
+            wait_for(|| calls.syncs.load(Ordering::Relaxed) > 0).await,
+            "{}",
+            running.stats()
+        );
+        // Shutdown joins the dispatcher: the flush that synced has ended, acks written or not.
+        let stats = running.shutdown().await;
+        drop(conn);
+        assert_eq!(stats.stored, 1, "{stats}");
+        if failing {
+            assert_eq!(stats.acks_sent, 0, "acknowledged unconfirmed: {stats}");
+            assert!(stats.sync_failures >= 1, "{stats}");
+        } else {
+            assert_eq!(stats.acks_sent, 1, "{stats}");
+            assert_eq!(stats.sync_failures, 0, "{stats}");
+        }
+    }
 }

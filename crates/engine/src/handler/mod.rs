@@ -279,14 +279,19 @@ impl Handler {
     }
 
     /// Makes written output durable without logging's `flush()` ([`Emitter::sync`]),
-    /// reporting errors like an emit error.
-    pub fn sync(&self) {
-        if let Err(e) = self.emitter.sync() {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-            eprintln!(
-                "--- Logging error ---\nsync of {} failed: {e}",
-                self.describe()
-            );
+    /// reporting errors like an emit error. False if it failed: what was written may not be
+    /// at its destination (a collector then withholds its acks).
+    pub fn sync(&self) -> bool {
+        match self.emitter.sync() {
+            Ok(()) => true,
+            Err(e) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "--- Logging error ---\nsync of {} failed: {e}",
+                    self.describe()
+                );
+                false
+            }
         }
     }
 

@@ -200,6 +200,14 @@ impl Journal {
         }
     }
 
+    /// Forgets the sequences noted since the last commit: their records were handed to the
+    /// handlers, which could not confirm them, so a redelivery must store them again.
+    pub(crate) fn abandon(&mut self) {
+        for seq in self.pending.drain(..) {
+            self.stored.remove(&seq);
+        }
+    }
+
     /// Sequences forgotten for the bound (a redelivery of those would be stored again).
     pub(crate) fn forgotten(&self) -> u64 {
         self.forgotten

@@ -104,7 +104,8 @@ pub struct NatsHandlerStats {
     pub blocked: u64,
     /// Records refused at `emit` (larger than `max_message`).
     pub refused: u64,
-    /// Records still unacknowledged when the handler closed (reported on stderr).
+    /// Records still unacknowledged when the handler closed, and records emitted after it
+    /// closed (reported on stderr, the latter once).
     pub undelivered: u64,
     /// Bytes waiting now (queued or in flight).
     pub buffered_bytes: u64,
@@ -191,6 +192,8 @@ struct Counters {
     blocked: AtomicU64,
     refused: AtomicU64,
     undelivered: AtomicU64,
+    /// Records emitted after the handler closed (part of `undelivered`).
+    after_close: AtomicU64,
 }
 
 struct Shared {
@@ -215,6 +218,7 @@ pub struct NatsHandler {
     /// Most records and bytes of one batch (see the module docs).
     batch_records: usize,
     batch_bytes: usize,
+    close_started: std::sync::atomic::AtomicBool,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -257,6 +261,7 @@ impl NatsHandler {
             shared,
             batch_records: options.batch_records.max(1),
             batch_bytes: options.max_message.min(BATCH_BYTES),
+            close_started: std::sync::atomic::AtomicBool::new(false),
             options,
             worker: Mutex::new(Some(worker)),
         })
@@ -329,7 +334,19 @@ impl NatsHandler {
                 .unwrap_or_else(|e| e.into_inner());
         }
         if s.closing {
-            return Err(HandlerError::Closed);
+            // Counted, and reported once: a collector draining its queue into a closed
+            // handler would otherwise print one error per record. `sync` fails from now on,
+            // so none of these is acknowledged to a signed sender.
+            let c = &self.shared.counters;
+            c.undelivered.fetch_add(1, Ordering::Relaxed);
+            return if c.after_close.fetch_add(1, Ordering::Relaxed) == 0 {
+                Err(HandlerError::Invalid(
+                    "closed: this record and any emitted after it are not published (counted in undelivered)"
+                        .into(),
+                ))
+            } else {
+                Ok(())
+            };
         }
         let seq = s.next_seq;
         s.next_seq += 1;
@@ -442,16 +459,25 @@ impl Emitter for NatsHandler {
     /// collector acks signed records only after this, so an ack means "in the stream", and
     /// while NATS is away the collector's dispatcher waits here (backpressure).
     fn sync(&self) -> Result<(), HandlerError> {
-        match self.wait_acked(None) {
-            0 => Ok(()),
-            // Only a closed handler stops waiting.
-            n => Err(HandlerError::Invalid(format!(
-                "closed with {n} record(s) not acknowledged by JetStream"
-            ))),
+        let n = self.wait_acked(None);
+        let after_close = self.shared.counters.after_close.load(Ordering::Relaxed);
+        if n == 0 && after_close == 0 {
+            return Ok(());
         }
+        // Only a closed handler stops waiting, or refuses records.
+        Err(HandlerError::Invalid(format!(
+            "closed with {} record(s) not published to JetStream",
+            n as u64 + after_close
+        )))
     }
 
+    /// Waits up to `close_timeout` for the records in hand, then stops the worker and reports
+    /// what was not delivered. A second call (serve closes its outputs early when a drain
+    /// is stuck, then again at the end) returns at once.
     fn close(&self) {
+        if self.close_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let left = self.wait_acked(Some(self.options.close_timeout));
         {
             let mut s = self.shared.lock();
@@ -498,6 +524,12 @@ impl Drop for NatsHandler {
             eprintln!(
                 "logwire.NATSHandler: dropped with {} record(s) not acknowledged by JetStream",
                 s.unacked.values().sum::<usize>()
+            );
+        }
+        let after_close = self.shared.counters.after_close.load(Ordering::Relaxed);
+        if after_close > 0 {
+            eprintln!(
+                "logwire.NATSHandler: {after_close} record(s) emitted after close were not published"
             );
         }
         s.closing = true;

@@ -331,7 +331,8 @@ async fn open_consumer(
 }
 
 /// Stores a batch: returns per message whether it is acked (stored or known) or terminated
-/// (refused). Ends with the handlers' `sync()`.
+/// (refused). Ends with the handlers' `sync()`; if that fails, returns no verdict at all
+/// (nothing is acked: the batch comes back).
 fn store_batch(
     store: &mut Store,
     batch: &[jetstream::Message],
@@ -403,7 +404,17 @@ fn store_batch(
         verdicts.push(kept > 0);
     }
     if stored > 0 {
-        store.tree.sync();
+        if !store.tree.sync() {
+            // The handlers could not confirm the batch: nothing of it is acked or journaled,
+            // so the server redelivers it (after `ack_wait`) and it is stored again.
+            store.journal.abandon();
+            eprintln!(
+                "logwire nats source: the outputs could not confirm a batch of {} message(s); \
+                 not acknowledged, the server delivers it again",
+                batch.len()
+            );
+            return Vec::new();
+        }
         counters.stored.fetch_add(stored, Ordering::Relaxed);
     }
     verdicts
