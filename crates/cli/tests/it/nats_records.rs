@@ -16,7 +16,7 @@ use logwire_test_support::nats::NatsServer;
 use logwire_test_support::python as py;
 use logwire_test_support::wait::{poll_until, wait_until};
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
@@ -32,6 +32,48 @@ fn nats_config(url: &str, stream: &str) -> String {
         "root": {"level": "DEBUG", "handlers": ["nats"]}
     })
     .to_string()
+}
+
+/// A nats-server and the files a fleet test needs: a signing key, a collector config
+/// publishing to one stream, and a consumer config writing `%(message)s` lines to `out`.
+struct Fleet {
+    nats: NatsServer,
+    dir: tempfile::TempDir,
+    key: PathBuf,
+    pub_cfg: PathBuf,
+    out: PathBuf,
+    store_cfg: PathBuf,
+}
+
+impl Fleet {
+    fn new(stream: &str) -> Fleet {
+        let nats = NatsServer::start();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let key = d.join("records.key");
+        keygen("hmac", &key);
+        let pub_cfg = d.join("pub.json");
+        std::fs::write(&pub_cfg, nats_config(&nats.url(), stream)).unwrap();
+        let out = d.join("stored.log");
+        let store_cfg = d.join("store.json");
+        std::fs::write(&store_cfg, file_config(&out, "%(message)s")).unwrap();
+        Fleet {
+            nats,
+            key,
+            pub_cfg,
+            out,
+            store_cfg,
+            dir,
+        }
+    }
+}
+
+/// How many different lines `lines` holds.
+fn distinct(lines: &[String]) -> usize {
+    let mut v: Vec<&String> = lines.iter().collect();
+    v.sort();
+    v.dedup();
+    v.len()
 }
 
 fn lines_of(path: &Path) -> Vec<String> {
@@ -181,16 +223,15 @@ fn collector(port: u16, key: &Path, state: &Path, config: &Path) -> Serve {
 }
 
 fn crash_test(n_per_sender: usize) {
-    let mut nats = NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
+    let Fleet {
+        mut nats,
+        dir,
+        key,
+        pub_cfg,
+        out,
+        store_cfg,
+    } = Fleet::new("FLEET");
     let d = dir.path();
-    let key = d.join("records.key");
-    keygen("hmac", &key);
-    let pub_cfg = d.join("pub.json");
-    std::fs::write(&pub_cfg, nats_config(&nats.url(), "FLEET")).unwrap();
-    let out = d.join("stored.log");
-    let store_cfg = d.join("store.json");
-    std::fs::write(&store_cfg, file_config(&out, "%(message)s")).unwrap();
     let mut a = collector(0, &key, &d.join("a"), &pub_cfg);
     let b = collector(0, &key, &d.join("b"), &pub_cfg);
     let a_port = a.tcp().port();
@@ -234,12 +275,6 @@ fn crash_test(n_per_sender: usize) {
         );
         reports.push(ran.stdout);
     }
-    let distinct = |lines: &[String]| {
-        let mut v: Vec<&String> = lines.iter().collect();
-        v.sort();
-        v.dedup();
-        v.len()
-    };
     let complete = poll_until(LIMIT, || distinct(&lines_of(&out)) >= total);
     let lines = lines_of(&out);
     let mut seen: HashMap<&str, usize> = HashMap::new();
@@ -348,18 +383,19 @@ fn nats_down_for_30_seconds_under_load() {
     assert!(ran.status.success(), "{}", ran.stderr);
     wait_until(LIMIT, "every record stored", || lines_of(&out).len() >= N);
     let lines = lines_of(&out);
-    let mut v: Vec<&String> = lines.iter().collect();
-    v.sort();
-    v.dedup();
     eprintln!(
         "soak figures: collector RSS {rss_before} KiB before, peak {peak} KiB during the outage; \
          collector stored {stored_at_kill} at the kill, {stored_at_return} 30 s later; \
          sender: {}; consumer stored {} lines, {} distinct",
         ran.stdout.trim(),
         lines.len(),
-        v.len()
+        distinct(&lines)
     );
-    assert_eq!((lines.len(), v.len()), (N, N), "every record exactly once");
+    assert_eq!(
+        (lines.len(), distinct(&lines)),
+        (N, N),
+        "every record exactly once"
+    );
     assert!(ran.stdout.contains("dropped=0"), "{}", ran.stdout);
     // Bounded: the NATS buffer (4 MiB) and the receive queue (64 MiB by default) on top of
     // what the collector used before.
@@ -382,16 +418,15 @@ fn nats_down_for_30_seconds_under_load() {
 /// collector, and once NATS is back every record is in the stream exactly once.
 #[test]
 fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
-    let mut nats = NatsServer::start();
-    let dir = tempfile::tempdir().unwrap();
+    let Fleet {
+        mut nats,
+        dir,
+        key,
+        pub_cfg,
+        out,
+        store_cfg,
+    } = Fleet::new("DRAIN");
     let d = dir.path();
-    let key = d.join("records.key");
-    keygen("hmac", &key);
-    let pub_cfg = d.join("pub.json");
-    std::fs::write(&pub_cfg, nats_config(&nats.url(), "DRAIN")).unwrap();
-    let out = d.join("stored.log");
-    let store_cfg = d.join("store.json");
-    std::fs::write(&store_cfg, file_config(&out, "%(message)s")).unwrap();
     let state = d.join("a");
     let mut a = Serve::start(&[
         "--tcp",
@@ -444,9 +479,6 @@ fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
     assert!(ran.stdout.contains("dropped=0"), "{}", ran.stdout);
     let complete = poll_until(LIMIT, || lines_of(&out).len() >= N);
     let lines = lines_of(&out);
-    let mut v: Vec<&String> = lines.iter().collect();
-    v.sort();
-    v.dedup();
     if !complete {
         let (_, a2_lines) = {
             let mut a2 = a2;
@@ -462,6 +494,10 @@ fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
             ran.stdout
         );
     }
-    assert_eq!((lines.len(), v.len()), (N, N), "every record exactly once");
+    assert_eq!(
+        (lines.len(), distinct(&lines)),
+        (N, N),
+        "every record exactly once"
+    );
     drop((a2, store));
 }

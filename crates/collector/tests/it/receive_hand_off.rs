@@ -6,9 +6,9 @@
 
 use crate::common_recv;
 
-use common_recv::{python, tcp0, wait_for};
-use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions};
-use logwire_engine::{Emitter, Formatter, Handler, HandlerError, LogRecord, LoggerTree};
+use common_recv::{python, start_tcp_with, wait_for};
+use logwire_collector::receiver::ReceiverOptions;
+use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord};
 use logwire_wire::{KeyRing, VerifyKey};
 use std::io::Write;
 use std::sync::Arc;
@@ -57,17 +57,7 @@ async fn send(
     flushed: fn(&Calls) -> bool,
 ) -> (u64, u64) {
     let calls = Arc::new(Calls::default());
-    let tree = LoggerTree::new();
-    tree.root()
-        .add_handler(Arc::new(Handler::new(Counting(Arc::clone(&calls)))));
-    tree.root().set_level(0);
-    let running = Collector::new(tree, options)
-        .start(&[tcp0()])
-        .await
-        .unwrap();
-    let ListenAddr::Tcp(addr) = running.local_addrs()[0] else {
-        unreachable!()
-    };
+    let (running, addr) = start_tcp_with(Counting(Arc::clone(&calls)), options).await;
     tokio::task::spawn_blocking(move || {
         std::net::TcpStream::connect(addr)
             .unwrap()
@@ -179,18 +169,12 @@ async fn no_ack_when_an_output_cannot_confirm() {
             failing,
             ..Calls::default()
         });
-        let tree = LoggerTree::new();
-        tree.root()
-            .add_handler(Arc::new(Handler::new(Counting(Arc::clone(&calls)))));
         let opts = ReceiverOptions {
             keys: [VerifyKey::Hmac(secret.clone())].into_iter().collect(),
             log_rejects: false,
             ..ReceiverOptions::default()
         };
-        let running = Collector::new(tree, opts).start(&[tcp0()]).await.unwrap();
-        let ListenAddr::Tcp(addr) = running.local_addrs()[0] else {
-            unreachable!()
-        };
+        let (running, addr) = start_tcp_with(Counting(Arc::clone(&calls)), opts).await;
         let frame = frame.clone();
         let conn = tokio::task::spawn_blocking(move || {
             let mut c = std::net::TcpStream::connect(addr).unwrap();

@@ -6,10 +6,10 @@
 
 use crate::common_recv;
 
-use common_recv::{tcp0, wait_for};
-use logwire_collector::receiver::{BulkDecode, Collector, ListenAddr, ReceiverOptions};
+use common_recv::{start_tcp_with, wait_for};
+use logwire_collector::receiver::{BulkDecode, ReceiverOptions};
 use logwire_engine::Formatter;
-use logwire_engine::{Emitter, Handler, HandlerError, LogRecord, LoggerTree};
+use logwire_engine::{Emitter, HandlerError, LogRecord};
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -65,23 +65,13 @@ async fn stalled_then_released(bulk: BulkDecode) {
     const CONNS: usize = 6;
     const BURSTS: usize = 20;
     let gated = Arc::new(Gated::default());
-    let tree = LoggerTree::new();
-    tree.root()
-        .add_handler(Arc::new(Handler::new(GatedEmitter(Arc::clone(&gated)))));
-    tree.root().set_level(0);
     let options = ReceiverOptions {
         bulk_decode: bulk,
         // Less than one read's reservation: every reservation waits for the whole budget.
         queue_bytes: 256 << 10,
         ..ReceiverOptions::default()
     };
-    let running = Collector::new(tree, options)
-        .start(&[tcp0()])
-        .await
-        .unwrap();
-    let ListenAddr::Tcp(addr) = running.local_addrs()[0] else {
-        unreachable!()
-    };
+    let (running, addr) = start_tcp_with(GatedEmitter(Arc::clone(&gated)), options).await;
     let senders: Vec<_> = (0..CONNS)
         .map(|c| {
             std::thread::spawn(move || {

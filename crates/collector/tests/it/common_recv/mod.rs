@@ -4,7 +4,7 @@
 
 use logwire_collector::receiver::{Collector, ListenAddr, ReceiverOptions, RunningCollector};
 use logwire_engine::RecordCollector;
-use logwire_engine::{Handler, LoggerTree};
+use logwire_engine::{Emitter, Handler, LoggerTree};
 use logwire_test_support::python as py;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +24,25 @@ pub async fn start(
         .await
         .expect("collector starts");
     (running, keep)
+}
+
+/// Starts a collector on one loopback TCP port whose root (level 0) hands every record to
+/// `emitter`; returns it and the port's address.
+pub async fn start_tcp_with(
+    emitter: impl Emitter + 'static,
+    options: ReceiverOptions,
+) -> (RunningCollector, std::net::SocketAddr) {
+    let tree = LoggerTree::new();
+    tree.root().add_handler(Arc::new(Handler::new(emitter)));
+    tree.root().set_level(0);
+    let running = Collector::new(tree, options)
+        .start(&[tcp0()])
+        .await
+        .expect("collector starts");
+    let ListenAddr::Tcp(addr) = running.local_addrs()[0] else {
+        unreachable!("one TCP listener")
+    };
+    (running, addr)
 }
 
 pub fn tcp0() -> ListenAddr {
