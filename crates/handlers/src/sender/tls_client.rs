@@ -43,7 +43,7 @@ pub enum TlsConfigError {
         #[source]
         source: io::Error,
     },
-    /// The CA file is larger than [`MAX_CA_FILE`] bytes (it is not read past that).
+    /// The CA file is larger than 4 MiB (it is not read past that).
     #[error("CA file {} is larger than {MAX_CA_FILE} bytes", path.display())]
     CaFileTooLarge {
         /// The CA file.
