@@ -130,3 +130,67 @@ fn batched_messages_store_each_line() {
     let msgs: Vec<String> = got.records().iter().map(|r| r.msg.clone()).collect();
     assert_eq!(msgs, ["one", "two", "three", "four"]);
 }
+
+/// An output that cannot confirm (its `sync` fails): the source acknowledges none of the
+/// batch and forgets its journal lines, so the server still holds every message as pending
+/// (it redelivers them after `ack_wait`), and nothing is counted as stored.
+#[test]
+fn nothing_is_acked_when_the_outputs_cannot_confirm() {
+    use logwire_engine::{Emitter, Formatter, HandlerError, LogRecord};
+    struct Unconfirmed;
+    impl Emitter for Unconfirmed {
+        fn emit(&self, _: &LogRecord, _: &Formatter) -> Result<(), HandlerError> {
+            Ok(())
+        }
+        fn sync(&self) -> Result<(), HandlerError> {
+            Err(HandlerError::Invalid("cannot confirm (test)".into()))
+        }
+        fn kind(&self) -> &'static str {
+            "test.Unconfirmed"
+        }
+    }
+    let server = NatsServer::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    publish(
+        &rt,
+        &server.url(),
+        (0..5)
+            .map(|i| format!(r#"{{"name": "app", "msg": "m{i}"}}"#).into_bytes())
+            .collect(),
+    );
+    let tree = LoggerTree::new();
+    tree.root().add_handler(Arc::new(Handler::new(Unconfirmed)));
+    let mut o = SourceOptions::new(NatsConnect::new([server.url()]), "SRC", "store");
+    o.state_dir = Some(state.path().to_owned());
+    let src = {
+        let _guard = rt.enter();
+        RecordSource::start(tree, o).unwrap()
+    };
+    wait_until(LIMIT, "5 messages received", || src.stats().received >= 5);
+    let pending = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(async {
+            let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
+            let mut stream = js.get_stream("SRC").await.unwrap();
+            let mut c: jetstream::consumer::PullConsumer =
+                stream.get_consumer("store").await.unwrap();
+            let info = c.info().await.unwrap();
+            (info.num_ack_pending, info.ack_floor.stream_sequence)
+        })
+    };
+    // Give an ack (wrongly sent) time to reach the server: none may have.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        pending(&rt),
+        (5, 0),
+        "every message still pending, none acked"
+    );
+    let stats = rt.block_on(src.shutdown()).unwrap();
+    assert_eq!(stats.stored, 0, "{stats}");
+    let journal = std::fs::read_dir(state.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(!journal.contains("s "), "no journal line: {journal:?}");
+}
