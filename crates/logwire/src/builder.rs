@@ -337,6 +337,7 @@ impl Builder {
         if let Some(options) = listener_options {
             let events = guard.tree.get_logger("logwire.listener");
             let handle = logwire_listener::ConfigListener::new(guard.tree.clone(), options)
+                .registry(default_registry())
                 .on_event(move |e| match e {
                     logwire_listener::ListenerEvent::Applied { .. } => events.info(e.to_string()),
                     _ => events.warning(e.to_string()),
@@ -360,11 +361,19 @@ impl Builder {
 }
 
 fn default_configurator() -> Configurator {
+    Configurator::new(default_registry(), ContentPolicy::trusted())
+}
+
+/// The handler classes this build knows: CPython's, plus the network ones with `net` and
+/// `logwire.NATSHandler` with `nats` (for files and, with `listen`, for pushed configs).
+fn default_registry() -> HandlerRegistry {
     #[allow(unused_mut)]
     let mut registry = HandlerRegistry::with_builtins();
     #[cfg(feature = "net")]
     logwire_handlers::register_network_handlers(&mut registry);
-    Configurator::new(registry, ContentPolicy::trusted())
+    #[cfg(feature = "nats")]
+    logwire_nats::register(&mut registry);
+    registry
 }
 
 /// Keeps logging set up; dropping it stops the watcher, the SIGHUP thread and the listener,

@@ -58,8 +58,11 @@
 //! | `watch` | yes | [`Builder::watch`] (notify, debounced) |
 //! | `sighup` | | `Builder::reload_on_sighup` (signal-hook) |
 //! | `net` | | the `net` senders and receivers; `SocketHandler` & co. as config classes |
+//! | `smtp-http` | | `SMTPHandler` and `HTTPHandler` (rustls for `secure`) |
+//! | `collector` | | `logwire::collector`, what `logwire serve` runs (tokio) |
 //! | `listener` | | `Builder::listen`, `verify_key`, `state_dir`, `file_root` |
 //! | `tls` | | `Builder::tls` (mutual TLS on the listener) |
+//! | `nats` | | `logwire.NATSHandler` as a config class (files and pushed configs), `logwire::nats` |
 //! | `log` | | `Builder::log`, the `log` facade backend |
 //! | `tracing` | | `Builder::tracing`, the `tracing` layer |
 //! | `full` | | all of the above |
@@ -110,6 +113,10 @@ pub use logwire_handlers as handlers;
 /// The signed config listener and its push client.
 #[cfg(feature = "listener")]
 pub use logwire_listener as listener;
+/// Records and configs through NATS JetStream: the stream source, config pushes through a
+/// key-value bucket (`logwire.NATSHandler` is in the default registry with this feature).
+#[cfg(feature = "nats")]
+pub use logwire_nats as nats;
 /// Received record payloads to records (what the collector maps with).
 #[cfg(feature = "collector")]
 pub use logwire_record as record_map;

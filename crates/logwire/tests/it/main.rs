@@ -8,3 +8,4 @@
 
 mod builder;
 mod listener;
+mod nats;
