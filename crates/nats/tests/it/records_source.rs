@@ -171,7 +171,7 @@ fn nothing_is_acked_when_the_outputs_cannot_confirm() {
     let pending = |rt: &tokio::runtime::Runtime| {
         rt.block_on(async {
             let js = jetstream::new(async_nats::connect(server.url()).await.unwrap());
-            let mut stream = js.get_stream("SRC").await.unwrap();
+            let stream = js.get_stream("SRC").await.unwrap();
             let mut c: jetstream::consumer::PullConsumer =
                 stream.get_consumer("store").await.unwrap();
             let info = c.info().await.unwrap();
