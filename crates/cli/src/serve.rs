@@ -265,6 +265,10 @@ Examples:
   logwire serve --config store.json --nats-source nats://127.0.0.1:4222 --nats-stream LOGS \\
     --nats-durable store --record-state-dir /var/lib/logwire
 
+  # Publish to JetStream (a logwire.NATSHandler in nats.json); a stop while NATS is away gives
+  # up after 10 s instead of 30, and signed senders keep what was not delivered
+  logwire serve --config nats.json --record-key sender.key --drain-timeout 10
+
   # The same over mutual TLS (senders: send-config --tls-ca ca.pem --tls-cert ... --tls-key ...)
   logwire serve --listen 0.0.0.0:9030 --listen-key ops.pub --listen-state-dir /var/lib/logwire \\
     --listen-tls-cert server.pem --listen-tls-key server.key --listen-tls-client-ca clients-ca.pem

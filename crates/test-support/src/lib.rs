@@ -13,6 +13,8 @@
 //! A dev-dependency only: nothing here is part of logwire.
 
 pub mod nats;
+#[cfg(feature = "engine")]
+pub mod pinned_records;
 pub mod process;
 pub mod python;
 pub mod serve;

@@ -284,6 +284,7 @@ fn help_texts_show_the_nats_forms() {
             "serve",
             "--nats-source nats://127.0.0.1:4222 --nats-stream LOGS",
         ),
+        ("serve", "--drain-timeout 10"),
     ] {
         let out = logwire().args([cmd, "--help"]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);

@@ -17,7 +17,7 @@
 //! it per handler, which is what is compared); the rest of stderr byte for byte.
 
 use logwire_config::{ContentPolicy, SourceFormat, StdStream, StreamFactory};
-use logwire_engine::{Args, Handler, LoggerTree, StreamHandler, Value, level};
+use logwire_engine::{Handler, LoggerTree, StreamHandler, level};
 use logwire_test_support::python;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -41,7 +41,7 @@ const RECORDS: &str = r#"[
  {"level": 20, "msg": "with extras %s", "args": ["x"], "extra": {"request_id": "r-1", "user": "ann"}}
 ]"#;
 
-const CREATED: f64 = 1_765_101_600.123_456;
+use logwire_test_support::pinned_records::{self, CREATED};
 
 const PYTHON: &str = r#"
 import io, json, logging, logging.config, os, sys
@@ -223,34 +223,7 @@ fn run_logwire(path: &Path, text: &str, dir: &Path, names: &[String]) -> Outcome
             } else {
                 tree.get_logger(name)
             };
-            for r in records.as_array().unwrap() {
-                let lvl = r["level"].as_i64().unwrap() as i32;
-                let msg = r["msg"].as_str().unwrap().to_owned();
-                logger.log_with(lvl, msg, |rec| {
-                    rec.pathname = "/srv/app/views.py".into();
-                    rec.filename = "views.py".into();
-                    rec.module = "views".into();
-                    rec.lineno = 42;
-                    rec.func_name = Some("handle".into());
-                    rec.created = CREATED;
-                    rec.msecs = 123.0;
-                    rec.relative_created = 4567.0;
-                    rec.thread = Some(140_000_000_000_001);
-                    rec.thread_name = Some("MainThread".into());
-                    rec.process = Some(4242);
-                    rec.process_name = Some("MainProcess".into());
-                    rec.exc_text = r["exc_text"].as_str().map(str::to_owned);
-                    rec.stack_info = r["stack_info"].as_str().map(str::to_owned);
-                    if let Some(args) = r["args"].as_array() {
-                        rec.args = Args::Tuple(args.iter().map(json_value).collect());
-                    }
-                    if let Some(extra) = r["extra"].as_object() {
-                        for (k, v) in extra {
-                            rec.set_extra(k.clone(), json_value(v));
-                        }
-                    }
-                });
-            }
+            pinned_records::log_pinned(&logger, &records);
         }
         tree.flush();
         reports = count_reports(&tree);
@@ -274,14 +247,6 @@ fn count_reports(tree: &LoggerTree) -> usize {
         .iter()
         .map(|h| h.error_count() as usize)
         .sum()
-}
-
-fn json_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::String(s) => Value::Str(s.clone()),
-        serde_json::Value::Number(n) => Value::Int(n.as_i64().unwrap()),
-        other => panic!("unexpected record value {other}"),
-    }
 }
 
 /// stderr without `--- Logging error ---` reports, and the reports' messages (CPython's

@@ -8,7 +8,7 @@ use crate::common;
 
 use common::{Capture, configurator};
 use logwire_config::{ContentPolicy, SourceFormat};
-use logwire_engine::{Args, LoggerTree, Value};
+use logwire_engine::LoggerTree;
 use logwire_test_support::python;
 use std::path::PathBuf;
 use std::process::Command;
@@ -27,7 +27,7 @@ pub(crate) const RECORDS: &str = r#"[
  {"level": 20, "msg": "with extras %s", "args": ["x"], "extra": {"request_id": "r-1", "user": "ann", "n": 7}}
 ]"#;
 
-pub(crate) const CREATED: f64 = 1_765_101_600.123_456;
+pub(crate) use logwire_test_support::pinned_records::{self, CREATED};
 
 /// dictConfig documents: each routes logger `app` to stdout through one JSON formatter.
 fn configs() -> Vec<(&'static str, String)> {
@@ -136,44 +136,9 @@ pub(crate) fn run_logwire(text: &str, format: SourceFormat) -> String {
         .apply_text(&tree, text, format)
         .unwrap();
     let records: serde_json::Value = serde_json::from_str(RECORDS).unwrap();
-    let logger = tree.get_logger("app");
-    for r in records.as_array().unwrap() {
-        let lvl = r["level"].as_i64().unwrap() as i32;
-        logger.log_with(lvl, r["msg"].as_str().unwrap().to_owned(), |rec| {
-            rec.pathname = "/srv/app/views.py".into();
-            rec.filename = "views.py".into();
-            rec.module = "views".into();
-            rec.lineno = 42;
-            rec.func_name = Some("handle".into());
-            rec.created = CREATED;
-            rec.msecs = 123.0;
-            rec.relative_created = 4567.0;
-            rec.thread = Some(140_000_000_000_001);
-            rec.thread_name = Some("MainThread".into());
-            rec.process = Some(4242);
-            rec.process_name = Some("MainProcess".into());
-            rec.exc_text = r["exc_text"].as_str().map(str::to_owned);
-            rec.stack_info = r["stack_info"].as_str().map(str::to_owned);
-            if let Some(args) = r["args"].as_array() {
-                rec.args = Args::Tuple(args.iter().map(json_value).collect());
-            }
-            if let Some(extra) = r["extra"].as_object() {
-                for (k, v) in extra {
-                    rec.set_extra(k.clone(), json_value(v));
-                }
-            }
-        });
-    }
+    pinned_records::log_pinned(&tree.get_logger("app"), &records);
     tree.shutdown();
     capture.stdout.text()
-}
-
-fn json_value(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::String(s) => Value::Str(s.clone()),
-        serde_json::Value::Number(n) => Value::Int(n.as_i64().unwrap()),
-        other => panic!("unexpected record value {other}"),
-    }
 }
 
 /// Applies each of `configs` with CPython (`apply`, see [`python_script`]) and with logwire
