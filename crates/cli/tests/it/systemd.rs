@@ -6,8 +6,9 @@
 use crate::common;
 
 use common::{BIN, WAIT, frame, good, send_unix};
+use logwire_test_support::process;
 use logwire_test_support::python;
-use logwire_test_support::wait::poll_until;
+use logwire_test_support::wait::{free_port, poll_until};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -81,24 +82,6 @@ impl std::ops::DerefMut for Reaped {
     }
 }
 
-fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill")
-        .args([&format!("-{sig}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok);
-}
-
-fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
-    let mut status = None;
-    assert!(poll_until(WAIT, || {
-        status = child.try_wait().unwrap();
-        status.is_some()
-    }));
-    status.unwrap()
-}
-
 #[test]
 fn ready_reloading_and_stopping_reach_the_notify_socket() {
     let dir = tempfile::tempdir().unwrap();
@@ -124,7 +107,7 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
     assert!(poll_until(WAIT, || std::fs::read_to_string(&out)
         .is_ok_and(|t| t.contains("after ready"))));
 
-    signal(&child, "HUP");
+    process::signal(child.id(), "HUP");
     let reloading = notify.next_state();
     let mut fields = reloading.lines();
     assert_eq!(fields.next(), Some("RELOADING=1"), "{reloading}");
@@ -139,18 +122,9 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
         "ready again after the reload"
     );
 
-    signal(&child, "TERM");
+    process::signal(child.id(), "TERM");
     assert_eq!(notify.next_state(), "STOPPING=1");
-    assert!(wait_exit(&mut child).success());
-}
-
-/// A port free a moment ago (systemd-socket-activate binds it itself).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    assert!(process::wait_exit(&mut child, WAIT, "logwire serve").success());
 }
 
 #[test]
@@ -223,9 +197,13 @@ fn serve_takes_the_sockets_systemd_socket_activate_bound() {
         }
     }
 
-    signal(&child, "TERM");
+    process::signal(child.id(), "TERM");
     assert_eq!(notify.next_state(), "STOPPING=1");
-    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(
+        process::wait_exit(&mut child, WAIT, "logwire serve").success(),
+        "{}",
+        log()
+    );
     assert!(
         log().contains("stopped: received=3 stored=2"),
         "the empty frame counted as a reject: {}",
@@ -340,9 +318,13 @@ fn serve_takes_datagram_sockets_from_systemd_socket_activate() {
         out(),
         log()
     );
-    signal(&child, "TERM");
+    process::signal(child.id(), "TERM");
     assert_eq!(notify.next_state(), "STOPPING=1");
-    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(
+        process::wait_exit(&mut child, WAIT, "logwire serve").success(),
+        "{}",
+        log()
+    );
     assert!(dgram.exists(), "the socket file is left to its owner");
 }
 
@@ -449,8 +431,8 @@ fn watchdog_pings_arrive_while_alive_and_stop_while_the_dispatcher_is_stuck() {
         "pings resume once records flow"
     );
 
-    signal(&child, "TERM");
-    let _ = wait_exit(&mut child);
+    process::signal(child.id(), "TERM");
+    let _ = process::wait_exit(&mut child, WAIT, "logwire serve");
 }
 
 #[test]
@@ -522,9 +504,13 @@ fn serve_takes_its_config_and_metrics_sockets_from_systemd_by_name() {
     );
     assert_eq!(m["logwire_config_connections_total"], 2.0, "{text}");
 
-    signal(&child, "TERM");
+    process::signal(child.id(), "TERM");
     assert_eq!(notify.next_state(), "STOPPING=1");
-    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(
+        process::wait_exit(&mut child, WAIT, "logwire serve").success(),
+        "{}",
+        log()
+    );
 }
 
 #[test]
@@ -555,7 +541,7 @@ fn a_metrics_socket_from_systemd_and_the_metrics_flag_is_one_clear_sentence() {
         "{}",
         log()
     );
-    let status = wait_exit(&mut child);
+    let status = process::wait_exit(&mut child, WAIT, "logwire serve");
     assert_eq!(status.code(), Some(2), "{}", log());
 }
 
@@ -582,7 +568,7 @@ fn activated_failure(fdnames: &str, extra_names: &str, args: &[&str]) -> (Option
     let _first = poll_until(WAIT, || {
         std::net::TcpStream::connect(("127.0.0.1", ports[0])).is_ok()
     });
-    let status = wait_exit(&mut child);
+    let status = process::wait_exit(&mut child, WAIT, "logwire serve");
     (
         status.code(),
         std::fs::read_to_string(&stderr).unwrap_or_default(),
@@ -651,9 +637,13 @@ fn a_unix_config_socket_from_systemd_takes_pushes() {
     let mut reply = Vec::new();
     let _ = std::io::Read::read_to_end(&mut c, &mut reply);
     assert!(poll_until(WAIT, || log().contains("applied")), "{}", log());
-    signal(&child, "TERM");
+    process::signal(child.id(), "TERM");
     assert_eq!(notify.next_state(), "STOPPING=1");
-    assert!(wait_exit(&mut child).success(), "{}", log());
+    assert!(
+        process::wait_exit(&mut child, WAIT, "logwire serve").success(),
+        "{}",
+        log()
+    );
     // The socket file belongs to whoever bound it: serve leaves it.
     assert!(config.exists());
 }

@@ -177,7 +177,7 @@ impl Dispatcher {
         }
         // Once per batch (one socket read), not per record. `pending` first, `stored` after
         // it with Release: a stats read in between sees `received` larger than the outcomes,
-        // never smaller (see `Counters::snapshot`).
+        // never smaller (see `Outcomes::snapshot`).
         self.counters.sub_pending(listener, from_pending);
         self.counters.add_stored(listener, stored);
         self.handled_since_flush += stored;

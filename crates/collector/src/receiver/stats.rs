@@ -103,9 +103,8 @@ impl fmt::Display for RejectReason {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct ListenerId(pub(crate) usize);
 
-/// The record outcomes of one listener (the collector's totals are in [`Counters`] itself).
-/// Counted with the same orderings as the totals, so a snapshot of one listener reconciles
-/// the same way.
+/// Record outcomes: the collector's totals ([`Counters::total`]) and each listener's, counted
+/// together with the same orderings, so a snapshot of either reconciles the same way.
 #[derive(Debug, Default)]
 pub(crate) struct Outcomes {
     received: AtomicU64,
@@ -119,7 +118,10 @@ pub(crate) struct Outcomes {
 impl Outcomes {
     fn snapshot(&self) -> OutcomeCounts {
         let load = |a: &AtomicU64| a.load(Ordering::Acquire);
-        // Outcomes first, `received` last (see `Counters::snapshot`).
+        // Outcomes first, `received` last: a frame in flight between the two reads makes
+        // `received` larger, never smaller, than the sum of outcomes. Every outcome is
+        // counted (Release) after what it moves from (`received`, or `pending` for a stored
+        // or dropped record), so an outcome read here brings that earlier count with it.
         let stored = load(&self.stored);
         let pending = load(&self.pending);
         let duplicates = load(&self.duplicates);
@@ -145,12 +147,8 @@ impl Outcomes {
 /// [`ListenerId`], which count the collector's total and the listener's together.
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
-    pub(crate) received: AtomicU64,
-    pub(crate) stored: AtomicU64,
-    pub(crate) duplicates: AtomicU64,
-    pub(crate) dropped: AtomicU64,
-    pub(crate) pending: AtomicU64,
-    pub(crate) rejected: [AtomicU64; RejectReason::ALL.len()],
+    /// The record outcomes of every listener together.
+    total: Outcomes,
     /// The same outcomes per listener, by [`ListenerId`].
     per_listener: Box<[Outcomes]>,
     pub(crate) bytes: AtomicU64,
@@ -177,34 +175,21 @@ impl Counters {
 
     /// Adds `n` to a total and to the same counter of listener `l` (if there is one: a
     /// counter set made for no listeners, in unit tests, counts totals only).
-    fn add(
-        &self,
-        l: ListenerId,
-        n: u64,
-        order: Ordering,
-        which: impl Fn(&Outcomes) -> &AtomicU64,
-        total: &AtomicU64,
-    ) {
+    fn add(&self, l: ListenerId, n: u64, order: Ordering, which: impl Fn(&Outcomes) -> &AtomicU64) {
         if n == 0 {
             return;
         }
-        total.fetch_add(n, order);
+        which(&self.total).fetch_add(n, order);
         if let Some(o) = self.per_listener.get(l.0) {
             which(o).fetch_add(n, order);
         }
     }
 
-    fn sub(
-        &self,
-        l: ListenerId,
-        n: u64,
-        which: impl Fn(&Outcomes) -> &AtomicU64,
-        total: &AtomicU64,
-    ) {
+    fn sub(&self, l: ListenerId, n: u64, which: impl Fn(&Outcomes) -> &AtomicU64) {
         if n == 0 {
             return;
         }
-        total.fetch_sub(n, Ordering::Relaxed);
+        which(&self.total).fetch_sub(n, Ordering::Relaxed);
         if let Some(o) = self.per_listener.get(l.0) {
             which(o).fetch_sub(n, Ordering::Relaxed);
         }
@@ -212,42 +197,36 @@ impl Counters {
 
     /// Frames read to their end (or cut short), before their outcome is counted.
     pub(crate) fn add_received(&self, l: ListenerId, n: u64) {
-        self.add(l, n, Ordering::Relaxed, |o| &o.received, &self.received);
+        self.add(l, n, Ordering::Relaxed, |o| &o.received);
     }
 
     /// Records accepted and now queued for the handlers (after `add_received`).
     pub(crate) fn add_pending(&self, l: ListenerId, n: u64) {
-        self.add(l, n, Ordering::Release, |o| &o.pending, &self.pending);
+        self.add(l, n, Ordering::Release, |o| &o.pending);
     }
 
     /// Queued records that left the queue (before `add_stored` / `add_dropped`).
     pub(crate) fn sub_pending(&self, l: ListenerId, n: u64) {
-        self.sub(l, n, |o| &o.pending, &self.pending);
+        self.sub(l, n, |o| &o.pending);
     }
 
     pub(crate) fn add_stored(&self, l: ListenerId, n: u64) {
-        self.add(l, n, Ordering::Release, |o| &o.stored, &self.stored);
+        self.add(l, n, Ordering::Release, |o| &o.stored);
     }
 
     pub(crate) fn add_dropped(&self, l: ListenerId, n: u64) {
-        self.add(l, n, Ordering::Release, |o| &o.dropped, &self.dropped);
+        self.add(l, n, Ordering::Release, |o| &o.dropped);
     }
 
     pub(crate) fn add_duplicates(&self, l: ListenerId, n: u64) {
-        self.add(l, n, Ordering::Release, |o| &o.duplicates, &self.duplicates);
+        self.add(l, n, Ordering::Release, |o| &o.duplicates);
     }
 
     /// One frame received and rejected.
     pub(crate) fn reject(&self, l: ListenerId, reason: RejectReason) {
         self.add_received(l, 1);
         let i = reason.index();
-        self.add(
-            l,
-            1,
-            Ordering::Release,
-            |o| &o.rejected[i],
-            &self.rejected[i],
-        );
+        self.add(l, 1, Ordering::Release, |o| &o.rejected[i]);
     }
 
     /// The outcomes of listener `l` (all zero for an unknown index).
@@ -259,24 +238,10 @@ impl Counters {
 
     pub(crate) fn snapshot(&self) -> ReceiverStats {
         let load = |a: &AtomicU64| a.load(Ordering::Acquire);
-        // Outcomes first, `received` last: a frame in flight between the two reads makes
-        // `received` larger, never smaller, than the sum of outcomes. Every outcome is
-        // counted (Release) after what it moves from (`received`, or `pending` for a stored
-        // or dropped record), so an outcome read here brings that earlier count with it.
-        let stored = load(&self.stored);
-        let pending = load(&self.pending);
-        let duplicates = load(&self.duplicates);
-        let dropped = load(&self.dropped);
-        let rejected = RejectReason::ALL
-            .iter()
-            .map(|r| (*r, load(&self.rejected[r.index()])))
-            .collect();
+        // The outcomes first (see `Outcomes::snapshot` for their order).
+        let outcomes = self.total.snapshot();
         ReceiverStats {
-            stored,
-            pending,
-            duplicates,
-            dropped,
-            rejected,
+            outcomes,
             bytes_received: load(&self.bytes),
             connections_accepted: load(&self.connections_accepted),
             connections_refused: load(&self.connections_refused),
@@ -288,7 +253,6 @@ impl Counters {
             at_ancestor: load(&self.at_ancestor),
             parallel_reads: load(&self.parallel_reads),
             dispatcher_reads: load(&self.dispatcher_reads),
-            received: load(&self.received),
         }
     }
 }
@@ -383,18 +347,8 @@ impl OutcomeCounts {
 /// A snapshot of a collector's counters. See the module docs for how they reconcile.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReceiverStats {
-    /// Frames (records) received: every frame read to its end or cut short.
-    pub received: u64,
-    /// Records handed to the handlers.
-    pub stored: u64,
-    /// Records accepted and waiting for the handlers.
-    pub pending: u64,
-    /// Signed records already stored (same key, epoch and seq), stored once.
-    pub duplicates: u64,
-    /// Records accepted but lost inside the collector.
-    pub dropped: u64,
-    /// Rejected frames, by reason (every reason listed, zeros included).
-    pub rejected: Vec<(RejectReason, u64)>,
+    /// The record outcomes (`stats.stored`, `stats.rejected_total()` … through `Deref`).
+    pub outcomes: OutcomeCounts,
     /// Payload bytes read from peers (prefixes included).
     pub bytes_received: u64,
     /// Stream connections accepted.
@@ -424,25 +378,12 @@ pub struct ReceiverStats {
     pub dispatcher_reads: u64,
 }
 
-impl ReceiverStats {
-    /// All rejected frames.
-    pub fn rejected_total(&self) -> u64 {
-        self.rejected.iter().map(|(_, n)| n).sum()
-    }
-
-    /// Rejected frames for one reason.
-    pub fn rejected(&self, reason: RejectReason) -> u64 {
-        self.rejected
-            .iter()
-            .find(|(r, _)| *r == reason)
-            .map_or(0, |(_, n)| *n)
-    }
-
-    /// Whether the counters add up: `received = stored + rejected + duplicates + dropped +
-    /// pending`.
-    pub fn reconciles(&self) -> bool {
-        self.received
-            == self.stored + self.rejected_total() + self.duplicates + self.dropped + self.pending
+/// The outcome counts are read as the stats' own (`stats.stored`, `stats.reconciles()`): one
+/// definition of them, of how they add up, for the totals and for each listener.
+impl std::ops::Deref for ReceiverStats {
+    type Target = OutcomeCounts;
+    fn deref(&self) -> &OutcomeCounts {
+        &self.outcomes
     }
 }
 
