@@ -265,20 +265,7 @@ fn starttls_with_a_test_ca_and_auth() {
     );
 
     // The server's certificate does not chain to Mozilla's roots: refused, counted, reported.
-    let untrusted = SMTPHandler::new(
-        "localhost",
-        Some(server.port),
-        "app@example.org",
-        vec!["ops@example.org".into()],
-        "x",
-        SmtpOptions {
-            secure: Some(TlsClientConfig::webpki_roots().unwrap()),
-            // Generous: the machine may be loaded; deadlines, not this, bound each delivery.
-            flush_timeout: Duration::from_secs(60),
-            ..SmtpOptions::default()
-        },
-    )
-    .unwrap();
+    let untrusted = webpki_only(server.port);
     let h2 = Handler::new(untrusted);
     h2.handle(&record(40, "must not be sent", &[]));
     h2.flush();
@@ -301,19 +288,12 @@ fn starttls_with_a_test_ca_and_auth() {
     );
 }
 
-/// A TLS setup error names its cause: the stats keep the last error text.
-#[test]
-fn untrusted_certificate_error_is_clear() {
-    let Some(py) = venv_python() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let pki = common_tls::write_pki(dir.path());
-    let server = start_server(
-        &py,
-        serde_json::json!({"cert": pki.server_cert, "key": pki.server_key}),
-    );
-    let h = SMTPHandler::new(
+/// An SMTPHandler for `localhost:port` that trusts only Mozilla's roots (not the test CA),
+/// with STARTTLS.
+fn webpki_only(port: u16) -> SMTPHandler {
+    SMTPHandler::new(
         "localhost",
-        Some(server.port),
+        Some(port),
         "app@example.org",
         vec!["ops@example.org".into()],
         "x",
@@ -324,7 +304,20 @@ fn untrusted_certificate_error_is_clear() {
             ..SmtpOptions::default()
         },
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// A TLS setup error names its cause: the stats keep the last error text.
+#[test]
+fn untrusted_certificate_error_is_clear() {
+    let Some(py) = venv_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = common_tls::write_pki(dir.path());
+    let server = start_server(
+        &py,
+        serde_json::json!({"cert": pki.server_cert, "key": pki.server_key}),
+    );
+    let h = webpki_only(server.port);
     let fmt = Formatter::builder().build().unwrap();
     logwire_engine::Emitter::emit(&h, &record(40, "x", &[]), &fmt).unwrap();
     let err = logwire_engine::Emitter::flush(&h).unwrap_err().to_string();

@@ -389,13 +389,25 @@ fn store_batch(
             logger.handle(&record);
             kept += 1;
         }
-        for (line, why) in &refused {
+        // Each refused line is counted; the first few of a message are described, the rest
+        // summed up (a 1 MiB message of junk lines would otherwise print half a million).
+        for (line, why) in refused.iter().take(REFUSALS_DESCRIBED) {
             let place = if kept + refused.len() as u64 > 1 {
                 format!(" line {}", line + 1)
             } else {
                 String::new()
             };
             reject(counters, stream_seq, &place, why);
+        }
+        if let Some(more) = refused
+            .len()
+            .checked_sub(REFUSALS_DESCRIBED)
+            .filter(|&n| n > 0)
+        {
+            counters.rejected.fetch_add(more as u64, Ordering::Relaxed);
+            eprintln!(
+                "logwire nats source: message {stream_seq}: {more} more line(s) refused (not records)"
+            );
         }
         if kept == 0 && refused.is_empty() {
             reject(counters, stream_seq, "", "no record in it (empty)");
@@ -419,6 +431,9 @@ fn store_batch(
     }
     verdicts
 }
+
+/// Refused lines of one message described one by one on stderr; the others are counted.
+const REFUSALS_DESCRIBED: usize = 3;
 
 /// The records of a message: its lines, without empty ones (a trailing newline, or `\r\n`
 /// line ends, are not records). JSON text has no raw line break inside a value, so a line
