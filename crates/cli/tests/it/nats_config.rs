@@ -367,7 +367,7 @@ fn an_unreadable_nats_credentials_file_stops_with_one_sentence() {
         config.to_str().unwrap(),
         dir.path().join("state"),
     );
-    let runs: [Vec<String>; 3] = [
+    let runs: [Vec<String>; 4] = [
         vec![
             "send-config".into(),
             c.into(),
@@ -388,6 +388,19 @@ fn an_unreadable_nats_credentials_file_stops_with_one_sentence() {
             "--listen-state-dir".into(),
             st.to_str().unwrap().into(),
             "--listen-nats-creds".into(),
+            m.into(),
+        ],
+        // The CA of a TLS bucket listener (a missing file named "missing.creds" all the same).
+        vec![
+            "serve".into(),
+            "--tcp=127.0.0.1:0".into(),
+            "--udp=127.0.0.1:0".into(),
+            "--listen=nats://127.0.0.1:4/logconf/k".into(),
+            "--listen-key".into(),
+            key.with_extension("pub").to_str().unwrap().into(),
+            "--listen-state-dir".into(),
+            st.to_str().unwrap().into(),
+            "--listen-nats-tls-ca".into(),
             m.into(),
         ],
         vec![

@@ -501,3 +501,55 @@ fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
     );
     drop((a2, store));
 }
+
+/// The same stop, cut short: with a drain timeout far beyond the test's wait, a second
+/// SIGTERM closes the outputs at once, and serve ends and reports.
+#[test]
+fn a_second_signal_closes_the_outputs_at_once() {
+    let Fleet {
+        mut nats,
+        dir,
+        key,
+        pub_cfg,
+        ..
+    } = Fleet::new("SECOND");
+    let mut a = Serve::start(&[
+        "--tcp",
+        "127.0.0.1:0",
+        "--record-key",
+        key.to_str().unwrap(),
+        "--record-state-dir",
+        dir.path().join("a").to_str().unwrap(),
+        "--config",
+        pub_cfg.to_str().unwrap(),
+        "--stats",
+        "1",
+        "--drain-timeout",
+        "600",
+    ]);
+    let Some(mut s) = paced_sender("second", a.tcp().port(), &key, 2_000, 10) else {
+        return;
+    };
+    assert!(
+        a.wait_stats(|c| c.get("stored") >= 100).is_some(),
+        "{:?}",
+        a.stderr_lines()
+    );
+    nats.kill();
+    std::thread::sleep(Duration::from_millis(500));
+    a.signal("TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    a.signal("TERM");
+    // Far less than --drain-timeout: only the second signal can end it in time.
+    let status = a.wait_exit(Duration::from_secs(60));
+    let lines = a.stderr_to_end();
+    assert!(status.success(), "exit {status:?}: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("a second signal: closing the outputs")),
+        "{lines:?}"
+    );
+    let _ = s.kill();
+    let _ = s.wait();
+}
