@@ -195,8 +195,23 @@ pub enum KeyError {
 
 /// An HMAC-SHA256 key (≥ 16 bytes). Its bytes are wiped on drop, best effort, and never
 /// printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HmacKey(Box<[u8]>);
+///
+/// It also keeps the MAC already keyed (the inner and outer pads hashed), cloned for each
+/// message: keying hashes two blocks, a tenth of a 700-byte record's tag. That state is
+/// wiped on drop too (hmac's `zeroize` feature).
+#[derive(Clone)]
+pub struct HmacKey {
+    bytes: Box<[u8]>,
+    keyed: hmac::Hmac<Sha256>,
+}
+
+impl PartialEq for HmacKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for HmacKey {}
 
 impl HmacKey {
     /// Wraps raw key bytes, checking the length bounds.
@@ -208,32 +223,37 @@ impl HmacKey {
                 got: bytes.len(),
             });
         }
-        Ok(Self(bytes.into()))
+        // HMAC takes keys of any length; the error branch cannot happen.
+        let keyed = <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(bytes)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        Ok(Self {
+            bytes: bytes.into(),
+            keyed,
+        })
     }
 
     /// The raw key bytes (secret).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.bytes
     }
 
     /// This key's id.
     pub fn key_id(&self) -> KeyId {
-        KeyId::for_hmac(&self.0)
+        KeyId::for_hmac(&self.bytes)
     }
 
     /// A MAC instance keyed with this key.
     pub(crate) fn mac(&self) -> hmac::Hmac<Sha256> {
-        // HMAC takes keys of any length; the error branch cannot happen.
-        <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"))
+        self.keyed.clone()
     }
 }
 
 impl Drop for HmacKey {
     fn drop(&mut self) {
-        // Best effort without a zeroize dependency: black_box keeps the write observable.
-        self.0.fill(0);
-        std::hint::black_box(&self.0);
+        // Best effort for the raw bytes: black_box keeps the write observable. (The keyed
+        // state wipes itself: hmac and sha2 with their `zeroize` features.)
+        self.bytes.fill(0);
+        std::hint::black_box(&self.bytes);
     }
 }
 
