@@ -297,7 +297,14 @@ pub(crate) fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // One core is left to the collector's dispatcher, a thread of its own that every record
+    // passes through: with a worker per core, 64 busy connections kept both workers reading
+    // and the dispatcher was preempted (fan-in 0.80x the one-connection rate on 2 vCPUs;
+    // 0.82-0.89x, and one connection 2.6 -> 2.7-3.1 M records/s, with one worker; see
+    // crates/bench/README-receive.md round 13).
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads((cores - 1).max(1))
         .enable_all()
         .build()
     {

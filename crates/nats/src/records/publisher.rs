@@ -160,16 +160,32 @@ impl Msg {
                     id
                 }
             };
-            let payload = Bytes::from(std::mem::take(&mut self.payload));
-            self.sealed = Some((id, payload));
+            let mut payload = std::mem::take(&mut self.payload);
+            trim(&mut payload);
+            self.sealed = Some((id, Bytes::from(payload)));
         }
         self.sealed.clone().expect("sealed above")
+    }
+}
+
+/// Payload buffers kept for new batches (see `State::spare`).
+const SPARE_BUFFERS: usize = 8;
+
+/// Gives back most of a payload's room when it holds under a quarter of it: a recycled
+/// batch buffer then never holds more than about four times its records' bytes.
+fn trim(payload: &mut Vec<u8>) {
+    if payload.len() < payload.capacity() / 4 {
+        payload.shrink_to_fit();
     }
 }
 
 #[derive(Default)]
 struct State {
     queue: VecDeque<Msg>,
+    /// Emptied payloads of acknowledged batches, at most `SPARE_BUFFERS`, for the next
+    /// batches: a fresh 100-KiB buffer per message cost a page fault and a zeroed page per
+    /// 4 KiB, 15 % of the dispatcher's time at 650 k records/s.
+    spare: Vec<Vec<u8>>,
     /// Messages not yet acknowledged: their first record's seq → their record count.
     unacked: BTreeMap<u64, usize>,
     bytes: usize,
@@ -367,12 +383,21 @@ impl NatsHandler {
             Some(first) => *s.unacked.entry(first).or_default() += 1,
             None => {
                 s.unacked.insert(seq, 1);
+                // The message behind which this one queues takes no more records.
+                if let Some(prev) = s.queue.back_mut() {
+                    trim(&mut prev.payload);
+                }
+                let mut payload = match id {
+                    None => s.spare.pop().unwrap_or_default(),
+                    Some(_) => Vec::new(),
+                };
+                payload.extend_from_slice(json);
                 s.queue.push_back(Msg {
                     first: seq,
                     count: 1,
                     subject,
                     fixed_id: id.map(|id| id.header()),
-                    payload: json.to_vec(),
+                    payload,
                     charge: len,
                     sealed: None,
                 });
@@ -640,6 +665,7 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
                     let mut s = shared.lock();
                     s.unacked.remove(&msg.first);
                     s.bytes -= msg.charge;
+                    recycle(&mut s, msg);
                     drop(s);
                     shared.changed.notify_all();
                     backoff = Duration::ZERO;
@@ -663,6 +689,20 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
     }
 }
 
+/// Keeps an acknowledged batch's payload for a later batch, if the client let go of it.
+fn recycle(s: &mut State, msg: Msg) {
+    if msg.fixed_id.is_some() || s.spare.len() >= SPARE_BUFFERS {
+        return;
+    }
+    if let Some((_, payload)) = msg.sealed
+        && let Ok(b) = payload.try_into_mut()
+    {
+        let mut v = Vec::from(b);
+        v.clear();
+        s.spare.push(v);
+    }
+}
+
 /// Records of messages not yet acknowledged whose first record is at or below `target`.
 fn waiting(s: &State, target: u64) -> usize {
     s.unacked.range(..=target).map(|(_, n)| n).sum()
@@ -680,4 +720,71 @@ async fn closed_wait(shared: &Shared, d: Duration) -> bool {
 fn stop(shared: &Shared) {
     shared.lock().stopped = true;
     shared.changed.notify_all();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acked_batch(first: u64, payload: Vec<u8>) -> Msg {
+        let mut msg = Msg {
+            first,
+            count: 2,
+            subject: "logs.a".into(),
+            fixed_id: None,
+            payload,
+            charge: 0,
+            sealed: None,
+        };
+        msg.seal(Epoch([1; 16]));
+        msg
+    }
+
+    /// An acknowledged batch's buffer comes back empty with its room, at most
+    /// `SPARE_BUFFERS` of them; a signed record's message gives none.
+    #[test]
+    fn acked_batches_leave_their_buffers_for_the_next() {
+        let mut s = State::default();
+        for i in 0..SPARE_BUFFERS as u64 + 3 {
+            let mut payload = Vec::with_capacity(100_000);
+            payload.resize(90_000, b'x');
+            recycle(&mut s, acked_batch(i, payload));
+        }
+        assert_eq!(s.spare.len(), SPARE_BUFFERS);
+        assert!(
+            s.spare
+                .iter()
+                .all(|v| v.is_empty() && v.capacity() >= 90_000)
+        );
+
+        let mut s = State::default();
+        let mut signed = acked_batch(1, vec![b'x'; 1000]);
+        signed.fixed_id = Some("lw1.x".into());
+        recycle(&mut s, signed);
+        assert!(s.spare.is_empty());
+    }
+
+    /// A message holding a quarter of its buffer or less is sealed with the rest given
+    /// back, so a recycled 256 KiB buffer never stays behind one small record.
+    #[test]
+    fn a_small_message_in_a_large_buffer_is_trimmed_at_seal() {
+        let mut payload = Vec::with_capacity(BATCH_BYTES);
+        payload.extend_from_slice(b"{\"msg\":\"x\"}");
+        let mut msg = acked_batch(1, Vec::new());
+        msg.sealed = None;
+        msg.payload = payload;
+        msg.seal(Epoch([1; 16]));
+        let (_, bytes) = msg.sealed.take().expect("sealed");
+        let v = Vec::from(bytes.try_into_mut().unwrap_or_else(|_| panic!("unique")));
+        assert!(v.capacity() < BATCH_BYTES / 4, "{}", v.capacity());
+
+        let mut full = Vec::with_capacity(1000);
+        full.resize(600, b'x');
+        trim(&mut full);
+        assert_eq!(
+            full.capacity(),
+            1000,
+            "a buffer over a quarter full is kept"
+        );
+    }
 }
