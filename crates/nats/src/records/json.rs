@@ -196,7 +196,10 @@ pub fn write_record_json(r: &LogRecord, out: &mut Vec<u8>) {
         out.push(b',');
         json_str(out, k);
         out.push(b':');
-        json_data(out, &AsJson(v));
+        match v {
+            Value::Str(t) => json_str(out, t),
+            other => json_data(out, &AsJson(other)),
+        }
     }
     out.push(b'}');
 }

@@ -236,6 +236,17 @@ pub struct NatsHandler {
     batch_bytes: usize,
     close_started: std::sync::atomic::AtomicBool,
     worker: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// The subject last rendered and the record fields it came from: a burst of one
+    /// logger's records (the usual case) renders it once.
+    last_subject: Mutex<RenderedSubject>,
+}
+
+/// See `NatsHandler::last_subject`; empty until the first record.
+#[derive(Default)]
+struct RenderedSubject {
+    name: String,
+    levelname: String,
+    subject: String,
 }
 
 impl std::fmt::Debug for NatsHandler {
@@ -279,6 +290,7 @@ impl NatsHandler {
             batch_bytes: options.max_message.min(BATCH_BYTES),
             close_started: std::sync::atomic::AtomicBool::new(false),
             options,
+            last_subject: Mutex::default(),
             worker: Mutex::new(Some(worker)),
         })
     }
@@ -333,7 +345,16 @@ impl NatsHandler {
                 self.options.max_message
             )));
         }
-        let subject = self.options.subject.render(&record.name, &record.levelname);
+        let mut rendered = self.last_subject.lock().unwrap_or_else(|e| e.into_inner());
+        if rendered.subject.is_empty()
+            || rendered.name != record.name
+            || rendered.levelname != record.levelname
+        {
+            rendered.subject = self.options.subject.render(&record.name, &record.levelname);
+            rendered.name.clone_from(&record.name);
+            rendered.levelname.clone_from(&record.levelname);
+        }
+        let subject = rendered.subject.as_str();
         let len = json.len() + subject.len();
         let mut s = self.shared.lock();
         // Wait for room; a record alone in the buffer always fits (it is below max_message).
@@ -370,7 +391,7 @@ impl NatsHandler {
         s.peak = s.peak.max(s.bytes);
         let (records, bytes) = (self.batch_records, self.batch_bytes);
         let joined = match s.queue.back_mut() {
-            Some(open) if id.is_none() && open.can_take(&subject, json.len(), records, bytes) => {
+            Some(open) if id.is_none() && open.can_take(subject, json.len(), records, bytes) => {
                 open.payload.push(b'\n');
                 open.payload.extend_from_slice(json);
                 open.count += 1;
@@ -395,7 +416,7 @@ impl NatsHandler {
                 s.queue.push_back(Msg {
                     first: seq,
                     count: 1,
-                    subject,
+                    subject: subject.to_owned(),
                     fixed_id: id.map(|id| id.header()),
                     payload,
                     charge: len,
