@@ -338,9 +338,15 @@ fn unsigned_records_share_messages_and_signed_ones_stay_alone() {
             })
             .unwrap();
         } else {
-            // Two loggers, two subjects: a run ends where the subject changes.
+            // Two loggers and two levels, three subjects: a run ends where the subject
+            // changes (the handler renders a subject again when the name or level does).
             let name = if i % 100 < 70 { "app" } else { "app.db" };
-            emit(&h, &record(name, &text)).unwrap();
+            let mut r = record(name, &text);
+            if i % 100 >= 90 {
+                r.levelno = 40;
+                r.levelname = "ERROR".into();
+            }
+            emit(&h, &r).unwrap();
         }
         expected.push(text);
     }
@@ -360,7 +366,11 @@ fn unsigned_records_share_messages_and_signed_ones_stay_alone() {
             m.records.len()
         );
         for r in &m.records {
-            let subject = format!("logs.WARNING.{}", r["name"].as_str().unwrap());
+            let subject = format!(
+                "logs.{}.{}",
+                r["levelname"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            );
             assert_eq!(m.subject, subject, "a message holds one subject's records");
             order.push(r["msg"].as_str().unwrap().to_owned());
         }
