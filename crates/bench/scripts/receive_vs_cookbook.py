@@ -251,6 +251,14 @@ def run_logwire(exe, frames, n, out, expect_size, extra=()):
     return run_logwire_measured(exe, frames, n, out, expect_size, extra)[0]
 
 
+def drop(*paths):
+    """Deletes a run's outputs once compared: ~120 MB each at 1 M records, left until exit
+    they were dirty pages the kernel wrote back during the later runs (fan-in and signed),
+    which then measured slower than the first ones for that reason alone."""
+    for p in paths:
+        os.remove(p)
+
+
 def decode_python(frames_path, rounds=3):
     data = open(frames_path, "rb").read()
     payloads = []
@@ -337,6 +345,7 @@ def main():
                 same = open(a, "rb").read() == open(b, "rb").read()
                 print("run %d: cookbook %.0f rec/s, logwire %.0f rec/s, ratio %.1fx, outputs identical: %s"
                       % (run, cook[-1], lw[-1], lw[-1] / cook[-1], same))
+                drop(a, b)
             print("median: cookbook %.0f rec/s, logwire %.0f rec/s, ratio %.1fx" % (med(cook), med(lw), med(lw) / med(cook)))
         if "fan-in" in parts:
             c = args.fan_in
@@ -349,6 +358,7 @@ def main():
                 same = sorted(open(b, "rb").read().splitlines()) == sorted(expect.splitlines())
                 print("fan-in %d run %d: cookbook %.0f rec/s, logwire %.0f rec/s, same lines: %s"
                       % (c, run, fcook[-1], flw[-1], same))
+                drop(a, b)
             print("fan-in %d median: cookbook %.0f rec/s, logwire %.0f rec/s (%.1fx the cookbook); "
                   "logwire fan-in / one connection: %.2fx"
                   % (c, med(fcook), med(flw), med(flw) / med(fcook), med(flw) / med(lw)))
@@ -363,6 +373,7 @@ def main():
                 slw.append(run_logwire(exe, signed, n, b, len(expect), ("--record-key", key_path)))
                 same = open(b, "rb").read() == expect
                 print("signed run %d: logwire %.0f rec/s, output identical to the unsigned: %s" % (run, slw[-1], same))
+                drop(b)
             print("signed median: %.0f rec/s; signed / unsigned: %.2fx" % (med(slw), med(slw) / med(lw)))
         if "decode" in parts:
             py_ns = decode_python(frames_path)
