@@ -12,8 +12,9 @@
 //!   password, token); files are read when connecting, at most [`MAX_CREDENTIAL_FILE`] bytes.
 
 use crate::NatsError;
-use async_nats::{ConnectOptions, ServerAddr};
+use async_nats::{ConnectOptions, Event, ServerAddr};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Largest credentials or nkey seed file read (a `.creds` file is under 2 KiB).
@@ -116,6 +117,16 @@ impl NatsConnect {
 
     /// Connects (in the background: the client is returned at once and reconnects forever).
     pub async fn connect(&self) -> Result<async_nats::Client, NatsError> {
+        self.connect_reporting(None).await
+    }
+
+    /// [`NatsConnect::connect`], with what goes wrong while connecting (refused
+    /// credentials, a TLS failure, a server that is down) passed to `problems` as one line
+    /// each time it changes (see [`ConnectionProblems`]).
+    pub async fn connect_reporting(
+        &self,
+        problems: Option<ConnectionProblems>,
+    ) -> Result<async_nats::Client, NatsError> {
         let addrs: Vec<ServerAddr> = self
             .servers
             .iter()
@@ -141,9 +152,77 @@ impl NatsConnect {
                 Duration::from_millis(50u64.saturating_mul(1 << attempts.min(6) as u64))
                     .min(Duration::from_secs(2))
             });
+        let o = match problems {
+            Some(p) => o.event_callback(move |event| {
+                let p = p.clone();
+                async move { p.event(&event) }
+            }),
+            None => o,
+        };
         o.connect(addrs)
             .await
             .map_err(|e| NatsError::Connect(e.to_string()))
+    }
+}
+
+/// Reports connection problems the client meets in the background, each once: a client
+/// retrying a refused TLS handshake every 2 s says so on stderr once, not every 2 s, and
+/// again only when the problem changes or after it connected. Without it a handler whose
+/// credentials a server refuses waits silently.
+#[derive(Clone)]
+pub struct ConnectionProblems {
+    who: &'static str,
+    last: Arc<Mutex<Option<String>>>,
+    note: Arc<dyn Fn(&str) + Send + Sync>,
+}
+
+impl std::fmt::Debug for ConnectionProblems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionProblems")
+            .field("who", &self.who)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionProblems {
+    /// Prints `<who>: NATS: <problem>` on stderr and passes the problem to `note` (for a
+    /// handler's last error).
+    pub fn new(who: &'static str, note: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        ConnectionProblems {
+            who,
+            last: Arc::default(),
+            note: Arc::new(note),
+        }
+    }
+
+    /// The line an event gives, if it is a problem; `None` for a connection made.
+    fn line(event: &Event) -> Option<Option<String>> {
+        match event {
+            Event::Connected => Some(None),
+            Event::ClientError(e) => Some(Some(format!("cannot connect: {e}"))),
+            Event::ServerError(e) => Some(Some(format!("the server says: {e}"))),
+            Event::Disconnected => Some(Some("disconnected; reconnecting".into())),
+            _ => None,
+        }
+    }
+
+    fn event(&self, event: &Event) {
+        let Some(line) = Self::line(event) else {
+            return;
+        };
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if *last == line {
+            return;
+        }
+        match &line {
+            Some(problem) => {
+                eprintln!("{}: NATS: {problem}", self.who);
+                (self.note)(problem);
+            }
+            None if last.is_some() => eprintln!("{}: NATS: connected", self.who),
+            None => {}
+        }
+        *last = line;
     }
 }
 

@@ -23,7 +23,7 @@ pub use config_kv::{
     ListenerReply, MAX_BACKOFF, MAX_REPLIES, MAX_REPLY_BYTES, MIN_BACKOFF, PushReport, ReplyError,
     push_config, reply_subject,
 };
-pub use connect::{DEFAULT_PORT, MAX_CREDENTIAL_FILE, NatsConnect, host_port};
+pub use connect::{ConnectionProblems, DEFAULT_PORT, MAX_CREDENTIAL_FILE, NatsConnect, host_port};
 pub use records::{
     DEFAULT_BATCH_RECORDS, DEFAULT_BUFFER_BYTES, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_MESSAGE,
     HANDLER_CLASS, JournalError, MsgId, NatsHandler, NatsHandlerOptions, NatsHandlerStats,

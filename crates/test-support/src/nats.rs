@@ -6,6 +6,7 @@
 //! `scripts/apt-packages.txt`). A missing server fails the test with that message.
 
 use crate::process::{self, Lines};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -42,6 +43,8 @@ pub struct NatsServer {
     stderr: Option<Lines>,
     port: u16,
     store: PathBuf,
+    /// More command-line arguments (TLS, authentication), kept for restarts.
+    extra: Vec<OsString>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -52,6 +55,13 @@ impl NatsServer {
     /// The server picks the port itself (`-p -1`) and the starter reads it from the log:
     /// probing for a free port and binding it again races with other tests' connections.
     pub fn start() -> NatsServer {
+        Self::start_with(Vec::<OsString>::new())
+    }
+
+    /// [`NatsServer::start`] with more arguments: TLS (`--tls --tlscert F --tlskey F
+    /// [--tlsverify --tlscacert F]`), authentication (`--user U --pass P`, `--auth TOKEN`)
+    /// or a config file (`-c F`).
+    pub fn start_with(extra: impl IntoIterator<Item = impl Into<OsString>>) -> NatsServer {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().to_owned();
         let mut s = NatsServer {
@@ -59,6 +69,7 @@ impl NatsServer {
             stderr: None,
             port: 0,
             store,
+            extra: extra.into_iter().map(Into::into).collect(),
             _dir: Some(dir),
         };
         s.spawn();
@@ -72,6 +83,7 @@ impl NatsServer {
             stderr: None,
             port,
             store: store.to_owned(),
+            extra: Vec::new(),
             _dir: None,
         };
         s.spawn();
@@ -89,6 +101,7 @@ impl NatsServer {
             })
             .arg("-sd")
             .arg(&self.store)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

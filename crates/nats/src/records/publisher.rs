@@ -19,7 +19,7 @@
 
 use super::json::{MsgId, write_record_json};
 use super::subject::SubjectTemplate;
-use crate::NatsConnect;
+use crate::{ConnectionProblems, NatsConnect};
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -313,6 +313,12 @@ impl NatsHandler {
         }
     }
 
+    /// The last problem met while connecting or publishing (a refused TLS handshake or
+    /// credential, a failed publish), if any: the text `close` reports.
+    pub fn last_error(&self) -> Option<String> {
+        self.shared.lock().last_error.clone()
+    }
+
     /// Queues one record under an explicit identity (what `emit` does with the record's own).
     pub fn publish(&self, record: &LogRecord, id: Option<MsgId>) -> Result<(), HandlerError> {
         thread_local! {
@@ -589,8 +595,18 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
     let note_error = |e: String| {
         shared.lock().last_error = Some(e);
     };
+    let problems = {
+        let shared = Arc::clone(&shared);
+        ConnectionProblems::new("logwire.NATSHandler", move |e| {
+            shared.lock().last_error = Some(e.to_owned());
+        })
+    };
     let client = loop {
-        match options.connect.connect().await {
+        match options
+            .connect
+            .connect_reporting(Some(problems.clone()))
+            .await
+        {
             Ok(c) => break c,
             Err(e) => {
                 // Only a bad setting fails here (the connection itself is retried inside).
@@ -616,7 +632,13 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
                 storage: jetstream::stream::StorageType::File,
                 ..Default::default()
             };
-            match js.get_or_create_stream(config).await {
+            // A request to a server that never answers (refused credentials, TLS) takes
+            // the whole request timeout: `close` does not wait for it.
+            let created = tokio::select! {
+                r = js.get_or_create_stream(config) => r,
+                () = until_closing(&shared) => return stop(&shared),
+            };
+            match created {
                 Ok(_) => break,
                 Err(e) => {
                     note_error(format!("stream {stream}: {e}"));
@@ -727,6 +749,19 @@ fn recycle(s: &mut State, msg: Msg) {
 /// Records of messages not yet acknowledged whose first record is at or below `target`.
 fn waiting(s: &State, target: u64) -> usize {
     s.unacked.range(..=target).map(|(_, n)| n).sum()
+}
+
+/// Returns once the handler is closing.
+async fn until_closing(shared: &Shared) {
+    loop {
+        // `close` wakes with notify_one, which leaves a permit when nobody waits yet: a
+        // close between the check and the wait still ends it.
+        let woken = shared.wake.notified();
+        if shared.lock().closing {
+            return;
+        }
+        woken.await;
+    }
 }
 
 /// Waits `d` or until the handler closes; true if it closed.

@@ -10,7 +10,7 @@
 //! journal (see `journal`) is keyed on stream sequences above the consumer's ack floor.
 
 use super::journal::Journal;
-use crate::{NatsConnect, NatsError};
+use crate::{ConnectionProblems, NatsConnect, NatsError};
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures_util::StreamExt;
 use logwire_collector::receiver::{MAX_REMOTE_LOGGERS, MAX_REMOTE_NAME_LEN, escape_control};
@@ -205,7 +205,8 @@ async fn run(
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), NatsError> {
-    let client = options.connect.connect().await?;
+    let problems = ConnectionProblems::new("logwire nats source", |_| {});
+    let client = options.connect.connect_reporting(Some(problems)).await?;
     let js = jetstream::new(client);
     let mut consumer = loop {
         match open_consumer(&js, &options).await {

@@ -3,5 +3,6 @@
 //! `nats-server -js` on loopback with its store in a temp dir.
 
 mod config_kv;
+mod connect_auth;
 mod records_publish;
 mod records_source;
