@@ -27,7 +27,7 @@ fn handler(connect: NatsConnect) -> NatsHandler {
 fn unacked_after(h: &NatsHandler, wait: Duration) -> usize {
     let fmt = Formatter::default();
     for i in 0..RECORDS {
-        let r = LogRecord::new("app", 20, "/srv/app.py", 1, &format!("r{i}"));
+        let r = LogRecord::new("app", 20, "/srv/app.py", 1, format!("r{i}"));
         Emitter::emit(h, &r, &fmt).unwrap();
     }
     h.wait_acked(Some(wait))
