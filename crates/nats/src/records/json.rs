@@ -39,6 +39,17 @@ pub enum MsgId {
         /// The handler's sequence, from 1.
         seq: u64,
     },
+    /// A message of `count` (≥ 2) unsigned records, the first at handler sequence `first`
+    /// (`lwu.<instance>.<first>+<count>`): sealed at its first send, so a retry carries the
+    /// same records under the same id.
+    Batch {
+        /// Random per handler instance.
+        instance: Epoch,
+        /// The handler's sequence of its first record.
+        first: u64,
+        /// Records in the message.
+        count: u64,
+    },
 }
 
 impl MsgId {
@@ -67,6 +78,15 @@ impl MsgId {
                 hex(&mut s, &instance.0);
                 let _ = write!(s, ".{seq}");
             }
+            MsgId::Batch {
+                instance,
+                first,
+                count,
+            } => {
+                s.push_str("lwu.");
+                hex(&mut s, &instance.0);
+                let _ = write!(s, ".{first}+{count}");
+            }
         }
         s
     }
@@ -79,21 +99,41 @@ impl MsgId {
             "lw1" => {
                 let key = unhex::<8>(it.next()?)?;
                 let epoch = unhex::<16>(it.next()?)?;
-                let seq = it.next()?.parse().ok()?;
+                let seq = number(it.next()?)?;
                 MsgId::Signed {
                     key_id: KeyId(key),
                     epoch: Epoch(epoch),
                     seq,
                 }
             }
-            "lwu" => MsgId::Local {
-                instance: Epoch(unhex::<16>(it.next()?)?),
-                seq: it.next()?.parse().ok()?,
-            },
+            "lwu" => {
+                let instance = Epoch(unhex::<16>(it.next()?)?);
+                let seq = it.next()?;
+                match seq.split_once('+') {
+                    None => MsgId::Local {
+                        instance,
+                        seq: number(seq)?,
+                    },
+                    Some((first, count)) => MsgId::Batch {
+                        instance,
+                        first: number(first)?,
+                        count: number(count).filter(|&c| c >= 2)?,
+                    },
+                }
+            }
             _ => return None,
         };
         it.next().is_none().then_some(id)
     }
+}
+
+/// A decimal seq or count as `header` writes it (digits only: no sign, as `u64::from_str`
+/// would take).
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }
 
 fn hex(out: &mut String, bytes: &[u8]) {
@@ -257,6 +297,11 @@ mod tests {
                 instance: Epoch([7; 16]),
                 seq: u64::MAX,
             },
+            MsgId::Batch {
+                instance: Epoch([9; 16]),
+                first: 513,
+                count: 256,
+            },
         ];
         for id in ids {
             assert_eq!(MsgId::parse(&id.header()), Some(id), "{}", id.header());
@@ -268,6 +313,11 @@ mod tests {
             "lwu.zz.1",
             "x.y",
             "lwu.07070707070707070707070707070707.1.2",
+            "lwu.07070707070707070707070707070707.+1",
+            "lwu.07070707070707070707070707070707.1+",
+            "lwu.07070707070707070707070707070707.1+1",
+            "lwu.07070707070707070707070707070707.1+2+3",
+            "lwu.07070707070707070707070707070707.+1+2",
         ] {
             assert_eq!(MsgId::parse(bad), None, "{bad}");
         }

@@ -147,18 +147,17 @@ impl Msg {
         if self.sealed.is_none() {
             let id = match &self.fixed_id {
                 Some(id) => id.clone(),
-                None => {
-                    let mut id = MsgId::Local {
-                        instance,
-                        seq: self.first,
-                    }
-                    .header();
-                    if self.count > 1 {
-                        id.push('+');
-                        id.push_str(&self.count.to_string());
-                    }
-                    id
+                None if self.count > 1 => MsgId::Batch {
+                    instance,
+                    first: self.first,
+                    count: self.count as u64,
                 }
+                .header(),
+                None => MsgId::Local {
+                    instance,
+                    seq: self.first,
+                }
+                .header(),
             };
             let mut payload = std::mem::take(&mut self.payload);
             trim(&mut payload);

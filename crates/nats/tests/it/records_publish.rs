@@ -384,7 +384,8 @@ fn unsigned_records_share_messages_and_signed_ones_stay_alone() {
         } else if m.records.len() > 1 {
             batches += 1;
             assert!(
-                m.id.starts_with("lwu.") && m.id.ends_with(&format!("+{}", m.records.len())),
+                matches!(MsgId::parse(&m.id), Some(MsgId::Batch { count, .. })
+                    if count == m.records.len() as u64),
                 "batch id {} for {} records",
                 m.id,
                 m.records.len()
