@@ -6,8 +6,9 @@
 use crate::common;
 
 use common::{BIN, WAIT, frame, good, send_unix};
-use logwire_test_support::process;
+use logwire_test_support::process::{self, Lines};
 use logwire_test_support::python;
+use logwire_test_support::serve::Bound;
 use logwire_test_support::wait::{free_port, poll_until};
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -342,29 +343,38 @@ fn watchdog_pings_arrive_while_alive_and_stop_while_the_dispatcher_is_stuck() {
     use crate::metrics_cli::{get, samples};
     let dir = tempfile::tempdir().unwrap();
     let notify = Notify::bind(&dir.path().join("notify"));
-    let metrics_port = free_port();
-    let metrics: std::net::SocketAddr = format!("127.0.0.1:{metrics_port}").parse().unwrap();
-    let record_port = free_port();
-    let mut child = Reaped(
-        Command::new(BIN)
-            .args([
-                "serve",
-                "--tcp",
-                &format!("127.0.0.1:{record_port}"),
-                "--metrics",
-            ])
-            .arg(metrics.to_string())
-            .env("NOTIFY_SOCKET", dir.path().join("notify"))
-            .env("WATCHDOG_USEC", WATCHDOG_USEC.to_string())
-            .env_remove("WATCHDOG_PID")
-            // The default printer's stdout: a pipe nobody reads until the test says so.
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    // Port 0 for both, read back from stderr: a port probed free and bound again later can
+    // be taken meanwhile by another test's connection, and serve then exits before READY.
+    let mut child = Command::new(BIN)
+        .args(["serve", "--tcp", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
+        .env("NOTIFY_SOCKET", dir.path().join("notify"))
+        .env("WATCHDOG_USEC", WATCHDOG_USEC.to_string())
+        .env_remove("WATCHDOG_PID")
+        // The default printer's stdout: a pipe nobody reads until the test says so.
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = Lines::collect(child.stderr.take().unwrap());
+    let mut child = Reaped(child);
+    assert_eq!(notify.next_state(), "READY=1", "{:?}", stderr.snapshot());
+    let (mut addr, mut metrics) = (None, None);
+    assert!(
+        poll_until(WAIT, || {
+            let lines = stderr.snapshot();
+            addr = Bound::read(&lines).tcp.first().copied();
+            metrics = lines.iter().find_map(|l| {
+                l.strip_prefix("metrics on http://")?
+                    .strip_suffix("/metrics")?
+                    .parse::<std::net::SocketAddr>()
+                    .ok()
+            });
+            addr.is_some() && metrics.is_some()
+        }),
+        "serve names its record and metrics addresses: {:?}",
+        stderr.snapshot()
     );
-    assert_eq!(notify.next_state(), "READY=1");
-
+    let (addr, metrics) = (addr.unwrap(), metrics.unwrap());
     // Idle with an empty queue: alive, pings keep coming.
     for _ in 0..3 {
         assert_eq!(notify.next(), "WATCHDOG=1");
@@ -373,7 +383,6 @@ fn watchdog_pings_arrive_while_alive_and_stop_while_the_dispatcher_is_stuck() {
     // Stall the only output: the pipe fills, the dispatcher blocks in its write, records
     // pile up pending. (The sender blocks too once the queue is full; it is left to end
     // with the collector.)
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{record_port}").parse().unwrap();
     std::thread::spawn(move || {
         let Ok(mut s) = std::net::TcpStream::connect(addr) else {
             return;
