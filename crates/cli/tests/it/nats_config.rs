@@ -367,6 +367,21 @@ fn an_unreadable_nats_credentials_file_stops_with_one_sentence() {
         config.to_str().unwrap(),
         dir.path().join("state"),
     );
+    // `serve --listen nats://…` with the missing file given to `flag`.
+    let listener_with = |flag: &str| -> Vec<String> {
+        vec![
+            "serve".into(),
+            "--tcp=127.0.0.1:0".into(),
+            "--udp=127.0.0.1:0".into(),
+            "--listen=nats://127.0.0.1:4/logconf/k".into(),
+            "--listen-key".into(),
+            key.with_extension("pub").to_str().unwrap().into(),
+            "--listen-state-dir".into(),
+            st.to_str().unwrap().into(),
+            flag.into(),
+            m.into(),
+        ]
+    };
     let runs: [Vec<String>; 4] = [
         vec![
             "send-config".into(),
@@ -378,31 +393,9 @@ fn an_unreadable_nats_credentials_file_stops_with_one_sentence() {
             "--nats-creds".into(),
             m.into(),
         ],
-        vec![
-            "serve".into(),
-            "--tcp=127.0.0.1:0".into(),
-            "--udp=127.0.0.1:0".into(),
-            "--listen=nats://127.0.0.1:4/logconf/k".into(),
-            "--listen-key".into(),
-            key.with_extension("pub").to_str().unwrap().into(),
-            "--listen-state-dir".into(),
-            st.to_str().unwrap().into(),
-            "--listen-nats-creds".into(),
-            m.into(),
-        ],
+        listener_with("--listen-nats-creds"),
         // The CA of a TLS bucket listener (a missing file named "missing.creds" all the same).
-        vec![
-            "serve".into(),
-            "--tcp=127.0.0.1:0".into(),
-            "--udp=127.0.0.1:0".into(),
-            "--listen=nats://127.0.0.1:4/logconf/k".into(),
-            "--listen-key".into(),
-            key.with_extension("pub").to_str().unwrap().into(),
-            "--listen-state-dir".into(),
-            st.to_str().unwrap().into(),
-            "--listen-nats-tls-ca".into(),
-            m.into(),
-        ],
+        listener_with("--listen-nats-tls-ca"),
         vec![
             "serve".into(),
             "--tcp=127.0.0.1:0".into(),

@@ -210,16 +210,36 @@ print(h.report())
 }
 
 fn collector(port: u16, key: &Path, state: &Path, config: &Path) -> Serve {
-    Serve::start(&[
+    collector_with(port, key, state, config, &[])
+}
+
+/// [`collector`] with more flags.
+fn collector_with(port: u16, key: &Path, state: &Path, config: &Path, more: &[&str]) -> Serve {
+    let tcp = format!("127.0.0.1:{port}");
+    let mut args = vec![
         "--tcp",
-        &format!("127.0.0.1:{port}"),
+        &tcp,
         "--record-key",
         key.to_str().unwrap(),
         "--record-state-dir",
         state.to_str().unwrap(),
         "--config",
         config.to_str().unwrap(),
-    ])
+    ];
+    args.extend_from_slice(more);
+    Serve::start(&args)
+}
+
+/// Waits until collector `a` stored `stored` records, then kills nats-server and gives the
+/// collector half a second to notice.
+fn kill_nats_once_stored(a: &Serve, nats: &mut NatsServer, stored: u64) {
+    assert!(
+        a.wait_stats(|c| c.get("stored") >= stored).is_some(),
+        "{:?}",
+        a.stderr_lines()
+    );
+    nats.kill();
+    std::thread::sleep(Duration::from_millis(500));
 }
 
 fn crash_test(n_per_sender: usize) {
@@ -428,32 +448,14 @@ fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
     } = Fleet::new("DRAIN");
     let d = dir.path();
     let state = d.join("a");
-    let mut a = Serve::start(&[
-        "--tcp",
-        "127.0.0.1:0",
-        "--record-key",
-        key.to_str().unwrap(),
-        "--record-state-dir",
-        state.to_str().unwrap(),
-        "--config",
-        pub_cfg.to_str().unwrap(),
-        "--stats",
-        "1",
-        "--drain-timeout",
-        "2",
-    ]);
+    let stats_and_drain = ["--stats", "1", "--drain-timeout", "2"];
+    let mut a = collector_with(0, &key, &state, &pub_cfg, &stats_and_drain);
     let port = a.tcp().port();
     const N: usize = 3_000;
     let Some(s) = paced_sender("drain", port, &key, N, 10) else {
         return;
     };
-    assert!(
-        a.wait_stats(|c| c.get("stored") >= 200).is_some(),
-        "{:?}",
-        a.stderr_lines()
-    );
-    nats.kill();
-    std::thread::sleep(Duration::from_millis(500));
+    kill_nats_once_stored(&a, &mut nats, 200);
     let (status, lines_a) = a.terminate();
     let lines = lines_a.clone();
     assert!(status.success(), "exit {status:?}: {lines:?}");
@@ -513,30 +515,12 @@ fn a_second_signal_closes_the_outputs_at_once() {
         pub_cfg,
         ..
     } = Fleet::new("SECOND");
-    let mut a = Serve::start(&[
-        "--tcp",
-        "127.0.0.1:0",
-        "--record-key",
-        key.to_str().unwrap(),
-        "--record-state-dir",
-        dir.path().join("a").to_str().unwrap(),
-        "--config",
-        pub_cfg.to_str().unwrap(),
-        "--stats",
-        "1",
-        "--drain-timeout",
-        "600",
-    ]);
+    let stats_and_drain = ["--stats", "1", "--drain-timeout", "600"];
+    let mut a = collector_with(0, &key, &dir.path().join("a"), &pub_cfg, &stats_and_drain);
     let Some(mut s) = paced_sender("second", a.tcp().port(), &key, 2_000, 10) else {
         return;
     };
-    assert!(
-        a.wait_stats(|c| c.get("stored") >= 100).is_some(),
-        "{:?}",
-        a.stderr_lines()
-    );
-    nats.kill();
-    std::thread::sleep(Duration::from_millis(500));
+    kill_nats_once_stored(&a, &mut nats, 100);
     a.signal("TERM");
     std::thread::sleep(Duration::from_millis(500));
     a.signal("TERM");
