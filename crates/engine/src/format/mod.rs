@@ -434,7 +434,7 @@ impl Formatter {
     ) -> Result<Formatter, FormatError> {
         let mut f = Formatter::new(fmt, datefmt, style, validate, Vec::new())?;
         let required = json::required_fields(&f.fmt, style);
-        f.json = Some(Box::new(json::JsonSpec { required, options }));
+        f.json = Some(Box::new(json::JsonSpec::new(required, options)));
         Ok(f)
     }
 
