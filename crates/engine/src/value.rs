@@ -264,11 +264,11 @@ pub(crate) fn write_float_repr(x: f64, out: &mut String) {
             for _ in 0..(-decpt) {
                 out.push('0');
             }
-            out.push_str(&digits);
+            out.push_str(digits);
         } else {
             let d = decpt as usize;
             if digits.len() <= d {
-                out.push_str(&digits);
+                out.push_str(digits);
                 for _ in digits.len()..d {
                     out.push('0');
                 }
