@@ -1,5 +1,6 @@
 //! Credentials and TLS against a nats-server that requires them: a private CA with mutual
-//! TLS, user and password, a token, and an nkey. Each server refuses a handler without the
+//! TLS, user and password, a token, an nkey, and a `.creds` file (a user JWT and its seed,
+//! from a server in operator mode). Each server refuses a handler without the
 //! right credential, and each accepts the one with it, whose records JetStream then stores.
 
 use logwire_engine::{Emitter, Formatter, LogRecord};
@@ -173,6 +174,128 @@ fn nkey_seed_file() {
         &with(&stranger, "stranger.nk"),
         &server,
         "another nkey",
+        AUTH,
+    );
+}
+
+/// A NATS JWT: `claims` (with `iss`, `sub`, `iat` and `jti` added) signed by `issuer`, as
+/// nsc writes them (header `ed25519-nkey`, base64url without padding).
+fn jwt(issuer: &nkeys::KeyPair, subject: &str, mut claims: serde_json::Value) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let c = claims.as_object_mut().unwrap();
+    c.insert("iss".into(), issuer.public_key().into());
+    c.insert("sub".into(), subject.into());
+    c.insert("iat".into(), now.into());
+    c.insert("jti".into(), format!("{subject}{now}").into());
+    let head = b64.encode(br#"{"typ":"JWT","alg":"ed25519-nkey"}"#);
+    let body = b64.encode(serde_json::to_vec(&claims).unwrap());
+    let signed = format!("{head}.{body}");
+    let signature = issuer.sign(signed.as_bytes()).unwrap();
+    format!("{signed}.{}", b64.encode(signature))
+}
+
+/// A `.creds` file's text, as nsc writes it.
+fn creds(user_jwt: &str, user: &nkeys::KeyPair) -> String {
+    format!(
+        "-----BEGIN NATS USER JWT-----\n{user_jwt}\n------END NATS USER JWT------\n\n\
+         ************************* IMPORTANT *************************\n\
+         NKEY Seed printed below can be used to sign and prove identity.\n\n\
+         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+        user.seed().unwrap()
+    )
+}
+
+/// A server in operator mode (an operator, its system account, one account with JetStream,
+/// a memory resolver):
+/// the handler with a `.creds` file of a user that account signed publishes; a user signed
+/// by an account the server does not know, and a file with the right JWT but another seed,
+/// are refused.
+#[test]
+fn creds_file_in_operator_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let operator = nkeys::KeyPair::new_operator();
+    let account = nkeys::KeyPair::new_account();
+    // JetStream needs a system account in operator mode.
+    let system = nkeys::KeyPair::new_account();
+    let operator_jwt = jwt(
+        &operator,
+        &operator.public_key(),
+        serde_json::json!({"name": "logwire-test", "nats": {
+            "system_account": system.public_key(), "type": "operator", "version": 2}}),
+    );
+    let system_jwt = jwt(
+        &operator,
+        &system.public_key(),
+        serde_json::json!({"name": "SYS", "nats": {"type": "account", "version": 2}}),
+    );
+    let unlimited = serde_json::json!({
+        "subs": -1, "data": -1, "payload": -1, "imports": -1, "exports": -1,
+        "wildcards": true, "conn": -1, "leaf": -1,
+        "mem_storage": -1, "disk_storage": -1, "streams": -1, "consumer": -1,
+    });
+    let account_jwt = jwt(
+        &operator,
+        &account.public_key(),
+        serde_json::json!({"name": "APP", "nats": {
+            "limits": unlimited, "type": "account", "version": 2}}),
+    );
+    let user_jwt = |signer: &nkeys::KeyPair, user: &nkeys::KeyPair| {
+        jwt(
+            signer,
+            &user.public_key(),
+            serde_json::json!({"name": "collector", "nats": {
+                "pub": {}, "sub": {}, "subs": -1, "data": -1, "payload": -1,
+                "issuer_account": signer.public_key(), "type": "user", "version": 2}}),
+        )
+    };
+    let config = dir.path().join("nats.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "operator: {operator_jwt}\nsystem_account: {sys}\nresolver: MEMORY\n\
+             resolver_preload: {{\n  {sys}: {system_jwt}\n  {app}: {account_jwt}\n}}\n",
+            sys = system.public_key(),
+            app = account.public_key()
+        ),
+    )
+    .unwrap();
+    let server = NatsServer::start_with([PathBuf::from("-c"), config]);
+    let with = |text: String, name: &str| {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        let mut c = NatsConnect::new([server.url()]);
+        c.creds_file = Some(file);
+        handler(c)
+    };
+
+    let user = nkeys::KeyPair::new_user();
+    let jwt_of_user = user_jwt(&account, &user);
+    assert_delivered(
+        &with(creds(&jwt_of_user, &user), "user.creds"),
+        "a user of the configured account",
+    );
+
+    let stranger_account = nkeys::KeyPair::new_account();
+    let stranger = nkeys::KeyPair::new_user();
+    assert_refused(
+        &with(
+            creds(&user_jwt(&stranger_account, &stranger), &stranger),
+            "stranger.creds",
+        ),
+        &server,
+        "a user of an account the server does not know",
+        AUTH,
+    );
+    let thief = nkeys::KeyPair::new_user();
+    assert_refused(
+        &with(creds(&jwt_of_user, &thief), "stolen.creds"),
+        &server,
+        "the user's JWT with another seed",
         AUTH,
     );
 }
