@@ -106,8 +106,9 @@ pub(crate) struct ServeArgs {
     /// How long stopping (SIGTERM, SIGINT) may wait for the outputs to take every record
     /// already received before they are closed: an output that cannot deliver (a
     /// logwire.NATSHandler while NATS is unreachable) then reports what it still held, and
-    /// signed senders get no ack for it (they resend to the next collector). A second signal
-    /// closes them at once.
+    /// signed senders get no ack for it (they resend to the next collector). A second signal,
+    /// during the drain or while the outputs close, closes them at once (a NATSHandler stops
+    /// waiting for JetStream's acks).
     #[arg(long = "drain-timeout", value_name = "SECONDS", default_value_t = 30)]
     drain_timeout: u64,
     /// Largest frame accepted, in bytes; a larger frame is skipped and counted too_large (the
@@ -597,14 +598,21 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
     let mut closed_early = None;
     let final_stats = tokio::select! {
         s = &mut drain => s,
-        reason = async {
+        second = async {
             tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(args.drain_timeout)) => "the drain took longer than --drain-timeout",
-                _ = term.recv() => "a second signal",
-                _ = int.recv() => "a second signal",
+                () = tokio::time::sleep(Duration::from_secs(args.drain_timeout)) => false,
+                _ = term.recv() => true,
+                _ = int.recv() => true,
             }
         } => {
-            eprintln!("logwire serve: {reason}: closing the outputs; what they still hold is reported and not acknowledged");
+            if second {
+                // Nothing waits for remote confirmations any more (a NATSHandler's
+                // closeTimeout included): the outputs report what they hold at once.
+                eprintln!("logwire serve: a second signal: closing the outputs at once; what they still hold is reported and not acknowledged");
+                tree.stop_waiting();
+            } else {
+                eprintln!("logwire serve: the drain took longer than --drain-timeout: closing the outputs; what they still hold is reported and not acknowledged");
+            }
             let t = tree.clone();
             closed_early = Some(tokio::task::spawn_blocking(move || t.shutdown()));
             drain.await
@@ -621,11 +629,21 @@ async fn serve(args: ServeArgs, systemd: SystemdSockets) -> ExitCode {
         tokio::task::block_in_place(|| listener.stop_and_join());
         eprintln!("logwire config listener: stopped: {listener_stats}");
     }
-    match closed_early {
-        Some(closing) => {
-            let _ = closing.await;
+    // Closing can wait for remote confirmations (a NATSHandler's closeTimeout): a signal
+    // meanwhile ends that wait.
+    let closing = closed_early.unwrap_or_else(|| {
+        let t = tree.clone();
+        tokio::task::spawn_blocking(move || t.shutdown())
+    });
+    tokio::pin!(closing);
+    loop {
+        tokio::select! {
+            _ = &mut closing => break,
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        None => tree.shutdown(),
+        eprintln!("logwire serve: a signal while closing the outputs: closing them at once");
+        tree.stop_waiting();
     }
     eprintln!("logwire serve: stopped: {final_stats}");
     code

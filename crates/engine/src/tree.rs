@@ -848,6 +848,18 @@ impl LoggerTree {
         }
     }
 
+    /// Tells every handler to stop waiting for remote confirmations
+    /// ([`Emitter::stop_waiting`](crate::Emitter::stop_waiting)), so that a [`shutdown`]
+    /// in progress on another thread, or the next one, ends without waiting for them: what a
+    /// second signal asks.
+    ///
+    /// [`shutdown`]: LoggerTree::shutdown
+    pub fn stop_waiting(&self) {
+        for h in self.snapshot().all_handlers() {
+            h.stop_waiting();
+        }
+    }
+
     /// A guard that shuts the tree down when dropped: keep it alive in `main`.
     #[must_use = "the tree is shut down when the guard is dropped"]
     pub fn shutdown_guard(&self) -> ShutdownGuard {

@@ -504,17 +504,19 @@ fn stopping_while_nats_is_down_ends_and_acknowledges_nothing_undelivered() {
     drop((a2, store));
 }
 
-/// The same stop, cut short: with a drain timeout far beyond the test's wait, a second
-/// SIGTERM closes the outputs at once, and serve ends and reports.
+/// The same stop, cut short: with a drain timeout and a NATSHandler close timeout far beyond
+/// the test's wait, a second SIGTERM closes the outputs at once (the handler stops waiting
+/// for acks), and serve ends and reports what the handler still held.
 #[test]
 fn a_second_signal_closes_the_outputs_at_once() {
     let Fleet {
-        mut nats,
-        dir,
-        key,
-        pub_cfg,
-        ..
+        mut nats, dir, key, ..
     } = Fleet::new("SECOND");
+    let pub_cfg = dir.path().join("pub-patient.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&nats_config(&nats.url(), "SECOND")).unwrap();
+    config["handlers"]["nats"]["closeTimeout"] = 600.into();
+    std::fs::write(&pub_cfg, config.to_string()).unwrap();
     let stats_and_drain = ["--stats", "1", "--drain-timeout", "600"];
     let mut a = collector_with(0, &key, &dir.path().join("a"), &pub_cfg, &stats_and_drain);
     let Some(mut s) = paced_sender("second", a.tcp().port(), &key, 2_000, 10) else {
@@ -533,6 +535,12 @@ fn a_second_signal_closes_the_outputs_at_once() {
             .iter()
             .any(|l| l.contains("a second signal: closing the outputs")),
         "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("not acknowledged by JetStream")),
+        "the handler reports what it held: {lines:?}"
     );
     let _ = s.kill();
     let _ = s.wait();

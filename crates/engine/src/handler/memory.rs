@@ -152,6 +152,14 @@ impl Emitter for MemoryHandler {
         }
         Ok(())
     }
+    /// Passed on to the target (which a tree also tells directly when it is one of its
+    /// handlers: telling twice is harmless).
+    fn stop_waiting(&self) {
+        let target = self.lock().target.clone();
+        if let Some(t) = target {
+            t.stop_waiting();
+        }
+    }
     fn close(&self) {
         let mut st = self.lock();
         if self.flush_on_close {

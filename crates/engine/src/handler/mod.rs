@@ -88,6 +88,12 @@ pub trait Emitter: Send + Sync {
     }
     /// Flushes and releases resources; later emits may fail or reopen, per kind.
     fn close(&self) {}
+    /// The program must stop now (a second signal): a `close` or `sync` that waits for a
+    /// remote peer to confirm what it holds (JetStream's acks) returns without waiting, and
+    /// reports what was not confirmed as it would at its timeout. Called from any thread,
+    /// also while another is in `close`. The default does nothing: a kind whose close only
+    /// writes locally has nothing to cut short.
+    fn stop_waiting(&self) {}
     /// Bytes this emitter has emitted so far (lines handed to its file or stream, records
     /// put on its queue), for metrics per output; `None` for kinds that do not count them.
     /// Implementations count under the lock their `emit` already holds, so counting costs no
@@ -310,6 +316,11 @@ impl Handler {
     /// Flushes and closes the emitter.
     pub fn close(&self) {
         self.emitter.close();
+    }
+
+    /// See [`Emitter::stop_waiting`].
+    pub fn stop_waiting(&self) {
+        self.emitter.stop_waiting();
     }
 
     fn describe(&self) -> String {

@@ -26,6 +26,9 @@ impl<E: Emitter + ?Sized> Emitter for std::sync::Arc<E> {
     fn close(&self) {
         (**self).close()
     }
+    fn stop_waiting(&self) {
+        (**self).stop_waiting()
+    }
     fn bytes_emitted(&self) -> Option<u64> {
         (**self).bytes_emitted()
     }
@@ -269,5 +272,56 @@ mod tests {
         assert_eq!(Encoding::parse("UTF-8").unwrap(), Encoding::Utf8);
         assert_eq!(Encoding::parse("ISO-8859-1").unwrap(), Encoding::Latin1);
         assert!(Encoding::parse("utf-16").is_err());
+    }
+
+    /// Every method of an `Arc`'d emitter reaches the emitter: a method the forwarding impl
+    /// forgets falls back to the trait's default (a `stop_waiting` lost this way left a
+    /// shared NATSHandler waiting out its close timeout).
+    #[test]
+    fn an_arc_forwards_every_method() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        #[derive(Default)]
+        struct Calls(AtomicUsize);
+        impl Emitter for Calls {
+            fn emit(&self, _: &LogRecord, _: &Formatter) -> Result<(), HandlerError> {
+                self.0.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            fn flush(&self) -> Result<(), HandlerError> {
+                self.0.fetch_add(10, Ordering::Relaxed);
+                Ok(())
+            }
+            fn sync(&self) -> Result<(), HandlerError> {
+                self.0.fetch_add(100, Ordering::Relaxed);
+                Ok(())
+            }
+            fn hand_off(&self) -> Result<(), HandlerError> {
+                self.0.fetch_add(1_000, Ordering::Relaxed);
+                Ok(())
+            }
+            fn close(&self) {
+                self.0.fetch_add(10_000, Ordering::Relaxed);
+            }
+            fn stop_waiting(&self) {
+                self.0.fetch_add(100_000, Ordering::Relaxed);
+            }
+            fn bytes_emitted(&self) -> Option<u64> {
+                Some(7)
+            }
+            fn kind(&self) -> &'static str {
+                "calls"
+            }
+        }
+        let inner = std::sync::Arc::new(Calls::default());
+        let outer: &dyn Emitter = &inner;
+        let r = LogRecord::new("a", 20, "/a.py", 1, "m");
+        outer.emit(&r, &Formatter::default()).unwrap();
+        outer.flush().unwrap();
+        outer.sync().unwrap();
+        outer.hand_off().unwrap();
+        outer.close();
+        outer.stop_waiting();
+        assert_eq!(inner.0.load(Ordering::Relaxed), 111_111);
+        assert_eq!((outer.bytes_emitted(), outer.kind()), (Some(7), "calls"));
     }
 }

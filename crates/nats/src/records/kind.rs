@@ -16,6 +16,7 @@
 //! | `inFlight` | publishes awaiting their ack at once (default 4096) |
 //! | `maxMessage` | largest record as JSON, in bytes (default 1 MiB, NATS's default) |
 //! | `batch` | most unsigned records per message, one JSON object per line (default 256; 1: a message per record) |
+//! | `closeTimeout` | seconds `close` waits for JetStream's acks before it reports what is left (default 10; a second signal to `serve` ends the wait at once) |
 //!
 //! Every server passes the content policy's destination check at prepare time, exactly as a
 //! `SocketHandler`'s host and port do: a pushed configuration may only publish to loopback and
@@ -75,6 +76,7 @@ impl HandlerKind for NatsKind {
             opt("inFlight"),
             opt("maxMessage"),
             opt("batch"),
+            opt("closeTimeout"),
         ];
         P
     }
@@ -189,6 +191,7 @@ impl HandlerKind for NatsKind {
         let batch = a
             .int("batch", 1, 4096, errs)
             .map_or(DEFAULT_BATCH_RECORDS, |n| n as usize);
+        let close_timeout = a.int("closeTimeout", 0, 86_400, errs);
         if errs.0.len() > before {
             return None;
         }
@@ -198,6 +201,9 @@ impl HandlerKind for NatsKind {
         options.max_in_flight = in_flight;
         options.max_message = max_message;
         options.batch_records = batch;
+        if let Some(secs) = close_timeout {
+            options.close_timeout = std::time::Duration::from_secs(secs as u64);
+        }
         Some(Box::new(NatsPlan { options }))
     }
 }

@@ -194,6 +194,9 @@ struct State {
     unannounced: usize,
     closing: bool,
     stopped: bool,
+    /// Set by `stop_waiting`: waits for acks end at once, and the worker stops as soon as
+    /// the handler closes, with publishes still in flight.
+    hurry: bool,
     last_error: Option<String>,
 }
 
@@ -464,7 +467,7 @@ impl NatsHandler {
                 .unacked
                 .first_key_value()
                 .is_none_or(|(&first, _)| first > target);
-            if done || s.stopped {
+            if done || s.stopped || s.hurry {
                 return if done { 0 } else { waiting(&s, target) };
             }
             s = match deadline {
@@ -552,6 +555,14 @@ impl Emitter for NatsHandler {
         if let Some(w) = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = w.join();
         }
+    }
+
+    /// Ends any wait for acks now and from now on: `close` then reports what JetStream has
+    /// not acknowledged at once, instead of after `close_timeout`.
+    fn stop_waiting(&self) {
+        self.shared.lock().hurry = true;
+        self.shared.changed.notify_all();
+        self.shared.wake.notify_one();
     }
 
     /// Wakes the worker for the burst just emitted and returns: only `sync` waits for
@@ -683,11 +694,11 @@ async fn run(shared: Arc<Shared>, options: NatsHandlerOptions, instance: Epoch) 
                 }
             }
         }
-        let (closing, empty) = {
+        let (closing, empty, hurry) = {
             let s = shared.lock();
-            (s.closing, s.unacked.is_empty())
+            (s.closing, s.unacked.is_empty(), s.hurry)
         };
-        if closing && (empty || in_flight.is_empty()) {
+        if closing && (empty || in_flight.is_empty() || hurry) {
             return stop(&shared);
         }
         let pause = if !backoff.is_zero() {

@@ -404,3 +404,33 @@ fn unsigned_records_share_messages_and_signed_ones_stay_alone() {
         messages.len()
     );
 }
+
+/// `stop_waiting` (a second signal to serve) ends a close that waits for acks the server
+/// can no longer give: with a close timeout of 10 minutes, close returns once another thread
+/// calls it, and counts what JetStream never acknowledged as undelivered.
+#[test]
+fn stop_waiting_ends_a_close_that_waits_for_acks() {
+    let mut server = NatsServer::start();
+    let mut o = options(&server.url(), "HURRY");
+    o.close_timeout = Duration::from_secs(600);
+    let h = std::sync::Arc::new(NatsHandler::start(o).unwrap());
+    emit(&h, &record("app", "before")).unwrap();
+    h.sync().unwrap();
+    server.kill();
+    for i in 0..50 {
+        emit(&h, &record("app", &format!("held {i}"))).unwrap();
+    }
+    let closing = {
+        let h = std::sync::Arc::clone(&h);
+        std::thread::spawn(move || h.close())
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!closing.is_finished(), "close waits for the acks");
+    h.stop_waiting();
+    logwire_test_support::wait::wait_until(Duration::from_secs(60), "close to return", || {
+        closing.is_finished()
+    });
+    closing.join().unwrap();
+    let stats = h.stats();
+    assert_eq!((stats.acked, stats.undelivered), (1, 50), "{stats:?}");
+}
