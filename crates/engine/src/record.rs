@@ -252,12 +252,11 @@ impl LogRecord {
     /// Any attribute by its CPython name (`levelname`, `funcName`, `msecs`, an extra field …)
     /// as a [`Value`]. `message` and `asctime` are not attributes here: formatters add them.
     pub fn attribute(&self, key: &str) -> Option<Value> {
-        fn opt_str(s: &Option<String>) -> Value {
-            s.as_ref().map_or(Value::None, |s| Value::Str(s.clone()))
+        let attribute = Attribute::of(key);
+        if let Some(text) = attribute.and_then(|a| self.text_attribute(a)) {
+            return Some(text.map_or(Value::None, |s| Value::Str(s.to_owned())));
         }
-        Some(match Attribute::of(key) {
-            Some(Attribute::Name) => Value::Str(self.name.clone()),
-            Some(Attribute::Msg) => Value::Str(self.msg.clone()),
+        Some(match attribute {
             Some(Attribute::Args) => match &self.args {
                 Args::None => Value::None,
                 Args::Tuple(v) => Value::Tuple(v.clone()),
@@ -267,29 +266,39 @@ impl LogRecord {
                         .collect(),
                 ),
             },
-            Some(Attribute::Levelname) => Value::Str(self.levelname.clone()),
             Some(Attribute::Levelno) => Value::Int(self.levelno.into()),
-            Some(Attribute::Pathname) => Value::Str(self.pathname.clone()),
-            Some(Attribute::Filename) => Value::Str(self.filename.clone()),
-            Some(Attribute::Module) => Value::Str(self.module.clone()),
             Some(Attribute::ExcInfo) => Value::None,
-            Some(Attribute::ExcText) => opt_str(&self.exc_text),
-            Some(Attribute::StackInfo) => opt_str(&self.stack_info),
             Some(Attribute::Lineno) => Value::Int(self.lineno),
-            Some(Attribute::FuncName) => opt_str(&self.func_name),
             Some(Attribute::Created) => Value::Float(self.created),
             Some(Attribute::Msecs) => Value::Float(self.msecs),
             Some(Attribute::RelativeCreated) => Value::Float(self.relative_created),
             Some(Attribute::Thread) => self.thread.map_or(Value::None, |t| {
                 i64::try_from(t).map_or_else(|_| Value::BigInt(t.to_string()), Value::Int)
             }),
-            Some(Attribute::ThreadName) => opt_str(&self.thread_name),
-            Some(Attribute::ProcessName) => opt_str(&self.process_name),
             Some(Attribute::Process) => self.process.map_or(Value::None, |p| Value::Int(p.into())),
-            Some(Attribute::TaskName) => opt_str(&self.task_name),
-            Some(Attribute::Message | Attribute::Asctime) | None => {
-                return self.extra(key).cloned();
-            }
+            // The text attributes were answered above.
+            Some(_) | None => return self.extra(key).cloned(),
+        })
+    }
+
+    /// A text attribute, borrowed: `Some(Some(text))`, or `Some(None)` for an optional one
+    /// that is not set (`None` in Python); `None` when `attribute` is not text (a number,
+    /// `args`, `exc_info`) or is `message`/`asctime`, which only formatting sets.
+    pub fn text_attribute(&self, attribute: Attribute) -> Option<Option<&str>> {
+        Some(match attribute {
+            Attribute::Name => Some(&self.name),
+            Attribute::Msg => Some(&self.msg),
+            Attribute::Levelname => Some(&self.levelname),
+            Attribute::Pathname => Some(&self.pathname),
+            Attribute::Filename => Some(&self.filename),
+            Attribute::Module => Some(&self.module),
+            Attribute::ExcText => self.exc_text.as_deref(),
+            Attribute::StackInfo => self.stack_info.as_deref(),
+            Attribute::FuncName => self.func_name.as_deref(),
+            Attribute::ThreadName => self.thread_name.as_deref(),
+            Attribute::ProcessName => self.process_name.as_deref(),
+            Attribute::TaskName => self.task_name.as_deref(),
+            _ => return None,
         })
     }
 }

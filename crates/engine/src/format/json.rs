@@ -226,32 +226,20 @@ impl<'a> Field<'a> {
     fn owned(v: Value) -> Self {
         Field::Value(Cow::Owned(v))
     }
-
-    fn opt_str(s: &'a Option<String>) -> Self {
-        s.as_deref().map_or(Field::owned(Value::None), Field::Str)
-    }
 }
 
-/// `record.<key>` as [`LogRecord::attribute`] reads it, with its strings borrowed.
+/// `record.<key>` as [`LogRecord::attribute`] reads it, with its text borrowed.
 fn record_field<'a>(record: &'a LogRecord, key: &str) -> Option<Field<'a>> {
-    Some(match Attribute::of(key) {
-        Some(Attribute::Name) => Field::Str(&record.name),
-        Some(Attribute::Msg) => Field::Str(&record.msg),
-        Some(Attribute::Levelname) => Field::Str(&record.levelname),
-        Some(Attribute::Pathname) => Field::Str(&record.pathname),
-        Some(Attribute::Filename) => Field::Str(&record.filename),
-        Some(Attribute::Module) => Field::Str(&record.module),
-        Some(Attribute::ExcText) => Field::opt_str(&record.exc_text),
-        Some(Attribute::StackInfo) => Field::opt_str(&record.stack_info),
-        Some(Attribute::FuncName) => Field::opt_str(&record.func_name),
-        Some(Attribute::ThreadName) => Field::opt_str(&record.thread_name),
-        Some(Attribute::ProcessName) => Field::opt_str(&record.process_name),
-        Some(Attribute::TaskName) => Field::opt_str(&record.task_name),
-        Some(Attribute::Message | Attribute::Asctime) | None => {
-            return record.extra(key).map(|v| Field::Value(Cow::Borrowed(v)));
-        }
-        Some(_) => return record.attribute(key).map(Field::owned),
-    })
+    let attribute = Attribute::of(key);
+    match attribute.and_then(|a| record.text_attribute(a)) {
+        Some(text) => Some(text.map_or(Field::owned(Value::None), Field::Str)),
+        None => match attribute {
+            Some(Attribute::Message | Attribute::Asctime) | None => {
+                record.extra(key).map(|v| Field::Value(Cow::Borrowed(v)))
+            }
+            Some(_) => record.attribute(key).map(Field::owned),
+        },
+    }
 }
 
 /// Formats `record` as python-json-logger's `JsonFormatter.format` does.
