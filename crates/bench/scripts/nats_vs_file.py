@@ -219,20 +219,11 @@ def run(exe, cfg, frames, done, n):
         p.wait(timeout=120)
 
 
-def write_json_file_config(out):
-    """A dictConfig (JSON) whose FileHandler writes each record as a JSON object with every
-    LogRecord attribute and the extras (python-json-logger's JsonFormatter with no reserved
-    attributes, built into logwire): the same content NATSHandler publishes, so the ratio
-    against this file is the cost of JetStream itself rather than of the longer record."""
-    cfg = out + ".json"
-    with open(cfg, "w") as f:
-        json.dump({"version": 1,
-                   "formatters": {"j": {"()": "pythonjsonlogger.json.JsonFormatter",
-                                        "reserved_attrs": []}},
-                   "handlers": {"file": {"class": "logging.FileHandler", "filename": out,
-                                         "formatter": "j"}},
-                   "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
-    return cfg
+# python-json-logger's JsonFormatter with no reserved attributes (built into logwire): every
+# LogRecord attribute and the extras, the content NATSHandler publishes. A file of it
+# separates what JetStream costs from what making and moving the longer record costs (the
+# general formatter itself costs more per record than NATSHandler's writer).
+JSON_FORMATTER = {"()": "pythonjsonlogger.json.JsonFormatter", "reserved_attrs": []}
 
 
 def record_json():
@@ -361,7 +352,7 @@ def main():
                 if args.json_file:
                     # After the JetStream run: its ~700 MB of page cache slowed the server
                     # of a run that came right after it.
-                    cfg = write_json_file_config(out)
+                    cfg = write_file_config(out, JSON_FORMATTER)
                     json_rate, json_cpu = run(args.logwire, cfg, frames,
                                               lambda c=LineCounter(out): c() >= args.n, args.n)
                     os.remove(out)

@@ -201,13 +201,14 @@ def gen_signed_frames(plain_path, signed_path, key_path):
     open(signed_path, "wb").write(bytes(out))
 
 
-def write_file_config(out):
-    """A dictConfig (JSON) that writes every record to a FileHandler on `out` with FORMAT, the
-    cookbook receiver's line; returns its path."""
+def write_file_config(out, formatter=None):
+    """A dictConfig (JSON) that writes every record to a FileHandler on `out` with
+    `formatter` (a dictConfig formatter entry; by default FORMAT, the cookbook receiver's
+    line); returns its path."""
     cfg = out + ".json"
     with open(cfg, "w") as f:
         json.dump({"version": 1,
-                   "formatters": {"f": {"format": FORMAT}},
+                   "formatters": {"f": formatter or {"format": FORMAT}},
                    "handlers": {"file": {"class": "logging.FileHandler", "filename": out, "formatter": "f"}},
                    "root": {"level": "DEBUG", "handlers": ["file"]}}, f)
     return cfg
