@@ -55,7 +55,7 @@ fn configs() -> Vec<(&'static str, String)> {
             wrap(
                 r#"{"()": "pythonjsonlogger.json.JsonFormatter", "format": "%(asctime)s %(levelname)s %(message)s",
                      "rename_fields": {"levelname": "level", "asctime": "time", "request_id": "rid"},
-                     "static_fields": {"service": "api", "n": 3, "ok": true, "tags": ["a", "b"]},
+                     "static_fields": {"service": "api", "n": 3, "ok": true, "tags": ["a", "b"], "meta": {"zone": "eu", "limits": {"rps": 2.5, "ids": [1, 2]}}},
                      "timestamp": true}"#,
             ),
         ),

@@ -261,11 +261,6 @@ pub(crate) fn format_json(
     } else {
         None
     };
-    let timestamp = spec
-        .options
-        .timestamp
-        .as_ref()
-        .map(|_| Value::Str(utc_isoformat(record.created)));
     // The record's `__dict__` as CPython has it after `format` set `message` (and
     // `asctime` when the format uses it).
     let attr = |key: &str| -> Option<Field<'_>> {
@@ -312,24 +307,21 @@ pub(crate) fn format_json(
             obj.set(spec.rename(key), v);
         }
     }
-    if let (Some(key), Some(t)) = (&spec.options.timestamp, &timestamp) {
-        obj.set(spec.rename(key), Field::Value(Cow::Borrowed(t)));
+    if let Some(key) = &spec.options.timestamp {
+        let t = utc_isoformat(record.created);
+        obj.set(spec.rename(key), Field::owned(Value::Str(t)));
     }
     out.push_str(&spec.options.prefix);
     let ascii = spec.options.ensure_ascii;
-    out.push('{');
-    for (i, (k, v)) in obj.fields.iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        write_str(k, out, ascii);
-        out.push_str(": ");
-        match v {
+    write_object(
+        obj.fields.iter().map(|(k, v)| (*k, v)),
+        out,
+        ascii,
+        |v, out| match v {
             Field::Str(s) => write_str(s, out, ascii),
             Field::Value(v) => write_value(v, out, ascii, 1),
-        }
-    }
-    out.push('}');
+        },
+    );
     Ok(())
 }
 
@@ -362,6 +354,25 @@ fn utc_isoformat(t: f64) -> String {
 }
 
 const MAX_DEPTH: usize = 200;
+
+/// `{"key": value, ...}` with `json.dumps`'s separators, each value written by `value`.
+fn write_object<K: AsRef<str>, V>(
+    members: impl Iterator<Item = (K, V)>,
+    out: &mut String,
+    ascii: bool,
+    mut value: impl FnMut(V, &mut String),
+) {
+    out.push('{');
+    for (i, (k, v)) in members.enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        write_str(k.as_ref(), out, ascii);
+        out.push_str(": ");
+        value(v, out);
+    }
+    out.push('}');
+}
 
 /// A dict key as `json.dumps` turns it into a string.
 fn key_text(k: &Value) -> String {
@@ -415,18 +426,12 @@ fn write_value(v: &Value, out: &mut String, ascii: bool, depth: usize) {
             }
             out.push(']');
         }
-        Value::Dict(pairs) => {
-            out.push('{');
-            for (i, (k, v)) in pairs.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                write_str(&key_text(k), out, ascii);
-                out.push_str(": ");
-                write_value(v, out, ascii, depth + 1);
-            }
-            out.push('}');
-        }
+        Value::Dict(pairs) => write_object(
+            pairs.iter().map(|(k, v)| (key_text(k), v)),
+            out,
+            ascii,
+            |v, out| write_value(v, out, ascii, depth + 1),
+        ),
         // The library's encoder: datetimes by isoformat(), anything else by str().
         Value::Object(o) if o.class == "datetime.datetime" => {
             let iso: String = o
