@@ -434,3 +434,32 @@ fn stop_waiting_ends_a_close_that_waits_for_acks() {
     let stats = h.stats();
     assert_eq!((stats.acked, stats.undelivered), (1, 50), "{stats:?}");
 }
+
+/// The numeric parameters are bounded, and a value outside its range is an error naming the
+/// parameter: nothing is started for such a config.
+#[test]
+fn numeric_parameters_out_of_range_are_refused_by_name() {
+    let mut registry = HandlerRegistry::with_builtins();
+    logwire_nats::register(&mut registry);
+    for (param, bad) in [
+        ("closeTimeout", serde_json::json!(-1)),
+        ("closeTimeout", serde_json::json!(86_401)),
+        ("batch", serde_json::json!(0)),
+        ("inFlight", serde_json::json!(70_000)),
+        ("maxMessage", serde_json::json!(10)),
+        ("buffer", serde_json::json!(1)),
+    ] {
+        let mut handler = serde_json::json!({"class": "logwire.NATSHandler",
+            "servers": "nats://127.0.0.1:4222", "subject": "logs.{name}"});
+        handler[param] = bad.clone();
+        let config = serde_json::json!({"version": 1, "handlers": {"nats": handler},
+                                        "root": {"handlers": ["nats"]}});
+        let err = Configurator::new(registry.clone(), ContentPolicy::trusted())
+            .check_text(&config.to_string(), SourceFormat::Json)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("handlers.nats.{param}")),
+            "{param} = {bad}: {err}"
+        );
+    }
+}
